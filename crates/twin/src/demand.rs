@@ -1,0 +1,138 @@
+//! Travel demand: vehicle parameters and flows (a vehicle released every `interval`
+//! seconds from `start` to `end`, both inclusive, along a fixed route).
+
+use crate::ids::RoadId;
+use crate::network::{BuildError, Network};
+
+/// Vehicle kinematics. [`Default`] gives CityFlow's defaults for missing fields.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VehicleParams {
+    pub length: f64,
+    pub width: f64,
+    pub max_pos_acc: f64,
+    pub max_neg_acc: f64,
+    pub usual_pos_acc: f64,
+    pub usual_neg_acc: f64,
+    pub min_gap: f64,
+    pub max_speed: f64,
+    pub headway_time: f64,
+    pub yield_distance: f64,
+    pub turn_speed: f64,
+}
+
+impl Default for VehicleParams {
+    fn default() -> Self {
+        VehicleParams {
+            length: 5.0,
+            width: 2.0,
+            max_pos_acc: 4.5,
+            max_neg_acc: 4.5,
+            usual_pos_acc: 2.5,
+            usual_neg_acc: 2.5,
+            min_gap: 2.0,
+            max_speed: 16.66667,
+            headway_time: 1.0,
+            yield_distance: 5.0,
+            turn_speed: 8.3333,
+        }
+    }
+}
+
+impl VehicleParams {
+    /// Check that every parameter is usable; `path` prefixes the field names in errors.
+    pub fn validate(&self, path: &str) -> Result<(), BuildError> {
+        let positive = [
+            ("length", self.length),
+            ("width", self.width),
+            ("maxPosAcc", self.max_pos_acc),
+            ("maxNegAcc", self.max_neg_acc),
+            ("usualPosAcc", self.usual_pos_acc),
+            ("usualNegAcc", self.usual_neg_acc),
+            ("maxSpeed", self.max_speed),
+            ("turnSpeed", self.turn_speed),
+        ];
+        for (name, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(BuildError::new(format!("{path}.{name}"), format!("must be a positive number, got {v}")));
+            }
+        }
+        for (name, v) in [("minGap", self.min_gap), ("headwayTime", self.headway_time), ("yieldDistance", self.yield_distance)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(BuildError::new(format!("{path}.{name}"), format!("must be a non-negative number, got {v}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Flow {
+    pub params: VehicleParams,
+    pub route: Vec<RoadId>,
+    /// Seconds between releases.
+    pub interval: f64,
+    /// First release time in seconds.
+    pub start: f64,
+    /// Last release time in seconds, inclusive; `None` means no end.
+    pub end: Option<f64>,
+}
+
+/// All flows of a scenario, in file order.
+#[derive(Clone, Debug, Default)]
+pub struct Demand {
+    pub flows: Vec<Flow>,
+}
+
+impl Demand {
+    /// Number of vehicles the flows release in `[0, horizon]` seconds.
+    pub fn vehicles_until(&self, horizon: f64) -> u64 {
+        self.flows
+            .iter()
+            .map(|f| {
+                let end = f.end.unwrap_or(horizon).min(horizon);
+                if end < f.start {
+                    0
+                } else {
+                    ((end - f.start) / f.interval).floor() as u64 + 1
+                }
+            })
+            .sum()
+    }
+}
+
+/// Check a route against the network: every consecutive pair of roads must be joined
+/// by a movement, and the first road must have a lane leading onto the second.
+pub fn validate_route(net: &Network, route: &[RoadId], path: &str) -> Result<(), BuildError> {
+    if route.is_empty() {
+        return Err(BuildError::new(path, "route is empty"));
+    }
+    for (k, w) in route.windows(2).enumerate() {
+        if !net.connected(w[0], w[1]) {
+            return Err(BuildError::new(
+                format!("{path}[{}]", k + 1),
+                format!(
+                    "road {:?} does not connect to road {:?} (no lane link between them)",
+                    net.road(w[0]).name,
+                    net.road(w[1]).name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Check flow timing fields.
+pub fn validate_flow_timing(flow: &Flow, path: &str) -> Result<(), BuildError> {
+    if !(flow.interval.is_finite() && flow.interval > 0.0) {
+        return Err(BuildError::new(format!("{path}.interval"), format!("must be a positive number, got {}", flow.interval)));
+    }
+    if !(flow.start.is_finite() && flow.start >= 0.0) {
+        return Err(BuildError::new(format!("{path}.startTime"), format!("must be a non-negative number, got {}", flow.start)));
+    }
+    if let Some(e) = flow.end {
+        if !e.is_finite() {
+            return Err(BuildError::new(format!("{path}.endTime"), format!("must be a number, got {e}")));
+        }
+    }
+    Ok(())
+}
