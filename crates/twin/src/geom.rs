@@ -144,21 +144,11 @@ mod tests {
 
     #[test]
     fn crossing_segments_meet_in_the_middle() {
-        let p = segment_intersection(
-            Point::new(0.0, 0.0),
-            Point::new(2.0, 2.0),
-            Point::new(0.0, 2.0),
-            Point::new(2.0, 0.0),
-        )
-        .expect("they cross");
+        let p = segment_intersection(Point::new(0.0, 0.0), Point::new(2.0, 2.0), Point::new(0.0, 2.0), Point::new(2.0, 0.0))
+            .expect("they cross");
         assert!((p.x - 1.0).abs() < 1e-12 && (p.y - 1.0).abs() < 1e-12);
-        assert!(segment_intersection(
-            Point::new(0.0, 0.0),
-            Point::new(1.0, 0.0),
-            Point::new(0.0, 1.0),
-            Point::new(1.0, 1.0)
-        )
-        .is_none());
+        assert!(segment_intersection(Point::new(0.0, 0.0), Point::new(1.0, 0.0), Point::new(0.0, 1.0), Point::new(1.0, 1.0))
+            .is_none());
     }
 
     #[test]

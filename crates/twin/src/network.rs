@@ -240,7 +240,10 @@ fn build(spec: &NetworkSpec) -> Result<Network, BuildError> {
             return Err(BuildError::new(format!("{path}.endIntersection"), "no such intersection"));
         }
         if rs.points.len() < 2 {
-            return Err(BuildError::new(format!("{path}.points"), format!("a road needs at least 2 points, got {}", rs.points.len())));
+            return Err(BuildError::new(
+                format!("{path}.points"),
+                format!("a road needs at least 2 points, got {}", rs.points.len()),
+            ));
         }
         for (k, p) in rs.points.iter().enumerate() {
             check_finite(&format!("{path}.points[{k}]"), "coordinate", p.x + p.y)?;
@@ -254,7 +257,10 @@ fn build(spec: &NetworkSpec) -> Result<Network, BuildError> {
                 return Err(BuildError::new(format!("{lp}.width"), format!("lane width must be positive, got {}", l.width)));
             }
             if !(l.max_speed.is_finite() && l.max_speed > 0.0) {
-                return Err(BuildError::new(format!("{lp}.maxSpeed"), format!("speed limit must be positive, got {}", l.max_speed)));
+                return Err(BuildError::new(
+                    format!("{lp}.maxSpeed"),
+                    format!("speed limit must be positive, got {}", l.max_speed),
+                ));
             }
         }
         let from = IntersectionId::from(rs.from);
@@ -284,7 +290,14 @@ fn build(spec: &NetworkSpec) -> Result<Network, BuildError> {
             });
             offset += l.width;
         }
-        roads.push(Road { name: rs.name.clone(), from, to, points: rs.points.clone(), first_lane, lane_count: rs.lanes.len() as u32 });
+        roads.push(Road {
+            name: rs.name.clone(),
+            from,
+            to,
+            points: rs.points.clone(),
+            first_lane,
+            lane_count: rs.lanes.len() as u32,
+        });
     }
     // Movements, lane links, phases.
     let mut movements = Vec::new();
@@ -361,7 +374,10 @@ fn build(spec: &NetworkSpec) -> Result<Network, BuildError> {
         for (p, ps) in is.phases.iter().enumerate() {
             let ppath = format!("{ipath}.trafficLight.lightphases[{p}]");
             if !(ps.duration.is_finite() && ps.duration >= 0.0) {
-                return Err(BuildError::new(format!("{ppath}.time"), format!("phase time must be a non-negative number, got {}", ps.duration)));
+                return Err(BuildError::new(
+                    format!("{ppath}.time"),
+                    format!("phase time must be a non-negative number, got {}", ps.duration),
+                ));
             }
             let mut green = vec![false; is.movements.len()];
             for (k, &m) in ps.movements.iter().enumerate() {
@@ -376,7 +392,10 @@ fn build(spec: &NetworkSpec) -> Result<Network, BuildError> {
             intersections[i].phases.push(Phase { duration: ps.duration, green });
         }
         if !intersections[i].phases.is_empty() && intersections[i].phases.iter().all(|p| p.duration <= 0.0) {
-            return Err(BuildError::new(format!("{ipath}.trafficLight.lightphases"), "every phase has zero time; the plan cannot cycle"));
+            return Err(BuildError::new(
+                format!("{ipath}.trafficLight.lightphases"),
+                "every phase has zero time; the plan cannot cycle",
+            ));
         }
     }
     for (r, road) in roads.iter().enumerate() {
