@@ -30,12 +30,14 @@
 //!   matters are `BTreeMap`s or ordered `Vec`s.
 
 pub mod demand;
+pub mod engine;
 pub mod geom;
 pub mod ids;
 pub mod network;
 pub mod spec;
 
 pub use demand::{Demand, Flow, VehicleParams};
+pub use engine::{Metrics, Sim, SimConfig, VehicleId};
 pub use geom::Point;
 pub use ids::*;
 pub use network::{BuildError, Network};

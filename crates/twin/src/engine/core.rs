@@ -1,0 +1,299 @@
+//! The per-step phases that move vehicles: entry, action, location update, leaders.
+
+use rayon::prelude::*;
+
+use super::model::{car_follow_speed, no_collision_speed};
+use super::{Act, Sim, SimEvent, NONE};
+use crate::ids::{LaneId, RoadId};
+use crate::VehicleId;
+
+impl Sim {
+    /// Each lane admits the front vehicle of its entry buffer if the last vehicle on the
+    /// lane is at least its length plus the newcomer's minimum gap from the start.
+    pub(super) fn handle_waiting(&mut self) {
+        for l in 0..self.waiting.len() {
+            let Some(&v) = self.waiting[l].front() else { continue };
+            let tail = self.queues[l].back().copied().unwrap_or(NONE);
+            if tail != NONE {
+                let t = &self.vs[tail as usize];
+                if t.dis <= self.kins[t.kin as usize].p.length + self.kin(v).p.min_gap {
+                    continue;
+                }
+            }
+            self.waiting[l].pop_front();
+            self.vs[v as usize].running = true;
+            self.queues[l].push_back(v);
+            let (leader, gap) = self.find_leader(v, tail);
+            let veh = &mut self.vs[v as usize];
+            veh.leader = leader;
+            veh.gap = gap;
+            self.stats.running += 1;
+            if self.cfg.record_events {
+                let id = VehicleId(self.vs[v as usize].id);
+                self.events.push(SimEvent::TripStart { veh: id, lane: LaneId(l as u32), time: self.time() });
+            }
+        }
+    }
+
+    /// Compute every running vehicle's next speed and position into `acts`.
+    pub(super) fn get_action(&mut self) {
+        let mut acts = std::mem::take(&mut self.acts);
+        let this = &*self;
+        if self.cfg.threads > 1 && self.stats.running > 4096 {
+            acts.par_chunks_mut(1024).enumerate().for_each(|(c, chunk)| {
+                for (k, a) in chunk.iter_mut().enumerate() {
+                    let v = (c * 1024 + k) as u32;
+                    if this.vs[v as usize].running {
+                        *a = this.control(v);
+                    }
+                }
+            });
+        } else {
+            for (v, a) in acts.iter_mut().enumerate() {
+                if this.vs[v].running {
+                    *a = this.control(v as u32);
+                }
+            }
+        }
+        self.acts = acts;
+    }
+
+    /// CityFlow's `vehicleControl`: next speed, then walk the route by the distance covered.
+    fn control(&self, v: u32) -> Act {
+        let s = &self.vs[v as usize];
+        let k = self.kin(v);
+        let dt = self.cfg.dt;
+        let mut blocker = NONE;
+        let next = self.next_speed(v, &mut blocker);
+        let (speed, delta) =
+            if next < 0.0 { (0.0, 0.5 * s.speed * s.speed / k.p.max_neg_acc) } else { (next, (s.speed + next) * dt / 2.0) };
+        let mut dis = s.dis + delta;
+        let mut drv = s.drv;
+        let mut pos = s.route_pos;
+        let mut act = Act { speed, dis, drv: NONE, route_pos: pos, blocker, end: false };
+        let mut i = 0;
+        while dis > self.drv_len[drv as usize] {
+            dis -= self.drv_len[drv as usize];
+            let nd = if i == 0 { s.next_drv } else { self.next_of(s.flow, pos, drv) };
+            if nd == NONE {
+                act.end = true;
+                break;
+            }
+            if self.is_link(drv) {
+                pos += 1;
+            }
+            drv = nd;
+            act.drv = nd;
+            i += 1;
+        }
+        act.dis = dis;
+        act.route_pos = pos;
+        act
+    }
+
+    /// CityFlow's `getNextSpeed`.
+    fn next_speed(&self, v: u32, blocker: &mut u32) -> f64 {
+        let s = &self.vs[v as usize];
+        let k = self.kin(v);
+        let dt = self.cfg.dt;
+        let mut speed = k.p.max_speed.min(s.speed + k.p.max_pos_acc * dt).min(self.drv_max_speed[s.drv as usize]);
+        if s.leader != NONE {
+            let l = &self.vs[s.leader as usize];
+            speed = speed.min(car_follow_speed(k, s.speed, &self.kins[l.kin as usize], l.speed, s.gap, dt));
+        }
+        let len = self.drv_len[s.drv as usize];
+        if self.is_link(s.drv) || (s.next_drv != NONE && self.is_link(s.next_drv) && len - s.dis <= k.approach) {
+            speed = speed.min(self.intersection_speed(v, blocker));
+        }
+        // A lane that does not continue the route (only when no lane link fits): stop at its end.
+        if s.next_drv == NONE && (s.route_pos as usize) + 1 < self.route(s.flow).len() {
+            speed = speed.min(no_collision_speed(0.0, 1.0, s.speed, k.p.max_neg_acc, len - s.dis, dt, k.p.min_gap));
+        }
+        speed.max(s.speed - k.p.max_neg_acc * dt)
+    }
+
+    /// Remove vehicles that left their drivable, finish trips, and append movers to their
+    /// new drivables in order of new position (furthest first).
+    pub(super) fn update_location(&mut self) {
+        self.moved.clear();
+        self.src_drvs.clear();
+        let stamp = self.step;
+        for v in 0..self.vs.len() {
+            let s = &self.vs[v];
+            if !s.running {
+                continue;
+            }
+            let a = &self.acts[v];
+            if a.end || a.drv != NONE {
+                if self.drv_stamp[s.drv as usize] != stamp {
+                    self.drv_stamp[s.drv as usize] = stamp;
+                    self.src_drvs.push(s.drv);
+                }
+                if !a.end {
+                    self.moved.push((v as u32, a.dis));
+                }
+            }
+        }
+        let now = self.time();
+        for k in 0..self.src_drvs.len() {
+            let d = self.src_drvs[k] as usize;
+            while let Some(&f) = self.queues[d].front() {
+                let a = self.acts[f as usize];
+                if !(a.end || a.drv != NONE) {
+                    break;
+                }
+                self.queues[d].pop_front();
+                if a.end {
+                    self.finish_trip(f, now);
+                }
+            }
+        }
+        self.moved.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        for k in 0..self.moved.len() {
+            let v = self.moved[k].0;
+            let d = self.acts[v as usize].drv;
+            self.queues[d as usize].push_back(v);
+            self.vs[v as usize].enter_link_step = if self.is_link(d) { self.step as u32 } else { u32::MAX };
+        }
+    }
+
+    fn finish_trip(&mut self, v: u32, now: f64) {
+        let s = self.vs[v as usize];
+        let tt = now - s.enter_time;
+        let st = &mut self.stats;
+        st.finished += 1;
+        st.finished_tt_sum += tt;
+        st.delay_sum += (tt - s.free_time).max(0.0);
+        st.stops_sum += s.stops as u64;
+        st.alive -= 1;
+        st.running -= 1;
+        st.alive_enter_sum -= s.enter_time;
+        if self.cfg.record_events {
+            self.events.push(SimEvent::TripEnd { veh: VehicleId(s.id), travel_time: tt, free_flow_time: s.free_time });
+        }
+        self.free_slot(v);
+    }
+
+    /// Apply buffered actions; refresh cached next drivables; accumulate statistics.
+    pub(super) fn update_action(&mut self) {
+        let dt = self.cfg.dt;
+        for v in 0..self.vs.len() {
+            if !self.vs[v].running {
+                continue;
+            }
+            let a = self.acts[v];
+            let old_speed = self.vs[v].speed;
+            if a.drv != NONE {
+                let (old, flow) = (self.vs[v].drv, self.vs[v].flow);
+                let next = self.next_of(flow, a.route_pos, a.drv);
+                let s = &mut self.vs[v];
+                s.prev_drv = old;
+                s.drv = a.drv;
+                s.route_pos = a.route_pos;
+                s.next_drv = next;
+                if self.cfg.record_events {
+                    let id = VehicleId(s.id);
+                    if old < self.n_lanes {
+                        self.events.push(SimEvent::LaneExit { veh: id, lane: LaneId(old), speed: a.speed });
+                    }
+                    if a.drv < self.n_lanes {
+                        self.events.push(SimEvent::LaneEnter { veh: id, lane: LaneId(a.drv), speed: a.speed });
+                    }
+                }
+            }
+            let s = &mut self.vs[v];
+            s.speed = a.speed;
+            s.dis = a.dis;
+            s.blocker = a.blocker;
+            if a.speed < 0.1 {
+                if !s.stopped {
+                    s.stopped = true;
+                    s.stops += 1;
+                }
+            } else if a.speed > 1.0 {
+                s.stopped = false;
+            }
+            let st = &mut self.stats;
+            st.vehicle_updates += 1;
+            st.distance_sum += (old_speed + a.speed) * dt / 2.0;
+            st.vehicle_time += dt;
+            if s.drv < self.n_lanes {
+                let r = self.lane_road[s.drv as usize] as usize;
+                st.road_speed_sum[r] += a.speed;
+                st.road_samples[r] += 1;
+            }
+        }
+    }
+
+    /// Recompute leader and gap for every vehicle, drivable by drivable.
+    pub(super) fn update_leaders(&mut self) {
+        for d in 0..self.queues.len() {
+            let n = self.queues[d].len();
+            let mut leader = NONE;
+            for k in 0..n {
+                let v = self.queues[d][k];
+                let (l, gap) = self.find_leader(v, leader);
+                let s = &mut self.vs[v as usize];
+                s.leader = l;
+                s.gap = gap;
+                leader = v;
+            }
+        }
+    }
+
+    /// CityFlow's `updateLeaderAndGap`: the vehicle ahead on the same drivable, or the
+    /// nearest last vehicle on the drivables ahead within the look-ahead horizon.
+    pub(super) fn find_leader(&self, v: u32, cand: u32) -> (u32, f64) {
+        let s = &self.vs[v as usize];
+        if cand != NONE && self.vs[cand as usize].drv == s.drv {
+            let l = &self.vs[cand as usize];
+            return (cand, l.dis - self.kins[l.kin as usize].p.length - s.dis);
+        }
+        let horizon = self.kin(v).approach;
+        let mut dis = self.drv_len[s.drv as usize] - s.dis;
+        let (mut drv, mut pos) = (s.drv, s.route_pos);
+        let mut i = 0;
+        loop {
+            let next = if i == 0 { s.next_drv } else { self.next_of(s.flow, pos, drv) };
+            if next == NONE {
+                return (NONE, 0.0);
+            }
+            if self.is_link(drv) {
+                pos += 1;
+            }
+            drv = next;
+            i += 1;
+            if self.is_link(drv) {
+                // Lane links from one lane overlap at first: check all of them.
+                let from = self.link_from[(drv - self.n_lanes) as usize];
+                let (mut best, mut best_gap) = (NONE, 0.0);
+                for &ll in &self.net.lanes[from as usize].lane_links {
+                    if let Some(&c) = self.queues[(self.n_lanes + ll.0) as usize].back() {
+                        let l = &self.vs[c as usize];
+                        let gap = dis + l.dis - self.kins[l.kin as usize].p.length;
+                        if best == NONE || gap < best_gap {
+                            best = c;
+                            best_gap = gap;
+                        }
+                    }
+                }
+                if best != NONE {
+                    return (best, best_gap);
+                }
+            } else if let Some(&c) = self.queues[drv as usize].back() {
+                let l = &self.vs[c as usize];
+                return (c, dis + l.dis - self.kins[l.kin as usize].p.length);
+            }
+            dis += self.drv_len[drv as usize];
+            if dis > horizon {
+                return (NONE, 0.0);
+            }
+        }
+    }
+
+    /// Road of a vehicle's current drivable, if it is on a lane.
+    pub(crate) fn road_of(&self, v: u32) -> Option<RoadId> {
+        let d = self.vs[v as usize].drv;
+        (d < self.n_lanes).then(|| RoadId(self.lane_road[d as usize]))
+    }
+}

@@ -1,0 +1,296 @@
+//! Junction behaviour: crossing-point notification, right of way (`Cross::canPass`) and
+//! the intersection-related speed (stop at red, turning cap, yield at crossings).
+
+use super::{Sim, NONE};
+
+/// CityFlow's `Cross::leaveDistance`.
+const LEAVE_DISTANCE: f64 = 0.0;
+
+impl Sim {
+    /// CityFlow's `notifyCross`: for each crossing point, the nearest vehicle on each of its
+    /// two lane links and its distance to the point (negative once past it). Only lane
+    /// links that have a vehicle near them are visited; each link writes only its own side
+    /// of a cross, so the visiting order does not matter.
+    pub(super) fn notify_crosses(&mut self) {
+        for &c in &self.touched_crosses {
+            self.cross_veh[c as usize] = [NONE; 2];
+        }
+        self.touched_crosses.clear();
+        let stamp = self.step;
+        let mut links = std::mem::take(&mut self.src_drvs);
+        links.clear();
+        for l in 0..self.n_lanes as usize {
+            let q = &self.queues[l];
+            if let Some(&last) = q.back() {
+                let p = self.vs[last as usize].prev_drv;
+                if p != NONE && self.is_link(p) && self.link_to[(p - self.n_lanes) as usize] == l as u32 {
+                    mark(&mut self.drv_stamp, &mut links, p, stamp);
+                }
+            }
+            if let Some(&first) = q.front() {
+                let nx = self.vs[first as usize].next_drv;
+                if nx != NONE && self.is_link(nx) {
+                    mark(&mut self.drv_stamp, &mut links, nx, stamp);
+                }
+            }
+        }
+        for d in self.n_lanes as usize..self.queues.len() {
+            if !self.queues[d].is_empty() {
+                mark(&mut self.drv_stamp, &mut links, d as u32, stamp);
+            }
+        }
+        for &d in &links {
+            self.notify_link(d);
+        }
+        self.src_drvs = links;
+        // The stamps are reused by update_location in this same step; shift them so the
+        // two uses never collide.
+        for &d in &self.src_drvs {
+            self.drv_stamp[d as usize] = u64::MAX;
+        }
+    }
+
+    fn notify_link(&mut self, d: u32) {
+        let li = (d - self.n_lanes) as usize;
+        let link = &self.net.lane_links[li];
+        let crosses = &link.crosses;
+        if crosses.is_empty() {
+            return;
+        }
+        let link_len = self.drv_len[d as usize];
+        // Far end first.
+        let mut r = crosses.len();
+        let end_lane = self.link_to[li] as usize;
+        if let Some(&v) = self.queues[end_lane].back() {
+            let s = &self.vs[v as usize];
+            if s.prev_drv == d {
+                let veh_dist = s.dis - self.kins[s.kin as usize].p.length;
+                while r > 0 {
+                    let (c, side) = crosses[r - 1];
+                    let cross_dist = link_len - self.net.crosses[c.idx()].distance[side as usize];
+                    if cross_dist + veh_dist < LEAVE_DISTANCE {
+                        notify(
+                            &mut self.cross_veh,
+                            &mut self.cross_dist,
+                            &mut self.touched_crosses,
+                            c.0,
+                            side,
+                            v,
+                            -(s.dis + cross_dist),
+                        );
+                        r -= 1;
+                    } else {
+                        break;
+                    }
+                }
+            }
+        }
+        for &v in &self.queues[d as usize] {
+            let s = &self.vs[v as usize];
+            let len = self.kins[s.kin as usize].p.length;
+            while r > 0 {
+                let (c, side) = crosses[r - 1];
+                let cross_dist = self.net.crosses[c.idx()].distance[side as usize];
+                if s.dis > cross_dist {
+                    if s.dis - cross_dist - len <= LEAVE_DISTANCE {
+                        notify(
+                            &mut self.cross_veh,
+                            &mut self.cross_dist,
+                            &mut self.touched_crosses,
+                            c.0,
+                            side,
+                            v,
+                            cross_dist - s.dis,
+                        );
+                    } else {
+                        break;
+                    }
+                } else {
+                    notify(
+                        &mut self.cross_veh,
+                        &mut self.cross_dist,
+                        &mut self.touched_crosses,
+                        c.0,
+                        side,
+                        v,
+                        cross_dist - s.dis,
+                    );
+                }
+                r -= 1;
+            }
+        }
+        let start_lane = self.link_from[li] as usize;
+        if let Some(&v) = self.queues[start_lane].front() {
+            let s = &self.vs[v as usize];
+            if s.next_drv == d && self.link_available(d) {
+                let veh_dist = self.drv_len[start_lane] - s.dis;
+                while r > 0 {
+                    let (c, side) = crosses[r - 1];
+                    let cd = self.net.crosses[c.idx()].distance[side as usize];
+                    notify(&mut self.cross_veh, &mut self.cross_dist, &mut self.touched_crosses, c.0, side, v, veh_dist + cd);
+                    r -= 1;
+                }
+            }
+        }
+    }
+
+    /// CityFlow's `getIntersectionRelatedSpeed`; sets `blocker` to the foe yielded to.
+    pub(super) fn intersection_speed(&self, v: u32, blocker: &mut u32) -> f64 {
+        let s = &self.vs[v as usize];
+        let k = self.kin(v);
+        let dt = self.cfg.dt;
+        let mut speed = k.p.max_speed;
+        let len = self.drv_len[s.drv as usize];
+        let mut link = NONE;
+        if s.next_drv != NONE && self.is_link(s.next_drv) {
+            link = s.next_drv;
+            let end_lane = self.link_to[(link - self.n_lanes) as usize];
+            if (!self.link_available(link) || !self.can_enter(end_lane, v)) && k.min_brake_distance(s.speed) <= len - s.dis {
+                return speed.min(k.stop_before_speed(s.speed, len - s.dis, dt));
+            }
+            if self.link_turn[(link - self.n_lanes) as usize] {
+                speed = speed.min(k.p.turn_speed);
+            }
+        }
+        if link == NONE && self.is_link(s.drv) {
+            link = s.drv;
+        }
+        if link == NONE {
+            return speed;
+        }
+        let to_start = if self.is_link(s.drv) { s.dis } else { -(len - s.dis) };
+        for &(c, side) in &self.net.lane_links[(link - self.n_lanes) as usize].crosses {
+            let on_link = self.net.crosses[c.idx()].distance[side as usize];
+            if on_link < to_start {
+                continue;
+            }
+            if !self.can_pass(v, link, c.0, side as usize, to_start) {
+                speed = speed.min(k.stop_before_speed(s.speed, on_link - to_start - k.p.yield_distance, dt));
+                *blocker = self.cross_veh[c.idx()][1 - side as usize];
+                break;
+            }
+        }
+        speed
+    }
+
+    /// `Lane::canEnter`: room behind the lane's last vehicle, or it is moving off.
+    fn can_enter(&self, lane: u32, v: u32) -> bool {
+        match self.queues[lane as usize].back() {
+            None => true,
+            Some(&t) => {
+                let t = &self.vs[t as usize];
+                t.dis > self.kins[t.kin as usize].p.length + self.kin(v).p.length || t.speed >= 2.0
+            }
+        }
+    }
+
+    /// CityFlow's `Cross::canPass`: may vehicle `v` on (or approaching) `link` pass cross
+    /// `c`, on whose side `i` the link lies, given the foe notified on the other side?
+    fn can_pass(&self, v: u32, link: u32, c: u32, i: usize, to_start: f64) -> bool {
+        let foe = self.cross_veh[c as usize][1 - i];
+        if foe == NONE {
+            return true;
+        }
+        let cross = &self.net.crosses[c as usize];
+        let foe_link = self.n_lanes + cross.links[1 - i].0;
+        let (t1, t2) = (self.link_priority(link), self.link_priority(foe_link));
+        let d1 = cross.distance[i] - to_start;
+        let d2 = self.cross_dist[c as usize][1 - i];
+        let (me, fv) = (&self.vs[v as usize], &self.vs[foe as usize]);
+        let (mk, fk) = (self.kin(v), self.kin(foe));
+        if !mk.can_yield(me.speed, d1) {
+            return true;
+        }
+        let dt = self.cfg.dt;
+        let reach = |veh: u32, d: f64, l: u32| {
+            let k = self.kin(veh);
+            let target = if self.link_turn[(l - self.n_lanes) as usize] { k.p.turn_speed } else { k.p.max_speed };
+            k.reach_steps(self.vs[veh as usize].speed, d, target, k.p.usual_pos_acc, dt)
+        };
+        let mut yield_ = 0i8;
+        if !fk.can_yield(fv.speed, d2) {
+            yield_ = 1;
+        }
+        if yield_ == 0 {
+            if t1 > t2 {
+                yield_ = -1;
+            } else if t1 < t2 {
+                if d2 > 0.0 {
+                    if reach(foe, d2, foe_link) > reach(v, d1, link) {
+                        yield_ = -1;
+                    }
+                } else if d2 + fk.p.length < 0.0 {
+                    yield_ = -1;
+                }
+                if yield_ == 0 {
+                    yield_ = 1;
+                }
+            } else if d2 > 0.0 {
+                let (fs, ms) = (reach(foe, d2, foe_link), reach(v, d1, link));
+                yield_ = if fs > ms {
+                    -1
+                } else if fs == ms {
+                    if me.enter_link_step == fv.enter_link_step {
+                        if d1 == d2 {
+                            if me.priority > fv.priority {
+                                -1
+                            } else {
+                                1
+                            }
+                        } else if d1 < d2 {
+                            -1
+                        } else {
+                            1
+                        }
+                    } else if me.enter_link_step < fv.enter_link_step {
+                        -1
+                    } else {
+                        1
+                    }
+                } else {
+                    1
+                };
+            } else {
+                yield_ = if d2 + fk.p.length < 0.0 { -1 } else { 1 };
+            }
+        }
+        if yield_ == 1 {
+            // Break deadlocks: a cycle in the chain of blockers (Floyd's algorithm).
+            let (mut slow, mut fast) = (foe, foe);
+            while fast != NONE && self.vs[fast as usize].blocker != NONE {
+                slow = self.vs[slow as usize].blocker;
+                fast = self.vs[self.vs[fast as usize].blocker as usize].blocker;
+                if slow == fast {
+                    yield_ = -1;
+                    break;
+                }
+            }
+        }
+        yield_ == -1
+    }
+
+    #[inline]
+    fn link_priority(&self, d: u32) -> u8 {
+        let m = self.link_movement[(d - self.n_lanes) as usize];
+        self.net.movements[m as usize].turn as u8
+    }
+}
+
+#[inline]
+fn mark(stamps: &mut [u64], out: &mut Vec<u32>, d: u32, stamp: u64) {
+    if stamps[d as usize] != stamp {
+        stamps[d as usize] = stamp;
+        out.push(d);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn notify(veh: &mut [[u32; 2]], dist: &mut [[f64; 2]], touched: &mut Vec<u32>, c: u32, side: u8, v: u32, d: f64) {
+    let slot = &mut veh[c as usize];
+    if slot[0] == NONE && slot[1] == NONE {
+        touched.push(c);
+    }
+    slot[side as usize] = v;
+    dist[c as usize][side as usize] = d;
+}

@@ -1,0 +1,462 @@
+//! The microsimulation engine: a fixed-step simulation that follows CityFlow's vehicle
+//! model step for step (see `../shared/data/README.md` and [`model`]).
+//!
+//! ## Layout
+//! Vehicles live in a slot arena (`vs`, with a free list) addressed by `u32`; each
+//! *drivable* (lanes first, then lane links, as one dense index space) keeps a
+//! `VecDeque` of its vehicles, front (furthest along) first. A step allocates nothing
+//! once the arena and buffers have grown to the run's peak.
+//!
+//! ## Step order (CityFlow's `Engine::nextStep`)
+//! 1. flows release vehicles into per-lane entry buffers;
+//! 2. each lane admits the front of its buffer if there is room;
+//! 3. vehicles near a junction notify the crossing points they approach;
+//! 4. every running vehicle computes its next speed and position into a buffer
+//!    (reads only the current state, so this phase may run in parallel);
+//! 5. vehicles that left their drivable are moved (sorted by new position);
+//! 6. buffers are applied;
+//! 7. leaders and gaps are recomputed per drivable;
+//! 8. fixed-time signals advance.
+
+mod core;
+mod junction;
+pub(crate) mod model;
+mod observe;
+mod replay;
+mod signals;
+
+use std::collections::VecDeque;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::demand::{Flow, VehicleParams};
+use crate::ids::*;
+use crate::network::Network;
+use crate::Scenario;
+use model::Kin;
+pub use observe::{LaneStats, Metrics, SeriesPoint, SimEvent, VehicleView};
+use signals::Light;
+
+/// "No vehicle / no drivable".
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// A vehicle's identity: its creation order (0, 1, 2, ...), stable for the whole run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VehicleId(pub u64);
+
+/// Engine settings.
+#[derive(Clone, Copy, Debug)]
+pub struct SimConfig {
+    /// Step length in seconds.
+    pub dt: f64,
+    /// Seed for lane choice at entry and vehicle priorities.
+    pub seed: u64,
+    /// Worker threads for the action phase (1 = single-threaded; results are identical).
+    pub threads: usize,
+    /// Record [`SimEvent`]s each step for virtual sensors.
+    pub record_events: bool,
+    /// Seconds between entries of the per-road speed time series.
+    pub series_interval: f64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig { dt: 1.0, seed: 0, threads: 1, record_events: false, series_interval: 60.0 }
+    }
+}
+
+/// Mutable per-vehicle state. `drv` indexes the unified drivable space.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Veh {
+    pub speed: f64,
+    pub dis: f64,
+    pub gap: f64,
+    pub enter_time: f64,
+    pub free_time: f64,
+    pub id: u64,
+    pub drv: u32,
+    pub prev_drv: u32,
+    /// Cached `router.getNextDrivable(0)`.
+    pub next_drv: u32,
+    pub leader: u32,
+    pub blocker: u32,
+    pub flow: u32,
+    pub kin: u32,
+    /// Index in the route of the road being driven (or, on a lane link, being left).
+    pub route_pos: u32,
+    pub enter_link_step: u32,
+    pub priority: u32,
+    pub stops: u32,
+    pub running: bool,
+    pub alive: bool,
+    pub stopped: bool,
+}
+
+/// The buffered outcome of the action phase for one vehicle.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Act {
+    pub speed: f64,
+    pub dis: f64,
+    /// New drivable, or `NONE` if unchanged.
+    pub drv: u32,
+    pub route_pos: u32,
+    pub blocker: u32,
+    pub end: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct FlowRt {
+    now_time: f64,
+    done: bool,
+    count: u32,
+}
+
+/// A running simulation. Build with [`Sim::new`], advance with [`Sim::step`].
+pub struct Sim {
+    pub(crate) net: Network,
+    pub(crate) cfg: SimConfig,
+    pub(crate) step: u64,
+    rng: ChaCha8Rng,
+    // --- static, derived from the network ---
+    pub(crate) n_lanes: u32,
+    pub(crate) drv_len: Vec<f64>,
+    pub(crate) drv_max_speed: Vec<f64>,
+    pub(crate) lane_road: Vec<u32>,
+    pub(crate) lane_index: Vec<u32>,
+    pub(crate) link_to: Vec<u32>,
+    pub(crate) link_from: Vec<u32>,
+    pub(crate) link_turn: Vec<bool>,
+    pub(crate) link_movement: Vec<u32>,
+    // --- demand ---
+    pub(crate) flows: Vec<Flow>,
+    pub(crate) flow_kin: Vec<u32>,
+    pub(crate) flow_free_time: Vec<f64>,
+    flow_rt: Vec<FlowRt>,
+    pub(crate) kins: Vec<Kin>,
+    // --- dynamic ---
+    pub(crate) vs: Vec<Veh>,
+    pub(crate) acts: Vec<Act>,
+    free_slots: Vec<u32>,
+    pub(crate) queues: Vec<VecDeque<u32>>,
+    pub(crate) waiting: Vec<VecDeque<u32>>,
+    pub(crate) cross_veh: Vec<[u32; 2]>,
+    pub(crate) cross_dist: Vec<[f64; 2]>,
+    touched_crosses: Vec<u32>,
+    pub(crate) lights: Vec<Light>,
+    /// Per movement: may go now.
+    pub(crate) green: Vec<bool>,
+    // --- scratch, reused every step ---
+    moved: Vec<(u32, f64)>,
+    src_drvs: Vec<u32>,
+    drv_stamp: Vec<u64>,
+    // --- observation ---
+    pub(crate) stats: observe::Accum,
+    pub(crate) events: Vec<SimEvent>,
+}
+
+impl Sim {
+    /// Build a simulation of `scenario`. All signalised intersections start in phase 0 of
+    /// their fixed-time plan.
+    pub fn new(scenario: &Scenario, cfg: SimConfig) -> Sim {
+        Sim::from_parts(scenario.network.clone(), scenario.demand.flows.clone(), cfg)
+    }
+
+    /// Build from owned parts (avoids copying a large network).
+    pub fn from_parts(net: Network, flows: Vec<Flow>, mut cfg: SimConfig) -> Sim {
+        if !(cfg.dt.is_finite() && cfg.dt > 0.0) {
+            cfg.dt = 1.0;
+        }
+        cfg.threads = cfg.threads.max(1);
+        let n_lanes = net.lanes.len() as u32;
+        let n_drv = net.lanes.len() + net.lane_links.len();
+        let mut drv_len = Vec::with_capacity(n_drv);
+        let mut drv_max_speed = Vec::with_capacity(n_drv);
+        for l in &net.lanes {
+            drv_len.push(l.length);
+            drv_max_speed.push(l.max_speed);
+        }
+        for ll in &net.lane_links {
+            drv_len.push(ll.length);
+            // CityFlow gives lane links no speed limit of their own.
+            drv_max_speed.push(10000.0);
+        }
+        let lane_road = net.lanes.iter().map(|l| l.road.0).collect();
+        let lane_index = net.lanes.iter().map(|l| l.index).collect();
+        let link_to = net.lane_links.iter().map(|l| l.to_lane.0).collect();
+        let link_from = net.lane_links.iter().map(|l| l.from_lane.0).collect();
+        let link_turn = net.lane_links.iter().map(|l| net.movement(l.movement).turn != crate::Turn::Straight).collect();
+        let link_movement = net.lane_links.iter().map(|l| l.movement.0).collect();
+
+        // Deduplicate vehicle types: real datasets use one or a few.
+        let mut kins: Vec<Kin> = Vec::new();
+        let mut flow_kin = Vec::with_capacity(flows.len());
+        for f in &flows {
+            let k = match kins.iter().position(|k| k.p == f.params) {
+                Some(k) => k,
+                None => {
+                    kins.push(Kin::new(f.params, cfg.dt));
+                    kins.len() - 1
+                }
+            };
+            flow_kin.push(k as u32);
+        }
+        let flow_free_time = flows.iter().map(|f| free_flow_time(&net, &f.params, &f.route)).collect();
+        let flow_rt = flows.iter().map(|f| FlowRt { now_time: f.interval, done: false, count: 0 }).collect();
+        let (lights, green) = signals::init(&net);
+        let n_roads = net.roads.len();
+        let n_cross = net.crosses.len();
+        Sim {
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            step: 0,
+            n_lanes,
+            drv_len,
+            drv_max_speed,
+            lane_road,
+            lane_index,
+            link_to,
+            link_from,
+            link_turn,
+            link_movement,
+            flow_kin,
+            flow_free_time,
+            flow_rt,
+            flows,
+            kins,
+            vs: Vec::new(),
+            acts: Vec::new(),
+            free_slots: Vec::new(),
+            queues: vec![VecDeque::new(); n_drv],
+            waiting: vec![VecDeque::new(); n_lanes as usize],
+            cross_veh: vec![[NONE; 2]; n_cross],
+            cross_dist: vec![[0.0; 2]; n_cross],
+            touched_crosses: Vec::new(),
+            lights,
+            green,
+            moved: Vec::new(),
+            src_drvs: Vec::new(),
+            drv_stamp: vec![u64::MAX; n_drv],
+            stats: observe::Accum::new(n_roads),
+            events: Vec::new(),
+            net,
+            cfg,
+        }
+    }
+
+    /// Advance one step of `dt` seconds.
+    pub fn step(&mut self) {
+        self.events.clear();
+        self.release_flows();
+        self.handle_waiting();
+        self.notify_crosses();
+        self.get_action();
+        self.update_location();
+        self.update_action();
+        self.update_leaders();
+        self.pass_time();
+        self.step += 1;
+        self.record_series();
+    }
+
+    /// Simulated seconds since the start.
+    pub fn time(&self) -> f64 {
+        self.step as f64 * self.cfg.dt
+    }
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
+    pub fn dt(&self) -> f64 {
+        self.cfg.dt
+    }
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+    pub fn config(&self) -> &SimConfig {
+        &self.cfg
+    }
+
+    #[inline]
+    pub(crate) fn is_link(&self, d: u32) -> bool {
+        d >= self.n_lanes
+    }
+    #[inline]
+    pub(crate) fn route(&self, flow: u32) -> &[RoadId] {
+        &self.flows[flow as usize].route
+    }
+    #[inline]
+    pub(crate) fn kin(&self, v: u32) -> &Kin {
+        &self.kins[self.vs[v as usize].kin as usize]
+    }
+    /// Whether vehicles may enter lane link `d` (a drivable index) now.
+    #[inline]
+    pub(crate) fn link_available(&self, d: u32) -> bool {
+        self.green[self.link_movement[(d - self.n_lanes) as usize] as usize]
+    }
+
+    /// CityFlow's router: the drivable after `drv` for a vehicle of `flow` on route
+    /// position `pos`. From a lane, pick the lane link to the next road whose end lane
+    /// continues to the road after, closest in lane index; from a lane link, its end lane.
+    pub(crate) fn next_of(&self, flow: u32, pos: u32, drv: u32) -> u32 {
+        if self.is_link(drv) {
+            return self.link_to[(drv - self.n_lanes) as usize];
+        }
+        let route = self.route(flow);
+        let pos = pos as usize;
+        if pos + 1 >= route.len() {
+            return NONE;
+        }
+        let r1 = route[pos + 1].0;
+        let r2 = route.get(pos + 2).map(|r| r.0);
+        let cur = self.lane_index[drv as usize] as i64;
+        let (mut best, mut best_diff) = (NONE, i64::MAX);
+        for &ll in &self.net.lanes[drv as usize].lane_links {
+            let to = self.link_to[ll.idx()];
+            if self.lane_road[to as usize] != r1 {
+                continue;
+            }
+            if let Some(r2) = r2 {
+                if !self.lane_leads_to(to, r2) {
+                    continue;
+                }
+            }
+            let diff = (self.lane_index[to as usize] as i64 - cur).abs();
+            if diff < best_diff {
+                best_diff = diff;
+                best = self.n_lanes + ll.0;
+            }
+        }
+        best
+    }
+
+    fn lane_leads_to(&self, lane: u32, road: u32) -> bool {
+        self.net.lanes[lane as usize].lane_links.iter().any(|ll| self.lane_road[self.link_to[ll.idx()] as usize] == road)
+    }
+
+    /// Release this step's vehicles from every flow into entry buffers (file order).
+    fn release_flows(&mut self) {
+        let t = self.time();
+        let dt = self.cfg.dt;
+        for f in 0..self.flows.len() {
+            let (start, end, interval) = {
+                let fl = &self.flows[f];
+                (fl.start, fl.end, fl.interval)
+            };
+            if self.flow_rt[f].done || t < start {
+                continue;
+            }
+            if end.is_some_and(|e| t > e) {
+                self.flow_rt[f].done = true;
+                continue;
+            }
+            while self.flow_rt[f].now_time >= interval {
+                self.spawn(f as u32, t);
+                self.flow_rt[f].now_time -= interval;
+            }
+            self.flow_rt[f].now_time += dt;
+        }
+    }
+
+    fn spawn(&mut self, flow: u32, t: f64) {
+        self.flow_rt[flow as usize].count += 1;
+        let route = &self.flows[flow as usize].route;
+        let first_road = self.net.road(route[0]);
+        let lane = if route.len() == 1 {
+            first_road.first_lane.0 + self.rng.gen_range(0..first_road.lane_count.max(1))
+        } else {
+            let r1 = route[1].0;
+            let n = first_road.lanes().filter(|l| self.lane_leads_to(l.0, r1)).count() as u32;
+            // Routes are validated, so n > 0; fall back to lane 0 defensively.
+            let k = if n == 0 { 0 } else { self.rng.gen_range(0..n) };
+            first_road
+                .lanes()
+                .filter(|l| n == 0 || self.lane_leads_to(l.0, r1))
+                .nth(k as usize)
+                .unwrap_or(first_road.first_lane)
+                .0
+        };
+        let priority = self.rng.gen::<u32>();
+        let veh = Veh {
+            speed: 0.0,
+            dis: 0.0,
+            gap: 0.0,
+            enter_time: t,
+            free_time: self.flow_free_time[flow as usize],
+            id: self.stats.created,
+            drv: lane,
+            prev_drv: NONE,
+            next_drv: NONE,
+            leader: NONE,
+            blocker: NONE,
+            flow,
+            kin: self.flow_kin[flow as usize],
+            route_pos: 0,
+            enter_link_step: u32::MAX,
+            priority,
+            stops: 0,
+            running: false,
+            alive: true,
+            stopped: true,
+        };
+        let slot = match self.free_slots.pop() {
+            Some(s) => {
+                self.vs[s as usize] = veh;
+                s
+            }
+            None => {
+                self.vs.push(veh);
+                self.acts.push(Act::default());
+                (self.vs.len() - 1) as u32
+            }
+        };
+        self.vs[slot as usize].next_drv = self.next_of(flow, 0, lane);
+        self.waiting[lane as usize].push_back(slot);
+        self.stats.created += 1;
+        self.stats.alive += 1;
+        self.stats.alive_enter_sum += t;
+    }
+
+    fn free_slot(&mut self, v: u32) {
+        let veh = &mut self.vs[v as usize];
+        veh.alive = false;
+        veh.running = false;
+        self.free_slots.push(v);
+    }
+
+    /// Sum over drivables of vehicles plus entry buffers; for tests of conservation.
+    pub fn vehicles_present(&self) -> usize {
+        self.queues.iter().map(|q| q.len()).sum::<usize>() + self.waiting.iter().map(|q| q.len()).sum::<usize>()
+    }
+
+    /// Bytes of heap held by dynamic vehicle state (arena, buffers, queues).
+    pub fn dynamic_bytes(&self) -> usize {
+        let qs: usize = self.queues.iter().chain(self.waiting.iter()).map(|q| q.capacity() * 4).sum();
+        self.vs.capacity() * std::mem::size_of::<Veh>() + self.acts.capacity() * std::mem::size_of::<Act>() + qs
+    }
+}
+
+/// Free-flow trip time along a route: each road at the lower of the vehicle's and the
+/// lane's top speed, each junction movement at the turning speed for turns.
+fn free_flow_time(net: &Network, p: &VehicleParams, route: &[RoadId]) -> f64 {
+    let mut t = 0.0;
+    for (k, &r) in route.iter().enumerate() {
+        let road = net.road(r);
+        let lane_speed = road.lanes().map(|l| net.lane(l).max_speed).fold(0.0_f64, f64::max);
+        t += net.road_length(r) / p.max_speed.min(lane_speed).max(0.1);
+        if let Some(&next) = route.get(k + 1) {
+            let link = road
+                .lanes()
+                .flat_map(|l| net.lane(l).lane_links.iter().copied())
+                .find(|&ll| net.lane(net.lane_link(ll).to_lane).road == next);
+            if let Some(ll) = link {
+                let ll = net.lane_link(ll);
+                let turn = net.movement(ll.movement).turn != crate::Turn::Straight;
+                let v = if turn { p.turn_speed.min(p.max_speed) } else { p.max_speed };
+                t += ll.length / v.max(0.1);
+            }
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests;

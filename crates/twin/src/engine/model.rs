@@ -1,0 +1,172 @@
+//! CityFlow's vehicle model as pure functions of a vehicle's kinematic state, so each
+//! formula can be tested on its own. Names follow CityFlow's `Vehicle` methods.
+
+use crate::demand::VehicleParams;
+
+/// CityFlow's `eps` in `getStopBeforeSpeed`.
+const EPS: f64 = 1e-8;
+
+/// A vehicle type with the distances CityFlow derives from it once.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Kin {
+    pub p: VehicleParams,
+    /// `approachingIntersectionDistance`, also the leader look-ahead horizon.
+    pub approach: f64,
+}
+
+impl Kin {
+    pub fn new(p: VehicleParams, dt: f64) -> Kin {
+        Kin { p, approach: p.max_speed * p.max_speed / p.usual_neg_acc / 2.0 + p.max_speed * dt * 2.0 }
+    }
+    #[inline]
+    pub fn min_brake_distance(&self, speed: f64) -> f64 {
+        0.5 * speed * speed / self.p.max_neg_acc
+    }
+    /// `canYield`: the vehicle can still stop `yieldDistance` before a point `dist` ahead,
+    /// or it has already cleared a point behind it.
+    #[inline]
+    pub fn can_yield(&self, speed: f64, dist: f64) -> bool {
+        (dist > 0.0 && self.min_brake_distance(speed) < dist - self.p.yield_distance)
+            || (dist < 0.0 && dist + self.p.length < 0.0)
+    }
+    /// `getStopBeforeSpeed`: the speed that brings the vehicle to rest within `distance`.
+    #[inline]
+    pub fn stop_before_speed(&self, speed: f64, distance: f64, dt: f64) -> f64 {
+        let next = speed + self.p.usual_pos_acc * dt;
+        let brake_after_accel = (speed + next) * dt / 2.0 + next * next / self.p.usual_neg_acc / 2.0;
+        if brake_after_accel < distance {
+            return next;
+        }
+        let take = 2.0 * distance / (speed + EPS) / dt;
+        if take >= 1.0 {
+            speed - speed / (take as i32 as f64)
+        } else {
+            speed - speed / take
+        }
+    }
+    /// `getReachSteps`: steps needed to cover `distance` accelerating at `acc` towards `target`.
+    #[inline]
+    pub fn reach_steps(&self, speed: f64, distance: f64, target: f64, acc: f64, dt: f64) -> i64 {
+        if distance <= 0.0 {
+            return 0;
+        }
+        if speed > target {
+            return (distance / speed).ceil() as i64;
+        }
+        let until = distance_until_speed(speed, target, acc, dt);
+        if until > distance {
+            (((speed * speed + 2.0 * acc * distance).sqrt() - speed) / acc / dt).ceil() as i64
+        } else {
+            ((target - speed) / acc / dt).ceil() as i64 + ((distance - until) / target / dt).ceil() as i64
+        }
+    }
+}
+
+/// `getDistanceUntilSpeed`.
+#[inline]
+pub(crate) fn distance_until_speed(speed: f64, target: f64, acc: f64, dt: f64) -> f64 {
+    if target <= speed {
+        return 0.0;
+    }
+    let steps = ((target - speed) / acc / dt).floor();
+    let stage1_speed = speed + steps * acc / dt;
+    let stage1_dis = (speed + stage1_speed) * (steps * dt) / 2.0;
+    stage1_dis + if stage1_speed < target { (stage1_speed + target) * dt / 2.0 } else { 0.0 }
+}
+
+/// `getNoCollisionSpeed`: the highest speed that lets the follower (speed `vf`, braking
+/// `df`) stop behind a leader (speed `vl`, braking `dl`) keeping `target_gap`.
+/// Returns -100 when no speed is safe, as CityFlow does.
+#[inline]
+pub(crate) fn no_collision_speed(vl: f64, dl: f64, vf: f64, df: f64, gap: f64, dt: f64, target_gap: f64) -> f64 {
+    let c = vf * dt / 2.0 + target_gap - 0.5 * vl * vl / dl - gap;
+    let a = 0.5 / df;
+    let b = 0.5 * dt;
+    if b * b < 4.0 * a * c {
+        return -100.0;
+    }
+    let v1 = 0.5 / a * ((b * b - 4.0 * a * c).sqrt() - b);
+    let v2 = 2.0 * vl - dl * dt + 2.0 * (gap - target_gap) / dt;
+    v1.min(v2)
+}
+
+/// `getCarFollowSpeed` with a leader: the minimum of two no-collision speeds and the
+/// headway term.
+#[inline]
+pub(crate) fn car_follow_speed(me: &Kin, speed: f64, leader: &Kin, leader_speed: f64, gap: f64, dt: f64) -> f64 {
+    let p = &me.p;
+    let mut v = no_collision_speed(leader_speed, leader.p.max_neg_acc, speed, p.max_neg_acc, gap, dt, 0.0);
+    let assume_decel = if speed > leader_speed { speed - leader_speed } else { 0.0 };
+    v = v.min(no_collision_speed(leader_speed, leader.p.usual_neg_acc, speed, p.usual_neg_acc, gap, dt, p.min_gap));
+    v.min((gap + (leader_speed + assume_decel / 2.0) * dt - speed * dt / 2.0) / (p.headway_time + dt / 2.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kin() -> Kin {
+        Kin::new(VehicleParams::default(), 1.0)
+    }
+
+    #[test]
+    fn no_collision_allows_full_speed_with_large_gap() {
+        let v = no_collision_speed(10.0, 4.5, 10.0, 4.5, 200.0, 1.0, 2.0);
+        assert!(v > 16.0, "{v}");
+    }
+
+    #[test]
+    fn no_collision_is_negative_when_too_close() {
+        let v = no_collision_speed(0.0, 4.5, 15.0, 4.5, 1.0, 1.0, 2.0);
+        assert_eq!(v, -100.0);
+    }
+
+    #[test]
+    fn follower_behind_stopped_leader_stops_before_it() {
+        let k = kin();
+        // Drive towards a stopped leader 50 m ahead and check we never close the gap.
+        let (mut speed, mut gap) = (11.0_f64, 50.0_f64);
+        for _ in 0..60 {
+            let mut v = car_follow_speed(&k, speed, &k, 0.0, gap, 1.0).min(k.p.max_speed);
+            v = v.max(speed - k.p.max_neg_acc);
+            let d = if v < 0.0 { 0.5 * speed * speed / k.p.max_neg_acc } else { (speed + v) / 2.0 };
+            speed = v.max(0.0);
+            gap -= d;
+            assert!(gap > 0.0, "collided: gap {gap}");
+        }
+        assert!(speed < 0.1 && gap < 10.0, "speed {speed} gap {gap}");
+    }
+
+    #[test]
+    fn stop_before_brakes_to_rest() {
+        let k = kin();
+        let (mut speed, mut left) = (10.0_f64, 30.0_f64);
+        for _ in 0..30 {
+            let v = k.stop_before_speed(speed, left.max(0.0), 1.0).max(speed - k.p.max_neg_acc).max(0.0);
+            left -= (speed + v) / 2.0;
+            speed = v;
+        }
+        assert!(speed < 1e-6, "{speed}");
+        assert!(left > -0.5, "overshot by {}", -left);
+    }
+
+    #[test]
+    fn reach_steps_matches_kinematics() {
+        let k = kin();
+        assert_eq!(k.reach_steps(5.0, 0.0, 16.0, 2.5, 1.0), 0);
+        // Already faster than target: distance / speed.
+        assert_eq!(k.reach_steps(10.0, 25.0, 8.0, 2.5, 1.0), 3);
+        // From rest: sqrt(2 a d)/a = sqrt(2*2.5*10)/2.5 = 2.83 -> 3 steps.
+        assert_eq!(k.reach_steps(0.0, 10.0, 16.0, 2.5, 1.0), 3);
+    }
+
+    #[test]
+    fn distance_until_speed_is_monotone() {
+        let mut last = 0.0;
+        for t in 1..20 {
+            let d = distance_until_speed(0.0, t as f64, 2.5, 1.0);
+            assert!(d >= last);
+            last = d;
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! CityFlow's replay text format, so CityFlow's own viewer can play a run: one line per
+//! step, `x y heading id laneChangeDir length width,` per vehicle, `;`, then per road that
+//! does not end at a virtual intersection `roadId` and ` g`/` r`/` i` per lane, `,`.
+
+use std::fmt::Write;
+
+use super::Sim;
+
+impl Sim {
+    /// Append the current step's replay line (with trailing newline) to `out`.
+    pub fn write_replay_line(&self, out: &mut String) {
+        self.for_each_vehicle(|v| {
+            let _ = write!(
+                out,
+                "{:.2} {:.2} {:.4} flow_{}_{} 0 {} {},",
+                v.pos.x, v.pos.y, v.heading, v.flow, v.id.0, v.length, v.width
+            );
+        });
+        out.push(';');
+        for road in &self.net.roads {
+            let end = &self.net.intersections[road.to.idx()];
+            if end.is_virtual {
+                continue;
+            }
+            out.push_str(&road.name);
+            let implicit = end.phases.len() <= 1;
+            for l in road.lanes() {
+                let c = if implicit {
+                    'i'
+                } else if self.net.lanes[l.idx()].lane_links.iter().all(|ll| self.green[self.link_movement[ll.idx()] as usize]) {
+                    'g'
+                } else {
+                    'r'
+                };
+                out.push(' ');
+                out.push(c);
+            }
+            out.push(',');
+        }
+        out.push('\n');
+    }
+}
