@@ -1,5 +1,11 @@
 //! citybrain: the one binary. A thin clap CLI; all logic lives in the library crates.
 
+mod bench;
+mod demo;
+mod gen;
+mod scenario;
+mod sim;
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
@@ -13,12 +19,25 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the generated demo city live.
-    Demo,
+    Demo(demo::DemoArgs),
+    /// Simulate a scenario headless and report metrics.
+    Sim(sim::SimArgs),
+    /// Generate a synthetic city in CityFlow format.
+    Gen(gen::GenArgs),
+    /// Benchmark the twin on the shared scenarios.
+    Bench(bench::BenchArgs),
 }
 
-fn main() -> Result<()> {
+fn main() {
     let cli = Cli::parse();
-    match cli.cmd {
-        Command::Demo => Ok(()),
+    let r: Result<()> = match cli.cmd {
+        Command::Demo(a) => demo::run(&a),
+        Command::Sim(a) => sim::run(&a),
+        Command::Gen(a) => gen::run(&a),
+        Command::Bench(a) => bench::run(&a),
+    };
+    if let Err(e) = r {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
     }
 }

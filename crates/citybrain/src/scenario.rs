@@ -1,0 +1,69 @@
+//! Loading scenarios from files: the only place the CLI reads network and demand files.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
+use twin::Scenario;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Cityflow,
+    Cbengine,
+}
+
+impl Format {
+    /// Guess from the roadnet file name: `.txt` is CBEngine, anything else CityFlow JSON.
+    pub fn detect(roadnet: &Path) -> Format {
+        match roadnet.extension().and_then(|e| e.to_str()) {
+            Some("txt") => Format::Cbengine,
+            _ => Format::Cityflow,
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Read and import a roadnet + flow pair. Errors name the file and the JSON path or line.
+pub fn load(roadnet: &Path, flow: &Path, format: Option<Format>) -> Result<Scenario> {
+    let format = format.unwrap_or_else(|| Format::detect(roadnet));
+    let (r, f) = (read(roadnet)?, read(flow)?);
+    let rn = roadnet.display().to_string();
+    let fl = flow.display().to_string();
+    match format {
+        Format::Cityflow => twin::import::cityflow::load_scenario_named(&r, &f, &rn, &fl).map_err(anyhow::Error::msg),
+        Format::Cbengine => twin::import::cbengine::load_scenario_named(&r, &f, &rn, &fl).map_err(anyhow::Error::msg),
+    }
+}
+
+/// The shared data directory: `--data`, `$CITYBRAIN_DATA`, or `../shared/data`.
+pub fn data_dir(arg: Option<&Path>) -> Result<PathBuf> {
+    let p = match arg {
+        Some(p) => p.to_path_buf(),
+        None => std::env::var_os("CITYBRAIN_DATA").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("../shared/data")),
+    };
+    if !p.is_dir() {
+        bail!("shared data directory {} not found (pass --data DIR)", p.display());
+    }
+    Ok(p)
+}
+
+/// Peak resident set size of this process in bytes (Linux `VmHWM`), 0 if unknown.
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+/// Current resident set size in bytes (`VmRSS`), 0 if unknown.
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}

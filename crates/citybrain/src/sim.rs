@@ -1,0 +1,133 @@
+//! `citybrain sim`: run a scenario headless and report metrics.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use twin::{Sim, SimConfig};
+
+use crate::scenario::{self, Format};
+
+#[derive(Args, Debug, Clone)]
+pub struct SimArgs {
+    /// Roadnet file (CityFlow JSON or CBEngine roadnet.txt).
+    #[arg(long)]
+    pub roadnet: PathBuf,
+    /// Flow file (CityFlow JSON or CBEngine flow.txt).
+    #[arg(long)]
+    pub flow: PathBuf,
+    /// Input format; guessed from the roadnet extension when omitted.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Steps to simulate.
+    #[arg(long, default_value_t = 3600)]
+    pub steps: u64,
+    /// Step length in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    pub dt: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads for the action phase (results do not depend on it).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Write a CityFlow-format replay (positions and signal states per step).
+    #[arg(long)]
+    pub replay: Option<PathBuf>,
+}
+
+pub struct SimReport {
+    pub metrics: twin::Metrics,
+    pub steps: u64,
+    pub load_s: f64,
+    pub run_s: f64,
+}
+
+pub fn run(args: &SimArgs) -> Result<()> {
+    anyhow::ensure!(args.dt.is_finite() && args.dt > 0.0, "--dt must be a positive number of seconds, got {}", args.dt);
+    let t0 = Instant::now();
+    let scenario = scenario::load(&args.roadnet, &args.flow, args.format)?;
+    let load_s = t0.elapsed().as_secs_f64();
+    if args.threads > 1 {
+        rayon::ThreadPoolBuilder::new().num_threads(args.threads).build_global().ok();
+    }
+    let cfg = SimConfig { dt: args.dt, seed: args.seed, threads: args.threads, ..Default::default() };
+    let mut sim = Sim::from_parts(scenario.network, scenario.demand.flows, cfg);
+    let mut replay = match &args.replay {
+        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
+        None => None,
+    };
+    let bar = if std::io::stderr().is_terminal() && !args.json {
+        let b = ProgressBar::new(args.steps);
+        b.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} steps {msg}").expect("valid template"));
+        Some(b)
+    } else {
+        None
+    };
+    let t1 = Instant::now();
+    let mut line = String::new();
+    for s in 0..args.steps {
+        sim.step();
+        if let Some(w) = replay.as_mut() {
+            line.clear();
+            sim.write_replay_line(&mut line);
+            w.write_all(line.as_bytes())?;
+        }
+        if let Some(b) = &bar {
+            if s % 50 == 0 {
+                let m = sim.metrics();
+                b.set_position(s);
+                b.set_message(format!("{} running, {} finished", m.vehicles_running, m.throughput));
+            }
+        }
+    }
+    let run_s = t1.elapsed().as_secs_f64();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if let Some(mut w) = replay {
+        w.flush()?;
+    }
+    let rep = SimReport { metrics: sim.metrics(), steps: sim.steps(), load_s, run_s };
+    print_report(&rep, args.json);
+    Ok(())
+}
+
+pub fn print_report(r: &SimReport, json: bool) {
+    let m = &r.metrics;
+    let wall = r.load_s + r.run_s;
+    let ups = if r.run_s > 0.0 { m.vehicle_updates as f64 / r.run_s } else { 0.0 };
+    if json {
+        let v = serde_json::json!({
+            "average_travel_time_s": m.average_travel_time_s,
+            "throughput": m.throughput,
+            "vehicles_created": m.vehicles_created,
+            "vehicles_running": m.vehicles_running,
+            "vehicles_waiting": m.vehicles_waiting,
+            "mean_delay_s": m.mean_delay_s,
+            "stops_per_vehicle": m.stops_per_vehicle,
+            "average_speed_mps": m.average_speed_mps,
+            "steps": r.steps,
+            "wall_s": wall,
+            "load_s": r.load_s,
+            "run_s": r.run_s,
+            "vehicle_updates": m.vehicle_updates,
+            "vehicle_updates_per_s": ups,
+            "peak_rss_bytes": scenario::peak_rss_bytes(),
+        });
+        println!("{v}");
+    } else {
+        println!("simulated {} steps ({:.0} s)", r.steps, m.time_s);
+        println!("average travel time  {:.2} s", m.average_travel_time_s);
+        println!("throughput           {} of {} vehicles", m.throughput, m.vehicles_created);
+        println!("mean delay           {:.1} s, {:.2} stops/vehicle, {:.2} m/s average speed", m.mean_delay_s, m.stops_per_vehicle, m.average_speed_mps);
+        println!("wall time            {:.3} s (load {:.3} s, run {:.3} s)", wall, r.load_s, r.run_s);
+        println!("vehicle updates      {} ({:.2} M/s)", m.vehicle_updates, ups / 1e6);
+        println!("peak RSS             {:.1} MiB", scenario::peak_rss_bytes() as f64 / 1048576.0);
+    }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install what the tests need (on a fresh Debian machine with Rust) and run them all.
+# Usage: ./scripts/test.sh            (CI=true makes missing ../shared/data a hard failure)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
+need_apt=()
+command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
+command -v cc >/dev/null || need_apt+=(build-essential)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "==> apt-get install ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+if command -v rustup >/dev/null; then rustup component add rustfmt clippy >/dev/null 2>&1 || true; fi
+
+if [ "${CI:-}" = "true" ] && [ ! -d ../shared/data ]; then
+  echo "FATAL: CI=true but ../shared/data is missing; data tests cannot run" >&2
+  exit 1
+fi
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "==> cargo test"
+cargo test --workspace
+if [ -x scripts/test-web.sh ]; then
+  echo "==> web dashboard tests"
+  scripts/test-web.sh
+fi
+echo "==> all tests passed"
