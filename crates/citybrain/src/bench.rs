@@ -71,7 +71,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(n) = args.gen_size {
         tmp = std::env::temp_dir().join(format!("citybrain-bench-gen-{n}"));
         crate::gen::write_city(&crate::gen::GenArgs::sized(n, &tmp))?;
-        cases.push(Case { name: format!("generated_{n}x{n}"), roadnet: tmp.join("roadnet.json"), flow: tmp.join("flow.json"), format: "cityflow" });
+        cases.push(Case {
+            name: format!("generated_{n}x{n}"),
+            roadnet: tmp.join("roadnet.json"),
+            flow: tmp.join("flow.json"),
+            format: "cityflow",
+        });
     }
     let exe = std::env::current_exe()?;
     println!("| scenario | vehicles | wall s (load+run) | run s | vehicle updates/s | peak RSS MiB | ATT s |");

@@ -37,7 +37,8 @@ pub fn config(a: &GenArgs) -> twin::gen::GenConfig {
     if a.demo {
         return twin::gen::GenConfig::demo();
     }
-    let mut c = twin::gen::GenConfig { rows: a.rows, cols: a.cols, seed: a.seed, ring_road: a.ring, ..twin::gen::GenConfig::demo() };
+    let mut c =
+        twin::gen::GenConfig { rows: a.rows, cols: a.cols, seed: a.seed, ring_road: a.ring, ..twin::gen::GenConfig::demo() };
     c.peak_vehicles_per_hour = a.peak_vph.unwrap_or((a.rows * a.cols) as f64 * 60.0);
     c
 }
@@ -48,7 +49,8 @@ pub fn write_city(a: &GenArgs) -> Result<(usize, usize)> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
     let roadnet = twin::import::cityflow::write_roadnet(&city.spec);
     let flow = twin::import::cityflow::write_flow(&city.demand, &city.network);
-    std::fs::write(a.out.join("roadnet.json"), roadnet).with_context(|| format!("writing {}", a.out.join("roadnet.json").display()))?;
+    std::fs::write(a.out.join("roadnet.json"), roadnet)
+        .with_context(|| format!("writing {}", a.out.join("roadnet.json").display()))?;
     std::fs::write(a.out.join("flow.json"), flow).with_context(|| format!("writing {}", a.out.join("flow.json").display()))?;
     Ok((city.spec.intersections.len(), city.demand.flows.len()))
 }

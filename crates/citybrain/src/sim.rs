@@ -59,7 +59,9 @@ pub fn run(args: &SimArgs) -> Result<()> {
     let cfg = SimConfig { dt: args.dt, seed: args.seed, threads: args.threads, ..Default::default() };
     let mut sim = Sim::from_parts(scenario.network, scenario.demand.flows, cfg);
     let mut replay = match &args.replay {
-        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
+        Some(p) => {
+            Some(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?))
+        }
         None => None,
     };
     let bar = if std::io::stderr().is_terminal() && !args.json {
@@ -125,7 +127,10 @@ pub fn print_report(r: &SimReport, json: bool) {
         println!("simulated {} steps ({:.0} s)", r.steps, m.time_s);
         println!("average travel time  {:.2} s", m.average_travel_time_s);
         println!("throughput           {} of {} vehicles", m.throughput, m.vehicles_created);
-        println!("mean delay           {:.1} s, {:.2} stops/vehicle, {:.2} m/s average speed", m.mean_delay_s, m.stops_per_vehicle, m.average_speed_mps);
+        println!(
+            "mean delay           {:.1} s, {:.2} stops/vehicle, {:.2} m/s average speed",
+            m.mean_delay_s, m.stops_per_vehicle, m.average_speed_mps
+        );
         println!("wall time            {:.3} s (load {:.3} s, run {:.3} s)", wall, r.load_s, r.run_s);
         println!("vehicle updates      {} ({:.2} M/s)", m.vehicle_updates, ups / 1e6);
         println!("peak RSS             {:.1} MiB", scenario::peak_rss_bytes() as f64 / 1048576.0);

@@ -34,7 +34,10 @@ pub mod engine;
 pub mod geom;
 pub mod ids;
 pub mod network;
+pub mod sensors;
 pub mod spec;
+#[cfg(test)]
+mod testutil;
 
 pub use demand::{Demand, Flow, VehicleParams};
 pub use engine::{Metrics, Sim, SimConfig, VehicleId};

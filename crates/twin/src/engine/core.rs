@@ -4,8 +4,11 @@ use rayon::prelude::*;
 
 use super::model::{car_follow_speed, no_collision_speed};
 use super::{Act, Sim, SimEvent, NONE};
-use crate::ids::{LaneId, RoadId};
+use crate::ids::{LaneId, MovementId, RoadId};
 use crate::VehicleId;
+
+/// Where along each lane (as a share of its length) the virtual loop detector sits.
+pub const DETECTOR_FRACTION: f64 = 0.5;
 
 impl Sim {
     /// Each lane admits the front vehicle of its entry buffer if the last vehicle on the
@@ -169,6 +172,15 @@ impl Sim {
         st.running -= 1;
         st.alive_enter_sum -= s.enter_time;
         if self.cfg.record_events {
+            self.id_slot.remove(&s.id);
+            if s.drv < self.n_lanes {
+                self.events.push(SimEvent::LaneExit {
+                    veh: VehicleId(s.id),
+                    lane: LaneId(s.drv),
+                    speed: s.speed,
+                    movement: None,
+                });
+            }
             self.events.push(SimEvent::TripEnd { veh: VehicleId(s.id), travel_time: tt, free_flow_time: s.free_time });
         }
         self.free_slot(v);
@@ -194,11 +206,20 @@ impl Sim {
                 if self.cfg.record_events {
                     let id = VehicleId(s.id);
                     if old < self.n_lanes {
-                        self.events.push(SimEvent::LaneExit { veh: id, lane: LaneId(old), speed: a.speed });
+                        let movement =
+                            (a.drv >= self.n_lanes).then(|| MovementId(self.link_movement[(a.drv - self.n_lanes) as usize]));
+                        self.events.push(SimEvent::LaneExit { veh: id, lane: LaneId(old), speed: a.speed, movement });
                     }
                     if a.drv < self.n_lanes {
                         self.events.push(SimEvent::LaneEnter { veh: id, lane: LaneId(a.drv), speed: a.speed });
                     }
+                }
+            }
+            if self.cfg.record_events && a.drv == NONE && self.vs[v].drv < self.n_lanes {
+                let s = &self.vs[v];
+                let p = self.drv_len[s.drv as usize] * DETECTOR_FRACTION;
+                if s.dis < p && a.dis >= p {
+                    self.events.push(SimEvent::DetectorPass { veh: VehicleId(s.id), lane: LaneId(s.drv), speed: a.speed });
                 }
             }
             let s = &mut self.vs[v];

@@ -30,6 +30,7 @@ use std::collections::VecDeque;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+pub use self::core::DETECTOR_FRACTION;
 use crate::demand::{Flow, VehicleParams};
 use crate::ids::*;
 use crate::network::Network;
@@ -153,6 +154,8 @@ pub struct Sim {
     // --- observation ---
     pub(crate) stats: observe::Accum,
     pub(crate) events: Vec<SimEvent>,
+    /// Vehicle id -> slot, kept only when events are recorded.
+    pub(crate) id_slot: std::collections::HashMap<u64, u32>,
 }
 
 impl Sim {
@@ -238,6 +241,7 @@ impl Sim {
             drv_stamp: vec![u64::MAX; n_drv],
             stats: observe::Accum::new(n_roads),
             events: Vec::new(),
+            id_slot: Default::default(),
             net,
             cfg,
         }
@@ -410,6 +414,9 @@ impl Sim {
         };
         self.vs[slot as usize].next_drv = self.next_of(flow, 0, lane);
         self.waiting[lane as usize].push_back(slot);
+        if self.cfg.record_events {
+            self.id_slot.insert(self.stats.created, slot);
+        }
         self.stats.created += 1;
         self.stats.alive += 1;
         self.stats.alive_enter_sum += t;

@@ -3,7 +3,7 @@
 
 use super::{Sim, VehicleId};
 use crate::geom::{direction_at, point_at, Point};
-use crate::ids::{LaneId, LaneLinkId, RoadId};
+use crate::ids::{LaneId, LaneLinkId, MovementId, RoadId};
 
 /// Speed below which a vehicle counts as waiting (CityFlow's definition).
 pub const WAITING_SPEED: f64 = 0.1;
@@ -115,10 +115,34 @@ pub struct VehicleView {
 /// Things that happened during the last step: the raw material of virtual sensors.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum SimEvent {
-    TripStart { veh: VehicleId, lane: LaneId, time: f64 },
-    LaneEnter { veh: VehicleId, lane: LaneId, speed: f64 },
-    LaneExit { veh: VehicleId, lane: LaneId, speed: f64 },
-    TripEnd { veh: VehicleId, travel_time: f64, free_flow_time: f64 },
+    TripStart {
+        veh: VehicleId,
+        lane: LaneId,
+        time: f64,
+    },
+    LaneEnter {
+        veh: VehicleId,
+        lane: LaneId,
+        speed: f64,
+    },
+    /// Left a lane; `movement` is the junction movement it took (None when the trip ended).
+    LaneExit {
+        veh: VehicleId,
+        lane: LaneId,
+        speed: f64,
+        movement: Option<MovementId>,
+    },
+    /// The vehicle's front crossed the lane's loop detector (at [`super::DETECTOR_FRACTION`]).
+    DetectorPass {
+        veh: VehicleId,
+        lane: LaneId,
+        speed: f64,
+    },
+    TripEnd {
+        veh: VehicleId,
+        travel_time: f64,
+        free_flow_time: f64,
+    },
 }
 
 /// A network-wide sample of the time series.
@@ -212,6 +236,20 @@ impl Sim {
             width: k.p.width,
             flow: s.flow,
         }
+    }
+
+    /// Vehicles on lane `l`, front first, as `(id, distance from lane start, speed, length)`.
+    pub fn lane_vehicles(&self, l: LaneId) -> impl Iterator<Item = (VehicleId, f64, f64, f64)> + '_ {
+        self.queues[l.idx()].iter().map(move |&v| {
+            let s = &self.vs[v as usize];
+            (VehicleId(s.id), s.dis, s.speed, self.kins[s.kin as usize].p.length)
+        })
+    }
+
+    /// The running vehicle with this id (needs `record_events`, which keeps the id index).
+    pub fn vehicle(&self, id: VehicleId) -> Option<VehicleView> {
+        let &slot = self.id_slot.get(&id.0)?;
+        self.vs[slot as usize].running.then(|| self.vehicle_view(slot))
     }
 
     /// Events of the last step (empty unless `record_events` is on).

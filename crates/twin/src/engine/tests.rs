@@ -1,56 +1,7 @@
 //! Engine behaviour on small hand-built networks.
 
 use super::*;
-use crate::demand::Demand;
-use crate::spec::*;
-use crate::Point;
-
-/// A straight corridor: virtual A -> signal B -> virtual C, one lane each way of travel,
-/// with a 30 s green / 30 s red plan at B.
-fn corridor(flows: Vec<(f64, f64, f64)>) -> Scenario {
-    let inter = |name: &str, x: f64, virt: bool| IntersectionSpec {
-        name: name.into(),
-        point: Point::new(x, 0.0),
-        width: if virt { 0.0 } else { 10.0 },
-        is_virtual: virt,
-        movements: vec![],
-        phases: vec![],
-    };
-    let mut spec = NetworkSpec {
-        intersections: vec![inter("A", 0.0, true), inter("B", 300.0, false), inter("C", 600.0, true)],
-        roads: vec![],
-    };
-    let road = |name: &str, from: usize, to: usize, x0: f64, x1: f64| RoadSpec {
-        name: name.into(),
-        from,
-        to,
-        points: vec![Point::new(x0, 0.0), Point::new(x1, 0.0)],
-        lanes: vec![LaneSpec { width: 4.0, max_speed: 16.67 }],
-    };
-    spec.roads.push(road("AB", 0, 1, 0.0, 300.0));
-    spec.roads.push(road("BC", 1, 2, 300.0, 600.0));
-    spec.intersections[1].movements.push(MovementSpec {
-        turn: Turn::Straight,
-        from_road: 0,
-        to_road: 1,
-        lane_links: vec![LaneLinkSpec { from_lane: 0, to_lane: 0, points: vec![] }],
-    });
-    spec.intersections[1].phases =
-        vec![PhaseSpec { duration: 30.0, movements: vec![0] }, PhaseSpec { duration: 30.0, movements: vec![] }];
-    let network = Network::build(&spec).expect("corridor builds");
-    let route = vec![RoadId(0), RoadId(1)];
-    let flows = flows
-        .into_iter()
-        .map(|(interval, start, end)| Flow {
-            params: VehicleParams::default(),
-            route: route.clone(),
-            interval,
-            start,
-            end: Some(end),
-        })
-        .collect();
-    Scenario { network, demand: Demand { flows } }
-}
+use crate::testutil::corridor;
 
 fn run(s: &Scenario, cfg: SimConfig, steps: u64) -> Sim {
     let mut sim = Sim::new(s, cfg);
@@ -170,7 +121,7 @@ fn events_report_trips() {
                     assert_eq!(*lane, LaneId(1));
                     enters += 1
                 }
-                SimEvent::LaneExit { .. } => {}
+                SimEvent::LaneExit { .. } | SimEvent::DetectorPass { .. } => {}
             }
         }
     }

@@ -1,0 +1,423 @@
+//! Virtual sensors: what real roadside devices would report about the twin's traffic.
+//! They read the engine after each step ([`crate::Sim::step_events`] and lane contents)
+//! and emit [`Reading`]s, which the brain ingests through the same path as a real feed.
+//!
+//! - **Loop detectors**, one per lane at [`crate::engine::DETECTOR_FRACTION`] of its length:
+//!   count, occupancy (share of time the detection zone is covered) and mean passing
+//!   speed per `loop_interval` seconds; on/off transitions as ATSPM codes 82/81.
+//! - **Intersection cameras**: vehicles leaving each approach lane per movement, queue
+//!   length per approach, and plate reads. Plates are pseudonymised inside the sensor with
+//!   a keyed hash whose key rotates daily; a raw plate never leaves this module.
+//! - **Probe vehicles**: a seeded share of vehicles (taxis) report noisy GPS fixes every
+//!   `probe_period` seconds (5-10 s, per vehicle).
+//!
+//! Signal controller phase events (ATSPM 1/8/9/10/11) come from the control layer, which
+//! owns yellow and clearance; detector events 81/82 come from here.
+
+use std::collections::{BTreeMap, HashMap};
+
+use hmac::{Hmac, Mac};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sha2::Sha256;
+
+use crate::engine::{SimEvent, DETECTOR_FRACTION};
+use crate::geom::Point;
+use crate::ids::{IntersectionId, LaneId, MovementId, RoadId};
+use crate::{Sim, VehicleId};
+
+/// Settings of the virtual sensor layer.
+#[derive(Clone, Debug)]
+pub struct SensorConfig {
+    /// Aggregation interval of loop detectors and movement counts, seconds.
+    pub loop_interval: f64,
+    /// Share of vehicles that are probes (taxis), 0..1.
+    pub probe_share: f64,
+    /// Range of probe reporting periods, seconds.
+    pub probe_period: (f64, f64),
+    /// Standard deviation of GPS noise per axis, metres.
+    pub gps_noise_m: f64,
+    /// Detection zone length of a loop, metres.
+    pub loop_length_m: f64,
+    /// Master secret for plate pseudonymisation.
+    pub plate_secret: Vec<u8>,
+    pub seed: u64,
+}
+
+impl Default for SensorConfig {
+    fn default() -> Self {
+        SensorConfig {
+            loop_interval: 30.0,
+            probe_share: 0.1,
+            probe_period: (5.0, 10.0),
+            gps_noise_m: 5.0,
+            loop_length_m: 2.0,
+            plate_secret: b"citybrain-demo-secret".to_vec(),
+            seed: 0,
+        }
+    }
+}
+
+/// One sensor report.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reading {
+    Loop {
+        lane: LaneId,
+        start: f64,
+        end: f64,
+        count: u32,
+        occupancy: f64,
+        mean_speed: Option<f64>,
+    },
+    /// ATSPM detector event: code 82 (on) or 81 (off); `detector` is the lane index.
+    DetectorEvent {
+        lane: LaneId,
+        time: f64,
+        code: u16,
+    },
+    MovementCount {
+        intersection: IntersectionId,
+        movement: MovementId,
+        start: f64,
+        end: f64,
+        count: u32,
+    },
+    Queue {
+        intersection: IntersectionId,
+        road: RoadId,
+        time: f64,
+        queue_m: f64,
+        waiting: u32,
+    },
+    Plate {
+        intersection: IntersectionId,
+        road: RoadId,
+        time: f64,
+        token: String,
+    },
+    Probe {
+        token: String,
+        time: f64,
+        pos: Point,
+        speed: f64,
+        heading: f64,
+    },
+}
+
+/// Below this speed (m/s) a vehicle on the detector is sampled rather than timed.
+const SLOW: f64 = 1.0;
+
+#[derive(Clone, Copy, Default)]
+struct LoopAcc {
+    count: u32,
+    speed_sum: f64,
+    occupied_time: f64,
+    on: bool,
+}
+
+/// The whole virtual sensor layer for one twin.
+pub struct VirtualSensors {
+    cfg: SensorConfig,
+    loops: Vec<LoopAcc>,
+    movement_counts: BTreeMap<MovementId, u32>,
+    steps_in_interval: u32,
+    interval_start: f64,
+    /// Vehicle -> (next report time, period) for probes.
+    probes: HashMap<VehicleId, (f64, f64)>,
+    rng: ChaCha8Rng,
+    key_day: i64,
+    day_key: Vec<u8>,
+}
+
+impl VirtualSensors {
+    pub fn new(sim: &Sim, cfg: SensorConfig) -> VirtualSensors {
+        let rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5e45_0125);
+        let mut s = VirtualSensors {
+            loops: vec![LoopAcc::default(); sim.network().lanes.len()],
+            movement_counts: BTreeMap::new(),
+            steps_in_interval: 0,
+            interval_start: sim.time(),
+            probes: HashMap::new(),
+            rng,
+            key_day: i64::MIN,
+            day_key: Vec::new(),
+            cfg,
+        };
+        s.rotate_key(sim.time());
+        s
+    }
+
+    /// Derive the plate key for the simulated day containing `time` (rotates daily).
+    fn rotate_key(&mut self, time: f64) {
+        let day = (time / 86400.0).floor() as i64;
+        if day != self.key_day {
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.cfg.plate_secret).expect("HMAC accepts any key length");
+            mac.update(b"citybrain/plate-key/");
+            mac.update(&day.to_le_bytes());
+            self.day_key = mac.finalize().into_bytes().to_vec();
+            self.key_day = day;
+        }
+    }
+
+    /// The pseudonymous token for a plate under today's key (hex, 96 bits).
+    pub fn pseudonymise(&self, plate: &str) -> String {
+        pseudonymise(&self.day_key, plate)
+    }
+
+    /// Read the twin after a step and append the readings due now to `out`. The engine
+    /// must run with `record_events` on.
+    pub fn observe(&mut self, sim: &Sim, out: &mut Vec<Reading>) {
+        let now = sim.time();
+        self.rotate_key(now);
+        let net = sim.network();
+        for e in sim.step_events() {
+            match *e {
+                SimEvent::DetectorPass { veh, lane, speed } => {
+                    let len = sim.vehicle(veh).map(|v| v.length).unwrap_or(5.0);
+                    let a = &mut self.loops[lane.idx()];
+                    a.count += 1;
+                    a.speed_sum += speed;
+                    if speed >= SLOW {
+                        // A moving vehicle covers the zone for (length + zone) / speed seconds.
+                        let dwell = ((len + self.cfg.loop_length_m) / speed).min(sim.dt());
+                        a.occupied_time += dwell;
+                        if !a.on {
+                            out.push(Reading::DetectorEvent { lane, time: now, code: 82 });
+                            out.push(Reading::DetectorEvent { lane, time: now + dwell, code: 81 });
+                        }
+                    }
+                }
+                SimEvent::LaneExit { veh, lane, movement, .. } => {
+                    if let Some(m) = movement {
+                        *self.movement_counts.entry(m).or_insert(0) += 1;
+                    }
+                    // The camera at the stop line sees the vehicle leave the approach.
+                    let road = net.lane(lane).road;
+                    let inter = net.road(road).to;
+                    if !net.intersection(inter).is_virtual {
+                        let plate = synthetic_plate(veh);
+                        out.push(Reading::Plate { intersection: inter, road, time: now, token: self.pseudonymise(&plate) });
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.sample_loops(sim, now, out);
+        self.steps_in_interval += 1;
+        if now + 1e-9 >= self.interval_start + self.cfg.loop_interval {
+            self.flush_interval(sim, now, out);
+        }
+        self.probe_reports(sim, now, out);
+    }
+
+    /// Slow or stopped vehicles over a detector: sampled every step.
+    fn sample_loops(&mut self, sim: &Sim, now: f64, out: &mut Vec<Reading>) {
+        let zone = self.cfg.loop_length_m;
+        for (l, lane) in sim.network().lanes.iter().enumerate() {
+            let p = lane.length * DETECTOR_FRACTION;
+            let covered =
+                sim.lane_vehicles(LaneId(l as u32)).any(|(_, dis, speed, len)| speed < SLOW && dis >= p && dis - len <= p + zone);
+            let a = &mut self.loops[l];
+            if covered {
+                a.occupied_time += sim.dt();
+            }
+            if covered != a.on {
+                a.on = covered;
+                out.push(Reading::DetectorEvent { lane: LaneId(l as u32), time: now, code: if covered { 82 } else { 81 } });
+            }
+        }
+    }
+
+    fn flush_interval(&mut self, sim: &Sim, now: f64, out: &mut Vec<Reading>) {
+        let start = self.interval_start;
+        let steps = self.steps_in_interval.max(1) as f64;
+        for (l, a) in self.loops.iter_mut().enumerate() {
+            out.push(Reading::Loop {
+                lane: LaneId(l as u32),
+                start,
+                end: now,
+                count: a.count,
+                occupancy: (a.occupied_time / (steps * sim.dt())).min(1.0),
+                mean_speed: (a.count > 0).then(|| a.speed_sum / a.count as f64),
+            });
+            *a = LoopAcc { on: a.on, ..Default::default() };
+        }
+        let net = sim.network();
+        for (&m, &count) in &self.movement_counts {
+            out.push(Reading::MovementCount { intersection: net.movement(m).intersection, movement: m, start, end: now, count });
+        }
+        self.movement_counts.clear();
+        for (r, road) in net.roads.iter().enumerate() {
+            if net.intersection(road.to).is_virtual {
+                continue;
+            }
+            let (mut queue_m, mut waiting) = (0.0_f64, 0);
+            for l in road.lanes() {
+                let st = sim.lane_stats(l);
+                queue_m = queue_m.max(st.queue_length_m);
+                waiting += st.waiting;
+            }
+            out.push(Reading::Queue { intersection: road.to, road: RoadId(r as u32), time: now, queue_m, waiting });
+        }
+        self.interval_start = now;
+        self.steps_in_interval = 0;
+    }
+
+    fn probe_reports(&mut self, sim: &Sim, now: f64, out: &mut Vec<Reading>) {
+        let (share, (lo, hi), noise) = (self.cfg.probe_share, self.cfg.probe_period, self.cfg.gps_noise_m);
+        for e in sim.step_events() {
+            match *e {
+                SimEvent::TripStart { veh, .. } => {
+                    // Probe membership is a property of the vehicle, decided once, seeded.
+                    if self.rng.gen::<f64>() < share {
+                        let period = self.rng.gen_range(lo..=hi.max(lo));
+                        self.probes.insert(veh, (now, period));
+                    }
+                }
+                SimEvent::TripEnd { veh, .. } => {
+                    self.probes.remove(&veh);
+                }
+                _ => {}
+            }
+        }
+        if self.probes.is_empty() {
+            return;
+        }
+        let mut due: Vec<VehicleId> = self.probes.iter().filter(|(_, &(t, _))| t <= now + 1e-9).map(|(&v, _)| v).collect();
+        due.sort_unstable();
+        for v in due {
+            let Some(view) = sim.vehicle(v) else { continue };
+            let (dx, dy) = (gauss(&mut self.rng) * noise, gauss(&mut self.rng) * noise);
+            let token = self.pseudonymise(&synthetic_plate(v));
+            out.push(Reading::Probe {
+                token,
+                time: now,
+                pos: Point::new(view.pos.x + dx, view.pos.y + dy),
+                speed: (view.speed + gauss(&mut self.rng) * 0.3).max(0.0),
+                heading: view.heading,
+            });
+            if let Some(e) = self.probes.get_mut(&v) {
+                e.0 = now + e.1;
+            }
+        }
+    }
+}
+
+/// Keyed-hash pseudonym of a plate: hex of the first 96 bits of HMAC-SHA256(key, plate).
+pub fn pseudonymise(key: &[u8], plate: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(plate.as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    bytes[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The twin's stand-in for a vehicle's licence plate (never leaves this module raw).
+fn synthetic_plate(v: VehicleId) -> String {
+    const LETTERS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+    let n = v.0.wrapping_mul(2654435761) % 100_000;
+    format!("ZJ-{}{:05}", LETTERS[(v.0 % LETTERS.len() as u64) as usize] as char, n)
+}
+
+fn gauss(rng: &mut ChaCha8Rng) -> f64 {
+    // Box-Muller.
+    let u1: f64 = rng.gen::<f64>().max(1e-12);
+    let u2: f64 = rng.gen();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::corridor;
+    use crate::SimConfig;
+
+    fn run(probe_share: f64) -> Vec<Reading> {
+        let s = corridor(vec![(4.0, 0.0, 400.0)]);
+        let mut sim = Sim::new(&s, SimConfig { record_events: true, ..Default::default() });
+        let mut sensors = VirtualSensors::new(&sim, SensorConfig { probe_share, ..Default::default() });
+        let mut out = Vec::new();
+        for _ in 0..600 {
+            sim.step();
+            sensors.observe(&sim, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn loops_count_every_passing_vehicle() {
+        let out = run(0.0);
+        let counted: u32 = out
+            .iter()
+            .map(|r| {
+                if let Reading::Loop { lane, count, .. } = r {
+                    if lane.0 == 1 {
+                        *count
+                    } else {
+                        0
+                    }
+                } else {
+                    0
+                }
+            })
+            .sum();
+        // 101 vehicles released; all that finished passed the downstream lane's detector.
+        assert!((90..=101).contains(&counted), "{counted}");
+        let occ = out.iter().filter_map(|r| if let Reading::Loop { occupancy, .. } = r { Some(*occupancy) } else { None });
+        assert!(occ.clone().all(|o| (0.0..=1.0).contains(&o)));
+        assert!(occ.fold(0.0, f64::max) > 0.0);
+        let ons = out.iter().filter(|r| matches!(r, Reading::DetectorEvent { code: 82, .. })).count();
+        let offs = out.iter().filter(|r| matches!(r, Reading::DetectorEvent { code: 81, .. })).count();
+        assert!(ons > 50 && ons.abs_diff(offs) <= 2, "{ons} on, {offs} off");
+    }
+
+    #[test]
+    fn cameras_count_movements_and_never_emit_raw_plates() {
+        let out = run(0.0);
+        let moves: u32 = out.iter().map(|r| if let Reading::MovementCount { count, .. } = r { *count } else { 0 }).sum();
+        assert!(moves >= 90, "{moves}");
+        for r in &out {
+            if let Reading::Plate { token, .. } = r {
+                assert_eq!(token.len(), 24);
+                assert!(token.chars().all(|c| c.is_ascii_hexdigit()), "{token}");
+                assert!(!token.contains("ZJ"));
+            }
+        }
+        assert!(out.iter().any(|r| matches!(r, Reading::Queue { queue_m, .. } if *queue_m > 0.0)));
+    }
+
+    #[test]
+    fn plate_keys_rotate_daily() {
+        let k0 = {
+            let mut m = <Hmac<Sha256> as Mac>::new_from_slice(b"s").unwrap();
+            m.update(b"citybrain/plate-key/");
+            m.update(&0i64.to_le_bytes());
+            m.finalize().into_bytes().to_vec()
+        };
+        let s = corridor(vec![(4.0, 0.0, 10.0)]);
+        let sim = Sim::new(&s, SimConfig::default());
+        let mut vs = VirtualSensors::new(&sim, SensorConfig { plate_secret: b"s".to_vec(), ..Default::default() });
+        let today = vs.pseudonymise("ZJ-A12345");
+        assert_eq!(today, pseudonymise(&k0, "ZJ-A12345"));
+        vs.rotate_key(86400.0 + 5.0);
+        assert_ne!(today, vs.pseudonymise("ZJ-A12345"), "key must change on the next day");
+        assert_eq!(vs.pseudonymise("ZJ-A12345"), vs.pseudonymise("ZJ-A12345"), "stable within a day");
+    }
+
+    #[test]
+    fn probes_report_every_5_to_10_seconds() {
+        let out = run(1.0);
+        let mut by: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for r in &out {
+            if let Reading::Probe { token, time, .. } = r {
+                by.entry(token.clone()).or_default().push(*time);
+            }
+        }
+        assert!(by.len() > 50, "{}", by.len());
+        for ts in by.values() {
+            for w in ts.windows(2) {
+                let d = w[1] - w[0];
+                assert!((4.99..=11.0).contains(&d), "gap {d}");
+            }
+        }
+    }
+}
