@@ -36,7 +36,8 @@ pub struct SimArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Write a CityFlow-format replay (positions and signal states per step).
+    /// Write a CityFlow-format replay (positions and signal states per step); the static
+    /// roadnet for CityFlow's viewer goes beside it as FILE with extension .roadnet.json.
     #[arg(long)]
     pub replay: Option<PathBuf>,
 }

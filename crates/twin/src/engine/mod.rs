@@ -37,6 +37,7 @@ use crate::network::Network;
 use crate::Scenario;
 use model::Kin;
 pub use observe::{LaneStats, Metrics, SeriesPoint, SimEvent, VehicleView};
+pub use replay::roadnet_log;
 use signals::Light;
 
 /// "No vehicle / no drivable".

@@ -40,3 +40,34 @@ impl Sim {
         out.push('\n');
     }
 }
+
+/// The static roadnet file CityFlow's viewer loads next to a replay (`roadnetLogFile`):
+/// `{"static":{"nodes":[...],"edges":[...]}}`.
+pub fn roadnet_log(net: &crate::Network) -> String {
+    use serde_json::json;
+    let nodes: Vec<_> = net
+        .intersections
+        .iter()
+        .map(|i| {
+            let (x, y, w) = (i.point.x, i.point.y, i.width.max(1.0));
+            let outline = if i.is_virtual { vec![] } else { vec![x - w, y - w, x + w, y - w, x + w, y + w, x - w, y + w] };
+            json!({"id": i.name, "point": [x, y], "virtual": i.is_virtual, "width": i.width, "outline": outline})
+        })
+        .collect();
+    let edges: Vec<_> = net
+        .roads
+        .iter()
+        .map(|r| {
+            let widths: Vec<f64> = r.lanes().map(|l| net.lane(l).width).collect();
+            json!({
+                "id": r.name,
+                "from": net.intersection(r.from).name,
+                "to": net.intersection(r.to).name,
+                "points": r.points.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>(),
+                "nLane": r.lane_count,
+                "laneWidths": widths,
+            })
+        })
+        .collect();
+    json!({"static": {"nodes": nodes, "edges": edges}}).to_string()
+}
