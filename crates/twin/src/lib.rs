@@ -33,6 +33,7 @@ pub mod demand;
 pub mod engine;
 pub mod geom;
 pub mod ids;
+pub mod import;
 pub mod network;
 pub mod sensors;
 pub mod spec;
