@@ -267,7 +267,7 @@ fn build(spec: &NetworkSpec) -> Result<Network, BuildError> {
         let to = IntersectionId::from(rs.to);
         let centre = trimmed_centre_line(&rs.points, &intersections[rs.from], &intersections[rs.to]);
         let length = polyline_length(&centre);
-        if !(length > 0.1) {
+        if length.is_nan() || length <= 0.1 {
             return Err(BuildError::new(
                 format!("{path}.points"),
                 format!("road {:?} has length {length:.2} m after trimming the junction boxes; it must be positive", rs.name),

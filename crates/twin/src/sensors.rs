@@ -267,12 +267,10 @@ impl VirtualSensors {
         let (share, (lo, hi), noise) = (self.cfg.probe_share, self.cfg.probe_period, self.cfg.gps_noise_m);
         for e in sim.step_events() {
             match *e {
-                SimEvent::TripStart { veh, .. } => {
-                    // Probe membership is a property of the vehicle, decided once, seeded.
-                    if self.rng.gen::<f64>() < share {
-                        let period = self.rng.gen_range(lo..=hi.max(lo));
-                        self.probes.insert(veh, (now, period));
-                    }
+                // Probe membership is a property of the vehicle, decided once, seeded.
+                SimEvent::TripStart { veh, .. } if self.rng.gen::<f64>() < share => {
+                    let period = self.rng.gen_range(lo..=hi.max(lo));
+                    self.probes.insert(veh, (now, period));
                 }
                 SimEvent::TripEnd { veh, .. } => {
                     self.probes.remove(&veh);

@@ -307,7 +307,7 @@ fn build_spec(inters: &[Inter], segments: &[Segment], road_line: &HashMap<i64, (
             continue;
         }
         let mut movements: Vec<MovementSpec> = Vec::new();
-        let mut add = |movements: &mut Vec<MovementSpec>, from_road: usize, to_road: usize, turn: Turn| -> Option<usize> {
+        let add = |movements: &mut Vec<MovementSpec>, from_road: usize, to_road: usize, turn: Turn| -> Option<usize> {
             let digit = match turn {
                 Turn::Left => 0,
                 Turn::Straight => 1,
