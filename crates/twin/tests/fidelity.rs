@@ -24,7 +24,7 @@ fn data_dir() -> Option<PathBuf> {
     None
 }
 
-fn load_cityflow(dir: &PathBuf, name: &str) -> Scenario {
+fn load_cityflow(dir: &std::path::Path, name: &str) -> Scenario {
     let d = dir.join("cityflow").join(name);
     let read = |f: &str| std::fs::read_to_string(d.join(f)).unwrap_or_else(|e| panic!("{}: {e}", d.join(f).display()));
     cityflow::load_scenario(&read("roadnet.json"), &read("flow.json")).unwrap_or_else(|e| panic!("{e}"))

@@ -204,7 +204,7 @@ proptest! {
     #[test]
     fn corrupted_files_never_panic(spec in arb_spec(), cut in 0usize..4000, len in 0usize..40, byte in any::<u8>(), which in 0u8..2) {
         let rn = write_roadnet(&spec);
-        let flow = format!(r#"[{{"route":["r0_1","r1_2"],"interval":3,"startTime":0,"endTime":50}}]"#);
+        let flow = r#"[{"route":["r0_1","r1_2"],"interval":3,"startTime":0,"endTime":50}]"#.to_string();
         let mangle = |s: &str| {
             let mut b = s.as_bytes().to_vec();
             let at = cut % (b.len() + 1);
