@@ -135,6 +135,11 @@ pub struct Sim {
     pub(crate) flow_kin: Vec<u32>,
     pub(crate) flow_free_time: Vec<f64>,
     flow_rt: Vec<FlowRt>,
+    /// Flow indices by start time (stable), the next one not yet started, and the
+    /// started, unfinished flows in file order.
+    flow_order: Vec<u32>,
+    next_flow: usize,
+    active_flows: Vec<u32>,
     pub(crate) kins: Vec<Kin>,
     // --- dynamic ---
     pub(crate) vs: Vec<Veh>,
@@ -207,6 +212,8 @@ impl Sim {
         }
         let flow_free_time = flows.iter().map(|f| free_flow_time(&net, &f.params, &f.route)).collect();
         let flow_rt = flows.iter().map(|f| FlowRt { now_time: f.interval, done: false, count: 0 }).collect();
+        let mut flow_order: Vec<u32> = (0..flows.len() as u32).collect();
+        flow_order.sort_by(|&a, &b| flows[a as usize].start.total_cmp(&flows[b as usize].start));
         let (lights, green) = signals::init(&net);
         let n_roads = net.roads.len();
         let n_cross = net.crosses.len();
@@ -225,6 +232,9 @@ impl Sim {
             flow_kin,
             flow_free_time,
             flow_rt,
+            flow_order,
+            next_flow: 0,
+            active_flows: Vec::new(),
             flows,
             kins,
             vs: Vec::new(),
@@ -337,28 +347,39 @@ impl Sim {
         self.net.lanes[lane as usize].lane_links.iter().any(|ll| self.lane_road[self.link_to[ll.idx()] as usize] == road)
     }
 
-    /// Release this step's vehicles from every flow into entry buffers (file order).
+    /// Release this step's vehicles from every started flow into entry buffers, in file
+    /// order. Flows join the active list when their start time comes and leave it once
+    /// past their end, so a step costs O(active flows), not O(all flows).
     fn release_flows(&mut self) {
         let t = self.time();
         let dt = self.cfg.dt;
-        for f in 0..self.flows.len() {
-            let (start, end, interval) = {
-                let fl = &self.flows[f];
-                (fl.start, fl.end, fl.interval)
-            };
-            if self.flow_rt[f].done || t < start {
-                continue;
+        let before = self.active_flows.len();
+        while let Some(&f) = self.flow_order.get(self.next_flow) {
+            if self.flows[f as usize].start > t {
+                break;
             }
+            self.active_flows.push(f);
+            self.next_flow += 1;
+        }
+        if self.active_flows.len() != before {
+            self.active_flows.sort_unstable();
+        }
+        let mut active = std::mem::take(&mut self.active_flows);
+        active.retain(|&f| {
+            let f = f as usize;
+            let (end, interval) = (self.flows[f].end, self.flows[f].interval);
             if end.is_some_and(|e| t > e) {
                 self.flow_rt[f].done = true;
-                continue;
+                return false;
             }
             while self.flow_rt[f].now_time >= interval {
                 self.spawn(f as u32, t);
                 self.flow_rt[f].now_time -= interval;
             }
             self.flow_rt[f].now_time += dt;
-        }
+            true
+        });
+        self.active_flows = active;
     }
 
     fn spawn(&mut self, flow: u32, t: f64) {
