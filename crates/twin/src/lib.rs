@@ -31,6 +31,7 @@
 
 pub mod demand;
 pub mod engine;
+pub mod gen;
 pub mod geom;
 pub mod ids;
 pub mod import;
