@@ -52,7 +52,7 @@ pub fn write_city(a: &GenArgs) -> Result<(usize, usize)> {
     std::fs::write(a.out.join("roadnet.json"), roadnet)
         .with_context(|| format!("writing {}", a.out.join("roadnet.json").display()))?;
     std::fs::write(a.out.join("flow.json"), flow).with_context(|| format!("writing {}", a.out.join("flow.json").display()))?;
-    Ok((city.spec.intersections.len(), city.demand.flows.len()))
+    Ok((city.spec.intersections.len(), city.demand.vehicles_until(config(a).duration_s) as usize))
 }
 
 pub fn run(a: &GenArgs) -> Result<()> {
