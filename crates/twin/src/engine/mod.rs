@@ -18,6 +18,7 @@
 //! 7. leaders and gaps are recomputed per drivable;
 //! 8. fixed-time signals advance.
 
+mod compact;
 mod core;
 mod junction;
 pub(crate) mod model;
@@ -261,6 +262,9 @@ impl Sim {
     /// Advance one step of `dt` seconds.
     pub fn step(&mut self) {
         self.events.clear();
+        if self.step % compact::COMPACT_EVERY == 0 && self.step > 0 {
+            self.compact();
+        }
         self.release_flows();
         self.handle_waiting();
         self.notify_crosses();
