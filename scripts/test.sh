@@ -11,6 +11,7 @@ command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need_apt+=(chromiu
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v cc >/dev/null || need_apt+=(build-essential)
+command -v curl >/dev/null || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> apt-get install ${need_apt[*]}"
   $SUDO apt-get update -qq

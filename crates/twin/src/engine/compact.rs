@@ -25,9 +25,9 @@ impl Sim {
             }
         }
         // Alive vehicles outside every queue should not exist; keep them anyway.
-        for v in 0..n {
-            if self.vs[v].alive && new_of[v] == NONE {
-                new_of[v] = order.len() as u32;
+        for (v, new) in new_of.iter_mut().enumerate() {
+            if self.vs[v].alive && *new == NONE {
+                *new = order.len() as u32;
                 order.push(v as u32);
             }
         }

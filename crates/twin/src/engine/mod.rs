@@ -262,7 +262,7 @@ impl Sim {
     /// Advance one step of `dt` seconds.
     pub fn step(&mut self) {
         self.events.clear();
-        if self.step % compact::COMPACT_EVERY == 0 && self.step > 0 {
+        if self.step > 0 && self.step.is_multiple_of(compact::COMPACT_EVERY) {
             self.compact();
         }
         self.release_flows();
