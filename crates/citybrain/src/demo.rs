@@ -1,10 +1,14 @@
-//! `citybrain demo`: the generated demo city, live.
+//! `citybrain demo` and `citybrain serve`: the live City Brain over HTTP.
 
-use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
+use serde::Deserialize;
+use server::live::{Brain, LiveConfig};
 use twin::{Sim, SimConfig};
 
 #[derive(Args, Debug, Clone)]
@@ -17,45 +21,173 @@ pub struct DemoArgs {
     pub duration: Option<f64>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Directory for the brain's SQLite file.
+    #[arg(long, default_value = "citybrain-data")]
+    pub data_dir: PathBuf,
+    /// Dashboard directory.
+    #[arg(long, default_value = "web")]
+    pub web: PathBuf,
+    /// Signal policy: `citybrain` (adaptive, default) or `fixed`.
+    #[arg(long, default_value = "citybrain")]
+    pub controller: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// JSON configuration file (see README: bind, port, data_dir, web, roadnet, flow, twin).
+    #[arg(long)]
+    pub config: PathBuf,
+}
+
+/// `citybrain serve` configuration.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ServeConfig {
+    #[serde(default = "default_bind")]
+    bind: String,
+    #[serde(default = "default_port")]
+    port: u16,
+    #[serde(default = "default_data")]
+    data_dir: PathBuf,
+    #[serde(default = "default_web")]
+    web: PathBuf,
+    /// The city's road network (CityFlow JSON or CBEngine text).
+    roadnet: PathBuf,
+    /// Demand for the twin; the twin runs only when this is given.
+    flow: Option<PathBuf>,
+    #[serde(default = "default_speed")]
+    speed: f64,
+    #[serde(default = "default_controller")]
+    controller: String,
+}
+fn default_bind() -> String {
+    "127.0.0.1".into()
+}
+fn default_port() -> u16 {
+    8080
+}
+fn default_data() -> PathBuf {
+    "citybrain-data".into()
+}
+fn default_web() -> PathBuf {
+    "web".into()
+}
+fn default_speed() -> f64 {
+    1.0
+}
+fn default_controller() -> String {
+    "citybrain".into()
+}
+
+struct Live {
+    net: twin::Network,
+    flows: Option<Vec<twin::Flow>>,
+    bind: String,
+    port: u16,
+    data_dir: PathBuf,
+    web: PathBuf,
+    speed: f64,
+    seed: u64,
+    duration: Option<f64>,
+    controller: String,
 }
 
 pub fn run(a: &DemoArgs) -> Result<()> {
     anyhow::ensure!(a.speed.is_finite() && a.speed > 0.0, "--speed must be positive, got {}", a.speed);
     let city = twin::gen::generate(&twin::gen::GenConfig::demo()).map_err(anyhow::Error::msg)?;
-    let mut sim = Sim::from_parts(city.network, city.demand.flows, SimConfig { seed: a.seed, ..Default::default() });
-    let tty = std::io::stderr().is_terminal();
-    let start = Instant::now();
-    let mut last_print = Instant::now() - Duration::from_secs(1);
-    loop {
-        let target = start.elapsed().as_secs_f64() * a.speed;
-        while sim.time() < target {
-            sim.step();
+    serve_live(Live {
+        net: city.network,
+        flows: Some(city.demand.flows),
+        bind: a.bind.clone(),
+        port: a.port,
+        data_dir: a.data_dir.clone(),
+        web: a.web.clone(),
+        speed: a.speed,
+        seed: a.seed,
+        duration: a.duration,
+        controller: a.controller.clone(),
+    })
+}
+
+pub fn serve(a: &ServeArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&a.config).with_context(|| format!("cannot read {}", a.config.display()))?;
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    let cfg: ServeConfig = serde_path_to_error::deserialize(de).map_err(|e| anyhow::anyhow!("{}: {e}", a.config.display()))?;
+    anyhow::ensure!(cfg.speed.is_finite() && cfg.speed > 0.0, "{}: speed must be positive", a.config.display());
+    let (net, flows) = match &cfg.flow {
+        Some(flow) => {
+            let s = crate::scenario::load(&cfg.roadnet, flow, None)?;
+            (s.network, Some(s.demand.flows))
         }
-        if a.duration.is_some_and(|d| sim.time() >= d) {
-            break;
+        None => (crate::scenario::load_network(&cfg.roadnet)?, None),
+    };
+    serve_live(Live {
+        net,
+        flows,
+        bind: cfg.bind,
+        port: cfg.port,
+        data_dir: cfg.data_dir,
+        web: cfg.web,
+        speed: cfg.speed,
+        seed: 1,
+        duration: None,
+        controller: cfg.controller,
+    })
+}
+
+fn serve_live(l: Live) -> Result<()> {
+    std::fs::create_dir_all(&l.data_dir).with_context(|| format!("cannot create {}", l.data_dir.display()))?;
+    let addr: SocketAddr = format!("{}:{}", l.bind, l.port).parse().with_context(|| format!("bad --bind/--port {}:{}", l.bind, l.port))?;
+    let cfg = LiveConfig {
+        speed: l.speed,
+        db_path: l.data_dir.join("citybrain.sqlite"),
+        retention: Default::default(),
+        state_interval_s: 5.0,
+        day_start_s: 7.0 * 3600.0,
+        duration_s: l.duration,
+        sensors: Default::default(),
+    };
+    let brain = Brain::open(l.net.clone(), &cfg)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let twin_thread = match l.flows {
+        Some(flows) => {
+            let sim = Sim::from_parts(l.net.clone(), flows, SimConfig { seed: l.seed, ..Default::default() });
+            let control = crate::control::live_controller(&l.controller, sim.network())?;
+            let (b, s) = (brain.clone(), stop.clone());
+            Some(std::thread::spawn(move || server::live::run_twin(b, sim, control, &cfg, s)))
         }
-        if last_print.elapsed() >= Duration::from_millis(500) {
-            last_print = Instant::now();
-            let m = sim.metrics();
-            let line = format!(
-                "t={:>6.0}s  vehicles {:>5}  finished {:>6}  avg speed {:>5.1} km/h  avg travel time {:>6.1}s",
-                m.time_s,
-                m.vehicles_running,
-                m.throughput,
-                sim.series().last().map(|p| p.mean_speed_mps * 3.6).unwrap_or(0.0),
-                m.average_travel_time_s
-            );
-            if tty {
-                eprint!("\r{line}");
-                std::io::stderr().flush().ok();
-            } else {
-                eprintln!("{line}");
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    if tty {
-        eprintln!();
+        None => None,
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    let http = server::HttpConfig { web_dir: l.web.clone(), ..Default::default() };
+    let app = server::router(brain.hub.clone(), brain.clone(), &http);
+    let stop2 = stop.clone();
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        println!("citybrain is live at http://{addr}/  (Ctrl-C to stop)");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let ctrl_c = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                let finished = async {
+                    while !stop2.load(Ordering::Relaxed) {
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                };
+                tokio::select! { _ = ctrl_c => {}, _ = finished => {} }
+            })
+            .await
+            .context("http server")
+    })?;
+    stop.store(true, Ordering::Relaxed);
+    if let Some(t) = twin_thread {
+        let steps = t.join().map_err(|_| anyhow::anyhow!("twin thread panicked"))?;
+        eprintln!("stopped after {steps} simulated seconds; data flushed to {}", l.data_dir.display());
     }
     Ok(())
 }

@@ -23,17 +23,19 @@ pub struct CityKpis {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RoadState {
     pub id: String,
-    pub speed_kmh: f64,
+    /// Fused speed; `None` without recent evidence.
+    pub speed_kmh: Option<f64>,
     /// Travel time index: actual over free-flow travel time.
-    pub tti: f64,
-    /// `free`, `slow` or `congested`.
+    pub tti: Option<f64>,
+    /// `free`, `slow`, `congested` or `unknown`.
     pub grade: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct IntersectionState {
     pub id: String,
-    pub delay_s: f64,
+    pub delay_s: Option<f64>,
+    /// Vehicles waiting on the approaches.
     pub queue: u32,
     /// Current phase index of the signal, if signalised.
     pub phase: Option<usize>,
