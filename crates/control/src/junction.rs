@@ -62,10 +62,17 @@ pub fn movement_label(net: &Network, m: MovementId) -> String {
 /// Whether two movements of one intersection may not have green together: their paths
 /// cross inside the junction (`Network::movements_conflict`, which already excludes
 /// movements sharing a from- or to-road), except that right turns never conflict
-/// (they are always allowed) and opposing left turns run together (NEMA dual left).
+/// (they are always allowed), opposing left turns run together (NEMA dual left), and
+/// pairs that some phase of the roadnet's own plan runs together are compatible (on
+/// skewed Nanchang junctions the geometric approach test does not always recognise
+/// the plan's dual-left pairs as opposing).
 pub fn movements_conflict(net: &Network, a: MovementId, b: MovementId) -> bool {
     let (ma, mb) = (net.movement(a), net.movement(b));
-    if ma.turn == Turn::Right || mb.turn == Turn::Right {
+    if ma.turn == Turn::Right || mb.turn == Turn::Right || ma.intersection != mb.intersection {
+        return false;
+    }
+    let (la, lb) = (ma.local as usize, mb.local as usize);
+    if net.intersection(ma.intersection).phases.iter().any(|p| p.green.get(la) == Some(&true) && p.green.get(lb) == Some(&true)) {
         return false;
     }
     if ma.turn == Turn::Left
@@ -207,10 +214,8 @@ impl Junction {
             if !mask[a] {
                 continue;
             }
-            for b in a + 1..n {
-                if mask[b] && self.conflicts(a, b) {
-                    return Some((a, b));
-                }
+            if let Some(b) = (a + 1..n).find(|&b| mask[b] && self.conflicts(a, b)) {
+                return Some((a, b));
             }
         }
         None

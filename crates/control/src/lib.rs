@@ -11,7 +11,8 @@
 //!   last segment of the incoming road.
 //! - **Conflict**: two movements whose paths cross inside the junction
 //!   (`Network::movements_conflict`), except right turns, movements sharing a from- or
-//!   to-road, and opposing left turns (NEMA dual left), which may go together.
+//!   to-road, opposing left turns (NEMA dual left), and pairs some phase of the
+//!   roadnet's own plan runs together, which may go together.
 //! - **Phase**: a conflict-free green mask; a [`Junction`] has candidate phases
 //!   ([`PhaseSet::Four`]: E–W through, N–S through, E–W left, N–S left; or the roadnet's
 //!   own [`PhaseSet::Plan`]), right turns green in all of them.

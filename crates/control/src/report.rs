@@ -60,8 +60,8 @@ pub fn svg_plot(title: &str, rows: &[(String, RunResult)]) -> String {
     );
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(s, r#"<text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#, ml + pw / 2.0, escape(title));
-    let panels: [(&str, fn(&(f64, f64, u64)) -> f64); 2] =
-        [("Average travel time (s)", |p| p.1), ("Queued vehicles", |p| p.2 as f64)];
+    type Getter = fn(&(f64, f64, u64)) -> f64;
+    let panels: [(&str, Getter); 2] = [("Average travel time (s)", |p| p.1), ("Queued vehicles", |p| p.2 as f64)];
     for (k, (label, get)) in panels.iter().enumerate() {
         let top = mt + k as f64 * (ph + gap);
         let vmax = rows.iter().flat_map(|(_, r)| r.series.iter().map(get)).fold(1.0, f64::max) * 1.05;

@@ -27,15 +27,32 @@ pub struct CityBrainParams {
     pub spill_damp: f64,
     /// Bonus of the current phase, vehicles per second of lost time.
     pub switch_penalty_per_s: f64,
+    /// Most vehicles one lane can discharge before the next decision (∞: no cap). Capping
+    /// demand at what a green can serve prefers phases that serve many lanes.
+    pub lane_cap: f64,
 }
 
 impl CityBrainParams {
     /// Parameters tuned for the decision period of `timing`.
     pub fn for_timing(timing: &Timing) -> CityBrainParams {
         if timing.decision_interval >= 15.0 {
-            CityBrainParams { approach: 1.0, downstream: 1.0, spill_occupancy: 0.8, spill_damp: 0.2, switch_penalty_per_s: 0.4 }
+            CityBrainParams {
+                approach: 1.0,
+                downstream: 1.0,
+                spill_occupancy: 0.8,
+                spill_damp: 0.2,
+                switch_penalty_per_s: 0.4,
+                lane_cap: f64::INFINITY,
+            }
         } else {
-            CityBrainParams { approach: 1.0, downstream: 0.5, spill_occupancy: 0.8, spill_damp: 0.2, switch_penalty_per_s: 0.4 }
+            CityBrainParams {
+                approach: 1.0,
+                downstream: 0.5,
+                spill_occupancy: 0.8,
+                spill_damp: 0.2,
+                switch_penalty_per_s: 0.4,
+                lane_cap: f64::INFINITY,
+            }
         }
     }
 }
@@ -81,7 +98,7 @@ impl Policy for CityBrain {
                     .iter()
                     .map(|l| {
                         let o = &obs.lanes[l.idx()];
-                        o.waiting as f64 + p.approach * o.approach_weight
+                        (o.waiting as f64 + p.approach * o.approach_weight).min(p.lane_cap)
                     })
                     .sum();
                 let (mut down, mut occ) = (0.0, 0.0f64);
