@@ -167,6 +167,7 @@ impl Sim {
         st.finished += 1;
         st.finished_tt_sum += tt;
         st.delay_sum += (tt - s.free_time).max(0.0);
+        st.delay_index_sum += tt / s.free_time.max(1e-9);
         st.stops_sum += s.stops as u64;
         st.alive -= 1;
         st.running -= 1;

@@ -135,6 +135,8 @@ pub struct Sim {
     pub(crate) flows: Vec<Flow>,
     pub(crate) flow_kin: Vec<u32>,
     pub(crate) flow_free_time: Vec<f64>,
+    /// Per flow: free-flow time elapsed at the start of each route road (plus the total).
+    pub(crate) flow_free_prefix: Vec<Vec<f64>>,
     flow_rt: Vec<FlowRt>,
     /// Flow indices by start time (stable), the next one not yet started, and the
     /// started, unfinished flows in file order.
@@ -211,7 +213,8 @@ impl Sim {
             };
             flow_kin.push(k as u32);
         }
-        let flow_free_time = flows.iter().map(|f| free_flow_time(&net, &f.params, &f.route)).collect();
+        let flow_free_prefix: Vec<Vec<f64>> = flows.iter().map(|f| free_flow_prefix(&net, &f.params, &f.route)).collect();
+        let flow_free_time = flow_free_prefix.iter().map(|p| p.last().copied().unwrap_or(0.0)).collect();
         let flow_rt = flows.iter().map(|f| FlowRt { now_time: f.interval, done: false, count: 0 }).collect();
         let mut flow_order: Vec<u32> = (0..flows.len() as u32).collect();
         flow_order.sort_by(|&a, &b| flows[a as usize].start.total_cmp(&flows[b as usize].start));
@@ -232,6 +235,7 @@ impl Sim {
             link_movement,
             flow_kin,
             flow_free_time,
+            flow_free_prefix,
             flow_rt,
             flow_order,
             next_flow: 0,
@@ -468,10 +472,13 @@ impl Sim {
 }
 
 /// Free-flow trip time along a route: each road at the lower of the vehicle's and the
-/// lane's top speed, each junction movement at the turning speed for turns.
-fn free_flow_time(net: &Network, p: &VehicleParams, route: &[RoadId]) -> f64 {
+/// lane's top speed, each junction movement at the turning speed for turns. Returns the
+/// time elapsed at the start of each road of the route, then the whole-trip time.
+fn free_flow_prefix(net: &Network, p: &VehicleParams, route: &[RoadId]) -> Vec<f64> {
     let mut t = 0.0;
+    let mut prefix = Vec::with_capacity(route.len() + 1);
     for (k, &r) in route.iter().enumerate() {
+        prefix.push(t);
         let road = net.road(r);
         let lane_speed = road.lanes().map(|l| net.lane(l).max_speed).fold(0.0_f64, f64::max);
         t += net.road_length(r) / p.max_speed.min(lane_speed).max(0.1);
@@ -488,7 +495,8 @@ fn free_flow_time(net: &Network, p: &VehicleParams, route: &[RoadId]) -> f64 {
             }
         }
     }
-    t
+    prefix.push(t);
+    prefix
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub(crate) struct Accum {
     pub finished: u64,
     pub finished_tt_sum: f64,
     pub delay_sum: f64,
+    /// Sum over finished trips of travel time / free-flow time.
+    pub delay_index_sum: f64,
     pub stops_sum: u64,
     pub vehicle_updates: u64,
     pub distance_sum: f64,
@@ -39,6 +41,7 @@ impl Accum {
             finished: 0,
             finished_tt_sum: 0.0,
             delay_sum: 0.0,
+            delay_index_sum: 0.0,
             stops_sum: 0,
             vehicle_updates: 0,
             distance_sum: 0.0,
@@ -176,6 +179,32 @@ impl Sim {
             average_speed_mps: if s.vehicle_time > 0.0 { s.distance_sum / s.vehicle_time } else { 0.0 },
             vehicle_updates: s.vehicle_updates,
         }
+    }
+
+    /// The KDD Cup 2021 delay index: the mean over vehicles that have entered the network
+    /// (finished or running) of (elapsed + remaining free-flow time) / whole-trip free-flow
+    /// time; a finished trip counts travel time / free-flow time. `None` before any vehicle
+    /// has entered. The remaining free-flow time of a vehicle part-way along a road is
+    /// interpolated linearly along that road.
+    pub fn delay_index(&self) -> Option<f64> {
+        let now = self.time();
+        let mut sum = self.stats.delay_index_sum;
+        let mut n = self.stats.finished;
+        for s in self.vs.iter().filter(|s| s.running) {
+            let prefix = &self.flow_free_prefix[s.flow as usize];
+            let total = s.free_time.max(1e-9);
+            let k = (s.route_pos as usize).min(prefix.len().saturating_sub(2));
+            let done = if self.is_link(s.drv) {
+                prefix.get(k + 1).copied().unwrap_or(total)
+            } else {
+                let (a, b) = (prefix[k], prefix.get(k + 1).copied().unwrap_or(total));
+                let len = self.drv_len[s.drv as usize].max(1e-9);
+                a + (b - a) * (s.dis / len).clamp(0.0, 1.0)
+            };
+            sum += ((now - s.enter_time) + (total - done).max(0.0)) / total;
+            n += 1;
+        }
+        (n > 0).then(|| sum / n as f64)
     }
 
     pub fn lane_stats(&self, l: LaneId) -> LaneStats {

@@ -1,0 +1,51 @@
+//! # control: signal control for citybrain
+//!
+//! Policies decide which phase each signalised intersection should show; the safety
+//! layer turns those wishes into safe signal commands for the twin; the evaluation
+//! harness runs a policy on a scenario and reports metrics.
+//!
+//! ## Glossary
+//! - **Movement**: a permitted turn at an intersection (twin `Movement`); *local*
+//!   movement `k` is the `k`-th of its intersection, the index of green masks.
+//! - **Approach**: the arm a movement arrives from (N/E/S/W), from the heading of the
+//!   last segment of the incoming road.
+//! - **Conflict**: two movements whose paths cross inside the junction
+//!   (`Network::movements_conflict`), except right turns, movements sharing a from- or
+//!   to-road, opposing left turns (NEMA dual left), and pairs some phase of the
+//!   roadnet's own plan runs together, which may go together.
+//! - **Phase**: a conflict-free green mask; a [`Junction`] has candidate phases
+//!   ([`PhaseSet::Four`]: E–W through, N–S through, E–W left, N–S left; or the roadnet's
+//!   own [`PhaseSet::Plan`]), right turns green in all of them.
+//! - **Yellow / all-red**: the clearance between phases. The twin has no amber, so a
+//!   yellow movement is red for vehicles that have not yet entered the junction.
+//! - **Pressure**: vehicles waiting to take a movement minus vehicles on its exit lanes.
+//! - **Observation**: plain per-lane and per-junction data ([`Observation`]) a policy
+//!   decides on; built from the twin now, from real detectors later.
+//! - **Protocol**: phase set + [`Timing`] ([`Protocol::Benchmark`], [`Protocol::Operational`]).
+//!
+//! ## Invariants
+//! - **Only the safety layer touches signals.** Policies get an [`Observation`], never a
+//!   `Sim`; only [`SafetyLayer::tick`] calls `set_green` / `release_to_plan`.
+//! - No green mask ever shown contains two conflicting movements; every candidate phase
+//!   and every plan handed to the twin passes [`validate_plan`] at construction.
+//! - A movement that loses green is followed by `yellow + all_red` seconds before any
+//!   movement conflicting with it gets green; a green lasts at least `min_green`
+//!   (unless it ends by `max_green`, which is ≥ `min_green`) and at most `max_green`.
+//! - Deterministic: the same scenario, policy, protocol and seed give the same result.
+
+pub mod error;
+pub mod eval;
+pub mod grid;
+pub mod junction;
+pub mod observe;
+pub mod policy;
+pub mod report;
+pub mod safety;
+
+pub use error::ControlError;
+pub use eval::{kdd_score, run, Controller, KddScore, Protocol, RunResult};
+pub use junction::{approach_of, junctions, movements_conflict, validate_plan, Approach, Junction, PhaseSet};
+pub use observe::{LaneObs, Observation, Observer};
+pub use policy::{Policy, PolicyContext};
+pub use report::{markdown_table, svg_plot};
+pub use safety::{Request, SafetyLayer, SignalSink, SignalState, Target, Timing};

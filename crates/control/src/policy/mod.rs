@@ -1,0 +1,83 @@
+//! Signal control policies. A policy sees an [`Observation`] and answers with
+//! [`Request`]s; it never touches the simulator, and the [`crate::SafetyLayer`] decides
+//! when (and whether) a request takes effect.
+
+mod actuated;
+mod citybrain;
+mod fixed;
+mod maxpressure;
+mod sotl;
+mod webster;
+
+pub use actuated::Actuated;
+pub use citybrain::{CityBrain, CityBrainParams};
+pub use fixed::FixedTime;
+pub use maxpressure::MaxPressure;
+pub use sotl::Sotl;
+pub use webster::Webster;
+
+use twin::{Demand, Network};
+
+use crate::junction::Junction;
+use crate::observe::Observation;
+use crate::safety::{Request, Timing};
+use crate::ControlError;
+
+/// A signal controller.
+pub trait Policy {
+    fn name(&self) -> &str;
+    /// Decide at time `now`: at most one request per intersection (none = keep going).
+    fn decide(&mut self, obs: &Observation, now: f64) -> Vec<Request>;
+}
+
+/// What a policy may know when it is built: the static network, the controlled
+/// junctions with their candidate phases, the timing and the planned demand.
+#[derive(Clone, Copy, Debug)]
+pub struct PolicyContext<'a> {
+    pub net: &'a Network,
+    pub junctions: &'a [Junction],
+    pub timing: Timing,
+    pub demand: &'a Demand,
+    /// Length of the evaluated period, seconds (used to turn demand into flow rates).
+    pub horizon_s: f64,
+}
+
+/// Policy names accepted by [`by_name`] (case-insensitive).
+pub const NAMES: &[&str] = &["FixedTime", "Webster", "Actuated", "SOTL", "MaxPressure", "CityBrain"];
+
+/// Build a policy by name.
+pub fn by_name(name: &str, ctx: &PolicyContext) -> Result<Box<dyn Policy>, ControlError> {
+    let p: Box<dyn Policy> = match name.to_ascii_lowercase().as_str() {
+        "fixedtime" | "fixed" => Box::new(FixedTime::new(ctx)),
+        "webster" => Box::new(Webster::new(ctx)),
+        "actuated" => Box::new(Actuated::new(ctx)),
+        "sotl" => Box::new(Sotl::new(ctx)),
+        "maxpressure" | "mp" => Box::new(MaxPressure::new(ctx)),
+        "citybrain" => Box::new(CityBrain::new(ctx, CityBrainParams::for_timing(&ctx.timing))),
+        _ => return Err(ControlError::UnknownPolicy(name.to_string())),
+    };
+    Ok(p)
+}
+
+/// Sum of `value(m)` over the non-right-turn movements a phase serves.
+pub(crate) fn phase_sum(j: &Junction, phase: usize, mut value: impl FnMut(usize) -> f64) -> f64 {
+    let mask = &j.phases[phase];
+    (0..j.len()).filter(|&m| mask[m] && !j.always[m]).map(&mut value).sum()
+}
+
+/// Vehicles waiting on the incoming lanes of local movement `m`.
+pub(crate) fn waiting_on(j: &Junction, obs: &Observation, m: usize) -> f64 {
+    j.in_lanes[m].iter().map(|l| obs.lanes[l.idx()].waiting as f64).sum()
+}
+
+/// The phase with the highest score; ties go to `current`, then to the lower index.
+pub(crate) fn argmax(scores: impl Iterator<Item = f64>, current: Option<usize>) -> usize {
+    let mut best = (0usize, f64::NEG_INFINITY);
+    for (p, s) in scores.enumerate() {
+        let better = s > best.1 + 1e-9 || ((s - best.1).abs() <= 1e-9 && Some(p) == current);
+        if better {
+            best = (p, s);
+        }
+    }
+    best.0
+}
