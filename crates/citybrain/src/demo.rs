@@ -155,10 +155,15 @@ fn serve_live(l: Live) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let twin_thread = match l.flows {
         Some(flows) => {
-            let sim = Sim::from_parts(l.net.clone(), flows, SimConfig { seed: l.seed, ..Default::default() });
-            let control = crate::control::live_controller(&l.controller, sim.network())?;
-            let (b, s) = (brain.clone(), stop.clone());
-            Some(std::thread::spawn(move || server::live::run_twin(b, sim, control, &cfg, s)))
+            let scenario = twin::Scenario { network: l.net.clone(), demand: twin::Demand { flows } };
+            // Check the controller name here, where the error can still reach the user.
+            crate::control::live_controller(&l.controller, &scenario)?;
+            let (b, s, name, seed) = (brain.clone(), stop.clone(), l.controller.clone(), l.seed);
+            Some(std::thread::spawn(move || {
+                let control = crate::control::live_controller(&name, &scenario).ok().flatten();
+                let sim = Sim::from_parts(scenario.network, scenario.demand.flows, SimConfig { seed, ..Default::default() });
+                server::live::run_twin(b, sim, control, &cfg, s)
+            }))
         }
         None => None,
     };

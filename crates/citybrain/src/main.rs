@@ -1,6 +1,7 @@
 //! citybrain: the one binary. A thin clap CLI; all logic lives in the library crates.
 
 mod bench;
+mod control;
 mod demo;
 mod gen;
 mod scenario;
@@ -18,8 +19,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the generated demo city live.
+    /// Run the generated demo city live: twin, brain, API and dashboard on 127.0.0.1.
     Demo(demo::DemoArgs),
+    /// Serve the brain for a real deployment from a JSON config (twin optional).
+    Serve(demo::ServeArgs),
+    /// Evaluate signal controllers on a scenario under a protocol.
+    Eval(control::EvalArgs),
     /// Simulate a scenario headless and report metrics.
     Sim(sim::SimArgs),
     /// Generate a synthetic city in CityFlow format.
@@ -32,6 +37,8 @@ fn main() {
     let cli = Cli::parse();
     let r: Result<()> = match cli.cmd {
         Command::Demo(a) => demo::run(&a),
+        Command::Serve(a) => demo::serve(&a),
+        Command::Eval(a) => control::eval(&a),
         Command::Sim(a) => sim::run(&a),
         Command::Gen(a) => gen::run(&a),
         Command::Bench(a) => bench::run(&a),

@@ -38,6 +38,17 @@ pub fn load(roadnet: &Path, flow: &Path, format: Option<Format>) -> Result<Scena
     }
 }
 
+/// Read and import a roadnet alone (a brain without a twin).
+pub fn load_network(roadnet: &Path) -> Result<twin::Network> {
+    let r = read(roadnet)?;
+    let rn = roadnet.display().to_string();
+    let net = match Format::detect(roadnet) {
+        Format::Cityflow => twin::import::cityflow::parse_roadnet(&r, &rn).map(|(_, n)| n),
+        Format::Cbengine => twin::import::cbengine::parse_roadnet(&r, &rn).map(|(_, n)| n),
+    };
+    net.map_err(anyhow::Error::msg)
+}
+
 /// The shared data directory: `--data`, `$CITYBRAIN_DATA`, or `../shared/data`.
 pub fn data_dir(arg: Option<&Path>) -> Result<PathBuf> {
     let p = match arg {

@@ -40,6 +40,13 @@ pub struct SimArgs {
     /// roadnet for CityFlow's viewer goes beside it as FILE with extension .roadnet.json.
     #[arg(long)]
     pub replay: Option<PathBuf>,
+    /// Run a signal policy (fixed, webster, actuated, sotl, maxpressure, citybrain)
+    /// through the safety layer instead of the roadnet's fixed plans.
+    #[arg(long)]
+    pub controller: Option<String>,
+    /// Control protocol for --controller.
+    #[arg(long, value_enum, default_value = "benchmark")]
+    pub protocol: crate::control::ProtocolArg,
 }
 
 pub struct SimReport {
@@ -58,6 +65,10 @@ pub fn run(args: &SimArgs) -> Result<()> {
         rayon::ThreadPoolBuilder::new().num_threads(args.threads).build_global().ok();
     }
     let cfg = SimConfig { dt: args.dt, seed: args.seed, threads: args.threads, ..Default::default() };
+    let mut ctl = match &args.controller {
+        Some(name) => Some(crate::control::sim_controller(name, args.protocol, &scenario, args.steps)?),
+        None => None,
+    };
     let mut sim = Sim::from_parts(scenario.network, scenario.demand.flows, cfg);
     let mut replay = match &args.replay {
         Some(p) => {
@@ -75,6 +86,9 @@ pub fn run(args: &SimArgs) -> Result<()> {
     let t1 = Instant::now();
     let mut line = String::new();
     for s in 0..args.steps {
+        if let Some(c) = ctl.as_mut() {
+            c.before_step(&mut sim);
+        }
         sim.step();
         if let Some(w) = replay.as_mut() {
             line.clear();

@@ -19,7 +19,7 @@ use crate::Hub;
 
 /// A signal controller driven each step by the brain (e.g. an adaptive policy behind the
 /// safety layer). `None` runs the roadnet's fixed plans.
-pub type Controller = Box<dyn FnMut(&mut Sim) + Send>;
+pub type Controller = Box<dyn FnMut(&mut Sim)>;
 
 pub struct LiveConfig {
     /// Simulated seconds per wall-clock second.
@@ -427,5 +427,7 @@ pub fn run_twin(brain: Arc<Brain>, mut sim: Sim, mut control: Option<Controller>
             }
         }
     }
+    // Tell the HTTP side the twin has finished (duration reached).
+    stop.store(true, Ordering::Relaxed);
     steps
 }

@@ -1,0 +1,138 @@
+//! Glue between the CLI and the `control` crate: `citybrain eval`, and the controller the
+//! live brain and `sim --controller` run.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context, Result};
+use clap::{Args, ValueEnum};
+use control::{Controller, Protocol, RunResult};
+use rayon::prelude::*;
+use twin::{Scenario, Sim};
+
+use crate::scenario::{self, Format};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolArg {
+    Benchmark,
+    Operational,
+}
+
+impl From<ProtocolArg> for Protocol {
+    fn from(p: ProtocolArg) -> Protocol {
+        match p {
+            ProtocolArg::Benchmark => Protocol::Benchmark,
+            ProtocolArg::Operational => Protocol::Operational,
+        }
+    }
+}
+
+/// A controller closure for the live brain (operational timing), `None` for `fixed`.
+pub fn live_controller(name: &str, scenario: &Scenario) -> Result<Option<server::live::Controller>> {
+    if matches!(name.to_ascii_lowercase().as_str(), "fixed" | "fixedtime") {
+        return Ok(None);
+    }
+    let mut c = Controller::new(scenario, name, Protocol::Operational, 86_400.0).map_err(|e| anyhow!("--controller {name}: {e}"))?;
+    Ok(Some(Box::new(move |sim: &mut Sim| c.before_step(sim))))
+}
+
+/// A controller for `citybrain sim --controller NAME --protocol P`.
+pub fn sim_controller(name: &str, protocol: ProtocolArg, scenario: &Scenario, steps: u64) -> Result<Controller> {
+    Controller::new(scenario, name, protocol.into(), steps as f64).map_err(|e| anyhow!("--controller {name}: {e}"))
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    #[arg(long)]
+    pub roadnet: PathBuf,
+    #[arg(long)]
+    pub flow: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    #[arg(long, value_enum, default_value = "benchmark")]
+    pub protocol: ProtocolArg,
+    /// Comma-separated controllers.
+    #[arg(long, default_value = "fixed,webster,actuated,sotl,maxpressure,citybrain")]
+    pub controllers: String,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 3600)]
+    pub steps: u64,
+    /// Print one JSON object keyed by controller instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Where to write the JSON results and the SVG plot (default: current directory).
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+}
+
+fn display_name(n: &str) -> String {
+    match n.to_ascii_lowercase().as_str() {
+        "fixed" | "fixedtime" => "FixedTime".into(),
+        "webster" => "Webster".into(),
+        "actuated" => "Actuated".into(),
+        "sotl" => "SOTL".into(),
+        "maxpressure" | "mp" => "MaxPressure".into(),
+        "citybrain" => "CityBrain".into(),
+        other => other.to_string(),
+    }
+}
+
+fn result_json(r: &RunResult, base: Option<&RunResult>) -> serde_json::Value {
+    let pct = |v: f64, b: f64| if b.abs() > 1e-12 { Some((v - b) / b * 100.0) } else { None };
+    let mut o = serde_json::json!({
+        "average_travel_time_s": r.average_travel_time_s,
+        "throughput": r.throughput,
+        "mean_delay_s": r.mean_delay_s,
+        "stops_per_vehicle": r.stops_per_vehicle,
+        "average_speed_mps": r.average_speed_mps,
+        "delay_index": r.delay_index,
+        "phase_changes": r.phase_changes,
+    });
+    if let Some(b) = base {
+        o["change_vs_fixed_pct"] = serde_json::json!({
+            "average_travel_time_s": pct(r.average_travel_time_s, b.average_travel_time_s),
+            "throughput": pct(r.throughput as f64, b.throughput as f64),
+            "mean_delay_s": pct(r.mean_delay_s, b.mean_delay_s),
+            "stops_per_vehicle": pct(r.stops_per_vehicle, b.stops_per_vehicle),
+            "average_speed_mps": pct(r.average_speed_mps, b.average_speed_mps),
+            "delay_index": pct(r.delay_index, b.delay_index),
+        });
+    }
+    o
+}
+
+pub fn eval(a: &EvalArgs) -> Result<()> {
+    let s = scenario::load(&a.roadnet, &a.flow, a.format)?;
+    let names: Vec<String> = a.controllers.split(',').map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
+    anyhow::ensure!(!names.is_empty(), "--controllers: no controller given");
+    let protocol: Protocol = a.protocol.into();
+    // Fail fast on an unknown name before spending minutes on the others.
+    for n in &names {
+        Controller::new(&s, n, protocol, a.steps as f64).map_err(|e| anyhow!("--controllers: {n}: {e}"))?;
+    }
+    let results: Vec<(String, RunResult)> = names
+        .par_iter()
+        .map(|n| control::run(&s, n, protocol, a.seed, a.steps).map(|r| (display_name(n), r)).map_err(|e| anyhow!("{n}: {e}")))
+        .collect::<Result<_>>()?;
+    let base = results.iter().find(|(n, _)| n == "FixedTime").map(|(_, r)| r.clone());
+    let mut obj = serde_json::Map::new();
+    for (n, r) in &results {
+        obj.insert(n.clone(), result_json(r, base.as_ref()));
+    }
+    let json = serde_json::Value::Object(obj);
+    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    let stem = a.roadnet.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or("scenario").to_string();
+    let proto = protocol.name();
+    let json_path = a.out.join(format!("eval-{stem}-{proto}.json"));
+    let svg_path = a.out.join(format!("eval-{stem}-{proto}.svg"));
+    std::fs::write(&json_path, serde_json::to_string_pretty(&json)?).with_context(|| format!("writing {}", json_path.display()))?;
+    let title = format!("{stem}, {proto} protocol");
+    std::fs::write(&svg_path, control::svg_plot(&title, &results)).with_context(|| format!("writing {}", svg_path.display()))?;
+    if a.json {
+        println!("{json}");
+    } else {
+        println!("{}", control::markdown_table(&results));
+        println!("wrote {} and {}", json_path.display(), svg_path.display());
+    }
+    Ok(())
+}
