@@ -232,3 +232,15 @@ proptest! {
         check_routes(&city);
     }
 }
+
+#[test]
+fn explicit_lane_links_meet_the_lanes_the_builder_derives() {
+    let city = generate(&cfg(5, 6, 2, true)).unwrap();
+    let net = &city.network;
+    for ll in &net.lane_links {
+        let (from, to) = (net.lane(ll.from_lane), net.lane(ll.to_lane));
+        let gap_in = (ll.points[0] - *from.points.last().unwrap()).len();
+        let gap_out = (*ll.points.last().unwrap() - to.points[0]).len();
+        assert!(gap_in < 1e-6 && gap_out < 1e-6, "lane link off its lanes by {gap_in} / {gap_out}");
+    }
+}
