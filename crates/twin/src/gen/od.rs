@@ -209,29 +209,26 @@ pub(super) fn demand(
     let road_time: Vec<f64> =
         lay.roads.iter().enumerate().map(|(k, r)| net.road_length(RoadId::from(k)) / r.class.speed.min(ROUTE_SPEED)).collect();
     let graph = Graph::new(succ, &road_time);
-    let mut pairs: Vec<(u32, u32)> = trips.iter().map(|t| (t.origin, t.dest)).collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    let mut by_origin: Vec<(u32, Vec<u32>)> = Vec::new();
-    for (o, dst) in pairs {
-        match by_origin.last_mut() {
-            Some((lo, v)) if *lo == o => v.push(dst),
-            _ => by_origin.push((o, vec![dst])),
-        }
-    }
-    let routed: Vec<Result<Vec<Vec<RoadId>>, GenError>> = by_origin
+    // Trips grouped by origin (runs of equal origin in `by_origin`), each group routed
+    // by one Dijkstra that stops once all its destinations are settled.
+    let mut by_origin: Vec<u32> = (0..trips.len() as u32).collect();
+    by_origin.sort_unstable_by_key(|&k| (trips[k as usize].origin, k));
+    let groups: Vec<&[u32]> = by_origin.chunk_by(|&a, &b| trips[a as usize].origin == trips[b as usize].origin).collect();
+    let routed: Vec<Result<Vec<Vec<RoadId>>, GenError>> = groups
         .par_iter()
-        .map(|(o, dests)| {
-            let pred = graph.shortest_paths(*o, dests);
-            dests.iter().map(|&dst| route(&pred, *o, dst).ok_or_else(|| no_route(lay, *o, dst))).collect()
+        .map(|group| {
+            let o = trips[group[0] as usize].origin;
+            let dests: Vec<u32> = group.iter().map(|&k| trips[k as usize].dest).collect();
+            let pred = graph.shortest_paths(o, &dests);
+            dests.iter().map(|&d| route(&pred, o, d).ok_or_else(|| no_route(lay, o, d))).collect()
         })
         .collect();
-    let routed = routed.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let route_of = |t: &Trip| -> &Vec<RoadId> {
-        let oi = by_origin.partition_point(|(o, _)| *o < t.origin);
-        let di = by_origin[oi].1.partition_point(|&x| x < t.dest);
-        &routed[oi][di]
-    };
+    let mut routes: Vec<Vec<RoadId>> = vec![Vec::new(); trips.len()];
+    for (group, group_routes) in groups.iter().zip(routed) {
+        for (&k, r) in group.iter().zip(group_routes?) {
+            routes[k as usize] = r;
+        }
+    }
 
     let mut order: Vec<usize> = (0..trips.len()).collect();
     order.sort_by_key(|&k| (trips[k].time, k));
@@ -241,7 +238,7 @@ pub(super) fn demand(
             let t = &trips[k];
             Flow {
                 params: types[t.kind as usize].0,
-                route: route_of(t).clone(),
+                route: std::mem::take(&mut routes[k]),
                 interval: SLICE_S,
                 start: t.time as f64,
                 end: Some(t.time as f64),

@@ -244,3 +244,24 @@ fn explicit_lane_links_meet_the_lanes_the_builder_derives() {
         assert!(gap_in < 1e-6 && gap_out < 1e-6, "lane link off its lanes by {gap_in} / {gap_out}");
     }
 }
+
+/// Size of the demo city; run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn demo_city_summary() {
+    let city = generate(&GenConfig::demo()).unwrap();
+    let legs = leg_counts(&city);
+    let virt = city.network.intersections.iter().filter(|i| i.is_virtual).count();
+    eprintln!(
+        "demo: {} intersections ({} signalised: {} T, {} four-leg; {} virtual), {} roads, {} lanes, {} lane links, {} vehicles",
+        city.network.intersections.len(),
+        legs.len(),
+        legs.iter().filter(|&&l| l == 3).count(),
+        legs.iter().filter(|&&l| l == 4).count(),
+        virt,
+        city.network.roads.len(),
+        city.network.lanes.len(),
+        city.network.lane_links.len(),
+        city.demand.flows.len()
+    );
+}
