@@ -48,6 +48,9 @@ use crate::demand::{Demand, Flow};
 use crate::network::{BuildError, Network};
 use crate::spec::NetworkSpec;
 
+/// Upper bound on the vehicles one city may release (keeps memory bounded).
+pub const MAX_VEHICLES: f64 = 5_000_000.0;
+
 /// Settings of the synthetic city.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GenConfig {
@@ -111,6 +114,16 @@ impl GenConfig {
         }
         if !(self.duration_s.is_finite() && (300.0..=86_400.0).contains(&self.duration_s)) {
             return Err(GenError::new("duration_s", format!("must be between 300 and 86400 seconds, got {}", self.duration_s)));
+        }
+        let vehicles = self.peak_vehicles_per_hour * self.duration_s / 3600.0;
+        if vehicles > MAX_VEHICLES {
+            return Err(GenError::new(
+                "peak_vehicles_per_hour",
+                format!(
+                    "{} vehicles per hour over {} s could release up to {vehicles:.0} vehicles; at most {MAX_VEHICLES} are supported",
+                    self.peak_vehicles_per_hour, self.duration_s
+                ),
+            ));
         }
         if !(self.t_junction_share.is_finite() && (0.0..=0.3).contains(&self.t_junction_share)) {
             return Err(GenError::new("t_junction_share", format!("must be between 0 and 0.3, got {}", self.t_junction_share)));

@@ -50,11 +50,20 @@ fn bad_configs_are_rejected_with_the_field_named() {
         GenConfig { arterial_every: 1, ..GenConfig::demo() },
         GenConfig { duration_s: f64::INFINITY, ..GenConfig::demo() },
         GenConfig { t_junction_share: 0.9, ..GenConfig::demo() },
+        GenConfig { peak_vehicles_per_hour: 1_000_000.0, duration_s: 86_400.0, ..GenConfig::demo() },
     ];
     let fields: Vec<String> = bad.iter().map(|c| generate(c).unwrap_err().field).collect();
     assert_eq!(
         fields,
-        ["peak_vehicles_per_hour", "peak_vehicles_per_hour", "block_m", "arterial_every", "duration_s", "t_junction_share"]
+        [
+            "peak_vehicles_per_hour",
+            "peak_vehicles_per_hour",
+            "block_m",
+            "arterial_every",
+            "duration_s",
+            "t_junction_share",
+            "peak_vehicles_per_hour"
+        ]
     );
 }
 
@@ -178,6 +187,22 @@ fn demand_has_an_am_peak() {
 }
 
 #[test]
+fn connectivity_check_catches_a_cut_off_road() {
+    let c = cfg(4, 4, 3, false);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(c.seed);
+    let lay = layout::Layout::generate(&c, &mut rng);
+    let mut spec = lay.to_spec();
+    assert!(od::check_strongly_connected(&lay, &od::successors(&spec)).is_ok());
+    // Remove every movement out of one grid road: it becomes a dead end.
+    let road = (0..spec.roads.len()).find(|&r| !spec.intersections[spec.roads[r].to].is_virtual).unwrap();
+    for i in &mut spec.intersections {
+        i.movements.retain(|m| m.from_road != road);
+    }
+    let e = od::check_strongly_connected(&lay, &od::successors(&spec)).unwrap_err();
+    assert!(e.message.contains("cut off"), "{e}");
+}
+
+#[test]
 fn zero_demand_is_fine() {
     let city = generate(&GenConfig { peak_vehicles_per_hour: 0.0, ..GenConfig::demo() }).unwrap();
     assert!(city.demand.flows.is_empty());
@@ -264,4 +289,29 @@ fn demo_city_summary() {
         city.network.lane_links.len(),
         city.demand.flows.len()
     );
+}
+
+/// The CLI's default cities (8x8 and 12x12 at 60 vehicles per hour per junction) keep
+/// flowing; run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn cli_default_cities_keep_flowing() {
+    for (n, ring) in [(8, false), (8, true), (12, false)] {
+        let c = GenConfig { peak_vehicles_per_hour: (n * n) as f64 * 60.0, ..cfg(n, n, 1, ring) };
+        let city = generate(&c).unwrap();
+        let mut sim = Sim::from_parts(city.network, city.demand.flows, SimConfig::default());
+        for _ in 0..3600 {
+            sim.step();
+        }
+        let m = sim.metrics();
+        eprintln!(
+            "{n}x{n} ring={ring}: created {} finished {} ({:.0} %), avg travel time {:.0} s, waiting {}",
+            m.vehicles_created,
+            m.throughput,
+            100.0 * m.throughput as f64 / m.vehicles_created.max(1) as f64,
+            m.average_travel_time_s,
+            m.vehicles_waiting
+        );
+        assert!(m.throughput as f64 > 0.5 * m.vehicles_created as f64);
+    }
 }
