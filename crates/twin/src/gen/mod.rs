@@ -19,7 +19,7 @@
 //!    goes straight and right; a single-lane road does everything from lane 0. Every
 //!    movement links each allowed start lane to every lane of the exit road (as
 //!    CityFlow's grid generator does), so any road-level route can be followed; the
-//!    links carry CityFlow's Bézier curve, sampled at 5 segments instead of 10 to keep
+//!    links carry CityFlow's Bézier curve, sampled at 4 segments instead of 10 to keep
 //!    the builder's crossing search cheap. Plans, per axis: when both approaches have
 //!    two or more lanes, a through phase and then each approach's protected left
 //!    together with its own through (CityFlow's "straight + left" phases; opposing

@@ -194,13 +194,13 @@ pub(super) fn demand(
             }
             let u = rng.gen::<f64>();
             let mut acc = 0.0;
-            let kind = types.iter().position(|&(_, share)| {
+            let vtype = types.iter().position(|&(_, share)| {
                 acc += share;
                 u < acc
             });
             let time = start as u32 + rng.gen_range(0..whole);
             if let Some(dest) = dest {
-                trips.push(Trip { time, origin, dest, kind: kind.unwrap_or(0) as u8 });
+                trips.push(Trip { time, origin, dest, kind: vtype.unwrap_or(0) as u8 });
             }
         }
     }
