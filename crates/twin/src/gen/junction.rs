@@ -4,7 +4,8 @@
 //! Traffic drives on the right, so a vehicle arriving from leg `a` turns left into leg
 //! `a + 3`, goes straight into `a + 2` and turns right into `a + 1` (mod 4).
 
-use super::layout::{opposite, Leg};
+use super::layout::{opposite, step, Leg, LANE_WIDTH};
+use crate::geom::Point;
 use crate::spec::{LaneLinkSpec, MovementSpec, PhaseSpec, Turn};
 
 /// The three turns in movement order.
@@ -47,9 +48,52 @@ fn start_lanes(n: usize, turn: Turn, has: [bool; 3]) -> std::ops::Range<usize> {
     }
 }
 
-/// Movements and plan of a junction with the given legs. `lanes[a]` is the lane count
-/// of the road arriving from leg `a` (0 if none); `out_lanes(road)` gives a road's lanes.
+/// Segments of a generated lane-link curve. CityFlow samples its Bézier at 10
+/// segments; 4 stay within about 0.2 m of the curve (lengths within 1 %) and make the
+/// crossing-point search of [`crate::Network::build`] (quadratic in segments) six times cheaper.
+const LINK_SEGMENTS: usize = 4;
+
+/// Where lane `k` of the road on leg `leg` meets the junction box of half-size `width`
+/// centred on `at`; `inbound` for the road arriving from that leg. Mirrors the
+/// builder: the centre line is trimmed by `width`, lanes are offset to the right.
+fn lane_end(at: Point, width: f64, leg: usize, k: usize, inbound: bool) -> Point {
+    let heading = if inbound { step(opposite(leg)) } else { step(leg) };
+    let right = Point::new(heading.y, -heading.x);
+    at + step(leg) * width + right * ((k as f64 + 0.5) * LANE_WIDTH)
+}
+
+/// CityFlow's lane-link curve (a cubic Bézier, see `network::bezier_link`) from lane
+/// `from_lane` arriving on leg `a` to lane `to_lane` leaving on leg `b`.
+fn link_points(at: Point, width: f64, (a, from_lane): (usize, usize), (b, to_lane): (usize, usize)) -> Vec<Point> {
+    let start = lane_end(at, width, a, from_lane, true);
+    let end = lane_end(at, width, b, to_lane, false);
+    let (sd, ed) = (step(opposite(a)), step(b));
+    let len = (end - start).len();
+    let mut g1 = sd * (len * 0.5);
+    let mut g2 = -ed * (len * 0.5);
+    if g1.dot(g1) < 25.0 && width >= 5.0 {
+        g1 = sd * 5.0;
+    }
+    if g2.dot(g2) < 25.0 && width >= 5.0 {
+        g2 = -ed * 5.0;
+    }
+    let (mid1, mid2) = (start + g1, end + g2);
+    let lerp = |p: Point, q: Point, t: f64| p + (q - p) * t;
+    (0..=LINK_SEGMENTS)
+        .map(|i| {
+            let t = i as f64 / LINK_SEGMENTS as f64;
+            let (p1, p2, p3) = (lerp(start, mid1, t), lerp(mid1, mid2, t), lerp(mid2, end, t));
+            lerp(lerp(p1, p2, t), lerp(p2, p3, t), t)
+        })
+        .collect()
+}
+
+/// Movements and plan of a junction at `at` with box half-size `width` and the given
+/// legs. `lanes[a]` is the lane count of the road arriving from leg `a` (0 if none);
+/// `out_lanes(road)` gives a road's lanes.
 pub(super) fn plan(
+    at: Point,
+    width: f64,
     legs: &[Option<Leg>; 4],
     lanes: &[usize; 4],
     out_lanes: impl Fn(usize) -> usize,
@@ -61,10 +105,17 @@ pub(super) fn plan(
         let Some(leg) = legs[a] else { continue };
         let has = TURNS.map(|t| legs[target(a, t)].is_some());
         for (t, &turn) in TURNS.iter().enumerate() {
-            let Some(out) = legs[target(a, turn)] else { continue };
+            let b = target(a, turn);
+            let Some(out) = legs[b] else { continue };
             let to_lanes = out_lanes(out.out_road);
             let lane_links = start_lanes(lanes[a], turn, has)
-                .flat_map(|from_lane| (0..to_lanes).map(move |to_lane| LaneLinkSpec { from_lane, to_lane, points: vec![] }))
+                .flat_map(|from_lane| {
+                    (0..to_lanes).map(move |to_lane| LaneLinkSpec {
+                        from_lane,
+                        to_lane,
+                        points: link_points(at, width, (a, from_lane), (b, to_lane)),
+                    })
+                })
                 .collect();
             idx[a][t] = Some(movements.len());
             movements.push(MovementSpec { turn, from_road: leg.in_road, to_road: out.out_road, lane_links });
@@ -129,7 +180,7 @@ mod tests {
     #[test]
     fn four_leg_two_lane_plan_has_six_greens_and_clearances() {
         let legs = [0, 1, 2, 3].map(|a| Some(Leg { in_road: 2 * a, out_road: 2 * a + 1 }));
-        let (movements, phases) = plan(&legs, &[2; 4], |_| 2);
+        let (movements, phases) = plan(Point::default(), 10.0, &legs, &[2; 4], |_| 2);
         assert_eq!(movements.len(), 12);
         assert_eq!(phases.len(), 12);
         for (k, p) in phases.iter().enumerate() {

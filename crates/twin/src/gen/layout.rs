@@ -20,7 +20,7 @@ pub(super) fn opposite(d: usize) -> usize {
     (d + 2) % 4
 }
 
-fn step(d: usize) -> Point {
+pub(super) fn step(d: usize) -> Point {
     match d {
         E => Point::new(1.0, 0.0),
         N => Point::new(0.0, 1.0),
@@ -149,7 +149,10 @@ impl Layout {
                 }
             }
         }
-        let corner = |n: usize| (n / cols == 0 || n / cols == rows - 1) && (n % cols == 0 || n % cols == cols - 1);
+        let corner = |n: usize| {
+            let (r, c) = (n / cols, n % cols);
+            (r == 0 || r == rows - 1) && (c == 0 || c == cols - 1)
+        };
         let line_class = |s: &Segment| if s.dir == E { row_class[s.a / cols] } else { col_class[s.a % cols] };
         let mut candidates: Vec<usize> = (0..segments.len())
             .filter(|&k| !is_arterial(line_class(&segments[k])) && !corner(segments[k].a) && !corner(segments[k].b))
@@ -189,9 +192,9 @@ impl Layout {
             centre: Point::new(xs[cols - 1] / 2.0, ys[rows - 1] / 2.0),
             radius: (xs[cols - 1].hypot(ys[rows - 1]) / 2.0).max(1.0),
         };
-        for r in 0..rows {
-            for c in 0..cols {
-                lay.add_node(format!("{}_{}", c + 1, r + 1), Point::new(xs[c], ys[r]), Kind::Grid);
+        for (r, &y) in ys.iter().enumerate() {
+            for (c, &x) in xs.iter().enumerate() {
+                lay.add_node(format!("{}_{}", c + 1, r + 1), Point::new(x, y), Kind::Grid);
             }
         }
         for (k, s) in segments.iter().enumerate() {
@@ -297,15 +300,9 @@ impl Layout {
                 }
                 let lanes = n.legs.map(|l| l.map_or(0, |l| self.roads[l.in_road].class.lanes));
                 let widest = lanes.iter().copied().max().unwrap_or(1);
-                let (movements, phases) = junction::plan(&n.legs, &lanes, |r| self.roads[r].class.lanes);
-                IntersectionSpec {
-                    name,
-                    point: n.point,
-                    width: widest as f64 * LANE_WIDTH + 3.0,
-                    is_virtual: false,
-                    movements,
-                    phases,
-                }
+                let width = widest as f64 * LANE_WIDTH + 3.0;
+                let (movements, phases) = junction::plan(n.point, width, &n.legs, &lanes, |r| self.roads[r].class.lanes);
+                IntersectionSpec { name, point: n.point, width, is_virtual: false, movements, phases }
             })
             .collect();
         let roads = self

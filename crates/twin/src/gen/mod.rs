@@ -3,7 +3,7 @@
 //! commuter demand, all produced in CityFlow's conventions.
 //!
 //! ## Design
-//! 1. **Layout** ([`layout`]): `rows x cols` grid junctions whose row and column gaps
+//! 1. **Layout** (`layout`): `rows x cols` grid junctions whose row and column gaps
 //!    are drawn around `block_m` (±20 %). Every `arterial_every`-th row and column is an
 //!    *arterial* (3 lanes per direction, 16.7 m/s); the others are *local streets* (1 or
 //!    2 lanes, 11.1 or 13.9 m/s, drawn once per street). A seeded share of the interior
@@ -14,16 +14,21 @@
 //!    node. With `ring_road`, each boundary street first crosses a signalised junction
 //!    on a two-lane 70 km/h loop one block outside the grid (the loop turns its corners
 //!    with bent road polylines, so every junction keeps axis-aligned legs).
-//! 2. **Junctions** ([`junction`]): one movement per (approach, exit) pair except
+//! 2. **Junctions** (`junction`): one movement per (approach, exit) pair except
 //!    U-turns. Lane use: lane 0 turns left, middle lanes go straight, the outermost lane
 //!    goes straight and right; a single-lane road does everything from lane 0. Every
 //!    movement links each allowed start lane to every lane of the exit road (as
-//!    CityFlow's grid generator does), so any road-level route can be followed. Plans:
-//!    per axis a through phase plus a protected-left phase when both approaches have at
-//!    least two lanes, otherwise split phasing (one phase per approach); a T-junction's
-//!    stem gets its own phase. Right turns are green in every phase, and phase 0 and the
-//!    phase after every green are 4 s right-turns-only clearances (CityFlow's phase 0).
-//! 3. **Demand** ([`od`]): the horizon `duration_s` is cut into 5-minute slices whose
+//!    CityFlow's grid generator does), so any road-level route can be followed; the
+//!    links carry CityFlow's Bézier curve, sampled at 4 segments instead of 10 to keep
+//!    the builder's crossing search cheap. Plans, per axis: when both approaches have
+//!    two or more lanes, a through phase and then each approach's protected left
+//!    together with its own through (CityFlow's "straight + left" phases; opposing
+//!    lefts never share a green because their lane links cross in the junction box);
+//!    otherwise split phasing, one phase per approach. A T-junction's stem gets its
+//!    own phase (3 greens). Greens last 15-40 s by lane count. Right turns are green in
+//!    every phase; phase 0 and the phase after every green are 4 s right-turns-only
+//!    clearances (CityFlow's phase 0). No two movements green together cross.
+//! 3. **Demand** (`od`): the horizon `duration_s` is cut into 5-minute slices whose
 //!    rate follows a bell-shaped AM peak (30 % off-peak floor, peak in the middle at
 //!    `peak_vehicles_per_hour`). Each vehicle enters on a boundary road (weighted by lane
 //!    count) and heads for an interior road (65 %, weighted towards the city centre) or
@@ -47,6 +52,9 @@ use rand_chacha::ChaCha8Rng;
 use crate::demand::{Demand, Flow};
 use crate::network::{BuildError, Network};
 use crate::spec::NetworkSpec;
+
+/// Upper bound on the vehicles one city may release (keeps memory bounded).
+pub const MAX_VEHICLES: f64 = 5_000_000.0;
 
 /// Settings of the synthetic city.
 #[derive(Clone, Debug, PartialEq)]
@@ -111,6 +119,16 @@ impl GenConfig {
         }
         if !(self.duration_s.is_finite() && (300.0..=86_400.0).contains(&self.duration_s)) {
             return Err(GenError::new("duration_s", format!("must be between 300 and 86400 seconds, got {}", self.duration_s)));
+        }
+        let vehicles = self.peak_vehicles_per_hour * self.duration_s / 3600.0;
+        if vehicles > MAX_VEHICLES {
+            return Err(GenError::new(
+                "peak_vehicles_per_hour",
+                format!(
+                    "{} vehicles per hour over {} s could release up to {vehicles:.0} vehicles; at most {MAX_VEHICLES} are supported",
+                    self.peak_vehicles_per_hour, self.duration_s
+                ),
+            ));
         }
         if !(self.t_junction_share.is_finite() && (0.0..=0.3).contains(&self.t_junction_share)) {
             return Err(GenError::new("t_junction_share", format!("must be between 0 and 0.3, got {}", self.t_junction_share)));

@@ -1,6 +1,6 @@
 //! The road graph's connectivity check, the AM-peak commuter demand and its routes.
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use rand::Rng;
@@ -194,43 +194,41 @@ pub(super) fn demand(
             }
             let u = rng.gen::<f64>();
             let mut acc = 0.0;
-            let kind = types.iter().position(|&(_, share)| {
+            let vtype = types.iter().position(|&(_, share)| {
                 acc += share;
                 u < acc
             });
             let time = start as u32 + rng.gen_range(0..whole);
             if let Some(dest) = dest {
-                trips.push(Trip { time, origin, dest, kind: kind.unwrap_or(0) as u8 });
+                trips.push(Trip { time, origin, dest, kind: vtype.unwrap_or(0) as u8 });
             }
         }
     }
 
     // Routes: one Dijkstra per origin in use, in parallel, results in origin order.
-    let cost: Vec<f64> =
+    let road_time: Vec<f64> =
         lay.roads.iter().enumerate().map(|(k, r)| net.road_length(RoadId::from(k)) / r.class.speed.min(ROUTE_SPEED)).collect();
-    let mut pairs: Vec<(u32, u32)> = trips.iter().map(|t| (t.origin, t.dest)).collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    let mut by_origin: Vec<(u32, Vec<u32>)> = Vec::new();
-    for (o, dst) in pairs {
-        match by_origin.last_mut() {
-            Some((lo, v)) if *lo == o => v.push(dst),
-            _ => by_origin.push((o, vec![dst])),
-        }
-    }
-    let routed: Vec<Result<Vec<Vec<RoadId>>, GenError>> = by_origin
+    let graph = Graph::new(succ, &road_time);
+    // Trips grouped by origin (runs of equal origin in `by_origin`), each group routed
+    // by one Dijkstra that stops once all its destinations are settled.
+    let mut by_origin: Vec<u32> = (0..trips.len() as u32).collect();
+    by_origin.sort_unstable_by_key(|&k| (trips[k as usize].origin, k));
+    let groups: Vec<&[u32]> = by_origin.chunk_by(|&a, &b| trips[a as usize].origin == trips[b as usize].origin).collect();
+    let routed: Vec<Result<Vec<Vec<RoadId>>, GenError>> = groups
         .par_iter()
-        .map(|(o, dests)| {
-            let pred = shortest_paths(*o, succ, &cost);
-            dests.iter().map(|&dst| route(&pred, *o, dst).ok_or_else(|| no_route(lay, *o, dst))).collect()
+        .map(|group| {
+            let o = trips[group[0] as usize].origin;
+            let dests: Vec<u32> = group.iter().map(|&k| trips[k as usize].dest).collect();
+            let pred = graph.shortest_paths(o, &dests);
+            dests.iter().map(|&d| route(&pred, o, d).ok_or_else(|| no_route(lay, o, d))).collect()
         })
         .collect();
-    let routed = routed.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let route_of = |t: &Trip| -> &Vec<RoadId> {
-        let oi = by_origin.partition_point(|(o, _)| *o < t.origin);
-        let di = by_origin[oi].1.partition_point(|&x| x < t.dest);
-        &routed[oi][di]
-    };
+    let mut routes: Vec<Vec<RoadId>> = vec![Vec::new(); trips.len()];
+    for (group, group_routes) in groups.iter().zip(routed) {
+        for (&k, r) in group.iter().zip(group_routes?) {
+            routes[k as usize] = r;
+        }
+    }
 
     let mut order: Vec<usize> = (0..trips.len()).collect();
     order.sort_by_key(|&k| (trips[k].time, k));
@@ -240,7 +238,7 @@ pub(super) fn demand(
             let t = &trips[k];
             Flow {
                 params: types[t.kind as usize].0,
-                route: route_of(t).clone(),
+                route: std::mem::take(&mut routes[k]),
                 interval: SLICE_S,
                 start: t.time as f64,
                 end: Some(t.time as f64),
@@ -256,50 +254,74 @@ fn no_route(lay: &Layout, o: u32, d: u32) -> GenError {
     )
 }
 
-#[derive(Clone, Copy, PartialEq)]
-struct Entry {
-    cost: f64,
-    road: u32,
-}
-impl Eq for Entry {}
-impl Ord for Entry {
-    // Reversed so that `BinaryHeap` pops the cheapest (then lowest road id) first.
-    fn cmp(&self, o: &Self) -> Ordering {
-        o.cost.total_cmp(&self.cost).then(o.road.cmp(&self.road))
-    }
-}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-
 const NO_PRED: u32 = u32::MAX;
 
-/// Dijkstra over roads from `origin`: entering a road costs its travel time plus the
-/// penalty of the turn onto it. Returns each road's predecessor (`origin` is its own).
-fn shortest_paths(origin: u32, succ: &[Vec<(u32, Turn)>], cost: &[f64]) -> Vec<u32> {
-    let n = succ.len();
-    let mut dist = vec![f64::INFINITY; n];
-    let mut pred = vec![NO_PRED; n];
-    let mut heap = BinaryHeap::new();
-    dist[origin as usize] = 0.0;
-    pred[origin as usize] = origin;
-    heap.push(Entry { cost: 0.0, road: origin });
-    while let Some(Entry { cost: c, road }) = heap.pop() {
-        if c > dist[road as usize] {
-            continue;
+/// The road graph for routing in compressed rows: `edges[first[r]..first[r + 1]]` are
+/// the roads reachable from road `r`, with the cost of entering each in deciseconds
+/// (its free-flow time plus the turn's signal-delay penalty).
+struct Graph {
+    first: Vec<u32>,
+    edges: Vec<(u32, u32)>,
+}
+
+impl Graph {
+    fn new(succ: &[Vec<(u32, Turn)>], road_time: &[f64]) -> Graph {
+        let mut first = Vec::with_capacity(succ.len() + 1);
+        let mut edges = Vec::with_capacity(succ.iter().map(Vec::len).sum());
+        first.push(0);
+        for s in succ {
+            for &(to, turn) in s {
+                let c = ((road_time[to as usize] + turn_penalty(turn)) * 10.0).round().clamp(1.0, 1e6) as u32;
+                edges.push((to, c));
+            }
+            first.push(edges.len() as u32);
         }
-        for &(next, turn) in &succ[road as usize] {
-            let nc = c + cost[next as usize] + turn_penalty(turn);
-            if nc < dist[next as usize] {
-                dist[next as usize] = nc;
-                pred[next as usize] = road;
-                heap.push(Entry { cost: nc, road: next });
+        Graph { first, edges }
+    }
+
+    /// Dijkstra from `origin` until every road in `targets` is settled. Returns each
+    /// reached road's predecessor (`origin` is its own). Ties break on the lower road id.
+    fn shortest_paths(&self, origin: u32, targets: &[u32]) -> Vec<u32> {
+        let n = self.first.len() - 1;
+        let mut dist = vec![u64::MAX; n];
+        let mut pred = vec![NO_PRED; n];
+        let mut is_target = vec![false; n];
+        let mut left = 0;
+        for &t in targets {
+            if !is_target[t as usize] {
+                is_target[t as usize] = true;
+                left += 1;
             }
         }
+        // Min-heap on (cost << 32 | road), packed so comparisons are single integers.
+        let mut heap = BinaryHeap::new();
+        dist[origin as usize] = 0;
+        pred[origin as usize] = origin;
+        heap.push(Reverse(u64::from(origin)));
+        while let Some(Reverse(key)) = heap.pop() {
+            let (c, road) = (key >> 32, (key & 0xffff_ffff) as u32);
+            if c > dist[road as usize] {
+                continue;
+            }
+            if is_target[road as usize] {
+                is_target[road as usize] = false;
+                left -= 1;
+                if left == 0 {
+                    break;
+                }
+            }
+            let (lo, hi) = (self.first[road as usize] as usize, self.first[road as usize + 1] as usize);
+            for &(next, w) in &self.edges[lo..hi] {
+                let nc = c + u64::from(w);
+                if nc < dist[next as usize] {
+                    dist[next as usize] = nc;
+                    pred[next as usize] = road;
+                    heap.push(Reverse(nc << 32 | u64::from(next)));
+                }
+            }
+        }
+        pred
     }
-    pred
 }
 
 fn route(pred: &[u32], origin: u32, dest: u32) -> Option<Vec<RoadId>> {

@@ -50,11 +50,20 @@ fn bad_configs_are_rejected_with_the_field_named() {
         GenConfig { arterial_every: 1, ..GenConfig::demo() },
         GenConfig { duration_s: f64::INFINITY, ..GenConfig::demo() },
         GenConfig { t_junction_share: 0.9, ..GenConfig::demo() },
+        GenConfig { peak_vehicles_per_hour: 1_000_000.0, duration_s: 86_400.0, ..GenConfig::demo() },
     ];
     let fields: Vec<String> = bad.iter().map(|c| generate(c).unwrap_err().field).collect();
     assert_eq!(
         fields,
-        ["peak_vehicles_per_hour", "peak_vehicles_per_hour", "block_m", "arterial_every", "duration_s", "t_junction_share"]
+        [
+            "peak_vehicles_per_hour",
+            "peak_vehicles_per_hour",
+            "block_m",
+            "arterial_every",
+            "duration_s",
+            "t_junction_share",
+            "peak_vehicles_per_hour"
+        ]
     );
 }
 
@@ -178,6 +187,22 @@ fn demand_has_an_am_peak() {
 }
 
 #[test]
+fn connectivity_check_catches_a_cut_off_road() {
+    let c = cfg(4, 4, 3, false);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(c.seed);
+    let lay = layout::Layout::generate(&c, &mut rng);
+    let mut spec = lay.to_spec();
+    assert!(od::check_strongly_connected(&lay, &od::successors(&spec)).is_ok());
+    // Remove every movement out of one grid road: it becomes a dead end.
+    let road = (0..spec.roads.len()).find(|&r| !spec.intersections[spec.roads[r].to].is_virtual).unwrap();
+    for i in &mut spec.intersections {
+        i.movements.retain(|m| m.from_road != road);
+    }
+    let e = od::check_strongly_connected(&lay, &od::successors(&spec)).unwrap_err();
+    assert!(e.message.contains("cut off"), "{e}");
+}
+
+#[test]
 fn zero_demand_is_fine() {
     let city = generate(&GenConfig { peak_vehicles_per_hour: 0.0, ..GenConfig::demo() }).unwrap();
     assert!(city.demand.flows.is_empty());
@@ -202,16 +227,20 @@ fn demo_city_runs_an_hour_without_gridlock() {
 #[test]
 #[ignore]
 fn largest_city_is_fast() {
-    for peak in [3000.0, 600_000.0] {
+    for (peak, ring_road) in [(3000.0, true), (3000.0, false), (600_000.0, false)] {
         let t = std::time::Instant::now();
-        let city = generate(&GenConfig { rows: 100, cols: 100, peak_vehicles_per_hour: peak, ..GenConfig::demo() }).unwrap();
+        let c = GenConfig { rows: 100, cols: 100, peak_vehicles_per_hour: peak, ring_road, ..GenConfig::demo() };
+        let city = generate(&c).unwrap();
         eprintln!(
-            "100x100 ring, peak {peak}: {:.2} s, {} intersections, {} roads, {} vehicles",
+            "100x100 ring={ring_road}, peak {peak}: {:.2} s, {} intersections, {} roads, {} vehicles",
             t.elapsed().as_secs_f64(),
             city.spec.intersections.len(),
             city.spec.roads.len(),
             city.demand.flows.len()
         );
+        let t = std::time::Instant::now();
+        crate::Network::build(&city.spec).unwrap();
+        eprintln!("  of which Network::build about {:.2} s", t.elapsed().as_secs_f64());
     }
 }
 
@@ -230,5 +259,63 @@ proptest! {
         let city = generate(&c).unwrap();
         prop_assert!(!city.demand.flows.is_empty());
         check_routes(&city);
+    }
+}
+
+#[test]
+fn explicit_lane_links_meet_the_lanes_the_builder_derives() {
+    let city = generate(&cfg(5, 6, 2, true)).unwrap();
+    let net = &city.network;
+    for ll in &net.lane_links {
+        let (from, to) = (net.lane(ll.from_lane), net.lane(ll.to_lane));
+        let gap_in = (ll.points[0] - *from.points.last().unwrap()).len();
+        let gap_out = (*ll.points.last().unwrap() - to.points[0]).len();
+        assert!(gap_in < 1e-6 && gap_out < 1e-6, "lane link off its lanes by {gap_in} / {gap_out}");
+    }
+}
+
+/// Size of the demo city; run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn demo_city_summary() {
+    let city = generate(&GenConfig::demo()).unwrap();
+    let legs = leg_counts(&city);
+    let virt = city.network.intersections.iter().filter(|i| i.is_virtual).count();
+    eprintln!(
+        "demo: {} intersections ({} signalised: {} T, {} four-leg; {} virtual), {} roads, {} lanes, {} lane links, {} vehicles",
+        city.network.intersections.len(),
+        legs.len(),
+        legs.iter().filter(|&&l| l == 3).count(),
+        legs.iter().filter(|&&l| l == 4).count(),
+        virt,
+        city.network.roads.len(),
+        city.network.lanes.len(),
+        city.network.lane_links.len(),
+        city.demand.flows.len()
+    );
+}
+
+/// The CLI's default cities (8x8 and 12x12 at 60 vehicles per hour per junction) keep
+/// flowing; run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn cli_default_cities_keep_flowing() {
+    for (n, ring) in [(8, false), (8, true), (12, false)] {
+        let c = GenConfig { peak_vehicles_per_hour: (n * n) as f64 * 60.0, ..cfg(n, n, 1, ring) };
+        let city = generate(&c).unwrap();
+        let mut sim = Sim::from_parts(city.network, city.demand.flows, SimConfig::default());
+        for _ in 0..3600 {
+            sim.step();
+        }
+        let m = sim.metrics();
+        eprintln!(
+            "{n}x{n} ring={ring}: created {} finished {} ({:.0} %), avg travel time {:.0} s, waiting {}",
+            m.vehicles_created,
+            m.throughput,
+            100.0 * m.throughput as f64 / m.vehicles_created.max(1) as f64,
+            m.average_travel_time_s,
+            m.vehicles_waiting
+        );
+        assert!(m.throughput as f64 > 0.5 * m.vehicles_created as f64);
     }
 }
