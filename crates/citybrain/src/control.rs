@@ -31,7 +31,8 @@ pub fn live_controller(name: &str, scenario: &Scenario) -> Result<Option<server:
     if matches!(name.to_ascii_lowercase().as_str(), "fixed" | "fixedtime") {
         return Ok(None);
     }
-    let mut c = Controller::new(scenario, name, Protocol::Operational, 86_400.0).map_err(|e| anyhow!("--controller {name}: {e}"))?;
+    let mut c =
+        Controller::new(scenario, name, Protocol::Operational, 86_400.0).map_err(|e| anyhow!("--controller {name}: {e}"))?;
     Ok(Some(Box::new(move |sim: &mut Sim| c.before_step(sim))))
 }
 
@@ -125,7 +126,8 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     let proto = protocol.name();
     let json_path = a.out.join(format!("eval-{stem}-{proto}.json"));
     let svg_path = a.out.join(format!("eval-{stem}-{proto}.svg"));
-    std::fs::write(&json_path, serde_json::to_string_pretty(&json)?).with_context(|| format!("writing {}", json_path.display()))?;
+    std::fs::write(&json_path, serde_json::to_string_pretty(&json)?)
+        .with_context(|| format!("writing {}", json_path.display()))?;
     let title = format!("{stem}, {proto} protocol");
     std::fs::write(&svg_path, control::svg_plot(&title, &results)).with_context(|| format!("writing {}", svg_path.display()))?;
     if a.json {

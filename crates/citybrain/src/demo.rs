@@ -141,7 +141,8 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
 
 fn serve_live(l: Live) -> Result<()> {
     std::fs::create_dir_all(&l.data_dir).with_context(|| format!("cannot create {}", l.data_dir.display()))?;
-    let addr: SocketAddr = format!("{}:{}", l.bind, l.port).parse().with_context(|| format!("bad --bind/--port {}:{}", l.bind, l.port))?;
+    let addr: SocketAddr =
+        format!("{}:{}", l.bind, l.port).parse().with_context(|| format!("bad --bind/--port {}:{}", l.bind, l.port))?;
     let cfg = LiveConfig {
         speed: l.speed,
         db_path: l.data_dir.join("citybrain.sqlite"),
