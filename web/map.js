@@ -119,7 +119,7 @@ export class NetworkMap {
     }
     for (const n of intersections || []) {
       const i = this.interIndex.get(n.id);
-      if (i !== undefined) this.phase[i] = n.phase;
+      if (i !== undefined) this.phase[i] = n.signal;
     }
     this.dirty = true;
   }
@@ -159,7 +159,7 @@ export class NetworkMap {
     this.inters.forEach((n, i) => {
       const [x, y] = this.toScreen(n.x, n.y);
       if (x < -10 || y < -10 || x > w + 10 || y > h + 10) return;
-      const p = !n.signalised ? plain : this.phase[i] === 0 ? clear : green;
+      const p = !n.signalised ? plain : this.phase[i] === 'clearance' ? clear : green;
       p.moveTo(x + rad, y);
       p.arc(x, y, rad, 0, Math.PI * 2);
     });

@@ -37,8 +37,10 @@ pub struct IntersectionState {
     pub delay_s: Option<f64>,
     /// Vehicles waiting on the approaches.
     pub queue: u32,
-    /// Current phase index of the signal, if signalised.
+    /// Current phase index of the fixed plan, when the signal runs its plan.
     pub phase: Option<usize>,
+    /// `green` (serving a through or left movement), `clearance` or `none`.
+    pub signal: String,
 }
 
 /// Everything live, as `GET /api/v1/state` returns it.

@@ -18,6 +18,7 @@
 
 pub mod api;
 pub mod http;
+pub mod live;
 pub mod openapi;
 
 pub use http::{router, Backend, HttpConfig, Hub};

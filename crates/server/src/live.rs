@@ -70,8 +70,9 @@ pub struct Brain {
     pub hub: Arc<Hub>,
     /// Latest city clock (f64 bits).
     clock: AtomicU64,
-    /// Current phase per signalised intersection: (name, phase, phase count).
-    signals: RwLock<Vec<(String, Option<usize>, usize)>>,
+    /// Per signalised intersection: (name, plan phase if on the plan, phase count,
+    /// whether any through or left movement has green).
+    signals: RwLock<Vec<(String, Option<usize>, usize, bool)>>,
     sink_errors: AtomicU64,
 }
 
@@ -145,7 +146,7 @@ impl Brain {
     fn to_live(&self, s: &CityState, vehicles: u64, trips: u64) -> LiveState {
         let r1 = |v: f64| (v * 10.0).round() / 10.0;
         let signals = self.signals.read().unwrap_or_else(|e| e.into_inner());
-        let phase_of = |name: &str| signals.iter().find(|(n, _, _)| n == name).and_then(|(_, p, _)| *p);
+        let signal_of = |name: &str| signals.iter().find(|(n, _, _, _)| n == name).map(|(_, p, _, g)| (*p, *g));
         LiveState {
             city: api::CityKpis {
                 time_s: s.time,
@@ -176,7 +177,13 @@ impl Brain {
                         id: name.clone(),
                         delay_s: i.delay_s.map(r1),
                         queue: i.waiting,
-                        phase: phase_of(name),
+                        phase: signal_of(name).and_then(|(p, _)| p),
+                        signal: match signal_of(name) {
+                            Some((_, true)) => "green",
+                            Some((_, false)) => "clearance",
+                            None => "none",
+                        }
+                        .to_string(),
                     }
                 })
                 .collect(),
@@ -272,7 +279,7 @@ impl crate::Backend for Brain {
         let signals = self.signals.read().unwrap_or_else(|e| e.into_inner());
         let list: Vec<_> = signals
             .iter()
-            .map(|(name, phase, n)| {
+            .map(|(name, phase, n, _)| {
                 let i = self.net.intersection_by_name(name).map(|i| self.net.intersection(i));
                 let plan: Vec<_> = i
                     .map(|i| {
@@ -369,6 +376,12 @@ impl crate::Backend for Brain {
     }
 }
 
+/// Whether any through or left movement of `i` has green (else it is in clearance).
+fn serving(sim: &Sim, i: twin::IntersectionId) -> bool {
+    let net = sim.network();
+    net.intersection(i).movements.iter().any(|&m| net.movement(m).turn != twin::Turn::Right && sim.movement_green(m))
+}
+
 /// Run the twin against the brain until `stop` is set (or the configured duration ends).
 /// Returns the number of simulated steps.
 pub fn run_twin(brain: Arc<Brain>, mut sim: Sim, mut control: Option<Controller>, cfg: &LiveConfig, stop: Arc<AtomicBool>) -> u64 {
@@ -416,7 +429,7 @@ pub fn run_twin(brain: Arc<Brain>, mut sim: Sim, mut control: Option<Controller>
         if sim.time() >= next_state {
             next_state += cfg.state_interval_s;
             *brain.signals.write().unwrap_or_else(|e| e.into_inner()) =
-                signalised.iter().zip(&names).map(|(&i, (n, np))| (n.clone(), sim.current_phase(i), *np)).collect();
+                signalised.iter().zip(&names).map(|(&i, (n, np))| (n.clone(), sim.current_phase(i), *np, serving(&sim, i))).collect();
             let m = sim.metrics();
             brain.publish_state(now, m.vehicles_running, m.throughput);
         }

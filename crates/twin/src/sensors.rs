@@ -11,8 +11,14 @@
 //! - **Probe vehicles**: a seeded share of vehicles (taxis) report noisy GPS fixes every
 //!   `probe_period` seconds (5-10 s, per vehicle).
 //!
-//! Signal controller phase events (ATSPM 1/8/9/10/11) come from the control layer, which
-//! owns yellow and clearance; detector events 81/82 come from here.
+//! - **Signal controllers**: ATSPM phase events derived from [`crate::Sim::current_phase`]
+//!   changes. A plan phase that gives green to right turns only (the datasets' 5 s phase
+//!   0) is the intergreen: entering it ends the previous phase's green with code 8 (begin
+//!   yellow); `yellow_s` later come 9 (end yellow) and 10 (begin red clearance); leaving
+//!   it gives 11 (end red clearance) and 1 (begin green) of the next phase. A direct
+//!   change between two green phases emits 8, 9, 10, 11 and 1 at once. Phases are
+//!   reported 0-based here (`phase`); the wire format numbers them from 1.
+//!   Detector events 81/82 come from the loops.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -42,6 +48,8 @@ pub struct SensorConfig {
     /// Master secret for plate pseudonymisation.
     pub plate_secret: Vec<u8>,
     pub seed: u64,
+    /// Yellow part of an intergreen phase, seconds (the rest is red clearance).
+    pub yellow_s: f64,
 }
 
 impl Default for SensorConfig {
@@ -54,6 +62,7 @@ impl Default for SensorConfig {
             loop_length_m: 2.0,
             plate_secret: b"citybrain-demo-secret".to_vec(),
             seed: 0,
+            yellow_s: 3.0,
         }
     }
 }
@@ -102,6 +111,13 @@ pub enum Reading {
         speed: f64,
         heading: f64,
     },
+    /// ATSPM controller phase event: code 1, 8, 9, 10 or 11; `phase` is the plan phase index.
+    SignalEvent {
+        intersection: IntersectionId,
+        time: f64,
+        code: u16,
+        phase: usize,
+    },
 }
 
 /// Below this speed (m/s) a vehicle on the detector is sampled rather than timed.
@@ -127,6 +143,16 @@ pub struct VirtualSensors {
     rng: ChaCha8Rng,
     key_day: i64,
     day_key: Vec<u8>,
+    signals: Vec<SignalTrack>,
+}
+
+/// Per intersection: the phase last seen and the intergreen in progress.
+#[derive(Clone, Copy, Debug, Default)]
+struct SignalTrack {
+    phase: Option<usize>,
+    /// The green phase being cleared and when its intergreen began.
+    clearing: Option<(usize, f64)>,
+    yellow_done: bool,
 }
 
 impl VirtualSensors {
@@ -141,6 +167,9 @@ impl VirtualSensors {
             rng,
             key_day: i64::MIN,
             day_key: Vec::new(),
+            signals: (0..sim.network().intersections.len())
+                .map(|i| SignalTrack { phase: sim.current_phase(IntersectionId(i as u32)), ..Default::default() })
+                .collect(),
             cfg,
         };
         s.rotate_key(sim.time());
@@ -208,6 +237,64 @@ impl VirtualSensors {
             self.flush_interval(sim, now, out);
         }
         self.probe_reports(sim, now, out);
+        self.signal_events(sim, now, out);
+    }
+
+    /// ATSPM phase events from phase changes (see the module docs).
+    fn signal_events(&mut self, sim: &Sim, now: f64, out: &mut Vec<Reading>) {
+        let net = sim.network();
+        for (i, inter) in net.intersections.iter().enumerate() {
+            if inter.phases.is_empty() || inter.is_virtual {
+                continue;
+            }
+            let id = IntersectionId(i as u32);
+            let ev = |code, phase| Reading::SignalEvent { intersection: id, time: now, code, phase };
+            let tr = &mut self.signals[i];
+            let cur = sim.current_phase(id);
+            if let Some((p, since)) = tr.clearing {
+                if !tr.yellow_done && now + 1e-9 >= since + self.cfg.yellow_s {
+                    out.push(ev(9, p));
+                    out.push(ev(10, p));
+                    tr.yellow_done = true;
+                }
+            }
+            if cur == tr.phase {
+                continue;
+            }
+            let is_intergreen = |p: usize| {
+                inter
+                    .movements
+                    .iter()
+                    .zip(&inter.phases[p].green)
+                    .all(|(&m, &g)| !g || net.movement(m).turn == crate::Turn::Right)
+            };
+            // End whatever was showing.
+            match (tr.clearing.take(), tr.phase) {
+                (Some((p, _)), _) => {
+                    if !tr.yellow_done {
+                        out.push(ev(9, p));
+                        out.push(ev(10, p));
+                    }
+                    out.push(ev(11, p));
+                }
+                (None, Some(p)) if !is_intergreen(p) => {
+                    if cur.is_some_and(is_intergreen) {
+                        out.push(ev(8, p));
+                        tr.clearing = Some((p, now));
+                        tr.yellow_done = false;
+                    } else {
+                        for code in [8, 9, 10, 11] {
+                            out.push(ev(code, p));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if let Some(c) = cur.filter(|&c| !is_intergreen(c)) {
+                out.push(ev(1, c));
+            }
+            tr.phase = cur;
+        }
     }
 
     /// Slow or stopped vehicles over a detector: sampled every step.
@@ -399,6 +486,29 @@ mod tests {
         vs.rotate_key(86400.0 + 5.0);
         assert_ne!(today, vs.pseudonymise("ZJ-A12345"), "key must change on the next day");
         assert_eq!(vs.pseudonymise("ZJ-A12345"), vs.pseudonymise("ZJ-A12345"), "stable within a day");
+    }
+
+    #[test]
+    fn controllers_report_phase_events_in_atspm_order() {
+        let out = run(0.0);
+        let ev: Vec<(f64, u16, usize)> = out
+            .iter()
+            .filter_map(
+                |r| if let Reading::SignalEvent { time, code, phase, .. } = r { Some((*time, *code, *phase)) } else { None },
+            )
+            .collect();
+        // Corridor plan: phase 0 green 30 s, phase 1 (nothing green) 30 s as intergreen.
+        let greens: Vec<f64> = ev.iter().filter(|e| e.1 == 1).map(|e| e.0).collect();
+        assert!(greens.len() >= 9, "{ev:?}");
+        for w in greens.windows(2) {
+            assert!((w[1] - w[0] - 60.0).abs() < 1e-6, "cycle {w:?}");
+        }
+        let codes: Vec<u16> = ev.iter().map(|e| e.1).collect();
+        let first8 = codes.iter().position(|&c| c == 8).expect("a yellow");
+        assert_eq!(&codes[first8..first8 + 5], &[8, 9, 10, 11, 1]);
+        let (t8, t9) = (ev[first8].0, ev[first8 + 1].0);
+        assert!((t9 - t8 - 3.0).abs() < 1e-6, "yellow lasts yellow_s: {t8} {t9}");
+        assert!(ev.iter().all(|e| e.2 == 0), "only phase 0 is a green phase");
     }
 
     #[test]

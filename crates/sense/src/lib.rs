@@ -1,0 +1,52 @@
+//! # sense: citybrain's nerves
+//!
+//! The observation model, the registry of devices, the wire format real devices and the
+//! twin's virtual sensors both speak, per-record validation and the ingestion pipeline.
+//!
+//! ## Glossary
+//! - **Sensor**: one registered device or feed ([`Sensor`]), addressed by a stable
+//!   external id (`loop:road_1_0_1:0`, `camera:intersection_1_1`,
+//!   `controller:intersection_1_1`, `probe:taxi`, `citizen:12345`) and internally by a
+//!   dense [`SensorIdx`]. Each has a kind, a location and an owner department.
+//! - **Record**: one element of a batch body `{"observations":[...]}`; a flat JSON object
+//!   with `sensor`, `kind`, `time` and kind-specific fields ([`wire`]).
+//! - **Raw record** ([`RawRecord`]): a record parsed for shape only.
+//! - **Observation** ([`Observation`]): a validated record, names resolved to typed
+//!   network ids.
+//! - **Loop aggregate**: count, occupancy (share of time covered, 0..1) and mean spot
+//!   speed of one lane's loop over an interval.
+//! - **ATSPM event**: Indiana high-resolution controller event: 1 begin green, 8 begin
+//!   yellow, 9 end yellow, 10 begin red clearance, 11 end red clearance (param = phase,
+//!   1-based), 81 detector off, 82 detector on (param = detector channel, 1-based).
+//! - **Token**: the pseudonym of a plate, 24 lowercase hex characters (96 bits of a keyed
+//!   hash whose key rotates daily). A raw plate is never accepted.
+//! - **Sink**: a consumer of accepted observations ([`ObservationSink`]), e.g. the state
+//!   estimator or the store.
+//!
+//! ## Invariants
+//! - Bad input never panics: a malformed body is a [`BatchError`]; a bad record is a
+//!   [`RecordError`] naming its field, and the rest of the batch is still accepted.
+//! - Every [`Observation`] has finite numbers in range, known sensor and network ids, and
+//!   a record kind its sensor may send; [`wire::to_wire`] followed by [`validate`] gives
+//!   the same observation back.
+//! - The twin's readings enter through [`wire::from_reading`] and the same [`Pipeline`]
+//!   as HTTP records: there is one ingestion path.
+//! - Per sensor, an accepted record is never more than the pipeline's order tolerance
+//!   older than that sensor's latest accepted record.
+//! - The rejected-record ring is bounded.
+
+pub mod observation;
+pub mod pipeline;
+pub mod registry;
+pub mod testnet;
+pub mod validate;
+pub mod wire;
+
+pub use observation::*;
+pub use pipeline::{CollectSink, IngestReport, ObservationSink, Pipeline, PipelineConfig, Rejected, SinkError};
+pub use registry::{GeoRef, Location, Sensor, SensorIdx, SensorKind, SensorRegistry, CITIZEN_FEED_ID, PROBE_FEED_ID};
+pub use validate::{is_token, validate, RecordError};
+pub use wire::{batch_body, from_reading, parse_batch, to_wire, BatchError, RawRecord, WireRecord};
+
+#[cfg(test)]
+mod tests;

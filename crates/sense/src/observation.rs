@@ -1,0 +1,215 @@
+//! The validated observation model. Every value here has passed [`crate::validate`]:
+//! names are resolved to typed network ids, numbers are finite and in range, tokens are
+//! pseudonymous. Serde-free; the wire form lives in [`crate::wire`].
+
+use twin::{IntersectionId, LaneId, MovementId, Point, RoadId};
+
+use crate::registry::SensorIdx;
+
+/// One accepted observation: which sensor, when (city clock, seconds), and what.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    pub sensor: SensorIdx,
+    /// Report time in seconds on the city clock (simulated seconds for the twin).
+    pub time: f64,
+    pub data: ObsData,
+}
+
+/// The payload of an observation, one variant per record kind.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ObsData {
+    Loop(LoopAggregate),
+    Movement(MovementCount),
+    Queue(QueueReading),
+    Plate(PlateRead),
+    Probe(ProbeFix),
+    Signal(SignalEvent),
+    Report(CitizenReport),
+}
+
+impl ObsData {
+    /// The wire `kind` string of this payload.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            ObsData::Loop(_) => RecordKind::Loop,
+            ObsData::Movement(_) => RecordKind::Movement,
+            ObsData::Queue(_) => RecordKind::Queue,
+            ObsData::Plate(_) => RecordKind::Plate,
+            ObsData::Probe(_) => RecordKind::Probe,
+            ObsData::Signal(_) => RecordKind::Signal,
+            ObsData::Report(_) => RecordKind::Report,
+        }
+    }
+}
+
+/// Record kinds as they appear in the wire `kind` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RecordKind {
+    Loop,
+    Movement,
+    Queue,
+    Plate,
+    Probe,
+    Signal,
+    Report,
+}
+
+impl RecordKind {
+    pub const ALL: [RecordKind; 7] = [
+        RecordKind::Loop,
+        RecordKind::Movement,
+        RecordKind::Queue,
+        RecordKind::Plate,
+        RecordKind::Probe,
+        RecordKind::Signal,
+        RecordKind::Report,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Loop => "loop",
+            RecordKind::Movement => "movement",
+            RecordKind::Queue => "queue",
+            RecordKind::Plate => "plate",
+            RecordKind::Probe => "probe",
+            RecordKind::Signal => "signal",
+            RecordKind::Report => "report",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RecordKind> {
+        RecordKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Loop detector aggregate over `[start, end)` for one lane.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoopAggregate {
+    pub lane: LaneId,
+    pub road: RoadId,
+    pub start: f64,
+    pub end: f64,
+    /// Vehicles that passed the loop in the interval.
+    pub count: u32,
+    /// Share of the interval the loop was covered, 0..=1.
+    pub occupancy: f64,
+    /// Mean spot speed of the passing vehicles, m/s; `None` when nobody passed.
+    pub speed: Option<f64>,
+}
+
+/// Camera count of vehicles that made one movement during `[start, end)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MovementCount {
+    pub intersection: IntersectionId,
+    pub movement: MovementId,
+    pub from_road: RoadId,
+    pub to_road: RoadId,
+    pub start: f64,
+    pub end: f64,
+    pub count: u32,
+}
+
+/// Camera queue measurement on one approach road at the observation time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueReading {
+    pub intersection: IntersectionId,
+    pub road: RoadId,
+    /// Back of queue from the stop line, metres.
+    pub queue_m: f64,
+    /// Vehicles waiting (stopped) on the approach.
+    pub waiting: u32,
+}
+
+/// A camera plate read: only the pseudonymised token, never a plate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlateRead {
+    pub intersection: IntersectionId,
+    pub road: RoadId,
+    pub token: String,
+}
+
+/// A probe vehicle GPS fix, in network metres.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeFix {
+    pub token: String,
+    pub pos: Point,
+    /// m/s.
+    pub speed: f64,
+    /// Radians, atan2 convention (0 = +x, counter-clockwise).
+    pub heading: f64,
+}
+
+/// Indiana / ATSPM high-resolution controller event codes that citybrain uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EventCode {
+    /// 1: phase begin green (param = phase).
+    PhaseBeginGreen,
+    /// 8: phase begin yellow clearance (param = phase).
+    PhaseBeginYellow,
+    /// 9: phase end yellow clearance (param = phase).
+    PhaseEndYellow,
+    /// 10: phase begin red clearance (param = phase).
+    PhaseBeginRedClearance,
+    /// 11: phase end red clearance (param = phase).
+    PhaseEndRedClearance,
+    /// 81: detector off (param = detector channel).
+    DetectorOff,
+    /// 82: detector on (param = detector channel).
+    DetectorOn,
+}
+
+impl EventCode {
+    pub fn code(self) -> u16 {
+        match self {
+            EventCode::PhaseBeginGreen => 1,
+            EventCode::PhaseBeginYellow => 8,
+            EventCode::PhaseEndYellow => 9,
+            EventCode::PhaseBeginRedClearance => 10,
+            EventCode::PhaseEndRedClearance => 11,
+            EventCode::DetectorOff => 81,
+            EventCode::DetectorOn => 82,
+        }
+    }
+
+    pub fn from_code(c: u16) -> Option<EventCode> {
+        Some(match c {
+            1 => EventCode::PhaseBeginGreen,
+            8 => EventCode::PhaseBeginYellow,
+            9 => EventCode::PhaseEndYellow,
+            10 => EventCode::PhaseBeginRedClearance,
+            11 => EventCode::PhaseEndRedClearance,
+            81 => EventCode::DetectorOff,
+            82 => EventCode::DetectorOn,
+            _ => return None,
+        })
+    }
+
+    /// Whether the parameter is a detector channel (else a phase number).
+    pub fn is_detector(self) -> bool {
+        matches!(self, EventCode::DetectorOff | EventCode::DetectorOn)
+    }
+}
+
+/// A controller high-resolution event. Phase numbers are 1-based (twin phase index + 1);
+/// detector channels are 1-based (see [`crate::SensorRegistry::detector_channel`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignalEvent {
+    pub intersection: IntersectionId,
+    pub code: EventCode,
+    pub param: u32,
+}
+
+/// Categories a citizen report may have.
+pub const REPORT_CATEGORIES: [&str; 6] = ["congestion", "accident", "signal-fault", "road-works", "hazard", "other"];
+
+/// A citizen report (12345 hotline / app): category, location and free text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CitizenReport {
+    /// One of [`REPORT_CATEGORIES`].
+    pub category: String,
+    /// Where, when given as a point (at least one of `pos` and `road` is set).
+    pub pos: Option<Point>,
+    /// The road it names, if it named one.
+    pub road: Option<RoadId>,
+    pub text: String,
+}

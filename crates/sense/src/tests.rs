@@ -1,0 +1,337 @@
+use std::sync::{Arc, Mutex};
+
+use proptest::prelude::*;
+use twin::sensors::{SensorConfig, VirtualSensors};
+use twin::{Demand, Flow, LaneId, Point, RoadId, Scenario, Sim, SimConfig, VehicleParams};
+
+use super::*;
+use crate::testnet::corridor;
+
+fn reg() -> SensorRegistry {
+    SensorRegistry::for_network(&corridor())
+}
+
+fn loop_rec(time: f64, count: f64, occ: f64) -> WireRecord {
+    WireRecord {
+        sensor: Some("loop:AB:0".into()),
+        kind: Some("loop".into()),
+        time: Some(time),
+        start: Some(time - 30.0),
+        end: Some(time),
+        count: Some(count),
+        occupancy: Some(occ),
+        speed: Some(8.3),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn registry_covers_the_network() {
+    let net = corridor();
+    let r = SensorRegistry::for_network(&net);
+    let kinds = |k| r.sensors().filter(|(_, s)| s.kind == k).count();
+    assert_eq!(kinds(SensorKind::Loop), net.lanes.len());
+    assert_eq!(kinds(SensorKind::Camera), 1);
+    assert_eq!(kinds(SensorKind::Controller), 1);
+    assert_eq!(r.len(), net.lanes.len() + 4);
+    let cam = r.get(r.lookup("camera:B").unwrap()).unwrap();
+    assert_eq!(cam.owner, "traffic-police");
+    assert_eq!(r.get(r.lookup(PROBE_FEED_ID).unwrap()).unwrap().owner, "taxi-company");
+    let l1 = r.get(r.lookup("loop:AB:1").unwrap()).unwrap();
+    assert_eq!(l1.location.lane, Some(LaneId(1)));
+    assert_eq!(l1.location.road, Some(RoadId(0)));
+    // Approach lanes of B: AB has 2, CB has 1 -> channels 1..=3, each mapping back.
+    let b = net.intersection_by_name("B").unwrap();
+    let mut chans: Vec<u32> = (0..net.lanes.len()).filter_map(|l| r.detector_channel(LaneId(l as u32))).map(|c| c.1).collect();
+    chans.sort();
+    assert_eq!(chans, vec![1, 2, 3]);
+    for c in 1..=3 {
+        let lane = r.detector_lane(b, c).unwrap();
+        assert_eq!(r.detector_channel(lane), Some((b, c)));
+    }
+    assert_eq!(r.detector_lane(b, 4), None);
+    assert_eq!(r.detector_lane(b, 0), None);
+    assert_eq!(r.phase_count(b), 3);
+}
+
+#[test]
+fn malformed_bodies_are_batch_errors() {
+    for body in [&b"not json"[..], b"{}", b"[]", b"{\"observations\":3}", b"{\"observations\":[1,", b"\xff\xfe"] {
+        assert!(parse_batch(body).is_err(), "{:?}", String::from_utf8_lossy(body));
+    }
+    let ok = parse_batch(br#"{"observations":[]}"#).unwrap();
+    assert!(ok.is_empty());
+}
+
+#[test]
+fn each_bad_record_gets_its_own_located_error() {
+    let good = loop_rec(120.0, 7.0, 0.12);
+    let bad_occ = loop_rec(150.0, 7.0, 1.7);
+    let body = format!(
+        r#"{{"observations":[{},{},"just a string",{}, {{"sensor":"loop:AB:0","kind":"loop","time":"soon"}}, {{"sensor":"nope","kind":"loop","time":1}}]}}"#,
+        serde_json::to_string(&good).unwrap(),
+        serde_json::to_string(&loop_rec(130.0, -3.0, 0.1)).unwrap(),
+        serde_json::to_string(&bad_occ).unwrap(),
+    );
+    let recs = parse_batch(body.as_bytes()).unwrap();
+    assert_eq!(recs.len(), 6);
+    let mut p = Pipeline::new(Arc::new(reg()), PipelineConfig::default());
+    let sink = Arc::new(Mutex::new(CollectSink::default()));
+    p.add_sink(Box::new(sink.clone()));
+    let rep = p.ingest(&recs);
+    assert_eq!((rep.accepted, rep.rejected), (1, 5));
+    let err = |i: usize| rep.results[i].1.clone().unwrap_err();
+    assert!(rep.results[0].1.is_ok());
+    assert_eq!(err(1), "observations[1].count: must be a non-negative integer, got -3");
+    assert!(err(2).starts_with("observations[2]: "), "{}", err(2));
+    assert_eq!(err(3), "observations[3].occupancy: must be within 0..1, got 1.7");
+    assert!(err(4).starts_with("observations[4].time: invalid type"), "{}", err(4));
+    assert_eq!(err(5), "observations[5].sensor: unknown sensor `nope`");
+    assert_eq!(sink.lock().unwrap().0.len(), 1);
+    let rej: Vec<_> = p.rejected().collect();
+    assert_eq!(rej.len(), 5);
+    assert_eq!(rej[0].index, 1);
+    assert!(rej[2].raw.contains("1.7"), "{}", rej[2].raw);
+    assert_eq!(rej[1].raw, "\"just a string\"");
+}
+
+#[test]
+fn validation_rules() {
+    let r = reg();
+    let check = |w: WireRecord| validate(&r, &w.into()).map_err(|e| e.to_string());
+    assert!(check(loop_rec(120.0, 7.0, 0.5)).is_ok());
+    let mut w = loop_rec(120.0, 7.0, 0.5);
+    w.kind = Some("queue".into());
+    assert_eq!(check(w).unwrap_err(), "kind: sensor `loop:AB:0` is a loop and cannot report `queue`");
+    let mut w = loop_rec(120.0, 7.0, 0.5);
+    w.speed = Some(f64::NAN);
+    assert_eq!(check(w).unwrap_err(), "speed: must be a finite number, got NaN");
+    let mut w = loop_rec(120.0, 7.0, 0.5);
+    w.end = Some(80.0);
+    assert!(check(w).unwrap_err().starts_with("end: must be after start"));
+    let mut w = loop_rec(120.0, 2.5, 0.5);
+    w.speed = None;
+    assert!(check(w).unwrap_err().starts_with("count:"));
+    let plate = |token: &str| WireRecord {
+        sensor: Some("camera:B".into()),
+        kind: Some("plate".into()),
+        time: Some(10.0),
+        road: Some("AB".into()),
+        token: Some(token.into()),
+        ..Default::default()
+    };
+    assert!(check(plate("0123456789abcdef01234567")).is_ok());
+    for raw in ["ZJ-A12345", "0123456789ABCDEF01234567", "0123456789abcdef0123456", "浙A12345"] {
+        assert!(check(plate(raw)).unwrap_err().starts_with("token: must be a pseudonymised token"), "{raw}");
+    }
+    let mut p = plate("0123456789abcdef01234567");
+    p.road = Some("BC".into());
+    assert_eq!(check(p).unwrap_err(), "road: road `BC` does not approach this camera's intersection");
+    let sig = |code: f64, param: f64| WireRecord {
+        sensor: Some("controller:B".into()),
+        kind: Some("signal".into()),
+        time: Some(10.0),
+        code: Some(code),
+        param: Some(param),
+        ..Default::default()
+    };
+    assert!(check(sig(1.0, 3.0)).is_ok());
+    assert!(check(sig(82.0, 3.0)).is_ok());
+    assert_eq!(check(sig(1.0, 4.0)).unwrap_err(), "param: no phase 4 at this controller");
+    assert_eq!(check(sig(81.0, 0.0)).unwrap_err(), "param: no detector channel 0 at this controller");
+    assert!(check(sig(5.0, 1.0)).unwrap_err().starts_with("code: must be one of"));
+    let probe = WireRecord {
+        sensor: Some(PROBE_FEED_ID.into()),
+        kind: Some("probe".into()),
+        time: Some(10.0),
+        token: Some("0123456789abcdef01234567".into()),
+        lon: Some(120.16),
+        lat: Some(30.25),
+        speed: Some(5.0),
+        heading: Some(0.0),
+        ..Default::default()
+    };
+    let o = validate(&r, &probe.clone().into()).unwrap();
+    let ObsData::Probe(f) = o.data else { panic!() };
+    assert!((f.pos.x - 961.5).abs() < 1.0 && f.pos.y.abs() < 1e-6, "{:?}", f.pos);
+    let mut both = probe;
+    both.x = Some(1.0);
+    assert_eq!(check(both).unwrap_err(), "x: give either x/y or lon/lat, not both");
+    let report = WireRecord {
+        sensor: Some(CITIZEN_FEED_ID.into()),
+        kind: Some("report".into()),
+        time: Some(10.0),
+        category: Some("accident".into()),
+        road: Some("BC".into()),
+        text: Some("two cars collided".into()),
+        ..Default::default()
+    };
+    assert!(check(report.clone()).is_ok());
+    let mut nowhere = report;
+    nowhere.road = None;
+    assert_eq!(check(nowhere).unwrap_err(), "x: a location is required: x/y, lon/lat or road");
+}
+
+#[test]
+fn records_out_of_order_beyond_tolerance_are_rejected() {
+    let mut p = Pipeline::new(Arc::new(reg()), PipelineConfig { order_tolerance_s: 30.0, rejected_capacity: 2 });
+    let recs: Vec<RawRecord> = [300.0, 280.0, 260.0, 310.0, 100.0, 50.0].iter().map(|&t| loop_rec(t, 1.0, 0.1).into()).collect();
+    let rep = p.ingest(&recs);
+    let ok: Vec<bool> = rep.results.iter().map(|r| r.1.is_ok()).collect();
+    assert_eq!(ok, vec![true, true, false, true, false, false]);
+    assert!(rep.results[2].1.clone().unwrap_err().starts_with("observations[2].time: out of order"));
+    // The ring keeps only the last 2 rejections.
+    let idx: Vec<usize> = p.rejected().map(|r| r.index).collect();
+    assert_eq!(idx, vec![4, 5]);
+    assert_eq!((p.total_accepted(), p.total_rejected()), (3, 3));
+    assert_eq!(p.last_time(p.registry().lookup("loop:AB:0").unwrap()), Some(310.0));
+}
+
+/// Every reading of the twin's virtual sensors becomes a wire record that validates.
+#[test]
+fn twin_readings_flow_through_the_same_pipeline() {
+    let net = corridor();
+    let flow = |route: Vec<RoadId>| Flow { params: VehicleParams::default(), route, interval: 3.0, start: 0.0, end: Some(500.0) };
+    let scenario = Scenario {
+        network: net.clone(),
+        demand: Demand { flows: vec![flow(vec![RoadId(0), RoadId(1)]), flow(vec![RoadId(2), RoadId(3)])] },
+    };
+    let mut sim = Sim::new(&scenario, SimConfig { record_events: true, ..Default::default() });
+    let mut vs = VirtualSensors::new(&sim, SensorConfig { probe_share: 0.5, ..Default::default() });
+    let registry = Arc::new(SensorRegistry::for_network(&net));
+    let mut p = Pipeline::new(registry.clone(), PipelineConfig::default());
+    let sink = Arc::new(Mutex::new(CollectSink::default()));
+    p.add_sink(Box::new(sink.clone()));
+    let mut readings = Vec::new();
+    let mut converted = 0;
+    for _ in 0..400 {
+        sim.step();
+        readings.clear();
+        vs.observe(&sim, &mut readings);
+        let recs: Vec<RawRecord> = readings.iter().filter_map(|r| from_reading(r, &registry, 86_400.0)).map(Into::into).collect();
+        converted += recs.len();
+        let rep = p.ingest(&recs);
+        assert_eq!(rep.rejected, 0, "{:?}", rep.results.iter().find(|r| r.1.is_err()));
+    }
+    let got = sink.lock().unwrap();
+    assert_eq!(got.0.len(), converted);
+    let has = |k: RecordKind| got.0.iter().any(|o| o.data.kind() == k);
+    for k in [RecordKind::Loop, RecordKind::Movement, RecordKind::Queue, RecordKind::Plate, RecordKind::Probe, RecordKind::Signal]
+    {
+        assert!(has(k), "no {k:?}");
+    }
+    let codes: std::collections::BTreeSet<u16> =
+        got.0.iter().filter_map(|o| if let ObsData::Signal(s) = &o.data { Some(s.code.code()) } else { None }).collect();
+    assert_eq!(codes.into_iter().collect::<Vec<_>>(), vec![1, 8, 9, 10, 11, 81, 82]);
+    assert!(got.0.iter().all(|o| o.time >= 86_400.0));
+}
+
+fn arb_obs(r: &SensorRegistry) -> impl Strategy<Value = Observation> {
+    let token = "[0-9a-f]{24}";
+    let lp = r.lookup("loop:AB:1").unwrap();
+    let cam = r.lookup("camera:B").unwrap();
+    let ctl = r.lookup("controller:B").unwrap();
+    let probe = r.probe_feed().unwrap();
+    let cit = r.citizen_feed().unwrap();
+    let b = twin::IntersectionId(1);
+    prop_oneof![
+        (0.0..1e6f64, 1.0..600.0f64, 0u32..500, 0.0..=1.0f64, proptest::option::of(0.0..50.0f64)).prop_map(
+            move |(t, d, count, occupancy, speed)| {
+                Observation {
+                    sensor: lp,
+                    time: t + d,
+                    data: ObsData::Loop(LoopAggregate {
+                        lane: LaneId(1),
+                        road: RoadId(0),
+                        start: t,
+                        end: t + d,
+                        count,
+                        occupancy,
+                        speed,
+                    }),
+                }
+            }
+        ),
+        (0.0..1e6f64, 0.0..500.0f64, 0u32..100).prop_map(move |(t, queue_m, waiting)| Observation {
+            sensor: cam,
+            time: t,
+            data: ObsData::Queue(QueueReading { intersection: b, road: RoadId(2), queue_m, waiting }),
+        }),
+        (0.0..1e6f64, token).prop_map(move |(t, token)| Observation {
+            sensor: cam,
+            time: t,
+            data: ObsData::Plate(PlateRead { intersection: b, road: RoadId(0), token }),
+        }),
+        (0.0..1e6f64, token, -1e4..1e4f64, -1e4..1e4f64, 0.0..40.0f64, -3.2..3.2f64).prop_map(
+            move |(t, token, x, y, speed, heading)| {
+                Observation {
+                    sensor: probe,
+                    time: t,
+                    data: ObsData::Probe(ProbeFix { token, pos: Point::new(x, y), speed, heading }),
+                }
+            }
+        ),
+        (0.0..1e6f64, prop::sample::select(vec![1u16, 8, 9, 10, 11, 81, 82]), 1u32..=3).prop_map(move |(t, c, param)| {
+            Observation {
+                sensor: ctl,
+                time: t,
+                data: ObsData::Signal(SignalEvent { intersection: b, code: EventCode::from_code(c).unwrap(), param }),
+            }
+        }),
+        (
+            0.0..1e6f64,
+            prop::sample::select(REPORT_CATEGORIES.to_vec()),
+            "\\PC{0,40}",
+            proptest::option::of((-1e3..1e3f64, -1e3..1e3f64))
+        )
+            .prop_map(move |(t, cat, text, p)| Observation {
+                sensor: cit,
+                time: t,
+                data: ObsData::Report(CitizenReport {
+                    category: cat.into(),
+                    pos: p.map(|(x, y)| Point::new(x, y)),
+                    road: if p.is_none() { Some(RoadId(3)) } else { None },
+                    text,
+                }),
+            }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let r = reg();
+        if let Ok(recs) = parse_batch(&body) {
+            for rec in &recs {
+                let _ = validate(&r, rec);
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_records_never_panic(fields in proptest::collection::vec(("[a-z_]{1,9}", prop_oneof![
+        any::<f64>().prop_map(|f| serde_json::json!(f)),
+        "\\PC{0,30}".prop_map(|s| serde_json::json!(s)),
+        Just(serde_json::json!("loop:AB:0")),
+        Just(serde_json::json!("loop")),
+        Just(serde_json::Value::Null),
+    ]), 0..10)) {
+        let obj: serde_json::Map<String, serde_json::Value> = fields.into_iter().collect();
+        let body = serde_json::json!({ "observations": [obj] }).to_string();
+        let recs = parse_batch(body.as_bytes()).unwrap();
+        let mut p = Pipeline::new(Arc::new(reg()), PipelineConfig::default());
+        let rep = p.ingest(&recs);
+        prop_assert_eq!(rep.accepted + rep.rejected, 1);
+    }
+
+    #[test]
+    fn valid_records_round_trip(obs in proptest::collection::vec(arb_obs(&reg()), 1..20)) {
+        let r = reg();
+        let wire: Vec<WireRecord> = obs.iter().map(|o| to_wire(&r, o)).collect();
+        let recs = parse_batch(batch_body(&wire).as_bytes()).unwrap();
+        prop_assert_eq!(recs.len(), obs.len());
+        for (o, rec) in obs.iter().zip(&recs) {
+            prop_assert_eq!(&validate(&r, rec).map_err(|e| e.to_string()), &Ok(o.clone()));
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! The wire format: the HTTP body `{"observations":[...]}` with one flat JSON object per
+//! record, e.g. `{"sensor":"loop:road_1_0_1:0","kind":"loop","time":120.0,"start":90.0,
+//! "end":120.0,"count":7,"occupancy":0.12,"speed":8.3}`.
+//!
+//! Parsing is two-level: [`parse_batch`] fails only when the body is not JSON of the
+//! batch shape (an HTTP 400); each element becomes a [`RawRecord`], which may still be
+//! malformed (wrong field types), and is judged on its own by [`crate::validate`].
+//!
+//! Fields by kind (all numbers are JSON numbers, times in seconds, speeds in m/s):
+//! - `loop`: `start`, `end`, `count`, `occupancy` (0..1), `speed` (optional / null)
+//! - `movement`: `from`, `to` (road names), `start`, `end`, `count`
+//! - `queue`: `road` (approach road name), `queue_m`, `waiting`
+//! - `plate`: `road`, `token` (24 lowercase hex characters)
+//! - `probe`: `token`, `x`/`y` (metres) or `lon`/`lat`, `speed`, `heading` (radians)
+//! - `signal`: `code` (1, 8, 9, 10, 11, 81, 82), `param` (phase or detector channel)
+//! - `report`: `category`, `text`, and `x`/`y`, `lon`/`lat` or `road`
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use twin::sensors::Reading;
+
+use crate::observation::{ObsData, Observation};
+use crate::registry::SensorRegistry;
+
+/// One record as sent on the wire. Every field is optional at this level so that a
+/// missing field is reported by validation with its name, not as a parse failure.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occupancy: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub road: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_m: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heading: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// One element of a batch: either a record with typed fields, or JSON that does not
+/// have the record shape (kept verbatim with the located serde error).
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawRecord {
+    Record(Box<WireRecord>),
+    Malformed { json: String, field: String, message: String },
+}
+
+impl From<WireRecord> for RawRecord {
+    fn from(r: WireRecord) -> Self {
+        RawRecord::Record(Box::new(r))
+    }
+}
+
+impl RawRecord {
+    /// The record as JSON text (what was received, for rejected-record inspection).
+    pub fn to_json(&self) -> String {
+        match self {
+            RawRecord::Record(r) => serde_json::to_string(r).unwrap_or_default(),
+            RawRecord::Malformed { json, .. } => json.clone(),
+        }
+    }
+}
+
+/// The body is not a batch at all (HTTP 400).
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum BatchError {
+    #[error("body is not valid JSON of the form {{\"observations\":[...]}}: {0}")]
+    Malformed(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchIn<'a> {
+    #[serde(borrow)]
+    observations: Vec<&'a RawValue>,
+}
+
+#[derive(Serialize)]
+struct BatchOut<'a> {
+    observations: &'a [WireRecord],
+}
+
+/// Parse an HTTP body into raw records. Malformed JSON or a wrong top-level shape is a
+/// [`BatchError`]; a well-formed element of the wrong shape is a [`RawRecord::Malformed`].
+pub fn parse_batch(body: &[u8]) -> Result<Vec<RawRecord>, BatchError> {
+    let text = std::str::from_utf8(body).map_err(|e| BatchError::Malformed(format!("not UTF-8: {e}")))?;
+    let batch: BatchIn = serde_json::from_str(text).map_err(|e| BatchError::Malformed(e.to_string()))?;
+    Ok(batch.observations.into_iter().map(parse_record).collect())
+}
+
+fn parse_record(raw: &RawValue) -> RawRecord {
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    match serde_path_to_error::deserialize::<_, WireRecord>(&mut de) {
+        Ok(r) => RawRecord::Record(Box::new(r)),
+        Err(e) => {
+            let path = e.path().to_string();
+            let field = if path == "." { String::new() } else { path };
+            RawRecord::Malformed { json: raw.get().to_string(), field, message: e.into_inner().to_string() }
+        }
+    }
+}
+
+/// Serialise records as a batch body (what a device or a test client sends).
+pub fn batch_body(records: &[WireRecord]) -> String {
+    serde_json::to_string(&BatchOut { observations: records }).unwrap_or_default()
+}
+
+/// The wire form of a validated observation (the inverse of [`crate::validate`]).
+pub fn to_wire(reg: &SensorRegistry, obs: &Observation) -> WireRecord {
+    let mut w = WireRecord {
+        sensor: reg.get(obs.sensor).map(|s| s.id.clone()),
+        kind: Some(obs.data.kind().as_str().into()),
+        time: Some(obs.time),
+        ..Default::default()
+    };
+    match &obs.data {
+        ObsData::Loop(l) => {
+            (w.start, w.end, w.count, w.occupancy, w.speed) =
+                (Some(l.start), Some(l.end), Some(l.count as f64), Some(l.occupancy), l.speed);
+        }
+        ObsData::Movement(m) => {
+            w.from = Some(reg.road_name(m.from_road).into());
+            w.to = Some(reg.road_name(m.to_road).into());
+            (w.start, w.end, w.count) = (Some(m.start), Some(m.end), Some(m.count as f64));
+        }
+        ObsData::Queue(q) => {
+            w.road = Some(reg.road_name(q.road).into());
+            (w.queue_m, w.waiting) = (Some(q.queue_m), Some(q.waiting as f64));
+        }
+        ObsData::Plate(p) => {
+            w.road = Some(reg.road_name(p.road).into());
+            w.token = Some(p.token.clone());
+        }
+        ObsData::Probe(p) => {
+            w.token = Some(p.token.clone());
+            (w.x, w.y, w.speed, w.heading) = (Some(p.pos.x), Some(p.pos.y), Some(p.speed), Some(p.heading));
+        }
+        ObsData::Signal(s) => {
+            (w.code, w.param) = (Some(s.code.code() as f64), Some(s.param as f64));
+        }
+        ObsData::Report(r) => {
+            w.category = Some(r.category.clone());
+            w.text = Some(r.text.clone());
+            (w.x, w.y) = (r.pos.map(|p| p.x), r.pos.map(|p| p.y));
+            w.road = r.road.map(|rd| reg.road_name(rd).to_string());
+        }
+    }
+    w
+}
+
+/// The wire record a real device would send for a twin virtual-sensor reading. Times are
+/// shifted by `day_start` (seconds of the city clock at simulated time 0). Returns `None`
+/// for readings no registered device would report (e.g. a detector event on a lane that
+/// does not end at a signal controller: its counts still arrive in the loop aggregate).
+pub fn from_reading(reading: &Reading, reg: &SensorRegistry, day_start: f64) -> Option<WireRecord> {
+    let id = |s| reg.get(s).map(|s| s.id.clone());
+    let mut w = WireRecord::default();
+    match reading {
+        Reading::Loop { lane, start, end, count, occupancy, mean_speed } => {
+            w.sensor = id(reg.loop_sensor(*lane)?);
+            w.kind = Some("loop".into());
+            w.time = Some(end + day_start);
+            (w.start, w.end, w.count) = (Some(start + day_start), Some(end + day_start), Some(*count as f64));
+            (w.occupancy, w.speed) = (Some(*occupancy), *mean_speed);
+        }
+        Reading::DetectorEvent { lane, time, code } => {
+            let (inter, channel) = reg.detector_channel(*lane)?;
+            w.sensor = id(reg.controller(inter)?);
+            w.kind = Some("signal".into());
+            w.time = Some(time + day_start);
+            (w.code, w.param) = (Some(*code as f64), Some(channel as f64));
+        }
+        Reading::SignalEvent { intersection, time, code, phase } => {
+            w.sensor = id(reg.controller(*intersection)?);
+            w.kind = Some("signal".into());
+            w.time = Some(time + day_start);
+            (w.code, w.param) = (Some(*code as f64), Some(*phase as f64 + 1.0));
+        }
+        Reading::MovementCount { intersection, movement, start, end, count } => {
+            let (from, to) = reg.movement_roads(*movement)?;
+            w.sensor = id(reg.camera(*intersection)?);
+            w.kind = Some("movement".into());
+            w.time = Some(end + day_start);
+            w.from = Some(reg.road_name(from).into());
+            w.to = Some(reg.road_name(to).into());
+            (w.start, w.end, w.count) = (Some(start + day_start), Some(end + day_start), Some(*count as f64));
+        }
+        Reading::Queue { intersection, road, time, queue_m, waiting } => {
+            w.sensor = id(reg.camera(*intersection)?);
+            w.kind = Some("queue".into());
+            w.time = Some(time + day_start);
+            w.road = Some(reg.road_name(*road).into());
+            (w.queue_m, w.waiting) = (Some(*queue_m), Some(*waiting as f64));
+        }
+        Reading::Plate { intersection, road, time, token } => {
+            w.sensor = id(reg.camera(*intersection)?);
+            w.kind = Some("plate".into());
+            w.time = Some(time + day_start);
+            w.road = Some(reg.road_name(*road).into());
+            w.token = Some(token.clone());
+        }
+        Reading::Probe { token, time, pos, speed, heading } => {
+            w.sensor = id(reg.probe_feed()?);
+            w.kind = Some("probe".into());
+            w.time = Some(time + day_start);
+            w.token = Some(token.clone());
+            (w.x, w.y, w.speed, w.heading) = (Some(pos.x), Some(pos.y), Some(*speed), Some(*heading));
+        }
+    }
+    Some(w)
+}
