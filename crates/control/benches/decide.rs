@@ -26,7 +26,13 @@ fn main() {
         sim.step();
     }
     for protocol in [Protocol::Operational, Protocol::Benchmark] {
-        let js = control::junctions(&scenario.network, protocol.phase_set()).expect("junctions");
+        let js = match control::junctions(&scenario.network, protocol.phase_set()) {
+            Ok(js) => js,
+            Err(e) => {
+                println!("{}: phase set not applicable here: {e}", protocol.name());
+                continue;
+            }
+        };
         let n = js.len();
         let safety = SafetyLayer::new(&scenario.network, js.clone(), protocol.timing()).expect("safety");
         let mut observer = Observer::new(&scenario.network, &js);

@@ -35,6 +35,7 @@ fn main() {
                     let mut q = *p;
                     match field {
                         "approach" => q.approach = v,
+                        "arrival" => q.arrival = v,
                         "downstream" => q.downstream = v,
                         "spill" => q.spill_occupancy = v,
                         "damp" => q.spill_damp = v,

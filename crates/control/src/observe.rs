@@ -12,6 +12,8 @@ pub const APPROACH_M: f64 = 150.0;
 pub const DETECTOR_M: f64 = 30.0;
 /// Time to stop line at which an approaching vehicle's weight falls to zero.
 pub const APPROACH_HORIZON_S: f64 = 20.0;
+/// Moving vehicles that reach the stop line within this time count as arriving.
+pub const ARRIVAL_HORIZON_S: f64 = 30.0;
 /// Speed below which a vehicle counts as waiting (CityFlow's definition).
 pub const WAITING_SPEED: f64 = 0.1;
 /// Jam spacing used for lane capacity: vehicle length plus minimum gap.
@@ -29,6 +31,9 @@ pub struct LaneObs {
     pub approaching: u32,
     /// Approaching vehicles weighted by `1 - time_to_stop_line / APPROACH_HORIZON_S` (≥ 0).
     pub approach_weight: f64,
+    /// Moving vehicles anywhere on the lane that reach the stop line within
+    /// [`ARRIVAL_HORIZON_S`] at their current speed.
+    pub arriving: u32,
     /// Vehicles within [`DETECTOR_M`] of the stop line (a detector call).
     pub near: u32,
     /// Vehicles the lane holds at jam spacing.
@@ -101,6 +106,9 @@ impl Observer {
                     }
                 } else {
                     in_queue = false;
+                    if to_line <= speed * ARRIVAL_HORIZON_S {
+                        o.arriving += 1;
+                    }
                     if to_line <= APPROACH_M {
                         o.approaching += 1;
                         let tts = to_line / speed;

@@ -19,6 +19,8 @@ use crate::safety::{Request, SignalState, Target, Timing};
 pub struct CityBrainParams {
     /// Weight of approaching vehicles relative to queued ones.
     pub approach: f64,
+    /// Weight of vehicles arriving before the next decision (any distance).
+    pub arrival: f64,
     /// Weight of exit-lane vehicles (the pressure term).
     pub downstream: f64,
     /// Exit-lane occupancy (vehicles / jam capacity) above which a movement is damped.
@@ -36,18 +38,22 @@ impl CityBrainParams {
     /// Parameters tuned for the decision period of `timing`.
     pub fn for_timing(timing: &Timing) -> CityBrainParams {
         if timing.decision_interval >= 15.0 {
+            // Tuned on Hangzhou 4x4 + Jinan 3x4, benchmark protocol (examples/tune.rs).
             CityBrainParams {
                 approach: 1.0,
+                arrival: 0.3,
                 downstream: 1.0,
                 spill_occupancy: 0.8,
                 spill_damp: 0.2,
-                switch_penalty_per_s: 0.4,
+                switch_penalty_per_s: 0.0,
                 lane_cap: f64::INFINITY,
             }
         } else {
+            // Tuned on Hangzhou 4x4 + Jinan 3x4, operational protocol (examples/tune.rs).
             CityBrainParams {
                 approach: 1.0,
-                downstream: 0.5,
+                arrival: 0.0,
+                downstream: 0.0,
                 spill_occupancy: 0.8,
                 spill_damp: 0.2,
                 switch_penalty_per_s: 0.4,
@@ -98,7 +104,7 @@ impl Policy for CityBrain {
                     .iter()
                     .map(|l| {
                         let o = &obs.lanes[l.idx()];
-                        (o.waiting as f64 + p.approach * o.approach_weight).min(p.lane_cap)
+                        (o.waiting as f64 + p.approach * o.approach_weight + p.arrival * o.arriving as f64).min(p.lane_cap)
                     })
                     .sum();
                 let (mut down, mut occ) = (0.0, 0.0f64);
