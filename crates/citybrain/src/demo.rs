@@ -162,7 +162,11 @@ fn serve_live(l: Live) -> Result<()> {
             let (b, s, name, seed) = (brain.clone(), stop.clone(), l.controller.clone(), l.seed);
             Some(std::thread::spawn(move || {
                 let control = crate::control::live_controller(&name, &scenario).ok().flatten();
-                let sim = Sim::from_parts(scenario.network, scenario.demand.flows, SimConfig { seed, record_events: true, ..Default::default() });
+                let sim = Sim::from_parts(
+                    scenario.network,
+                    scenario.demand.flows,
+                    SimConfig { seed, record_events: true, ..Default::default() },
+                );
                 server::live::run_twin(b, sim, control, &cfg, s)
             }))
         }

@@ -17,6 +17,7 @@
 //! - Ingestion over HTTP and the twin's virtual sensors share one pipeline.
 
 pub mod api;
+pub mod client;
 pub mod http;
 pub mod live;
 pub mod openapi;

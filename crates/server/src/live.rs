@@ -195,7 +195,9 @@ impl Brain {
         match kind {
             "city" => Ok(vec![Scope::City]),
             "area" => Ok(vec![Scope::Area(id.to_string())]),
-            "road" => self.net.road_by_name(id).map(|r| vec![Scope::Road(r)]).ok_or_else(|| format!("scope: unknown road {id:?}")),
+            "road" => {
+                self.net.road_by_name(id).map(|r| vec![Scope::Road(r)]).ok_or_else(|| format!("scope: unknown road {id:?}"))
+            }
             "intersection" => {
                 let i = self.net.intersection_by_name(id).ok_or_else(|| format!("scope: unknown intersection {id:?}"))?;
                 let roads: Vec<Scope> = self
@@ -266,13 +268,7 @@ impl crate::Backend for Brain {
                 delay_index: (nd > 0).then(|| di / nd as f64),
             })
             .collect();
-        Ok(HistoryResponse {
-            scope: scope.to_string(),
-            from,
-            to,
-            resolution_s: res.seconds().unwrap_or(resolution_s),
-            points,
-        })
+        Ok(HistoryResponse { scope: scope.to_string(), from, to, resolution_s: res.seconds().unwrap_or(resolution_s), points })
     }
 
     fn signals(&self) -> serde_json::Value {
@@ -384,7 +380,13 @@ fn serving(sim: &Sim, i: twin::IntersectionId) -> bool {
 
 /// Run the twin against the brain until `stop` is set (or the configured duration ends).
 /// Returns the number of simulated steps.
-pub fn run_twin(brain: Arc<Brain>, mut sim: Sim, mut control: Option<Controller>, cfg: &LiveConfig, stop: Arc<AtomicBool>) -> u64 {
+pub fn run_twin(
+    brain: Arc<Brain>,
+    mut sim: Sim,
+    mut control: Option<Controller>,
+    cfg: &LiveConfig,
+    stop: Arc<AtomicBool>,
+) -> u64 {
     let mut sensors = VirtualSensors::new(&sim, cfg.sensors.clone());
     // Continue the city clock after whatever the store already holds.
     let day_start = match brain.stored_until() {
@@ -395,8 +397,10 @@ pub fn run_twin(brain: Arc<Brain>, mut sim: Sim, mut control: Option<Controller>
         .map(|k| twin::IntersectionId(k as u32))
         .filter(|&i| sim.network().intersection(i).is_signalised())
         .collect();
-    let names: Vec<(String, usize)> =
-        signalised.iter().map(|&i| (sim.network().intersection(i).name.clone(), sim.network().intersection(i).phases.len())).collect();
+    let names: Vec<(String, usize)> = signalised
+        .iter()
+        .map(|&i| (sim.network().intersection(i).name.clone(), sim.network().intersection(i).phases.len()))
+        .collect();
     let mut readings = Vec::new();
     let mut records = Vec::new();
     let start = Instant::now();
@@ -428,8 +432,11 @@ pub fn run_twin(brain: Arc<Brain>, mut sim: Sim, mut control: Option<Controller>
         }
         if sim.time() >= next_state {
             next_state += cfg.state_interval_s;
-            *brain.signals.write().unwrap_or_else(|e| e.into_inner()) =
-                signalised.iter().zip(&names).map(|(&i, (n, np))| (n.clone(), sim.current_phase(i), *np, serving(&sim, i))).collect();
+            *brain.signals.write().unwrap_or_else(|e| e.into_inner()) = signalised
+                .iter()
+                .zip(&names)
+                .map(|(&i, (n, np))| (n.clone(), sim.current_phase(i), *np, serving(&sim, i)))
+                .collect();
             let m = sim.metrics();
             brain.publish_state(now, m.vehicles_running, m.throughput);
         }

@@ -1,0 +1,151 @@
+//! The live brain over real HTTP on loopback, with a real SQLite file: ingestion (good,
+//! bad and malformed records, oversized bodies), state, history, replay, OpenAPI,
+//! health, metrics, and restart continuity.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use server::client::Client;
+use server::live::{run_twin, Brain, LiveConfig};
+use twin::{Sim, SimConfig};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("citybrain-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn config(dir: &std::path::Path) -> LiveConfig {
+    LiveConfig {
+        speed: 1e6,
+        db_path: dir.join("brain.sqlite"),
+        retention: Default::default(),
+        state_interval_s: 5.0,
+        day_start_s: 7.0 * 3600.0,
+        duration_s: Some(400.0),
+        sensors: Default::default(),
+    }
+}
+
+fn city() -> twin::gen::GenCity {
+    twin::gen::generate(&twin::gen::GenConfig {
+        rows: 3,
+        cols: 3,
+        peak_vehicles_per_hour: 1500.0,
+        ..twin::gen::GenConfig::demo()
+    })
+    .unwrap()
+}
+
+/// Serve `brain` on an ephemeral loopback port; the runtime lives as long as the test.
+fn serve(brain: Arc<Brain>, max_body: usize) -> (SocketAddr, tokio::runtime::Runtime) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cfg =
+        server::HttpConfig { web_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web"), max_body_bytes: max_body };
+    let app = server::router(brain.hub.clone(), brain.clone(), &cfg);
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, rt)
+}
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
+
+#[test]
+fn live_brain_over_http() {
+    let dir = temp_dir("http");
+    let cfg = config(&dir);
+    let c = city();
+    let brain = Brain::open(c.network.clone(), &cfg).unwrap();
+    let (addr, _rt) = serve(brain.clone(), 1 << 20);
+    // The twin plays 400 s of city as fast as it can, through the ingestion pipeline.
+    let sim = Sim::from_parts(c.network.clone(), c.demand.flows.clone(), SimConfig { record_events: true, ..Default::default() });
+    let steps = run_twin(brain.clone(), sim, None, &cfg, Arc::new(AtomicBool::new(false)));
+    assert_eq!(steps, 400);
+    let mut http = Client::connect(addr).unwrap();
+
+    let r = http.get("/healthz").unwrap();
+    assert_eq!((r.status, r.body.as_str()), (200, "ok"));
+
+    let state = json(&http.get("/api/v1/state").unwrap().body);
+    assert_eq!(state["city"]["time_s"].as_f64().unwrap(), 7.0 * 3600.0 + 400.0);
+    assert_eq!(state["roads"].as_array().unwrap().len(), c.network.roads.len());
+    assert!(state["roads"].as_array().unwrap().iter().any(|r| r["speed_kmh"].is_number()), "no road has a speed");
+
+    // A batch with two good records and one bad one: the bad one alone is rejected.
+    let sensors = json(&http.get("/api/v1/sensors").unwrap().body);
+    let loops: Vec<String> = sensors["sensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == "loop")
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .take(2)
+        .collect();
+    let t = 7.0 * 3600.0 + 430.0;
+    let rec = |sensor: &str, occ: f64| serde_json::json!({"sensor": sensor, "kind": "loop", "time": t, "start": t - 30.0, "end": t, "count": 4, "occupancy": occ, "speed": 9.5});
+    let body = serde_json::json!({"observations": [rec(&loops[0], 0.1), rec(&loops[1], 1.7), rec(&loops[1], 0.2)]});
+    let r = http.post_json("/api/v1/observations", body.to_string().as_bytes()).unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rep = json(&r.body);
+    assert_eq!((rep["accepted"].as_u64(), rep["rejected"].as_u64()), (Some(2), Some(1)), "{rep}");
+    assert_eq!(rep["results"][1]["status"], "rejected");
+    assert!(rep["results"][1]["error"].as_str().unwrap().contains("observations[1].occupancy"), "{rep}");
+    let rejected = json(&http.get("/api/v1/rejected").unwrap().body);
+    assert!(
+        rejected["recent"].as_array().unwrap().iter().any(|r| r["error"].as_str().unwrap().contains("occupancy")),
+        "{rejected}"
+    );
+
+    // Malformed JSON is a 400, an oversized body a 413; the connection stays usable.
+    assert_eq!(http.post_json("/api/v1/observations", b"{\"observations\": [").unwrap().status, 400);
+    let mut big = Client::connect(addr).unwrap();
+    let huge = format!("{{\"observations\":[{}]}}", vec![rec(&loops[0], 0.1).to_string(); 20_000].join(","));
+    assert!(huge.len() > 1 << 20);
+    let r = big.post_json("/api/v1/observations", huge.as_bytes());
+    assert_eq!(r.unwrap().status, 413);
+
+    // History: the city and a road; bad scopes are 400 with the field named.
+    let h = json(&http.get("/api/v1/history?scope=city&resolution=60").unwrap().body);
+    assert!(h["points"].as_array().unwrap().iter().any(|p| p["speed_kmh"].is_number()), "{h}");
+    let road = state["roads"].as_array().unwrap().iter().find(|r| r["speed_kmh"].is_number()).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let h = json(&http.get(&format!("/api/v1/history?scope=road:{road}&resolution=5")).unwrap().body);
+    assert!(h["points"].as_array().unwrap().iter().any(|p| p["speed_kmh"].is_number()), "{h}");
+    let r = http.get("/api/v1/history?scope=road:no-such-road").unwrap();
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("scope"), "{}", r.body);
+    assert_eq!(http.get("/api/v1/history?from=10&to=5").unwrap().status, 400);
+
+    // Replay: the snapshot nearest a past time.
+    let snap = json(&http.get(&format!("/api/v1/snapshot?t={}", 7.0 * 3600.0 + 200.0)).unwrap().body);
+    assert_eq!(snap["city"]["time_s"].as_f64().unwrap(), 7.0 * 3600.0 + 200.0);
+
+    let signals = json(&http.get("/api/v1/signals").unwrap().body);
+    assert!(!signals["signals"].as_array().unwrap().is_empty());
+    let api = json(&http.get("/api/v1/openapi.json").unwrap().body);
+    assert!(api["paths"]["/observations"]["post"].is_object());
+    let m = http.get("/metrics").unwrap().body;
+    assert!(m.contains("citybrain_observations_rejected_total 1"), "{m}");
+    let page = http.get("/").unwrap();
+    assert!(page.status == 200 && page.body.contains("<canvas id=\"map\""));
+
+    // Restart: a new brain on the same file continues the city clock after the stored data.
+    drop(http);
+    let last = brain.stored_until().unwrap();
+    drop(brain);
+    let again = Brain::open(c.network.clone(), &cfg).unwrap();
+    assert_eq!(again.stored_until(), Some(last));
+    let sim = Sim::from_parts(c.network.clone(), c.demand.flows.clone(), SimConfig { record_events: true, ..Default::default() });
+    let cfg2 = LiveConfig { duration_s: Some(20.0), ..config(&dir) };
+    run_twin(again.clone(), sim, None, &cfg2, Arc::new(AtomicBool::new(false)));
+    assert!(again.now() > last, "clock {} did not continue after {last}", again.now());
+    std::fs::remove_dir_all(&dir).ok();
+}
