@@ -57,6 +57,6 @@ pub fn write_city(a: &GenArgs) -> Result<(usize, usize)> {
 
 pub fn run(a: &GenArgs) -> Result<()> {
     let (n, f) = write_city(a)?;
-    println!("wrote {} ({} intersections, {} vehicles) to {}", "roadnet.json + flow.json", n, f, a.out.display());
+    println!("wrote roadnet.json + flow.json ({n} intersections, {f} vehicles) to {}", a.out.display());
     Ok(())
 }

@@ -60,6 +60,9 @@ impl ObservationSink for StateSink {
     }
 }
 
+/// (name, plan phase, phase count, serving a through or left movement).
+type SignalRow = (String, Option<usize>, usize, bool);
+
 /// The brain's shared parts; implements the HTTP [`crate::Backend`].
 pub struct Brain {
     pub net: Arc<Network>,
@@ -72,7 +75,7 @@ pub struct Brain {
     clock: AtomicU64,
     /// Per signalised intersection: (name, plan phase if on the plan, phase count,
     /// whether any through or left movement has green).
-    signals: RwLock<Vec<(String, Option<usize>, usize, bool)>>,
+    signals: RwLock<Vec<SignalRow>>,
     sink_errors: AtomicU64,
 }
 
