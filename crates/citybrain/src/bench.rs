@@ -29,6 +29,21 @@ pub struct BenchArgs {
     /// Also generate and run a large synthetic city of this many rows x cols.
     #[arg(long)]
     pub gen_size: Option<u32>,
+    /// Instead of the twin, load-test a running brain at this URL (e.g. http://127.0.0.1:8080).
+    #[arg(long)]
+    pub api: Option<String>,
+    /// Seconds per load phase (with --api).
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Observations per ingest batch (with --api).
+    #[arg(long, default_value_t = 5000)]
+    pub batch: usize,
+    /// Concurrent keep-alive clients (with --api).
+    #[arg(long, default_value_t = 2)]
+    pub clients: usize,
+    /// Target API request rate, requests/s (with --api).
+    #[arg(long, default_value_t = 500.0)]
+    pub rate: f64,
 }
 
 struct Case {
@@ -61,6 +76,19 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    if let Some(url) = &args.api {
+        anyhow::ensure!(
+            args.batch > 0 && args.clients > 0 && args.seconds > 0.0 && args.rate > 0.0,
+            "--batch, --clients, --seconds and --rate must be positive"
+        );
+        return crate::loadgen::run(&crate::loadgen::LoadArgs {
+            url: url.clone(),
+            seconds: args.seconds,
+            batch: args.batch,
+            clients: args.clients,
+            rate: args.rate,
+        });
+    }
     let data = scenario::data_dir(args.data.as_deref())?;
     let mut cases = vec![
         case(&data, "hangzhou_4x4", "cityflow/hangzhou_4x4", "roadnet.json", "flow.json", "cityflow"),

@@ -4,6 +4,7 @@ mod bench;
 mod control;
 mod demo;
 mod gen;
+mod loadgen;
 mod scenario;
 mod sim;
 
@@ -35,6 +36,12 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
     let r: Result<()> = match cli.cmd {
         Command::Demo(a) => demo::run(&a),
         Command::Serve(a) => demo::serve(&a),
