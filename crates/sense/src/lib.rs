@@ -43,7 +43,7 @@ pub mod validate;
 pub mod wire;
 
 pub use observation::*;
-pub use pipeline::{CollectSink, IngestReport, ObservationSink, Pipeline, PipelineConfig, Rejected, SinkError};
+pub use pipeline::{CollectSink, IngestReport, ObservationSink, Pipeline, PipelineConfig, Rejected, SinkError, ThreadedSink};
 pub use registry::{GeoRef, Location, Sensor, SensorIdx, SensorKind, SensorRegistry, CITIZEN_FEED_ID, PROBE_FEED_ID};
 pub use validate::{is_token, validate, RecordError};
 pub use wire::{batch_body, from_reading, parse_batch, to_wire, BatchError, RawRecord, WireRecord};

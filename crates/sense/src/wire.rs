@@ -127,6 +127,10 @@ pub fn parse_batch(body: &[u8]) -> Result<Vec<RawRecord>, BatchError> {
 }
 
 fn parse_record(raw: &RawValue) -> RawRecord {
+    // Fast path; on failure parse again to locate the error.
+    if let Ok(r) = serde_json::from_str::<WireRecord>(raw.get()) {
+        return RawRecord::Record(Box::new(r));
+    }
     let mut de = serde_json::Deserializer::from_str(raw.get());
     match serde_path_to_error::deserialize::<_, WireRecord>(&mut de) {
         Ok(r) => RawRecord::Record(Box::new(r)),

@@ -283,6 +283,26 @@ fn prune_keeps_only_the_retention_windows() {
 }
 
 #[test]
+fn prune_splits_a_batch_that_straddles_the_cut() {
+    let db = TempDb::new("straddle");
+    let r = reg();
+    let mut s = SqliteStore::open(&db.0, Retention { raw_s: Some(100.0), ..Default::default() }).unwrap();
+    s.append(&r, &[loop_obs(&r, 0, 450.0, 1), loop_obs(&r, 1, 300.0, 1), loop_obs(&r, 0, 480.0, 1)]).unwrap();
+    s.append(&r, &[loop_obs(&r, 0, 520.0, 1)]).unwrap();
+    assert_eq!(s.prune(500.0).unwrap().raw, 1);
+    let times = |s: &SqliteStore| s.observations(&r, 0.0, 1e9, 10).unwrap().iter().map(|o| o.time).collect::<Vec<_>>();
+    assert_eq!(times(&s), vec![450.0, 480.0, 520.0]);
+    assert_eq!(s.prune(560.0).unwrap().raw, 1);
+    assert_eq!(times(&s), vec![480.0, 520.0]);
+    assert_eq!(s.prune(1000.0).unwrap().raw, 2);
+    assert!(times(&s).is_empty());
+    // New rows never reuse ids of pruned ones.
+    s.append(&r, &[loop_obs(&r, 0, 1000.0, 1)]).unwrap();
+    assert_eq!(times(&s), vec![1000.0]);
+    assert_eq!(s.last_time().unwrap(), Some(1000.0));
+}
+
+#[test]
 fn a_file_of_another_schema_version_is_refused() {
     let db = TempDb::new("schema");
     drop(SqliteStore::open(&db.0, Retention::default()).unwrap());
