@@ -65,6 +65,8 @@ pub struct IngestReport {
     pub rejected: usize,
     /// Per record: `Ok(())` or the located error message.
     pub results: Vec<(usize, Result<(), String>)>,
+    /// This batch's rejections with their raw JSON (e.g. for `Store::append_rejected`).
+    pub rejections: Vec<Rejected>,
     /// Sinks that failed on this batch.
     pub sink_errors: Vec<SinkError>,
 }
@@ -137,17 +139,14 @@ impl Pipeline {
                 }
                 Err(e) => {
                     let error = e.at(i);
+                    let rej = Rejected { index: i, error: error.clone(), raw: raw.to_json(), batch: self.batches };
                     if self.cfg.rejected_capacity > 0 {
                         if self.rejected.len() == self.cfg.rejected_capacity {
                             self.rejected.pop_front();
                         }
-                        self.rejected.push_back(Rejected {
-                            index: i,
-                            error: error.clone(),
-                            raw: raw.to_json(),
-                            batch: self.batches,
-                        });
+                        self.rejected.push_back(rej.clone());
                     }
+                    report.rejections.push(rej);
                     report.results.push((i, Err(error)));
                 }
             }

@@ -90,6 +90,7 @@ fn each_bad_record_gets_its_own_located_error() {
     assert_eq!(sink.lock().unwrap().0.len(), 1);
     let rej: Vec<_> = p.rejected().collect();
     assert_eq!(rej.len(), 5);
+    assert_eq!(rep.rejections.iter().collect::<Vec<_>>(), rej);
     assert_eq!(rej[0].index, 1);
     assert!(rej[2].raw.contains("1.7"), "{}", rej[2].raw);
     assert_eq!(rej[1].raw, "\"just a string\"");

@@ -21,7 +21,9 @@
 //!   transaction in the write-ahead log (WAL mode, `synchronous=NORMAL`): they survive a
 //!   crash or kill of the process; an OS crash or power loss may lose the last
 //!   transactions committed since the last checkpoint (but never corrupts the file).
-//!   A failed append leaves nothing of its batch behind.
+//!   A failed append leaves nothing of its batch behind. The WAL is checkpointed into the
+//!   main file every 64 MiB (and on close), so up to that much may live only in
+//!   `<file>-wal`; copy both files (or reopen and close first) when backing up.
 //! - Restart continuity: reopening a file sees everything committed before;
 //!   [`Store::last_time`] is the latest simulated time stored.
 //! - Aggregates are additive upserts, so a bucket that straddles a restart is completed,
