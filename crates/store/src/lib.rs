@@ -35,9 +35,10 @@ mod sqlite;
 
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 
+use sense::EventCode;
 use sense::{Observation, Rejected, SensorRegistry};
 use state::CityState;
-use twin::RoadId;
+use twin::{IntersectionId, RoadId};
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +186,10 @@ pub trait Store {
     /// Raw observations with `from <= time < to`, in insertion order, at most `limit`.
     /// Rows whose sensor is not in `registry` are skipped.
     fn observations(&self, registry: &SensorRegistry, from: f64, to: f64, limit: usize) -> Result<Vec<Observation>, StoreError>;
+    /// ATSPM events (phase and detector) of one controller with `from <= time < to`, in
+    /// insertion order: `(time, code, param)`. Read from the raw observations, so they
+    /// are kept for `Retention::raw_s`.
+    fn signal_events(&self, intersection: IntersectionId, from: f64, to: f64) -> Result<Vec<(f64, EventCode, u32)>, StoreError>;
     /// The latest snapshot, if any.
     fn latest_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError>;
     /// The most recent rejections, newest first.

@@ -365,6 +365,28 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn signal_events(&self, intersection: IntersectionId, from: f64, to: f64) -> Result<Vec<(f64, EventCode, u32)>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT o.time, o.a, o.b FROM obs_batches b JOIN obs o ON o.id BETWEEN b.first_id AND b.last_id
+             WHERE b.max_time >= ?1 AND b.min_time < ?2 AND o.time >= ?1 AND o.time < ?2 AND o.kind = ?3 AND o.ref = ?4
+             ORDER BY o.id",
+        )?;
+        let kind = codec::kind_code(sense::RecordKind::Signal);
+        let rows = st.query_map(params![from, to, kind, intersection.0 as i64], |r| {
+            Ok((r.get::<_, f64>(0)?, r.get::<_, Option<f64>>(1)?, r.get::<_, Option<f64>>(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (t, code, param) = row?;
+            let row = Row { kind, r#ref: Some(intersection.0 as i64), a: code, b: param, ..Default::default() };
+            match codec::decode(&row, t).map_err(StoreError::Corrupt)? {
+                ObsData::Signal(e) => out.push((t, e.code, e.param)),
+                _ => return Err(StoreError::Corrupt("signal row decoded to another kind".into())),
+            }
+        }
+        Ok(out)
+    }
+
     fn latest_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError> {
         let row = self
             .conn

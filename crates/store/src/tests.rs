@@ -158,6 +158,10 @@ fn observations_round_trip_through_the_file_and_a_reopen() {
     let n: i64 = s.conn_for_tests().query_row("SELECT COUNT(*) FROM sensors", [], |x| x.get(0)).unwrap();
     assert_eq!(n, 5, "loop, camera, probe, controller, citizen: one row per distinct sensor");
     assert_eq!(s.last_time().unwrap(), Some(106.0));
+    let ev = s.signal_events(IntersectionId(1), 0.0, 1e9).unwrap();
+    assert_eq!(ev, vec![(104.0, EventCode::PhaseBeginYellow, 2)]);
+    assert!(s.signal_events(IntersectionId(0), 0.0, 1e9).unwrap().is_empty());
+    assert!(s.signal_events(IntersectionId(1), 0.0, 104.0).unwrap().is_empty());
 }
 
 #[test]

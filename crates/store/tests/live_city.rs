@@ -90,6 +90,10 @@ fn hangzhou_twin_feeds_state_and_store() {
     assert_eq!(all.iter().map(|p| p.count.unwrap_or(0)).sum::<u64>(), loop_count, "every loop vehicle is in an aggregate");
     let snaps = s.history(&Scope::City, 0.0, 1e9, Resolution::Snapshot).unwrap();
     assert_eq!(snaps.len(), 180);
+    let ctl = net.intersections.iter().position(|i| i.is_signalised() && !i.is_virtual).unwrap();
+    let ev = s.signal_events(twin::IntersectionId(ctl as u32), 0.0, 1e9).unwrap();
+    let codes: std::collections::BTreeSet<u16> = ev.iter().map(|e| e.1.code()).collect();
+    assert_eq!(codes.into_iter().collect::<Vec<_>>(), vec![1, 8, 9, 10, 11, 81, 82]);
     let latest = s.latest_snapshot().unwrap().unwrap();
     assert_eq!(latest.road_speeds.len(), net.roads.len());
     drop(s);
