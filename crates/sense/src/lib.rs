@@ -27,7 +27,7 @@
 //! - Bad input never panics: a malformed body is a [`BatchError`]; a bad record is a
 //!   [`RecordError`] naming its field, and the rest of the batch is still accepted.
 //! - Every [`Observation`] has finite numbers in range, known sensor and network ids, and
-//!   a record kind its sensor may send; [`wire::to_wire`] followed by [`validate`] gives
+//!   a record kind its sensor may send; [`wire::to_wire`] followed by [`validate()`] gives
 //!   the same observation back.
 //! - The twin's readings enter through [`wire::from_reading`] and the same [`Pipeline`]
 //!   as HTTP records: there is one ingestion path.
