@@ -27,7 +27,7 @@
 //! - Bad input never panics: a malformed body is a [`BatchError`]; a bad record is a
 //!   [`RecordError`] naming its field, and the rest of the batch is still accepted.
 //! - Every [`Observation`] has finite numbers in range, known sensor and network ids, and
-//!   a record kind its sensor may send; [`wire::to_wire`] followed by [`validate`] gives
+//!   a record kind its sensor may send; [`wire::to_wire`] followed by [`validate()`] gives
 //!   the same observation back.
 //! - The twin's readings enter through [`wire::from_reading`] and the same [`Pipeline`]
 //!   as HTTP records: there is one ingestion path.
@@ -43,7 +43,7 @@ pub mod validate;
 pub mod wire;
 
 pub use observation::*;
-pub use pipeline::{CollectSink, IngestReport, ObservationSink, Pipeline, PipelineConfig, Rejected, SinkError};
+pub use pipeline::{CollectSink, IngestReport, ObservationSink, Pipeline, PipelineConfig, Rejected, SinkError, ThreadedSink};
 pub use registry::{GeoRef, Location, Sensor, SensorIdx, SensorKind, SensorRegistry, CITIZEN_FEED_ID, PROBE_FEED_ID};
 pub use validate::{is_token, validate, RecordError};
 pub use wire::{batch_body, from_reading, parse_batch, to_wire, BatchError, RawRecord, WireRecord};

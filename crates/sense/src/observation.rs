@@ -1,4 +1,4 @@
-//! The validated observation model. Every value here has passed [`crate::validate`]:
+//! The validated observation model. Every value here has passed [`crate::validate()`]:
 //! names are resolved to typed network ids, numbers are finite and in range, tokens are
 //! pseudonymous. Serde-free; the wire form lives in [`crate::wire`].
 

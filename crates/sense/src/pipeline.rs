@@ -65,6 +65,8 @@ pub struct IngestReport {
     pub rejected: usize,
     /// Per record: `Ok(())` or the located error message.
     pub results: Vec<(usize, Result<(), String>)>,
+    /// This batch's rejections with their raw JSON (e.g. for `Store::append_rejected`).
+    pub rejections: Vec<Rejected>,
     /// Sinks that failed on this batch.
     pub sink_errors: Vec<SinkError>,
 }
@@ -137,17 +139,14 @@ impl Pipeline {
                 }
                 Err(e) => {
                     let error = e.at(i);
+                    let rej = Rejected { index: i, error: error.clone(), raw: raw.to_json(), batch: self.batches };
                     if self.cfg.rejected_capacity > 0 {
                         if self.rejected.len() == self.cfg.rejected_capacity {
                             self.rejected.pop_front();
                         }
-                        self.rejected.push_back(Rejected {
-                            index: i,
-                            error: error.clone(),
-                            raw: raw.to_json(),
-                            batch: self.batches,
-                        });
+                        self.rejected.push_back(rej.clone());
                     }
+                    report.rejections.push(rej);
                     report.results.push((i, Err(error)));
                 }
             }
@@ -197,5 +196,74 @@ impl Pipeline {
     /// Latest accepted time of a sensor, if it reported.
     pub fn last_time(&self, sensor: crate::SensorIdx) -> Option<f64> {
         self.last_time.get(sensor.idx()).copied().filter(|t| t.is_finite())
+    }
+}
+
+/// Runs a sink on its own thread, so that a slow consumer (the store) overlaps with
+/// parsing and validation. Batches are copied into a bounded queue of `depth` batches;
+/// `accept` blocks when the queue is full (back-pressure) and reports errors of earlier
+/// batches. Durability of the inner sink holds only after [`ThreadedSink::flush`].
+pub struct ThreadedSink {
+    tx: Option<std::sync::mpsc::SyncSender<Msg>>,
+    errors: std::sync::mpsc::Receiver<SinkError>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+enum Msg {
+    Batch(Vec<Observation>),
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+impl ThreadedSink {
+    pub fn spawn<S: ObservationSink + Send + 'static>(mut sink: S, registry: Arc<SensorRegistry>, depth: usize) -> ThreadedSink {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(depth.max(1));
+        let (etx, errors) = std::sync::mpsc::channel();
+        let handle = std::thread::spawn(move || {
+            for msg in rx {
+                match msg {
+                    Msg::Batch(b) => {
+                        if let Err(e) = sink.accept(&b, &registry) {
+                            let _ = etx.send(e);
+                        }
+                    }
+                    Msg::Flush(done) => {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        });
+        ThreadedSink { tx: Some(tx), errors, handle: Some(handle) }
+    }
+
+    /// Wait until every batch given so far has been consumed; returns their errors.
+    pub fn flush(&mut self) -> Vec<SinkError> {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        if let Some(tx) = &self.tx {
+            if tx.send(Msg::Flush(done_tx)).is_ok() {
+                let _ = done_rx.recv();
+            }
+        }
+        self.errors.try_iter().collect()
+    }
+}
+
+impl ObservationSink for ThreadedSink {
+    fn accept(&mut self, batch: &[Observation], _: &SensorRegistry) -> Result<(), SinkError> {
+        let dead = || SinkError { sink: "threaded".into(), message: "sink thread stopped".into() };
+        self.tx.as_ref().ok_or_else(dead)?.send(Msg::Batch(batch.to_vec())).map_err(|_| dead())?;
+        match self.errors.try_recv() {
+            Ok(e) => Err(e),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+impl Drop for ThreadedSink {
+    /// Drains the queue: every accepted batch reaches the inner sink before drop returns.
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
     }
 }

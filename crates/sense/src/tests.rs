@@ -90,6 +90,7 @@ fn each_bad_record_gets_its_own_located_error() {
     assert_eq!(sink.lock().unwrap().0.len(), 1);
     let rej: Vec<_> = p.rejected().collect();
     assert_eq!(rej.len(), 5);
+    assert_eq!(rep.rejections.iter().collect::<Vec<_>>(), rej);
     assert_eq!(rej[0].index, 1);
     assert!(rej[2].raw.contains("1.7"), "{}", rej[2].raw);
     assert_eq!(rej[1].raw, "\"just a string\"");
@@ -334,4 +335,33 @@ proptest! {
             prop_assert_eq!(&validate(&r, rec).map_err(|e| e.to_string()), &Ok(o.clone()));
         }
     }
+}
+
+struct FailingSink;
+
+impl ObservationSink for FailingSink {
+    fn accept(&mut self, _: &[Observation], _: &SensorRegistry) -> Result<(), SinkError> {
+        Err(SinkError { sink: "failing".into(), message: "disk full".into() })
+    }
+}
+
+#[test]
+fn threaded_sink_delivers_everything_in_order_and_reports_errors() {
+    let registry = Arc::new(reg());
+    let mut p = Pipeline::new(registry.clone(), PipelineConfig::default());
+    let inner = Arc::new(Mutex::new(CollectSink::default()));
+    p.add_sink(Box::new(ThreadedSink::spawn(inner.clone(), registry.clone(), 2)));
+    let mut failing = ThreadedSink::spawn(FailingSink, registry.clone(), 1);
+    let mut sent = Vec::new();
+    for k in 0..50 {
+        let recs: Vec<RawRecord> = (0..10).map(|i| loop_rec(100.0 + (k * 10 + i) as f64, 1.0, 0.1).into()).collect();
+        sent.extend(recs.iter().map(|r| validate(&registry, r).unwrap()));
+        let rep = p.ingest(&recs);
+        assert_eq!(rep.accepted, 10);
+        let _ = failing.accept(&sent[..1], &registry);
+    }
+    drop(p); // drains the queue
+    assert_eq!(inner.lock().unwrap().0, sent);
+    let errs = failing.flush();
+    assert!(!errs.is_empty() && errs.iter().all(|e| e.to_string() == "sink failing: disk full"), "{errs:?}");
 }

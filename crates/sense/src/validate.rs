@@ -40,8 +40,12 @@ impl RecordError {
 
 type R<T> = Result<T, RecordError>;
 
-fn req<T: Clone>(v: &Option<T>, field: &str) -> R<T> {
-    v.clone().ok_or_else(|| RecordError::new(field, "required"))
+fn req<T: Copy>(v: &Option<T>, field: &str) -> R<T> {
+    v.ok_or_else(|| RecordError::new(field, "required"))
+}
+
+fn req_str<'a>(v: &'a Option<String>, field: &str) -> R<&'a str> {
+    v.as_deref().ok_or_else(|| RecordError::new(field, "required"))
 }
 
 fn finite(v: &Option<f64>, field: &str) -> R<f64> {
@@ -91,9 +95,9 @@ pub fn is_token(t: &str) -> bool {
 }
 
 fn token(v: &Option<String>) -> R<String> {
-    let t = req(v, "token")?;
-    if is_token(&t) {
-        Ok(t)
+    let t = req_str(v, "token")?;
+    if is_token(t) {
+        Ok(t.to_string())
     } else {
         Err(RecordError::new(
             "token",
@@ -103,8 +107,8 @@ fn token(v: &Option<String>) -> R<String> {
 }
 
 fn road(reg: &SensorRegistry, v: &Option<String>, field: &str) -> R<twin::RoadId> {
-    let name = req(v, field)?;
-    reg.road_by_name(&name).ok_or_else(|| RecordError::new(field, format!("unknown road `{name}`")))
+    let name = req_str(v, field)?;
+    reg.road_by_name(name).ok_or_else(|| RecordError::new(field, format!("unknown road `{name}`")))
 }
 
 /// A position from `x`/`y` (metres) or `lon`/`lat` (degrees, via the registry's geo
@@ -128,11 +132,11 @@ pub fn validate(reg: &SensorRegistry, raw: &RawRecord) -> Result<Observation, Re
         RawRecord::Record(w) => w,
         RawRecord::Malformed { field, message, .. } => return Err(RecordError::new(field.clone(), message.clone())),
     };
-    let sensor_id = req(&w.sensor, "sensor")?;
-    let sensor = reg.lookup(&sensor_id).ok_or_else(|| RecordError::new("sensor", format!("unknown sensor `{sensor_id}`")))?;
+    let sensor_id = req_str(&w.sensor, "sensor")?;
+    let sensor = reg.lookup(sensor_id).ok_or_else(|| RecordError::new("sensor", format!("unknown sensor `{sensor_id}`")))?;
     let s = reg.get(sensor).expect("lookup returns registered indices");
-    let kind_s = req(&w.kind, "kind")?;
-    let kind = RecordKind::parse(&kind_s).ok_or_else(|| RecordError::new("kind", format!("unknown kind `{kind_s}`")))?;
+    let kind_s = req_str(&w.kind, "kind")?;
+    let kind = RecordKind::parse(kind_s).ok_or_else(|| RecordError::new("kind", format!("unknown kind `{kind_s}`")))?;
     if !s.kind.record_kinds().contains(&kind) {
         return Err(RecordError::new(
             "kind",
@@ -230,14 +234,14 @@ pub fn validate(reg: &SensorRegistry, raw: &RawRecord) -> Result<Observation, Re
             ObsData::Signal(SignalEvent { intersection, code, param })
         }
         RecordKind::Report => {
-            let category = req(&w.category, "category")?;
+            let category = req_str(&w.category, "category")?.to_string();
             if !REPORT_CATEGORIES.contains(&category.as_str()) {
                 return Err(RecordError::new(
                     "category",
                     format!("must be one of {}, got `{category}`", REPORT_CATEGORIES.join(", ")),
                 ));
             }
-            let text = req(&w.text, "text")?;
+            let text = req_str(&w.text, "text")?.to_string();
             if text.chars().count() > MAX_TEXT {
                 return Err(RecordError::new("text", format!("longer than {MAX_TEXT} characters")));
             }

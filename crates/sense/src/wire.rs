@@ -4,7 +4,7 @@
 //!
 //! Parsing is two-level: [`parse_batch`] fails only when the body is not JSON of the
 //! batch shape (an HTTP 400); each element becomes a [`RawRecord`], which may still be
-//! malformed (wrong field types), and is judged on its own by [`crate::validate`].
+//! malformed (wrong field types), and is judged on its own by [`crate::validate()`].
 //!
 //! Fields by kind (all numbers are JSON numbers, times in seconds, speeds in m/s):
 //! - `loop`: `start`, `end`, `count`, `occupancy` (0..1), `speed` (optional / null)
@@ -14,6 +14,11 @@
 //! - `probe`: `token`, `x`/`y` (metres) or `lon`/`lat`, `speed`, `heading` (radians)
 //! - `signal`: `code` (1, 8, 9, 10, 11, 81, 82), `param` (phase or detector channel)
 //! - `report`: `category`, `text`, and `x`/`y`, `lon`/`lat` or `road`
+//!
+//! A field the format does not define (`"foo": 1`) is a record error, so that a typo in a
+//! device's field name is noticed rather than silently ignored. JSON has no NaN or
+//! infinity, so those can only come from in-process records ([`from_reading`]), where
+//! validation rejects them.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -127,6 +132,10 @@ pub fn parse_batch(body: &[u8]) -> Result<Vec<RawRecord>, BatchError> {
 }
 
 fn parse_record(raw: &RawValue) -> RawRecord {
+    // Fast path; on failure parse again to locate the error.
+    if let Ok(r) = serde_json::from_str::<WireRecord>(raw.get()) {
+        return RawRecord::Record(Box::new(r));
+    }
     let mut de = serde_json::Deserializer::from_str(raw.get());
     match serde_path_to_error::deserialize::<_, WireRecord>(&mut de) {
         Ok(r) => RawRecord::Record(Box::new(r)),
@@ -143,7 +152,7 @@ pub fn batch_body(records: &[WireRecord]) -> String {
     serde_json::to_string(&BatchOut { observations: records }).unwrap_or_default()
 }
 
-/// The wire form of a validated observation (the inverse of [`crate::validate`]).
+/// The wire form of a validated observation (the inverse of [`crate::validate()`]).
 pub fn to_wire(reg: &SensorRegistry, obs: &Observation) -> WireRecord {
     let mut w = WireRecord {
         sensor: reg.get(obs.sensor).map(|s| s.id.clone()),

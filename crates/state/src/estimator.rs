@@ -40,6 +40,10 @@ struct Through {
     count: u32,
 }
 
+/// Most samples kept per road between updates (oldest dropped first), so memory stays
+/// bounded even if `update` is never called.
+pub const MAX_SAMPLES_PER_ROAD: usize = 4096;
+
 /// Static facts about a road the estimator needs.
 #[derive(Clone, Debug)]
 struct RoadInfo {
@@ -154,45 +158,58 @@ impl StateEstimator {
         self.grid.nearest(pos, heading, self.cfg.match_radius_m, self.cfg.heading_tolerance).map(|m| m.0)
     }
 
+    fn push_sample(&mut self, road: usize, s: Sample) {
+        if let Some(q) = self.samples.get_mut(road) {
+            if q.len() >= MAX_SAMPLES_PER_ROAD {
+                q.pop_front();
+            }
+            q.push_back(s);
+        }
+    }
+
     /// Take one observation into account.
     pub fn observe(&mut self, obs: &Observation) {
         let t = obs.time;
         match &obs.data {
             ObsData::Loop(l) => {
-                let Some(q) = self.samples.get_mut(l.road.idx()) else { return };
-                let w = self.cfg.loop_weight;
+                let (w, r) = (self.cfg.loop_weight, l.road.idx());
                 match l.speed {
-                    Some(v) if l.count > 0 => {
-                        q.push_back(Sample { time: t, speed: v, weight: w * l.count as f64, vehicles: l.count, probe: false })
-                    }
+                    Some(v) if l.count > 0 => self.push_sample(
+                        r,
+                        Sample { time: t, speed: v, weight: w * l.count as f64, vehicles: l.count, probe: false },
+                    ),
                     _ if l.occupancy >= self.cfg.jam_occupancy => {
-                        q.push_back(Sample { time: t, speed: 0.0, weight: w, vehicles: 0, probe: false })
+                        self.push_sample(r, Sample { time: t, speed: 0.0, weight: w, vehicles: 0, probe: false })
                     }
                     _ => {}
                 }
                 if let Some(f) = self.lane_flow.get_mut(l.lane.idx()) {
-                    if f.is_none_or(|f| f.end <= l.end) {
+                    // Keep the latest interval; ties broken by count so arrival order is irrelevant.
+                    if f.is_none_or(|f| (f.end, f.count) < (l.end, l.count)) {
                         *f = Some(LaneFlow { start: l.start, end: l.end, count: l.count });
                     }
                 }
             }
             ObsData::Probe(p) => match self.match_probe(p.pos, p.heading) {
-                Some(r) => self.samples[r.idx()].push_back(Sample {
-                    time: t,
-                    speed: p.speed,
-                    weight: self.cfg.probe_weight,
-                    vehicles: 1,
-                    probe: true,
-                }),
+                Some(r) => {
+                    let w = self.cfg.probe_weight;
+                    self.push_sample(r.idx(), Sample { time: t, speed: p.speed, weight: w, vehicles: 1, probe: true })
+                }
                 None => self.unmatched_probes += 1,
             },
             ObsData::Queue(q) => {
                 if let Some(d) = self.queues.get_mut(q.road.idx()) {
+                    if d.len() >= MAX_SAMPLES_PER_ROAD {
+                        d.pop_front();
+                    }
                     d.push_back(QueueSample { time: t, queue_m: q.queue_m, waiting: q.waiting });
                 }
             }
             ObsData::Movement(m) => {
                 if let Some(d) = self.through.get_mut(m.intersection.idx()) {
+                    if d.len() >= MAX_SAMPLES_PER_ROAD {
+                        d.pop_front();
+                    }
                     d.push_back(Through { start: m.start, end: m.end, count: m.count });
                 }
             }
@@ -209,20 +226,15 @@ impl StateEstimator {
     /// Drop evidence older than the horizon and compute the snapshot for `now`.
     pub fn update(&mut self, now: f64) -> &CityState {
         let cut = now - self.cfg.horizon_s;
+        // `retain`, not popping the front: evidence may arrive out of order.
         for q in &mut self.samples {
-            while q.front().is_some_and(|s| s.time < cut) {
-                q.pop_front();
-            }
+            q.retain(|s| s.time >= cut);
         }
         for q in &mut self.queues {
-            while q.front().is_some_and(|s| s.time < cut) {
-                q.pop_front();
-            }
+            q.retain(|s| s.time >= cut);
         }
         for q in &mut self.through {
-            while q.front().is_some_and(|s| s.end < cut) {
-                q.pop_front();
-            }
+            q.retain(|s| s.end >= cut);
         }
         let roads: Vec<RoadState> = (0..self.roads.len()).map(|r| self.road_state(r, now)).collect();
         let intersections = self.signalised.iter().map(|&i| self.intersection_state(i, now)).collect();
@@ -287,7 +299,7 @@ impl StateEstimator {
                 continue;
             }
             let q = &self.queues[r];
-            let last = q.back().expect("non-empty");
+            let last = q.iter().reduce(|a, b| if (b.time, b.waiting) > (a.time, a.waiting) { b } else { a }).expect("non-empty");
             queue_m = queue_m.max(last.queue_m);
             waiting += last.waiting;
             mean_waiting += q.iter().map(|s| s.waiting as f64).sum::<f64>() / q.len() as f64;

@@ -231,3 +231,61 @@ fn twin_feed_produces_plausible_state() {
     assert!(i.throughput_vps.unwrap() > 0.0 && i.delay_s.is_some(), "{i:?}");
     assert!(e.unmatched_probes() < 50, "{}", e.unmatched_probes());
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn arb_obs() -> impl Strategy<Value = Observation> {
+        prop_oneof![
+            (0u32..5, 0.0..300.0f64, 0u32..30, 0.0..=1.0f64, 0.0..20.0f64).prop_map(|(lane, t, count, occ, v)| {
+                let road = if lane < 2 { AB } else { RoadId(lane - 1) };
+                loop_obs(lane, road, t, count, occ, (count > 0).then_some(v))
+            }),
+            (0usize..4, 0.0..300.0f64, 0.0..20.0f64).prop_map(|(r, t, v)| probe(RoadId(r as u32), t, v)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn snapshots_respect_the_invariants(obs in proptest::collection::vec(arb_obs(), 0..60), rot in 0usize..60) {
+            let mut e = est();
+            e.observe_all(&obs);
+            let a = e.update(300.0).clone();
+            for r in &a.roads {
+                let speeds: Vec<f64> = obs.iter().filter_map(|o| match &o.data {
+                    ObsData::Loop(l) if l.road == r.road => Some(if l.count > 0 { l.speed.unwrap() } else { 0.0 }),
+                    ObsData::Probe(p) if e.match_probe(p.pos, p.heading) == Some(r.road) => Some(p.speed),
+                    _ => None,
+                }).collect();
+                if let Some(v) = r.speed {
+                    let lo = speeds.iter().cloned().fold(f64::INFINITY, f64::min);
+                    let hi = speeds.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    prop_assert!(v >= lo - 1e-9 && v <= hi + 1e-9, "{v} not in {lo}..{hi}");
+                    let tti = r.tti.unwrap();
+                    prop_assert!((1.0 - 1e-9..=10.0).contains(&tti) || v > LIMIT, "{tti}");
+                }
+            }
+            for area in a.areas.iter().chain([&a.city]) {
+                prop_assert!((0.0..=10.0).contains(&area.tpi));
+                prop_assert!((0.0..=1.0).contains(&area.congested_share));
+            }
+            // Order of arrival does not matter.
+            let mut shuffled = obs.clone();
+            if !shuffled.is_empty() {
+                let k = rot % shuffled.len();
+                shuffled.rotate_left(k);
+            }
+            let mut e2 = est();
+            e2.observe_all(&shuffled);
+            let b = e2.update(300.0).clone();
+            for (x, y) in a.roads.iter().zip(&b.roads) {
+                match (x.speed, y.speed) {
+                    (Some(p), Some(q)) => prop_assert!((p - q).abs() < 1e-9),
+                    (p, q) => prop_assert_eq!(p, q),
+                }
+            }
+        }
+    }
+}

@@ -21,7 +21,9 @@
 //!   transaction in the write-ahead log (WAL mode, `synchronous=NORMAL`): they survive a
 //!   crash or kill of the process; an OS crash or power loss may lose the last
 //!   transactions committed since the last checkpoint (but never corrupts the file).
-//!   A failed append leaves nothing of its batch behind.
+//!   A failed append leaves nothing of its batch behind. The WAL is checkpointed into the
+//!   main file every 64 MiB (and on close), so up to that much may live only in
+//!   `<file>-wal`; copy both files (or reopen and close first) when backing up.
 //! - Restart continuity: reopening a file sees everything committed before;
 //!   [`Store::last_time`] is the latest simulated time stored.
 //! - Aggregates are additive upserts, so a bucket that straddles a restart is completed,
@@ -33,9 +35,10 @@ mod sqlite;
 
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 
+use sense::EventCode;
 use sense::{Observation, Rejected, SensorRegistry};
 use state::CityState;
-use twin::RoadId;
+use twin::{IntersectionId, RoadId};
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +186,10 @@ pub trait Store {
     /// Raw observations with `from <= time < to`, in insertion order, at most `limit`.
     /// Rows whose sensor is not in `registry` are skipped.
     fn observations(&self, registry: &SensorRegistry, from: f64, to: f64, limit: usize) -> Result<Vec<Observation>, StoreError>;
+    /// ATSPM events (phase and detector) of one controller with `from <= time < to`, in
+    /// insertion order: `(time, code, param)`. Read from the raw observations, so they
+    /// are kept for `Retention::raw_s`.
+    fn signal_events(&self, intersection: IntersectionId, from: f64, to: f64) -> Result<Vec<(f64, EventCode, u32)>, StoreError>;
     /// The latest snapshot, if any.
     fn latest_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError>;
     /// The latest snapshot at or before `t` (the earliest one if all are later), for replay.

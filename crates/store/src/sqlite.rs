@@ -11,15 +11,17 @@ use crate::codec::{self, Row};
 use crate::*;
 
 /// Version of the on-disk schema; a file with another version is refused.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sensors (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS obs (
-    time REAL NOT NULL, sensor INTEGER NOT NULL, kind INTEGER NOT NULL, ref INTEGER, road INTEGER,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, sensor INTEGER NOT NULL, kind INTEGER NOT NULL, ref INTEGER, road INTEGER,
     a REAL, b REAL, c REAL, d REAL, text TEXT);
-CREATE INDEX IF NOT EXISTS obs_time ON obs (time);
+CREATE TABLE IF NOT EXISTS obs_batches (
+    first_id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL, min_time REAL NOT NULL, max_time REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS obs_batches_max ON obs_batches (max_time);
 CREATE TABLE IF NOT EXISTS agg (
     road INTEGER NOT NULL, res INTEGER NOT NULL, bucket REAL NOT NULL,
     speed_sum REAL NOT NULL DEFAULT 0, speed_n INTEGER NOT NULL DEFAULT 0, count INTEGER NOT NULL DEFAULT 0,
@@ -56,13 +58,20 @@ fn bucket(t: f64, res: i64) -> f64 {
 }
 
 impl SqliteStore {
-    /// Open or create the store file at `path` (WAL, `synchronous=NORMAL`).
+    /// Open or create the store file at `path` (WAL, `synchronous=NORMAL`, checkpoint every
+    /// 64 MiB of WAL).
     pub fn open(path: impl AsRef<Path>, retention: Retention) -> Result<SqliteStore, StoreError> {
         let path_s = path.as_ref().display().to_string();
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // 64 MiB page cache; checkpoint every 16,384 pages (64 MiB at 4 KiB pages) instead of
+        // SQLite's 1,000, so that checkpoints (and their fsyncs) are rare at high rates; the
+        // WAL file is truncated back to at most 64 MiB after a checkpoint.
+        conn.pragma_update(None, "cache_size", -65536)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         let version: Option<String> =
@@ -144,6 +153,7 @@ impl Store for SqliteStore {
                 "INSERT INTO obs (time, sensor, kind, ref, road, a, b, c, d, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             let mut last: Option<(sense::SensorIdx, i64)> = None;
+            let (mut first_id, mut min_t, mut max_t) = (None, f64::INFINITY, f64::NEG_INFINITY);
             for o in obs {
                 let sid = match last {
                     Some((idx, id)) if idx == o.sensor => id,
@@ -156,11 +166,19 @@ impl Store for SqliteStore {
                 };
                 let Row { kind, r#ref, road, a, b, c, d, text } = codec::encode(&o.data);
                 st.execute(params![o.time, sid, kind, r#ref, road, a, b, c, d, text])?;
+                first_id = first_id.or(Some(tx.last_insert_rowid()));
+                (min_t, max_t) = (min_t.min(o.time), max_t.max(o.time));
                 if let ObsData::Loop(l) = &o.data {
                     for res in [RES_MINUTE, RES_QUARTER] {
                         cells.entry(agg_key(l.road.0 as i64, res, o.time)).or_default().2 += l.count as i64;
                     }
                 }
+            }
+            if let Some(first) = first_id {
+                tx.execute(
+                    "INSERT INTO obs_batches (first_id, last_id, min_time, max_time) VALUES (?1, ?2, ?3, ?4)",
+                    params![first, tx.last_insert_rowid(), min_t, max_t],
+                )?;
             }
         }
         Self::upsert_agg(&tx, &cells)?;
@@ -230,8 +248,12 @@ impl Store for SqliteStore {
         let r = &self.retention;
         let snapshots = del("DELETE FROM snapshots WHERE time < ?1", r.snapshots_s)?;
         del("DELETE FROM area_snapshots WHERE time < ?1", r.snapshots_s)?;
+        let raw = match r.raw_s {
+            Some(k) => prune_raw(&tx, now - k)?,
+            None => 0,
+        };
         let report = PruneReport {
-            raw: del("DELETE FROM obs WHERE time < ?1", r.raw_s)?,
+            raw,
             snapshots,
             aggregates: del("DELETE FROM agg WHERE res = 60 AND bucket < ?1", r.minute_s)?
                 + del("DELETE FROM agg WHERE res = 900 AND bucket < ?1", r.quarter_s)?,
@@ -313,7 +335,9 @@ impl Store for SqliteStore {
 
     fn observations(&self, registry: &SensorRegistry, from: f64, to: f64, limit: usize) -> Result<Vec<Observation>, StoreError> {
         let mut st = self.conn.prepare_cached(
-            "SELECT time, sensor, kind, ref, road, a, b, c, d, text FROM obs WHERE time >= ?1 AND time < ?2 ORDER BY rowid LIMIT ?3",
+            "SELECT o.time, o.sensor, o.kind, o.ref, o.road, o.a, o.b, o.c, o.d, o.text
+             FROM obs_batches b JOIN obs o ON o.id BETWEEN b.first_id AND b.last_id
+             WHERE b.max_time >= ?1 AND b.min_time < ?2 AND o.time >= ?1 AND o.time < ?2 ORDER BY o.id LIMIT ?3",
         )?;
         let rows = st.query_map(params![from, to, limit.min(i64::MAX as usize) as i64], |r| {
             Ok((
@@ -337,6 +361,28 @@ impl Store for SqliteStore {
             let Some(sensor) = self.sensor_names.get(&sid).and_then(|n| registry.lookup(n)) else { continue };
             let data = codec::decode(&row, time).map_err(StoreError::Corrupt)?;
             out.push(Observation { sensor, time, data });
+        }
+        Ok(out)
+    }
+
+    fn signal_events(&self, intersection: IntersectionId, from: f64, to: f64) -> Result<Vec<(f64, EventCode, u32)>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT o.time, o.a, o.b FROM obs_batches b JOIN obs o ON o.id BETWEEN b.first_id AND b.last_id
+             WHERE b.max_time >= ?1 AND b.min_time < ?2 AND o.time >= ?1 AND o.time < ?2 AND o.kind = ?3 AND o.ref = ?4
+             ORDER BY o.id",
+        )?;
+        let kind = codec::kind_code(sense::RecordKind::Signal);
+        let rows = st.query_map(params![from, to, kind, intersection.0 as i64], |r| {
+            Ok((r.get::<_, f64>(0)?, r.get::<_, Option<f64>>(1)?, r.get::<_, Option<f64>>(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (t, code, param) = row?;
+            let row = Row { kind, r#ref: Some(intersection.0 as i64), a: code, b: param, ..Default::default() };
+            match codec::decode(&row, t).map_err(StoreError::Corrupt)? {
+                ObsData::Signal(e) => out.push((t, e.code, e.param)),
+                _ => return Err(StoreError::Corrupt("signal row decoded to another kind".into())),
+            }
         }
         Ok(out)
     }
@@ -378,13 +424,37 @@ impl Store for SqliteStore {
     }
 
     fn last_time(&self) -> Result<Option<f64>, StoreError> {
-        let obs: Option<f64> = self.conn.query_row("SELECT MAX(time) FROM obs", [], |r| r.get(0))?;
+        let obs: Option<f64> = self.conn.query_row("SELECT MAX(max_time) FROM obs_batches", [], |r| r.get(0))?;
         let snap: Option<f64> = self.conn.query_row("SELECT MAX(time) FROM snapshots", [], |r| r.get(0))?;
         Ok(match (obs, snap) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         })
     }
+}
+
+/// Delete raw observations with `time < cut` using the batch directory: whole batches
+/// by id range, straddling batches row by row (then their `min_time` is refreshed).
+fn prune_raw(tx: &rusqlite::Transaction, cut: f64) -> Result<u64, StoreError> {
+    let batches: Vec<(i64, i64, f64)> = {
+        let mut st = tx.prepare_cached("SELECT first_id, last_id, max_time FROM obs_batches WHERE min_time < ?1")?;
+        let rows = st.query_map([cut], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut n = 0u64;
+    for (first, last, max_time) in batches {
+        if max_time < cut {
+            n += tx.execute("DELETE FROM obs WHERE id BETWEEN ?1 AND ?2", [first, last])? as u64;
+            tx.execute("DELETE FROM obs_batches WHERE first_id = ?1", [first])?;
+        } else {
+            n += tx.execute("DELETE FROM obs WHERE id BETWEEN ?1 AND ?2 AND time < ?3", params![first, last, cut])? as u64;
+            tx.execute(
+                "UPDATE obs_batches SET min_time = (SELECT MIN(time) FROM obs WHERE id BETWEEN ?1 AND ?2) WHERE first_id = ?1",
+                [first, last],
+            )?;
+        }
+    }
+    Ok(n)
 }
 
 fn road_speed(blob: &[u8], road: usize) -> Result<Option<f32>, StoreError> {

@@ -158,6 +158,10 @@ fn observations_round_trip_through_the_file_and_a_reopen() {
     let n: i64 = s.conn_for_tests().query_row("SELECT COUNT(*) FROM sensors", [], |x| x.get(0)).unwrap();
     assert_eq!(n, 5, "loop, camera, probe, controller, citizen: one row per distinct sensor");
     assert_eq!(s.last_time().unwrap(), Some(106.0));
+    let ev = s.signal_events(IntersectionId(1), 0.0, 1e9).unwrap();
+    assert_eq!(ev, vec![(104.0, EventCode::PhaseBeginYellow, 2)]);
+    assert!(s.signal_events(IntersectionId(0), 0.0, 1e9).unwrap().is_empty());
+    assert!(s.signal_events(IntersectionId(1), 0.0, 104.0).unwrap().is_empty());
 }
 
 #[test]
@@ -280,6 +284,26 @@ fn prune_keeps_only_the_retention_windows() {
     assert_eq!(s.plans(Some("B"), 0.0, 1e9).unwrap()[0].plan, r#"{"phases":[5,30,30]}"#);
     assert!(s.plans(Some("C"), 0.0, 1e9).unwrap().is_empty());
     assert_eq!(s.prune(500.0).unwrap(), PruneReport::default(), "idempotent");
+}
+
+#[test]
+fn prune_splits_a_batch_that_straddles_the_cut() {
+    let db = TempDb::new("straddle");
+    let r = reg();
+    let mut s = SqliteStore::open(&db.0, Retention { raw_s: Some(100.0), ..Default::default() }).unwrap();
+    s.append(&r, &[loop_obs(&r, 0, 450.0, 1), loop_obs(&r, 1, 300.0, 1), loop_obs(&r, 0, 480.0, 1)]).unwrap();
+    s.append(&r, &[loop_obs(&r, 0, 520.0, 1)]).unwrap();
+    assert_eq!(s.prune(500.0).unwrap().raw, 1);
+    let times = |s: &SqliteStore| s.observations(&r, 0.0, 1e9, 10).unwrap().iter().map(|o| o.time).collect::<Vec<_>>();
+    assert_eq!(times(&s), vec![450.0, 480.0, 520.0]);
+    assert_eq!(s.prune(560.0).unwrap().raw, 1);
+    assert_eq!(times(&s), vec![480.0, 520.0]);
+    assert_eq!(s.prune(1000.0).unwrap().raw, 2);
+    assert!(times(&s).is_empty());
+    // New rows never reuse ids of pruned ones.
+    s.append(&r, &[loop_obs(&r, 0, 1000.0, 1)]).unwrap();
+    assert_eq!(times(&s), vec![1000.0]);
+    assert_eq!(s.last_time().unwrap(), Some(1000.0));
 }
 
 #[test]

@@ -1,0 +1,164 @@
+//! Measures sustained ingest rates (observations per second):
+//! 1. `SqliteStore::append` alone, in batches of 1,000 / 5,000 / 10,000;
+//! 2. the wire path without sinks: `parse_batch` + validation in the `Pipeline`;
+//! 3. the whole in-process path: parse + validate + `StateEstimator` + `SqliteStore`.
+//!
+//! Run: `cargo run -p store --release --example append_rate [total_observations]`.
+//! The file goes to the temp dir and is removed afterwards.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use sense::testnet::corridor;
+use sense::*;
+use state::{StateConfig, StateEstimator};
+use store::{Retention, SqliteStore, Store};
+use twin::{IntersectionId, LaneId, Point};
+
+/// A mix like the twin's sensor stream: loops, probes and controller events.
+fn synth(reg: &SensorRegistry, n: usize, t0: f64) -> Vec<Observation> {
+    let b = IntersectionId(1);
+    let ctl = reg.controller(b).expect("controller");
+    let probe = reg.probe_feed().expect("probe feed");
+    (0..n)
+        .map(|i| {
+            let time = t0 + i as f64 * 1e-3;
+            match i % 10 {
+                0..=4 => {
+                    let lane = LaneId((i % 5) as u32);
+                    Observation {
+                        sensor: reg.loop_sensor(lane).expect("loop"),
+                        time,
+                        data: ObsData::Loop(LoopAggregate {
+                            lane,
+                            road: reg.lane_road(lane).expect("road"),
+                            start: (time - 30.0).max(0.0),
+                            end: time,
+                            count: (i % 13) as u32,
+                            occupancy: 0.1,
+                            speed: Some(8.5),
+                        }),
+                    }
+                }
+                5..=8 => Observation {
+                    sensor: probe,
+                    time,
+                    data: ObsData::Probe(ProbeFix {
+                        token: format!("{:024x}", i),
+                        pos: Point::new((i % 600) as f64, -1.0),
+                        speed: 7.0,
+                        heading: 0.0,
+                    }),
+                },
+                _ => Observation {
+                    sensor: ctl,
+                    time,
+                    data: ObsData::Signal(SignalEvent { intersection: b, code: EventCode::DetectorOn, param: 1 }),
+                },
+            }
+        })
+        .collect()
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("citybrain-bench-{name}-{}.db", std::process::id()))
+}
+
+fn remove(p: &std::path::Path) {
+    for s in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{s}", p.display()));
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let total: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let net = corridor();
+    let reg = Arc::new(SensorRegistry::for_network(&net));
+    println!("observations per run: {total}");
+
+    for batch in [1_000usize, 5_000, 10_000] {
+        let path = temp(&format!("append-{batch}"));
+        remove(&path);
+        let mut store = SqliteStore::open(&path, Retention::default())?;
+        let batches: Vec<Vec<Observation>> =
+            (0..total / batch).map(|k| synth(&reg, batch, 100.0 + (k * batch) as f64 * 1e-3)).collect();
+        let t = Instant::now();
+        for b in &batches {
+            store.append(&reg, b)?;
+        }
+        let dt = t.elapsed().as_secs_f64();
+        let bytes = std::fs::metadata(&path)?.len() + std::fs::metadata(format!("{}-wal", path.display())).map_or(0, |m| m.len());
+        println!(
+            "store append, batch {batch:>6}: {:>9.0} obs/s ({:.2} s, {:.0} bytes/obs on disk)",
+            (batches.len() * batch) as f64 / dt,
+            dt,
+            bytes as f64 / (batches.len() * batch) as f64
+        );
+        drop(store);
+        remove(&path);
+    }
+
+    // Wire bodies of 5,000 records each.
+    let batch = 5_000;
+    let bodies: Vec<String> = (0..total / batch)
+        .map(|k| {
+            let obs = synth(&reg, batch, 100.0 + (k * batch) as f64 * 1e-3);
+            batch_body(&obs.iter().map(|o| to_wire(&reg, o)).collect::<Vec<_>>())
+        })
+        .collect();
+    let mb = bodies.iter().map(|b| b.len()).sum::<usize>() as f64 / 1e6;
+
+    let mut p = Pipeline::new(reg.clone(), PipelineConfig::default());
+    let t = Instant::now();
+    for body in &bodies {
+        let recs = parse_batch(body.as_bytes())?;
+        let rep = p.ingest(&recs);
+        assert_eq!(rep.rejected, 0);
+    }
+    let dt = t.elapsed().as_secs_f64();
+    println!(
+        "parse + validate (no sinks), batch {batch}: {:>9.0} obs/s ({:.0} MB/s of JSON)",
+        (bodies.len() * batch) as f64 / dt,
+        mb / dt
+    );
+
+    let path = temp("pipeline");
+    remove(&path);
+    let store = Arc::new(Mutex::new(SqliteStore::open(&path, Retention::default())?));
+    let est = Arc::new(Mutex::new(StateEstimator::new(&net, StateConfig::default())));
+    let mut p = Pipeline::new(reg.clone(), PipelineConfig::default());
+    p.add_sink(Box::new(est.clone()));
+    p.add_sink(Box::new(store.clone()));
+    let t = Instant::now();
+    for body in &bodies {
+        let recs = parse_batch(body.as_bytes())?;
+        let rep = p.ingest(&recs);
+        assert!(rep.rejected == 0 && rep.sink_errors.is_empty());
+    }
+    let dt = t.elapsed().as_secs_f64();
+    println!("parse + validate + estimator + store, batch {batch}: {:>9.0} obs/s", (bodies.len() * batch) as f64 / dt);
+    drop(p);
+    drop(store);
+    remove(&path);
+
+    // Same, with the store on its own thread (what a server would do on 2+ cores).
+    let store = SqliteStore::open(&path, Retention::default())?;
+    let est = Arc::new(Mutex::new(StateEstimator::new(&net, StateConfig::default())));
+    let mut p = Pipeline::new(reg.clone(), PipelineConfig::default());
+    p.add_sink(Box::new(est.clone()));
+    p.add_sink(Box::new(ThreadedSink::spawn(store, reg.clone(), 4)));
+    let t = Instant::now();
+    for body in &bodies {
+        let recs = parse_batch(body.as_bytes())?;
+        let rep = p.ingest(&recs);
+        assert!(rep.rejected == 0 && rep.sink_errors.is_empty());
+    }
+    drop(p); // drains the store's queue: everything is committed when this returns
+    let dt = t.elapsed().as_secs_f64();
+    println!("parse + validate + estimator + threaded store, batch {batch}: {:>9.0} obs/s", (bodies.len() * batch) as f64 / dt);
+    let check = SqliteStore::open(&path, Retention::default())?;
+    assert_eq!(check.raw_len()? as usize, bodies.len() * batch);
+    drop(check);
+    remove(&path);
+    Ok(())
+}
