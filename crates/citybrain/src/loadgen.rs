@@ -145,10 +145,7 @@ pub fn run(a: &LoadArgs) -> Result<()> {
 
     println!("\n## API latency at {:.0} requests/s (live state and a one-hour city history, alternating)", a.rate);
     let now = brain_time(&mut c)?;
-    let paths = [
-        "/api/v1/state".to_string(),
-        format!("/api/v1/history?scope=city&from={}&to={now}&resolution=60", now - 3600.0),
-    ];
+    let paths = ["/api/v1/state".to_string(), format!("/api/v1/history?scope=city&from={}&to={now}&resolution=60", now - 3600.0)];
     let per_client = a.rate / a.clients as f64;
     let mut handles = Vec::new();
     for k in 0..a.clients {
