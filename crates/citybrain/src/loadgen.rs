@@ -50,9 +50,12 @@ pub fn run(a: &LoadArgs) -> Result<()> {
         .filter(|s| s["kind"] == "loop")
         .filter_map(|s| s["id"].as_str().map(String::from))
         .collect();
-    if loops.is_empty() {
-        bail!("the brain at {addr} has no loop detectors to send as");
+    if loops.len() < 2 {
+        bail!("the brain at {addr} has fewer than 2 loop detectors to send as");
     }
+    // The load goes to the first half of the detectors (stamped in the future); latency
+    // probes use the second half, whose clocks the load has not moved.
+    let (load_loops, probe_loops) = loops.split_at(loops.len() / 2);
     // Far in the brain's future so no sensor's order check rejects the load; 16 bodies
     // one second apart are cycled (stepping back at most 15 s, within the 30 s tolerance).
     let t0 = brain_time(&mut c)? + 3600.0;
@@ -64,7 +67,7 @@ pub fn run(a: &LoadArgs) -> Result<()> {
                     .map(|i| {
                         format!(
                             r#"{{"sensor":"{}","kind":"loop","time":{t},"start":{},"end":{t},"count":{},"occupancy":0.{:02},"speed":{}.5}}"#,
-                            loops[i % loops.len()],
+                            load_loops[i % load_loops.len()],
                             t - 30.0,
                             i % 9,
                             i % 60,
@@ -119,7 +122,7 @@ pub fn run(a: &LoadArgs) -> Result<()> {
         let t = brain_time(&mut c)?;
         let body = format!(
             r#"{{"observations":[{{"sensor":"{}","kind":"loop","time":{t},"start":{},"end":{t},"count":3,"occupancy":0.05,"speed":7.5}}]}}"#,
-            loops[n % loops.len()],
+            probe_loops[n % probe_loops.len()],
             t - 30.0
         );
         let sent = Instant::now();

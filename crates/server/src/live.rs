@@ -44,11 +44,14 @@ pub enum LiveError {
     Store { path: String, source: store::StoreError },
 }
 
-struct StoreSink(Arc<Mutex<SqliteStore>>);
-impl ObservationSink for StoreSink {
-    fn accept(&mut self, batch: &[Observation], registry: &SensorRegistry) -> Result<(), SinkError> {
-        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        s.append(registry, batch).map_err(|e| SinkError { sink: "store".into(), message: e.to_string() })
+/// Collects the accepted observations of the batch being ingested, so that the store
+/// write happens after the pipeline lock is released (validation of the next batch
+/// overlaps the SQLite commit of this one) but still before the HTTP response.
+struct StagingSink(Arc<Mutex<Vec<Observation>>>);
+impl ObservationSink for StagingSink {
+    fn accept(&mut self, batch: &[Observation], _: &SensorRegistry) -> Result<(), SinkError> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(batch);
+        Ok(())
     }
 }
 
@@ -68,6 +71,7 @@ pub struct Brain {
     pub net: Arc<Network>,
     pub registry: Arc<SensorRegistry>,
     pipeline: Mutex<Pipeline>,
+    staged: Arc<Mutex<Vec<Observation>>>,
     store: Arc<Mutex<SqliteStore>>,
     estimator: Arc<Mutex<StateEstimator>>,
     pub hub: Arc<Hub>,
@@ -88,12 +92,14 @@ impl Brain {
         let store = Arc::new(Mutex::new(store));
         let mut pipeline = Pipeline::new(registry.clone(), PipelineConfig::default());
         pipeline.add_sink(Box::new(StateSink(estimator.clone())));
-        pipeline.add_sink(Box::new(StoreSink(store.clone())));
+        let staged = Arc::new(Mutex::new(Vec::new()));
+        pipeline.add_sink(Box::new(StagingSink(staged.clone())));
         let hub = Hub::new(&net);
         Ok(Arc::new(Brain {
             net: Arc::new(net),
             registry,
             pipeline: Mutex::new(pipeline),
+            staged,
             store,
             estimator,
             hub,
@@ -117,20 +123,34 @@ impl Brain {
     }
 
     /// Run records through the one ingestion pipeline; rejections are also stored.
+    /// Returns once the accepted records are committed to the store (see [`store`] for
+    /// the durability level).
     pub fn ingest_records(&self, records: &[RawRecord]) -> sense::IngestReport {
         let mut p = self.pipeline.lock().unwrap_or_else(|e| e.into_inner());
-        let report = p.ingest(records);
+        let mut report = p.ingest(records);
+        let accepted = std::mem::take(&mut *self.staged.lock().unwrap_or_else(|e| e.into_inner()));
+        let rejected: Vec<_> = if report.rejected > 0 {
+            let all: Vec<_> = p.rejected().cloned().collect();
+            all[all.len().saturating_sub(report.rejected)..].to_vec()
+        } else {
+            Vec::new()
+        };
+        drop(p);
+        if !accepted.is_empty() || !rejected.is_empty() {
+            let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(e) = store.append(&self.registry, &accepted) {
+                report.sink_errors.push(SinkError { sink: "store".into(), message: e.to_string() });
+            }
+            if !rejected.is_empty() {
+                if let Err(e) = store.append_rejected(self.now(), &rejected) {
+                    tracing::warn!("storing rejected records: {e}");
+                }
+            }
+        }
         if !report.sink_errors.is_empty() {
             self.sink_errors.fetch_add(report.sink_errors.len() as u64, Ordering::Relaxed);
             for e in &report.sink_errors {
                 tracing::warn!("{e}");
-            }
-        }
-        if report.rejected > 0 {
-            let all: Vec<_> = p.rejected().cloned().collect();
-            let new = &all[all.len().saturating_sub(report.rejected)..];
-            if let Err(e) = self.store.lock().unwrap_or_else(|e| e.into_inner()).append_rejected(self.now(), new) {
-                tracing::warn!("storing rejected records: {e}");
             }
         }
         report
