@@ -98,7 +98,9 @@ struct Live {
 
 pub fn run(a: &DemoArgs) -> Result<()> {
     anyhow::ensure!(a.speed.is_finite() && a.speed > 0.0, "--speed must be positive, got {}", a.speed);
-    let city = twin::gen::generate(&twin::gen::GenConfig::demo()).map_err(anyhow::Error::msg)?;
+    // A whole day of demand so the live demo keeps flowing.
+    let cfg = twin::gen::GenConfig { duration_s: 86_400.0, ..twin::gen::GenConfig::demo() };
+    let city = twin::gen::generate(&cfg).map_err(anyhow::Error::msg)?;
     serve_live(Live {
         net: city.network,
         flows: Some(city.demand.flows),
@@ -170,7 +172,13 @@ fn serve_live(l: Live) -> Result<()> {
                 server::live::run_twin(b, sim, control, &cfg, s)
             }))
         }
-        None => None,
+        None => {
+            let (b, s) = (brain.clone(), stop.clone());
+            Some(std::thread::spawn(move || {
+                server::live::run_publisher(b, std::time::Duration::from_secs(5), s);
+                0
+            }))
+        }
     };
     let rt = tokio::runtime::Runtime::new()?;
     let http = server::HttpConfig { web_dir: l.web.clone(), ..Default::default() };

@@ -122,6 +122,12 @@ impl Brain {
         self.clock.store(t.to_bits(), Ordering::Relaxed);
     }
 
+    /// Move the clock forward to `t` if it is later (observations drive the clock when no
+    /// twin runs).
+    fn advance_clock(&self, t: f64) {
+        let _ = self.clock.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| (t > f64::from_bits(b)).then(|| t.to_bits()));
+    }
+
     /// Run records through the one ingestion pipeline; rejections are also stored.
     /// Returns once the accepted records are committed to the store (see [`store`] for
     /// the durability level).
@@ -136,6 +142,9 @@ impl Brain {
             Vec::new()
         };
         drop(p);
+        if let Some(latest) = accepted.iter().map(|o| o.time).max_by(f64::total_cmp) {
+            self.advance_clock(latest);
+        }
         if !accepted.is_empty() || !rejected.is_empty() {
             let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
             if let Err(e) = store.append(&self.registry, &accepted) {
@@ -156,8 +165,9 @@ impl Brain {
         report
     }
 
-    /// Estimate state now, store it and publish it.
-    fn publish_state(&self, now: f64, vehicles: u64, trips: u64) {
+    /// Estimate state now, store it and publish it. `vehicles` and `trips` come from the
+    /// twin (0 without one).
+    pub fn publish_state(&self, now: f64, vehicles: u64, trips: u64) {
         let state = self.estimator.lock().unwrap_or_else(|e| e.into_inner()).update(now).clone();
         if let Err(e) = self.store.lock().unwrap_or_else(|e| e.into_inner()).append_snapshot(&state) {
             tracing::warn!("storing snapshot: {e}");
@@ -392,6 +402,25 @@ impl crate::Backend for Brain {
             p.total_rejected(),
             self.sink_errors.load(Ordering::Relaxed)
         ));
+    }
+}
+
+/// Without a twin: estimate and publish state every `interval` of wall time at the clock
+/// of the latest observation, until `stop` is set.
+pub fn run_publisher(brain: Arc<Brain>, interval: Duration, stop: Arc<AtomicBool>) {
+    let mut last = f64::NEG_INFINITY;
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(interval.min(Duration::from_millis(200)));
+        let now = brain.now();
+        if now > last && now > 0.0 {
+            last = now;
+            brain.publish_state(now, 0, 0);
+        }
+        let mut waited = Duration::from_millis(200);
+        while waited < interval && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+            waited += Duration::from_millis(200);
+        }
     }
 }
 

@@ -149,3 +149,42 @@ fn live_brain_over_http() {
     assert!(again.now() > last, "clock {} did not continue after {last}", again.now());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `serve` without a twin: observations posted over HTTP drive the clock, and the state
+/// publisher turns them into live state.
+#[test]
+fn brain_without_twin_publishes_posted_observations() {
+    let dir = temp_dir("notwin");
+    let c = city();
+    let brain = Brain::open(c.network.clone(), &config(&dir)).unwrap();
+    let (addr, _rt) = serve(brain.clone(), 1 << 20);
+    let stop = Arc::new(AtomicBool::new(false));
+    let publisher = {
+        let (b, s) = (brain.clone(), stop.clone());
+        std::thread::spawn(move || server::live::run_publisher(b, std::time::Duration::from_millis(200), s))
+    };
+    let mut http = Client::connect(addr).unwrap();
+    let sensors = json(&http.get("/api/v1/sensors").unwrap().body);
+    let lp =
+        sensors["sensors"].as_array().unwrap().iter().find(|s| s["kind"] == "loop").unwrap()["id"].as_str().unwrap().to_string();
+    let road = lp.trim_start_matches("loop:").rsplit_once(':').unwrap().0.to_string();
+    let t = 30_000.0;
+    let body = serde_json::json!({"observations": [
+        {"sensor": lp, "kind": "loop", "time": t, "start": t - 30.0, "end": t, "count": 5, "occupancy": 0.1, "speed": 4.0}
+    ]});
+    assert_eq!(json(&http.post_json("/api/v1/observations", body.to_string().as_bytes()).unwrap().body)["accepted"], 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let state = loop {
+        let s = json(&http.get("/api/v1/state").unwrap().body);
+        if s["city"]["time_s"].as_f64() == Some(t) {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "state never reached t={t}: {s}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let r = state["roads"].as_array().unwrap().iter().find(|r| r["id"] == road.as_str()).unwrap();
+    assert!((r["speed_kmh"].as_f64().unwrap() - 14.4).abs() < 0.05, "{r}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    publisher.join().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}
