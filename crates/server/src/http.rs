@@ -23,7 +23,7 @@ use crate::api::*;
 pub trait Backend: Send + Sync + 'static {
     /// Validate and ingest a `{"observations":[…]}` body. `Err` means the body itself is
     /// malformed (HTTP 400); per-record problems are reported inside the response.
-    fn ingest(&self, body: &[u8]) -> Result<IngestResponse, String>;
+    fn ingest(&self, body: &[u8]) -> Result<Ingested, String>;
     /// History for `scope` (`city`, `road:ID`, `area:ID`) over `[from, to]` at `resolution_s`.
     fn history(&self, scope: &str, from: f64, to: f64, resolution_s: f64) -> Result<HistoryResponse, String>;
     fn signals(&self) -> serde_json::Value;
@@ -31,8 +31,17 @@ pub trait Backend: Send + Sync + 'static {
     fn rejected(&self) -> serde_json::Value;
     /// The stored state snapshot nearest to simulated time `t`, for replay.
     fn snapshot_at(&self, t: f64) -> Option<LiveState>;
+    /// ATSPM hi-res events of one controller as CSV (`TimeStamp,DeviceId,EventId,Parameter`).
+    fn atspm_csv(&self, intersection: &str, from: f64, to: f64) -> Result<String, String>;
     /// Append backend-specific Prometheus lines.
     fn prometheus(&self, out: &mut String);
+}
+
+/// The outcome of an ingest call: the per-record response, and whether the accepted
+/// records reached durable storage (if not, the server answers 503 so the client retries).
+pub struct Ingested {
+    pub response: IngestResponse,
+    pub stored: bool,
 }
 
 /// Shared live state: the latest snapshot, the stream fan-out and request counters.
@@ -104,6 +113,7 @@ pub fn router(hub: Arc<Hub>, backend: Arc<dyn Backend>, cfg: &HttpConfig) -> Rou
         .route("/state", get(state))
         .route("/history", get(history))
         .route("/snapshot", get(snapshot))
+        .route("/signals/events", get(atspm))
         .route("/signals", get(signals))
         .route("/sensors", get(sensors))
         .route("/rejected", get(rejected))
@@ -188,6 +198,24 @@ async fn snapshot(State(app): State<App>, Query(q): Query<SnapshotParams>) -> Re
     }
 }
 
+#[derive(Deserialize)]
+struct AtspmParams {
+    intersection: String,
+    from: Option<f64>,
+    to: Option<f64>,
+}
+
+async fn atspm(State(app): State<App>, Query(q): Query<AtspmParams>) -> Response {
+    let to = q.to.unwrap_or(f64::MAX);
+    let from = q.from.unwrap_or(0.0);
+    let backend = app.backend.clone();
+    match tokio::task::spawn_blocking(move || backend.atspm_csv(&q.intersection, from, to)).await {
+        Ok(Ok(csv)) => ([(header::CONTENT_TYPE, "text/csv")], csv).into_response(),
+        Ok(Err(e)) => bad_request(e),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 async fn signals(State(app): State<App>) -> Response {
     Json(app.backend.signals()).into_response()
 }
@@ -201,7 +229,9 @@ async fn rejected(State(app): State<App>) -> Response {
 async fn ingest(State(app): State<App>, body: Bytes) -> Response {
     let backend = app.backend.clone();
     match tokio::task::spawn_blocking(move || backend.ingest(&body)).await {
-        Ok(Ok(r)) => Json(r).into_response(),
+        Ok(Ok(r)) if r.stored => Json(r.response).into_response(),
+        // Validated but not durable: the client must retry the batch.
+        Ok(Ok(r)) => (StatusCode::SERVICE_UNAVAILABLE, Json(r.response)).into_response(),
         Ok(Err(e)) => bad_request(e),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }

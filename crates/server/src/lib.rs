@@ -22,4 +22,4 @@ pub mod http;
 pub mod live;
 pub mod openapi;
 
-pub use http::{router, Backend, HttpConfig, Hub};
+pub use http::{router, Backend, HttpConfig, Hub, Ingested};

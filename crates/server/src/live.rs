@@ -249,10 +249,11 @@ impl Brain {
 }
 
 impl crate::Backend for Brain {
-    fn ingest(&self, body: &[u8]) -> Result<IngestResponse, String> {
+    fn ingest(&self, body: &[u8]) -> Result<crate::Ingested, String> {
         let records = sense::parse_batch(body).map_err(|e| e.to_string())?;
         let report = self.ingest_records(&records);
-        Ok(IngestResponse {
+        let stored = report.sink_errors.is_empty();
+        let response = IngestResponse {
             accepted: report.accepted,
             rejected: report.rejected,
             results: report
@@ -263,7 +264,24 @@ impl crate::Backend for Brain {
                     Err(e) => IngestResult { index, status: "rejected".into(), error: Some(e) },
                 })
                 .collect(),
-        })
+        };
+        Ok(crate::Ingested { response, stored })
+    }
+
+    fn atspm_csv(&self, intersection: &str, from: f64, to: f64) -> Result<String, String> {
+        let i = self.net.intersection_by_name(intersection).ok_or_else(|| format!("intersection: unknown {intersection:?}"))?;
+        let events =
+            self.store.lock().unwrap_or_else(|e| e.into_inner()).signal_events(i, from, to).map_err(|e| e.to_string())?;
+        // City clock seconds since midnight of 2026-01-01 (the twin's day 0).
+        let mut out = String::from("TimeStamp,DeviceId,EventId,Parameter\n");
+        for (t, code, param) in events {
+            let day = (t / 86_400.0).floor();
+            let s = t - day * 86_400.0;
+            let (h, m, sec) = ((s / 3600.0).floor(), ((s % 3600.0) / 60.0).floor(), s % 60.0);
+            let date = day_to_date(day as i64);
+            out.push_str(&format!("{date} {h:02}:{m:02}:{sec:06.3},{intersection},{},{param}\n", code.code()));
+        }
+        Ok(out)
     }
 
     fn history(&self, scope: &str, from: f64, to: f64, resolution_s: f64) -> Result<HistoryResponse, String> {
@@ -403,6 +421,21 @@ impl crate::Backend for Brain {
             self.sink_errors.load(Ordering::Relaxed)
         ));
     }
+}
+
+/// `YYYY-MM-DD` of day `d` counted from 2026-01-01 (proleptic Gregorian).
+fn day_to_date(d: i64) -> String {
+    // Days from 1970-01-01 to 2026-01-01 is 20,454; civil-from-days (H. Hinnant).
+    let z = d + 20_454 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// Without a twin: estimate and publish state every `interval` of wall time at the clock

@@ -25,6 +25,9 @@ pub fn document() -> Value {
                 q("scope", "string", "city | road:ID | area:ID"), q("from", "number", "seconds"),
                 q("to", "number", "seconds"), q("resolution", "number", "seconds per point (>= 1)")]), "HistoryResponse"),
             "/snapshot": get("Stored state snapshot nearest to time t (replay)", json!([q("t", "number", "seconds")]), "LiveState"),
+            "/signals/events": {"get": {"summary": "ATSPM hi-res event log of one controller as CSV (TimeStamp,DeviceId,EventId,Parameter)",
+                "parameters": [q("intersection", "string", "intersection id"), q("from", "number", "seconds"), q("to", "number", "seconds")],
+                "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}, "400": {"description": "Unknown intersection"}}}},
             "/signals": get("Current phase and plan of every signal", json!([]), "Object"),
             "/sensors": get("The sensor registry", json!([]), "Object"),
             "/rejected": get("Recently rejected observation records with their errors", json!([]), "Object"),
@@ -32,7 +35,8 @@ pub fn document() -> Value {
                 "summary": "Ingest a batch of observations; bad records are rejected one by one",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ObservationBatch"}}}},
                 "responses": {
-                    "200": {"description": "Per-record results", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IngestResponse"}}}},
+                    "200": {"description": "Per-record results; accepted records are committed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IngestResponse"}}}},
+                    "503": {"description": "Records validated but storage failed; retry the batch"},
                     "400": {"description": "Malformed JSON"},
                     "413": {"description": "Body too large"}
                 }}},

@@ -130,6 +130,18 @@ fn live_brain_over_http() {
 
     let signals = json(&http.get("/api/v1/signals").unwrap().body);
     assert!(!signals["signals"].as_array().unwrap().is_empty());
+    // The controller's ATSPM hi-res log as CSV, for ATSPM tools.
+    let id = signals["signals"][0]["id"].as_str().unwrap().to_string();
+    let csv = http.get(&format!("/api/v1/signals/events?intersection={id}")).unwrap();
+    assert_eq!(csv.status, 200);
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines[0], "TimeStamp,DeviceId,EventId,Parameter");
+    assert!(lines[1].starts_with("2026-01-01 07:0"), "{}", lines[1]);
+    let codes: std::collections::BTreeSet<&str> = lines[1..].iter().filter_map(|l| l.split(',').nth(2)).collect();
+    for code in ["1", "8", "9", "10", "11"] {
+        assert!(codes.contains(code), "event code {code} missing from {codes:?}");
+    }
+    assert_eq!(http.get("/api/v1/signals/events?intersection=nowhere").unwrap().status, 400);
     let api = json(&http.get("/api/v1/openapi.json").unwrap().body);
     assert!(api["paths"]["/observations"]["post"].is_object());
     let m = http.get("/metrics").unwrap().body;
