@@ -150,9 +150,12 @@ pub struct Sim {
     free_slots: Vec<u32>,
     pub(crate) queues: Vec<VecDeque<u32>>,
     pub(crate) waiting: Vec<VecDeque<u32>>,
-    pub(crate) cross_veh: Vec<[u32; 2]>,
-    pub(crate) cross_dist: Vec<[f64; 2]>,
-    touched_crosses: Vec<u32>,
+    /// Per lane link, its crossing points (far end last), contiguous: link `i` owns
+    /// `link_cross[link_cross_off[i]..link_cross_off[i + 1]]`.
+    pub(crate) link_cross_off: Vec<u32>,
+    pub(crate) link_cross: Vec<junction::LinkCross>,
+    /// Per crossing point, the vehicles notified on each side this step.
+    pub(crate) xs: Vec<junction::CrossSt>,
     pub(crate) lights: Vec<Light>,
     /// Per movement: may go now.
     pub(crate) green: Vec<bool>,
@@ -221,6 +224,7 @@ impl Sim {
         let (lights, green) = signals::init(&net);
         let n_roads = net.roads.len();
         let n_cross = net.crosses.len();
+        let (link_cross_off, link_cross) = junction::flatten_crosses(&net);
         Sim {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             step: 0,
@@ -247,9 +251,9 @@ impl Sim {
             free_slots: Vec::new(),
             queues: vec![VecDeque::new(); n_drv],
             waiting: vec![VecDeque::new(); n_lanes as usize],
-            cross_veh: vec![[NONE; 2]; n_cross],
-            cross_dist: vec![[0.0; 2]; n_cross],
-            touched_crosses: Vec::new(),
+            link_cross_off,
+            link_cross,
+            xs: vec![junction::CrossSt::default(); n_cross],
             lights,
             green,
             moved: Vec::new(),
