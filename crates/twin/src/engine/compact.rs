@@ -50,6 +50,9 @@ impl Sim {
         }
         // Crossing notifications are only read in the step that writes them (after this
         // renumbering), so they need no remapping.
+        for v in self.head.iter_mut().chain(self.tail.iter_mut()) {
+            *v = remap(*v);
+        }
         for slot in self.id_slot.values_mut() {
             *slot = new_of[*slot as usize];
         }

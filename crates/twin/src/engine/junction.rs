@@ -22,14 +22,15 @@ impl Sim {
         let mut links = std::mem::take(&mut self.src_drvs);
         links.clear();
         for l in 0..self.n_lanes as usize {
-            let q = &self.queues[l];
-            if let Some(&last) = q.back() {
+            let last = self.tail[l];
+            if last != NONE {
                 let p = self.vs[last as usize].prev_drv;
                 if p != NONE && self.is_link(p) && self.link_to[(p - self.n_lanes) as usize] == l as u32 {
                     mark(&mut self.drv_stamp, &mut links, p, stamp);
                 }
             }
-            if let Some(&first) = q.front() {
+            let first = self.head[l];
+            if first != NONE {
                 let nx = self.vs[first as usize].next_drv;
                 if nx != NONE && self.is_link(nx) {
                     mark(&mut self.drv_stamp, &mut links, nx, stamp);
@@ -37,7 +38,7 @@ impl Sim {
             }
         }
         for d in self.n_lanes as usize..self.queues.len() {
-            if !self.queues[d].is_empty() {
+            if self.tail[d] != NONE {
                 mark(&mut self.drv_stamp, &mut links, d as u32, stamp);
             }
         }
@@ -63,7 +64,8 @@ impl Sim {
         // Far end first.
         let mut r = crosses.len();
         let end_lane = self.link_to[li] as usize;
-        if let Some(&v) = self.queues[end_lane].back() {
+        let v = self.tail[end_lane];
+        if v != NONE {
             let s = &self.vs[v as usize];
             if s.prev_drv == d {
                 let veh_dist = s.dis - self.kins[s.kin as usize].p.length;
@@ -98,7 +100,8 @@ impl Sim {
             }
         }
         let start_lane = self.link_from[li] as usize;
-        if let Some(&v) = self.queues[start_lane].front() {
+        let v = self.head[start_lane];
+        if v != NONE {
             let s = &self.vs[v as usize];
             if s.next_drv == d && self.green[self.link_movement[li] as usize] {
                 let veh_dist = self.drv_len[start_lane] - s.dis;
@@ -163,9 +166,9 @@ impl Sim {
 
     /// `Lane::canEnter`: room behind the lane's last vehicle, or it is moving off.
     fn can_enter(&self, lane: u32, v: u32) -> bool {
-        match self.queues[lane as usize].back() {
-            None => true,
-            Some(&t) => {
+        match self.tail[lane as usize] {
+            NONE => true,
+            t => {
                 let t = &self.vs[t as usize];
                 t.dis > self.kins[t.kin as usize].p.length + self.kin(v).p.length || t.speed >= 2.0
             }
