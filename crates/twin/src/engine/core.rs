@@ -248,19 +248,34 @@ impl Sim {
         }
     }
 
-    /// Recompute leader and gap for every vehicle, drivable by drivable.
+    /// Recompute leader and gap for every vehicle, drivable by drivable. Only the front
+    /// vehicle of a drivable looks ahead; the others follow the vehicle in front of them.
     pub(super) fn update_leaders(&mut self) {
         for d in 0..self.queues.len() {
-            let n = self.queues[d].len();
-            let mut leader = NONE;
-            for k in 0..n {
-                let v = self.queues[d][k];
-                let (l, gap) = self.find_leader(v, leader);
+            let front = self.head[d];
+            if front == NONE {
+                continue;
+            }
+            let (l, gap) = self.find_leader(front, NONE);
+            let s = &mut self.vs[front as usize];
+            s.leader = l;
+            s.gap = gap;
+            let q = std::mem::take(&mut self.queues[d]);
+            let (a, b) = q.as_slices();
+            let mut leader = front;
+            for &v in a.iter().chain(b).skip(1) {
+                let ld = &self.vs[leader as usize];
+                let (l, gap) = if ld.drv == self.vs[v as usize].drv {
+                    (leader, ld.dis - self.kins[ld.kin as usize].p.length - self.vs[v as usize].dis)
+                } else {
+                    self.find_leader(v, leader)
+                };
                 let s = &mut self.vs[v as usize];
                 s.leader = l;
                 s.gap = gap;
                 leader = v;
             }
+            self.queues[d] = q;
         }
     }
 
