@@ -55,11 +55,12 @@ impl Sim {
 
     fn notify_link(&mut self, d: u32, ep: u32) {
         let li = (d - self.n_lanes) as usize;
-        let crosses = &self.link_cross[self.link_cross_off[li] as usize..self.link_cross_off[li + 1] as usize];
+        let off = self.link_cross_off[li] as usize;
+        let crosses = &self.link_cross[off..self.link_cross_off[li + 1] as usize];
         if crosses.is_empty() {
             return;
         }
-        let xs = &mut self.xs;
+        let xs = &mut self.xs[off..off + crosses.len()];
         let link_len = self.drv_len[d as usize];
         // Far end first.
         let mut r = crosses.len();
@@ -73,7 +74,7 @@ impl Sim {
                     let lc = crosses[r - 1];
                     let cross_dist = link_len - lc.dist;
                     if cross_dist + veh_dist < LEAVE_DISTANCE {
-                        xs[lc.cross as usize].set(lc.side, v, -(s.dis + cross_dist), ep);
+                        xs[r - 1].set(v, -(s.dis + cross_dist), ep);
                         r -= 1;
                     } else {
                         break;
@@ -89,12 +90,12 @@ impl Sim {
                 let cross_dist = lc.dist;
                 if s.dis > cross_dist {
                     if s.dis - cross_dist - len <= LEAVE_DISTANCE {
-                        xs[lc.cross as usize].set(lc.side, v, cross_dist - s.dis, ep);
+                        xs[r - 1].set(v, cross_dist - s.dis, ep);
                     } else {
                         break;
                     }
                 } else {
-                    xs[lc.cross as usize].set(lc.side, v, cross_dist - s.dis, ep);
+                    xs[r - 1].set(v, cross_dist - s.dis, ep);
                 }
                 r -= 1;
             }
@@ -105,19 +106,19 @@ impl Sim {
             let s = &self.vs[v as usize];
             if s.next_drv == d && self.green[self.link_movement[li] as usize] {
                 let veh_dist = self.drv_len[start_lane] - s.dis;
-                for lc in crosses[..r].iter().rev() {
-                    xs[lc.cross as usize].set(lc.side, v, veh_dist + lc.dist, ep);
+                for (x, lc) in xs[..r].iter_mut().zip(&crosses[..r]).rev() {
+                    x.set(v, veh_dist + lc.dist, ep);
                 }
             }
         }
     }
 
-    /// The vehicle notified on side `side` of crossing point `c` this step, if any.
+    /// The vehicle notified at crossing slot `k` (see [`LinkCross`]) this step, if any.
     #[inline]
-    pub(super) fn cross_veh(&self, c: u32, side: usize) -> u32 {
-        let x = &self.xs[c as usize];
-        if x.epoch[side] == epoch(self.step) {
-            x.veh[side]
+    pub(super) fn cross_veh(&self, k: u32) -> u32 {
+        let x = &self.xs[k as usize];
+        if x.epoch == epoch(self.step) {
+            x.veh
         } else {
             NONE
         }
@@ -154,8 +155,8 @@ impl Sim {
             if on_link < to_start {
                 continue;
             }
-            let foe = self.cross_veh(lc.cross, 1 - lc.side as usize);
-            if foe != NONE && !self.can_pass(v, link, lc.cross, lc.side as usize, to_start, foe) {
+            let foe = self.cross_veh(lc.foe);
+            if foe != NONE && !self.can_pass(v, link, lc, to_start, foe) {
                 speed = speed.min(k.stop_before_speed(s.speed, on_link - to_start - k.p.yield_distance, dt));
                 *blocker = foe;
                 break;
@@ -176,13 +177,12 @@ impl Sim {
     }
 
     /// CityFlow's `Cross::canPass`: may vehicle `v` on (or approaching) `link` pass cross
-    /// `c`, on whose side `i` the link lies, given the foe notified on the other side?
-    fn can_pass(&self, v: u32, link: u32, c: u32, i: usize, to_start: f64, foe: u32) -> bool {
-        let cross = &self.net.crosses[c as usize];
-        let foe_link = self.n_lanes + cross.links[1 - i].0;
+    /// `lc` of the link, given the foe notified on the other side?
+    fn can_pass(&self, v: u32, link: u32, lc: &LinkCross, to_start: f64, foe: u32) -> bool {
+        let foe_link = self.n_lanes + lc.foe_link;
         let (t1, t2) = (self.link_priority(link), self.link_priority(foe_link));
-        let d1 = cross.distance[i] - to_start;
-        let d2 = self.xs[c as usize].dist[1 - i];
+        let d1 = lc.dist - to_start;
+        let d2 = self.xs[lc.foe as usize].dist;
         let (me, fv) = (&self.vs[v as usize], &self.vs[foe as usize]);
         let (mk, fk) = (self.kin(v), self.kin(foe));
         if !mk.can_yield(me.speed, d1) {
@@ -271,32 +271,32 @@ fn mark(stamps: &mut [u64], out: &mut Vec<u32>, d: u32, stamp: u64) {
     }
 }
 
-/// One crossing point of a lane link: which cross, which side of it, and its distance
-/// from the start of the link.
+/// One crossing point of a lane link (a "crossing slot"): its distance from the start of
+/// the link, and the slot of the same point on the other link (`foe`, in `link_cross`)
+/// with that link's index.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LinkCross {
     pub dist: f64,
-    pub cross: u32,
-    pub side: u8,
+    pub foe: u32,
+    pub foe_link: u32,
 }
 
-/// Per crossing point and side: the nearest vehicle notified this step (valid only when
-/// `epoch` matches the current step's) and its distance to the point.
+/// Per crossing slot: the nearest vehicle on its link notified this step (valid only when
+/// `epoch` matches the current step's) and its distance to the point. Laid out like
+/// `link_cross`, so a link's notifications are written to contiguous memory.
 #[derive(Clone, Copy, Debug, Default)]
-#[repr(align(32))]
 pub(crate) struct CrossSt {
-    pub veh: [u32; 2],
-    pub epoch: [u32; 2],
-    pub dist: [f64; 2],
+    pub dist: f64,
+    pub veh: u32,
+    pub epoch: u32,
 }
 
 impl CrossSt {
     #[inline]
-    fn set(&mut self, side: u8, v: u32, d: f64, ep: u32) {
-        let side = side as usize;
-        self.veh[side] = v;
-        self.dist[side] = d;
-        self.epoch[side] = ep;
+    fn set(&mut self, v: u32, d: f64, ep: u32) {
+        self.veh = v;
+        self.dist = d;
+        self.epoch = ep;
     }
 }
 
@@ -306,16 +306,25 @@ fn epoch(step: u64) -> u32 {
     (step % u32::MAX as u64) as u32 + 1
 }
 
-/// Every lane link's crossing points as one contiguous array (offsets per link).
+/// Every lane link's crossing points as one contiguous array (offsets per link), in the
+/// link's order (nearest first).
 pub(super) fn flatten_crosses(net: &Network) -> (Vec<u32>, Vec<LinkCross>) {
     let mut off = Vec::with_capacity(net.lane_links.len() + 1);
+    let mut slot_of = vec![[0u32; 2]; net.crosses.len()];
     let mut out = Vec::new();
     off.push(0);
     for ll in &net.lane_links {
         for &(c, side) in &ll.crosses {
-            out.push(LinkCross { dist: net.crosses[c.idx()].distance[side as usize], cross: c.0, side });
+            slot_of[c.idx()][side as usize] = out.len() as u32;
+            let cross = &net.crosses[c.idx()];
+            out.push(LinkCross { dist: cross.distance[side as usize], foe: 0, foe_link: cross.links[1 - side as usize].0 });
         }
         off.push(out.len() as u32);
+    }
+    for ll in &net.lane_links {
+        for &(c, side) in &ll.crosses {
+            out[slot_of[c.idx()][side as usize] as usize].foe = slot_of[c.idx()][1 - side as usize];
+        }
     }
     (off, out)
 }

@@ -162,7 +162,7 @@ pub struct Sim {
     /// `link_cross[link_cross_off[i]..link_cross_off[i + 1]]`.
     pub(crate) link_cross_off: Vec<u32>,
     pub(crate) link_cross: Vec<junction::LinkCross>,
-    /// Per crossing point, the vehicles notified on each side this step.
+    /// Per crossing slot (indexed like `link_cross`), the vehicle notified this step.
     pub(crate) xs: Vec<junction::CrossSt>,
     pub(crate) lights: Vec<Light>,
     /// Per movement: may go now.
@@ -238,8 +238,8 @@ impl Sim {
         flow_order.sort_by(|&a, &b| flows[a as usize].start.total_cmp(&flows[b as usize].start));
         let (lights, green) = signals::init(&net);
         let n_roads = net.roads.len();
-        let n_cross = net.crosses.len();
         let (link_cross_off, link_cross) = junction::flatten_crosses(&net);
+        let n_slots = link_cross.len();
         Sim {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             step: 0,
@@ -272,7 +272,7 @@ impl Sim {
             tail: vec![NONE; n_drv],
             link_cross_off,
             link_cross,
-            xs: vec![junction::CrossSt::default(); n_cross],
+            xs: vec![junction::CrossSt::default(); n_slots],
             lights,
             green,
             moved: Vec::new(),
