@@ -408,9 +408,10 @@ fn build(spec: &NetworkSpec) -> Result<Network, BuildError> {
     let mut crosses = Vec::new();
     for inter in intersections.iter_mut() {
         let all: Vec<LaneLinkId> = inter.movements.iter().flat_map(|m| movements[m.idx()].lane_links.iter().copied()).collect();
+        let polys: Vec<Poly> = all.iter().map(|l| Poly::new(&lane_links[l.idx()].points)).collect();
         for a in 0..all.len() {
             for b in a + 1..all.len() {
-                if let Some(dist) = first_crossing(&lane_links[all[a].idx()].points, &lane_links[all[b].idx()].points) {
+                if let Some(dist) = first_crossing(&polys[a], &polys[b]) {
                     let c = CrossId::from(crosses.len());
                     crosses.push(Cross { links: [all[a], all[b]], distance: dist });
                     inter.crosses.push(c);
@@ -493,17 +494,70 @@ fn bezier_link(from: &Lane, to: &Lane, width: f64) -> Vec<Point> {
 }
 
 /// Distances along `a` and `b` of their first crossing, scanning `a` then `b` segment by segment.
-fn first_crossing(a: &[Point], b: &[Point]) -> Option<[f64; 2]> {
-    let mut disa = 0.0;
-    for wa in a.windows(2) {
-        let mut disb = 0.0;
-        for wb in b.windows(2) {
-            if let Some(p) = segment_intersection(wa[0], wa[1], wb[0], wb[1]) {
-                return Some([disa + (p - wa[0]).len(), disb + (p - wb[0]).len()]);
-            }
-            disb += (wb[1] - wb[0]).len();
+fn first_crossing(a: &Poly, b: &Poly) -> Option<[f64; 2]> {
+    if !a.bb.overlaps(&b.bb) {
+        return None;
+    }
+    for (i, wa) in a.pts.windows(2).enumerate() {
+        let sa = BBox::of(&wa[..2]);
+        if !sa.overlaps(&b.bb) {
+            continue;
         }
-        disa += (wa[1] - wa[0]).len();
+        for (j, wb) in b.pts.windows(2).enumerate() {
+            if !sa.overlaps(&BBox::of(&wb[..2])) {
+                continue;
+            }
+            if let Some(p) = segment_intersection(wa[0], wa[1], wb[0], wb[1]) {
+                return Some([a.pre[i] + (p - wa[0]).len(), b.pre[j] + (p - wb[0]).len()]);
+            }
+        }
     }
     None
+}
+
+/// A lane link's polyline prepared for the crossing search: the distance along it at the
+/// start of each segment (summed in order, exactly as a walk along it would) and its
+/// bounding box.
+struct Poly<'a> {
+    pts: &'a [Point],
+    pre: Vec<f64>,
+    bb: BBox,
+}
+
+impl<'a> Poly<'a> {
+    fn new(pts: &'a [Point]) -> Self {
+        let mut pre = Vec::with_capacity(pts.len());
+        let mut d = 0.0;
+        for w in pts.windows(2) {
+            pre.push(d);
+            d += (w[1] - w[0]).len();
+        }
+        Poly { pts, pre, bb: BBox::of(pts) }
+    }
+}
+
+/// An axis-aligned box grown by a margin far above `segment_intersection`'s tolerance,
+/// so disjoint boxes prove that no segments inside them cross.
+struct BBox {
+    lo: Point,
+    hi: Point,
+}
+
+impl BBox {
+    const MARGIN: f64 = 1e-2;
+    fn of(pts: &[Point]) -> Self {
+        let (mut lo, mut hi) = (Point::new(f64::INFINITY, f64::INFINITY), Point::new(f64::NEG_INFINITY, f64::NEG_INFINITY));
+        for p in pts {
+            lo = Point::new(lo.x.min(p.x), lo.y.min(p.y));
+            hi = Point::new(hi.x.max(p.x), hi.y.max(p.y));
+        }
+        BBox {
+            lo: Point::new(lo.x - Self::MARGIN, lo.y - Self::MARGIN),
+            hi: Point::new(hi.x + Self::MARGIN, hi.y + Self::MARGIN),
+        }
+    }
+    /// False only when the boxes are certainly apart (NaN coordinates count as overlapping).
+    fn overlaps(&self, o: &BBox) -> bool {
+        !(self.hi.x < o.lo.x || o.hi.x < self.lo.x || self.hi.y < o.lo.y || o.hi.y < self.lo.y)
+    }
 }

@@ -48,10 +48,10 @@ impl Sim {
                 *v = new_of[*v as usize];
             }
         }
-        for &c in &self.touched_crosses {
-            for v in self.cross_veh[c as usize].iter_mut() {
-                *v = remap(*v);
-            }
+        // Crossing notifications are only read in the step that writes them (after this
+        // renumbering), so they need no remapping.
+        for v in self.head.iter_mut().chain(self.tail.iter_mut()) {
+            *v = remap(*v);
         }
         for slot in self.id_slot.values_mut() {
             *slot = new_of[*slot as usize];

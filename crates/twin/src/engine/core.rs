@@ -16,7 +16,7 @@ impl Sim {
     pub(super) fn handle_waiting(&mut self) {
         for l in 0..self.waiting.len() {
             let Some(&v) = self.waiting[l].front() else { continue };
-            let tail = self.queues[l].back().copied().unwrap_or(NONE);
+            let tail = self.tail[l];
             if tail != NONE {
                 let t = &self.vs[tail as usize];
                 if t.dis <= self.kins[t.kin as usize].p.length + self.kin(v).p.min_gap {
@@ -25,7 +25,7 @@ impl Sim {
             }
             self.waiting[l].pop_front();
             self.vs[v as usize].running = true;
-            self.queues[l].push_back(v);
+            self.q_push(l as u32, v);
             let (leader, gap) = self.find_leader(v, tail);
             let veh = &mut self.vs[v as usize];
             veh.leader = leader;
@@ -140,12 +140,13 @@ impl Sim {
         let now = self.time();
         for k in 0..self.src_drvs.len() {
             let d = self.src_drvs[k] as usize;
-            while let Some(&f) = self.queues[d].front() {
+            while self.head[d] != NONE {
+                let f = self.head[d];
                 let a = self.acts[f as usize];
                 if !(a.end || a.drv != NONE) {
                     break;
                 }
-                self.queues[d].pop_front();
+                self.q_pop(d as u32);
                 if a.end {
                     self.finish_trip(f, now);
                 }
@@ -155,7 +156,7 @@ impl Sim {
         for k in 0..self.moved.len() {
             let v = self.moved[k].0;
             let d = self.acts[v as usize].drv;
-            self.queues[d as usize].push_back(v);
+            self.q_push(d, v);
             self.vs[v as usize].enter_link_step = if self.is_link(d) { self.step as u32 } else { u32::MAX };
         }
     }
@@ -247,19 +248,34 @@ impl Sim {
         }
     }
 
-    /// Recompute leader and gap for every vehicle, drivable by drivable.
+    /// Recompute leader and gap for every vehicle, drivable by drivable. Only the front
+    /// vehicle of a drivable looks ahead; the others follow the vehicle in front of them.
     pub(super) fn update_leaders(&mut self) {
         for d in 0..self.queues.len() {
-            let n = self.queues[d].len();
-            let mut leader = NONE;
-            for k in 0..n {
-                let v = self.queues[d][k];
-                let (l, gap) = self.find_leader(v, leader);
+            let front = self.head[d];
+            if front == NONE {
+                continue;
+            }
+            let (l, gap) = self.find_leader(front, NONE);
+            let s = &mut self.vs[front as usize];
+            s.leader = l;
+            s.gap = gap;
+            let q = std::mem::take(&mut self.queues[d]);
+            let (a, b) = q.as_slices();
+            let mut leader = front;
+            for &v in a.iter().chain(b).skip(1) {
+                let ld = &self.vs[leader as usize];
+                let (l, gap) = if ld.drv == self.vs[v as usize].drv {
+                    (leader, ld.dis - self.kins[ld.kin as usize].p.length - self.vs[v as usize].dis)
+                } else {
+                    self.find_leader(v, leader)
+                };
                 let s = &mut self.vs[v as usize];
                 s.leader = l;
                 s.gap = gap;
                 leader = v;
             }
+            self.queues[d] = q;
         }
     }
 
@@ -289,8 +305,9 @@ impl Sim {
                 // Lane links from one lane overlap at first: check all of them.
                 let from = self.link_from[(drv - self.n_lanes) as usize];
                 let (mut best, mut best_gap) = (NONE, 0.0);
-                for &ll in &self.net.lanes[from as usize].lane_links {
-                    if let Some(&c) = self.queues[(self.n_lanes + ll.0) as usize].back() {
+                for &ll in self.out_links(from) {
+                    let c = self.tail[(self.n_lanes + ll) as usize];
+                    if c != NONE {
                         let l = &self.vs[c as usize];
                         let gap = dis + l.dis - self.kins[l.kin as usize].p.length;
                         if best == NONE || gap < best_gap {
@@ -302,7 +319,8 @@ impl Sim {
                 if best != NONE {
                     return (best, best_gap);
                 }
-            } else if let Some(&c) = self.queues[drv as usize].back() {
+            } else if self.tail[drv as usize] != NONE {
+                let c = self.tail[drv as usize];
                 let l = &self.vs[c as usize];
                 return (c, dis + l.dis - self.kins[l.kin as usize].p.length);
             }

@@ -2,6 +2,7 @@
 //! the intersection-related speed (stop at red, turning cap, yield at crossings).
 
 use super::{Sim, NONE};
+use crate::network::Network;
 
 /// CityFlow's `Cross::leaveDistance`.
 const LEAVE_DISTANCE: f64 = 0.0;
@@ -12,22 +13,24 @@ impl Sim {
     /// links that have a vehicle near them are visited; each link writes only its own side
     /// of a cross, so the visiting order does not matter.
     pub(super) fn notify_crosses(&mut self) {
-        for &c in &self.touched_crosses {
-            self.cross_veh[c as usize] = [NONE; 2];
-        }
-        self.touched_crosses.clear();
         let stamp = self.step;
+        let ep = epoch(stamp);
+        if ep == 1 {
+            // The epoch counter wrapped (or this is the first step): forget everything.
+            self.xs.iter_mut().for_each(|x| *x = CrossSt::default());
+        }
         let mut links = std::mem::take(&mut self.src_drvs);
         links.clear();
         for l in 0..self.n_lanes as usize {
-            let q = &self.queues[l];
-            if let Some(&last) = q.back() {
+            let last = self.tail[l];
+            if last != NONE {
                 let p = self.vs[last as usize].prev_drv;
                 if p != NONE && self.is_link(p) && self.link_to[(p - self.n_lanes) as usize] == l as u32 {
                     mark(&mut self.drv_stamp, &mut links, p, stamp);
                 }
             }
-            if let Some(&first) = q.front() {
+            let first = self.head[l];
+            if first != NONE {
                 let nx = self.vs[first as usize].next_drv;
                 if nx != NONE && self.is_link(nx) {
                     mark(&mut self.drv_stamp, &mut links, nx, stamp);
@@ -35,12 +38,12 @@ impl Sim {
             }
         }
         for d in self.n_lanes as usize..self.queues.len() {
-            if !self.queues[d].is_empty() {
+            if self.tail[d] != NONE {
                 mark(&mut self.drv_stamp, &mut links, d as u32, stamp);
             }
         }
         for &d in &links {
-            self.notify_link(d);
+            self.notify_link(d, ep);
         }
         self.src_drvs = links;
         // The stamps are reused by update_location in this same step; shift them so the
@@ -50,34 +53,28 @@ impl Sim {
         }
     }
 
-    fn notify_link(&mut self, d: u32) {
+    fn notify_link(&mut self, d: u32, ep: u32) {
         let li = (d - self.n_lanes) as usize;
-        let link = &self.net.lane_links[li];
-        let crosses = &link.crosses;
+        let off = self.link_cross_off[li] as usize;
+        let crosses = &self.link_cross[off..self.link_cross_off[li + 1] as usize];
         if crosses.is_empty() {
             return;
         }
+        let xs = &mut self.xs[off..off + crosses.len()];
         let link_len = self.drv_len[d as usize];
         // Far end first.
         let mut r = crosses.len();
         let end_lane = self.link_to[li] as usize;
-        if let Some(&v) = self.queues[end_lane].back() {
+        let v = self.tail[end_lane];
+        if v != NONE {
             let s = &self.vs[v as usize];
             if s.prev_drv == d {
                 let veh_dist = s.dis - self.kins[s.kin as usize].p.length;
                 while r > 0 {
-                    let (c, side) = crosses[r - 1];
-                    let cross_dist = link_len - self.net.crosses[c.idx()].distance[side as usize];
+                    let lc = crosses[r - 1];
+                    let cross_dist = link_len - lc.dist;
                     if cross_dist + veh_dist < LEAVE_DISTANCE {
-                        notify(
-                            &mut self.cross_veh,
-                            &mut self.cross_dist,
-                            &mut self.touched_crosses,
-                            c.0,
-                            side,
-                            v,
-                            -(s.dis + cross_dist),
-                        );
+                        xs[r - 1].set(v, -(s.dis + cross_dist), ep);
                         r -= 1;
                     } else {
                         break;
@@ -89,48 +86,41 @@ impl Sim {
             let s = &self.vs[v as usize];
             let len = self.kins[s.kin as usize].p.length;
             while r > 0 {
-                let (c, side) = crosses[r - 1];
-                let cross_dist = self.net.crosses[c.idx()].distance[side as usize];
+                let lc = crosses[r - 1];
+                let cross_dist = lc.dist;
                 if s.dis > cross_dist {
                     if s.dis - cross_dist - len <= LEAVE_DISTANCE {
-                        notify(
-                            &mut self.cross_veh,
-                            &mut self.cross_dist,
-                            &mut self.touched_crosses,
-                            c.0,
-                            side,
-                            v,
-                            cross_dist - s.dis,
-                        );
+                        xs[r - 1].set(v, cross_dist - s.dis, ep);
                     } else {
                         break;
                     }
                 } else {
-                    notify(
-                        &mut self.cross_veh,
-                        &mut self.cross_dist,
-                        &mut self.touched_crosses,
-                        c.0,
-                        side,
-                        v,
-                        cross_dist - s.dis,
-                    );
+                    xs[r - 1].set(v, cross_dist - s.dis, ep);
                 }
                 r -= 1;
             }
         }
         let start_lane = self.link_from[li] as usize;
-        if let Some(&v) = self.queues[start_lane].front() {
+        let v = self.head[start_lane];
+        if v != NONE {
             let s = &self.vs[v as usize];
-            if s.next_drv == d && self.link_available(d) {
+            if s.next_drv == d && self.green[self.link_movement[li] as usize] {
                 let veh_dist = self.drv_len[start_lane] - s.dis;
-                while r > 0 {
-                    let (c, side) = crosses[r - 1];
-                    let cd = self.net.crosses[c.idx()].distance[side as usize];
-                    notify(&mut self.cross_veh, &mut self.cross_dist, &mut self.touched_crosses, c.0, side, v, veh_dist + cd);
-                    r -= 1;
+                for (x, lc) in xs[..r].iter_mut().zip(&crosses[..r]).rev() {
+                    x.set(v, veh_dist + lc.dist, ep);
                 }
             }
+        }
+    }
+
+    /// The vehicle notified at crossing slot `k` (see [`LinkCross`]) this step, if any.
+    #[inline]
+    pub(super) fn cross_veh(&self, k: u32) -> u32 {
+        let x = &self.xs[k as usize];
+        if x.epoch == epoch(self.step) {
+            x.veh
+        } else {
+            NONE
         }
     }
 
@@ -159,14 +149,16 @@ impl Sim {
             return speed;
         }
         let to_start = if self.is_link(s.drv) { s.dis } else { -(len - s.dis) };
-        for &(c, side) in &self.net.lane_links[(link - self.n_lanes) as usize].crosses {
-            let on_link = self.net.crosses[c.idx()].distance[side as usize];
+        let li = (link - self.n_lanes) as usize;
+        for lc in &self.link_cross[self.link_cross_off[li] as usize..self.link_cross_off[li + 1] as usize] {
+            let on_link = lc.dist;
             if on_link < to_start {
                 continue;
             }
-            if !self.can_pass(v, link, c.0, side as usize, to_start) {
+            let foe = self.cross_veh(lc.foe);
+            if foe != NONE && !self.can_pass(v, link, lc, to_start, foe) {
                 speed = speed.min(k.stop_before_speed(s.speed, on_link - to_start - k.p.yield_distance, dt));
-                *blocker = self.cross_veh[c.idx()][1 - side as usize];
+                *blocker = foe;
                 break;
             }
         }
@@ -175,9 +167,9 @@ impl Sim {
 
     /// `Lane::canEnter`: room behind the lane's last vehicle, or it is moving off.
     fn can_enter(&self, lane: u32, v: u32) -> bool {
-        match self.queues[lane as usize].back() {
-            None => true,
-            Some(&t) => {
+        match self.tail[lane as usize] {
+            NONE => true,
+            t => {
                 let t = &self.vs[t as usize];
                 t.dis > self.kins[t.kin as usize].p.length + self.kin(v).p.length || t.speed >= 2.0
             }
@@ -185,17 +177,12 @@ impl Sim {
     }
 
     /// CityFlow's `Cross::canPass`: may vehicle `v` on (or approaching) `link` pass cross
-    /// `c`, on whose side `i` the link lies, given the foe notified on the other side?
-    fn can_pass(&self, v: u32, link: u32, c: u32, i: usize, to_start: f64) -> bool {
-        let foe = self.cross_veh[c as usize][1 - i];
-        if foe == NONE {
-            return true;
-        }
-        let cross = &self.net.crosses[c as usize];
-        let foe_link = self.n_lanes + cross.links[1 - i].0;
+    /// `lc` of the link, given the foe notified on the other side?
+    fn can_pass(&self, v: u32, link: u32, lc: &LinkCross, to_start: f64, foe: u32) -> bool {
+        let foe_link = self.n_lanes + lc.foe_link;
         let (t1, t2) = (self.link_priority(link), self.link_priority(foe_link));
-        let d1 = cross.distance[i] - to_start;
-        let d2 = self.cross_dist[c as usize][1 - i];
+        let d1 = lc.dist - to_start;
+        let d2 = self.xs[lc.foe as usize].dist;
         let (me, fv) = (&self.vs[v as usize], &self.vs[foe as usize]);
         let (mk, fk) = (self.kin(v), self.kin(foe));
         if !mk.can_yield(me.speed, d1) {
@@ -284,13 +271,60 @@ fn mark(stamps: &mut [u64], out: &mut Vec<u32>, d: u32, stamp: u64) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn notify(veh: &mut [[u32; 2]], dist: &mut [[f64; 2]], touched: &mut Vec<u32>, c: u32, side: u8, v: u32, d: f64) {
-    let slot = &mut veh[c as usize];
-    if slot[0] == NONE && slot[1] == NONE {
-        touched.push(c);
+/// One crossing point of a lane link (a "crossing slot"): its distance from the start of
+/// the link, and the slot of the same point on the other link (`foe`, in `link_cross`)
+/// with that link's index.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LinkCross {
+    pub dist: f64,
+    pub foe: u32,
+    pub foe_link: u32,
+}
+
+/// Per crossing slot: the nearest vehicle on its link notified this step (valid only when
+/// `epoch` matches the current step's) and its distance to the point. Laid out like
+/// `link_cross`, so a link's notifications are written to contiguous memory.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CrossSt {
+    pub dist: f64,
+    pub veh: u32,
+    pub epoch: u32,
+}
+
+impl CrossSt {
+    #[inline]
+    fn set(&mut self, v: u32, d: f64, ep: u32) {
+        self.veh = v;
+        self.dist = d;
+        self.epoch = ep;
     }
-    slot[side as usize] = v;
-    dist[c as usize][side as usize] = d;
+}
+
+/// The notification epoch of `step`: never 0 (the "never notified" value).
+#[inline]
+fn epoch(step: u64) -> u32 {
+    (step % u32::MAX as u64) as u32 + 1
+}
+
+/// Every lane link's crossing points as one contiguous array (offsets per link), in the
+/// link's order (nearest first).
+pub(super) fn flatten_crosses(net: &Network) -> (Vec<u32>, Vec<LinkCross>) {
+    let mut off = Vec::with_capacity(net.lane_links.len() + 1);
+    let mut slot_of = vec![[0u32; 2]; net.crosses.len()];
+    let mut out = Vec::new();
+    off.push(0);
+    for ll in &net.lane_links {
+        for &(c, side) in &ll.crosses {
+            slot_of[c.idx()][side as usize] = out.len() as u32;
+            let cross = &net.crosses[c.idx()];
+            out.push(LinkCross { dist: cross.distance[side as usize], foe: 0, foe_link: cross.links[1 - side as usize].0 });
+        }
+        off.push(out.len() as u32);
+    }
+    for ll in &net.lane_links {
+        for &(c, side) in &ll.crosses {
+            out[slot_of[c.idx()][side as usize] as usize].foe = slot_of[c.idx()][1 - side as usize];
+        }
+    }
+    (off, out)
 }

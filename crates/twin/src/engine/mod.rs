@@ -131,6 +131,10 @@ pub struct Sim {
     pub(crate) link_from: Vec<u32>,
     pub(crate) link_turn: Vec<bool>,
     pub(crate) link_movement: Vec<u32>,
+    /// Per lane, its outgoing lane links (link indices), contiguous: lane `l` owns
+    /// `lane_out[lane_out_off[l]..lane_out_off[l + 1]]`.
+    lane_out_off: Vec<u32>,
+    lane_out: Vec<u32>,
     // --- demand ---
     pub(crate) flows: Vec<Flow>,
     pub(crate) flow_kin: Vec<u32>,
@@ -150,9 +154,16 @@ pub struct Sim {
     free_slots: Vec<u32>,
     pub(crate) queues: Vec<VecDeque<u32>>,
     pub(crate) waiting: Vec<VecDeque<u32>>,
-    pub(crate) cross_veh: Vec<[u32; 2]>,
-    pub(crate) cross_dist: Vec<[f64; 2]>,
-    touched_crosses: Vec<u32>,
+    /// Per drivable, the front and back of its queue (`NONE` when empty), kept in step
+    /// with `queues` so the hot passes read a dense array instead of deque headers.
+    pub(crate) head: Vec<u32>,
+    pub(crate) tail: Vec<u32>,
+    /// Per lane link, its crossing points (far end last), contiguous: link `i` owns
+    /// `link_cross[link_cross_off[i]..link_cross_off[i + 1]]`.
+    pub(crate) link_cross_off: Vec<u32>,
+    pub(crate) link_cross: Vec<junction::LinkCross>,
+    /// Per crossing slot (indexed like `link_cross`), the vehicle notified this step.
+    pub(crate) xs: Vec<junction::CrossSt>,
     pub(crate) lights: Vec<Light>,
     /// Per movement: may go now.
     pub(crate) green: Vec<bool>,
@@ -199,6 +210,13 @@ impl Sim {
         let link_from = net.lane_links.iter().map(|l| l.from_lane.0).collect();
         let link_turn = net.lane_links.iter().map(|l| net.movement(l.movement).turn != crate::Turn::Straight).collect();
         let link_movement = net.lane_links.iter().map(|l| l.movement.0).collect();
+        let mut lane_out_off = Vec::with_capacity(net.lanes.len() + 1);
+        let mut lane_out = Vec::with_capacity(net.lane_links.len());
+        lane_out_off.push(0);
+        for l in &net.lanes {
+            lane_out.extend(l.lane_links.iter().map(|ll| ll.0));
+            lane_out_off.push(lane_out.len() as u32);
+        }
 
         // Deduplicate vehicle types: real datasets use one or a few.
         let mut kins: Vec<Kin> = Vec::new();
@@ -220,7 +238,8 @@ impl Sim {
         flow_order.sort_by(|&a, &b| flows[a as usize].start.total_cmp(&flows[b as usize].start));
         let (lights, green) = signals::init(&net);
         let n_roads = net.roads.len();
-        let n_cross = net.crosses.len();
+        let (link_cross_off, link_cross) = junction::flatten_crosses(&net);
+        let n_slots = link_cross.len();
         Sim {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             step: 0,
@@ -233,6 +252,8 @@ impl Sim {
             link_from,
             link_turn,
             link_movement,
+            lane_out_off,
+            lane_out,
             flow_kin,
             flow_free_time,
             flow_free_prefix,
@@ -247,9 +268,11 @@ impl Sim {
             free_slots: Vec::new(),
             queues: vec![VecDeque::new(); n_drv],
             waiting: vec![VecDeque::new(); n_lanes as usize],
-            cross_veh: vec![[NONE; 2]; n_cross],
-            cross_dist: vec![[0.0; 2]; n_cross],
-            touched_crosses: Vec::new(),
+            head: vec![NONE; n_drv],
+            tail: vec![NONE; n_drv],
+            link_cross_off,
+            link_cross,
+            xs: vec![junction::CrossSt::default(); n_slots],
             lights,
             green,
             moved: Vec::new(),
@@ -332,8 +355,8 @@ impl Sim {
         let r2 = route.get(pos + 2).map(|r| r.0);
         let cur = self.lane_index[drv as usize] as i64;
         let (mut best, mut best_diff) = (NONE, i64::MAX);
-        for &ll in &self.net.lanes[drv as usize].lane_links {
-            let to = self.link_to[ll.idx()];
+        for &ll in self.out_links(drv) {
+            let to = self.link_to[ll as usize];
             if self.lane_road[to as usize] != r1 {
                 continue;
             }
@@ -345,14 +368,42 @@ impl Sim {
             let diff = (self.lane_index[to as usize] as i64 - cur).abs();
             if diff < best_diff {
                 best_diff = diff;
-                best = self.n_lanes + ll.0;
+                best = self.n_lanes + ll;
             }
         }
         best
     }
 
     fn lane_leads_to(&self, lane: u32, road: u32) -> bool {
-        self.net.lanes[lane as usize].lane_links.iter().any(|ll| self.lane_road[self.link_to[ll.idx()] as usize] == road)
+        self.out_links(lane).iter().any(|&ll| self.lane_road[self.link_to[ll as usize] as usize] == road)
+    }
+
+    /// The lane links (link indices) leaving `lane`.
+    #[inline]
+    pub(crate) fn out_links(&self, lane: u32) -> &[u32] {
+        &self.lane_out[self.lane_out_off[lane as usize] as usize..self.lane_out_off[lane as usize + 1] as usize]
+    }
+
+    /// Append `v` to the back of drivable `d`'s queue.
+    #[inline]
+    pub(crate) fn q_push(&mut self, d: u32, v: u32) {
+        let d = d as usize;
+        self.queues[d].push_back(v);
+        if self.head[d] == NONE {
+            self.head[d] = v;
+        }
+        self.tail[d] = v;
+    }
+
+    /// Remove the front of drivable `d`'s queue.
+    #[inline]
+    pub(crate) fn q_pop(&mut self, d: u32) {
+        let d = d as usize;
+        self.queues[d].pop_front();
+        self.head[d] = self.queues[d].front().copied().unwrap_or(NONE);
+        if self.head[d] == NONE {
+            self.tail[d] = NONE;
+        }
     }
 
     /// Release this step's vehicles from every started flow into entry buffers, in file

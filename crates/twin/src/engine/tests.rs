@@ -14,6 +14,8 @@ fn run(s: &Scenario, cfg: SimConfig, steps: u64) -> Sim {
 
 fn check_no_overlap(sim: &Sim) {
     for (d, q) in sim.queues.iter().enumerate() {
+        assert_eq!(sim.head[d], q.front().copied().unwrap_or(NONE), "head of drivable {d} at step {}", sim.step);
+        assert_eq!(sim.tail[d], q.back().copied().unwrap_or(NONE), "tail of drivable {d} at step {}", sim.step);
         for w in q.iter().collect::<Vec<_>>().windows(2) {
             let (a, b) = (&sim.vs[*w[0] as usize], &sim.vs[*w[1] as usize]);
             let gap = a.dis - sim.kins[a.kin as usize].p.length - b.dis;
