@@ -5,7 +5,6 @@
 //! Needs `../shared/data` beside the repository (or `$CITYBRAIN_DATA`). Without it the
 //! test skips with a message, except under `CI=true`, where it fails.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use sense::*;
@@ -14,23 +13,9 @@ use store::{Resolution, Retention, Scope, SqliteStore, Store};
 use twin::sensors::{SensorConfig, VirtualSensors};
 use twin::{Sim, SimConfig};
 
-fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("CITYBRAIN_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("CI=true but the shared data directory {} is missing", dir.display());
-    }
-    eprintln!("SKIPPED: shared data directory {} not found", dir.display());
-    None
-}
-
 #[test]
 fn hangzhou_twin_feeds_state_and_store() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = testdata::data_dir() else { return };
     let d = dir.join("cityflow/hangzhou_4x4");
     let read = |f: &str| std::fs::read_to_string(d.join(f)).unwrap_or_else(|e| panic!("{}: {e}", d.join(f).display()));
     let scenario = twin::import::cityflow::load_scenario(&read("roadnet.json"), &read("flow.json")).unwrap();
