@@ -160,3 +160,27 @@ mod tests {
         assert_eq!(direction_at(&pts, 4.0), Point::new(0.0, 1.0));
     }
 }
+
+/// CityFlow's lane-link curve: a cubic Bézier from `start` (leaving in direction `sd`) to
+/// `end` (arriving in direction `ed`) through a junction of half-size `width`, sampled
+/// at `segments + 1` points. CityFlow uses 10 segments.
+pub fn lane_link_bezier(start: Point, sd: Point, end: Point, ed: Point, width: f64, segments: usize) -> Vec<Point> {
+    let len = (end - start).len();
+    let mut g1 = sd * (len * 0.5);
+    let mut g2 = -ed * (len * 0.5);
+    if g1.dot(g1) < 25.0 && width >= 5.0 {
+        g1 = sd * 5.0;
+    }
+    if g2.dot(g2) < 25.0 && width >= 5.0 {
+        g2 = -ed * 5.0;
+    }
+    let (mid1, mid2) = (start + g1, end + g2);
+    let lerp = |a: Point, b: Point, t: f64| a + (b - a) * t;
+    (0..=segments)
+        .map(|i| {
+            let t = i as f64 / segments as f64;
+            let (p1, p2, p3) = (lerp(start, mid1, t), lerp(mid1, mid2, t), lerp(mid2, end, t));
+            lerp(lerp(p1, p2, t), lerp(p2, p3, t), t)
+        })
+        .collect()
+}

@@ -470,27 +470,9 @@ fn offset_polyline(points: &[Point], d: f64) -> Vec<Point> {
 fn bezier_link(from: &Lane, to: &Lane, width: f64) -> Vec<Point> {
     let start = point_at(&from.points, from.length);
     let end = point_at(&to.points, 0.0);
-    let len = (end - start).len();
     let sd = direction_at(&from.points, from.length);
     let ed = direction_at(&to.points, 0.0);
-    let mut g1 = sd * (len * 0.5);
-    let mut g2 = -ed * (len * 0.5);
-    if g1.dot(g1) < 25.0 && width >= 5.0 {
-        g1 = sd * 5.0;
-    }
-    if g2.dot(g2) < 25.0 && width >= 5.0 {
-        g2 = -ed * 5.0;
-    }
-    let mid1 = start + g1;
-    let mid2 = end + g2;
-    let lerp = |a: Point, b: Point, t: f64| a + (b - a) * t;
-    (0..=10)
-        .map(|i| {
-            let t = i as f64 / 10.0;
-            let (p1, p2, p3) = (lerp(start, mid1, t), lerp(mid1, mid2, t), lerp(mid2, end, t));
-            lerp(lerp(p1, p2, t), lerp(p2, p3, t), t)
-        })
-        .collect()
+    crate::geom::lane_link_bezier(start, sd, end, ed, width, 10)
 }
 
 /// Distances along `a` and `b` of their first crossing, scanning `a` then `b` segment by segment.

@@ -62,30 +62,12 @@ fn lane_end(at: Point, width: f64, leg: usize, k: usize, inbound: bool) -> Point
     at + step(leg) * width + right * ((k as f64 + 0.5) * LANE_WIDTH)
 }
 
-/// CityFlow's lane-link curve (a cubic Bézier, see `network::bezier_link`) from lane
+/// CityFlow's lane-link curve ([`crate::geom::lane_link_bezier`]) from lane
 /// `from_lane` arriving on leg `a` to lane `to_lane` leaving on leg `b`.
 fn link_points(at: Point, width: f64, (a, from_lane): (usize, usize), (b, to_lane): (usize, usize)) -> Vec<Point> {
     let start = lane_end(at, width, a, from_lane, true);
     let end = lane_end(at, width, b, to_lane, false);
-    let (sd, ed) = (step(opposite(a)), step(b));
-    let len = (end - start).len();
-    let mut g1 = sd * (len * 0.5);
-    let mut g2 = -ed * (len * 0.5);
-    if g1.dot(g1) < 25.0 && width >= 5.0 {
-        g1 = sd * 5.0;
-    }
-    if g2.dot(g2) < 25.0 && width >= 5.0 {
-        g2 = -ed * 5.0;
-    }
-    let (mid1, mid2) = (start + g1, end + g2);
-    let lerp = |p: Point, q: Point, t: f64| p + (q - p) * t;
-    (0..=LINK_SEGMENTS)
-        .map(|i| {
-            let t = i as f64 / LINK_SEGMENTS as f64;
-            let (p1, p2, p3) = (lerp(start, mid1, t), lerp(mid1, mid2, t), lerp(mid2, end, t));
-            lerp(lerp(p1, p2, t), lerp(p2, p3, t), t)
-        })
-        .collect()
+    crate::geom::lane_link_bezier(start, step(opposite(a)), end, step(b), width, LINK_SEGMENTS)
 }
 
 /// Movements and plan of a junction at `at` with box half-size `width` and the given
