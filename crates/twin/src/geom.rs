@@ -138,29 +138,6 @@ fn on_segment(a: Point, b: Point, p: Point) -> bool {
     sign(v1.cross(v2)) == 0 && sign(v1.dot(v2)) <= 0
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crossing_segments_meet_in_the_middle() {
-        let p = segment_intersection(Point::new(0.0, 0.0), Point::new(2.0, 2.0), Point::new(0.0, 2.0), Point::new(2.0, 0.0))
-            .expect("they cross");
-        assert!((p.x - 1.0).abs() < 1e-12 && (p.y - 1.0).abs() < 1e-12);
-        assert!(segment_intersection(Point::new(0.0, 0.0), Point::new(1.0, 0.0), Point::new(0.0, 1.0), Point::new(1.0, 1.0))
-            .is_none());
-    }
-
-    #[test]
-    fn polyline_walks() {
-        let pts = [Point::new(0.0, 0.0), Point::new(3.0, 0.0), Point::new(3.0, 4.0)];
-        assert_eq!(polyline_length(&pts), 7.0);
-        assert_eq!(point_at(&pts, 5.0), Point::new(3.0, 2.0));
-        assert_eq!(point_at(&pts, 100.0), Point::new(3.0, 4.0));
-        assert_eq!(direction_at(&pts, 4.0), Point::new(0.0, 1.0));
-    }
-}
-
 /// CityFlow's lane-link curve: a cubic Bézier from `start` (leaving in direction `sd`) to
 /// `end` (arriving in direction `ed`) through a junction of half-size `width`, sampled
 /// at `segments + 1` points. CityFlow uses 10 segments.
@@ -183,4 +160,27 @@ pub fn lane_link_bezier(start: Point, sd: Point, end: Point, ed: Point, width: f
             lerp(lerp(p1, p2, t), lerp(p2, p3, t), t)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crossing_segments_meet_in_the_middle() {
+        let p = segment_intersection(Point::new(0.0, 0.0), Point::new(2.0, 2.0), Point::new(0.0, 2.0), Point::new(2.0, 0.0))
+            .expect("they cross");
+        assert!((p.x - 1.0).abs() < 1e-12 && (p.y - 1.0).abs() < 1e-12);
+        assert!(segment_intersection(Point::new(0.0, 0.0), Point::new(1.0, 0.0), Point::new(0.0, 1.0), Point::new(1.0, 1.0))
+            .is_none());
+    }
+
+    #[test]
+    fn polyline_walks() {
+        let pts = [Point::new(0.0, 0.0), Point::new(3.0, 0.0), Point::new(3.0, 4.0)];
+        assert_eq!(polyline_length(&pts), 7.0);
+        assert_eq!(point_at(&pts, 5.0), Point::new(3.0, 2.0));
+        assert_eq!(point_at(&pts, 100.0), Point::new(3.0, 4.0));
+        assert_eq!(direction_at(&pts, 4.0), Point::new(0.0, 1.0));
+    }
 }
