@@ -9,7 +9,7 @@ use control::{Controller, Protocol, RunResult};
 use rayon::prelude::*;
 use twin::{Scenario, Sim};
 
-use crate::scenario::{self, Format};
+use crate::scenario;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ProtocolArg {
@@ -43,12 +43,8 @@ pub fn sim_controller(name: &str, protocol: ProtocolArg, scenario: &Scenario, st
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    #[arg(long)]
-    pub roadnet: PathBuf,
-    #[arg(long)]
-    pub flow: PathBuf,
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    #[command(flatten)]
+    pub scenario: scenario::ScenarioArgs,
     #[arg(long, value_enum, default_value = "benchmark")]
     pub protocol: ProtocolArg,
     /// Comma-separated controllers.
@@ -103,7 +99,7 @@ fn result_json(r: &RunResult, base: Option<&RunResult>) -> serde_json::Value {
 }
 
 pub fn eval(a: &EvalArgs) -> Result<()> {
-    let s = scenario::load(&a.roadnet, &a.flow, a.format)?;
+    let s = a.scenario.load()?;
     let names: Vec<String> = a.controllers.split(',').map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
     anyhow::ensure!(!names.is_empty(), "--controllers: no controller given");
     let protocol: Protocol = a.protocol.into();
@@ -122,7 +118,7 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     }
     let json = serde_json::Value::Object(obj);
     std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
-    let stem = a.roadnet.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or("scenario").to_string();
+    let stem = a.scenario.roadnet.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or("scenario").to_string();
     let proto = protocol.name();
     let json_path = a.out.join(format!("eval-{stem}-{proto}.json"));
     let svg_path = a.out.join(format!("eval-{stem}-{proto}.svg"));

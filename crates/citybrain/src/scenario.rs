@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use clap::ValueEnum;
+use clap::{Args, ValueEnum};
 use twin::Scenario;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -19,6 +19,26 @@ impl Format {
             Some("txt") => Format::Cbengine,
             _ => Format::Cityflow,
         }
+    }
+}
+
+/// The scenario flags shared by `sim` and `eval`.
+#[derive(Args, Debug, Clone)]
+pub struct ScenarioArgs {
+    /// Roadnet file (CityFlow JSON or CBEngine roadnet.txt).
+    #[arg(long)]
+    pub roadnet: PathBuf,
+    /// Flow file (CityFlow JSON or CBEngine flow.txt).
+    #[arg(long)]
+    pub flow: PathBuf,
+    /// Input format; guessed from the roadnet extension when omitted.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+impl ScenarioArgs {
+    pub fn load(&self) -> Result<Scenario> {
+        load(&self.roadnet, &self.flow, self.format)
     }
 }
 

@@ -9,19 +9,12 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use twin::{Sim, SimConfig};
 
-use crate::scenario::{self, Format};
+use crate::scenario;
 
 #[derive(Args, Debug, Clone)]
 pub struct SimArgs {
-    /// Roadnet file (CityFlow JSON or CBEngine roadnet.txt).
-    #[arg(long)]
-    pub roadnet: PathBuf,
-    /// Flow file (CityFlow JSON or CBEngine flow.txt).
-    #[arg(long)]
-    pub flow: PathBuf,
-    /// Input format; guessed from the roadnet extension when omitted.
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    #[command(flatten)]
+    pub scenario: scenario::ScenarioArgs,
     /// Steps to simulate.
     #[arg(long, default_value_t = 3600)]
     pub steps: u64,
@@ -59,7 +52,7 @@ pub struct SimReport {
 pub fn run(args: &SimArgs) -> Result<()> {
     anyhow::ensure!(args.dt.is_finite() && args.dt > 0.0, "--dt must be a positive number of seconds, got {}", args.dt);
     let t0 = Instant::now();
-    let scenario = scenario::load(&args.roadnet, &args.flow, args.format)?;
+    let scenario = args.scenario.load()?;
     let load_s = t0.elapsed().as_secs_f64();
     if args.threads > 1 {
         rayon::ThreadPoolBuilder::new().num_threads(args.threads).build_global().ok();
