@@ -296,8 +296,14 @@ impl crate::Backend for Brain {
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         // Several scopes (an intersection's approaches) are averaged per time.
         let mut acc: std::collections::BTreeMap<i64, (f64, u32, f64, u32, f64)> = Default::default();
+        // Include the bucket (or snapshot) that contains `to`: the store's window is
+        // half-open, and a client asking up to "now" wants the current minute too.
+        let upper = to + res.seconds().unwrap_or(1e-6);
         for sc in &scopes {
-            for p in store.history(sc, from, to, res).map_err(|e| e.to_string())? {
+            for p in store.history(sc, from, upper, res).map_err(|e| e.to_string())? {
+                if p.time > to {
+                    continue;
+                }
                 let e = acc.entry((p.time * 1000.0).round() as i64).or_insert((0.0, 0, 0.0, 0, 0.0));
                 if let Some(v) = p.speed {
                     e.0 += v;
