@@ -6,9 +6,9 @@ use crate::network::Network;
 use crate::spec::*;
 use crate::{Point, Scenario};
 
-/// A straight corridor: virtual A -> signal B -> virtual C, one lane each way of travel,
-/// with a 30 s green / 30 s red plan at B.
-pub(crate) fn corridor(flows: Vec<(f64, f64, f64)>) -> Scenario {
+/// The corridor's spec: virtual A -> signal B -> virtual C with the given lanes on both
+/// roads, one straight movement (lane 0 to lane 0) and a 30 s green / 30 s red plan at B.
+pub(crate) fn corridor_spec(lanes: Vec<LaneSpec>) -> NetworkSpec {
     let inter = |name: &str, x: f64, virt: bool| IntersectionSpec {
         name: name.into(),
         point: Point::new(x, 0.0),
@@ -26,7 +26,7 @@ pub(crate) fn corridor(flows: Vec<(f64, f64, f64)>) -> Scenario {
         from,
         to,
         points: vec![Point::new(x0, 0.0), Point::new(x1, 0.0)],
-        lanes: vec![LaneSpec { width: 4.0, max_speed: 16.67 }],
+        lanes: lanes.clone(),
     };
     spec.roads.push(road("AB", 0, 1, 0.0, 300.0));
     spec.roads.push(road("BC", 1, 2, 300.0, 600.0));
@@ -38,6 +38,13 @@ pub(crate) fn corridor(flows: Vec<(f64, f64, f64)>) -> Scenario {
     });
     spec.intersections[1].phases =
         vec![PhaseSpec { duration: 30.0, movements: vec![0] }, PhaseSpec { duration: 30.0, movements: vec![] }];
+    spec
+}
+
+/// A straight corridor: virtual A -> signal B -> virtual C, one lane each way of travel,
+/// with a 30 s green / 30 s red plan at B.
+pub(crate) fn corridor(flows: Vec<(f64, f64, f64)>) -> Scenario {
+    let spec = corridor_spec(vec![LaneSpec { width: 4.0, max_speed: 16.67 }]);
     let network = Network::build(&spec).expect("corridor builds");
     let route = vec![RoadId(0), RoadId(1)];
     let flows = flows

@@ -4,37 +4,17 @@ use super::*;
 use crate::testutil::corridor;
 
 fn corridor_spec() -> NetworkSpec {
-    // Rebuild the corridor's spec by writing and reading its network's own description.
-    let inter = |name: &str, x: f64, virt: bool| IntersectionSpec {
-        name: name.into(),
-        point: Point::new(x, 0.0),
-        width: if virt { 0.0 } else { 10.0 },
-        is_virtual: virt,
-        movements: vec![],
-        phases: vec![],
-    };
-    let road = |name: &str, from: usize, to: usize, x0: f64, x1: f64| RoadSpec {
-        name: name.into(),
-        from,
-        to,
-        points: vec![Point::new(x0, 0.0), Point::new(x1, 0.0)],
-        lanes: vec![LaneSpec { width: 4.0, max_speed: 16.67 }, LaneSpec { width: 3.5, max_speed: 13.9 }],
-    };
-    let mut spec = NetworkSpec {
-        intersections: vec![inter("A", 0.0, true), inter("B", 300.0, false), inter("C", 600.0, true)],
-        roads: vec![road("AB", 0, 1, 0.0, 300.0), road("BC", 1, 2, 300.0, 600.0)],
-    };
-    spec.intersections[1].movements.push(MovementSpec {
-        turn: Turn::Straight,
-        from_road: 0,
-        to_road: 1,
-        lane_links: vec![
-            LaneLinkSpec { from_lane: 0, to_lane: 0, points: vec![] },
-            LaneLinkSpec { from_lane: 1, to_lane: 1, points: vec![Point::new(290.0, -6.0), Point::new(310.0, -6.0)] },
-        ],
+    // The shared corridor with two lanes, a second lane link with explicit points and an
+    // uneven plan, so that every field of the format is exercised.
+    let mut spec =
+        crate::testutil::corridor_spec(vec![LaneSpec { width: 4.0, max_speed: 16.67 }, LaneSpec { width: 3.5, max_speed: 13.9 }]);
+    let b = &mut spec.intersections[1];
+    b.movements[0].lane_links.push(LaneLinkSpec {
+        from_lane: 1,
+        to_lane: 1,
+        points: vec![Point::new(290.0, -6.0), Point::new(310.0, -6.0)],
     });
-    spec.intersections[1].phases =
-        vec![PhaseSpec { duration: 30.0, movements: vec![0] }, PhaseSpec { duration: 27.5, movements: vec![] }];
+    b.phases[1].duration = 27.5;
     spec
 }
 
