@@ -447,18 +447,19 @@ fn day_to_date(d: i64) -> String {
 /// Without a twin: estimate and publish state every `interval` of wall time at the clock
 /// of the latest observation, until `stop` is set.
 pub fn run_publisher(brain: Arc<Brain>, interval: Duration, stop: Arc<AtomicBool>) {
+    let tick = Duration::from_millis(50).min(interval);
     let mut last = f64::NEG_INFINITY;
+    let mut due = Instant::now() + interval;
     while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(interval.min(Duration::from_millis(200)));
+        std::thread::sleep(tick);
+        if Instant::now() < due {
+            continue;
+        }
+        due += interval;
         let now = brain.now();
         if now > last && now > 0.0 {
             last = now;
             brain.publish_state(now, 0, 0);
-        }
-        let mut waited = Duration::from_millis(200);
-        while waited < interval && !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(200));
-            waited += Duration::from_millis(200);
         }
     }
 }
