@@ -92,6 +92,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let data = scenario::data_dir(args.data.as_deref())?;
     let mut cases = vec![
         case(&data, "hangzhou_4x4", "cityflow/hangzhou_4x4", "roadnet.json", "flow.json", "cityflow"),
+        case(&data, "hangzhou_4x4_sumo", "sumo/hangzhou_4x4", "hangzhou_4x4.net.xml", "hangzhou_4x4.rou.xml", "sumo"),
         case(&data, "jinan_3x4", "cityflow/jinan_3x4", "roadnet.json", "flow.json", "cityflow"),
         case(&data, "nanchang_round2", "cbengine/nanchang_round2", "roadnet.txt", "flow.txt", "cbengine"),
     ];

@@ -10,13 +10,16 @@ use twin::Scenario;
 pub enum Format {
     Cityflow,
     Cbengine,
+    Sumo,
 }
 
 impl Format {
-    /// Guess from the roadnet file name: `.txt` is CBEngine, anything else CityFlow JSON.
+    /// Guess from the roadnet file name: `.txt` is CBEngine, `.xml` SUMO, anything else
+    /// CityFlow JSON.
     pub fn detect(roadnet: &Path) -> Format {
         match roadnet.extension().and_then(|e| e.to_str()) {
             Some("txt") => Format::Cbengine,
+            Some("xml") => Format::Sumo,
             _ => Format::Cityflow,
         }
     }
@@ -25,10 +28,10 @@ impl Format {
 /// The scenario flags shared by `sim` and `eval`.
 #[derive(Args, Debug, Clone)]
 pub struct ScenarioArgs {
-    /// Roadnet file (CityFlow JSON or CBEngine roadnet.txt).
+    /// Roadnet file (CityFlow JSON, CBEngine roadnet.txt or SUMO .net.xml).
     #[arg(long)]
     pub roadnet: PathBuf,
-    /// Flow file (CityFlow JSON or CBEngine flow.txt).
+    /// Flow file (CityFlow JSON, CBEngine flow.txt or SUMO .rou.xml).
     #[arg(long)]
     pub flow: PathBuf,
     /// Input format; guessed from the roadnet extension when omitted.
@@ -55,6 +58,7 @@ pub fn load(roadnet: &Path, flow: &Path, format: Option<Format>) -> Result<Scena
     match format {
         Format::Cityflow => twin::import::cityflow::load_scenario_named(&r, &f, &rn, &fl).map_err(anyhow::Error::msg),
         Format::Cbengine => twin::import::cbengine::load_scenario_named(&r, &f, &rn, &fl).map_err(anyhow::Error::msg),
+        Format::Sumo => twin::import::sumo::load_scenario_named(&r, &f, &rn, &fl).map_err(anyhow::Error::msg),
     }
 }
 
@@ -65,6 +69,7 @@ pub fn load_network(roadnet: &Path) -> Result<twin::Network> {
     let net = match Format::detect(roadnet) {
         Format::Cityflow => twin::import::cityflow::parse_roadnet(&r, &rn).map(|(_, n)| n),
         Format::Cbengine => twin::import::cbengine::parse_roadnet(&r, &rn).map(|(_, n)| n),
+        Format::Sumo => twin::import::sumo::parse_net(&r, &rn).map(|(_, n)| n),
     };
     net.map_err(anyhow::Error::msg)
 }

@@ -45,3 +45,9 @@ pub fn nanchang() -> Option<Scenario> {
         twin::import::cbengine::load_scenario_named(&roadnet, &flow, "roadnet.txt", "flow.txt").unwrap_or_else(|e| panic!("{e}")),
     )
 }
+
+/// The SUMO version of a shared scenario (`hangzhou_4x4`): `.net.xml` and `.rou.xml`
+/// texts, for tests that parse them in their own way.
+pub fn sumo_files(name: &str) -> Option<(String, String)> {
+    Some((read(&format!("sumo/{name}/{name}.net.xml"))?, read(&format!("sumo/{name}/{name}.rou.xml"))?))
+}

@@ -449,7 +449,7 @@ fn trimmed_centre_line(points: &[Point], from: &Intersection, to: &Intersection)
 }
 
 /// Offset a polyline `d` metres to the right of its direction of travel.
-fn offset_polyline(points: &[Point], d: f64) -> Vec<Point> {
+pub(crate) fn offset_polyline(points: &[Point], d: f64) -> Vec<Point> {
     let n = points.len();
     (0..n)
         .map(|j| {

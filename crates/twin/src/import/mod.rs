@@ -4,11 +4,14 @@
 //!
 //! - [`cityflow`]: CityFlow roadnet + flow JSON, read and written.
 //! - [`cbengine`]: the KDD Cup 2021 City Brain Challenge `roadnet.txt` / `flow.txt`.
+//! - [`sumo`]: SUMO `.net.xml` networks and `.rou.xml` routes (read only).
 //!
 //! Errors are [`ImportError`]s that name the file and the JSON path or line.
 
 pub mod cbengine;
 pub mod cityflow;
+pub mod sumo;
+mod xml;
 
 use crate::network::BuildError;
 

@@ -1,0 +1,227 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::spec::Turn;
+
+/// A signalised cross `C` with four dead-end arms of two lanes each. SUMO lane 0 is the
+/// rightmost lane. One U-turn (dropped) and one connection with internal-lane geometry.
+const NET: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<net version="1.9">
+    <edge id=":C_0" function="internal">
+        <lane id=":C_0_0" index="0" speed="11.11" length="20.00" shape="-10.00,-4.80 0.00,-4.90 10.00,-4.80"/>
+    </edge>
+    <edge id="WC" from="W" to="C" priority="-1">
+        <lane id="WC_0" index="0" speed="11.11" length="290.00" shape="-300.00,-4.80 -10.00,-4.80"/>
+        <lane id="WC_1" index="1" speed="13.89" length="290.00" shape="-300.00,-1.60 -10.00,-1.60"/>
+    </edge>
+    <edge id="CE" from="C" to="E" priority="-1">
+        <lane id="CE_0" index="0" speed="11.11" length="290.00" shape="10.00,-4.80 300.00,-4.80"/>
+        <lane id="CE_1" index="1" speed="11.11" length="290.00" shape="10.00,-1.60 300.00,-1.60"/>
+    </edge>
+    <edge id="EC" from="E" to="C" priority="-1">
+        <lane id="EC_0" index="0" speed="11.11" length="290.00" shape="300.00,4.80 10.00,4.80"/>
+        <lane id="EC_1" index="1" speed="11.11" length="290.00" shape="300.00,1.60 10.00,1.60"/>
+    </edge>
+    <edge id="CW" from="C" to="W" priority="-1">
+        <lane id="CW_0" index="0" speed="11.11" length="290.00" shape="-10.00,4.80 -300.00,4.80"/>
+        <lane id="CW_1" index="1" speed="11.11" length="290.00" shape="-10.00,1.60 -300.00,1.60"/>
+    </edge>
+    <edge id="NC" from="N" to="C" priority="-1">
+        <lane id="NC_0" index="0" speed="11.11" length="290.00" shape="-4.80,300.00 -4.80,10.00"/>
+        <lane id="NC_1" index="1" speed="11.11" length="290.00" shape="-1.60,300.00 -1.60,10.00"/>
+    </edge>
+    <edge id="CN" from="C" to="N" priority="-1">
+        <lane id="CN_0" index="0" speed="11.11" length="290.00" shape="4.80,10.00 4.80,300.00"/>
+        <lane id="CN_1" index="1" speed="11.11" length="290.00" shape="1.60,10.00 1.60,300.00"/>
+    </edge>
+    <edge id="SC" from="S" to="C" priority="-1">
+        <lane id="SC_0" index="0" speed="11.11" length="290.00" shape="4.80,-300.00 4.80,-10.00"/>
+        <lane id="SC_1" index="1" speed="11.11" length="290.00" shape="1.60,-300.00 1.60,-10.00"/>
+    </edge>
+    <edge id="CS" from="C" to="S" priority="-1">
+        <lane id="CS_0" index="0" speed="11.11" length="290.00" shape="-4.80,-10.00 -4.80,-300.00"/>
+        <lane id="CS_1" index="1" speed="11.11" length="290.00" shape="-1.60,-10.00 -1.60,-300.00"/>
+        <lane id="CS_2" index="2" speed="2.00" length="290.00" allow="pedestrian" shape="-7.00,-10.00 -7.00,-300.00"/>
+    </edge>
+    <tlLogic id="C" type="static" programID="0" offset="0">
+        <phase duration="30" state="GGgGrrGGrrG"/>
+        <phase duration="3"  state="yyyyrryyrry"/>
+        <phase duration="30" state="rrrsGGrrGGr"/>
+    </tlLogic>
+    <tlLogic id="C" type="static" programID="other" offset="0">
+        <phase duration="99" state="GGGGGGGGGGG"/>
+    </tlLogic>
+    <junction id="C" type="traffic_light" x="0.00" y="0.00" incLanes="WC_0 WC_1" intLanes=":C_0_0" shape="-10,-10 10,10"/>
+    <junction id="W" type="dead_end" x="-300.00" y="0.00" incLanes="CW_0 CW_1" intLanes="" shape=""/>
+    <junction id="E" type="dead_end" x="300.00" y="0.00" incLanes="" intLanes="" shape=""/>
+    <junction id="N" type="dead_end" x="0.00" y="300.00" incLanes="" intLanes="" shape=""/>
+    <junction id="S" type="dead_end" x="0.00" y="-300.00" incLanes="" intLanes="" shape=""/>
+    <connection from="WC" to="CE" fromLane="0" toLane="0" via=":C_0_0" tl="C" linkIndex="0" dir="s" state="O"/>
+    <connection from="WC" to="CE" fromLane="1" toLane="1" tl="C" linkIndex="1" dir="s" state="O"/>
+    <connection from="WC" to="CN" fromLane="1" toLane="1" tl="C" linkIndex="2" dir="l" state="o"/>
+    <connection from="WC" to="CS" fromLane="0" toLane="0" tl="C" linkIndex="3" dir="r" state="o"/>
+    <connection from="NC" to="CS" fromLane="0" toLane="0" tl="C" linkIndex="4" dir="s" state="o"/>
+    <connection from="NC" to="CS" fromLane="1" toLane="1" tl="C" linkIndex="5" dir="s" state="o"/>
+    <connection from="EC" to="CW" fromLane="0" toLane="0" tl="C" linkIndex="6" dir="s" state="o"/>
+    <connection from="EC" to="CW" fromLane="1" toLane="1" tl="C" linkIndex="7" dir="s" state="o"/>
+    <connection from="SC" to="CN" fromLane="0" toLane="0" tl="C" linkIndex="8" dir="s" state="o"/>
+    <connection from="SC" to="CN" fromLane="1" toLane="1" tl="C" linkIndex="9" dir="s" state="o"/>
+    <connection from="WC" to="CW" fromLane="1" toLane="1" tl="C" linkIndex="10" dir="t" state="o"/>
+    <connection from=":C_0" to="CE" fromLane="0" toLane="0" dir="s" state="M"/>
+</net>
+"#;
+
+const ROUTES: &str = r#"<routes>
+    <vType id="car" accel="2.0" decel="4.5" length="5.0" maxSpeed="11.111" minGap="2.5" tau="2"/>
+    <route id="r1" edges="NC CS"/>
+    <vehicle id="0" depart="0">
+        <route edges="WC CE"/>
+    </vehicle>
+    <vehicle id="1" depart="5.5" route="r1" type="car"/>
+    <flow id="f1" begin="0" end="60" period="10" route="r1"/>
+    <flow id="f2" begin="0" end="100" number="4" route="r1"/>
+    <flow id="f3" begin="0" end="30" vehsPerHour="360" type="car">
+        <route edges="EC CW"/>
+    </flow>
+    <person id="p" depart="0"><walk edges="WC CE"/></person>
+</routes>
+"#;
+
+fn load(net: &str, routes: &str) -> Result<Scenario, ImportError> {
+    load_scenario_named(net, routes, "x.net.xml", "x.rou.xml")
+}
+
+fn net_error(net: &str) -> ImportError {
+    parse_net(net, "x.net.xml").expect_err("expected an error")
+}
+
+fn routes_error(routes: &str) -> ImportError {
+    load(NET, routes).expect_err("expected an error")
+}
+
+#[test]
+fn cross_network_maps_lanes_movements_and_phases() {
+    let spec = parse_net_spec(NET, "x.net.xml").unwrap();
+    assert_eq!(spec.roads.len(), 8);
+    let c = spec.intersections.iter().find(|i| i.name == "C").unwrap();
+    assert!(!c.is_virtual);
+    assert!((c.width - 10.0).abs() < 1e-9, "junction box from the lane ends: {}", c.width);
+    assert!(spec.intersections.iter().filter(|i| i.name != "C").all(|i| i.is_virtual));
+    let road = |n: &str| spec.roads.iter().position(|r| r.name == n).unwrap();
+    // The pedestrian lane is dropped; lanes are reversed (SUMO 0 is the rightmost).
+    assert_eq!(spec.roads[road("CS")].lanes.len(), 2);
+    assert_eq!(spec.roads[road("WC")].lanes[0].max_speed, 13.89);
+    let kinds: Vec<(usize, usize, Turn)> = c.movements.iter().map(|m| (m.from_road, m.to_road, m.turn)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (road("WC"), road("CE"), Turn::Straight),
+            (road("WC"), road("CN"), Turn::Left),
+            (road("WC"), road("CS"), Turn::Right),
+            (road("NC"), road("CS"), Turn::Straight),
+            (road("EC"), road("CW"), Turn::Straight),
+            (road("SC"), road("CN"), Turn::Straight),
+        ],
+        "U-turn dropped, grouped by (from, to)"
+    );
+    let left = &c.movements[1].lane_links[0];
+    assert_eq!((left.from_lane, left.to_lane), (0, 0), "SUMO lane 1 of 2 is our innermost lane 0");
+    let right = &c.movements[2].lane_links[0];
+    assert_eq!((right.from_lane, right.to_lane), (1, 1));
+    assert_eq!(c.movements[0].lane_links[0].points.len(), 3, "geometry from the via lane");
+    assert!(c.movements[0].lane_links[1].points.is_empty(), "no via: Bézier derived later");
+    let phases: Vec<(f64, Vec<usize>)> = c.phases.iter().map(|p| (p.duration, p.movements.clone())).collect();
+    assert_eq!(phases, vec![(30.0, vec![0, 1, 2, 4]), (3.0, vec![]), (30.0, vec![2, 3, 5])], "first program only");
+}
+
+#[test]
+fn routes_vehicles_and_flows() {
+    let s = load(NET, ROUTES).unwrap();
+    assert_eq!(s.demand.flows.len(), 5);
+    // 1 + 1 vehicles, then 6 (0..50 every 10 s, end exclusive), 4 (every 25 s), 3 (every 10 s).
+    assert_eq!(s.demand.vehicles_until(3600.0), 15);
+    let f = &s.demand.flows;
+    assert_eq!((f[1].start, f[1].end), (5.5, Some(6.0)));
+    assert_eq!((f[2].interval, f[2].end), (10.0, Some(50.0)));
+    assert_eq!((f[3].interval, f[3].end), (25.0, Some(75.0)));
+    assert_eq!((f[4].interval, f[4].end), (10.0, Some(20.0)));
+    assert_eq!(f[1].params.headway_time, 2.0);
+    assert_eq!(f[0].params.headway_time, 1.0, "SUMO's default tau");
+    assert_eq!((f[1].params.usual_neg_acc, f[1].params.max_neg_acc), (4.5, 9.0));
+    // And it runs: every vehicle finishes on this empty cross.
+    let mut sim = crate::Sim::new(&s, crate::SimConfig::default());
+    for _ in 0..600 {
+        sim.step();
+    }
+    let m = sim.metrics();
+    assert_eq!((m.vehicles_created, m.throughput), (15, 15), "{m:?}");
+}
+
+#[test]
+fn net_errors_name_the_line() {
+    let e = net_error(&NET.replace(r#"speed="13.89""#, r#"speed="-3""#));
+    assert_eq!(e.location, "line 8");
+    assert!(e.message.contains("speed must be positive"), "{e}");
+    let e = net_error(&NET.replace(r#"tl="C" linkIndex="9""#, r#"tl="C" linkIndex="20""#));
+    assert!(e.message.contains("linkIndex 20 is beyond the state"), "{e}");
+    assert_eq!(e.location, "line 61");
+    let e = net_error(&NET.replace(r#"from="SC" to="CN" fromLane="0""#, r#"from="SC" to="XX" fromLane="0""#));
+    assert!(e.message.contains("unknown edge \"XX\""), "{e}");
+    let e = net_error(&NET.replace(r#"from="SC" to="CN" fromLane="0""#, r#"from="SC" to="CN" fromLane="7""#));
+    assert!(e.message.contains("edge \"SC\" has no lane 7"), "{e}");
+    let e = net_error(&NET.replace(r#"from="WC" to="CE" fromLane="1""#, r#"from="WC" to="EC" fromLane="1""#));
+    assert!(e.message.contains("do not meet at a junction"), "{e}");
+    let e = net_error(&NET.replace(r#"<edge id="CN" from="C""#, r#"<edge id="CN" from="Q""#));
+    assert!(e.message.contains("unknown junction \"Q\""), "{e}");
+    let e = net_error(&NET.replace("</tlLogic>\n    <tlLogic", "<tlLogic"));
+    assert!(e.message.starts_with("malformed XML"), "{e}");
+    assert!(e.to_string().starts_with("x.net.xml: line "), "{e}");
+    let e = net_error("<routes/>");
+    assert!(e.message.contains("root element must be <net>"), "{e}");
+}
+
+#[test]
+fn route_errors_name_the_line() {
+    let e = routes_error(&ROUTES.replace(r#"edges="WC CE""#, r#"edges="WC XX""#));
+    assert_eq!(e.to_string(), "x.rou.xml: line 5: <route>: edges: unknown edge \"XX\" (in \"0\")");
+    let e = routes_error(&ROUTES.replace(r#"edges="WC CE""#, r#"edges="WC NC""#));
+    assert!(e.message.contains("does not connect"), "{e}");
+    let e = routes_error(&ROUTES.replace(r#"type="car"/>"#, r#"type="bus"/>"#));
+    assert!(e.message.contains("unknown vType \"bus\""), "{e}");
+    assert_eq!(e.location, "line 7");
+    let e = routes_error(&ROUTES.replace(r#"period="10""#, r#"probability="0.1""#));
+    assert!(e.message.contains("random flows"), "{e}");
+    let e = routes_error(&ROUTES.replace(r#"depart="5.5""#, r#"depart="triggered""#));
+    assert!(e.message.contains("depart: expected a time"), "{e}");
+    let e = routes_error(&ROUTES.replace("<person", "<trip id=\"t\" depart=\"0\" from=\"WC\" to=\"CE\"/><person"));
+    assert!(e.message.contains("trips need a router"), "{e}");
+    let e = routes_error(&ROUTES.replace(r#"tau="2""#, r#"tau="x""#));
+    assert!(e.message.contains("tau: expected a number"), "{e}");
+    let e = routes_error(&ROUTES.replace(r#"accel="2.0""#, r#"accel="0""#));
+    assert!(e.message.contains("maxPosAcc"), "{e}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any corruption of valid files gives a located error or a scenario, never a panic.
+    #[test]
+    fn corrupted_files_never_panic(cut in 0usize..6000, len in 0usize..24, repl in "[-0-9a-zA-Z .,=\"<>/:\n]{0,8}", which in 0u8..2) {
+        let mangle = |s: &str| {
+            let b = s.as_bytes();
+            let at = cut % (b.len() + 1);
+            let end = (at + len).min(b.len());
+            format!("{}{}{}", String::from_utf8_lossy(&b[..at]), repl, String::from_utf8_lossy(&b[end..]))
+        };
+        let (n, r) = if which == 0 { (mangle(NET), ROUTES.to_string()) } else { (NET.to_string(), mangle(ROUTES)) };
+        if let Err(e) = load(&n, &r) {
+            prop_assert!(e.location.starts_with("line ") || e.location.contains('[') || e.location.contains('.'), "{}", e);
+        }
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(text in "[-0-9a-z .,=\"<>/\n]{0,300}") {
+        let _ = load(&text, ROUTES);
+        let _ = load(NET, &text);
+    }
+}
