@@ -59,3 +59,12 @@ pub(crate) fn corridor(flows: Vec<(f64, f64, f64)>) -> Scenario {
         .collect();
     Scenario { network, demand: Demand { flows } }
 }
+
+/// `s` with the bytes `cut .. cut + len` (clamped, `cut` taken modulo the length)
+/// replaced by `repl`: the corruption the parser proptests apply to valid files.
+pub(crate) fn splice(s: &str, cut: usize, len: usize, repl: &str) -> String {
+    let b = s.as_bytes();
+    let at = cut % (b.len() + 1);
+    let end = (at + len).min(b.len());
+    format!("{}{}{}", String::from_utf8_lossy(&b[..at]), repl, String::from_utf8_lossy(&b[end..]))
+}

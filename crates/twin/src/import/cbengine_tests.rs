@@ -146,12 +146,7 @@ proptest! {
     /// Any corruption of valid files gives a located error or a scenario, never a panic.
     #[test]
     fn corrupted_files_never_panic(cut in 0usize..600, len in 0usize..12, repl in "[-0-9a-z .\n]{0,6}", which in 0u8..2) {
-        let mangle = |s: &str| {
-            let b = s.as_bytes();
-            let at = cut % (b.len() + 1);
-            let end = (at + len).min(b.len());
-            format!("{}{}{}", String::from_utf8_lossy(&b[..at]), repl, String::from_utf8_lossy(&b[end..]))
-        };
+        let mangle = |s: &str| crate::testutil::splice(s, cut, len, &repl);
         let (r, f) = if which == 0 { (mangle(ROADNET), FLOW.to_string()) } else { (ROADNET.to_string(), mangle(FLOW)) };
         if let Err(e) = load(&r, &f) {
             prop_assert!(e.location.starts_with("line ") || e.location.contains('.') || e.location.contains('['), "{}", e);

@@ -207,12 +207,7 @@ proptest! {
     /// Any corruption of valid files gives a located error or a scenario, never a panic.
     #[test]
     fn corrupted_files_never_panic(cut in 0usize..6000, len in 0usize..24, repl in "[-0-9a-zA-Z .,=\"<>/:\n]{0,8}", which in 0u8..2) {
-        let mangle = |s: &str| {
-            let b = s.as_bytes();
-            let at = cut % (b.len() + 1);
-            let end = (at + len).min(b.len());
-            format!("{}{}{}", String::from_utf8_lossy(&b[..at]), repl, String::from_utf8_lossy(&b[end..]))
-        };
+        let mangle = |s: &str| crate::testutil::splice(s, cut, len, &repl);
         let (n, r) = if which == 0 { (mangle(NET), ROUTES.to_string()) } else { (NET.to_string(), mangle(ROUTES)) };
         if let Err(e) = load(&n, &r) {
             prop_assert!(e.location.starts_with("line ") || e.location.contains('[') || e.location.contains('.'), "{}", e);
