@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
 #[derive(Args, Debug, Clone)]
@@ -46,13 +46,10 @@ pub fn config(a: &GenArgs) -> twin::gen::GenConfig {
 /// Generate and write the city; returns the number of intersections and flows.
 pub fn write_city(a: &GenArgs) -> Result<(usize, usize)> {
     let city = twin::gen::generate(&config(a)).map_err(anyhow::Error::msg)?;
-    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
-    let roadnet = twin::import::cityflow::write_roadnet(&city.spec);
-    let flow = twin::import::cityflow::write_flow(&city.demand, &city.network);
-    std::fs::write(a.out.join("roadnet.json"), roadnet)
-        .with_context(|| format!("writing {}", a.out.join("roadnet.json").display()))?;
-    std::fs::write(a.out.join("flow.json"), flow).with_context(|| format!("writing {}", a.out.join("flow.json").display()))?;
-    Ok((city.spec.intersections.len(), city.demand.vehicles_until(config(a).duration_s) as usize))
+    let vehicles = city.demand.vehicles_until(config(a).duration_s) as usize;
+    let scenario = twin::Scenario { network: city.network, demand: city.demand };
+    crate::scenario::write_cityflow(&a.out, &city.spec, &scenario)?;
+    Ok((city.spec.intersections.len(), vehicles))
 }
 
 pub fn run(a: &GenArgs) -> Result<()> {

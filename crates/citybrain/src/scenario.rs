@@ -51,15 +51,38 @@ fn read(path: &Path) -> Result<String> {
 
 /// Read and import a roadnet + flow pair. Errors name the file and the JSON path or line.
 pub fn load(roadnet: &Path, flow: &Path, format: Option<Format>) -> Result<Scenario> {
+    load_with_spec(roadnet, flow, format).map(|(_, s)| s)
+}
+
+/// [`load`], also returning the importer-neutral network description (for exporting).
+pub fn load_with_spec(roadnet: &Path, flow: &Path, format: Option<Format>) -> Result<(twin::NetworkSpec, Scenario)> {
+    use twin::import::{cbengine, cityflow, sumo};
     let format = format.unwrap_or_else(|| Format::detect(roadnet));
     let (r, f) = (read(roadnet)?, read(flow)?);
     let rn = roadnet.display().to_string();
     let fl = flow.display().to_string();
-    match format {
-        Format::Cityflow => twin::import::cityflow::load_scenario_named(&r, &f, &rn, &fl).map_err(anyhow::Error::msg),
-        Format::Cbengine => twin::import::cbengine::load_scenario_named(&r, &f, &rn, &fl).map_err(anyhow::Error::msg),
-        Format::Sumo => twin::import::sumo::load_scenario_named(&r, &f, &rn, &fl).map_err(anyhow::Error::msg),
+    let (spec, network, demand) = match format {
+        Format::Cityflow => cityflow::parse_roadnet(&r, &rn).and_then(|(s, n)| Ok((s, cityflow::parse_flow(&f, &n, &fl)?, n))),
+        Format::Cbengine => cbengine::parse_roadnet(&r, &rn).and_then(|(s, n)| Ok((s, cbengine::parse_flow(&f, &n, &fl)?, n))),
+        Format::Sumo => sumo::parse_net(&r, &rn).and_then(|(s, n)| Ok((s, sumo::parse_routes(&f, &n, &fl)?, n))),
     }
+    .map(|(s, d, n)| (s, n, d))
+    .map_err(anyhow::Error::msg)?;
+    Ok((spec, Scenario { network, demand }))
+}
+
+/// Write a scenario as CityFlow `roadnet.json` + `flow.json` into `dir`.
+pub fn write_cityflow(dir: &Path, spec: &twin::NetworkSpec, scenario: &Scenario) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let files = [
+        ("roadnet.json", twin::import::cityflow::write_roadnet(spec)),
+        ("flow.json", twin::import::cityflow::write_flow(&scenario.demand, &scenario.network)),
+    ];
+    for (name, text) in files {
+        let p = dir.join(name);
+        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
 }
 
 /// Read and import a roadnet alone (a brain without a twin).

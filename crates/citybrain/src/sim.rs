@@ -37,6 +37,10 @@ pub struct SimArgs {
     /// through the safety layer instead of the roadnet's fixed plans.
     #[arg(long)]
     pub controller: Option<String>,
+    /// Also write the imported scenario as CityFlow roadnet.json + flow.json into DIR
+    /// (e.g. to run CityFlow itself on CBEngine or SUMO files).
+    #[arg(long, value_name = "DIR")]
+    pub export_cityflow: Option<PathBuf>,
     /// Control protocol for --controller.
     #[arg(long, value_enum, default_value = "benchmark")]
     pub protocol: crate::control::ProtocolArg,
@@ -52,8 +56,12 @@ pub struct SimReport {
 pub fn run(args: &SimArgs) -> Result<()> {
     anyhow::ensure!(args.dt.is_finite() && args.dt > 0.0, "--dt must be a positive number of seconds, got {}", args.dt);
     let t0 = Instant::now();
-    let scenario = args.scenario.load()?;
+    let (spec, scenario) = scenario::load_with_spec(&args.scenario.roadnet, &args.scenario.flow, args.scenario.format)?;
     let load_s = t0.elapsed().as_secs_f64();
+    if let Some(dir) = &args.export_cityflow {
+        scenario::write_cityflow(dir, &spec, &scenario)?;
+    }
+    drop(spec);
     if args.threads > 1 {
         rayon::ThreadPoolBuilder::new().num_threads(args.threads).build_global().ok();
     }

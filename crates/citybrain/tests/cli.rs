@@ -1,0 +1,72 @@
+//! The binary end to end: `gen`, `sim --json`, `--export-cityflow` round trips, and bad
+//! input giving a located error with a non-zero exit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn citybrain(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_citybrain")).args(args).output().expect("run citybrain")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("citybrain-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn sim_json(roadnet: &Path, flow: &Path, extra: &[&str]) -> serde_json::Value {
+    let (r, f) = (roadnet.to_str().unwrap(), flow.to_str().unwrap());
+    let mut args = vec!["sim", "--roadnet", r, "--flow", f, "--steps", "600", "--json"];
+    args.extend_from_slice(extra);
+    let out = citybrain(&args);
+    assert!(out.status.success(), "sim failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
+
+/// The deterministic outputs of `sim --json` (not timings or memory).
+fn outcome(v: &serde_json::Value) -> Vec<(String, String)> {
+    ["average_travel_time_s", "throughput", "vehicles_created", "mean_delay_s", "stops_per_vehicle", "vehicle_updates"]
+        .iter()
+        .map(|k| (k.to_string(), v[*k].to_string()))
+        .collect()
+}
+
+#[test]
+fn exported_scenario_runs_identically() {
+    let city = tmp("gen");
+    let out = citybrain(&["gen", "--rows", "3", "--cols", "4", "--out", city.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let export = tmp("export");
+    let (r, f) = (city.join("roadnet.json"), city.join("flow.json"));
+    let a = sim_json(&r, &f, &["--export-cityflow", export.to_str().unwrap()]);
+    let b = sim_json(&export.join("roadnet.json"), &export.join("flow.json"), &[]);
+    assert!(a["vehicles_created"].as_u64().unwrap() > 0);
+    assert_eq!(outcome(&a), outcome(&b));
+}
+
+#[test]
+fn sumo_files_are_detected_and_run() {
+    let Some(data) = testdata::data_dir() else { return };
+    let d = data.join("sumo/hangzhou_4x4");
+    let v = sim_json(&d.join("hangzhou_4x4.net.xml"), &d.join("hangzhou_4x4.rou.xml"), &[]);
+    assert!(v["vehicles_created"].as_u64().unwrap() > 400, "{v}");
+}
+
+#[test]
+fn bad_route_names_file_and_line_and_fails() {
+    let Some(data) = testdata::data_dir() else { return };
+    let dir = tmp("bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let rou = dir.join("bad.rou.xml");
+    std::fs::write(
+        &rou,
+        "<routes>\n  <vehicle id=\"a\" depart=\"0\">\n    <route edges=\"road_0_1_0 nowhere\"/>\n  </vehicle>\n</routes>\n",
+    )
+    .unwrap();
+    let net = data.join("sumo/hangzhou_4x4/hangzhou_4x4.net.xml");
+    let out = citybrain(&["sim", "--roadnet", net.to_str().unwrap(), "--flow", rou.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.rou.xml: line 3: <route>: edges: unknown edge \"nowhere\""), "{err}");
+    assert!(out.stdout.is_empty(), "no partial JSON on failure");
+}
