@@ -32,7 +32,7 @@ impl Sim {
             veh.gap = gap;
             self.stats.running += 1;
             if self.cfg.record_events {
-                let id = VehicleId(self.vs[v as usize].id);
+                let id = VehicleId(self.aux[v as usize].id);
                 self.events.push(SimEvent::TripStart { veh: id, lane: LaneId(l as u32), time: self.time() });
             }
         }
@@ -162,28 +162,29 @@ impl Sim {
     }
 
     fn finish_trip(&mut self, v: u32, now: f64) {
-        let s = self.vs[v as usize];
-        let tt = now - s.enter_time;
+        let (s, x) = (self.vs[v as usize], self.aux[v as usize]);
+        let free_time = self.flow_free_time[s.flow as usize];
+        let tt = now - x.enter_time;
         let st = &mut self.stats;
         st.finished += 1;
         st.finished_tt_sum += tt;
-        st.delay_sum += (tt - s.free_time).max(0.0);
-        st.delay_index_sum += tt / s.free_time.max(1e-9);
-        st.stops_sum += s.stops as u64;
+        st.delay_sum += (tt - free_time).max(0.0);
+        st.delay_index_sum += tt / free_time.max(1e-9);
+        st.stops_sum += x.stops as u64;
         st.alive -= 1;
         st.running -= 1;
-        st.alive_enter_sum -= s.enter_time;
+        st.alive_enter_sum -= x.enter_time;
         if self.cfg.record_events {
-            self.id_slot.remove(&s.id);
+            self.id_slot.remove(&x.id);
             if s.drv < self.n_lanes {
                 self.events.push(SimEvent::LaneExit {
-                    veh: VehicleId(s.id),
+                    veh: VehicleId(x.id),
                     lane: LaneId(s.drv),
                     speed: s.speed,
                     movement: None,
                 });
             }
-            self.events.push(SimEvent::TripEnd { veh: VehicleId(s.id), travel_time: tt, free_flow_time: s.free_time });
+            self.events.push(SimEvent::TripEnd { veh: VehicleId(x.id), travel_time: tt, free_flow_time: free_time });
         }
         self.free_slot(v);
     }
@@ -200,13 +201,13 @@ impl Sim {
             if a.drv != NONE {
                 let (old, flow) = (self.vs[v].drv, self.vs[v].flow);
                 let next = self.next_of(flow, a.route_pos, a.drv);
+                self.aux[v].prev_drv = old;
                 let s = &mut self.vs[v];
-                s.prev_drv = old;
                 s.drv = a.drv;
                 s.route_pos = a.route_pos;
                 s.next_drv = next;
                 if self.cfg.record_events {
-                    let id = VehicleId(s.id);
+                    let id = VehicleId(self.aux[v].id);
                     if old < self.n_lanes {
                         let movement =
                             (a.drv >= self.n_lanes).then(|| MovementId(self.link_movement[(a.drv - self.n_lanes) as usize]));
@@ -221,7 +222,11 @@ impl Sim {
                 let s = &self.vs[v];
                 let p = self.drv_len[s.drv as usize] * DETECTOR_FRACTION;
                 if s.dis < p && a.dis >= p {
-                    self.events.push(SimEvent::DetectorPass { veh: VehicleId(s.id), lane: LaneId(s.drv), speed: a.speed });
+                    self.events.push(SimEvent::DetectorPass {
+                        veh: VehicleId(self.aux[v].id),
+                        lane: LaneId(s.drv),
+                        speed: a.speed,
+                    });
                 }
             }
             let s = &mut self.vs[v];
@@ -231,7 +236,7 @@ impl Sim {
             if a.speed < 0.1 {
                 if !s.stopped {
                     s.stopped = true;
-                    s.stops += 1;
+                    self.aux[v].stops += 1;
                 }
             } else if a.speed > 1.0 {
                 s.stopped = false;

@@ -24,7 +24,7 @@ impl Sim {
         for l in 0..self.n_lanes as usize {
             let last = self.tail[l];
             if last != NONE {
-                let p = self.vs[last as usize].prev_drv;
+                let p = self.aux[last as usize].prev_drv;
                 if p != NONE && self.is_link(p) && self.link_to[(p - self.n_lanes) as usize] == l as u32 {
                     mark(&mut self.drv_stamp, &mut links, p, stamp);
                 }
@@ -68,7 +68,7 @@ impl Sim {
         let v = self.tail[end_lane];
         if v != NONE {
             let s = &self.vs[v as usize];
-            if s.prev_drv == d {
+            if self.aux[v as usize].prev_drv == d {
                 let veh_dist = s.dis - self.kins[s.kin as usize].p.length;
                 while r > 0 {
                     let lc = crosses[r - 1];
