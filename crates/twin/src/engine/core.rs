@@ -10,6 +10,9 @@ use crate::VehicleId;
 /// Where along each lane (as a share of its length) the virtual loop detector sits.
 pub const DETECTOR_FRACTION: f64 = 0.5;
 
+/// Vehicle slots per unit of work in the action phase.
+const ACT_CHUNK: usize = 1024;
+
 impl Sim {
     /// Each lane admits the front vehicle of its entry buffer if the last vehicle on the
     /// lane is at least its length plus the newcomer's minimum gap from the start.
@@ -38,27 +41,39 @@ impl Sim {
         }
     }
 
-    /// Compute every running vehicle's next speed and position into `acts`.
+    /// Compute every running vehicle's next speed and position into `acts`, and list the
+    /// vehicles that leave their drivable (per chunk of slots, so the list is in slot order
+    /// whatever the thread count).
     pub(super) fn get_action(&mut self) {
         let mut acts = std::mem::take(&mut self.acts);
+        let mut movers = std::mem::take(&mut self.movers);
+        movers.resize_with(acts.len().div_ceil(ACT_CHUNK), Vec::new);
         let this = &*self;
         if self.cfg.threads > 1 && self.stats.running > 4096 {
-            acts.par_chunks_mut(1024).enumerate().for_each(|(c, chunk)| {
-                for (k, a) in chunk.iter_mut().enumerate() {
-                    let v = (c * 1024 + k) as u32;
-                    if this.vs[v as usize].running {
-                        *a = this.control(v);
-                    }
-                }
-            });
+            acts.par_chunks_mut(ACT_CHUNK)
+                .zip(movers.par_iter_mut())
+                .enumerate()
+                .for_each(|(c, (chunk, m))| this.act_chunk(c, chunk, m));
         } else {
-            for (v, a) in acts.iter_mut().enumerate() {
-                if this.vs[v].running {
-                    *a = this.control(v as u32);
-                }
+            for (c, (chunk, m)) in acts.chunks_mut(ACT_CHUNK).zip(movers.iter_mut()).enumerate() {
+                this.act_chunk(c, chunk, m);
             }
         }
         self.acts = acts;
+        self.movers = movers;
+    }
+
+    fn act_chunk(&self, c: usize, acts: &mut [Act], movers: &mut Vec<u32>) {
+        movers.clear();
+        for (k, a) in acts.iter_mut().enumerate() {
+            let v = (c * ACT_CHUNK + k) as u32;
+            if self.vs[v as usize].running {
+                *a = self.control(v);
+                if a.end || a.drv != NONE {
+                    movers.push(v);
+                }
+            }
+        }
     }
 
     /// CityFlow's `vehicleControl`: next speed, then walk the route by the distance covered.
@@ -121,20 +136,15 @@ impl Sim {
         self.moved.clear();
         self.src_drvs.clear();
         let stamp = self.step;
-        for v in 0..self.vs.len() {
-            let s = &self.vs[v];
-            if !s.running {
-                continue;
+        for &v in self.movers.iter().flatten() {
+            let d = self.vs[v as usize].drv;
+            let a = &self.acts[v as usize];
+            if self.drv_stamp[d as usize] != stamp {
+                self.drv_stamp[d as usize] = stamp;
+                self.src_drvs.push(d);
             }
-            let a = &self.acts[v];
-            if a.end || a.drv != NONE {
-                if self.drv_stamp[s.drv as usize] != stamp {
-                    self.drv_stamp[s.drv as usize] = stamp;
-                    self.src_drvs.push(s.drv);
-                }
-                if !a.end {
-                    self.moved.push((v as u32, a.dis));
-                }
+            if !a.end {
+                self.moved.push((v, a.dis));
             }
         }
         let now = self.time();

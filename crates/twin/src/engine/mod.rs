@@ -178,6 +178,8 @@ pub struct Sim {
     /// Per movement: may go now.
     pub(crate) green: Vec<bool>,
     // --- scratch, reused every step ---
+    /// Per chunk of vehicle slots, the vehicles leaving their drivable this step.
+    movers: Vec<Vec<u32>>,
     moved: Vec<(u32, f64)>,
     src_drvs: Vec<u32>,
     drv_stamp: Vec<u64>,
@@ -286,6 +288,7 @@ impl Sim {
             xs: vec![junction::CrossSt::default(); n_slots],
             lights,
             green,
+            movers: Vec::new(),
             moved: Vec::new(),
             src_drvs: Vec::new(),
             drv_stamp: vec![u64::MAX; n_drv],
