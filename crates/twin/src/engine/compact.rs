@@ -38,6 +38,8 @@ impl Sim {
             let mut s = self.vs[old as usize];
             s.leader = remap(s.leader);
             s.blocker = remap(s.blocker);
+            // `acts` stays in slot order, so no action is reusable after renumbering.
+            s.still = false;
             vs.push(s);
             aux.push(self.aux[old as usize]);
         }

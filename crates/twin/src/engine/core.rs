@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::model::{car_follow_speed, no_collision_speed};
-use super::{Act, Sim, SimEvent, NONE};
+use super::{Act, Deps, Sim, SimEvent, NONE};
 use crate::ids::{LaneId, MovementId, RoadId};
 use crate::VehicleId;
 
@@ -68,7 +68,11 @@ impl Sim {
         for (k, a) in acts.iter_mut().enumerate() {
             let v = (c * ACT_CHUNK + k) as u32;
             if self.vs[v as usize].running {
-                *a = self.control(v);
+                if !self.act_reusable(v, a) {
+                    *a = self.control(v);
+                } else {
+                    debug_assert_eq!(*a, self.control(v), "reused action of vehicle {v} differs");
+                }
                 if a.end || a.drv != NONE {
                     movers.push(v);
                 }
@@ -76,19 +80,35 @@ impl Sim {
         }
     }
 
+    /// Whether `a`, vehicle `v`'s action of the last step, is still its action: every input
+    /// it was computed from is unchanged (an exact shortcut for vehicles at rest in queues).
+    #[inline]
+    fn act_reusable(&self, v: u32, a: &Act) -> bool {
+        let s = &self.vs[v as usize];
+        s.still
+            && a.leader == s.leader
+            && a.gap.to_bits() == s.gap.to_bits()
+            && (s.leader == NONE || self.vs[s.leader as usize].still)
+            && match a.deps {
+                Deps::Any => false,
+                Deps::Own => true,
+                Deps::OwnRed => !self.link_available(s.next_drv),
+            }
+    }
+
     /// CityFlow's `vehicleControl`: next speed, then walk the route by the distance covered.
     fn control(&self, v: u32) -> Act {
         let s = &self.vs[v as usize];
         let k = self.kin(v);
         let dt = self.cfg.dt;
-        let mut blocker = NONE;
-        let next = self.next_speed(v, &mut blocker);
+        let mut act = Act { drv: NONE, blocker: NONE, leader: s.leader, gap: s.gap, deps: Deps::Own, ..Default::default() };
+        let next = self.next_speed(v, &mut act);
         let (speed, delta) =
             if next < 0.0 { (0.0, 0.5 * s.speed * s.speed / k.p.max_neg_acc) } else { (next, (s.speed + next) * dt / 2.0) };
         let mut dis = s.dis + delta;
         let mut drv = s.drv;
         let mut pos = s.route_pos;
-        let mut act = Act { speed, dis, drv: NONE, route_pos: pos, blocker, end: false };
+        act.speed = speed;
         let mut i = 0;
         while dis > self.drv_len[drv as usize] {
             dis -= self.drv_len[drv as usize];
@@ -109,8 +129,8 @@ impl Sim {
         act
     }
 
-    /// CityFlow's `getNextSpeed`.
-    fn next_speed(&self, v: u32, blocker: &mut u32) -> f64 {
+    /// CityFlow's `getNextSpeed`; records the foe yielded to and the inputs used in `act`.
+    fn next_speed(&self, v: u32, act: &mut Act) -> f64 {
         let s = &self.vs[v as usize];
         let k = self.kin(v);
         let dt = self.cfg.dt;
@@ -121,7 +141,7 @@ impl Sim {
         }
         let len = self.drv_len[s.drv as usize];
         if self.is_link(s.drv) || (s.next_drv != NONE && self.is_link(s.next_drv) && len - s.dis <= k.approach) {
-            speed = speed.min(self.intersection_speed(v, blocker));
+            speed = speed.min(self.intersection_speed(v, act));
         }
         // A lane that does not continue the route (only when no lane link fits): stop at its end.
         if s.next_drv == NONE && (s.route_pos as usize) + 1 < self.route(s.flow).len() {
@@ -240,6 +260,7 @@ impl Sim {
                 }
             }
             let s = &mut self.vs[v];
+            s.still = a.drv == NONE && s.speed.to_bits() == a.speed.to_bits() && s.dis.to_bits() == a.dis.to_bits();
             s.speed = a.speed;
             s.dis = a.dis;
             s.blocker = a.blocker;

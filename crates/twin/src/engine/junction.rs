@@ -1,7 +1,7 @@
 //! Junction behaviour: crossing-point notification, right of way (`Cross::canPass`) and
 //! the intersection-related speed (stop at red, turning cap, yield at crossings).
 
-use super::{Sim, NONE};
+use super::{Act, Deps, Sim, NONE};
 use crate::network::Network;
 
 /// CityFlow's `Cross::leaveDistance`.
@@ -124,18 +124,24 @@ impl Sim {
         }
     }
 
-    /// CityFlow's `getIntersectionRelatedSpeed`; sets `blocker` to the foe yielded to.
-    pub(super) fn intersection_speed(&self, v: u32, blocker: &mut u32) -> f64 {
+    /// CityFlow's `getIntersectionRelatedSpeed`; sets `act.blocker` to the foe yielded to
+    /// and `act.deps` to what the speed depends on.
+    pub(super) fn intersection_speed(&self, v: u32, act: &mut Act) -> f64 {
         let s = &self.vs[v as usize];
         let k = self.kin(v);
         let dt = self.cfg.dt;
         let mut speed = k.p.max_speed;
         let len = self.drv_len[s.drv as usize];
         let mut link = NONE;
+        act.deps = Deps::Any;
         if s.next_drv != NONE && self.is_link(s.next_drv) {
             link = s.next_drv;
             let end_lane = self.link_to[(link - self.n_lanes) as usize];
-            if (!self.link_available(link) || !self.can_enter(end_lane, v)) && k.min_brake_distance(s.speed) <= len - s.dis {
+            let red = !self.link_available(link);
+            if (red || !self.can_enter(end_lane, v)) && k.min_brake_distance(s.speed) <= len - s.dis {
+                if red {
+                    act.deps = Deps::OwnRed;
+                }
                 return speed.min(k.stop_before_speed(s.speed, len - s.dis, dt));
             }
             if self.link_turn[(link - self.n_lanes) as usize] {
@@ -158,7 +164,7 @@ impl Sim {
             let foe = self.cross_veh(lc.foe);
             if foe != NONE && !self.can_pass(v, link, lc, to_start, foe) {
                 speed = speed.min(k.stop_before_speed(s.speed, on_link - to_start - k.p.yield_distance, dt));
-                *blocker = foe;
+                act.blocker = foe;
                 break;
             }
         }

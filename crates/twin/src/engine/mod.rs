@@ -91,6 +91,8 @@ pub(crate) struct Veh {
     pub priority: u32,
     pub running: bool,
     pub stopped: bool,
+    /// Speed, position and drivable unchanged by the last step.
+    pub still: bool,
 }
 
 const _: () = assert!(std::mem::size_of::<Veh>() == 64);
@@ -106,15 +108,33 @@ pub(crate) struct VehAux {
 }
 
 /// The buffered outcome of the action phase for one vehicle.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct Act {
     pub speed: f64,
     pub dis: f64,
+    /// The leader and gap it was computed with.
+    pub gap: f64,
+    pub leader: u32,
     /// New drivable, or `NONE` if unchanged.
     pub drv: u32,
     pub route_pos: u32,
     pub blocker: u32,
     pub end: bool,
+    /// What this outcome was computed from (see [`Deps`]).
+    pub deps: Deps,
+}
+
+/// What a vehicle's action depended on. The action phase is a pure function of the
+/// current state, so an action whose inputs are all unchanged is reused as is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Deps {
+    /// Anything (junction state, foes, the lane ahead): always recompute.
+    #[default]
+    Any,
+    /// Only the vehicle's own state and its leader (speed, kind, gap).
+    Own,
+    /// `Own`, plus the lane link ahead being red (the vehicle stops at the stop line).
+    OwnRed,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -489,6 +509,7 @@ impl Sim {
             priority,
             running: false,
             stopped: true,
+            still: false,
         };
         let aux = VehAux { enter_time: t, id: self.stats.created, prev_drv: NONE, stops: 0, alive: true };
         let slot = match self.free_slots.pop() {
