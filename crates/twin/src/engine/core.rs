@@ -12,6 +12,8 @@ pub const DETECTOR_FRACTION: f64 = 0.5;
 
 /// Vehicle slots per unit of work in the action phase.
 const ACT_CHUNK: usize = 1024;
+/// Drivable fronts per unit of work in the leader update.
+const FRONT_CHUNK: usize = 512;
 
 impl Sim {
     /// Each lane admits the front vehicle of its entry buffer if the last vehicle on the
@@ -286,13 +288,24 @@ impl Sim {
 
     /// Recompute leader and gap for every vehicle, drivable by drivable. Only the front
     /// vehicle of a drivable looks ahead; the others follow the vehicle in front of them.
+    ///
+    /// The fronts look ahead first, all together: that pass reads only state this phase does
+    /// not write, so it may run in parallel, and the per-drivable arrays it reads stay in
+    /// cache instead of being evicted by the queue walks.
     pub(super) fn update_leaders(&mut self) {
-        for d in 0..self.queues.len() {
+        let mut fronts = std::mem::take(&mut self.fronts);
+        fronts.clear();
+        fronts.extend((0..self.head.len() as u32).filter(|&d| self.head[d as usize] != NONE).map(|d| (d, NONE, 0.0)));
+        let this = &*self;
+        let look = |f: &mut (u32, u32, f64)| (f.1, f.2) = this.find_leader(this.head[f.0 as usize], NONE);
+        if self.cfg.threads > 1 && fronts.len() > FRONT_CHUNK {
+            fronts.par_chunks_mut(FRONT_CHUNK).for_each(|c| c.iter_mut().for_each(look));
+        } else {
+            fronts.iter_mut().for_each(look);
+        }
+        for &(d, l, gap) in &fronts {
+            let d = d as usize;
             let front = self.head[d];
-            if front == NONE {
-                continue;
-            }
-            let (l, gap) = self.find_leader(front, NONE);
             let s = &mut self.vs[front as usize];
             s.leader = l;
             s.gap = gap;
@@ -313,6 +326,7 @@ impl Sim {
             }
             self.queues[d] = q;
         }
+        self.fronts = fronts;
     }
 
     /// CityFlow's `updateLeaderAndGap`: the vehicle ahead on the same drivable, or the

@@ -201,6 +201,8 @@ pub struct Sim {
     /// Per chunk of vehicle slots, the vehicles leaving their drivable this step.
     movers: Vec<Vec<u32>>,
     moved: Vec<(u32, f64)>,
+    /// Non-empty drivables with their front vehicle's new leader and gap.
+    fronts: Vec<(u32, u32, f64)>,
     src_drvs: Vec<u32>,
     drv_stamp: Vec<u64>,
     // --- observation ---
@@ -310,6 +312,7 @@ impl Sim {
             green,
             movers: Vec::new(),
             moved: Vec::new(),
+            fronts: Vec::new(),
             src_drvs: Vec::new(),
             drv_stamp: vec![u64::MAX; n_drv],
             stats: observe::Accum::new(n_roads),
