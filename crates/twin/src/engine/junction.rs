@@ -6,6 +6,8 @@ use crate::network::Network;
 
 /// CityFlow's `Cross::leaveDistance`.
 const LEAVE_DISTANCE: f64 = 0.0;
+/// Lane links per unit of work in the crossing notification.
+const NOTIFY_CHUNK: usize = 2048;
 
 impl Sim {
     /// CityFlow's `notifyCross`: for each crossing point, the nearest vehicle on each of its
@@ -42,9 +44,10 @@ impl Sim {
                 mark(&mut self.drv_stamp, &mut links, d as u32, stamp);
             }
         }
-        for &d in &links {
-            self.notify_link(d, ep);
-        }
+        let mut xs = std::mem::take(&mut self.xs);
+        let n_links = self.link_cross_off.len() - 1;
+        self.notify_range(0, n_links, &mut xs, stamp, ep);
+        self.xs = xs;
         self.src_drvs = links;
         // The stamps are reused by update_location in this same step; shift them so the
         // two uses never collide.
@@ -53,14 +56,34 @@ impl Sim {
         }
     }
 
-    fn notify_link(&mut self, d: u32, ep: u32) {
+    /// Notify the crosses of the marked links among links `lo..hi`, whose crossing slots
+    /// are `xs`. Halves run in parallel when there are threads: each link writes only its
+    /// own slots.
+    fn notify_range(&self, lo: usize, hi: usize, xs: &mut [CrossSt], stamp: u64, ep: u32) {
+        if self.cfg.threads > 1 && hi - lo > NOTIFY_CHUNK {
+            let mid = lo + (hi - lo) / 2;
+            let (a, b) = xs.split_at_mut((self.link_cross_off[mid] - self.link_cross_off[lo]) as usize);
+            rayon::join(|| self.notify_range(lo, mid, a, stamp, ep), || self.notify_range(mid, hi, b, stamp, ep));
+            return;
+        }
+        let base = self.link_cross_off[lo] as usize;
+        for li in lo..hi {
+            let d = self.n_lanes + li as u32;
+            if self.drv_stamp[d as usize] == stamp {
+                let (a, b) = (self.link_cross_off[li] as usize - base, self.link_cross_off[li + 1] as usize - base);
+                self.notify_link(d, &mut xs[a..b], ep);
+            }
+        }
+    }
+
+    /// Notify the crosses of lane link `d`, whose crossing slots are `xs`.
+    fn notify_link(&self, d: u32, xs: &mut [CrossSt], ep: u32) {
         let li = (d - self.n_lanes) as usize;
         let off = self.link_cross_off[li] as usize;
         let crosses = &self.link_cross[off..self.link_cross_off[li + 1] as usize];
         if crosses.is_empty() {
             return;
         }
-        let xs = &mut self.xs[off..off + crosses.len()];
         let link_len = self.drv_len[d as usize];
         // Far end first.
         let mut r = crosses.len();
