@@ -349,11 +349,13 @@ impl Sim {
             if self.is_link(drv) {
                 pos += 1;
             }
+            let from = drv;
             drv = next;
             i += 1;
             if self.is_link(drv) {
-                // Lane links from one lane overlap at first: check all of them.
-                let from = self.link_from[(drv - self.n_lanes) as usize];
+                // Lane links from one lane overlap at first: check all of them. The router
+                // picks a lane's next link among its out links, so `from` is this link's start.
+                debug_assert_eq!(from, self.link_from[(drv - self.n_lanes) as usize]);
                 let (mut best, mut best_gap) = (NONE, 0.0);
                 for &ll in self.out_links(from) {
                     let c = self.tail[(self.n_lanes + ll) as usize];
