@@ -94,7 +94,7 @@ impl Sim {
             && match a.deps {
                 Deps::Any => false,
                 Deps::Own => true,
-                Deps::OwnRed => !self.link_available(s.next_drv),
+                Deps::OwnStop => self.must_stop(s.next_drv, v),
             }
     }
 

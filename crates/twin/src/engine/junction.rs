@@ -159,12 +159,8 @@ impl Sim {
         act.deps = Deps::Any;
         if s.next_drv != NONE && self.is_link(s.next_drv) {
             link = s.next_drv;
-            let end_lane = self.link_to[(link - self.n_lanes) as usize];
-            let red = !self.link_available(link);
-            if (red || !self.can_enter(end_lane, v)) && k.min_brake_distance(s.speed) <= len - s.dis {
-                if red {
-                    act.deps = Deps::OwnRed;
-                }
+            if self.must_stop(link, v) && k.min_brake_distance(s.speed) <= len - s.dis {
+                act.deps = Deps::OwnStop;
                 return speed.min(k.stop_before_speed(s.speed, len - s.dis, dt));
             }
             if self.link_turn[(link - self.n_lanes) as usize] {
@@ -192,6 +188,13 @@ impl Sim {
             }
         }
         speed
+    }
+
+    /// Whether a vehicle `v` about to take lane link `link` must stop before it: the link is
+    /// red or its end lane has no room.
+    #[inline]
+    pub(super) fn must_stop(&self, link: u32, v: u32) -> bool {
+        !self.link_available(link) || !self.can_enter(self.link_to[(link - self.n_lanes) as usize], v)
     }
 
     /// `Lane::canEnter`: room behind the lane's last vehicle, or it is moving off.

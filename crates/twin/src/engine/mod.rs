@@ -133,8 +133,8 @@ pub(crate) enum Deps {
     Any,
     /// Only the vehicle's own state and its leader (speed, kind, gap).
     Own,
-    /// `Own`, plus the lane link ahead being red (the vehicle stops at the stop line).
-    OwnRed,
+    /// `Own`, plus having to stop before the lane link ahead (red, or no room after it).
+    OwnStop,
 }
 
 #[derive(Clone, Copy, Debug)]
