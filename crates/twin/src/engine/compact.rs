@@ -26,20 +26,25 @@ impl Sim {
         }
         // Alive vehicles outside every queue should not exist; keep them anyway.
         for (v, new) in new_of.iter_mut().enumerate() {
-            if self.vs[v].alive && *new == NONE {
+            if self.aux[v].alive && *new == NONE {
                 *new = order.len() as u32;
                 order.push(v as u32);
             }
         }
         let remap = |v: u32| if v == NONE { NONE } else { new_of[v as usize] };
         let mut vs = Vec::with_capacity(order.len());
+        let mut aux = Vec::with_capacity(order.len());
         for &old in &order {
             let mut s = self.vs[old as usize];
             s.leader = remap(s.leader);
             s.blocker = remap(s.blocker);
+            // `acts` stays in slot order, so no action is reusable after renumbering.
+            s.still = false;
             vs.push(s);
+            aux.push(self.aux[old as usize]);
         }
         self.vs = vs;
+        self.aux = aux;
         self.acts.truncate(order.len());
         self.acts.resize(order.len(), Default::default());
         self.free_slots.clear();

@@ -3,12 +3,17 @@
 use rayon::prelude::*;
 
 use super::model::{car_follow_speed, no_collision_speed};
-use super::{Act, Sim, SimEvent, NONE};
+use super::{Act, Deps, Sim, SimEvent, NONE};
 use crate::ids::{LaneId, MovementId, RoadId};
 use crate::VehicleId;
 
 /// Where along each lane (as a share of its length) the virtual loop detector sits.
 pub const DETECTOR_FRACTION: f64 = 0.5;
+
+/// Vehicle slots per unit of work in the action phase.
+const ACT_CHUNK: usize = 1024;
+/// Drivable fronts per unit of work in the leader update.
+const FRONT_CHUNK: usize = 512;
 
 impl Sim {
     /// Each lane admits the front vehicle of its entry buffer if the last vehicle on the
@@ -32,33 +37,65 @@ impl Sim {
             veh.gap = gap;
             self.stats.running += 1;
             if self.cfg.record_events {
-                let id = VehicleId(self.vs[v as usize].id);
+                let id = VehicleId(self.aux[v as usize].id);
                 self.events.push(SimEvent::TripStart { veh: id, lane: LaneId(l as u32), time: self.time() });
             }
         }
     }
 
-    /// Compute every running vehicle's next speed and position into `acts`.
+    /// Compute every running vehicle's next speed and position into `acts`, and list the
+    /// vehicles that leave their drivable (per chunk of slots, so the list is in slot order
+    /// whatever the thread count).
     pub(super) fn get_action(&mut self) {
         let mut acts = std::mem::take(&mut self.acts);
+        let mut movers = std::mem::take(&mut self.movers);
+        movers.resize_with(acts.len().div_ceil(ACT_CHUNK), Vec::new);
         let this = &*self;
         if self.cfg.threads > 1 && self.stats.running > 4096 {
-            acts.par_chunks_mut(1024).enumerate().for_each(|(c, chunk)| {
-                for (k, a) in chunk.iter_mut().enumerate() {
-                    let v = (c * 1024 + k) as u32;
-                    if this.vs[v as usize].running {
-                        *a = this.control(v);
-                    }
-                }
-            });
+            acts.par_chunks_mut(ACT_CHUNK)
+                .zip(movers.par_iter_mut())
+                .enumerate()
+                .for_each(|(c, (chunk, m))| this.act_chunk(c, chunk, m));
         } else {
-            for (v, a) in acts.iter_mut().enumerate() {
-                if this.vs[v].running {
-                    *a = this.control(v as u32);
-                }
+            for (c, (chunk, m)) in acts.chunks_mut(ACT_CHUNK).zip(movers.iter_mut()).enumerate() {
+                this.act_chunk(c, chunk, m);
             }
         }
         self.acts = acts;
+        self.movers = movers;
+    }
+
+    fn act_chunk(&self, c: usize, acts: &mut [Act], movers: &mut Vec<u32>) {
+        movers.clear();
+        for (k, a) in acts.iter_mut().enumerate() {
+            let v = (c * ACT_CHUNK + k) as u32;
+            if self.vs[v as usize].running {
+                if !self.act_reusable(v, a) {
+                    *a = self.control(v);
+                } else {
+                    debug_assert_eq!(*a, self.control(v), "reused action of vehicle {v} differs");
+                }
+                if a.end || a.drv != NONE {
+                    movers.push(v);
+                }
+            }
+        }
+    }
+
+    /// Whether `a`, vehicle `v`'s action of the last step, is still its action: every input
+    /// it was computed from is unchanged (an exact shortcut for vehicles at rest in queues).
+    #[inline]
+    fn act_reusable(&self, v: u32, a: &Act) -> bool {
+        let s = &self.vs[v as usize];
+        s.still
+            && a.leader == s.leader
+            && a.gap.to_bits() == s.gap.to_bits()
+            && (s.leader == NONE || self.vs[s.leader as usize].still)
+            && match a.deps {
+                Deps::Any => false,
+                Deps::Own => true,
+                Deps::OwnStop => self.must_stop(s.next_drv, v),
+            }
     }
 
     /// CityFlow's `vehicleControl`: next speed, then walk the route by the distance covered.
@@ -66,14 +103,14 @@ impl Sim {
         let s = &self.vs[v as usize];
         let k = self.kin(v);
         let dt = self.cfg.dt;
-        let mut blocker = NONE;
-        let next = self.next_speed(v, &mut blocker);
+        let mut act = Act { drv: NONE, blocker: NONE, leader: s.leader, gap: s.gap, deps: Deps::Own, ..Default::default() };
+        let next = self.next_speed(v, &mut act);
         let (speed, delta) =
             if next < 0.0 { (0.0, 0.5 * s.speed * s.speed / k.p.max_neg_acc) } else { (next, (s.speed + next) * dt / 2.0) };
         let mut dis = s.dis + delta;
         let mut drv = s.drv;
         let mut pos = s.route_pos;
-        let mut act = Act { speed, dis, drv: NONE, route_pos: pos, blocker, end: false };
+        act.speed = speed;
         let mut i = 0;
         while dis > self.drv_len[drv as usize] {
             dis -= self.drv_len[drv as usize];
@@ -94,8 +131,8 @@ impl Sim {
         act
     }
 
-    /// CityFlow's `getNextSpeed`.
-    fn next_speed(&self, v: u32, blocker: &mut u32) -> f64 {
+    /// CityFlow's `getNextSpeed`; records the foe yielded to and the inputs used in `act`.
+    fn next_speed(&self, v: u32, act: &mut Act) -> f64 {
         let s = &self.vs[v as usize];
         let k = self.kin(v);
         let dt = self.cfg.dt;
@@ -106,7 +143,7 @@ impl Sim {
         }
         let len = self.drv_len[s.drv as usize];
         if self.is_link(s.drv) || (s.next_drv != NONE && self.is_link(s.next_drv) && len - s.dis <= k.approach) {
-            speed = speed.min(self.intersection_speed(v, blocker));
+            speed = speed.min(self.intersection_speed(v, act));
         }
         // A lane that does not continue the route (only when no lane link fits): stop at its end.
         if s.next_drv == NONE && (s.route_pos as usize) + 1 < self.route(s.flow).len() {
@@ -121,20 +158,15 @@ impl Sim {
         self.moved.clear();
         self.src_drvs.clear();
         let stamp = self.step;
-        for v in 0..self.vs.len() {
-            let s = &self.vs[v];
-            if !s.running {
-                continue;
+        for &v in self.movers.iter().flatten() {
+            let d = self.vs[v as usize].drv;
+            let a = &self.acts[v as usize];
+            if self.drv_stamp[d as usize] != stamp {
+                self.drv_stamp[d as usize] = stamp;
+                self.src_drvs.push(d);
             }
-            let a = &self.acts[v];
-            if a.end || a.drv != NONE {
-                if self.drv_stamp[s.drv as usize] != stamp {
-                    self.drv_stamp[s.drv as usize] = stamp;
-                    self.src_drvs.push(s.drv);
-                }
-                if !a.end {
-                    self.moved.push((v as u32, a.dis));
-                }
+            if !a.end {
+                self.moved.push((v, a.dis));
             }
         }
         let now = self.time();
@@ -162,28 +194,29 @@ impl Sim {
     }
 
     fn finish_trip(&mut self, v: u32, now: f64) {
-        let s = self.vs[v as usize];
-        let tt = now - s.enter_time;
+        let (s, x) = (self.vs[v as usize], self.aux[v as usize]);
+        let free_time = self.flow_free_time[s.flow as usize];
+        let tt = now - x.enter_time;
         let st = &mut self.stats;
         st.finished += 1;
         st.finished_tt_sum += tt;
-        st.delay_sum += (tt - s.free_time).max(0.0);
-        st.delay_index_sum += tt / s.free_time.max(1e-9);
-        st.stops_sum += s.stops as u64;
+        st.delay_sum += (tt - free_time).max(0.0);
+        st.delay_index_sum += tt / free_time.max(1e-9);
+        st.stops_sum += x.stops as u64;
         st.alive -= 1;
         st.running -= 1;
-        st.alive_enter_sum -= s.enter_time;
+        st.alive_enter_sum -= x.enter_time;
         if self.cfg.record_events {
-            self.id_slot.remove(&s.id);
+            self.id_slot.remove(&x.id);
             if s.drv < self.n_lanes {
                 self.events.push(SimEvent::LaneExit {
-                    veh: VehicleId(s.id),
+                    veh: VehicleId(x.id),
                     lane: LaneId(s.drv),
                     speed: s.speed,
                     movement: None,
                 });
             }
-            self.events.push(SimEvent::TripEnd { veh: VehicleId(s.id), travel_time: tt, free_flow_time: s.free_time });
+            self.events.push(SimEvent::TripEnd { veh: VehicleId(x.id), travel_time: tt, free_flow_time: free_time });
         }
         self.free_slot(v);
     }
@@ -200,13 +233,13 @@ impl Sim {
             if a.drv != NONE {
                 let (old, flow) = (self.vs[v].drv, self.vs[v].flow);
                 let next = self.next_of(flow, a.route_pos, a.drv);
+                self.aux[v].prev_drv = old;
                 let s = &mut self.vs[v];
-                s.prev_drv = old;
                 s.drv = a.drv;
                 s.route_pos = a.route_pos;
                 s.next_drv = next;
                 if self.cfg.record_events {
-                    let id = VehicleId(s.id);
+                    let id = VehicleId(self.aux[v].id);
                     if old < self.n_lanes {
                         let movement =
                             (a.drv >= self.n_lanes).then(|| MovementId(self.link_movement[(a.drv - self.n_lanes) as usize]));
@@ -221,17 +254,22 @@ impl Sim {
                 let s = &self.vs[v];
                 let p = self.drv_len[s.drv as usize] * DETECTOR_FRACTION;
                 if s.dis < p && a.dis >= p {
-                    self.events.push(SimEvent::DetectorPass { veh: VehicleId(s.id), lane: LaneId(s.drv), speed: a.speed });
+                    self.events.push(SimEvent::DetectorPass {
+                        veh: VehicleId(self.aux[v].id),
+                        lane: LaneId(s.drv),
+                        speed: a.speed,
+                    });
                 }
             }
             let s = &mut self.vs[v];
+            s.still = a.drv == NONE && s.speed.to_bits() == a.speed.to_bits() && s.dis.to_bits() == a.dis.to_bits();
             s.speed = a.speed;
             s.dis = a.dis;
             s.blocker = a.blocker;
             if a.speed < 0.1 {
                 if !s.stopped {
                     s.stopped = true;
-                    s.stops += 1;
+                    self.aux[v].stops += 1;
                 }
             } else if a.speed > 1.0 {
                 s.stopped = false;
@@ -250,13 +288,24 @@ impl Sim {
 
     /// Recompute leader and gap for every vehicle, drivable by drivable. Only the front
     /// vehicle of a drivable looks ahead; the others follow the vehicle in front of them.
+    ///
+    /// The fronts look ahead first, all together: that pass reads only state this phase does
+    /// not write, so it may run in parallel, and the per-drivable arrays it reads stay in
+    /// cache instead of being evicted by the queue walks.
     pub(super) fn update_leaders(&mut self) {
-        for d in 0..self.queues.len() {
+        let mut fronts = std::mem::take(&mut self.fronts);
+        fronts.clear();
+        fronts.extend((0..self.head.len() as u32).filter(|&d| self.head[d as usize] != NONE).map(|d| (d, NONE, 0.0)));
+        let this = &*self;
+        let look = |f: &mut (u32, u32, f64)| (f.1, f.2) = this.find_leader(this.head[f.0 as usize], NONE);
+        if self.cfg.threads > 1 && fronts.len() > FRONT_CHUNK {
+            fronts.par_chunks_mut(FRONT_CHUNK).for_each(|c| c.iter_mut().for_each(look));
+        } else {
+            fronts.iter_mut().for_each(look);
+        }
+        for &(d, l, gap) in &fronts {
+            let d = d as usize;
             let front = self.head[d];
-            if front == NONE {
-                continue;
-            }
-            let (l, gap) = self.find_leader(front, NONE);
             let s = &mut self.vs[front as usize];
             s.leader = l;
             s.gap = gap;
@@ -277,6 +326,7 @@ impl Sim {
             }
             self.queues[d] = q;
         }
+        self.fronts = fronts;
     }
 
     /// CityFlow's `updateLeaderAndGap`: the vehicle ahead on the same drivable, or the
@@ -299,11 +349,13 @@ impl Sim {
             if self.is_link(drv) {
                 pos += 1;
             }
+            let from = drv;
             drv = next;
             i += 1;
             if self.is_link(drv) {
-                // Lane links from one lane overlap at first: check all of them.
-                let from = self.link_from[(drv - self.n_lanes) as usize];
+                // Lane links from one lane overlap at first: check all of them. The router
+                // picks a lane's next link among its out links, so `from` is this link's start.
+                debug_assert_eq!(from, self.link_from[(drv - self.n_lanes) as usize]);
                 let (mut best, mut best_gap) = (NONE, 0.0);
                 for &ll in self.out_links(from) {
                     let c = self.tail[(self.n_lanes + ll) as usize];

@@ -1,11 +1,13 @@
 //! Junction behaviour: crossing-point notification, right of way (`Cross::canPass`) and
 //! the intersection-related speed (stop at red, turning cap, yield at crossings).
 
-use super::{Sim, NONE};
+use super::{Act, Deps, Sim, NONE};
 use crate::network::Network;
 
 /// CityFlow's `Cross::leaveDistance`.
 const LEAVE_DISTANCE: f64 = 0.0;
+/// Lane links per unit of work in the crossing notification.
+const NOTIFY_CHUNK: usize = 2048;
 
 impl Sim {
     /// CityFlow's `notifyCross`: for each crossing point, the nearest vehicle on each of its
@@ -24,7 +26,7 @@ impl Sim {
         for l in 0..self.n_lanes as usize {
             let last = self.tail[l];
             if last != NONE {
-                let p = self.vs[last as usize].prev_drv;
+                let p = self.aux[last as usize].prev_drv;
                 if p != NONE && self.is_link(p) && self.link_to[(p - self.n_lanes) as usize] == l as u32 {
                     mark(&mut self.drv_stamp, &mut links, p, stamp);
                 }
@@ -42,9 +44,10 @@ impl Sim {
                 mark(&mut self.drv_stamp, &mut links, d as u32, stamp);
             }
         }
-        for &d in &links {
-            self.notify_link(d, ep);
-        }
+        let mut xs = std::mem::take(&mut self.xs);
+        let n_links = self.link_cross_off.len() - 1;
+        self.notify_range(0, n_links, &mut xs, stamp, ep);
+        self.xs = xs;
         self.src_drvs = links;
         // The stamps are reused by update_location in this same step; shift them so the
         // two uses never collide.
@@ -53,14 +56,34 @@ impl Sim {
         }
     }
 
-    fn notify_link(&mut self, d: u32, ep: u32) {
+    /// Notify the crosses of the marked links among links `lo..hi`, whose crossing slots
+    /// are `xs`. Halves run in parallel when there are threads: each link writes only its
+    /// own slots.
+    fn notify_range(&self, lo: usize, hi: usize, xs: &mut [CrossSt], stamp: u64, ep: u32) {
+        if self.cfg.threads > 1 && hi - lo > NOTIFY_CHUNK {
+            let mid = lo + (hi - lo) / 2;
+            let (a, b) = xs.split_at_mut((self.link_cross_off[mid] - self.link_cross_off[lo]) as usize);
+            rayon::join(|| self.notify_range(lo, mid, a, stamp, ep), || self.notify_range(mid, hi, b, stamp, ep));
+            return;
+        }
+        let base = self.link_cross_off[lo] as usize;
+        for li in lo..hi {
+            let d = self.n_lanes + li as u32;
+            if self.drv_stamp[d as usize] == stamp {
+                let (a, b) = (self.link_cross_off[li] as usize - base, self.link_cross_off[li + 1] as usize - base);
+                self.notify_link(d, &mut xs[a..b], ep);
+            }
+        }
+    }
+
+    /// Notify the crosses of lane link `d`, whose crossing slots are `xs`.
+    fn notify_link(&self, d: u32, xs: &mut [CrossSt], ep: u32) {
         let li = (d - self.n_lanes) as usize;
         let off = self.link_cross_off[li] as usize;
         let crosses = &self.link_cross[off..self.link_cross_off[li + 1] as usize];
         if crosses.is_empty() {
             return;
         }
-        let xs = &mut self.xs[off..off + crosses.len()];
         let link_len = self.drv_len[d as usize];
         // Far end first.
         let mut r = crosses.len();
@@ -68,7 +91,7 @@ impl Sim {
         let v = self.tail[end_lane];
         if v != NONE {
             let s = &self.vs[v as usize];
-            if s.prev_drv == d {
+            if self.aux[v as usize].prev_drv == d {
                 let veh_dist = s.dis - self.kins[s.kin as usize].p.length;
                 while r > 0 {
                     let lc = crosses[r - 1];
@@ -124,18 +147,20 @@ impl Sim {
         }
     }
 
-    /// CityFlow's `getIntersectionRelatedSpeed`; sets `blocker` to the foe yielded to.
-    pub(super) fn intersection_speed(&self, v: u32, blocker: &mut u32) -> f64 {
+    /// CityFlow's `getIntersectionRelatedSpeed`; sets `act.blocker` to the foe yielded to
+    /// and `act.deps` to what the speed depends on.
+    pub(super) fn intersection_speed(&self, v: u32, act: &mut Act) -> f64 {
         let s = &self.vs[v as usize];
         let k = self.kin(v);
         let dt = self.cfg.dt;
         let mut speed = k.p.max_speed;
         let len = self.drv_len[s.drv as usize];
         let mut link = NONE;
+        act.deps = Deps::Any;
         if s.next_drv != NONE && self.is_link(s.next_drv) {
             link = s.next_drv;
-            let end_lane = self.link_to[(link - self.n_lanes) as usize];
-            if (!self.link_available(link) || !self.can_enter(end_lane, v)) && k.min_brake_distance(s.speed) <= len - s.dis {
+            if self.must_stop(link, v) && k.min_brake_distance(s.speed) <= len - s.dis {
+                act.deps = Deps::OwnStop;
                 return speed.min(k.stop_before_speed(s.speed, len - s.dis, dt));
             }
             if self.link_turn[(link - self.n_lanes) as usize] {
@@ -158,11 +183,18 @@ impl Sim {
             let foe = self.cross_veh(lc.foe);
             if foe != NONE && !self.can_pass(v, link, lc, to_start, foe) {
                 speed = speed.min(k.stop_before_speed(s.speed, on_link - to_start - k.p.yield_distance, dt));
-                *blocker = foe;
+                act.blocker = foe;
                 break;
             }
         }
         speed
+    }
+
+    /// Whether a vehicle `v` about to take lane link `link` must stop before it: the link is
+    /// red or its end lane has no room.
+    #[inline]
+    pub(super) fn must_stop(&self, link: u32, v: u32) -> bool {
+        !self.link_available(link) || !self.can_enter(self.link_to[(link - self.n_lanes) as usize], v)
     }
 
     /// `Lane::canEnter`: room behind the lane's last vehicle, or it is moving off.

@@ -69,17 +69,16 @@ impl Default for SimConfig {
     }
 }
 
-/// Mutable per-vehicle state. `drv` indexes the unified drivable space.
+/// Mutable per-vehicle state read by the per-step passes: one cache line, so a pass that
+/// visits a vehicle touches a single line. `drv` indexes the unified drivable space.
+/// Bookkeeping the passes do not need lives in [`VehAux`].
 #[derive(Clone, Copy, Debug)]
+#[repr(align(64))]
 pub(crate) struct Veh {
     pub speed: f64,
     pub dis: f64,
     pub gap: f64,
-    pub enter_time: f64,
-    pub free_time: f64,
-    pub id: u64,
     pub drv: u32,
-    pub prev_drv: u32,
     /// Cached `router.getNextDrivable(0)`.
     pub next_drv: u32,
     pub leader: u32,
@@ -90,22 +89,52 @@ pub(crate) struct Veh {
     pub route_pos: u32,
     pub enter_link_step: u32,
     pub priority: u32,
-    pub stops: u32,
     pub running: bool,
-    pub alive: bool,
     pub stopped: bool,
+    /// Speed, position and drivable unchanged by the last step.
+    pub still: bool,
+}
+
+const _: () = assert!(std::mem::size_of::<Veh>() == 64);
+
+/// Per-vehicle bookkeeping, indexed like `vs`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct VehAux {
+    pub enter_time: f64,
+    pub id: u64,
+    pub prev_drv: u32,
+    pub stops: u32,
+    pub alive: bool,
 }
 
 /// The buffered outcome of the action phase for one vehicle.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct Act {
     pub speed: f64,
     pub dis: f64,
+    /// The leader and gap it was computed with.
+    pub gap: f64,
+    pub leader: u32,
     /// New drivable, or `NONE` if unchanged.
     pub drv: u32,
     pub route_pos: u32,
     pub blocker: u32,
     pub end: bool,
+    /// What this outcome was computed from (see [`Deps`]).
+    pub deps: Deps,
+}
+
+/// What a vehicle's action depended on. The action phase is a pure function of the
+/// current state, so an action whose inputs are all unchanged is reused as is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Deps {
+    /// Anything (junction state, foes, the lane ahead): always recompute.
+    #[default]
+    Any,
+    /// Only the vehicle's own state and its leader (speed, kind, gap).
+    Own,
+    /// `Own`, plus having to stop before the lane link ahead (red, or no room after it).
+    OwnStop,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -150,6 +179,7 @@ pub struct Sim {
     pub(crate) kins: Vec<Kin>,
     // --- dynamic ---
     pub(crate) vs: Vec<Veh>,
+    pub(crate) aux: Vec<VehAux>,
     pub(crate) acts: Vec<Act>,
     free_slots: Vec<u32>,
     pub(crate) queues: Vec<VecDeque<u32>>,
@@ -168,7 +198,11 @@ pub struct Sim {
     /// Per movement: may go now.
     pub(crate) green: Vec<bool>,
     // --- scratch, reused every step ---
+    /// Per chunk of vehicle slots, the vehicles leaving their drivable this step.
+    movers: Vec<Vec<u32>>,
     moved: Vec<(u32, f64)>,
+    /// Non-empty drivables with their front vehicle's new leader and gap.
+    fronts: Vec<(u32, u32, f64)>,
     src_drvs: Vec<u32>,
     drv_stamp: Vec<u64>,
     // --- observation ---
@@ -264,6 +298,7 @@ impl Sim {
             flows,
             kins,
             vs: Vec::new(),
+            aux: Vec::new(),
             acts: Vec::new(),
             free_slots: Vec::new(),
             queues: vec![VecDeque::new(); n_drv],
@@ -275,7 +310,9 @@ impl Sim {
             xs: vec![junction::CrossSt::default(); n_slots],
             lights,
             green,
+            movers: Vec::new(),
             moved: Vec::new(),
+            fronts: Vec::new(),
             src_drvs: Vec::new(),
             drv_stamp: vec![u64::MAX; n_drv],
             stats: observe::Accum::new(n_roads),
@@ -464,11 +501,7 @@ impl Sim {
             speed: 0.0,
             dis: 0.0,
             gap: 0.0,
-            enter_time: t,
-            free_time: self.flow_free_time[flow as usize],
-            id: self.stats.created,
             drv: lane,
-            prev_drv: NONE,
             next_drv: NONE,
             leader: NONE,
             blocker: NONE,
@@ -477,18 +510,20 @@ impl Sim {
             route_pos: 0,
             enter_link_step: u32::MAX,
             priority,
-            stops: 0,
             running: false,
-            alive: true,
             stopped: true,
+            still: false,
         };
+        let aux = VehAux { enter_time: t, id: self.stats.created, prev_drv: NONE, stops: 0, alive: true };
         let slot = match self.free_slots.pop() {
             Some(s) => {
                 self.vs[s as usize] = veh;
+                self.aux[s as usize] = aux;
                 s
             }
             None => {
                 self.vs.push(veh);
+                self.aux.push(aux);
                 self.acts.push(Act::default());
                 (self.vs.len() - 1) as u32
             }
@@ -504,9 +539,8 @@ impl Sim {
     }
 
     fn free_slot(&mut self, v: u32) {
-        let veh = &mut self.vs[v as usize];
-        veh.alive = false;
-        veh.running = false;
+        self.vs[v as usize].running = false;
+        self.aux[v as usize].alive = false;
         self.free_slots.push(v);
     }
 
@@ -518,7 +552,10 @@ impl Sim {
     /// Bytes of heap held by dynamic vehicle state (arena, buffers, queues).
     pub fn dynamic_bytes(&self) -> usize {
         let qs: usize = self.queues.iter().chain(self.waiting.iter()).map(|q| q.capacity() * 4).sum();
-        self.vs.capacity() * std::mem::size_of::<Veh>() + self.acts.capacity() * std::mem::size_of::<Act>() + qs
+        self.vs.capacity() * std::mem::size_of::<Veh>()
+            + self.aux.capacity() * std::mem::size_of::<VehAux>()
+            + self.acts.capacity() * std::mem::size_of::<Act>()
+            + qs
     }
 }
 

@@ -190,9 +190,9 @@ impl Sim {
         let now = self.time();
         let mut sum = self.stats.delay_index_sum;
         let mut n = self.stats.finished;
-        for s in self.vs.iter().filter(|s| s.running) {
+        for (s, x) in self.vs.iter().zip(&self.aux).filter(|(s, _)| s.running) {
             let prefix = &self.flow_free_prefix[s.flow as usize];
-            let total = s.free_time.max(1e-9);
+            let total = self.flow_free_time[s.flow as usize].max(1e-9);
             let k = (s.route_pos as usize).min(prefix.len().saturating_sub(2));
             let done = if self.is_link(s.drv) {
                 prefix.get(k + 1).copied().unwrap_or(total)
@@ -201,7 +201,7 @@ impl Sim {
                 let len = self.drv_len[s.drv as usize].max(1e-9);
                 a + (b - a) * (s.dis / len).clamp(0.0, 1.0)
             };
-            sum += ((now - s.enter_time) + (total - done).max(0.0)) / total;
+            sum += ((now - x.enter_time) + (total - done).max(0.0)) / total;
             n += 1;
         }
         (n > 0).then(|| sum / n as f64)
@@ -253,7 +253,7 @@ impl Sim {
         };
         let dir = direction_at(points, s.dis);
         VehicleView {
-            id: VehicleId(s.id),
+            id: VehicleId(self.aux[v as usize].id),
             pos: point_at(points, s.dis),
             heading: dir.y.atan2(dir.x),
             speed: s.speed,
@@ -271,7 +271,7 @@ impl Sim {
     pub fn lane_vehicles(&self, l: LaneId) -> impl Iterator<Item = (VehicleId, f64, f64, f64)> + '_ {
         self.queues[l.idx()].iter().map(move |&v| {
             let s = &self.vs[v as usize];
-            (VehicleId(s.id), s.dis, s.speed, self.kins[s.kin as usize].p.length)
+            (VehicleId(self.aux[v as usize].id), s.dis, s.speed, self.kins[s.kin as usize].p.length)
         })
     }
 
