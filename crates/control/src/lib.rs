@@ -35,6 +35,7 @@
 
 pub mod error;
 pub mod eval;
+pub mod forecast;
 pub mod grid;
 pub mod junction;
 pub mod observe;
@@ -44,6 +45,7 @@ pub mod safety;
 
 pub use error::ControlError;
 pub use eval::{kdd_score, run, Controller, KddScore, Protocol, RunResult};
+pub use forecast::Forecast;
 pub use junction::{approach_of, junctions, movements_conflict, validate_plan, Approach, Junction, PhaseSet};
 pub use observe::{LaneObs, Observation, Observer};
 pub use policy::{Policy, PolicyContext};
