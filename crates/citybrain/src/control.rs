@@ -70,7 +70,7 @@ fn display_name(n: &str) -> String {
         "sotl" => "SOTL".into(),
         "maxpressure" | "mp" => "MaxPressure".into(),
         "citybrain" => "CityBrain".into(),
-        "citybrainmpc" => "CityBrainMPC".into(),
+        "citybrainheuristic" => "CityBrainHeuristic".into(),
         other => other.to_string(),
     }
 }

@@ -19,6 +19,7 @@
 
 use twin::{LaneId, Sim};
 
+use crate::junction::Junction;
 use crate::safety::{Request, SafetyLayer, Target};
 
 /// A what-if model built from the present state (see the module docs).
@@ -47,9 +48,9 @@ impl Forecast {
     /// Roll the model forward `segments × segment_s` seconds. At the start of segment `s`
     /// the phase `plan(k, s)` is requested for junction `k` (in
     /// [`SafetyLayer::junctions`] order; `None`: no request); the copied safety layer
-    /// carries the requests out. After every step, each lane group `g` adds the vehicles
-    /// on its lanes and in their entry buffers to `cost[g]`: vehicle-seconds spent on
-    /// those lanes within the horizon.
+    /// carries the requests out. After every step, `cost[g]` adds the vehicles on the
+    /// lanes of group `g` (and in their entry buffers) that still have the junction at
+    /// the lane's end to cross: vehicle-seconds spent waiting for it within the horizon.
     pub fn rollout(
         &self,
         segments: usize,
@@ -78,15 +79,17 @@ impl Forecast {
                 safety.tick(&mut sim, now);
                 sim.step();
                 for (c, lanes) in cost.iter_mut().zip(groups) {
-                    *c += lanes
-                        .iter()
-                        .map(|&l| {
-                            let st = sim.lane_stats(l);
-                            (st.count + st.entry_buffer) as f64
-                        })
-                        .sum::<f64>();
+                    *c += lanes.iter().map(|&l| sim.lane_continuing(l) as f64).sum::<f64>();
                 }
             }
         }
     }
+}
+
+/// The distinct incoming lanes of `j`'s movements (the lane group of its forecast cost).
+pub fn incoming_lanes(j: &Junction) -> Vec<LaneId> {
+    let mut v: Vec<LaneId> = j.in_lanes.iter().flatten().copied().collect();
+    v.sort();
+    v.dedup();
+    v
 }

@@ -14,7 +14,7 @@ pub use actuated::Actuated;
 pub use citybrain::{CityBrain, CityBrainParams};
 pub use fixed::FixedTime;
 pub use maxpressure::MaxPressure;
-pub use mpc::{CityBrainMpc, MpcParams};
+pub use mpc::{CityBrainMpc, MpcParams, MPC_MAX_JUNCTIONS};
 pub use sotl::Sotl;
 pub use webster::Webster;
 
@@ -55,7 +55,7 @@ pub struct PolicyContext<'a> {
 }
 
 /// Policy names accepted by [`by_name`] (case-insensitive).
-pub const NAMES: &[&str] = &["FixedTime", "Webster", "Actuated", "SOTL", "MaxPressure", "CityBrain", "CityBrainMPC"];
+pub const NAMES: &[&str] = &["FixedTime", "Webster", "Actuated", "SOTL", "MaxPressure", "CityBrainHeuristic", "CityBrain"];
 
 /// Build a policy by name.
 pub fn by_name(name: &str, ctx: &PolicyContext) -> Result<Box<dyn Policy>, ControlError> {
@@ -65,8 +65,8 @@ pub fn by_name(name: &str, ctx: &PolicyContext) -> Result<Box<dyn Policy>, Contr
         "actuated" => Box::new(Actuated::new(ctx)),
         "sotl" => Box::new(Sotl::new(ctx)),
         "maxpressure" | "mp" => Box::new(MaxPressure::new(ctx)),
-        "citybrain" => Box::new(CityBrain::new(ctx, CityBrainParams::for_timing(&ctx.timing))),
-        "citybrainmpc" => Box::new(CityBrainMpc::new(ctx, MpcParams::benchmark())),
+        "citybrainheuristic" => Box::new(CityBrain::new(ctx, CityBrainParams::for_timing(&ctx.timing))),
+        "citybrain" => Box::new(CityBrainMpc::for_context(ctx)),
         _ => return Err(ControlError::UnknownPolicy(name.to_string())),
     };
     Ok(p)

@@ -1,31 +1,35 @@
-//! CityBrainMPC: model-predictive control with the digital twin. At each decision the
-//! policy asks the [`Forecast`] what-if questions: for every junction and every sequence
-//! of `segments` phases (one per `segment_s` seconds), how many vehicle-seconds do the
-//! junction's incoming lanes hold over the horizon? It requests the first phase of the
-//! best sequence and decides again at the next decision (receding horizon).
+//! CityBrain: citybrain's own adaptive policy, model-predictive control with the digital
+//! twin. At each decision it asks the [`Forecast`] what-if questions: for every junction
+//! and every sequence of `segments` phases (each requested for `segment_s` seconds), how
+//! many vehicle-seconds do the vehicles that still have to cross the junction spend on
+//! its incoming lanes (and entry buffers) over the horizon? It requests the first phase
+//! of the cheapest sequence and decides again at the next decision (receding horizon).
 //!
 //! ## Search
-//! A rollout simulates the whole network, so one rollout answers for every junction at
-//! once: the forecast cuts each vehicle's route after its next road, so a junction's
-//! cost depends on its own signals and, through spillback, on its neighbours'. The
-//! search is coordinate descent done in parallel:
-//! 1. every junction plays sequence `q` in rollout `q` (one rollout per sequence);
-//!    each junction keeps its cheapest sequence;
-//! 2. `sweeps` times, per colour of a proper colouring of the junction graph (junctions
-//!    joined by a road get different colours, so no two junctions that share a road
-//!    change together): the junctions of that colour play each sequence while all others
-//!    play their current best; each keeps its cheapest.
+//! A rollout simulates the whole network with the real timing (the copied safety
+//! layer), so one rollout answers for every junction at once: in rollout `q` every
+//! junction plays sequence `q`, and each junction keeps its cheapest sequence. This is
+//! exact for one junction's cost as long as junctions do not interact within the
+//! horizon: the forecast cuts each vehicle's route after its next road and the cost
+//! counts only vehicles whose route goes on, so a junction's cost does not depend on
+//! what its neighbours send it; they interact only through spillback (a full exit road
+//! blocks discharge), which the rollout simulates under the neighbours' same sequence.
+//! Ties go to the sequence that holds the phase the [`CityBrain`] heuristic picks.
 //!
-//! Ties go to the sequence that holds the heuristic [`CityBrain`]'s choice, which also
-//! decides when no forecast is given.
+//! Without a forecast, or on networks with more than [`MPC_MAX_JUNCTIONS`] signals
+//! (where hundreds of network rollouts per decision would cost seconds), it is the
+//! heuristic alone.
 
-use twin::{IntersectionId, LaneId, Network};
+use twin::LaneId;
 
 use super::{CityBrain, CityBrainParams, Policy, PolicyContext};
-use crate::forecast::Forecast;
+use crate::forecast::{incoming_lanes, Forecast};
 use crate::junction::Junction;
 use crate::observe::Observation;
-use crate::safety::{Request, SignalState, Target};
+use crate::safety::{Request, SignalState, Target, Timing};
+
+/// Networks with more signals than this get the heuristic only (no rollouts).
+pub const MPC_MAX_JUNCTIONS: usize = 64;
 
 /// Search settings of [`CityBrainMpc`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -34,14 +38,18 @@ pub struct MpcParams {
     pub segment_s: f64,
     /// Phases per candidate sequence (horizon = `segments × segment_s`).
     pub segments: usize,
-    /// Colour sweeps after the first all-junction round.
-    pub sweeps: usize,
 }
 
 impl MpcParams {
-    /// Benchmark protocol: two 30 s decisions ahead, one colour sweep.
-    pub fn benchmark() -> MpcParams {
-        MpcParams { segment_s: 30.0, segments: 2, sweeps: 1 }
+    /// Settings for the decision period of `timing` (chosen on Hangzhou 4x4 + Jinan
+    /// 3x4, see BENCHMARKS.md): under 30 s locked decisions, three decisions ahead;
+    /// under field timing, two 7 s segments.
+    pub fn for_timing(timing: &Timing) -> MpcParams {
+        if timing.decision_interval >= 15.0 {
+            MpcParams { segment_s: timing.decision_interval, segments: 3 }
+        } else {
+            MpcParams { segment_s: 7.0, segments: 2 }
+        }
     }
 }
 
@@ -50,65 +58,33 @@ impl MpcParams {
 pub struct CityBrainMpc {
     heuristic: CityBrain,
     junctions: Vec<Junction>,
-    /// Per junction, its incoming lanes (deduplicated): the lanes its cost counts.
+    /// Per junction, its incoming lanes: the lanes its cost counts.
     groups: Vec<Vec<LaneId>>,
-    colour: Vec<usize>,
-    colours: usize,
-    params: MpcParams,
+    /// `None`: heuristic only.
+    params: Option<MpcParams>,
+    cost: Vec<f64>,
 }
 
 impl CityBrainMpc {
-    pub fn new(ctx: &PolicyContext, params: MpcParams) -> CityBrainMpc {
-        let groups = ctx
-            .junctions
-            .iter()
-            .map(|j| {
-                let mut v: Vec<LaneId> = j.in_lanes.iter().flatten().copied().collect();
-                v.sort();
-                v.dedup();
-                v
-            })
-            .collect();
-        let colour = colouring(ctx.net, ctx.junctions);
-        let colours = colour.iter().max().map_or(0, |c| c + 1);
+    /// MPC with `params` (`None`: the heuristic alone), starting from and falling back to
+    /// the heuristic tuned for the context's timing.
+    pub fn new(ctx: &PolicyContext, params: Option<MpcParams>) -> CityBrainMpc {
+        let groups = ctx.junctions.iter().map(incoming_lanes).collect();
         CityBrainMpc {
             heuristic: CityBrain::new(ctx, CityBrainParams::for_timing(&ctx.timing)),
             junctions: ctx.junctions.to_vec(),
             groups,
-            colour,
-            colours,
             params,
+            cost: vec![0.0; ctx.junctions.len()],
         }
     }
-}
 
-/// Greedy colouring of the junctions (in order): junctions joined by a road in either
-/// direction get different colours.
-fn colouring(net: &Network, junctions: &[Junction]) -> Vec<usize> {
-    let mut index = vec![usize::MAX; net.intersections.len()];
-    for (k, j) in junctions.iter().enumerate() {
-        index[j.id.idx()] = k;
+    /// The default: [`MpcParams::for_timing`], or the heuristic alone on networks with
+    /// more than [`MPC_MAX_JUNCTIONS`] signals.
+    pub fn for_context(ctx: &PolicyContext) -> CityBrainMpc {
+        let params = (ctx.junctions.len() <= MPC_MAX_JUNCTIONS).then(|| MpcParams::for_timing(&ctx.timing));
+        CityBrainMpc::new(ctx, params)
     }
-    let mut adj: Vec<Vec<usize>> = vec![Vec::new(); junctions.len()];
-    for (k, j) in junctions.iter().enumerate() {
-        for l in j.out_lanes.iter().flatten() {
-            let to: IntersectionId = net.road(net.lane(*l).road).to;
-            let o = index[to.idx()];
-            if o != usize::MAX && o != k {
-                adj[k].push(o);
-                adj[o].push(k);
-            }
-        }
-    }
-    let mut colour = vec![usize::MAX; junctions.len()];
-    for k in 0..junctions.len() {
-        let mut c = 0;
-        while adj[k].iter().any(|&o| colour[o] == c) {
-            c += 1;
-        }
-        colour[k] = c;
-    }
-    colour
 }
 
 /// Digit `s` of sequence `q` in base `base`: the phase at segment `s`.
@@ -118,7 +94,7 @@ fn digit(q: usize, s: usize, base: usize) -> usize {
 
 impl Policy for CityBrainMpc {
     fn name(&self) -> &str {
-        "CityBrainMPC"
+        "CityBrain"
     }
 
     fn decide(&mut self, obs: &Observation, now: f64) -> Vec<Request> {
@@ -126,62 +102,46 @@ impl Policy for CityBrainMpc {
     }
 
     fn wants_forecast(&self) -> bool {
-        true
+        self.params.is_some()
     }
 
     fn decide_with_forecast(&mut self, obs: &Observation, forecast: &Forecast, now: f64) -> Vec<Request> {
         let start = self.heuristic.decide(obs, now);
+        let Some(params) = self.params else { return start };
         let n = self.junctions.len();
-        let segs = self.params.segments.max(1);
+        let segs = params.segments.max(1);
         let base = self.junctions.iter().map(|j| j.phases.len()).max().unwrap_or(1);
-        let nseq = base.pow(segs as u32);
-        // The heuristic's phase held for the whole horizon, as a sequence number.
-        let mut free = vec![false; n];
-        let mut best = vec![0usize; n];
+        let pow = |s: usize| base.pow(s as u32);
+        // Junctions the heuristic decides for; their default is its phase held throughout.
+        let mut held: Vec<Option<usize>> = vec![None; n];
         for r in &start {
-            if let (Some(k), Target::Phase(p)) = (self.junctions.iter().position(|j| j.id == r.intersection), r.target) {
-                free[k] = true;
-                best[k] = (0..segs).map(|s| p * base.pow(s as u32)).sum();
-            }
-        }
-        for (k, o) in obs.junctions.iter().enumerate() {
-            free[k] &= matches!(o.state, SignalState::Green { .. } | SignalState::Startup);
-        }
-        let valid = |k: usize, q: usize| (0..segs).all(|s| digit(q, s, base) < self.junctions[k].phases.len());
-        let mut best_cost = vec![f64::INFINITY; n];
-        let mut cost = vec![0.0; n];
-        let held = best.clone();
-        // Round 0: everyone plays q; then colour sweeps with the others at their best.
-        let rounds: Vec<Option<usize>> =
-            std::iter::once(None).chain((0..self.params.sweeps).flat_map(|_| (0..self.colours).map(Some))).collect();
-        for round in rounds {
-            let moving = |k: usize| free[k] && round.is_none_or(|c| self.colour[k] == c);
-            let fixed = best.clone();
-            for q in 0..nseq {
-                let plan = |k: usize, s: usize| {
-                    if !free[k] {
-                        None
-                    } else if moving(k) && valid(k, q) {
-                        Some(digit(q, s, base))
-                    } else {
-                        Some(digit(fixed[k], s, base))
-                    }
-                };
-                forecast.rollout(segs, self.params.segment_s, plan, &self.groups, &mut cost);
-                for k in (0..n).filter(|&k| moving(k) && valid(k, q)) {
-                    let better = cost[k] < best_cost[k] - 1e-9 || (cost[k] <= best_cost[k] + 1e-9 && q == held[k]);
-                    if better {
-                        best_cost[k] = cost[k];
-                        best[k] = q;
-                    }
+            let k = self.junctions.iter().position(|j| j.id == r.intersection);
+            if let (Some(k), Target::Phase(p)) = (k, r.target) {
+                if matches!(obs.junctions[k].state, SignalState::Green { .. } | SignalState::Startup) {
+                    held[k] = Some((0..segs).map(|s| p * pow(s)).sum());
                 }
             }
-            // Costs of the next round are measured against new neighbours.
-            best_cost.iter_mut().for_each(|c| *c = f64::INFINITY);
+        }
+        let valid = |k: usize, q: usize| (0..segs).all(|s| digit(q, s, base) < self.junctions[k].phases.len());
+        let mut best: Vec<(f64, Option<usize>)> = vec![(f64::INFINITY, None); n];
+        for q in 0..pow(segs) {
+            let plan = |k: usize, s: usize| {
+                let seq = if valid(k, q) { Some(q) } else { held[k] };
+                held[k].and(seq).map(|seq| digit(seq, s, base))
+            };
+            forecast.rollout(segs, params.segment_s, plan, &self.groups, &mut self.cost);
+            for k in (0..n).filter(|&k| held[k].is_some() && valid(k, q)) {
+                let c = self.cost[k];
+                if c < best[k].0 - 1e-9 || (c <= best[k].0 + 1e-9 && Some(q) == held[k]) {
+                    best[k] = (c, Some(q));
+                }
+            }
         }
         (0..n)
-            .filter(|&k| free[k])
-            .map(|k| Request { intersection: self.junctions[k].id, target: Target::Phase(digit(best[k], 0, base)) })
+            .filter_map(|k| {
+                let q = best[k].1.or(held[k])?;
+                Some(Request { intersection: self.junctions[k].id, target: Target::Phase(digit(q, 0, base)) })
+            })
             .collect()
     }
 }

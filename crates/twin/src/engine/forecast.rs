@@ -4,6 +4,7 @@
 
 use super::{FlowRt, Sim};
 use crate::demand::Flow;
+use crate::ids::LaneId;
 
 impl Sim {
     /// A copy of this simulation that knows only the present:
@@ -47,6 +48,17 @@ impl Sim {
             }
         }
         sim
+    }
+
+    /// Vehicles on lane `l` and in its entry buffer whose route goes on past the lane's
+    /// end (in a [`Sim::forecast_copy`]: those the copy knows still have the junction at
+    /// the lane's end to cross).
+    pub fn lane_continuing(&self, l: LaneId) -> u32 {
+        let on = |v: &&u32| {
+            let s = &self.vs[**v as usize];
+            (s.route_pos as usize + 1) < self.flows[s.flow as usize].route.len()
+        };
+        self.queues[l.idx()].iter().chain(self.waiting[l.idx()].iter()).filter(on).count() as u32
     }
 }
 
