@@ -62,7 +62,7 @@ fn main() {
             }
             let dt = t0.elapsed().as_secs_f64() / reps as f64;
             println!(
-                "{:<11} {:<12} {n} signals: decide {:.3} ms/step (observe {:.3} ms)",
+                "{:<11} {:<18} {n} signals: decide {:.3} ms/step (observe {:.3} ms)",
                 protocol.name(),
                 name,
                 dt * 1e3,
@@ -107,6 +107,11 @@ fn forecast_decisions(scenario: &twin::Scenario) {
             std::hint::black_box(policy.decide_with_forecast(&obs, &forecast, 600.0));
         }
         let dt = t0.elapsed().as_secs_f64() / reps as f64;
-        println!("{:<11} CityBrain    {} signals, with forecast: decide {:.1} ms/decision", protocol.name(), js.len(), dt * 1e3);
+        println!(
+            "{:<11} CityBrain          {} signals, with forecast: decide {:.1} ms/decision",
+            protocol.name(),
+            js.len(),
+            dt * 1e3
+        );
     }
 }
