@@ -92,3 +92,26 @@ fn model_predictive_citybrain_beats_max_pressure_on_a_small_city() {
         );
     }
 }
+
+#[test]
+fn large_networks_get_the_heuristic_alone() {
+    let ctx_wants = |s: &Scenario| {
+        let js = control::junctions(&s.network, control::PhaseSet::Four).unwrap();
+        let ctx = control::PolicyContext {
+            net: &s.network,
+            junctions: &js,
+            timing: Protocol::Operational.timing(),
+            demand: &s.demand,
+            horizon_s: 600.0,
+        };
+        (js.len(), control::policy::by_name("CityBrain", &ctx).unwrap().wants_forecast())
+    };
+    let small = grid_scenario(2, 2, 6.0, 600.0);
+    assert_eq!(ctx_wants(&small), (4, true));
+    let large = grid_scenario(6, 6, 6.0, 600.0);
+    let (n, wants) = ctx_wants(&large);
+    assert!(n > control::policy::MPC_MAX_JUNCTIONS && !wants);
+    let a = run(&large, "CityBrain", Protocol::Operational, 0, 300).unwrap();
+    let b = run(&large, "CityBrainHeuristic", Protocol::Operational, 0, 300).unwrap();
+    assert_eq!(a, b);
+}
