@@ -70,6 +70,7 @@ fn display_name(n: &str) -> String {
         "sotl" => "SOTL".into(),
         "maxpressure" | "mp" => "MaxPressure".into(),
         "citybrain" => "CityBrain".into(),
+        "citybrainheuristic" => "CityBrainHeuristic".into(),
         other => other.to_string(),
     }
 }

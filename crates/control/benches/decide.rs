@@ -1,6 +1,9 @@
 //! Decision time per step: observation + every policy's `decide` for all signals of the
 //! Nanchang network (859 signals) after 600 s of FixedTime traffic, or of a synthetic
-//! 6×6 grid when the shared data is missing. Run: `cargo bench -p control --bench decide`.
+//! 6×6 grid when the shared data is missing (CityBrain runs its heuristic alone there:
+//! more than `MPC_MAX_JUNCTIONS` signals). Then the model-predictive CityBrain's decision
+//! with a forecast (snapshot + rollouts) on Hangzhou 4x4 after 600 s of its own control.
+//! Run: `cargo bench -p control --bench decide`.
 
 use std::time::Instant;
 
@@ -19,6 +22,7 @@ fn main() {
             control::grid::grid_scenario(6, 6, 6.0, 3600.0)
         }
     };
+    let data = dir.parent().map(|p| p.join("cityflow/hangzhou_4x4"));
     let mut sim = Sim::new(&scenario, SimConfig::default());
     let mut warm = Controller::new(&scenario, "FixedTime", Protocol::Operational, 3600.0).expect("controller");
     for _ in 0..600 {
@@ -58,7 +62,7 @@ fn main() {
             }
             let dt = t0.elapsed().as_secs_f64() / reps as f64;
             println!(
-                "{:<11} {:<12} {n} signals: decide {:.3} ms/step (observe {:.3} ms)",
+                "{:<11} {:<18} {n} signals: decide {:.3} ms/step (observe {:.3} ms)",
                 protocol.name(),
                 name,
                 dt * 1e3,
@@ -66,5 +70,48 @@ fn main() {
             );
         }
         let _ = PhaseSet::Four;
+    }
+    let hz = data.and_then(|d| {
+        Some((std::fs::read_to_string(d.join("roadnet.json")).ok()?, std::fs::read_to_string(d.join("flow.json")).ok()?))
+    });
+    match hz {
+        Some((r, f)) => forecast_decisions(&twin::import::cityflow::load_scenario(&r, &f).expect("hangzhou loads")),
+        None => forecast_decisions(&control::grid::grid_scenario(4, 4, 6.0, 3600.0)),
+    }
+}
+
+/// Time CityBrain's decisions with a forecast (building the forecast included).
+fn forecast_decisions(scenario: &twin::Scenario) {
+    for protocol in [Protocol::Benchmark, Protocol::Operational] {
+        let mut ctl = Controller::new(scenario, "CityBrain", protocol, 3600.0).expect("controller");
+        let mut sim = Sim::new(scenario, SimConfig::default());
+        for _ in 0..600 {
+            ctl.before_step(&mut sim);
+            sim.step();
+        }
+        let js = control::junctions(&scenario.network, protocol.phase_set()).expect("junctions");
+        let ctx = control::PolicyContext {
+            net: &scenario.network,
+            junctions: &js,
+            timing: protocol.timing(),
+            demand: &scenario.demand,
+            horizon_s: 3600.0,
+        };
+        let mut policy = control::policy::by_name("CityBrain", &ctx).expect("policy");
+        let mut observer = Observer::new(&scenario.network, &js);
+        let obs = observer.observe(&sim, ctl.safety()).clone();
+        let reps = 10;
+        let t0 = Instant::now();
+        for _ in 0..reps {
+            let forecast = control::Forecast::new(&sim, ctl.safety());
+            std::hint::black_box(policy.decide_with_forecast(&obs, &forecast, 600.0));
+        }
+        let dt = t0.elapsed().as_secs_f64() / reps as f64;
+        println!(
+            "{:<11} CityBrain          {} signals, with forecast: decide {:.1} ms/decision",
+            protocol.name(),
+            js.len(),
+            dt * 1e3
+        );
     }
 }

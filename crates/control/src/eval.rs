@@ -3,6 +3,7 @@
 
 use twin::{Scenario, Sim, SimConfig};
 
+use crate::forecast::Forecast;
 use crate::junction::{junctions, PhaseSet};
 use crate::observe::Observer;
 use crate::policy::{by_name, Policy, PolicyContext};
@@ -89,7 +90,12 @@ impl Controller {
         let now = sim.time();
         if now + 1e-9 >= self.next_decision {
             let obs = self.observer.observe(sim, &self.safety);
-            let requests = self.policy.decide(obs, now);
+            let requests = if self.policy.wants_forecast() {
+                let forecast = Forecast::new(sim, &self.safety);
+                self.policy.decide_with_forecast(obs, &forecast, now)
+            } else {
+                self.policy.decide(obs, now)
+            };
             self.safety.request(&requests);
             self.next_decision += self.safety.timing().decision_interval;
             self.decisions += 1;

@@ -22,10 +22,14 @@
 //! - **Observation**: plain per-lane and per-junction data ([`Observation`]) a policy
 //!   decides on; built from the twin now, from real detectors later.
 //! - **Protocol**: phase set + [`Timing`] ([`Protocol::Benchmark`], [`Protocol::Operational`]).
+//! - **Forecast**: a what-if copy of the twin built from what is observable now (no
+//!   future vehicles, routes only to each vehicle's next road) that a policy may roll
+//!   forward ([`Forecast`]); CityBrain is model-predictive control on it.
 //!
 //! ## Invariants
 //! - **Only the safety layer touches signals.** Policies get an [`Observation`], never a
-//!   `Sim`; only [`SafetyLayer::tick`] calls `set_green` / `release_to_plan`.
+//!   `Sim`; only [`SafetyLayer::tick`] calls `set_green` / `release_to_plan`. A
+//!   [`Forecast`] holds copies of the twin and the safety layer, never the live ones.
 //! - No green mask ever shown contains two conflicting movements; every candidate phase
 //!   and every plan handed to the twin passes [`validate_plan`] at construction.
 //! - A movement that loses green is followed by `yellow + all_red` seconds before any
@@ -35,6 +39,7 @@
 
 pub mod error;
 pub mod eval;
+pub mod forecast;
 pub mod grid;
 pub mod junction;
 pub mod observe;
@@ -44,6 +49,7 @@ pub mod safety;
 
 pub use error::ControlError;
 pub use eval::{kdd_score, run, Controller, KddScore, Protocol, RunResult};
+pub use forecast::Forecast;
 pub use junction::{approach_of, junctions, movements_conflict, validate_plan, Approach, Junction, PhaseSet};
 pub use observe::{LaneObs, Observation, Observer};
 pub use policy::{Policy, PolicyContext};

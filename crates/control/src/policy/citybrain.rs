@@ -1,5 +1,6 @@
-//! CityBrain: citybrain's own adaptive policy. Max-pressure on what the next green can
-//! actually serve:
+//! CityBrainHeuristic: the observation-only part of citybrain's own policy (the
+//! starting point and fallback of the model-predictive [`super::CityBrainMpc`], which
+//! `by_name("CityBrain")` builds). Max-pressure on what the next green can actually serve:
 //! - demand of a movement = queued vehicles + approaching vehicles within 150 m,
 //!   weighted by how soon they reach the stop line;
 //! - minus the vehicles already on its exit lanes (pressure), and a movement whose
@@ -86,7 +87,7 @@ impl CityBrain {
 
 impl Policy for CityBrain {
     fn name(&self) -> &str {
-        "CityBrain"
+        "CityBrainHeuristic"
     }
     fn decide(&mut self, obs: &Observation, _now: f64) -> Vec<Request> {
         let p = self.params;

@@ -6,6 +6,7 @@ mod actuated;
 mod citybrain;
 mod fixed;
 mod maxpressure;
+mod mpc;
 mod sotl;
 mod webster;
 
@@ -13,11 +14,13 @@ pub use actuated::Actuated;
 pub use citybrain::{CityBrain, CityBrainParams};
 pub use fixed::FixedTime;
 pub use maxpressure::MaxPressure;
+pub use mpc::{CityBrainMpc, MpcParams, MPC_MAX_JUNCTIONS};
 pub use sotl::Sotl;
 pub use webster::Webster;
 
 use twin::{Demand, Network};
 
+use crate::forecast::Forecast;
 use crate::junction::Junction;
 use crate::observe::Observation;
 use crate::safety::{Request, Timing};
@@ -28,6 +31,15 @@ pub trait Policy {
     fn name(&self) -> &str;
     /// Decide at time `now`: at most one request per intersection (none = keep going).
     fn decide(&mut self, obs: &Observation, now: f64) -> Vec<Request>;
+    /// Whether the policy wants a [`Forecast`] at each decision (then the controller
+    /// calls [`Policy::decide_with_forecast`] instead of [`Policy::decide`]).
+    fn wants_forecast(&self) -> bool {
+        false
+    }
+    /// Decide with a what-if model of the present; by default the forecast is ignored.
+    fn decide_with_forecast(&mut self, obs: &Observation, _forecast: &Forecast, now: f64) -> Vec<Request> {
+        self.decide(obs, now)
+    }
 }
 
 /// What a policy may know when it is built: the static network, the controlled
@@ -43,7 +55,7 @@ pub struct PolicyContext<'a> {
 }
 
 /// Policy names accepted by [`by_name`] (case-insensitive).
-pub const NAMES: &[&str] = &["FixedTime", "Webster", "Actuated", "SOTL", "MaxPressure", "CityBrain"];
+pub const NAMES: &[&str] = &["FixedTime", "Webster", "Actuated", "SOTL", "MaxPressure", "CityBrainHeuristic", "CityBrain"];
 
 /// Build a policy by name.
 pub fn by_name(name: &str, ctx: &PolicyContext) -> Result<Box<dyn Policy>, ControlError> {
@@ -53,7 +65,8 @@ pub fn by_name(name: &str, ctx: &PolicyContext) -> Result<Box<dyn Policy>, Contr
         "actuated" => Box::new(Actuated::new(ctx)),
         "sotl" => Box::new(Sotl::new(ctx)),
         "maxpressure" | "mp" => Box::new(MaxPressure::new(ctx)),
-        "citybrain" => Box::new(CityBrain::new(ctx, CityBrainParams::for_timing(&ctx.timing))),
+        "citybrainheuristic" => Box::new(CityBrain::new(ctx, CityBrainParams::for_timing(&ctx.timing))),
+        "citybrain" => Box::new(CityBrainMpc::for_context(ctx)),
         _ => return Err(ControlError::UnknownPolicy(name.to_string())),
     };
     Ok(p)

@@ -20,6 +20,7 @@
 
 mod compact;
 mod core;
+mod forecast;
 mod junction;
 pub(crate) mod model;
 mod observe;
@@ -145,6 +146,7 @@ struct FlowRt {
 }
 
 /// A running simulation. Build with [`Sim::new`], advance with [`Sim::step`].
+#[derive(Clone)]
 pub struct Sim {
     pub(crate) net: Network,
     pub(crate) cfg: SimConfig,

@@ -1,0 +1,92 @@
+//! What-if copies for forecasting: a copy of the simulation that holds only what a
+//! vehicle-level observer (cameras, probes) sees now, so a controller can roll it forward
+//! without knowing the future.
+
+use super::{FlowRt, Sim};
+use crate::demand::Flow;
+use crate::ids::LaneId;
+
+impl Sim {
+    /// A copy of this simulation that knows only the present:
+    /// - **no future vehicles**: every flow is stopped, so the copy never creates a
+    ///   vehicle; the vehicles running now and those waiting in entry buffers are kept,
+    ///   with their positions, speeds, lanes and vehicle types;
+    /// - **routes only as far as the next road**: each vehicle's route is cut after the
+    ///   road its current lane (or lane link) leads to, the turn its lane shows; past that
+    ///   road the copy does not know where a vehicle goes, so it leaves the network at the
+    ///   end of that road. Its lane on that road is chosen without the rest of the route.
+    ///
+    /// Signals, the random state and the time are copied as they are, so the copy is
+    /// deterministic. Metrics of the copy start from the original's totals.
+    pub fn forecast_copy(&self) -> Sim {
+        let mut sim = self.clone();
+        sim.flows.clear();
+        sim.flow_kin.clear();
+        sim.flow_free_time.clear();
+        sim.flow_free_prefix.clear();
+        sim.flow_rt.clear();
+        sim.flow_order.clear();
+        sim.next_flow = 0;
+        sim.active_flows.clear();
+        for v in 0..sim.vs.len() {
+            if !sim.vs[v].alive {
+                continue;
+            }
+            let s = sim.vs[v];
+            let old = &self.flows[s.flow as usize];
+            let keep = (s.route_pos as usize + 2).min(old.route.len());
+            let route = old.route[..keep].to_vec();
+            sim.flow_free_prefix.push(super::free_flow_prefix(&sim.net, &old.params, &route));
+            sim.flow_free_time.push(s.free_time);
+            sim.flow_kin.push(s.kin);
+            sim.flow_rt.push(FlowRt { now_time: 0.0, done: true, count: 1 });
+            sim.flows.push(Flow { params: old.params, route, interval: 1.0, start: f64::INFINITY, end: Some(f64::INFINITY) });
+            let flow = (sim.flows.len() - 1) as u32;
+            sim.vs[v].flow = flow;
+            if !sim.is_link(s.drv) {
+                sim.vs[v].next_drv = sim.next_of(flow, s.route_pos, s.drv);
+            }
+        }
+        sim
+    }
+
+    /// Vehicles on lane `l` and in its entry buffer whose route goes on past the lane's
+    /// end (in a [`Sim::forecast_copy`]: those the copy knows still have the junction at
+    /// the lane's end to cross).
+    pub fn lane_continuing(&self, l: LaneId) -> u32 {
+        let on = |v: &&u32| {
+            let s = &self.vs[**v as usize];
+            (s.route_pos as usize + 1) < self.flows[s.flow as usize].route.len()
+        };
+        self.queues[l.idx()].iter().chain(self.waiting[l.idx()].iter()).filter(on).count() as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::corridor;
+    use crate::{Sim, SimConfig};
+
+    #[test]
+    fn the_copy_creates_no_vehicles_and_the_original_goes_on() {
+        let s = corridor(vec![(2.0, 0.0, 600.0)]);
+        let mut sim = Sim::new(&s, SimConfig::default());
+        for _ in 0..100 {
+            sim.step();
+        }
+        let present = sim.vehicles_present();
+        assert!(present > 5, "{present}");
+        let mut copy = sim.forecast_copy();
+        assert_eq!(copy.time(), sim.time());
+        assert_eq!(copy.vehicles_present(), present);
+        let created = copy.metrics().vehicles_created;
+        for _ in 0..300 {
+            copy.step();
+            sim.step();
+        }
+        assert_eq!(copy.metrics().vehicles_created, created, "the copy must not create vehicles");
+        assert_eq!(copy.vehicles_present(), 0, "every known vehicle leaves");
+        assert_eq!(copy.metrics().throughput, created, "and finishes its trip");
+        assert!(sim.metrics().vehicles_created > created + 100);
+    }
+}
