@@ -67,12 +67,11 @@ impl Sim {
             return;
         }
         let base = self.link_cross_off[lo] as usize;
-        for li in lo..hi {
-            let d = self.n_lanes + li as u32;
-            if self.drv_stamp[d as usize] == stamp {
-                let (a, b) = (self.link_cross_off[li] as usize - base, self.link_cross_off[li + 1] as usize - base);
-                self.notify_link(d, &mut xs[a..b], ep);
-            }
+        let n = self.n_lanes as usize;
+        for (li, _) in self.drv_stamp[n + lo..n + hi].iter().enumerate().filter(|&(_, &s)| s == stamp) {
+            let li = lo + li;
+            let (a, b) = (self.link_cross_off[li] as usize - base, self.link_cross_off[li + 1] as usize - base);
+            self.notify_link((n + li) as u32, &mut xs[a..b], ep);
         }
     }
 
