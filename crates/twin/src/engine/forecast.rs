@@ -29,7 +29,7 @@ impl Sim {
         sim.next_flow = 0;
         sim.active_flows.clear();
         for v in 0..sim.vs.len() {
-            if !sim.vs[v].alive {
+            if !sim.aux[v].alive {
                 continue;
             }
             let s = sim.vs[v];
@@ -37,7 +37,7 @@ impl Sim {
             let keep = (s.route_pos as usize + 2).min(old.route.len());
             let route = old.route[..keep].to_vec();
             sim.flow_free_prefix.push(super::free_flow_prefix(&sim.net, &old.params, &route));
-            sim.flow_free_time.push(s.free_time);
+            sim.flow_free_time.push(self.flow_free_time[s.flow as usize]);
             sim.flow_kin.push(s.kin);
             sim.flow_rt.push(FlowRt { now_time: 0.0, done: true, count: 1 });
             sim.flows.push(Flow { params: old.params, route, interval: 1.0, start: f64::INFINITY, end: Some(f64::INFINITY) });
