@@ -32,21 +32,41 @@ impl Sim {
             }
         }
         let remap = |v: u32| if v == NONE { NONE } else { new_of[v as usize] };
-        let mut vs = Vec::with_capacity(order.len());
-        let mut aux = Vec::with_capacity(order.len());
-        for &old in &order {
-            let mut s = self.vs[old as usize];
+        // Permute `vs` and `aux` in place (slot `i` takes the vehicle of slot `order[i]`)
+        // so that no second arena is ever allocated: at city scale the arena is most of
+        // the dynamic memory. Dead slots go to the end and are cut off.
+        let live = order.len();
+        order.extend((0..n as u32).filter(|&v| new_of[v as usize] == NONE));
+        let mut placed = vec![false; n];
+        for start in 0..n {
+            if placed[start] {
+                continue;
+            }
+            let (held_v, held_a) = (self.vs[start], self.aux[start]);
+            let mut j = start;
+            loop {
+                placed[j] = true;
+                let k = order[j] as usize;
+                if k == start {
+                    break;
+                }
+                self.vs[j] = self.vs[k];
+                self.aux[j] = self.aux[k];
+                j = k;
+            }
+            self.vs[j] = held_v;
+            self.aux[j] = held_a;
+        }
+        self.vs.truncate(live);
+        self.aux.truncate(live);
+        for s in &mut self.vs {
             s.leader = remap(s.leader);
             s.blocker = remap(s.blocker);
             // `acts` stays in slot order, so no action is reusable after renumbering.
             s.still = false;
-            vs.push(s);
-            aux.push(self.aux[old as usize]);
         }
-        self.vs = vs;
-        self.aux = aux;
-        self.acts.truncate(order.len());
-        self.acts.resize(order.len(), Default::default());
+        self.acts.truncate(live);
+        self.acts.resize(live, Default::default());
         self.free_slots.clear();
         for q in self.queues.iter_mut().chain(self.waiting.iter_mut()) {
             for v in q.iter_mut() {

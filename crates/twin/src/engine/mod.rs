@@ -524,6 +524,14 @@ impl Sim {
                 s
             }
             None => {
+                if self.vs.len() == self.vs.capacity() {
+                    // Grow the arena by an eighth rather than doubling it: at city scale
+                    // it is most of the memory per vehicle.
+                    let more = (self.vs.len() / 8).max(256);
+                    self.vs.reserve_exact(more);
+                    self.aux.reserve_exact(more);
+                    self.acts.reserve_exact(more);
+                }
                 self.vs.push(veh);
                 self.aux.push(aux);
                 self.acts.push(Act::default());
