@@ -48,13 +48,7 @@ fn main() {
         let obs_t = t0.elapsed().as_secs_f64() / reps as f64;
         let obs = observer.observe(&sim, &safety).clone();
         for name in control::policy::NAMES {
-            let ctx = control::PolicyContext {
-                net: &scenario.network,
-                junctions: &js,
-                timing: protocol.timing(),
-                demand: &scenario.demand,
-                horizon_s: 3600.0,
-            };
+            let ctx = context(&scenario, &js, protocol);
             let mut policy = control::policy::by_name(name, &ctx).expect("policy");
             let t0 = Instant::now();
             for r in 0..reps {
@@ -90,13 +84,7 @@ fn forecast_decisions(scenario: &twin::Scenario) {
             sim.step();
         }
         let js = control::junctions(&scenario.network, protocol.phase_set()).expect("junctions");
-        let ctx = control::PolicyContext {
-            net: &scenario.network,
-            junctions: &js,
-            timing: protocol.timing(),
-            demand: &scenario.demand,
-            horizon_s: 3600.0,
-        };
+        let ctx = context(scenario, &js, protocol);
         let mut policy = control::policy::by_name("CityBrain", &ctx).expect("policy");
         let mut observer = Observer::new(&scenario.network, &js);
         let obs = observer.observe(&sim, ctl.safety()).clone();
@@ -113,5 +101,16 @@ fn forecast_decisions(scenario: &twin::Scenario) {
             js.len(),
             dt * 1e3
         );
+    }
+}
+
+/// What a policy is built from: the scenario's network and demand over an hour.
+fn context<'a>(scenario: &'a twin::Scenario, js: &'a [control::Junction], protocol: Protocol) -> control::PolicyContext<'a> {
+    control::PolicyContext {
+        net: &scenario.network,
+        junctions: js,
+        timing: protocol.timing(),
+        demand: &scenario.demand,
+        horizon_s: 3600.0,
     }
 }
