@@ -62,9 +62,6 @@ pub fn run(args: &SimArgs) -> Result<()> {
         scenario::write_cityflow(dir, &spec, &scenario)?;
     }
     drop(spec);
-    if args.threads > 1 {
-        rayon::ThreadPoolBuilder::new().num_threads(args.threads).build_global().ok();
-    }
     let cfg = SimConfig { dt: args.dt, seed: args.seed, threads: args.threads, ..Default::default() };
     let mut ctl = match &args.controller {
         Some(name) => Some(crate::control::sim_controller(name, args.protocol, &scenario, args.steps)?),
@@ -86,23 +83,34 @@ pub fn run(args: &SimArgs) -> Result<()> {
     };
     let t1 = Instant::now();
     let mut line = String::new();
-    for s in 0..args.steps {
-        if let Some(c) = ctl.as_mut() {
-            c.before_step(&mut sim);
-        }
-        sim.step();
-        if let Some(w) = replay.as_mut() {
-            line.clear();
-            sim.write_replay_line(&mut line);
-            w.write_all(line.as_bytes())?;
-        }
-        if let Some(b) = &bar {
-            if s % 50 == 0 {
-                let m = sim.metrics();
-                b.set_position(s);
-                b.set_message(format!("{} running, {} finished", m.vehicles_running, m.throughput));
+    let mut run = || -> Result<()> {
+        for s in 0..args.steps {
+            if let Some(c) = ctl.as_mut() {
+                c.before_step(&mut sim);
+            }
+            sim.step();
+            if let Some(w) = replay.as_mut() {
+                line.clear();
+                sim.write_replay_line(&mut line);
+                w.write_all(line.as_bytes())?;
+            }
+            if let Some(b) = &bar {
+                if s % 50 == 0 {
+                    let m = sim.metrics();
+                    b.set_position(s);
+                    b.set_message(format!("{} running, {} finished", m.vehicles_running, m.throughput));
+                }
             }
         }
+        Ok(())
+    };
+    if args.threads > 1 {
+        // The loop itself runs on a pool worker, so the engine's parallel passes share
+        // the pool with it instead of waking the workers from outside at every pass.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build().context("building the thread pool")?;
+        pool.install(run)?;
+    } else {
+        run()?;
     }
     let run_s = t1.elapsed().as_secs_f64();
     if let Some(b) = bar {

@@ -26,8 +26,8 @@ use crate::observe::Observation;
 use crate::safety::{Request, Timing};
 use crate::ControlError;
 
-/// A signal controller.
-pub trait Policy {
+/// A signal controller. `Send`, so that a control loop can run on a worker thread.
+pub trait Policy: Send {
     fn name(&self) -> &str;
     /// Decide at time `now`: at most one request per intersection (none = keep going).
     fn decide(&mut self, obs: &Observation, now: f64) -> Vec<Request>;
