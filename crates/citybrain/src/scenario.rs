@@ -58,17 +58,27 @@ pub fn load(roadnet: &Path, flow: &Path, format: Option<Format>) -> Result<Scena
 pub fn load_with_spec(roadnet: &Path, flow: &Path, format: Option<Format>) -> Result<(twin::NetworkSpec, Scenario)> {
     use twin::import::{cbengine, cityflow, sumo};
     let format = format.unwrap_or_else(|| Format::detect(roadnet));
-    let (r, f) = (read(roadnet)?, read(flow)?);
-    let rn = roadnet.display().to_string();
-    let fl = flow.display().to_string();
-    let (spec, network, demand) = match format {
-        Format::Cityflow => cityflow::parse_roadnet(&r, &rn).and_then(|(s, n)| Ok((s, cityflow::parse_flow(&f, &n, &fl)?, n))),
-        Format::Cbengine => cbengine::parse_roadnet(&r, &rn).and_then(|(s, n)| Ok((s, cbengine::parse_flow(&f, &n, &fl)?, n))),
-        Format::Sumo => sumo::parse_net(&r, &rn).and_then(|(s, n)| Ok((s, sumo::parse_routes(&f, &n, &fl)?, n))),
+    let (spec, network) = parse_network(roadnet, format)?;
+    let (f, fl) = (read(flow)?, flow.display().to_string());
+    let demand = match format {
+        Format::Cityflow => cityflow::parse_flow(&f, &network, &fl),
+        Format::Cbengine => cbengine::parse_flow(&f, &network, &fl),
+        Format::Sumo => sumo::parse_routes(&f, &network, &fl),
     }
-    .map(|(s, d, n)| (s, n, d))
     .map_err(anyhow::Error::msg)?;
     Ok((spec, Scenario { network, demand }))
+}
+
+/// Read and import a roadnet file in `format`.
+fn parse_network(roadnet: &Path, format: Format) -> Result<(twin::NetworkSpec, twin::Network)> {
+    use twin::import::{cbengine, cityflow, sumo};
+    let (r, rn) = (read(roadnet)?, roadnet.display().to_string());
+    match format {
+        Format::Cityflow => cityflow::parse_roadnet(&r, &rn),
+        Format::Cbengine => cbengine::parse_roadnet(&r, &rn),
+        Format::Sumo => sumo::parse_net(&r, &rn),
+    }
+    .map_err(anyhow::Error::msg)
 }
 
 /// Write a scenario as CityFlow `roadnet.json` + `flow.json` into `dir`.
@@ -87,14 +97,7 @@ pub fn write_cityflow(dir: &Path, spec: &twin::NetworkSpec, scenario: &Scenario)
 
 /// Read and import a roadnet alone (a brain without a twin).
 pub fn load_network(roadnet: &Path) -> Result<twin::Network> {
-    let r = read(roadnet)?;
-    let rn = roadnet.display().to_string();
-    let net = match Format::detect(roadnet) {
-        Format::Cityflow => twin::import::cityflow::parse_roadnet(&r, &rn).map(|(_, n)| n),
-        Format::Cbengine => twin::import::cbengine::parse_roadnet(&r, &rn).map(|(_, n)| n),
-        Format::Sumo => twin::import::sumo::parse_net(&r, &rn).map(|(_, n)| n),
-    };
-    net.map_err(anyhow::Error::msg)
+    parse_network(roadnet, Format::detect(roadnet)).map(|(_, n)| n)
 }
 
 /// The shared data directory: `--data`, `$CITYBRAIN_DATA`, or `../shared/data`.
