@@ -4,6 +4,9 @@
 //! and roads; lane links without `points` get CityFlow's Bézier geometry; flow entries
 //! release a vehicle every `interval` seconds from `startTime` to `endTime` inclusive
 //! (`endTime` −1 means no end), and missing vehicle fields take CityFlow's defaults.
+//! One deliberate difference: CityFlow ignores a `startTime`/`endTime` that is not a JSON
+//! integer (`23.0` included) and uses 0 and −1 instead; here any number is read as
+//! written. The writer always emits integers, so CityFlow reads exported files right.
 //! Every error names the file and the JSON path of the offending value.
 
 use std::collections::HashMap;
@@ -443,18 +446,36 @@ pub fn write_roadnet(spec: &NetworkSpec) -> String {
     serde_json::to_string(&RoadnetJson { intersections, roads }).unwrap_or_default()
 }
 
+/// A flow entry as written: CityFlow reads `startTime` and `endTime` as JSON integers
+/// and silently replaces any other number (even `23.0`) by its defaults 0 and −1, which
+/// would release the flow from time 0 forever.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FlowOutJson {
+    vehicle: VehicleJson,
+    route: Vec<String>,
+    interval: f64,
+    start_time: i64,
+    end_time: i64,
+}
+
 /// Write demand as CityFlow flow JSON; road ids come from `net`.
+///
+/// Times are written as integers. A fractional `start` becomes its ceiling and a
+/// fractional `end` its floor: on CityFlow's default 1 s step (a release happens at the
+/// first step time ≥ `startTime`, the last at a step time ≤ `endTime`) both release the
+/// same vehicles at the same steps.
 pub fn write_flow(demand: &Demand, net: &Network) -> String {
     let name = |r: RoadId| net.roads.get(r.idx()).map(|r| r.name.clone()).unwrap_or_default();
-    let flows: Vec<FlowJson> = demand
+    let flows: Vec<FlowOutJson> = demand
         .flows
         .iter()
-        .map(|f| FlowJson {
+        .map(|f| FlowOutJson {
             vehicle: VehicleJson::from_params(&f.params),
             route: f.route.iter().map(|&r| name(r)).collect(),
             interval: f.interval,
-            start_time: f.start,
-            end_time: f.end.unwrap_or(-1.0),
+            start_time: f.start.ceil() as i64,
+            end_time: f.end.map_or(-1, |e| e.floor() as i64),
         })
         .collect();
     serde_json::to_string(&flows).unwrap_or_default()

@@ -59,6 +59,25 @@ fn flow_round_trips() {
 }
 
 #[test]
+fn flow_times_are_written_as_integers_cityflow_can_read() {
+    // CityFlow ignores non-integer JSON numbers for these two fields (it would read
+    // `"startTime":23.0` as 0 and `"endTime":600.0` as "never").
+    let open = r#"[{"route":["AB","BC"],"interval":41,"startTime":23.0,"endTime":600.0},
+                   {"route":["AB","BC"],"interval":10,"startTime":4.5,"endTime":99.5},
+                   {"route":["AB","BC"],"interval":10,"startTime":0,"endTime":-1}]"#;
+    let s = load_scenario(&write_roadnet(&corridor_spec()), open).unwrap();
+    let text = write_flow(&s.demand, &s.network);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let times: Vec<(i64, i64)> =
+        v.as_array().unwrap().iter().map(|f| (f["startTime"].as_i64().unwrap(), f["endTime"].as_i64().unwrap())).collect();
+    assert_eq!(times, vec![(23, 600), (5, 99), (0, -1)]);
+    let back = parse_flow(&text, &s.network, "f.json").unwrap();
+    for horizon in [3.0, 5.0, 50.0, 99.0, 100.0, 700.0] {
+        assert_eq!(back.vehicles_until(horizon), s.demand.vehicles_until(horizon), "horizon {horizon}");
+    }
+}
+
+#[test]
 fn errors_name_file_and_json_path() {
     let rn = write_roadnet(&corridor_spec());
     let e = err(&rn, r#"[{"route":["AB","XX"],"interval":1}]"#);
