@@ -141,7 +141,21 @@ fn on_segment(a: Point, b: Point, p: Point) -> bool {
 /// CityFlow's lane-link curve: a cubic Bézier from `start` (leaving in direction `sd`) to
 /// `end` (arriving in direction `ed`) through a junction of half-size `width`, sampled
 /// at `segments + 1` points. CityFlow uses 10 segments.
-pub fn lane_link_bezier(start: Point, sd: Point, end: Point, ed: Point, width: f64, segments: usize) -> Vec<Point> {
+///
+/// When the chord is shorter than 10 m (and `width` ≥ 5 m) both control points sit 5 m
+/// from their ends. CityFlow (`RoadNet::loadFromJson`) then puts the second one 5 m
+/// *ahead* of `end` instead of behind it, so such a curve hooks back into the exit lane;
+/// `cityflow_quirk` reproduces that (needed to match CityFlow on files whose lane links
+/// have no points), otherwise the control point lies behind `end` as in the long case.
+pub fn lane_link_bezier(
+    start: Point,
+    sd: Point,
+    end: Point,
+    ed: Point,
+    width: f64,
+    segments: usize,
+    cityflow_quirk: bool,
+) -> Vec<Point> {
     let len = (end - start).len();
     let mut g1 = sd * (len * 0.5);
     let mut g2 = -ed * (len * 0.5);
@@ -149,7 +163,7 @@ pub fn lane_link_bezier(start: Point, sd: Point, end: Point, ed: Point, width: f
         g1 = sd * 5.0;
     }
     if g2.dot(g2) < 25.0 && width >= 5.0 {
-        g2 = -ed * 5.0;
+        g2 = if cityflow_quirk { ed * 5.0 } else { -ed * 5.0 };
     }
     let (mid1, mid2) = (start + g1, end + g2);
     let lerp = |a: Point, b: Point, t: f64| a + (b - a) * t;

@@ -353,7 +353,7 @@ fn build(spec: &NetworkSpec) -> Result<Network, BuildError> {
                 let points = if ls.points.len() >= 2 {
                     ls.points.clone()
                 } else {
-                    bezier_link(&lanes[from_lane.idx()], &lanes[to_lane.idx()], intersections[i].width)
+                    bezier_link(&spec.roads[ms.from_road], ls.from_lane, &spec.roads[ms.to_road], ls.to_lane, is.width)
                 };
                 let length = polyline_length(&points);
                 let id = LaneLinkId::from(lane_links.len());
@@ -465,14 +465,32 @@ pub(crate) fn offset_polyline(points: &[Point], d: f64) -> Vec<Point> {
         .collect()
 }
 
-/// CityFlow's default lane-link curve: a cubic Bézier from the end of `from` to the
-/// start of `to`, 11 points.
-fn bezier_link(from: &Lane, to: &Lane, width: f64) -> Vec<Point> {
-    let start = point_at(&from.points, from.length);
-    let end = point_at(&to.points, 0.0);
-    let sd = direction_at(&from.points, from.length);
-    let ed = direction_at(&to.points, 0.0);
-    crate::geom::lane_link_bezier(start, sd, end, ed, width, 10)
+/// CityFlow's default lane-link curve: a cubic Bézier, 11 points, from lane `from_lane`
+/// of road `from` to lane `to_lane` of road `to` through a junction `width` metres wide.
+///
+/// CityFlow (`RoadNet::loadFromJson`) builds these curves while its lanes still run along
+/// the untrimmed road centre line (the junction boxes are cut off only later), and starts
+/// the curve `width` metres before that lane's end and ends it `width` metres into the
+/// next lane. On a straight road that is the trimmed lane end; on a road whose last or
+/// first segment follows a kink it is not quite (the lane offset at an inner point is not
+/// mitred), so the curve is built the same way here, including CityFlow's placement of
+/// the second control point on short chords (see [`crate::geom::lane_link_bezier`]).
+fn bezier_link(
+    from: &crate::spec::RoadSpec,
+    from_lane: usize,
+    to: &crate::spec::RoadSpec,
+    to_lane: usize,
+    width: f64,
+) -> Vec<Point> {
+    let untrimmed_lane = |road: &crate::spec::RoadSpec, k: usize| {
+        let mid = road.lanes[..k].iter().map(|l| l.width).sum::<f64>() + road.lanes[k].width / 2.0;
+        offset_polyline(&road.points, mid)
+    };
+    let (a, b) = (untrimmed_lane(from, from_lane), untrimmed_lane(to, to_lane));
+    let along = (polyline_length(&a) - width).max(0.0);
+    let (start, sd) = (point_at(&a, along), direction_at(&a, along));
+    let (end, ed) = (point_at(&b, width), direction_at(&b, width));
+    crate::geom::lane_link_bezier(start, sd, end, ed, width, 10, true)
 }
 
 /// Distances along `a` and `b` of their first crossing, scanning `a` then `b` segment by segment.
@@ -543,3 +561,7 @@ impl BBox {
         !(self.hi.x < o.lo.x || o.hi.x < self.lo.x || self.hi.y < o.lo.y || o.hi.y < self.lo.y)
     }
 }
+
+#[cfg(test)]
+#[path = "network_tests.rs"]
+mod tests;

@@ -67,7 +67,7 @@ fn lane_end(at: Point, width: f64, leg: usize, k: usize, inbound: bool) -> Point
 fn link_points(at: Point, width: f64, (a, from_lane): (usize, usize), (b, to_lane): (usize, usize)) -> Vec<Point> {
     let start = lane_end(at, width, a, from_lane, true);
     let end = lane_end(at, width, b, to_lane, false);
-    crate::geom::lane_link_bezier(start, step(opposite(a)), end, step(b), width, LINK_SEGMENTS)
+    crate::geom::lane_link_bezier(start, step(opposite(a)), end, step(b), width, LINK_SEGMENTS, false)
 }
 
 /// Movements and plan of a junction at `at` with box half-size `width` and the given
