@@ -116,6 +116,12 @@ fn sign(x: f64) -> i32 {
     }
 }
 
+/// Whether two directions are parallel (their cross product is within `EPS` of 0),
+/// the test CityFlow uses before intersecting two segments.
+pub fn parallel(a: Point, b: Point) -> bool {
+    sign(a.cross(b)) == 0
+}
+
 /// Where segments `a1-a2` and `b1-b2` cross, if they do (parallel segments never cross).
 pub fn segment_intersection(a1: Point, a2: Point, b1: Point, b2: Point) -> Option<Point> {
     let da = a2 - a1;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::geom::{direction_at, point_at, polyline_length, segment_intersection, Point};
+use crate::geom::{direction_at, parallel, point_at, polyline_length, segment_intersection, Point};
 use crate::ids::*;
 use crate::spec::{NetworkSpec, Turn};
 
@@ -508,7 +508,16 @@ fn first_crossing(a: &Poly, b: &Poly) -> Option<[f64; 2]> {
                 continue;
             }
             if let Some(p) = segment_intersection(wa[0], wa[1], wb[0], wb[1]) {
-                return Some([a.pre[i] + (p - wa[0]).len(), b.pre[j] + (p - wb[0]).len()]);
+                // CityFlow (`Intersection::initCrosses`) skips, without adding its length
+                // to the distance along `b`, every earlier segment of `b` parallel to this
+                // segment of `a`; the distance along `b` follows it.
+                let mut along_b = 0.0;
+                for w in b.pts.windows(2).take(j) {
+                    if !parallel(wa[1] - wa[0], w[1] - w[0]) {
+                        along_b += (w[1] - w[0]).len();
+                    }
+                }
+                return Some([a.pre[i] + (p - wa[0]).len(), along_b + (p - wb[0]).len()]);
             }
         }
     }

@@ -53,3 +53,24 @@ fn nanchang_round2_imports_and_runs() {
     let m = run(&s, 300);
     assert!(m.vehicles_created > 5_000 && m.average_speed_mps > 1.0, "{m:?}");
 }
+
+/// Nanchang round 2 for its first 600 s against CityFlow run on the twin's CityFlow export
+/// of the same files (`citybrain sim --format cbengine … --export-cityflow`, CityFlow built
+/// from source, see BENCHMARKS.md): 277.4144 s with 16,245 vehicles running. Its lane links
+/// carry no points, so this checks the default lane-link curves and crossing points too,
+/// and it has lanes where a vehicle leaves before one it overtook at the lane entry.
+#[test]
+fn nanchang_first_10_minutes_match_cityflow() {
+    let Some(s) = testdata::nanchang() else { return };
+    let mut sim = Sim::new(&s, SimConfig::default());
+    for _ in 0..600 {
+        sim.step();
+    }
+    let m = sim.metrics();
+    eprintln!(
+        "nanchang 600 s: average travel time {:.4} s (CityFlow 277.4144), running {}",
+        m.average_travel_time_s, m.vehicles_running
+    );
+    assert!((m.average_travel_time_s - 277.4144).abs() < 0.01, "average travel time {}", m.average_travel_time_s);
+    assert_eq!(m.vehicles_running, 16_245);
+}

@@ -165,6 +165,9 @@ impl Sim {
                 self.drv_stamp[d as usize] = stamp;
                 self.src_drvs.push(d);
             }
+            if a.end || a.drv != NONE {
+                self.drv_leaving[d as usize] += 1;
+            }
             if !a.end {
                 self.moved.push((v, a.dis));
             }
@@ -179,11 +182,35 @@ impl Sim {
                     break;
                 }
                 self.q_pop(d as u32);
+                self.drv_leaving[d] -= 1;
                 if a.end {
                     self.finish_trip(f, now);
                 }
             }
+            // CityFlow erases every vehicle that left, wherever it is in the list: one
+            // that entered a lane behind a vehicle it then overtook (both came off lane
+            // links in the same step) can leave first. Rare, so the slow path may allocate.
+            if std::mem::take(&mut self.drv_leaving[d]) > 0 {
+                let acts = &self.acts;
+                let gone = |v: &u32| acts[*v as usize].end || acts[*v as usize].drv != NONE;
+                let left: Vec<u32> = self.queues[d].iter().copied().filter(gone).collect();
+                self.queues[d].retain(|v| !gone(v));
+                self.head[d] = self.queues[d].front().copied().unwrap_or(NONE);
+                self.tail[d] = self.queues[d].back().copied().unwrap_or(NONE);
+                for f in left {
+                    if self.acts[f as usize].end {
+                        self.finish_trip(f, now);
+                    }
+                }
+            }
         }
+        debug_assert!(
+            self.src_drvs.iter().all(|&d| self.queues[d as usize].iter().all(|&v| {
+                let a = &self.acts[v as usize];
+                !(a.end || a.drv != NONE)
+            })),
+            "a vehicle that left its drivable is still in its queue"
+        );
         self.moved.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         for k in 0..self.moved.len() {
             let v = self.moved[k].0;

@@ -206,6 +206,8 @@ pub struct Sim {
     /// Non-empty drivables with their front vehicle's new leader and gap.
     fronts: Vec<(u32, u32, f64)>,
     src_drvs: Vec<u32>,
+    /// Vehicles leaving each drivable this step (non-zero only inside `update_location`).
+    drv_leaving: Vec<u32>,
     drv_stamp: Vec<u64>,
     // --- observation ---
     pub(crate) stats: observe::Accum,
@@ -316,6 +318,7 @@ impl Sim {
             moved: Vec::new(),
             fronts: Vec::new(),
             src_drvs: Vec::new(),
+            drv_leaving: vec![0; n_drv],
             drv_stamp: vec![u64::MAX; n_drv],
             stats: observe::Accum::new(n_roads),
             events: Vec::new(),
