@@ -13,8 +13,10 @@ impl Point {
     pub const fn new(x: f64, y: f64) -> Self {
         Point { x, y }
     }
+    /// Euclidean length, computed as CityFlow does (`sqrt(x*x + y*y)`, not the more
+    /// careful `hypot`), so that lengths and distances agree with it to the last bit.
     pub fn len(self) -> f64 {
-        self.x.hypot(self.y)
+        (self.x * self.x + self.y * self.y).sqrt()
     }
     /// Unit vector in the same direction (zero stays zero).
     pub fn unit(self) -> Point {
