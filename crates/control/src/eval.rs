@@ -91,7 +91,7 @@ impl Controller {
         if now + 1e-9 >= self.next_decision {
             let obs = self.observer.observe(sim, &self.safety);
             let requests = if self.policy.wants_forecast() {
-                let forecast = Forecast::new(sim, &self.safety);
+                let forecast = Forecast::with_routes(sim, &self.safety, self.policy.forecast_full_routes());
                 self.policy.decide_with_forecast(obs, &forecast, now)
             } else {
                 self.policy.decide(obs, now)

@@ -10,6 +10,10 @@
 //! (the turn its lane serves); after that road it leaves the model. So the forecast
 //! does not use where a vehicle is going beyond the next junction.
 //!
+//! [`Forecast::with_routes`] with `full_routes` keeps instead the whole route of each
+//! vehicle present, as a navigation feed would report it (CityBrain's closed-loop search
+//! asks for that); it still never holds a vehicle not yet created.
+//!
 //! ## Invariants
 //! - The forecast owns a *copy* of the simulation and a *copy* of the safety layer; the
 //!   live simulation is never touched, and inside the forecast too only the (copied)
@@ -20,6 +24,7 @@
 use twin::{LaneId, Sim};
 
 use crate::junction::Junction;
+use crate::observe::{Observation, Observer};
 use crate::safety::{Request, SafetyLayer, Target};
 
 /// A what-if model built from the present state (see the module docs).
@@ -33,6 +38,12 @@ impl Forecast {
     /// Snapshot what an observer sees of `live` now, with the signal state of `safety`.
     pub fn new(live: &Sim, safety: &SafetyLayer) -> Forecast {
         Forecast { sim: live.forecast_copy(), safety: safety.clone() }
+    }
+
+    /// As [`Forecast::new`]; with `full_routes` the vehicles present keep their whole
+    /// routes ([`twin::Sim::forecast_copy_with`]).
+    pub fn with_routes(live: &Sim, safety: &SafetyLayer, full_routes: bool) -> Forecast {
+        Forecast { sim: live.forecast_copy_with(full_routes), safety: safety.clone() }
     }
 
     /// The time of the snapshot.
@@ -83,6 +94,46 @@ impl Forecast {
                 }
             }
         }
+    }
+}
+
+impl Forecast {
+    /// Roll the model forward `decisions × decision_s` seconds in closed loop: at the
+    /// start of decision `d` the model is observed (`observer`, as the live brain is)
+    /// and `decide(obs, d)` answers with requests that the copied safety layer carries
+    /// out. After every step, `cost[g]` adds the vehicles on the lanes of group `g` (and
+    /// in their entry buffers) that still have the junction at the lane's end to cross.
+    /// Returns the vehicle-seconds of every vehicle the model holds (running or in an
+    /// entry buffer), the integral CityFlow's average travel time is made of.
+    pub fn rollout_closed_loop(
+        &self,
+        decisions: usize,
+        decision_s: f64,
+        observer: &mut Observer,
+        mut decide: impl FnMut(&Observation, usize) -> Vec<Request>,
+        groups: &[Vec<LaneId>],
+        cost: &mut [f64],
+    ) -> f64 {
+        let mut sim = self.sim.clone();
+        let mut safety = self.safety.clone();
+        cost.iter_mut().for_each(|c| *c = 0.0);
+        let steps = (decision_s / sim.dt()).round().max(1.0) as usize;
+        let mut total = 0.0;
+        for d in 0..decisions {
+            let requests = decide(observer.observe(&sim, &safety), d);
+            safety.request(&requests);
+            for _ in 0..steps {
+                let now = sim.time();
+                safety.tick(&mut sim, now);
+                sim.step();
+                let m = sim.metrics();
+                total += (m.vehicles_running + m.vehicles_waiting) as f64;
+                for (c, lanes) in cost.iter_mut().zip(groups) {
+                    *c += lanes.iter().map(|&l| sim.lane_continuing(l) as f64).sum::<f64>();
+                }
+            }
+        }
+        total
     }
 }
 

@@ -23,8 +23,9 @@
 //!   decides on; built from the twin now, from real detectors later.
 //! - **Protocol**: phase set + [`Timing`] ([`Protocol::Benchmark`], [`Protocol::Operational`]).
 //! - **Forecast**: a what-if copy of the twin built from what is observable now (no
-//!   future vehicles, routes only to each vehicle's next road) that a policy may roll
-//!   forward ([`Forecast`]); CityBrain is model-predictive control on it.
+//!   future vehicles; routes only to each vehicle's next road, or the present vehicles'
+//!   whole routes when the policy asks) that a policy may roll forward ([`Forecast`]);
+//!   CityBrain is model-predictive control on it.
 //!
 //! ## Invariants
 //! - **Only the safety layer touches signals.** Policies get an [`Observation`], never a

@@ -115,3 +115,97 @@ fn large_networks_get_the_heuristic_alone() {
     let b = run(&large, "CityBrainHeuristic", Protocol::Operational, 0, 300).unwrap();
     assert_eq!(a, b);
 }
+
+#[test]
+fn whole_routes_still_know_no_future_vehicles() {
+    // The closed-loop search's forecast: the present vehicles' whole routes, a policy
+    // deciding on what the model shows; future demand still must not change anything.
+    let base = grid_scenario(2, 2, 6.0, 1200.0);
+    let mut busy = base.clone();
+    let extra: Vec<Flow> =
+        base.demand.flows.iter().map(|f| Flow { interval: 1.0, start: 301.0, end: Some(1200.0), ..f.clone() }).collect();
+    busy.demand.flows.extend(extra);
+    let groups = groups(&base);
+    let js = control::junctions(&base.network, control::PhaseSet::Four).unwrap();
+    let roll = |s: &Scenario| {
+        let mut ctl = Controller::new(s, "MaxPressure", Protocol::Benchmark, 3600.0).unwrap();
+        let mut sim = Sim::new(s, SimConfig::default());
+        for _ in 0..300 {
+            ctl.before_step(&mut sim);
+            sim.step();
+        }
+        let f = Forecast::with_routes(&sim, ctl.safety(), true);
+        assert_eq!(f.vehicles(), sim.vehicles_present());
+        let mut observer = control::Observer::new(&s.network, &js);
+        let mut cost = vec![0.0; groups.len()];
+        let mut calls = Vec::new();
+        let total = f.rollout_closed_loop(
+            6,
+            10.0,
+            &mut observer,
+            |o, d| {
+                calls.push((d, o.time));
+                js.iter().map(|j| control::Request { intersection: j.id, target: control::Target::Phase(d % 4) }).collect()
+            },
+            &groups,
+            &mut cost,
+        );
+        (total, cost, calls)
+    };
+    let (ta, ca, calls) = roll(&base);
+    let (tb, cb, _) = roll(&busy);
+    assert_eq!((ta, &ca), (tb, &cb), "future demand must not change the forecast");
+    assert!(ta > 0.0 && ca.iter().all(|&c| c > 0.0), "{ta} {ca:?}");
+    let times: Vec<(usize, f64)> = (0..6).map(|d| (d, 300.0 + 10.0 * d as f64)).collect();
+    assert_eq!(calls, times, "the policy decides at every decision on the model's own clock");
+}
+
+#[test]
+fn whole_routes_take_vehicles_past_their_next_road() {
+    // Unlike the default forecast (see above), with whole routes through vehicles of a
+    // 1×3 corridor go on past the road after their current one.
+    let s = grid_scenario(1, 3, 4.0, 1200.0);
+    let (live, _) = forecast_at(&s, 300);
+    let mut copy = live.forecast_copy_with(true);
+    let net = &s.network;
+    let mut first_road = HashMap::new();
+    copy.for_each_vehicle(|v| {
+        if let (Some(r), Some(_)) = (v.road, v.lane) {
+            first_road.insert(v.id, r);
+        }
+    });
+    let mut beyond = 0;
+    for _ in 0..400 {
+        copy.step();
+        copy.for_each_vehicle(|v| {
+            let (Some(&r0), Some(r)) = (first_road.get(&v.id), v.road) else { return };
+            if r != r0 && net.road(r0).to != net.road(r).from {
+                beyond += 1;
+            }
+        });
+    }
+    assert!(beyond > 0, "no vehicle went past its next road");
+    assert_eq!(copy.metrics().vehicles_created, live.metrics().vehicles_created);
+}
+
+#[test]
+fn field_timing_searches_in_closed_loop_on_whole_routes() {
+    let s = grid_scenario(2, 2, 6.0, 600.0);
+    for (protocol, whole) in [(Protocol::Benchmark, false), (Protocol::Operational, true)] {
+        let js = control::junctions(&s.network, protocol.phase_set()).unwrap();
+        let ctx = control::PolicyContext {
+            net: &s.network,
+            junctions: &js,
+            timing: protocol.timing(),
+            demand: &s.demand,
+            horizon_s: 600.0,
+        };
+        let p = control::policy::by_name("CityBrain", &ctx).unwrap();
+        assert!(p.wants_forecast());
+        assert_eq!(p.forecast_full_routes(), whole, "{protocol:?}");
+    }
+    // The closed-loop search decides differently from its base, the heuristic.
+    let a = run(&s, "CityBrain", Protocol::Operational, 0, 600).unwrap();
+    let b = run(&s, "CityBrainHeuristic", Protocol::Operational, 0, 600).unwrap();
+    assert_ne!(a, b);
+}

@@ -7,6 +7,7 @@ mod citybrain;
 mod fixed;
 mod maxpressure;
 mod mpc;
+mod rollout;
 mod sotl;
 mod webster;
 
@@ -34,6 +35,10 @@ pub trait Policy: Send {
     /// Whether the policy wants a [`Forecast`] at each decision (then the controller
     /// calls [`Policy::decide_with_forecast`] instead of [`Policy::decide`]).
     fn wants_forecast(&self) -> bool {
+        false
+    }
+    /// Whether the forecast should keep the present vehicles' whole routes.
+    fn forecast_full_routes(&self) -> bool {
         false
     }
     /// Decide with a what-if model of the present; by default the forecast is ignored.

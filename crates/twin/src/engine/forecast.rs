@@ -19,6 +19,13 @@ impl Sim {
     /// Signals, the random state and the time are copied as they are, so the copy is
     /// deterministic. Metrics of the copy start from the original's totals.
     pub fn forecast_copy(&self) -> Sim {
+        self.forecast_copy_with(false)
+    }
+
+    /// As [`Sim::forecast_copy`], but with `full_routes` each vehicle keeps its whole
+    /// route (what a navigation feed would tell a brain about the vehicles present now);
+    /// still no future vehicles.
+    pub fn forecast_copy_with(&self, full_routes: bool) -> Sim {
         let mut sim = self.clone();
         sim.flows.clear();
         sim.flow_kin.clear();
@@ -34,7 +41,7 @@ impl Sim {
             }
             let s = sim.vs[v];
             let old = &self.flows[s.flow as usize];
-            let keep = (s.route_pos as usize + 2).min(old.route.len());
+            let keep = if full_routes { old.route.len() } else { (s.route_pos as usize + 2).min(old.route.len()) };
             let route = old.route[..keep].to_vec();
             sim.flow_free_prefix.push(super::free_flow_prefix(&sim.net, &old.params, &route));
             sim.flow_free_time.push(self.flow_free_time[s.flow as usize]);
