@@ -20,15 +20,16 @@
 //! picks.
 //!
 //! ## Field timing (operational protocol): closed-loop rollout by colour
-//! See [`super::rollout`]: one-decision deviations from the heuristic, each judged by a
-//! rollout of `decisions` decisions (40 s) in which the heuristic keeps deciding on what
+//! See [`super::rollout`]: deviations from the heuristic (request phase `p` now, or hold
+//! the current phase one more decision and then request `p`), each judged by a rollout
+//! of `decisions` decisions (40 s) in which the heuristic then keeps deciding on what
 //! the model shows (rollout over a base policy), the junctions taking turns by colour
 //! of a greedy colouring, so neighbours never deviate in the same rollout and a
 //! junction's cost includes its neighbours' closed-loop response to what it sends them.
 //! Here the forecast keeps the whole routes of the vehicles present (as a navigation
 //! feed would report them; still no future vehicle), so the cost counts the vehicles
 //! that upstream junctions send within the horizon. Rollouts per decision: colours ×
-//! (phases + 1), for the junctions whose minimum green lets a change start before the
+//! (2 × phases + 1) at most, for the junctions whose minimum green lets a change start before the
 //! next decision.
 //!
 //! Without a forecast, or on networks with more than [`MPC_MAX_JUNCTIONS`] signals, it is
@@ -56,21 +57,24 @@ pub enum MpcParams {
     /// for `segment_s` seconds (horizon = `segments × segment_s`), routes cut after the
     /// next road.
     Sequences { segment_s: f64, segments: usize },
-    /// Closed loop (see [`super::rollout`]): one-decision deviations from the heuristic,
-    /// judged over `decisions` decisions in which the heuristic keeps deciding, junctions
-    /// taking turns by colour; the forecast keeps the whole routes of the vehicles present.
-    ClosedLoop { decisions: usize },
+    /// Closed loop (see [`super::rollout`]): deviations from the heuristic over the first
+    /// `ahead` decisions (hold the current phase for `t < ahead` decisions, then request
+    /// phase `p`), judged over `decisions` decisions in which the
+    /// heuristic keeps deciding after the deviation, junctions taking turns by colour; the
+    /// forecast keeps the whole routes of the vehicles present.
+    ClosedLoop { decisions: usize, ahead: usize },
 }
 
 impl MpcParams {
     /// Settings for the decision period of `timing` (chosen on Hangzhou 4x4 + Jinan
     /// 3x4, see BENCHMARKS.md): under 30 s locked decisions, sequences of three
-    /// decisions; under field timing, closed loop over 20 decisions (40 s at 2 s).
+    /// decisions; under field timing, closed loop over 40 s (20 decisions at 2 s) with
+    /// deviations over the first two decisions (switch now or one decision later).
     pub fn for_timing(timing: &Timing) -> MpcParams {
         if timing.decision_interval >= 15.0 {
             MpcParams::Sequences { segment_s: timing.decision_interval, segments: 3 }
         } else {
-            MpcParams::ClosedLoop { decisions: (40.0 / timing.decision_interval).round().max(1.0) as usize }
+            MpcParams::ClosedLoop { decisions: (40.0 / timing.decision_interval).round().max(1.0) as usize, ahead: 2 }
         }
     }
 }
@@ -99,7 +103,7 @@ impl CityBrainMpc {
             groups,
             params,
             closed: match params {
-                Some(MpcParams::ClosedLoop { decisions }) => Some(ClosedLoop::new(ctx, decisions)),
+                Some(MpcParams::ClosedLoop { decisions, ahead }) => Some(ClosedLoop::new(ctx, decisions, ahead)),
                 _ => None,
             },
             cost: vec![0.0; ctx.junctions.len()],

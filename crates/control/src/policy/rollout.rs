@@ -1,15 +1,18 @@
-//! The closed-loop search of [`super::CityBrainMpc`] under field timing: one-decision
-//! deviations from the heuristic, each judged by a rollout in which the heuristic then
-//! keeps deciding (rollout over a base policy), junctions taking turns by colour.
+//! The closed-loop search of [`super::CityBrainMpc`] under field timing: deviations from
+//! the heuristic over the first decisions, each judged by a rollout in which the
+//! heuristic then keeps deciding (rollout over a base policy), junctions taking turns by
+//! colour.
 //!
-//! For each colour (a greedy colouring of the junction graph, so no two neighbours share
-//! one) in turn, the junctions of that colour try every phase: in rollout `q` each of
-//! them requests phase `q` now while every other junction plays its current plan (the
-//! heuristic's phase, or what an earlier colour chose); from the next decision on, all
+//! A deviation `(t, p)` holds the junction's current phase for `t` decisions (`t <
+//! ahead`) and then requests phase `p`; `(0, p)` with `p` the heuristic's choice is the
+//! plan to beat. For each colour (a greedy colouring of the junction graph, so no two
+//! neighbours share one) in turn, the junctions of that colour try every deviation: in
+//! rollout `(t, p)` each of them plays it while every other junction plays its current
+//! plan (the heuristic's phase, or what an earlier colour chose); after the deviation all
 //! junctions follow the heuristic on what the model shows, as the live brain would. A
-//! junction keeps the phase with the fewest vehicle-seconds on its incoming lanes of
-//! vehicles still to cross it (ties: the plan). Neighbours never deviate together, so
-//! a junction's cost reflects its own choice and its neighbours' closed-loop response.
+//! junction keeps the deviation with the fewest vehicle-seconds on its incoming lanes of
+//! vehicles still to cross it (ties: the plan). Neighbours never deviate together, so a
+//! junction's cost reflects its own choice and its neighbours' closed-loop response.
 
 use twin::LaneId;
 
@@ -29,13 +32,22 @@ pub(crate) struct ClosedLoop {
     timing: Timing,
     /// Decisions each rollout covers.
     decisions: usize,
+    /// Decisions a deviation covers (its phase sequence), before the heuristic decides.
+    ahead: usize,
 }
 
 impl ClosedLoop {
-    pub(crate) fn new(ctx: &PolicyContext, decisions: usize) -> ClosedLoop {
+    pub(crate) fn new(ctx: &PolicyContext, decisions: usize, ahead: usize) -> ClosedLoop {
         let colour = colouring(&adjacency(ctx));
         let colours = colour.iter().max().map_or(0, |c| c + 1);
-        ClosedLoop { observer: Observer::new(ctx.net, ctx.junctions), colour, colours, timing: ctx.timing, decisions }
+        ClosedLoop {
+            observer: Observer::new(ctx.net, ctx.junctions),
+            colour,
+            colours,
+            timing: ctx.timing,
+            decisions,
+            ahead: ahead.clamp(1, decisions.max(1)),
+        }
     }
 
     /// Decide for every junction; `heuristic` is the base policy, `groups[k]` the lanes
@@ -54,21 +66,28 @@ impl ClosedLoop {
         let n = junctions.len();
         let start = heuristic.decide(obs, now);
         let index = |r: &Request| junctions.iter().position(|j| j.id == r.intersection);
-        let mut plan: Vec<Option<usize>> = vec![None; n];
+        let most = junctions.iter().map(|j| j.phases.len()).max().unwrap_or(0);
+        let ahead = self.ahead;
+        // Per junction, its plan `(t, p)`: hold the current phase `cur[k]` for `t`
+        // decisions, then request phase `p` (up to decision `ahead`; the heuristic after).
+        let mut plan: Vec<Option<(usize, usize)>> = vec![None; n];
+        let mut cur = vec![0; n];
         let mut free = vec![false; n];
         let interval = self.timing.decision_interval;
         for r in &start {
             if let (Some(k), Target::Phase(p)) = (index(r), r.target) {
                 let o = &obs.junctions[k];
                 if matches!(o.state, SignalState::Green { .. } | SignalState::Startup) {
-                    plan[k] = Some(p);
+                    plan[k] = Some((0, p));
+                    cur[k] = o.phase.unwrap_or(p);
                     // A change requested now can only start before the next decision once
                     // the minimum green is (nearly) over; otherwise the next decision rules.
                     free[k] = o.state == SignalState::Startup || o.since_green + interval + 1e-6 >= self.timing.min_green;
                 }
             }
         }
-        let rollout = |plan: &[Option<usize>], observer: &mut Observer, cost: &mut [f64]| {
+        let cur = &cur;
+        let rollout = |plan: &[Option<(usize, usize)>], observer: &mut Observer, cost: &mut [f64]| {
             let mut base = heuristic.clone();
             forecast.rollout_closed_loop(
                 self.decisions,
@@ -76,10 +95,10 @@ impl ClosedLoop {
                 observer,
                 |o, d| {
                     let mut r = base.decide(o, now + d as f64 * interval);
-                    if d == 0 {
+                    if d < ahead {
                         for req in &mut r {
-                            if let Some(p) = index(req).and_then(|k| plan[k]) {
-                                req.target = Target::Phase(p);
+                            if let Some((k, (t, p))) = index(req).and_then(|k| Some((k, plan[k]?))) {
+                                req.target = Target::Phase(if d < t { cur[k] } else { p });
                             }
                         }
                     }
@@ -89,19 +108,19 @@ impl ClosedLoop {
                 cost,
             );
         };
-        let most = junctions.iter().map(|j| j.phases.len()).max().unwrap_or(0);
         for c in 0..self.colours {
             let set: Vec<usize> = (0..n).filter(|&k| free[k] && self.colour[k] == c).collect();
             if set.is_empty() {
                 continue;
             }
             rollout(&plan, &mut self.observer, cost);
-            let mut best: Vec<(f64, Option<usize>)> = set.iter().map(|&k| (cost[k], plan[k])).collect();
-            for q in 0..most {
+            let mut best: Vec<(f64, Option<(usize, usize)>)> = set.iter().map(|&k| (cost[k], plan[k])).collect();
+            for i in 0..ahead * most {
+                let (t, p) = (i / most, i % most);
                 let mut alt = plan.clone();
                 for &k in &set {
-                    if q < junctions[k].phases.len() {
-                        alt[k] = Some(q);
+                    if p < junctions[k].phases.len() {
+                        alt[k] = Some(if p == cur[k] { (0, p) } else { (t, p) });
                     }
                 }
                 if set.iter().all(|&k| alt[k] == plan[k]) {
@@ -118,7 +137,12 @@ impl ClosedLoop {
                 plan[k] = b.1;
             }
         }
-        (0..n).filter_map(|k| Some(Request { intersection: junctions[k].id, target: Target::Phase(plan[k]?) })).collect()
+        (0..n)
+            .filter_map(|k| {
+                let (t, p) = plan[k]?;
+                Some(Request { intersection: junctions[k].id, target: Target::Phase(if t > 0 { cur[k] } else { p }) })
+            })
+            .collect()
     }
 }
 
