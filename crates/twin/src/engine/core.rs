@@ -12,8 +12,18 @@ pub const DETECTOR_FRACTION: f64 = 0.5;
 
 /// Vehicle slots per unit of work in the action phase.
 const ACT_CHUNK: usize = 1024;
-/// Drivable fronts per unit of work in the leader update.
-const FRONT_CHUNK: usize = 512;
+/// Queue entries per unit of work in the leader update.
+const LEAD_CHUNK: usize = 1024;
+
+/// One queue entry to evaluate in the leader update: vehicle `v` and the entry in front of
+/// it (`NONE` at the front), then the result.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LeadJob {
+    v: u32,
+    ahead: u32,
+    leader: u32,
+    gap: f64,
+}
 
 impl Sim {
     /// Each lane admits the front vehicle of its entry buffer if the last vehicle on the
@@ -286,47 +296,71 @@ impl Sim {
         }
     }
 
-    /// Recompute leader and gap for every vehicle, drivable by drivable. Only the front
-    /// vehicle of a drivable looks ahead; the others follow the vehicle in front of them.
+    /// Recompute leader and gap for every vehicle, drivable by drivable, as a walk of every
+    /// queue in drivable order would: the front of a queue looks ahead (`find_leader`);
+    /// every other entry follows the entry in front of it if both are on the same drivable,
+    /// else looks ahead itself. A vehicle that overtook the one ahead of it off a drivable
+    /// stays listed in the old queue too (as in CityFlow, such entries leave only when they
+    /// reach the front), so a vehicle may have several entries: the walk's result for it
+    /// is that of its last entry.
     ///
-    /// The fronts look ahead first, all together: that pass reads only state this phase does
-    /// not write, so it may run in parallel, and the per-drivable arrays it reads stay in
-    /// cache instead of being evicted by the queue walks.
+    /// So the queues are scanned backwards, listing each vehicle at its last entry only;
+    /// then the listed entries are evaluated (reading only state this phase does not write,
+    /// so in parallel when there are threads) and written back. Stale entries of finished
+    /// vehicles are skipped: nothing reads the leader of a free slot.
     pub(super) fn update_leaders(&mut self) {
-        let mut fronts = std::mem::take(&mut self.fronts);
-        fronts.clear();
-        fronts.extend((0..self.head.len() as u32).filter(|&d| self.head[d as usize] != NONE).map(|d| (d, NONE, 0.0)));
-        let this = &*self;
-        let look = |f: &mut (u32, u32, f64)| (f.1, f.2) = this.find_leader(this.head[f.0 as usize], NONE);
-        if self.cfg.threads > 1 && fronts.len() > FRONT_CHUNK {
-            fronts.par_chunks_mut(FRONT_CHUNK).for_each(|c| c.iter_mut().for_each(look));
-        } else {
-            fronts.iter_mut().for_each(look);
+        let mut jobs = std::mem::take(&mut self.lead_jobs);
+        let mut seen = std::mem::take(&mut self.lead_seen);
+        jobs.clear();
+        self.lead_stamp = self.lead_stamp.wrapping_add(1);
+        if self.lead_stamp == 0 {
+            seen.iter_mut().for_each(|s| *s = 0);
+            self.lead_stamp = 1;
         }
-        for &(d, l, gap) in &fronts {
-            let d = d as usize;
-            let front = self.head[d];
-            let s = &mut self.vs[front as usize];
-            s.leader = l;
-            s.gap = gap;
-            let q = std::mem::take(&mut self.queues[d]);
-            let (a, b) = q.as_slices();
-            let mut leader = front;
-            for &v in a.iter().chain(b).skip(1) {
-                let ld = &self.vs[leader as usize];
-                let (l, gap) = if ld.drv == self.vs[v as usize].drv {
-                    (leader, ld.dis - self.kins[ld.kin as usize].p.length - self.vs[v as usize].dis)
-                } else {
-                    self.find_leader(v, leader)
-                };
-                let s = &mut self.vs[v as usize];
-                s.leader = l;
-                s.gap = gap;
-                leader = v;
+        let stamp = self.lead_stamp;
+        seen.resize(self.vs.len(), 0);
+        for d in (0..self.head.len()).rev() {
+            if self.head[d] == NONE {
+                continue;
             }
-            self.queues[d] = q;
+            let (a, b) = self.queues[d].as_slices();
+            let at = |k: usize| if k < a.len() { a[k] } else { b[k - a.len()] };
+            for k in (0..a.len() + b.len()).rev() {
+                let v = at(k);
+                if seen[v as usize] != stamp {
+                    seen[v as usize] = stamp;
+                    jobs.push(LeadJob { v, ahead: if k > 0 { at(k - 1) } else { NONE }, leader: NONE, gap: 0.0 });
+                }
+            }
         }
-        self.fronts = fronts;
+        let this = &*self;
+        let eval = |j: &mut LeadJob| {
+            let s = &this.vs[j.v as usize];
+            if !s.running {
+                j.v = NONE;
+                return;
+            }
+            (j.leader, j.gap) = if j.ahead != NONE && this.vs[j.ahead as usize].drv == s.drv {
+                let l = &this.vs[j.ahead as usize];
+                (j.ahead, l.dis - this.kins[l.kin as usize].p.length - s.dis)
+            } else {
+                this.find_leader(j.v, NONE)
+            };
+        };
+        if self.cfg.threads > 1 && jobs.len() > LEAD_CHUNK {
+            jobs.par_chunks_mut(LEAD_CHUNK).for_each(|c| c.iter_mut().for_each(eval));
+        } else {
+            jobs.iter_mut().for_each(eval);
+        }
+        for j in &jobs {
+            if j.v != NONE {
+                let s = &mut self.vs[j.v as usize];
+                s.leader = j.leader;
+                s.gap = j.gap;
+            }
+        }
+        self.lead_jobs = jobs;
+        self.lead_seen = seen;
     }
 
     /// CityFlow's `updateLeaderAndGap`: the vehicle ahead on the same drivable, or the

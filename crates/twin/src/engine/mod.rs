@@ -203,8 +203,12 @@ pub struct Sim {
     /// Per chunk of vehicle slots, the vehicles leaving their drivable this step.
     movers: Vec<Vec<u32>>,
     moved: Vec<(u32, f64)>,
-    /// Non-empty drivables with their front vehicle's new leader and gap.
-    fronts: Vec<(u32, u32, f64)>,
+    /// The leader update's work list: per vehicle, its last queue entry (see
+    /// `update_leaders`).
+    lead_jobs: Vec<core::LeadJob>,
+    /// Per vehicle slot, the leader update that last listed it (`lead_stamp`).
+    lead_seen: Vec<u32>,
+    lead_stamp: u32,
     src_drvs: Vec<u32>,
     drv_stamp: Vec<u64>,
     // --- observation ---
@@ -314,7 +318,9 @@ impl Sim {
             green,
             movers: Vec::new(),
             moved: Vec::new(),
-            fronts: Vec::new(),
+            lead_jobs: Vec::new(),
+            lead_seen: Vec::new(),
+            lead_stamp: 0,
             src_drvs: Vec::new(),
             drv_stamp: vec![u64::MAX; n_drv],
             stats: observe::Accum::new(n_roads),
