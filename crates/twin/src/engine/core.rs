@@ -311,27 +311,43 @@ impl Sim {
     pub(super) fn update_leaders(&mut self) {
         let mut jobs = std::mem::take(&mut self.lead_jobs);
         let mut seen = std::mem::take(&mut self.lead_seen);
-        jobs.clear();
         self.lead_stamp = self.lead_stamp.wrapping_add(1);
         if self.lead_stamp == 0 {
             seen.iter_mut().for_each(|s| *s = 0);
+            self.lead_seen_hi.iter_mut().for_each(|s| *s = 0);
             self.lead_stamp = 1;
         }
         let stamp = self.lead_stamp;
         seen.resize(self.vs.len(), 0);
-        for d in (0..self.head.len()).rev() {
-            if self.head[d] == NONE {
-                continue;
-            }
-            let (a, b) = self.queues[d].as_slices();
-            let at = |k: usize| if k < a.len() { a[k] } else { b[k - a.len()] };
-            for k in (0..a.len() + b.len()).rev() {
-                let v = at(k);
-                if seen[v as usize] != stamp {
-                    seen[v as usize] = stamp;
-                    jobs.push(LeadJob { v, ahead: if k > 0 { at(k - 1) } else { NONE }, leader: NONE, gap: 0.0 });
+        let n_drv = self.head.len();
+        let entries = if self.cfg.threads > 1 { self.queue_entries() } else { 0 };
+        if entries > 2 * LEAD_CHUNK {
+            // Two threads scan the two halves of the entries. A vehicle's last entry is in
+            // the upper half if it has any entry there, so the lower half's list keeps only
+            // vehicles the upper half did not see.
+            let mut jobs_hi = std::mem::take(&mut self.lead_jobs_hi);
+            let mut seen_hi = std::mem::take(&mut self.lead_seen_hi);
+            seen_hi.resize(self.vs.len(), 0);
+            let mut m = n_drv;
+            let mut upper = 0;
+            while m > 0 && upper < entries / 2 {
+                m -= 1;
+                if self.head[m] != NONE {
+                    upper += self.queues[m].len();
                 }
             }
+            let this = &*self;
+            rayon::join(
+                || this.scan_queues(0, m, &mut seen, stamp, &mut jobs),
+                || this.scan_queues(m, n_drv, &mut seen_hi, stamp, &mut jobs_hi),
+            );
+            jobs.retain(|j| seen_hi[j.v as usize] != stamp);
+            jobs_hi.append(&mut jobs);
+            self.lead_seen_hi = seen_hi;
+            self.lead_jobs_hi = jobs;
+            jobs = jobs_hi;
+        } else {
+            self.scan_queues(0, n_drv, &mut seen, stamp, &mut jobs);
         }
         let this = &*self;
         let eval = |j: &mut LeadJob| {
@@ -361,6 +377,31 @@ impl Sim {
         }
         self.lead_jobs = jobs;
         self.lead_seen = seen;
+    }
+
+    /// Queue entries in all, counted only when two threads may share the scan.
+    fn queue_entries(&self) -> usize {
+        (0..self.head.len()).filter(|&d| self.head[d] != NONE).map(|d| self.queues[d].len()).sum()
+    }
+
+    /// List into `jobs` (cleared first) each vehicle at its last entry among the queues of
+    /// drivables `lo..hi`, marking it in `seen`.
+    fn scan_queues(&self, lo: usize, hi: usize, seen: &mut [u32], stamp: u32, jobs: &mut Vec<LeadJob>) {
+        jobs.clear();
+        for d in (lo..hi).rev() {
+            if self.head[d] == NONE {
+                continue;
+            }
+            let (a, b) = self.queues[d].as_slices();
+            let at = |k: usize| if k < a.len() { a[k] } else { b[k - a.len()] };
+            for k in (0..a.len() + b.len()).rev() {
+                let v = at(k);
+                if seen[v as usize] != stamp {
+                    seen[v as usize] = stamp;
+                    jobs.push(LeadJob { v, ahead: if k > 0 { at(k - 1) } else { NONE }, leader: NONE, gap: 0.0 });
+                }
+            }
+        }
     }
 
     /// CityFlow's `updateLeaderAndGap`: the vehicle ahead on the same drivable, or the

@@ -209,6 +209,9 @@ pub struct Sim {
     /// Per vehicle slot, the leader update that last listed it (`lead_stamp`).
     lead_seen: Vec<u32>,
     lead_stamp: u32,
+    /// The same for the upper half of the drivables when two threads scan the queues.
+    lead_jobs_hi: Vec<core::LeadJob>,
+    lead_seen_hi: Vec<u32>,
     src_drvs: Vec<u32>,
     drv_stamp: Vec<u64>,
     // --- observation ---
@@ -321,6 +324,8 @@ impl Sim {
             lead_jobs: Vec::new(),
             lead_seen: Vec::new(),
             lead_stamp: 0,
+            lead_jobs_hi: Vec::new(),
+            lead_seen_hi: Vec::new(),
             src_drvs: Vec::new(),
             drv_stamp: vec![u64::MAX; n_drv],
             stats: observe::Accum::new(n_roads),
