@@ -311,14 +311,9 @@ impl Sim {
     pub(super) fn update_leaders(&mut self) {
         let mut jobs = std::mem::take(&mut self.lead_jobs);
         let mut seen = std::mem::take(&mut self.lead_seen);
-        self.lead_stamp = self.lead_stamp.wrapping_add(1);
-        if self.lead_stamp == 0 {
-            seen.iter_mut().for_each(|s| *s = 0);
-            self.lead_seen_hi.iter_mut().for_each(|s| *s = 0);
-            self.lead_stamp = 1;
-        }
-        let stamp = self.lead_stamp;
-        seen.resize(self.vs.len(), 0);
+        let words = self.vs.len().div_ceil(64);
+        seen.clear();
+        seen.resize(words, 0);
         let n_drv = self.head.len();
         let entries = if self.cfg.threads > 1 { self.queue_entries() } else { 0 };
         if entries > 2 * LEAD_CHUNK {
@@ -327,7 +322,8 @@ impl Sim {
             // vehicles the upper half did not see.
             let mut jobs_hi = std::mem::take(&mut self.lead_jobs_hi);
             let mut seen_hi = std::mem::take(&mut self.lead_seen_hi);
-            seen_hi.resize(self.vs.len(), 0);
+            seen_hi.clear();
+            seen_hi.resize(words, 0);
             let mut m = n_drv;
             let mut upper = 0;
             while m > 0 && upper < entries / 2 {
@@ -338,16 +334,16 @@ impl Sim {
             }
             let this = &*self;
             rayon::join(
-                || this.scan_queues(0, m, &mut seen, stamp, &mut jobs),
-                || this.scan_queues(m, n_drv, &mut seen_hi, stamp, &mut jobs_hi),
+                || this.scan_queues(0, m, &mut seen, &mut jobs),
+                || this.scan_queues(m, n_drv, &mut seen_hi, &mut jobs_hi),
             );
-            jobs.retain(|j| seen_hi[j.v as usize] != stamp);
+            jobs.retain(|j| seen_hi[j.v as usize / 64] & (1 << (j.v % 64)) == 0);
             jobs_hi.append(&mut jobs);
             self.lead_seen_hi = seen_hi;
             self.lead_jobs_hi = jobs;
             jobs = jobs_hi;
         } else {
-            self.scan_queues(0, n_drv, &mut seen, stamp, &mut jobs);
+            self.scan_queues(0, n_drv, &mut seen, &mut jobs);
         }
         let this = &*self;
         let eval = |j: &mut LeadJob| {
@@ -385,8 +381,8 @@ impl Sim {
     }
 
     /// List into `jobs` (cleared first) each vehicle at its last entry among the queues of
-    /// drivables `lo..hi`, marking it in `seen`.
-    fn scan_queues(&self, lo: usize, hi: usize, seen: &mut [u32], stamp: u32, jobs: &mut Vec<LeadJob>) {
+    /// drivables `lo..hi`, marking it in `seen` (one bit per slot).
+    fn scan_queues(&self, lo: usize, hi: usize, seen: &mut [u64], jobs: &mut Vec<LeadJob>) {
         jobs.clear();
         for d in (lo..hi).rev() {
             if self.head[d] == NONE {
@@ -396,8 +392,9 @@ impl Sim {
             let at = |k: usize| if k < a.len() { a[k] } else { b[k - a.len()] };
             for k in (0..a.len() + b.len()).rev() {
                 let v = at(k);
-                if seen[v as usize] != stamp {
-                    seen[v as usize] = stamp;
+                let (w, bit) = (v as usize / 64, 1u64 << (v % 64));
+                if seen[w] & bit == 0 {
+                    seen[w] |= bit;
                     jobs.push(LeadJob { v, ahead: if k > 0 { at(k - 1) } else { NONE }, leader: NONE, gap: 0.0 });
                 }
             }

@@ -206,12 +206,11 @@ pub struct Sim {
     /// The leader update's work list: per vehicle, its last queue entry (see
     /// `update_leaders`).
     lead_jobs: Vec<core::LeadJob>,
-    /// Per vehicle slot, the leader update that last listed it (`lead_stamp`).
-    lead_seen: Vec<u32>,
-    lead_stamp: u32,
+    /// One bit per vehicle slot: listed by this step's leader update.
+    lead_seen: Vec<u64>,
     /// The same for the upper half of the drivables when two threads scan the queues.
     lead_jobs_hi: Vec<core::LeadJob>,
-    lead_seen_hi: Vec<u32>,
+    lead_seen_hi: Vec<u64>,
     src_drvs: Vec<u32>,
     drv_stamp: Vec<u64>,
     // --- observation ---
@@ -323,7 +322,6 @@ impl Sim {
             moved: Vec::new(),
             lead_jobs: Vec::new(),
             lead_seen: Vec::new(),
-            lead_stamp: 0,
             lead_jobs_hi: Vec::new(),
             lead_seen_hi: Vec::new(),
             src_drvs: Vec::new(),
