@@ -4,7 +4,7 @@ use rayon::prelude::*;
 
 use super::model::{car_follow_speed, no_collision_speed};
 use super::{Act, Deps, Sim, SimEvent, NONE};
-use crate::ids::{LaneId, MovementId, RoadId};
+use crate::ids::{LaneId, RoadId};
 use crate::VehicleId;
 
 /// Where along each lane (as a share of its length) the virtual loop detector sits.
@@ -229,71 +229,6 @@ impl Sim {
             self.events.push(SimEvent::TripEnd { veh: VehicleId(x.id), travel_time: tt, free_flow_time: free_time });
         }
         self.free_slot(v);
-    }
-
-    /// Apply buffered actions; refresh cached next drivables; accumulate statistics.
-    pub(super) fn update_action(&mut self) {
-        let dt = self.cfg.dt;
-        for v in 0..self.vs.len() {
-            if !self.vs[v].running {
-                continue;
-            }
-            let a = self.acts[v];
-            let old_speed = self.vs[v].speed;
-            if a.drv != NONE {
-                let (old, flow) = (self.vs[v].drv, self.vs[v].flow);
-                let next = self.next_of(flow, a.route_pos, a.drv);
-                self.aux[v].prev_drv = old;
-                let s = &mut self.vs[v];
-                s.drv = a.drv;
-                s.route_pos = a.route_pos;
-                s.next_drv = next;
-                if self.cfg.record_events {
-                    let id = VehicleId(self.aux[v].id);
-                    if old < self.n_lanes {
-                        let movement =
-                            (a.drv >= self.n_lanes).then(|| MovementId(self.link_movement[(a.drv - self.n_lanes) as usize]));
-                        self.events.push(SimEvent::LaneExit { veh: id, lane: LaneId(old), speed: a.speed, movement });
-                    }
-                    if a.drv < self.n_lanes {
-                        self.events.push(SimEvent::LaneEnter { veh: id, lane: LaneId(a.drv), speed: a.speed });
-                    }
-                }
-            }
-            if self.cfg.record_events && a.drv == NONE && self.vs[v].drv < self.n_lanes {
-                let s = &self.vs[v];
-                let p = self.drv_len[s.drv as usize] * DETECTOR_FRACTION;
-                if s.dis < p && a.dis >= p {
-                    self.events.push(SimEvent::DetectorPass {
-                        veh: VehicleId(self.aux[v].id),
-                        lane: LaneId(s.drv),
-                        speed: a.speed,
-                    });
-                }
-            }
-            let s = &mut self.vs[v];
-            s.still = a.drv == NONE && s.speed.to_bits() == a.speed.to_bits() && s.dis.to_bits() == a.dis.to_bits();
-            s.speed = a.speed;
-            s.dis = a.dis;
-            s.blocker = a.blocker;
-            if a.speed < 0.1 {
-                if !s.stopped {
-                    s.stopped = true;
-                    self.aux[v].stops += 1;
-                }
-            } else if a.speed > 1.0 {
-                s.stopped = false;
-            }
-            let st = &mut self.stats;
-            st.vehicle_updates += 1;
-            st.distance_sum += (old_speed + a.speed) * dt / 2.0;
-            st.vehicle_time += dt;
-            if s.drv < self.n_lanes {
-                let r = self.lane_road[s.drv as usize] as usize;
-                st.road_speed_sum[r] += a.speed;
-                st.road_samples[r] += 1;
-            }
-        }
     }
 
     /// Recompute leader and gap for every vehicle, drivable by drivable, as a walk of every

@@ -18,6 +18,7 @@
 //! 7. leaders and gaps are recomputed per drivable;
 //! 8. fixed-time signals advance.
 
+mod apply;
 mod compact;
 mod core;
 mod forecast;
@@ -211,6 +212,8 @@ pub struct Sim {
     /// The same for the upper half of the drivables when two threads scan the queues.
     lead_jobs_hi: Vec<core::LeadJob>,
     lead_seen_hi: Vec<u64>,
+    /// Per vehicle slot, what its applied action adds to the statistics (parallel apply).
+    applied: Vec<apply::Applied>,
     src_drvs: Vec<u32>,
     drv_stamp: Vec<u64>,
     // --- observation ---
@@ -324,6 +327,7 @@ impl Sim {
             lead_seen: Vec::new(),
             lead_jobs_hi: Vec::new(),
             lead_seen_hi: Vec::new(),
+            applied: Vec::new(),
             src_drvs: Vec::new(),
             drv_stamp: vec![u64::MAX; n_drv],
             stats: observe::Accum::new(n_roads),
