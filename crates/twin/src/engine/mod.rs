@@ -7,6 +7,13 @@
 //! `VecDeque` of its vehicles, front (furthest along) first. A step allocates nothing
 //! once the arena and buffers have grown to the run's peak.
 //!
+//! A vehicle that leaves its drivable while one ahead of it stays is appended to its new
+//! drivable's queue but remains listed in the old one until that entry reaches the front
+//! and its vehicle moves again (the reference behaviour every golden output depends on).
+//! On Nanchang such stale entries grow to several per running vehicle by the end of the
+//! hour; the leader update (`core::update_leaders`) therefore evaluates each vehicle once,
+//! at its last entry, which is what walking every queue in drivable order would leave.
+//!
 //! ## Step order (CityFlow's `Engine::nextStep`)
 //! 1. flows release vehicles into per-lane entry buffers;
 //! 2. each lane admits the front of its buffer if there is room;
