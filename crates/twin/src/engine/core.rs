@@ -242,8 +242,14 @@ impl Sim {
     /// So the queues are scanned backwards, listing each vehicle at its last entry only;
     /// then the listed entries are evaluated (reading only state this phase does not write,
     /// so in parallel when there are threads) and written back. Stale entries of finished
-    /// vehicles are skipped: nothing reads the leader of a free slot.
+    /// vehicles are skipped: nothing reads the leader of a free slot. While stale entries
+    /// are few (the small cities, the first minutes of Nanchang) the queues are walked as
+    /// they are: the same result, with less bookkeeping.
     pub(super) fn update_leaders(&mut self) {
+        if self.queued <= self.stats.running as usize + self.stats.running as usize / 16 {
+            self.walk_leaders();
+            return;
+        }
         let mut jobs = std::mem::take(&mut self.lead_jobs);
         let mut seen = std::mem::take(&mut self.lead_seen);
         let words = self.vs.len().div_ceil(64);
@@ -308,6 +314,44 @@ impl Sim {
         }
         self.lead_jobs = jobs;
         self.lead_seen = seen;
+    }
+
+    /// The walk itself, cheaper while every queued vehicle has a single entry.
+    fn walk_leaders(&mut self) {
+        let mut fronts = std::mem::take(&mut self.fronts);
+        fronts.clear();
+        fronts.extend((0..self.head.len() as u32).filter(|&d| self.head[d as usize] != NONE).map(|d| (d, NONE, 0.0)));
+        let this = &*self;
+        let look = |f: &mut (u32, u32, f64)| (f.1, f.2) = this.find_leader(this.head[f.0 as usize], NONE);
+        if self.cfg.threads > 1 && fronts.len() > LEAD_CHUNK {
+            fronts.par_chunks_mut(LEAD_CHUNK).for_each(|c| c.iter_mut().for_each(look));
+        } else {
+            fronts.iter_mut().for_each(look);
+        }
+        for &(d, l, gap) in &fronts {
+            let d = d as usize;
+            let front = self.head[d];
+            let s = &mut self.vs[front as usize];
+            s.leader = l;
+            s.gap = gap;
+            let q = std::mem::take(&mut self.queues[d]);
+            let (a, b) = q.as_slices();
+            let mut leader = front;
+            for &v in a.iter().chain(b).skip(1) {
+                let ld = &self.vs[leader as usize];
+                let (l, gap) = if ld.drv == self.vs[v as usize].drv {
+                    (leader, ld.dis - self.kins[ld.kin as usize].p.length - self.vs[v as usize].dis)
+                } else {
+                    self.find_leader(v, leader)
+                };
+                let s = &mut self.vs[v as usize];
+                s.leader = l;
+                s.gap = gap;
+                leader = v;
+            }
+            self.queues[d] = q;
+        }
+        self.fronts = fronts;
     }
 
     /// Queue entries in all, counted only when two threads may share the scan.

@@ -214,6 +214,10 @@ pub struct Sim {
     /// The leader update's work list: per vehicle, its last queue entry (see
     /// `update_leaders`).
     lead_jobs: Vec<core::LeadJob>,
+    /// Non-empty drivables with their front vehicle's new leader and gap (queue walk).
+    fronts: Vec<(u32, u32, f64)>,
+    /// Queue entries over all drivables (stale ones included).
+    queued: usize,
     /// One bit per vehicle slot: listed by this step's leader update.
     lead_seen: Vec<u64>,
     /// The same for the upper half of the drivables when two threads scan the queues.
@@ -331,6 +335,8 @@ impl Sim {
             movers: Vec::new(),
             moved: Vec::new(),
             lead_jobs: Vec::new(),
+            fronts: Vec::new(),
+            queued: 0,
             lead_seen: Vec::new(),
             lead_jobs_hi: Vec::new(),
             lead_seen_hi: Vec::new(),
@@ -448,6 +454,7 @@ impl Sim {
     pub(crate) fn q_push(&mut self, d: u32, v: u32) {
         let d = d as usize;
         self.queues[d].push_back(v);
+        self.queued += 1;
         if self.head[d] == NONE {
             self.head[d] = v;
         }
@@ -459,6 +466,7 @@ impl Sim {
     pub(crate) fn q_pop(&mut self, d: u32) {
         let d = d as usize;
         self.queues[d].pop_front();
+        self.queued -= 1;
         self.head[d] = self.queues[d].front().copied().unwrap_or(NONE);
         if self.head[d] == NONE {
             self.tail[d] = NONE;
