@@ -105,6 +105,10 @@ impl Sim {
             }
         }
         for &v in &self.queues[d as usize] {
+            if r == 0 {
+                // Every point is taken; the rest of the queue changes nothing.
+                break;
+            }
             let s = &self.vs[v as usize];
             let len = self.kins[s.kin as usize].p.length;
             while r > 0 {
