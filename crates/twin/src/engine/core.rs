@@ -12,18 +12,8 @@ pub const DETECTOR_FRACTION: f64 = 0.5;
 
 /// Vehicle slots per unit of work in the action phase.
 const ACT_CHUNK: usize = 1024;
-/// Queue entries per unit of work in the leader update.
+/// Drivable fronts per unit of work in the leader update.
 const LEAD_CHUNK: usize = 1024;
-
-/// One queue entry to evaluate in the leader update: vehicle `v` and the entry in front of
-/// it (`NONE` at the front), then the result.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct LeadJob {
-    v: u32,
-    ahead: u32,
-    leader: u32,
-    gap: f64,
-}
 
 impl Sim {
     /// Each lane admits the front vehicle of its entry buffer if the last vehicle on the
@@ -258,93 +248,10 @@ impl Sim {
         self.free_slot(v);
     }
 
-    /// Recompute leader and gap for every vehicle, drivable by drivable, as a walk of every
-    /// queue in drivable order would: the front of a queue looks ahead (`find_leader`);
-    /// every other entry follows the entry in front of it if both are on the same drivable,
-    /// else looks ahead itself. A vehicle that overtook the one ahead of it off a drivable
-    /// stays listed in the old queue too (as in CityFlow, such entries leave only when they
-    /// reach the front), so a vehicle may have several entries: the walk's result for it
-    /// is that of its last entry.
-    ///
-    /// So the queues are scanned backwards, listing each vehicle at its last entry only;
-    /// then the listed entries are evaluated (reading only state this phase does not write,
-    /// so in parallel when there are threads) and written back. Stale entries of finished
-    /// vehicles are skipped: nothing reads the leader of a free slot. While stale entries
-    /// are few (the small cities, the first minutes of Nanchang) the queues are walked as
-    /// they are: the same result, with less bookkeeping.
+    /// Recompute leader and gap for every vehicle, drivable by drivable: the front of each
+    /// queue looks ahead (`find_leader`, in parallel when there are threads), every other
+    /// vehicle follows the one in front of it on the same drivable.
     pub(super) fn update_leaders(&mut self) {
-        if self.queued <= self.stats.running as usize + self.stats.running as usize / 16 {
-            self.walk_leaders();
-            return;
-        }
-        let mut jobs = std::mem::take(&mut self.lead_jobs);
-        let mut seen = std::mem::take(&mut self.lead_seen);
-        let words = self.vs.len().div_ceil(64);
-        seen.clear();
-        seen.resize(words, 0);
-        let n_drv = self.head.len();
-        let entries = if self.cfg.threads > 1 { self.queue_entries() } else { 0 };
-        if entries > 2 * LEAD_CHUNK {
-            // Two threads scan the two halves of the entries. A vehicle's last entry is in
-            // the upper half if it has any entry there, so the lower half's list keeps only
-            // vehicles the upper half did not see.
-            let mut jobs_hi = std::mem::take(&mut self.lead_jobs_hi);
-            let mut seen_hi = std::mem::take(&mut self.lead_seen_hi);
-            seen_hi.clear();
-            seen_hi.resize(words, 0);
-            let mut m = n_drv;
-            let mut upper = 0;
-            while m > 0 && upper < entries / 2 {
-                m -= 1;
-                if self.head[m] != NONE {
-                    upper += self.queues[m].len();
-                }
-            }
-            let this = &*self;
-            rayon::join(
-                || this.scan_queues(0, m, &mut seen, &mut jobs),
-                || this.scan_queues(m, n_drv, &mut seen_hi, &mut jobs_hi),
-            );
-            jobs.retain(|j| seen_hi[j.v as usize / 64] & (1 << (j.v % 64)) == 0);
-            jobs_hi.append(&mut jobs);
-            self.lead_seen_hi = seen_hi;
-            self.lead_jobs_hi = jobs;
-            jobs = jobs_hi;
-        } else {
-            self.scan_queues(0, n_drv, &mut seen, &mut jobs);
-        }
-        let this = &*self;
-        let eval = |j: &mut LeadJob| {
-            let s = &this.vs[j.v as usize];
-            if !s.running {
-                j.v = NONE;
-                return;
-            }
-            (j.leader, j.gap) = if j.ahead != NONE && this.vs[j.ahead as usize].drv == s.drv {
-                let l = &this.vs[j.ahead as usize];
-                (j.ahead, l.dis - this.kins[l.kin as usize].p.length - s.dis)
-            } else {
-                this.find_leader(j.v, NONE)
-            };
-        };
-        if self.cfg.threads > 1 && jobs.len() > LEAD_CHUNK {
-            jobs.par_chunks_mut(LEAD_CHUNK).for_each(|c| c.iter_mut().for_each(eval));
-        } else {
-            jobs.iter_mut().for_each(eval);
-        }
-        for j in &jobs {
-            if j.v != NONE {
-                let s = &mut self.vs[j.v as usize];
-                s.leader = j.leader;
-                s.gap = j.gap;
-            }
-        }
-        self.lead_jobs = jobs;
-        self.lead_seen = seen;
-    }
-
-    /// The walk itself, cheaper while every queued vehicle has a single entry.
-    fn walk_leaders(&mut self) {
         let mut fronts = std::mem::take(&mut self.fronts);
         fronts.clear();
         fronts.extend((0..self.head.len() as u32).filter(|&d| self.head[d as usize] != NONE).map(|d| (d, NONE, 0.0)));
@@ -365,46 +272,18 @@ impl Sim {
             let (a, b) = q.as_slices();
             let mut leader = front;
             for &v in a.iter().chain(b).skip(1) {
+                // A queue holds only the vehicles on its drivable (see `update_location`).
                 let ld = &self.vs[leader as usize];
-                let (l, gap) = if ld.drv == self.vs[v as usize].drv {
-                    (leader, ld.dis - self.kins[ld.kin as usize].p.length - self.vs[v as usize].dis)
-                } else {
-                    self.find_leader(v, leader)
-                };
+                debug_assert_eq!(ld.drv, self.vs[v as usize].drv);
+                let gap = ld.dis - self.kins[ld.kin as usize].p.length - self.vs[v as usize].dis;
                 let s = &mut self.vs[v as usize];
-                s.leader = l;
+                s.leader = leader;
                 s.gap = gap;
                 leader = v;
             }
             self.queues[d] = q;
         }
         self.fronts = fronts;
-    }
-
-    /// Queue entries in all, counted only when two threads may share the scan.
-    fn queue_entries(&self) -> usize {
-        (0..self.head.len()).filter(|&d| self.head[d] != NONE).map(|d| self.queues[d].len()).sum()
-    }
-
-    /// List into `jobs` (cleared first) each vehicle at its last entry among the queues of
-    /// drivables `lo..hi`, marking it in `seen` (one bit per slot).
-    fn scan_queues(&self, lo: usize, hi: usize, seen: &mut [u64], jobs: &mut Vec<LeadJob>) {
-        jobs.clear();
-        for d in (lo..hi).rev() {
-            if self.head[d] == NONE {
-                continue;
-            }
-            let (a, b) = self.queues[d].as_slices();
-            let at = |k: usize| if k < a.len() { a[k] } else { b[k - a.len()] };
-            for k in (0..a.len() + b.len()).rev() {
-                let v = at(k);
-                let (w, bit) = (v as usize / 64, 1u64 << (v % 64));
-                if seen[w] & bit == 0 {
-                    seen[w] |= bit;
-                    jobs.push(LeadJob { v, ahead: if k > 0 { at(k - 1) } else { NONE }, leader: NONE, gap: 0.0 });
-                }
-            }
-        }
     }
 
     /// CityFlow's `updateLeaderAndGap`: the vehicle ahead on the same drivable, or the

@@ -7,12 +7,9 @@
 //! `VecDeque` of its vehicles, front (furthest along) first. A step allocates nothing
 //! once the arena and buffers have grown to the run's peak.
 //!
-//! A vehicle that leaves its drivable while one ahead of it stays is appended to its new
-//! drivable's queue but remains listed in the old one until that entry reaches the front
-//! and its vehicle moves again (the reference behaviour every golden output depends on).
-//! On Nanchang such stale entries grow to several per running vehicle by the end of the
-//! hour; the leader update (`core::update_leaders`) therefore evaluates each vehicle once,
-//! at its last entry, which is what walking every queue in drivable order would leave.
+//! A queue is in CityFlow's list order: order of entry, which is not always position
+//! order (a vehicle can overtake another at a lane entry). A vehicle that leaves is
+//! removed from its queue wherever it is in it, as CityFlow erases it.
 //!
 //! ## Step order (CityFlow's `Engine::nextStep`)
 //! 1. flows release vehicles into per-lane entry buffers;
@@ -211,18 +208,8 @@ pub struct Sim {
     /// Per chunk of vehicle slots, the vehicles leaving their drivable this step.
     movers: Vec<Vec<u32>>,
     moved: Vec<(u32, f64)>,
-    /// The leader update's work list: per vehicle, its last queue entry (see
-    /// `update_leaders`).
-    lead_jobs: Vec<core::LeadJob>,
     /// Non-empty drivables with their front vehicle's new leader and gap (queue walk).
     fronts: Vec<(u32, u32, f64)>,
-    /// Queue entries over all drivables (stale ones included).
-    queued: usize,
-    /// One bit per vehicle slot: listed by this step's leader update.
-    lead_seen: Vec<u64>,
-    /// The same for the upper half of the drivables when two threads scan the queues.
-    lead_jobs_hi: Vec<core::LeadJob>,
-    lead_seen_hi: Vec<u64>,
     /// Per vehicle slot, what its applied action adds to the statistics (parallel apply).
     applied: Vec<apply::Applied>,
     src_drvs: Vec<u32>,
@@ -336,12 +323,7 @@ impl Sim {
             green,
             movers: Vec::new(),
             moved: Vec::new(),
-            lead_jobs: Vec::new(),
             fronts: Vec::new(),
-            queued: 0,
-            lead_seen: Vec::new(),
-            lead_jobs_hi: Vec::new(),
-            lead_seen_hi: Vec::new(),
             applied: Vec::new(),
             src_drvs: Vec::new(),
             drv_leaving: vec![0; n_drv],
@@ -457,7 +439,6 @@ impl Sim {
     pub(crate) fn q_push(&mut self, d: u32, v: u32) {
         let d = d as usize;
         self.queues[d].push_back(v);
-        self.queued += 1;
         if self.head[d] == NONE {
             self.head[d] = v;
         }
@@ -469,7 +450,6 @@ impl Sim {
     pub(crate) fn q_pop(&mut self, d: u32) {
         let d = d as usize;
         self.queues[d].pop_front();
-        self.queued -= 1;
         self.head[d] = self.queues[d].front().copied().unwrap_or(NONE);
         if self.head[d] == NONE {
             self.tail[d] = NONE;
