@@ -70,30 +70,45 @@ impl Forecast {
         groups: &[Vec<LaneId>],
         cost: &mut [f64],
     ) {
+        let requests = |_: &Sim, safety: &SafetyLayer, s: usize| -> Vec<Request> {
+            let js = safety.junctions().iter().enumerate();
+            js.filter_map(|(k, j)| plan(k, s).map(|p| Request { intersection: j.id, target: Target::Phase(p) })).collect()
+        };
+        self.run(segments, segment_s, requests, groups, cost);
+    }
+
+    /// The rollout loop both kinds share: at the start of decision `d`, `requests(model,
+    /// its safety layer, d)` goes to the copied safety layer; after every step `cost[g]`
+    /// adds the continuing vehicles of group `g`. Returns the vehicle-seconds of every
+    /// vehicle the model holds.
+    fn run(
+        &self,
+        decisions: usize,
+        decision_s: f64,
+        mut requests: impl FnMut(&Sim, &SafetyLayer, usize) -> Vec<Request>,
+        groups: &[Vec<LaneId>],
+        cost: &mut [f64],
+    ) -> f64 {
         let mut sim = self.sim.clone();
         let mut safety = self.safety.clone();
         cost.iter_mut().for_each(|c| *c = 0.0);
-        let steps = (segment_s / sim.dt()).round().max(1.0) as usize;
-        let mut requests = Vec::with_capacity(safety.junctions().len());
-        for s in 0..segments {
-            requests.clear();
-            requests.extend(
-                safety
-                    .junctions()
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(k, j)| plan(k, s).map(|p| Request { intersection: j.id, target: Target::Phase(p) })),
-            );
-            safety.request(&requests);
+        let steps = (decision_s / sim.dt()).round().max(1.0) as usize;
+        let mut total = 0.0;
+        for d in 0..decisions {
+            let r = requests(&sim, &safety, d);
+            safety.request(&r);
             for _ in 0..steps {
                 let now = sim.time();
                 safety.tick(&mut sim, now);
                 sim.step();
+                let m = sim.metrics();
+                total += (m.vehicles_running + m.vehicles_waiting) as f64;
                 for (c, lanes) in cost.iter_mut().zip(groups) {
                     *c += lanes.iter().map(|&l| sim.lane_continuing(l) as f64).sum::<f64>();
                 }
             }
         }
+        total
     }
 }
 
@@ -114,26 +129,7 @@ impl Forecast {
         groups: &[Vec<LaneId>],
         cost: &mut [f64],
     ) -> f64 {
-        let mut sim = self.sim.clone();
-        let mut safety = self.safety.clone();
-        cost.iter_mut().for_each(|c| *c = 0.0);
-        let steps = (decision_s / sim.dt()).round().max(1.0) as usize;
-        let mut total = 0.0;
-        for d in 0..decisions {
-            let requests = decide(observer.observe(&sim, &safety), d);
-            safety.request(&requests);
-            for _ in 0..steps {
-                let now = sim.time();
-                safety.tick(&mut sim, now);
-                sim.step();
-                let m = sim.metrics();
-                total += (m.vehicles_running + m.vehicles_waiting) as f64;
-                for (c, lanes) in cost.iter_mut().zip(groups) {
-                    *c += lanes.iter().map(|&l| sim.lane_continuing(l) as f64).sum::<f64>();
-                }
-            }
-        }
-        total
+        self.run(decisions, decision_s, |sim, safety, d| decide(observer.observe(sim, safety), d), groups, cost)
     }
 }
 
