@@ -14,6 +14,10 @@ impl Sim {
     /// two lane links and its distance to the point (negative once past it). Only lane
     /// links that have a vehicle near them are visited; each link writes only its own side
     /// of a cross, so the visiting order does not matter.
+    ///
+    /// A link's notification at a cross is stored in the *foe's* slot (`xs[lc.foe]`):
+    /// it is read only by vehicles on the foe link, so a vehicle checking its link's
+    /// crosses reads one contiguous run of slots instead of one scattered slot per cross.
     pub(super) fn notify_crosses(&mut self) {
         let stamp = self.step;
         let ep = epoch(stamp);
@@ -46,7 +50,7 @@ impl Sim {
         }
         let mut xs = std::mem::take(&mut self.xs);
         let n_links = self.link_cross_off.len() - 1;
-        self.notify_range(0, n_links, &mut xs, stamp, ep);
+        self.notify_range(0, n_links, &SlotWriter::new(&mut xs), stamp, ep);
         self.xs = xs;
         self.src_drvs = links;
         // The stamps are reused by update_location in this same step; shift them so the
@@ -56,27 +60,22 @@ impl Sim {
         }
     }
 
-    /// Notify the crosses of the marked links among links `lo..hi`, whose crossing slots
-    /// are `xs`. Halves run in parallel when there are threads: each link writes only its
-    /// own slots.
-    fn notify_range(&self, lo: usize, hi: usize, xs: &mut [CrossSt], stamp: u64, ep: u32) {
+    /// Notify the crosses of the marked links among links `lo..hi`. Halves run in parallel
+    /// when there are threads (see [`SlotWriter`] for why the writes never overlap).
+    fn notify_range(&self, lo: usize, hi: usize, xs: &SlotWriter, stamp: u64, ep: u32) {
         if self.cfg.threads > 1 && hi - lo > NOTIFY_CHUNK {
             let mid = lo + (hi - lo) / 2;
-            let (a, b) = xs.split_at_mut((self.link_cross_off[mid] - self.link_cross_off[lo]) as usize);
-            rayon::join(|| self.notify_range(lo, mid, a, stamp, ep), || self.notify_range(mid, hi, b, stamp, ep));
+            rayon::join(|| self.notify_range(lo, mid, xs, stamp, ep), || self.notify_range(mid, hi, xs, stamp, ep));
             return;
         }
-        let base = self.link_cross_off[lo] as usize;
         let n = self.n_lanes as usize;
         for (li, _) in self.drv_stamp[n + lo..n + hi].iter().enumerate().filter(|&(_, &s)| s == stamp) {
-            let li = lo + li;
-            let (a, b) = (self.link_cross_off[li] as usize - base, self.link_cross_off[li + 1] as usize - base);
-            self.notify_link((n + li) as u32, &mut xs[a..b], ep);
+            self.notify_link((n + lo + li) as u32, xs, ep);
         }
     }
 
-    /// Notify the crosses of lane link `d`, whose crossing slots are `xs`.
-    fn notify_link(&self, d: u32, xs: &mut [CrossSt], ep: u32) {
+    /// Notify the crosses of lane link `d`: each into its foe's slot.
+    fn notify_link(&self, d: u32, xs: &SlotWriter, ep: u32) {
         let li = (d - self.n_lanes) as usize;
         let off = self.link_cross_off[li] as usize;
         let crosses = &self.link_cross[off..self.link_cross_off[li + 1] as usize];
@@ -96,7 +95,7 @@ impl Sim {
                     let lc = crosses[r - 1];
                     let cross_dist = link_len - lc.dist;
                     if cross_dist + veh_dist < LEAVE_DISTANCE {
-                        xs[r - 1].set(v, -(s.dis + cross_dist), ep);
+                        xs.set(lc.foe, v, -(s.dis + cross_dist), ep);
                         r -= 1;
                     } else {
                         break;
@@ -116,12 +115,12 @@ impl Sim {
                 let cross_dist = lc.dist;
                 if s.dis > cross_dist {
                     if s.dis - cross_dist - len <= LEAVE_DISTANCE {
-                        xs[r - 1].set(v, cross_dist - s.dis, ep);
+                        xs.set(lc.foe, v, cross_dist - s.dis, ep);
                     } else {
                         break;
                     }
                 } else {
-                    xs[r - 1].set(v, cross_dist - s.dis, ep);
+                    xs.set(lc.foe, v, cross_dist - s.dis, ep);
                 }
                 r -= 1;
             }
@@ -132,22 +131,19 @@ impl Sim {
             let s = &self.vs[v as usize];
             if s.next_drv == d && self.green[self.link_movement[li] as usize] {
                 let veh_dist = self.drv_len[start_lane] - s.dis;
-                for (x, lc) in xs[..r].iter_mut().zip(&crosses[..r]).rev() {
-                    x.set(v, veh_dist + lc.dist, ep);
+                for lc in crosses[..r].iter().rev() {
+                    xs.set(lc.foe, v, veh_dist + lc.dist, ep);
                 }
             }
         }
     }
 
-    /// The vehicle notified at crossing slot `k` (see [`LinkCross`]) this step, if any.
+    /// The foe notified this step at the cross of crossing slot `k` (see [`LinkCross`]),
+    /// if any.
     #[inline]
-    pub(super) fn cross_veh(&self, k: u32) -> u32 {
-        let x = &self.xs[k as usize];
-        if x.epoch == epoch(self.step) {
-            x.veh
-        } else {
-            NONE
-        }
+    fn cross_foe(&self, k: usize) -> Option<&CrossSt> {
+        let x = &self.xs[k];
+        (x.epoch == epoch(self.step)).then_some(x)
     }
 
     /// CityFlow's `getIntersectionRelatedSpeed`; sets `act.blocker` to the foe yielded to
@@ -178,13 +174,15 @@ impl Sim {
         }
         let to_start = if self.is_link(s.drv) { s.dis } else { -(len - s.dis) };
         let li = (link - self.n_lanes) as usize;
-        for lc in &self.link_cross[self.link_cross_off[li] as usize..self.link_cross_off[li + 1] as usize] {
+        let (lo, hi) = (self.link_cross_off[li] as usize, self.link_cross_off[li + 1] as usize);
+        for (slot, lc) in (lo..hi).zip(&self.link_cross[lo..hi]) {
             let on_link = lc.dist;
             if on_link < to_start {
                 continue;
             }
-            let foe = self.cross_veh(lc.foe);
-            if foe != NONE && !self.can_pass(v, link, lc, to_start, foe) {
+            let Some(x) = self.cross_foe(slot) else { continue };
+            let foe = x.veh;
+            if !self.can_pass(v, link, lc, to_start, x) {
                 speed = speed.min(k.stop_before_speed(s.speed, on_link - to_start - k.p.yield_distance, dt));
                 act.blocker = foe;
                 break;
@@ -213,11 +211,12 @@ impl Sim {
 
     /// CityFlow's `Cross::canPass`: may vehicle `v` on (or approaching) `link` pass cross
     /// `lc` of the link, given the foe notified on the other side?
-    fn can_pass(&self, v: u32, link: u32, lc: &LinkCross, to_start: f64, foe: u32) -> bool {
+    fn can_pass(&self, v: u32, link: u32, lc: &LinkCross, to_start: f64, x: &CrossSt) -> bool {
+        let foe = x.veh;
         let foe_link = self.n_lanes + lc.foe_link;
         let (t1, t2) = (self.link_priority(link), self.link_priority(foe_link));
         let d1 = lc.dist - to_start;
-        let d2 = self.xs[lc.foe as usize].dist;
+        let d2 = x.dist;
         let (me, fv) = (&self.vs[v as usize], &self.vs[foe as usize]);
         let (mk, fk) = (self.kin(v), self.kin(foe));
         if !mk.can_yield(me.speed, d1) {
@@ -316,9 +315,10 @@ pub(crate) struct LinkCross {
     pub foe_link: u32,
 }
 
-/// Per crossing slot: the nearest vehicle on its link notified this step (valid only when
-/// `epoch` matches the current step's) and its distance to the point. Laid out like
-/// `link_cross`, so a link's notifications are written to contiguous memory.
+/// Per crossing slot: the nearest vehicle on the *foe* link of its cross notified this
+/// step (valid only when `epoch` matches the current step's) and that vehicle's distance
+/// to the point. Laid out like `link_cross`, so the crosses of one link are read from
+/// contiguous memory.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct CrossSt {
     pub dist: f64,
@@ -326,12 +326,31 @@ pub(crate) struct CrossSt {
     pub epoch: u32,
 }
 
-impl CrossSt {
+/// Writes crossing notifications into `xs` from several threads at once.
+///
+/// Sound because every slot has exactly one writer: slot `k` (on link `L`, cross `c`) is
+/// written only by the notification of the other link of `c` at `c`, i.e. by the link
+/// that owns slot `link_cross[k].foe`, once per step; `notify_range` hands each link to
+/// one thread, and nothing reads `xs` until every writer has joined.
+struct SlotWriter {
+    ptr: *mut CrossSt,
+    len: usize,
+}
+
+// SAFETY: see the type's documentation: concurrent writes never touch the same slot.
+unsafe impl Sync for SlotWriter {}
+
+impl SlotWriter {
+    fn new(xs: &mut [CrossSt]) -> SlotWriter {
+        SlotWriter { ptr: xs.as_mut_ptr(), len: xs.len() }
+    }
     #[inline]
-    fn set(&mut self, v: u32, d: f64, ep: u32) {
-        self.veh = v;
-        self.dist = d;
-        self.epoch = ep;
+    fn set(&self, k: u32, v: u32, d: f64, ep: u32) {
+        let k = k as usize;
+        assert!(k < self.len);
+        // SAFETY: in bounds (checked above); the slot has a single writer (see the type)
+        // and the borrow of `xs` outlives every call.
+        unsafe { *self.ptr.add(k) = CrossSt { dist: d, veh: v, epoch: ep } };
     }
 }
 
