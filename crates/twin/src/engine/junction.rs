@@ -27,25 +27,35 @@ impl Sim {
         }
         let mut links = std::mem::take(&mut self.src_drvs);
         links.clear();
-        for l in 0..self.n_lanes as usize {
+        let n = self.n_lanes;
+        let mut mark = |d: u32, why: u8| {
+            let (st, w) = (&mut self.drv_stamp[d as usize], &mut self.link_why[(d - n) as usize]);
+            if *st != stamp {
+                *st = stamp;
+                *w = 0;
+                links.push(d);
+            }
+            *w |= why;
+        };
+        for l in 0..n as usize {
             let last = self.tail[l];
             if last != NONE {
                 let p = self.aux[last as usize].prev_drv;
-                if p != NONE && self.is_link(p) && self.link_to[(p - self.n_lanes) as usize] == l as u32 {
-                    mark(&mut self.drv_stamp, &mut links, p, stamp);
+                if p != NONE && p >= n && self.link_to[(p - n) as usize] == l as u32 {
+                    mark(p, FROM_LINK);
                 }
             }
             let first = self.head[l];
             if first != NONE {
                 let nx = self.vs[first as usize].next_drv;
-                if nx != NONE && self.is_link(nx) {
-                    mark(&mut self.drv_stamp, &mut links, nx, stamp);
+                if nx != NONE && nx >= n {
+                    mark(nx, TO_LINK);
                 }
             }
         }
-        for d in self.n_lanes as usize..self.queues.len() {
+        for d in n as usize..self.queues.len() {
             if self.tail[d] != NONE {
-                mark(&mut self.drv_stamp, &mut links, d as u32, stamp);
+                mark(d as u32, 0);
             }
         }
         let mut xs = std::mem::take(&mut self.xs);
@@ -70,12 +80,15 @@ impl Sim {
         }
         let n = self.n_lanes as usize;
         for (li, _) in self.drv_stamp[n + lo..n + hi].iter().enumerate().filter(|&(_, &s)| s == stamp) {
-            self.notify_link((n + lo + li) as u32, xs, ep);
+            let li = lo + li;
+            self.notify_link((n + li) as u32, self.link_why[li], xs, ep);
         }
     }
 
-    /// Notify the crosses of lane link `d`: each into its foe's slot.
-    fn notify_link(&self, d: u32, xs: &SlotWriter, ep: u32) {
+    /// Notify the crosses of lane link `d`, each into its foe's slot. `why` says whether
+    /// the last vehicle of its end lane came off it ([`FROM_LINK`]) and whether the front
+    /// vehicle of its start lane is to take it next ([`TO_LINK`]).
+    fn notify_link(&self, d: u32, why: u8, xs: &SlotWriter, ep: u32) {
         let li = (d - self.n_lanes) as usize;
         let off = self.link_cross_off[li] as usize;
         let crosses = &self.link_cross[off..self.link_cross_off[li + 1] as usize];
@@ -85,11 +98,11 @@ impl Sim {
         let link_len = self.drv_len[d as usize];
         // Far end first.
         let mut r = crosses.len();
-        let end_lane = self.link_to[li] as usize;
-        let v = self.tail[end_lane];
-        if v != NONE {
+        if why & FROM_LINK != 0 {
+            let v = self.tail[self.link_to[li] as usize];
             let s = &self.vs[v as usize];
-            if self.aux[v as usize].prev_drv == d {
+            debug_assert_eq!(self.aux[v as usize].prev_drv, d);
+            {
                 let veh_dist = s.dis - self.kins[s.kin as usize].p.length;
                 while r > 0 {
                     let lc = crosses[r - 1];
@@ -125,11 +138,12 @@ impl Sim {
                 r -= 1;
             }
         }
-        let start_lane = self.link_from[li] as usize;
-        let v = self.head[start_lane];
-        if v != NONE {
+        if why & TO_LINK != 0 && self.green[self.link_movement[li] as usize] {
+            let start_lane = self.link_from[li] as usize;
+            let v = self.head[start_lane];
             let s = &self.vs[v as usize];
-            if s.next_drv == d && self.green[self.link_movement[li] as usize] {
+            debug_assert_eq!(s.next_drv, d);
+            {
                 let veh_dist = self.drv_len[start_lane] - s.dis;
                 for lc in crosses[..r].iter().rev() {
                     xs.set(lc.foe, v, veh_dist + lc.dist, ep);
@@ -297,13 +311,10 @@ impl Sim {
     }
 }
 
-#[inline]
-fn mark(stamps: &mut [u64], out: &mut Vec<u32>, d: u32, stamp: u64) {
-    if stamps[d as usize] != stamp {
-        stamps[d as usize] = stamp;
-        out.push(d);
-    }
-}
+/// Why a lane link is notified (bits of `Sim::link_why`): the last vehicle of its end
+/// lane came off it; the front vehicle of its start lane takes it next.
+pub(super) const FROM_LINK: u8 = 1;
+pub(super) const TO_LINK: u8 = 2;
 
 /// One crossing point of a lane link (a "crossing slot"): its distance from the start of
 /// the link, and the slot of the same point on the other link (`foe`, in `link_cross`)

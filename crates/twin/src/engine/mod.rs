@@ -216,6 +216,8 @@ pub struct Sim {
     /// Vehicles leaving each drivable this step (non-zero only inside `update_location`).
     drv_leaving: Vec<u32>,
     drv_stamp: Vec<u64>,
+    /// Per lane link, why it is notified this step (valid where `drv_stamp` is this step).
+    link_why: Vec<u8>,
     // --- observation ---
     pub(crate) stats: observe::Accum,
     pub(crate) events: Vec<SimEvent>,
@@ -328,6 +330,7 @@ impl Sim {
             src_drvs: Vec::new(),
             drv_leaving: vec![0; n_drv],
             drv_stamp: vec![u64::MAX; n_drv],
+            link_why: vec![0; net.lane_links.len()],
             stats: observe::Accum::new(n_roads),
             events: Vec::new(),
             id_slot: Default::default(),
