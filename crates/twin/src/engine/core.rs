@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::model::{car_follow_speed, no_collision_speed};
+use super::model::{car_follow_speed, max, min, no_collision_speed};
 use super::{Act, Deps, Sim, SimEvent, NONE};
 use crate::ids::{LaneId, RoadId};
 use crate::VehicleId;
@@ -136,20 +136,20 @@ impl Sim {
         let s = &self.vs[v as usize];
         let k = self.kin(v);
         let dt = self.cfg.dt;
-        let mut speed = k.p.max_speed.min(s.speed + k.p.max_pos_acc * dt).min(self.drv_max_speed[s.drv as usize]);
+        let mut speed = min(min(k.p.max_speed, s.speed + k.p.max_pos_acc * dt), self.drv_max_speed[s.drv as usize]);
         if s.leader != NONE {
             let l = &self.vs[s.leader as usize];
-            speed = speed.min(car_follow_speed(k, s.speed, &self.kins[l.kin as usize], l.speed, s.gap, dt));
+            speed = min(speed, car_follow_speed(k, s.speed, &self.kins[l.kin as usize], l.speed, s.gap, dt));
         }
         let len = self.drv_len[s.drv as usize];
         if self.is_link(s.drv) || (s.next_drv != NONE && self.is_link(s.next_drv) && len - s.dis <= k.approach) {
-            speed = speed.min(self.intersection_speed(v, act));
+            speed = min(speed, self.intersection_speed(v, act));
         }
         // A lane that does not continue the route (only when no lane link fits): stop at its end.
         if s.next_drv == NONE && (s.route_pos as usize) + 1 < self.route(s.flow).len() {
-            speed = speed.min(no_collision_speed(0.0, 1.0, s.speed, k.p.max_neg_acc, len - s.dis, dt, k.p.min_gap));
+            speed = min(speed, no_collision_speed(0.0, 1.0, s.speed, k.p.max_neg_acc, len - s.dis, dt, k.p.min_gap));
         }
-        speed.max(s.speed - k.p.max_neg_acc * dt)
+        max(speed, s.speed - k.p.max_neg_acc * dt)
     }
 
     /// Remove vehicles that left their drivable, finish trips, and append movers to their

@@ -1,6 +1,7 @@
 //! Junction behaviour: crossing-point notification, right of way (`Cross::canPass`) and
 //! the intersection-related speed (stop at red, turning cap, yield at crossings).
 
+use super::model::min;
 use super::{Act, Deps, Sim, NONE};
 use crate::network::Network;
 
@@ -174,10 +175,10 @@ impl Sim {
             link = s.next_drv;
             if self.must_stop(link, v) && k.min_brake_distance(s.speed) <= len - s.dis {
                 act.deps = Deps::OwnStop;
-                return speed.min(k.stop_before_speed(s.speed, len - s.dis, dt));
+                return min(speed, k.stop_before_speed(s.speed, len - s.dis, dt));
             }
             if self.link_turn[(link - self.n_lanes) as usize] {
-                speed = speed.min(k.p.turn_speed);
+                speed = min(speed, k.p.turn_speed);
             }
         }
         if link == NONE && self.is_link(s.drv) {
@@ -197,7 +198,7 @@ impl Sim {
             let Some(x) = self.cross_foe(slot) else { continue };
             let foe = x.veh;
             if !self.can_pass(v, link, lc, to_start, x) {
-                speed = speed.min(k.stop_before_speed(s.speed, on_link - to_start - k.p.yield_distance, dt));
+                speed = min(speed, k.stop_before_speed(s.speed, on_link - to_start - k.p.yield_distance, dt));
                 act.blocker = foe;
                 break;
             }
