@@ -1,7 +1,7 @@
 //! Offline upper bound for signal control under the benchmark protocol (diagnostic, with
 //! perfect information): optimise the whole hour's phase schedule directly.
 //!
-//! `cargo run -p control --release --example bound -- hangzhou|jinan PASSES [mp|cb|FILE] [THREADS [BLOCK [SCREEN LEFT_S VERIFY]]]`
+//! `cargo run -p control --release --example bound -- hangzhou|jinan PASSES [mp|cb|cb4|FILE] [THREADS [BLOCK [SCREEN LEFT_S VERIFY]]]`
 //! or `… hangzhou|jinan anneal FILE SECONDS T0 BLOCK SEED` (simulated annealing from a
 //! schedule file, the best written back to it), or `… hangzhou|jinan stats FILE…` (switching statistics of schedules, see [`stats`]).
 //!
@@ -10,19 +10,19 @@
 //! `Table` policy behind a real `Controller` for the start and the final check; the
 //! search itself drives a cloned `SafetyLayer` exactly as `Controller::before_step` does:
 //! request at the decision, `tick` before every step). The start is the realised schedule
-//! of MaxPressure (`mp`), of CityBrain (`cb`) or a schedule file written by an earlier run.
+//! of MaxPressure (`mp`), of CityBrain (`cb`; `cb4`: its search four decisions ahead) or a schedule file written by an earlier run.
 //! Each pass sweeps the slots forward in time; for each (slot, junction) it tries the
 //! other phases, each trial re-simulating from a snapshot of the twin at that slot to the
 //! end of the hour, and keeps the best trial if it lowers the true hour's average travel
 //! time. Snapshots are kept for every slot, so a trial costs only the rest of the hour.
-//! The best schedule is written after every pass to `target/bound-<city>-<mp|cb>.txt`
+//! The best schedule is written after every pass to `target/bound-<city>-<mp|cb|cb4>.txt`
 //! (or back to FILE), one line per slot, one digit per junction.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use control::policy::{by_name, PolicyContext};
+use control::policy::{by_name, CityBrainMpc, MpcParams, PolicyContext};
 use control::{junctions, Controller, Forecast, Observation, Policy, Protocol, Request, SafetyLayer, Target};
 use twin::{Scenario, Sim, SimConfig};
 
@@ -126,7 +126,12 @@ impl Setup {
             horizon_s: 3600.0,
         };
         let out = Arc::new(Mutex::new(Vec::new()));
-        let rec = Recorder { inner: by_name(name, &ctx).expect("policy"), ids: self.ids.clone(), out: out.clone() };
+        // "cb4": CityBrain's open-loop search four decisions ahead instead of three.
+        let inner: Box<dyn Policy> = match name {
+            "cb4" => Box::new(CityBrainMpc::new(&ctx, Some(MpcParams::Sequences { segment_s: SLOT_S as f64, segments: 4 }))),
+            _ => by_name(name, &ctx).expect("policy"),
+        };
+        let rec = Recorder { inner, ids: self.ids.clone(), out: out.clone() };
         let att = self.run(Box::new(rec));
         let sched = out.lock().expect("lock").clone();
         (sched, att)
@@ -303,8 +308,8 @@ fn main() {
     println!("{city}: MaxPressure {mp_att:.2} (recorded, {} slots); replayed {:.2}", mp.len(), setup.replay(&mp));
     let (mut sched, mut best) = match start {
         "mp" => (mp, mp_att),
-        "cb" => {
-            let (cb, att) = setup.record("citybrain");
+        "cb" | "cb4" => {
+            let (cb, att) = setup.record(if start == "cb" { "citybrain" } else { "cb4" });
             println!("CityBrain {att:.2} (recorded); replayed {:.2}", setup.replay(&cb));
             (cb, att)
         }
@@ -316,7 +321,7 @@ fn main() {
         }
     };
     let out = match start {
-        "mp" | "cb" => Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../target/bound-{city}-{start}.txt")),
+        "mp" | "cb" | "cb4" => Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../target/bound-{city}-{start}.txt")),
         file => PathBuf::from(file),
     };
     let origin = Snap {
