@@ -73,7 +73,7 @@ impl Sim {
 
     /// Notify the crosses of the marked links among links `lo..hi`. Halves run in parallel
     /// when there are threads (see [`SlotWriter`] for why the writes never overlap).
-    fn notify_range(&self, lo: usize, hi: usize, xs: &SlotWriter, stamp: u64, ep: u32) {
+    fn notify_range(&self, lo: usize, hi: usize, xs: &SlotWriter<'_>, stamp: u64, ep: u32) {
         if self.cfg.threads > 1 && hi - lo > NOTIFY_CHUNK {
             let mid = lo + (hi - lo) / 2;
             rayon::join(|| self.notify_range(lo, mid, xs, stamp, ep), || self.notify_range(mid, hi, xs, stamp, ep));
@@ -89,7 +89,7 @@ impl Sim {
     /// Notify the crosses of lane link `d`, each into its foe's slot. `why` says whether
     /// the last vehicle of its end lane came off it ([`FROM_LINK`]) and whether the front
     /// vehicle of its start lane is to take it next ([`TO_LINK`]).
-    fn notify_link(&self, d: u32, why: u8, xs: &SlotWriter, ep: u32) {
+    fn notify_link(&self, d: u32, why: u8, xs: &SlotWriter<'_>, ep: u32) {
         let li = (d - self.n_lanes) as usize;
         let off = self.link_cross_off[li] as usize;
         let crosses = &self.link_cross[off..self.link_cross_off[li + 1] as usize];
@@ -344,24 +344,26 @@ pub(crate) struct CrossSt {
 /// written only by the notification of the other link of `c` at `c`, i.e. by the link
 /// that owns slot `link_cross[k].foe`, once per step; `notify_range` hands each link to
 /// one thread, and nothing reads `xs` until every writer has joined.
-struct SlotWriter {
+struct SlotWriter<'a> {
     ptr: *mut CrossSt,
     len: usize,
+    /// Holds the exclusive borrow of the slots for as long as the writer lives.
+    _slots: std::marker::PhantomData<&'a mut [CrossSt]>,
 }
 
 // SAFETY: see the type's documentation: concurrent writes never touch the same slot.
-unsafe impl Sync for SlotWriter {}
+unsafe impl Sync for SlotWriter<'_> {}
 
-impl SlotWriter {
-    fn new(xs: &mut [CrossSt]) -> SlotWriter {
-        SlotWriter { ptr: xs.as_mut_ptr(), len: xs.len() }
+impl<'a> SlotWriter<'a> {
+    fn new(xs: &'a mut [CrossSt]) -> SlotWriter<'a> {
+        SlotWriter { ptr: xs.as_mut_ptr(), len: xs.len(), _slots: std::marker::PhantomData }
     }
     #[inline]
     fn set(&self, k: u32, v: u32, d: f64, ep: u32) {
         let k = k as usize;
         assert!(k < self.len);
         // SAFETY: in bounds (checked above); the slot has a single writer (see the type)
-        // and the borrow of `xs` outlives every call.
+        // and `_slots` keeps the slice borrowed while the writer lives.
         unsafe { *self.ptr.add(k) = CrossSt { dist: d, veh: v, epoch: ep } };
     }
 }
