@@ -14,7 +14,7 @@ impl Sim {
     /// CityFlow's `notifyCross`: for each crossing point, the nearest vehicle on each of its
     /// two lane links and its distance to the point (negative once past it). Only lane
     /// links that have a vehicle near them are visited; each link writes only its own side
-    /// of a cross, so the visiting order does not matter.
+    /// of each cross, so the visiting order does not matter.
     ///
     /// A link's notification at a cross is stored in the *foe's* slot (`xs[lc.foe]`):
     /// it is read only by vehicles on the foe link, so a vehicle checking its link's
@@ -103,17 +103,15 @@ impl Sim {
             let v = self.tail[self.link_to[li] as usize];
             let s = &self.vs[v as usize];
             debug_assert_eq!(self.aux[v as usize].prev_drv, d);
-            {
-                let veh_dist = s.dis - self.kins[s.kin as usize].p.length;
-                while r > 0 {
-                    let lc = crosses[r - 1];
-                    let cross_dist = link_len - lc.dist;
-                    if cross_dist + veh_dist < LEAVE_DISTANCE {
-                        xs.set(lc.foe, v, -(s.dis + cross_dist), ep);
-                        r -= 1;
-                    } else {
-                        break;
-                    }
+            let veh_dist = s.dis - self.kins[s.kin as usize].p.length;
+            while r > 0 {
+                let lc = crosses[r - 1];
+                let cross_dist = link_len - lc.dist;
+                if cross_dist + veh_dist < LEAVE_DISTANCE {
+                    xs.set(lc.foe, v, -(s.dis + cross_dist), ep);
+                    r -= 1;
+                } else {
+                    break;
                 }
             }
         }
@@ -144,11 +142,9 @@ impl Sim {
             let v = self.head[start_lane];
             let s = &self.vs[v as usize];
             debug_assert_eq!(s.next_drv, d);
-            {
-                let veh_dist = self.drv_len[start_lane] - s.dis;
-                for lc in crosses[..r].iter().rev() {
-                    xs.set(lc.foe, v, veh_dist + lc.dist, ep);
-                }
+            let veh_dist = self.drv_len[start_lane] - s.dis;
+            for lc in crosses[..r].iter().rev() {
+                xs.set(lc.foe, v, veh_dist + lc.dist, ep);
             }
         }
     }
@@ -314,8 +310,8 @@ impl Sim {
 
 /// Why a lane link is notified (bits of `Sim::link_why`): the last vehicle of its end
 /// lane came off it; the front vehicle of its start lane takes it next.
-pub(super) const FROM_LINK: u8 = 1;
-pub(super) const TO_LINK: u8 = 2;
+const FROM_LINK: u8 = 1;
+const TO_LINK: u8 = 2;
 
 /// One crossing point of a lane link (a "crossing slot"): its distance from the start of
 /// the link, and the slot of the same point on the other link (`foe`, in `link_cross`)
