@@ -2,8 +2,9 @@
 
 use rayon::prelude::*;
 
+use super::disjoint::Disjoint;
 use super::model::{car_follow_speed, max, min, no_collision_speed};
-use super::{Act, Deps, Sim, SimEvent, Veh, NONE};
+use super::{Act, Deps, Sim, SimEvent, NONE};
 use crate::ids::{LaneId, RoadId};
 use crate::VehicleId;
 
@@ -265,23 +266,31 @@ impl Sim {
         // The walk writes only leaders and gaps, each drivable's vehicles by one thread.
         let mut vs = std::mem::take(&mut self.vs);
         {
-            let w = QueueWriter::new(&mut vs);
+            let w = Disjoint::new(&mut vs);
             let (queues, head, kins) = (&self.queues, &self.head, &self.kins);
+            // SAFETY (every `w` call below): a drivable's queue holds exactly the vehicles
+            // on it, so every vehicle is in one queue; each queue is walked by one call, on
+            // one thread, which touches only that queue's vehicles; and the references
+            // from `get` end before `update` writes.
+            let follow = |v: u32, leader: u32, gap: f64| unsafe {
+                w.update(v as usize, |s| {
+                    s.leader = leader;
+                    s.gap = gap;
+                })
+            };
             let walk = |&(d, l, gap): &(u32, u32, f64)| {
                 let (a, b) = queues[d as usize].as_slices();
                 let front = head[d as usize];
-                // SAFETY (every `w` call below): see `QueueWriter`; `front` and `v` are
-                // vehicles of drivable `d`'s queue, which only this call touches.
-                unsafe { w.follow(front, l, gap) };
+                follow(front, l, gap);
                 let mut leader = front;
                 for &v in a.iter().chain(b).skip(1) {
                     let gap = unsafe {
+                        let (ld, me) = (w.get(leader as usize), w.get(v as usize));
                         // A queue holds only the vehicles on its drivable (see `update_location`).
-                        debug_assert_eq!(w.get(leader).drv, w.get(v).drv);
-                        let ld = w.get(leader);
-                        ld.dis - kins[ld.kin as usize].p.length - w.get(v).dis
+                        debug_assert_eq!(ld.drv, me.drv);
+                        ld.dis - kins[ld.kin as usize].p.length - me.dis
                     };
-                    unsafe { w.follow(v, leader, gap) };
+                    follow(v, leader, gap);
                     leader = v;
                 }
             };
@@ -353,46 +362,5 @@ impl Sim {
     pub(crate) fn road_of(&self, v: u32) -> Option<RoadId> {
         let d = self.vs[v as usize].drv;
         (d < self.n_lanes).then(|| RoadId(self.lane_road[d as usize]))
-    }
-}
-
-/// Gives the leader walk of `update_leaders` access to the vehicle arena from several
-/// threads at once.
-///
-/// Sound because a drivable's queue holds exactly the vehicles on that drivable, so every
-/// vehicle is in one queue; each queue is walked by one thread, which reads and writes
-/// only that queue's vehicles; and nothing else touches the arena until the walk is over
-/// (it is borrowed for the writer's lifetime).
-struct QueueWriter<'a> {
-    ptr: *mut Veh,
-    len: usize,
-    _vs: std::marker::PhantomData<&'a mut [Veh]>,
-}
-
-// SAFETY: see the type's documentation: concurrent calls never touch the same vehicle.
-unsafe impl Sync for QueueWriter<'_> {}
-
-impl<'a> QueueWriter<'a> {
-    fn new(vs: &'a mut [Veh]) -> QueueWriter<'a> {
-        QueueWriter { ptr: vs.as_mut_ptr(), len: vs.len(), _vs: std::marker::PhantomData }
-    }
-    /// Vehicle `v`. Safety: no other thread may write `v` meanwhile.
-    #[inline]
-    unsafe fn get(&self, v: u32) -> &Veh {
-        assert!((v as usize) < self.len);
-        // SAFETY: in bounds; the caller guarantees no concurrent write to this vehicle.
-        unsafe { &*self.ptr.add(v as usize) }
-    }
-    /// Set vehicle `v`'s leader and gap. Safety: no other thread may access `v`
-    /// meanwhile, and no reference from [`QueueWriter::get`] to `v` may be alive.
-    #[inline]
-    unsafe fn follow(&self, v: u32, leader: u32, gap: f64) {
-        assert!((v as usize) < self.len);
-        // SAFETY: in bounds; exclusive access to this vehicle per the caller.
-        unsafe {
-            let s = self.ptr.add(v as usize);
-            (*s).leader = leader;
-            (*s).gap = gap;
-        }
     }
 }

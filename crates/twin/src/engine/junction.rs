@@ -1,6 +1,7 @@
 //! Junction behaviour: crossing-point notification, right of way (`Cross::canPass`) and
 //! the intersection-related speed (stop at red, turning cap, yield at crossings).
 
+use super::disjoint::Disjoint;
 use super::model::min;
 use super::{Act, Deps, Sim, NONE};
 use crate::network::Network;
@@ -61,7 +62,7 @@ impl Sim {
         }
         let mut xs = std::mem::take(&mut self.xs);
         let n_links = self.link_cross_off.len() - 1;
-        self.notify_range(0, n_links, &SlotWriter::new(&mut xs), stamp, ep);
+        self.notify_range(0, n_links, &Disjoint::new(&mut xs), stamp, ep);
         self.xs = xs;
         self.src_drvs = links;
         // The stamps are reused by update_location in this same step; shift them so the
@@ -72,8 +73,8 @@ impl Sim {
     }
 
     /// Notify the crosses of the marked links among links `lo..hi`. Halves run in parallel
-    /// when there are threads (see [`SlotWriter`] for why the writes never overlap).
-    fn notify_range(&self, lo: usize, hi: usize, xs: &SlotWriter<'_>, stamp: u64, ep: u32) {
+    /// when there are threads (see [`notify`] for why the writes never overlap).
+    fn notify_range(&self, lo: usize, hi: usize, xs: &Disjoint<'_, CrossSt>, stamp: u64, ep: u32) {
         if self.cfg.threads > 1 && hi - lo > NOTIFY_CHUNK {
             let mid = lo + (hi - lo) / 2;
             rayon::join(|| self.notify_range(lo, mid, xs, stamp, ep), || self.notify_range(mid, hi, xs, stamp, ep));
@@ -89,7 +90,7 @@ impl Sim {
     /// Notify the crosses of lane link `d`, each into its foe's slot. `why` says whether
     /// the last vehicle of its end lane came off it ([`FROM_LINK`]) and whether the front
     /// vehicle of its start lane is to take it next ([`TO_LINK`]).
-    fn notify_link(&self, d: u32, why: u8, xs: &SlotWriter<'_>, ep: u32) {
+    fn notify_link(&self, d: u32, why: u8, xs: &Disjoint<'_, CrossSt>, ep: u32) {
         let li = (d - self.n_lanes) as usize;
         let off = self.link_cross_off[li] as usize;
         let crosses = &self.link_cross[off..self.link_cross_off[li + 1] as usize];
@@ -108,7 +109,7 @@ impl Sim {
                 let lc = crosses[r - 1];
                 let cross_dist = link_len - lc.dist;
                 if cross_dist + veh_dist < LEAVE_DISTANCE {
-                    xs.set(lc.foe, v, -(s.dis + cross_dist), ep);
+                    notify(xs, lc.foe, v, -(s.dis + cross_dist), ep);
                     r -= 1;
                 } else {
                     break;
@@ -127,12 +128,12 @@ impl Sim {
                 let cross_dist = lc.dist;
                 if s.dis > cross_dist {
                     if s.dis - cross_dist - len <= LEAVE_DISTANCE {
-                        xs.set(lc.foe, v, cross_dist - s.dis, ep);
+                        notify(xs, lc.foe, v, cross_dist - s.dis, ep);
                     } else {
                         break;
                     }
                 } else {
-                    xs.set(lc.foe, v, cross_dist - s.dis, ep);
+                    notify(xs, lc.foe, v, cross_dist - s.dis, ep);
                 }
                 r -= 1;
             }
@@ -144,7 +145,7 @@ impl Sim {
             debug_assert_eq!(s.next_drv, d);
             let veh_dist = self.drv_len[start_lane] - s.dis;
             for lc in crosses[..r].iter().rev() {
-                xs.set(lc.foe, v, veh_dist + lc.dist, ep);
+                notify(xs, lc.foe, v, veh_dist + lc.dist, ep);
             }
         }
     }
@@ -334,34 +335,17 @@ pub(crate) struct CrossSt {
     pub epoch: u32,
 }
 
-/// Writes crossing notifications into `xs` from several threads at once.
+/// Write a notification (vehicle `v` at distance `d`) into crossing slot `k`.
 ///
-/// Sound because every slot has exactly one writer: slot `k` (on link `L`, cross `c`) is
-/// written only by the notification of the other link of `c` at `c`, i.e. by the link
-/// that owns slot `link_cross[k].foe`, once per step; `notify_range` hands each link to
-/// one thread, and nothing reads `xs` until every writer has joined.
-struct SlotWriter<'a> {
-    ptr: *mut CrossSt,
-    len: usize,
-    /// Holds the exclusive borrow of the slots for as long as the writer lives.
-    _slots: std::marker::PhantomData<&'a mut [CrossSt]>,
-}
-
-// SAFETY: see the type's documentation: concurrent writes never touch the same slot.
-unsafe impl Sync for SlotWriter<'_> {}
-
-impl<'a> SlotWriter<'a> {
-    fn new(xs: &'a mut [CrossSt]) -> SlotWriter<'a> {
-        SlotWriter { ptr: xs.as_mut_ptr(), len: xs.len(), _slots: std::marker::PhantomData }
-    }
-    #[inline]
-    fn set(&self, k: u32, v: u32, d: f64, ep: u32) {
-        let k = k as usize;
-        assert!(k < self.len);
-        // SAFETY: in bounds (checked above); the slot has a single writer (see the type)
-        // and `_slots` keeps the slice borrowed while the writer lives.
-        unsafe { *self.ptr.add(k) = CrossSt { dist: d, veh: v, epoch: ep } };
-    }
+/// Sound from several threads at once because every slot has exactly one writer: slot
+/// `k` (on link `L`, cross `c`) is written only by the notification of the other link of
+/// `c` at `c`, i.e. by the link that owns slot `link_cross[k].foe`, once per step;
+/// `notify_range` hands each link to one thread, and nothing reads `xs` until every
+/// writer has joined.
+#[inline(always)]
+fn notify(xs: &Disjoint<'_, CrossSt>, k: u32, v: u32, d: f64, ep: u32) {
+    // SAFETY: the slot has a single writer and no reader during the pass (see above).
+    unsafe { xs.update(k as usize, |x| *x = CrossSt { dist: d, veh: v, epoch: ep }) };
 }
 
 /// The notification epoch of `step`: never 0 (the "never notified" value).

@@ -25,6 +25,7 @@
 mod apply;
 mod compact;
 mod core;
+mod disjoint;
 mod forecast;
 mod junction;
 pub(crate) mod model;
