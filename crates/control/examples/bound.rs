@@ -251,13 +251,7 @@ fn main() {
         left_s: arg(6).parse().unwrap_or(60.0),
         verify: arg(7).parse().unwrap_or(2),
     };
-    let data = std::env::var_os("CITYBRAIN_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-        .join("cityflow")
-        .join(city);
-    let read = |f: &str| std::fs::read_to_string(data.join(f)).expect("data");
-    let scenario = twin::import::cityflow::load_scenario(&read("roadnet.json"), &read("flow.json")).expect("loads");
+    let scenario = testdata::cityflow(city).expect("the shared data");
     let js = junctions(&scenario.network, Protocol::Benchmark.phase_set()).expect("junctions");
     let ids: Vec<_> = js.iter().map(|j| j.id).collect();
     let phases: Vec<u8> = js.iter().map(|j| j.phases.len() as u8).collect();

@@ -16,22 +16,10 @@ fn main() {
     };
     let policies: Vec<String> =
         if args.len() > 2 { args[2..].to_vec() } else { control::policy::NAMES.iter().map(|s| s.to_string()).collect() };
-    let data = std::env::var_os("CITYBRAIN_DATA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let read = |p: &str| std::fs::read_to_string(data.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
     let scenario = match city {
-        "jinan" => {
-            twin::import::cityflow::load_scenario(&read("cityflow/jinan_3x4/roadnet.json"), &read("cityflow/jinan_3x4/flow.json"))
-        }
+        "jinan" => testdata::cityflow("jinan_3x4"),
         "nanchang" => {
-            let s = twin::import::cbengine::load_scenario_named(
-                &read("cbengine/nanchang_round2/roadnet.txt"),
-                &read("cbengine/nanchang_round2/flow.txt"),
-                "roadnet.txt",
-                "flow.txt",
-            )
-            .expect("nanchang");
+            let s = testdata::nanchang().expect("the shared data");
             for p in &policies {
                 let t0 = std::time::Instant::now();
                 let k = kdd_score(&s, p, protocol, 0, 3600).expect("run");
@@ -45,12 +33,9 @@ fn main() {
             }
             return;
         }
-        _ => twin::import::cityflow::load_scenario(
-            &read("cityflow/hangzhou_4x4/roadnet.json"),
-            &read("cityflow/hangzhou_4x4/flow.json"),
-        ),
+        _ => testdata::cityflow("hangzhou_4x4"),
     }
-    .expect("scenario loads");
+    .expect("the shared data");
     let mut rows = Vec::new();
     for p in &policies {
         let r = run(&scenario, p, protocol, 0, 3600).expect("run");

@@ -2,8 +2,6 @@
 //! `cargo run -p control --release --example tune -- benchmark|operational`
 //! Each line: parameters, then ATT for Hangzhou and Jinan.
 
-use std::path::Path;
-
 use control::policy::{CityBrain, CityBrainParams, PolicyContext};
 use control::{Controller, Protocol};
 use twin::{Sim, SimConfig};
@@ -13,13 +11,7 @@ fn main() {
         Some("operational") => Protocol::Operational,
         _ => Protocol::Benchmark,
     };
-    let data = std::env::var_os("CITYBRAIN_DATA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let load = |c: &str| {
-        let read = |f: &str| std::fs::read_to_string(data.join("cityflow").join(c).join(f)).expect("data");
-        twin::import::cityflow::load_scenario(&read("roadnet.json"), &read("flow.json")).expect("loads")
-    };
+    let load = |c: &str| testdata::cityflow(c).expect("the shared data");
     let cities = [load("hangzhou_4x4"), load("jinan_3x4")];
     let base = CityBrainParams::for_timing(&protocol.timing());
     let spec = std::env::var("TUNE").unwrap_or_default();

@@ -2,8 +2,6 @@
 //! `cargo run -p control --release --example tune_mpc -- hangzhou|jinan benchmark|operational closed DECISIONS AHEAD`
 //! or `… seq SEGMENT_S SEGMENTS`. Prints the average travel time and the wall time.
 
-use std::path::Path;
-
 use control::policy::{CityBrainMpc, MpcParams, PolicyContext};
 use control::{Controller, Protocol};
 use twin::{Sim, SimConfig};
@@ -19,13 +17,7 @@ fn main() {
         "seq" => MpcParams::Sequences { segment_s: num(3), segments: num(4) as usize },
         _ => MpcParams::for_timing(&protocol.timing()),
     };
-    let data = std::env::var_os("CITYBRAIN_DATA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-        .join("cityflow")
-        .join(dir);
-    let read = |f: &str| std::fs::read_to_string(data.join(f)).expect("data");
-    let s = twin::import::cityflow::load_scenario(&read("roadnet.json"), &read("flow.json")).expect("loads");
+    let s = testdata::cityflow(dir).expect("the shared data");
     let js = control::junctions(&s.network, protocol.phase_set()).expect("junctions");
     let ctx = PolicyContext { net: &s.network, junctions: &js, timing: protocol.timing(), demand: &s.demand, horizon_s: 3600.0 };
     let policy = Box::new(CityBrainMpc::new(&ctx, Some(params)));

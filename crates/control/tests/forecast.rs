@@ -24,14 +24,20 @@ fn groups(scenario: &Scenario) -> Vec<Vec<twin::LaneId>> {
     js.iter().map(control::forecast::incoming_lanes).collect()
 }
 
-#[test]
-fn the_forecast_never_sees_future_vehicles() {
+/// A small city, and the same city with heavy extra demand that starts only after the
+/// snapshot (at 300 s).
+fn base_and_busy() -> (Scenario, Scenario) {
     let base = grid_scenario(2, 2, 6.0, 1200.0);
-    // The same city with heavy extra demand that starts only after the snapshot.
     let mut busy = base.clone();
     let extra: Vec<Flow> =
         base.demand.flows.iter().map(|f| Flow { interval: 1.0, start: 301.0, end: Some(1200.0), ..f.clone() }).collect();
     busy.demand.flows.extend(extra);
+    (base, busy)
+}
+
+#[test]
+fn the_forecast_never_sees_future_vehicles() {
+    let (base, busy) = base_and_busy();
     let (live_a, fa) = forecast_at(&base, 300);
     let (mut live_b, fb) = forecast_at(&busy, 300);
     assert_eq!(live_a.metrics(), live_b.metrics(), "the two cities are identical up to the snapshot");
@@ -120,11 +126,7 @@ fn large_networks_get_the_heuristic_alone() {
 fn whole_routes_still_know_no_future_vehicles() {
     // The closed-loop search's forecast: the present vehicles' whole routes, a policy
     // deciding on what the model shows; future demand still must not change anything.
-    let base = grid_scenario(2, 2, 6.0, 1200.0);
-    let mut busy = base.clone();
-    let extra: Vec<Flow> =
-        base.demand.flows.iter().map(|f| Flow { interval: 1.0, start: 301.0, end: Some(1200.0), ..f.clone() }).collect();
-    busy.demand.flows.extend(extra);
+    let (base, busy) = base_and_busy();
     let groups = groups(&base);
     let js = control::junctions(&base.network, control::PhaseSet::Four).unwrap();
     let roll = |s: &Scenario| {
