@@ -16,7 +16,10 @@ impl Sim {
         let n = self.vs.len();
         let mut new_of = vec![NONE; n];
         let mut order: Vec<u32> = Vec::with_capacity(n);
-        for q in self.queues.iter().chain(self.waiting.iter()) {
+        let (nd, nl) = (self.queues.len(), self.waiting.len());
+        // Only non-empty queues and buffers hold vehicles (see `bits`).
+        let queued = self.occupied.range(0, nd).map(|d| &self.queues[d]);
+        for q in queued.chain(self.buffered.range(0, nl).map(|l| &self.waiting[l])) {
             for &v in q {
                 if new_of[v as usize] == NONE {
                     new_of[v as usize] = order.len() as u32;
@@ -68,15 +71,17 @@ impl Sim {
         self.acts.truncate(live);
         self.acts.resize(live, Default::default());
         self.free_slots.clear();
-        for q in self.queues.iter_mut().chain(self.waiting.iter_mut()) {
-            for v in q.iter_mut() {
-                *v = new_of[*v as usize];
-            }
+        for d in self.occupied.range(0, nd) {
+            self.queues[d].iter_mut().for_each(|v| *v = new_of[*v as usize]);
+        }
+        for l in self.buffered.range(0, nl) {
+            self.waiting[l].iter_mut().for_each(|v| *v = new_of[*v as usize]);
         }
         // Crossing notifications are only read in the step that writes them (after this
         // renumbering), so they need no remapping.
-        for v in self.head.iter_mut().chain(self.tail.iter_mut()) {
-            *v = remap(*v);
+        for d in self.occupied.range(0, nd) {
+            self.head[d] = remap(self.head[d]);
+            self.tail[d] = remap(self.tail[d]);
         }
         for slot in self.id_slot.values_mut() {
             *slot = new_of[*slot as usize];

@@ -2,6 +2,7 @@
 
 use rayon::prelude::*;
 
+use super::bits;
 use super::disjoint::Disjoint;
 use super::model::{car_follow_speed, max, min, no_collision_speed};
 use super::{Act, Deps, Sim, SimEvent, NONE};
@@ -20,27 +21,41 @@ impl Sim {
     /// Each lane admits the front vehicle of its entry buffer if the last vehicle on the
     /// lane is at least its length plus the newcomer's minimum gap from the start.
     pub(super) fn handle_waiting(&mut self) {
-        for l in 0..self.waiting.len() {
-            let Some(&v) = self.waiting[l].front() else { continue };
-            let tail = self.tail[l];
-            if tail != NONE {
-                let t = &self.vs[tail as usize];
-                if t.dis <= self.kins[t.kin as usize].p.length + self.kin(v).p.min_gap {
-                    continue;
-                }
+        debug_assert!(
+            self.waiting.iter().enumerate().all(|(l, q)| q.is_empty() != self.buffered.contains(l)),
+            "the set of lanes with an entry buffer is out of step with the buffers"
+        );
+        for w in 0..self.buffered.words() {
+            for l in bits::members(w, self.buffered.word(w)) {
+                self.admit(l);
             }
-            self.waiting[l].pop_front();
-            self.vs[v as usize].running = true;
-            self.q_push(l as u32, v);
-            let (leader, gap) = self.find_leader(v, tail);
-            let veh = &mut self.vs[v as usize];
-            veh.leader = leader;
-            veh.gap = gap;
-            self.stats.running += 1;
-            if self.cfg.record_events {
-                let id = VehicleId(self.aux[v as usize].id);
-                self.events.push(SimEvent::TripStart { veh: id, lane: LaneId(l as u32), time: self.time() });
+        }
+    }
+
+    /// Admit the front of lane `l`'s (non-empty) entry buffer if there is room.
+    fn admit(&mut self, l: usize) {
+        let v = self.waiting[l][0];
+        let tail = self.tail[l];
+        if tail != NONE {
+            let t = &self.vs[tail as usize];
+            if t.dis <= self.kins[t.kin as usize].p.length + self.kin(v).p.min_gap {
+                return;
             }
+        }
+        self.waiting[l].pop_front();
+        if self.waiting[l].is_empty() {
+            self.buffered.remove(l);
+        }
+        self.vs[v as usize].running = true;
+        self.q_push(l as u32, v);
+        let (leader, gap) = self.find_leader(v, tail);
+        let veh = &mut self.vs[v as usize];
+        veh.leader = leader;
+        veh.gap = gap;
+        self.stats.running += 1;
+        if self.cfg.record_events {
+            let id = VehicleId(self.aux[v as usize].id);
+            self.events.push(SimEvent::TripStart { veh: id, lane: LaneId(l as u32), time: self.time() });
         }
     }
 
@@ -198,6 +213,9 @@ impl Sim {
                 self.queues[d].retain(|v| !gone(v));
                 self.head[d] = self.queues[d].front().copied().unwrap_or(NONE);
                 self.tail[d] = self.queues[d].back().copied().unwrap_or(NONE);
+                if self.head[d] == NONE {
+                    self.occupied.remove(d);
+                }
                 for f in left {
                     if self.acts[f as usize].end {
                         self.finish_trip(f, now);
@@ -253,9 +271,13 @@ impl Sim {
     /// queue looks ahead (`find_leader`, in parallel when there are threads), every other
     /// vehicle follows the one in front of it on the same drivable.
     pub(super) fn update_leaders(&mut self) {
+        debug_assert!(
+            self.head.iter().enumerate().all(|(d, &h)| (h != NONE) == self.occupied.contains(d)),
+            "the set of occupied drivables is out of step with the queues"
+        );
         let mut fronts = std::mem::take(&mut self.fronts);
         fronts.clear();
-        fronts.extend((0..self.head.len() as u32).filter(|&d| self.head[d as usize] != NONE).map(|d| (d, NONE, 0.0)));
+        fronts.extend(self.occupied.range(0, self.head.len()).map(|d| (d as u32, NONE, 0.0)));
         let this = &*self;
         let look = |f: &mut (u32, u32, f64)| (f.1, f.2) = this.find_leader(this.head[f.0 as usize], NONE);
         if self.cfg.threads > 1 && fronts.len() > LEAD_CHUNK {

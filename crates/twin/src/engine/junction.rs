@@ -21,8 +21,7 @@ impl Sim {
     /// it is read only by vehicles on the foe link, so a vehicle checking its link's
     /// crosses reads one contiguous run of slots instead of one scattered slot per cross.
     pub(super) fn notify_crosses(&mut self) {
-        let stamp = self.step;
-        let ep = epoch(stamp);
+        let ep = epoch(self.step);
         if ep == 1 {
             // The epoch counter wrapped (or this is the first step): forget everything.
             self.xs.iter_mut().for_each(|x| *x = CrossSt::default());
@@ -30,59 +29,52 @@ impl Sim {
         let mut links = std::mem::take(&mut self.src_drvs);
         links.clear();
         let n = self.n_lanes;
+        let (marked, link_why) = (&mut self.marked, &mut self.link_why);
         let mut mark = |d: u32, why: u8| {
-            let (st, w) = (&mut self.drv_stamp[d as usize], &mut self.link_why[(d - n) as usize]);
-            if *st != stamp {
-                *st = stamp;
-                *w = 0;
-                links.push(d);
+            let li = (d - n) as usize;
+            if !marked.contains(li) {
+                marked.insert(li);
+                link_why[li] = 0;
+                links.push(li as u32);
             }
-            *w |= why;
+            link_why[li] |= why;
         };
-        for l in 0..n as usize {
+        // Only occupied drivables can make a link notify: the last vehicle of an end lane,
+        // the front vehicle of a start lane, or any vehicle on the link.
+        for l in self.occupied.range(0, n as usize) {
             let last = self.tail[l];
-            if last != NONE {
-                let p = self.aux[last as usize].prev_drv;
-                if p != NONE && p >= n && self.link_to[(p - n) as usize] == l as u32 {
-                    mark(p, FROM_LINK);
-                }
+            let p = self.aux[last as usize].prev_drv;
+            if p != NONE && p >= n && self.link_to[(p - n) as usize] == l as u32 {
+                mark(p, FROM_LINK);
             }
-            let first = self.head[l];
-            if first != NONE {
-                let nx = self.vs[first as usize].next_drv;
-                if nx != NONE && nx >= n {
-                    mark(nx, TO_LINK);
-                }
+            let nx = self.vs[self.head[l] as usize].next_drv;
+            if nx != NONE && nx >= n {
+                mark(nx, TO_LINK);
             }
         }
-        for d in n as usize..self.queues.len() {
-            if self.tail[d] != NONE {
-                mark(d as u32, 0);
-            }
+        for d in self.occupied.range(n as usize, self.queues.len()) {
+            mark(d as u32, 0);
         }
         let mut xs = std::mem::take(&mut self.xs);
         let n_links = self.link_cross_off.len() - 1;
-        self.notify_range(0, n_links, &Disjoint::new(&mut xs), stamp, ep);
+        self.notify_range(0, n_links, &Disjoint::new(&mut xs), ep);
         self.xs = xs;
-        self.src_drvs = links;
-        // The stamps are reused by update_location in this same step; shift them so the
-        // two uses never collide.
-        for &d in &self.src_drvs {
-            self.drv_stamp[d as usize] = u64::MAX;
+        for &li in &links {
+            self.marked.remove(li as usize);
         }
+        self.src_drvs = links;
     }
 
     /// Notify the crosses of the marked links among links `lo..hi`. Halves run in parallel
     /// when there are threads (see [`notify`] for why the writes never overlap).
-    fn notify_range(&self, lo: usize, hi: usize, xs: &Disjoint<'_, CrossSt>, stamp: u64, ep: u32) {
+    fn notify_range(&self, lo: usize, hi: usize, xs: &Disjoint<'_, CrossSt>, ep: u32) {
         if self.cfg.threads > 1 && hi - lo > NOTIFY_CHUNK {
             let mid = lo + (hi - lo) / 2;
-            rayon::join(|| self.notify_range(lo, mid, xs, stamp, ep), || self.notify_range(mid, hi, xs, stamp, ep));
+            rayon::join(|| self.notify_range(lo, mid, xs, ep), || self.notify_range(mid, hi, xs, ep));
             return;
         }
         let n = self.n_lanes as usize;
-        for (li, _) in self.drv_stamp[n + lo..n + hi].iter().enumerate().filter(|&(_, &s)| s == stamp) {
-            let li = lo + li;
+        for li in self.marked.range(lo, hi) {
             self.notify_link((n + li) as u32, self.link_why[li], xs, ep);
         }
     }

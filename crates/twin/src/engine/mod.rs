@@ -23,6 +23,7 @@
 //! 8. fixed-time signals advance.
 
 mod apply;
+mod bits;
 mod compact;
 mod core;
 mod disjoint;
@@ -196,6 +197,10 @@ pub struct Sim {
     /// with `queues` so the hot passes read a dense array instead of deque headers.
     pub(crate) head: Vec<u32>,
     pub(crate) tail: Vec<u32>,
+    /// The drivables whose queue is not empty (exactly those whose `head` is set), and
+    /// the lanes whose entry buffer is not empty: the per-step passes visit only these.
+    occupied: bits::Bits,
+    buffered: bits::Bits,
     /// Per lane link, its crossing points (far end last), contiguous: link `i` owns
     /// `link_cross[link_cross_off[i]..link_cross_off[i + 1]]`.
     pub(crate) link_cross_off: Vec<u32>,
@@ -217,7 +222,8 @@ pub struct Sim {
     /// Vehicles leaving each drivable this step (non-zero only inside `update_location`).
     drv_leaving: Vec<u32>,
     drv_stamp: Vec<u64>,
-    /// Per lane link, why it is notified this step (valid where `drv_stamp` is this step).
+    /// Per lane link, whether it is notified this step (empty between steps) and why.
+    marked: bits::Bits,
     link_why: Vec<u8>,
     // --- observation ---
     pub(crate) stats: observe::Accum,
@@ -319,6 +325,9 @@ impl Sim {
             waiting: vec![VecDeque::new(); n_lanes as usize],
             head: vec![NONE; n_drv],
             tail: vec![NONE; n_drv],
+            occupied: bits::Bits::new(n_drv),
+            buffered: bits::Bits::new(n_lanes as usize),
+            marked: bits::Bits::new(net.lane_links.len()),
             link_cross_off,
             link_cross,
             xs: vec![junction::CrossSt::default(); n_slots],
@@ -445,6 +454,7 @@ impl Sim {
         self.queues[d].push_back(v);
         if self.head[d] == NONE {
             self.head[d] = v;
+            self.occupied.insert(d);
         }
         self.tail[d] = v;
     }
@@ -457,6 +467,7 @@ impl Sim {
         self.head[d] = self.queues[d].front().copied().unwrap_or(NONE);
         if self.head[d] == NONE {
             self.tail[d] = NONE;
+            self.occupied.remove(d);
         }
     }
 
@@ -555,6 +566,7 @@ impl Sim {
         };
         self.vs[slot as usize].next_drv = self.next_of(flow, 0, lane);
         self.waiting[lane as usize].push_back(slot);
+        self.buffered.insert(lane as usize);
         if self.cfg.record_events {
             self.id_slot.insert(self.stats.created, slot);
         }
