@@ -55,29 +55,40 @@ impl Sim {
             self.update_action_par();
             return;
         }
+        // One thread (or events to record): every slot in order, the arrays side by side.
         let dt = self.cfg.dt;
-        for v in 0..self.vs.len() {
-            if !self.vs[v].running {
+        let (mut vs, mut aux) = (std::mem::take(&mut self.vs), std::mem::take(&mut self.aux));
+        let mut events = std::mem::take(&mut self.events);
+        let st = &self.stats;
+        let (mut updates, mut distance, mut time) = (st.vehicle_updates, st.distance_sum, st.vehicle_time);
+        let mut road_sum = std::mem::take(&mut self.stats.road_speed_sum);
+        let mut road_samples = std::mem::take(&mut self.stats.road_samples);
+        for ((s, x), a) in vs.iter_mut().zip(aux.iter_mut()).zip(&self.acts) {
+            if !s.running {
                 continue;
             }
-            let a = self.acts[v];
-            let old_speed = self.vs[v].speed;
+            let old_speed = s.speed;
             if self.cfg.record_events {
-                self.apply_events(v, &a);
+                self.apply_events(s, x, a, &mut events);
             }
-            let next = if a.drv != NONE { self.next_of(self.vs[v].flow, a.route_pos, a.drv) } else { NONE };
-            apply(&mut self.vs[v], &mut self.aux[v], &a, next);
-            let drv = self.vs[v].drv;
-            let st = &mut self.stats;
-            st.vehicle_updates += 1;
-            st.distance_sum += (old_speed + a.speed) * dt / 2.0;
-            st.vehicle_time += dt;
-            if drv < self.n_lanes {
-                let r = self.lane_road[drv as usize] as usize;
-                st.road_speed_sum[r] += a.speed;
-                st.road_samples[r] += 1;
+            let next = if a.drv != NONE { self.next_of(s.flow, a.route_pos, a.drv) } else { NONE };
+            apply(s, x, a, next);
+            updates += 1;
+            distance += (old_speed + a.speed) * dt / 2.0;
+            time += dt;
+            if s.drv < self.n_lanes {
+                let r = self.lane_road[s.drv as usize] as usize;
+                road_sum[r] += a.speed;
+                road_samples[r] += 1;
             }
         }
+        self.vs = vs;
+        self.aux = aux;
+        self.events = events;
+        let st = &mut self.stats;
+        (st.vehicle_updates, st.distance_sum, st.vehicle_time) = (updates, distance, time);
+        st.road_speed_sum = road_sum;
+        st.road_samples = road_samples;
     }
 
     fn update_action_par(&mut self) {
@@ -125,22 +136,21 @@ impl Sim {
         self.applied = out;
     }
 
-    /// The events of applying action `a` to vehicle `v` (before it is applied).
-    fn apply_events(&mut self, v: usize, a: &Act) {
-        let s = self.vs[v];
-        let id = VehicleId(self.aux[v].id);
+    /// The events of applying action `a` to vehicle `s` (before it is applied).
+    fn apply_events(&self, s: &Veh, x: &VehAux, a: &Act, events: &mut Vec<SimEvent>) {
+        let id = VehicleId(x.id);
         if a.drv != NONE {
             if s.drv < self.n_lanes {
                 let movement = (a.drv >= self.n_lanes).then(|| MovementId(self.link_movement[(a.drv - self.n_lanes) as usize]));
-                self.events.push(SimEvent::LaneExit { veh: id, lane: LaneId(s.drv), speed: a.speed, movement });
+                events.push(SimEvent::LaneExit { veh: id, lane: LaneId(s.drv), speed: a.speed, movement });
             }
             if a.drv < self.n_lanes {
-                self.events.push(SimEvent::LaneEnter { veh: id, lane: LaneId(a.drv), speed: a.speed });
+                events.push(SimEvent::LaneEnter { veh: id, lane: LaneId(a.drv), speed: a.speed });
             }
         } else if s.drv < self.n_lanes {
             let p = self.drv_len[s.drv as usize] * DETECTOR_FRACTION;
             if s.dis < p && a.dis >= p {
-                self.events.push(SimEvent::DetectorPass { veh: id, lane: LaneId(s.drv), speed: a.speed });
+                events.push(SimEvent::DetectorPass { veh: id, lane: LaneId(s.drv), speed: a.speed });
             }
         }
     }
