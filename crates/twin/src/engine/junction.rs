@@ -1,6 +1,8 @@
 //! Junction behaviour: crossing-point notification, right of way (`Cross::canPass`) and
 //! the intersection-related speed (stop at red, turning cap, yield at crossings).
 
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
 use super::disjoint::Disjoint;
 use super::model::min;
 use super::{Act, Deps, Sim, NONE};
@@ -25,6 +27,7 @@ impl Sim {
         if ep == 1 {
             // The epoch counter wrapped (or this is the first step): forget everything.
             self.xs.iter_mut().for_each(|x| *x = CrossSt::default());
+            self.link_hit.0.iter_mut().for_each(|h| *h.get_mut() = 0);
         }
         let mut links = std::mem::take(&mut self.src_drvs);
         links.clear();
@@ -101,7 +104,7 @@ impl Sim {
                 let lc = crosses[r - 1];
                 let cross_dist = link_len - lc.dist;
                 if cross_dist + veh_dist < LEAVE_DISTANCE {
-                    notify(xs, lc.foe, v, -(s.dis + cross_dist), ep);
+                    notify(xs, &self.link_hit.0, lc, v, -(s.dis + cross_dist), ep);
                     r -= 1;
                 } else {
                     break;
@@ -120,12 +123,12 @@ impl Sim {
                 let cross_dist = lc.dist;
                 if s.dis > cross_dist {
                     if s.dis - cross_dist - len <= LEAVE_DISTANCE {
-                        notify(xs, lc.foe, v, cross_dist - s.dis, ep);
+                        notify(xs, &self.link_hit.0, lc, v, cross_dist - s.dis, ep);
                     } else {
                         break;
                     }
                 } else {
-                    notify(xs, lc.foe, v, cross_dist - s.dis, ep);
+                    notify(xs, &self.link_hit.0, lc, v, cross_dist - s.dis, ep);
                 }
                 r -= 1;
             }
@@ -137,7 +140,7 @@ impl Sim {
             debug_assert_eq!(s.next_drv, d);
             let veh_dist = self.drv_len[start_lane] - s.dis;
             for lc in crosses[..r].iter().rev() {
-                notify(xs, lc.foe, v, veh_dist + lc.dist, ep);
+                notify(xs, &self.link_hit.0, *lc, v, veh_dist + lc.dist, ep);
             }
         }
     }
@@ -176,8 +179,12 @@ impl Sim {
         if link == NONE {
             return speed;
         }
-        let to_start = if self.is_link(s.drv) { s.dis } else { -(len - s.dis) };
         let li = (link - self.n_lanes) as usize;
+        if self.link_hit.0[li].load(Relaxed) != epoch(self.step) {
+            // No foe notified at any of the link's crosses.
+            return speed;
+        }
+        let to_start = if self.is_link(s.drv) { s.dis } else { -(len - s.dis) };
         let (lo, hi) = (self.link_cross_off[li] as usize, self.link_cross_off[li + 1] as usize);
         for (slot, lc) in (lo..hi).zip(&self.link_cross[lo..hi]) {
             let on_link = lc.dist;
@@ -335,9 +342,28 @@ pub(crate) struct CrossSt {
 /// `notify_range` hands each link to one thread, and nothing reads `xs` until every
 /// writer has joined.
 #[inline(always)]
-fn notify(xs: &Disjoint<'_, CrossSt>, k: u32, v: u32, d: f64, ep: u32) {
+fn notify(xs: &Disjoint<'_, CrossSt>, hit: &[AtomicU32], lc: LinkCross, v: u32, d: f64, ep: u32) {
     // SAFETY: the slot has a single writer and no reader during the pass (see above).
-    unsafe { xs.update(k as usize, |x| *x = CrossSt { dist: d, veh: v, epoch: ep }) };
+    unsafe { xs.update(lc.foe as usize, |x| *x = CrossSt { dist: d, veh: v, epoch: ep }) };
+    // Several links may mark the same foe link, all with the same value; a relaxed
+    // atomic store is a plain store on the targets that matter.
+    hit[lc.foe_link as usize].store(ep, Relaxed);
+}
+
+/// Per lane link, an epoch stored from several threads at once (see [`notify`]).
+#[derive(Debug, Default)]
+pub(crate) struct Hits(pub Vec<AtomicU32>);
+
+impl Hits {
+    pub fn new(n: usize) -> Hits {
+        Hits((0..n).map(|_| AtomicU32::new(0)).collect())
+    }
+}
+
+impl Clone for Hits {
+    fn clone(&self) -> Hits {
+        Hits(self.0.iter().map(|h| AtomicU32::new(h.load(Relaxed))).collect())
+    }
 }
 
 /// The notification epoch of `step`: never 0 (the "never notified" value).

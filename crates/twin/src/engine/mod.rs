@@ -207,6 +207,9 @@ pub struct Sim {
     pub(crate) link_cross: Vec<junction::LinkCross>,
     /// Per crossing slot (indexed like `link_cross`), the vehicle notified this step.
     pub(crate) xs: Vec<junction::CrossSt>,
+    /// Per lane link, the epoch of the last step in which a foe was notified at any of
+    /// its crosses: a vehicle on a link without one skips the crossing checks.
+    pub(crate) link_hit: junction::Hits,
     pub(crate) lights: Vec<Light>,
     /// Per movement: may go now.
     pub(crate) green: Vec<bool>,
@@ -331,6 +334,7 @@ impl Sim {
             link_cross_off,
             link_cross,
             xs: vec![junction::CrossSt::default(); n_slots],
+            link_hit: junction::Hits::new(net.lane_links.len()),
             lights,
             green,
             movers: Vec::new(),
