@@ -96,7 +96,7 @@ impl Sim {
         let mut vs = std::mem::take(&mut self.vs);
         let mut aux = std::mem::take(&mut self.aux);
         let mut out = std::mem::take(&mut self.applied);
-        out.clear();
+        // Every entry is written below (idle slots get `IDLE`), so only the length matters.
         out.resize(vs.len(), Applied::default());
         let this = &*self;
         vs.par_chunks_mut(APPLY_CHUNK)
