@@ -50,6 +50,9 @@ impl Sim {
             sim.flows.push(Flow { params: old.params, route, interval: 1.0, start: f64::INFINITY, end: Some(f64::INFINITY) });
             let flow = (sim.flows.len() - 1) as u32;
             sim.vs[v].flow = flow;
+            // The cut route may change the next drivable, an input of the last action:
+            // recompute every action rather than reuse one (see `Deps`).
+            sim.vs[v].still = false;
             if !sim.is_link(s.drv) {
                 sim.vs[v].next_drv = sim.next_of(flow, s.route_pos, s.drv);
             }
