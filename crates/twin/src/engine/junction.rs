@@ -48,7 +48,12 @@ impl Sim {
             let last = self.tail[l];
             let p = self.aux[last as usize].prev_drv;
             if p != NONE && p >= n && self.link_to[(p - n) as usize] == l as u32 {
-                mark(p, FROM_LINK);
+                // `notify_link`'s first test for this vehicle: whether it still covers the
+                // link's far-end cross. If not, it notifies nothing there.
+                let s = &self.vs[last as usize];
+                if self.link_far[(p - n) as usize] + (s.dis - self.kins[s.kin as usize].p.length) < LEAVE_DISTANCE {
+                    mark(p, FROM_LINK);
+                }
             }
             let nx = self.vs[self.head[l] as usize].next_drv;
             if nx != NONE && nx >= n {

@@ -205,6 +205,9 @@ pub struct Sim {
     /// `link_cross[link_cross_off[i]..link_cross_off[i + 1]]`.
     pub(crate) link_cross_off: Vec<u32>,
     pub(crate) link_cross: Vec<junction::LinkCross>,
+    /// Per lane link, the distance from its far-end cross to its end (infinite without
+    /// crosses), computed as the crossing notification computes it.
+    pub(crate) link_far: Vec<f64>,
     /// Per crossing slot (indexed like `link_cross`), the vehicle notified this step.
     pub(crate) xs: Vec<junction::CrossSt>,
     /// Per lane link, the epoch of the last step in which a foe was notified at any of
@@ -297,6 +300,12 @@ impl Sim {
         let n_roads = net.roads.len();
         let (link_cross_off, link_cross) = junction::flatten_crosses(&net);
         let n_slots = link_cross.len();
+        let link_far = (0..net.lane_links.len())
+            .map(|li| match link_cross_off[li + 1] {
+                end if end > link_cross_off[li] => drv_len[n_lanes as usize + li] - link_cross[end as usize - 1].dist,
+                _ => f64::INFINITY,
+            })
+            .collect();
         Sim {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             step: 0,
@@ -333,6 +342,7 @@ impl Sim {
             marked: bits::Bits::new(net.lane_links.len()),
             link_cross_off,
             link_cross,
+            link_far,
             xs: vec![junction::CrossSt::default(); n_slots],
             link_hit: junction::Hits::new(net.lane_links.len()),
             lights,
