@@ -227,6 +227,7 @@ pub struct Sim {
     src_drvs: Vec<u32>,
     /// Vehicles leaving each drivable this step (non-zero only inside `update_location`).
     drv_leaving: Vec<u32>,
+    /// Per drivable, the last step in which `update_location` listed it in `src_drvs`.
     drv_stamp: Vec<u64>,
     /// Per lane link, whether it is notified this step (empty between steps) and why.
     marked: bits::Bits,
