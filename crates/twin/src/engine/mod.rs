@@ -301,12 +301,7 @@ impl Sim {
         let n_roads = net.roads.len();
         let (link_cross_off, link_cross) = junction::flatten_crosses(&net);
         let n_slots = link_cross.len();
-        let link_far = (0..net.lane_links.len())
-            .map(|li| match link_cross_off[li + 1] {
-                end if end > link_cross_off[li] => drv_len[n_lanes as usize + li] - link_cross[end as usize - 1].dist,
-                _ => f64::INFINITY,
-            })
-            .collect();
+        let link_far = junction::far_cross_dists(&link_cross_off, &link_cross, &drv_len[n_lanes as usize..]);
         Sim {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             step: 0,
