@@ -32,24 +32,13 @@ impl Bits {
     }
 
     /// The members in `lo..hi`, in increasing order.
-    pub fn range(&self, lo: usize, hi: usize) -> impl Iterator<Item = usize> + '_ {
-        let (first, last) = (lo / 64, hi.div_ceil(64).min(self.words.len()));
-        (first..last).flat_map(move |w| {
-            let mut bits = self.words[w];
-            if w == first {
-                bits &= u64::MAX << (lo % 64);
-            }
-            if w * 64 + 64 > hi {
-                bits &= u64::MAX >> (w * 64 + 64 - hi);
-            }
-            std::iter::from_fn(move || {
-                (bits != 0).then(|| {
-                    let b = bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    w * 64 + b
-                })
-            })
-        })
+    pub fn range(&self, lo: usize, hi: usize) -> Range<'_> {
+        let hi = hi.min(self.words.len() * 64);
+        if lo >= hi {
+            return Range { words: &[], w: 0, cur: 0, hi };
+        }
+        let w = lo / 64;
+        Range { words: &self.words[..hi.div_ceil(64)], w, cur: self.words[w] & (u64::MAX << (lo % 64)), hi }
     }
 
     /// The members of word `w` (indices `64 w..64 w + 64`) as a copy, so a caller can
@@ -62,6 +51,38 @@ impl Bits {
 
     pub fn words(&self) -> usize {
         self.words.len()
+    }
+}
+
+/// Iterator of [`Bits::range`]: the set bits of word `w` not yet visited are `cur`.
+pub(crate) struct Range<'a> {
+    words: &'a [u64],
+    w: usize,
+    cur: u64,
+    hi: usize,
+}
+
+impl Iterator for Range<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.cur == 0 {
+            self.w += 1;
+            if self.w >= self.words.len() {
+                return None;
+            }
+            self.cur = self.words[self.w];
+        }
+        let i = self.w * 64 + self.cur.trailing_zeros() as usize;
+        self.cur &= self.cur - 1;
+        // Only the last word can hold members at or past `hi`.
+        if i >= self.hi {
+            self.cur = 0;
+            self.w = self.words.len();
+            return None;
+        }
+        Some(i)
     }
 }
 
