@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 
 use super::core::DETECTOR_FRACTION;
+use super::observe::Accum;
 use super::{Act, Sim, SimEvent, Veh, VehAux, NONE};
 use crate::ids::{LaneId, MovementId};
 use crate::VehicleId;
@@ -21,6 +22,20 @@ pub(crate) struct Applied {
 }
 
 const IDLE: u32 = NONE - 1;
+
+impl Accum {
+    /// Add one vehicle-step's outcome (`dt` long).
+    #[inline]
+    fn add(&mut self, o: &Applied, dt: f64) {
+        self.vehicle_updates += 1;
+        self.distance_sum += o.distance;
+        self.vehicle_time += dt;
+        if o.road != NONE {
+            self.road_speed_sum[o.road as usize] += o.speed;
+            self.road_samples[o.road as usize] += 1;
+        }
+    }
+}
 
 /// Apply action `a` to vehicle `s` (with `next`, its next drivable if the action changes
 /// its drivable).
@@ -56,43 +71,25 @@ impl Sim {
             return;
         }
         // One thread (or events to record): every slot in order, the arrays side by side.
-        let dt = self.cfg.dt;
         let (mut vs, mut aux) = (std::mem::take(&mut self.vs), std::mem::take(&mut self.aux));
         let mut events = std::mem::take(&mut self.events);
-        let st = &self.stats;
-        let (mut updates, mut distance, mut time) = (st.vehicle_updates, st.distance_sum, st.vehicle_time);
-        let mut road_sum = std::mem::take(&mut self.stats.road_speed_sum);
-        let mut road_samples = std::mem::take(&mut self.stats.road_samples);
+        let mut st = std::mem::replace(&mut self.stats, Accum::new(0));
         for ((s, x), a) in vs.iter_mut().zip(aux.iter_mut()).zip(&self.acts) {
             if !s.running {
                 continue;
             }
-            let old_speed = s.speed;
             if self.cfg.record_events {
                 self.apply_events(s, x, a, &mut events);
             }
-            let next = if a.drv != NONE { self.next_of(s.flow, a.route_pos, a.drv) } else { NONE };
-            apply(s, x, a, next);
-            updates += 1;
-            distance += (old_speed + a.speed) * dt / 2.0;
-            time += dt;
-            if s.drv < self.n_lanes {
-                let r = self.lane_road[s.drv as usize] as usize;
-                road_sum[r] += a.speed;
-                road_samples[r] += 1;
-            }
+            st.add(&self.apply_one(s, x, a), self.cfg.dt);
         }
         self.vs = vs;
         self.aux = aux;
         self.events = events;
-        let st = &mut self.stats;
-        (st.vehicle_updates, st.distance_sum, st.vehicle_time) = (updates, distance, time);
-        st.road_speed_sum = road_sum;
-        st.road_samples = road_samples;
+        self.stats = st;
     }
 
     fn update_action_par(&mut self) {
-        let dt = self.cfg.dt;
         let mut vs = std::mem::take(&mut self.vs);
         let mut aux = std::mem::take(&mut self.aux);
         let mut out = std::mem::take(&mut self.applied);
@@ -105,35 +102,33 @@ impl Sim {
             .enumerate()
             .for_each(|(c, ((vc, xc), oc))| {
                 for (k, ((s, x), o)) in vc.iter_mut().zip(xc.iter_mut()).zip(oc.iter_mut()).enumerate() {
-                    if !s.running {
-                        o.road = IDLE;
-                        continue;
-                    }
-                    let a = &this.acts[c * APPLY_CHUNK + k];
-                    let old_speed = s.speed;
-                    let next = if a.drv != NONE { this.next_of(s.flow, a.route_pos, a.drv) } else { NONE };
-                    apply(s, x, a, next);
-                    o.distance = (old_speed + a.speed) * dt / 2.0;
-                    o.speed = a.speed;
-                    o.road = if s.drv < this.n_lanes { this.lane_road[s.drv as usize] } else { NONE };
+                    *o = if s.running {
+                        this.apply_one(s, x, &this.acts[c * APPLY_CHUNK + k])
+                    } else {
+                        Applied { road: IDLE, ..Default::default() }
+                    };
                 }
             });
         self.vs = vs;
         self.aux = aux;
-        let st = &mut self.stats;
-        for o in &out {
-            if o.road == IDLE {
-                continue;
-            }
-            st.vehicle_updates += 1;
-            st.distance_sum += o.distance;
-            st.vehicle_time += dt;
-            if o.road != NONE {
-                st.road_speed_sum[o.road as usize] += o.speed;
-                st.road_samples[o.road as usize] += 1;
-            }
+        for o in out.iter().filter(|o| o.road != IDLE) {
+            self.stats.add(o, self.cfg.dt);
         }
         self.applied = out;
+    }
+
+    /// Apply action `a` to running vehicle `s`: its new state and what it adds to the
+    /// statistics.
+    #[inline]
+    fn apply_one(&self, s: &mut Veh, x: &mut VehAux, a: &Act) -> Applied {
+        let old_speed = s.speed;
+        let next = if a.drv != NONE { self.next_of(s.flow, a.route_pos, a.drv) } else { NONE };
+        apply(s, x, a, next);
+        Applied {
+            distance: (old_speed + a.speed) * self.cfg.dt / 2.0,
+            speed: a.speed,
+            road: if s.drv < self.n_lanes { self.lane_road[s.drv as usize] } else { NONE },
+        }
     }
 
     /// The events of applying action `a` to vehicle `s` (before it is applied).
