@@ -41,16 +41,10 @@ impl Bits {
         Range { words: &self.words[..hi.div_ceil(64)], w, cur: self.words[w] & (u64::MAX << (lo % 64)), hi }
     }
 
-    /// The members of word `w` (indices `64 w..64 w + 64`) as a copy, so a caller can
-    /// change the set while it visits them; with [`Bits::words`] this walks the set in
-    /// order.
+    /// The smallest member at or after `i`: lets a caller change the set between visits.
     #[inline]
-    pub fn word(&self, w: usize) -> u64 {
-        self.words[w]
-    }
-
-    pub fn words(&self) -> usize {
-        self.words.len()
+    pub fn first_from(&self, i: usize) -> Option<usize> {
+        self.range(i, usize::MAX).next()
     }
 }
 
@@ -86,18 +80,6 @@ impl Iterator for Range<'_> {
     }
 }
 
-/// The indices of the set bits of `word`, a copy of word `w` of a [`Bits`], in order.
-#[inline]
-pub(crate) fn members(w: usize, mut word: u64) -> impl Iterator<Item = usize> {
-    std::iter::from_fn(move || {
-        (word != 0).then(|| {
-            let b = word.trailing_zeros() as usize;
-            word &= word - 1;
-            w * 64 + b
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,8 +100,9 @@ mod tests {
             let got: Vec<usize> = b.range(lo, hi).collect();
             let want: Vec<usize> = s.range(lo..hi).copied().collect();
             prop_assert_eq!(got, want);
-            let all: Vec<usize> = (0..b.words()).flat_map(|w| members(w, b.word(w))).collect();
+            let all: Vec<usize> = b.range(0, n).collect();
             prop_assert_eq!(all, s.iter().copied().collect::<Vec<_>>());
+            prop_assert_eq!(b.first_from(lo), s.range(lo..).next().copied());
         }
     }
 }

@@ -2,7 +2,6 @@
 
 use rayon::prelude::*;
 
-use super::bits;
 use super::disjoint::Disjoint;
 use super::model::{car_follow_speed, max, min, no_collision_speed};
 use super::{Act, Deps, Sim, SimEvent, NONE};
@@ -25,10 +24,11 @@ impl Sim {
             self.waiting.iter().enumerate().all(|(l, q)| q.is_empty() != self.buffered.contains(l)),
             "the set of lanes with an entry buffer is out of step with the buffers"
         );
-        for w in 0..self.buffered.words() {
-            for l in bits::members(w, self.buffered.word(w)) {
-                self.admit(l);
-            }
+        // Admission may empty a buffer (and drop its lane from the set) while we walk it.
+        let mut next = 0;
+        while let Some(l) = self.buffered.first_from(next) {
+            self.admit(l);
+            next = l + 1;
         }
     }
 
