@@ -2,37 +2,30 @@
 
 use rayon::prelude::*;
 
-use super::core::DETECTOR_FRACTION;
+use super::core::{ACT_CHUNK, DETECTOR_FRACTION};
 use super::observe::Accum;
 use super::{Act, Sim, SimEvent, Veh, VehAux, NONE};
 use crate::ids::{LaneId, MovementId};
 use crate::VehicleId;
-
-/// Vehicle slots per unit of work when actions are applied in parallel.
-const APPLY_CHUNK: usize = 1024;
 
 /// What one applied action adds to the statistics, summed in slot order afterwards.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Applied {
     distance: f64,
     speed: f64,
-    /// Road of the lane driven after the action, `NONE` on a lane link; `u32::MAX - 1`
-    /// for a slot that is not running.
+    /// Road of the lane driven after the action, `NONE` on a lane link.
     road: u32,
 }
 
-const IDLE: u32 = NONE - 1;
-
 impl Accum {
-    /// Add one vehicle-step's outcome (`dt` long).
+    /// Add what one vehicle-step adds to the float sums. Vehicle updates and per-road
+    /// samples are counts, taken from the queues (see `update_leaders`); a vehicle left out
+    /// of the apply pass adds exactly zero to every sum here.
     #[inline]
-    fn add(&mut self, o: &Applied, dt: f64) {
-        self.vehicle_updates += 1;
+    fn add(&mut self, o: &Applied) {
         self.distance_sum += o.distance;
-        self.vehicle_time += dt;
         if o.road != NONE {
             self.road_speed_sum[o.road as usize] += o.speed;
-            self.road_samples[o.road as usize] += 1;
         }
     }
 }
@@ -62,26 +55,30 @@ fn apply(s: &mut Veh, x: &mut VehAux, a: &Act, next: u32) {
 }
 
 impl Sim {
-    /// Apply buffered actions; refresh cached next drivables; accumulate statistics. With
-    /// threads (and no events to record) the vehicles are updated in parallel and only
-    /// the sums run in slot order, so they are bit-identical to the sequential ones.
+    /// Apply buffered actions; refresh cached next drivables; accumulate statistics. Only
+    /// the live vehicles (see `act_chunk`) are visited: the others are at rest reusing the
+    /// action last applied to them, so applying it again would change nothing and add
+    /// exactly zero to every sum. With threads (and no events to record) the vehicles are
+    /// updated in parallel and only the sums run in slot order, so they are bit-identical
+    /// to the sequential ones.
     pub(super) fn update_action(&mut self) {
         if self.cfg.threads > 1 && !self.cfg.record_events && self.stats.running > 4096 {
             self.update_action_par();
             return;
         }
-        // One thread (or events to record): every slot in order, the arrays side by side.
         let (mut vs, mut aux) = (std::mem::take(&mut self.vs), std::mem::take(&mut self.aux));
         let mut events = std::mem::take(&mut self.events);
         let mut st = std::mem::replace(&mut self.stats, Accum::new(0));
-        for ((s, x), a) in vs.iter_mut().zip(aux.iter_mut()).zip(&self.acts) {
+        for &v in self.live.iter().flatten() {
+            let (s, x, a) = (&mut vs[v as usize], &mut aux[v as usize], &self.acts[v as usize]);
             if !s.running {
+                // It finished its trip in `update_location`.
                 continue;
             }
             if self.cfg.record_events {
                 self.apply_events(s, x, a, &mut events);
             }
-            st.add(&self.apply_one(s, x, a), self.cfg.dt);
+            st.add(&self.apply_one(s, x, a));
         }
         self.vs = vs;
         self.aux = aux;
@@ -93,26 +90,27 @@ impl Sim {
         let mut vs = std::mem::take(&mut self.vs);
         let mut aux = std::mem::take(&mut self.aux);
         let mut out = std::mem::take(&mut self.applied);
-        // Every entry is written below (idle slots get `IDLE`), so only the length matters.
-        out.resize(vs.len(), Applied::default());
+        out.resize_with(self.live.len(), Vec::new);
         let this = &*self;
-        vs.par_chunks_mut(APPLY_CHUNK)
-            .zip(aux.par_chunks_mut(APPLY_CHUNK))
-            .zip(out.par_chunks_mut(APPLY_CHUNK))
+        // A chunk's live vehicles are all in its own slot range.
+        vs.par_chunks_mut(ACT_CHUNK)
+            .zip(aux.par_chunks_mut(ACT_CHUNK))
+            .zip(self.live.par_iter().zip(out.par_iter_mut()))
             .enumerate()
-            .for_each(|(c, ((vc, xc), oc))| {
-                for (k, ((s, x), o)) in vc.iter_mut().zip(xc.iter_mut()).zip(oc.iter_mut()).enumerate() {
-                    *o = if s.running {
-                        this.apply_one(s, x, &this.acts[c * APPLY_CHUNK + k])
-                    } else {
-                        Applied { road: IDLE, ..Default::default() }
-                    };
+            .for_each(|(c, ((vc, xc), (live, o)))| {
+                o.clear();
+                for &v in live {
+                    let k = v as usize - c * ACT_CHUNK;
+                    let s = &mut vc[k];
+                    if s.running {
+                        o.push(this.apply_one(s, &mut xc[k], &this.acts[v as usize]));
+                    }
                 }
             });
         self.vs = vs;
         self.aux = aux;
-        for o in out.iter().filter(|o| o.road != IDLE) {
-            self.stats.add(o, self.cfg.dt);
+        for o in out.iter().flatten() {
+            self.stats.add(o);
         }
         self.applied = out;
     }

@@ -12,7 +12,7 @@ use crate::VehicleId;
 pub const DETECTOR_FRACTION: f64 = 0.5;
 
 /// Vehicle slots per unit of work in the action phase.
-const ACT_CHUNK: usize = 1024;
+pub(super) const ACT_CHUNK: usize = 1024;
 /// Drivable fronts per unit of work in the leader update.
 const LEAD_CHUNK: usize = 1024;
 
@@ -59,30 +59,38 @@ impl Sim {
         }
     }
 
-    /// Compute every running vehicle's next speed and position into `acts`, and list the
-    /// vehicles that leave their drivable (per chunk of slots, so the list is in slot order
-    /// whatever the thread count).
+    /// Compute every running vehicle's next speed and position into `acts`, and list (per
+    /// chunk of slots, so each list is in slot order whatever the thread count) the
+    /// vehicles that leave their drivable and those whose action changes anything.
     pub(super) fn get_action(&mut self) {
         let mut acts = std::mem::take(&mut self.acts);
         let mut movers = std::mem::take(&mut self.movers);
-        movers.resize_with(acts.len().div_ceil(ACT_CHUNK), Vec::new);
+        let mut live = std::mem::take(&mut self.live);
+        let chunks = acts.len().div_ceil(ACT_CHUNK);
+        movers.resize_with(chunks, Vec::new);
+        live.resize_with(chunks, Vec::new);
         let this = &*self;
         if self.cfg.threads > 1 && self.stats.running > 4096 {
             acts.par_chunks_mut(ACT_CHUNK)
-                .zip(movers.par_iter_mut())
+                .zip(movers.par_iter_mut().zip(live.par_iter_mut()))
                 .enumerate()
-                .for_each(|(c, (chunk, m))| this.act_chunk(c, chunk, m));
+                .for_each(|(c, (chunk, (m, l)))| this.act_chunk(c, chunk, m, l));
         } else {
-            for (c, (chunk, m)) in acts.chunks_mut(ACT_CHUNK).zip(movers.iter_mut()).enumerate() {
-                this.act_chunk(c, chunk, m);
+            for (c, (chunk, (m, l))) in acts.chunks_mut(ACT_CHUNK).zip(movers.iter_mut().zip(live.iter_mut())).enumerate() {
+                this.act_chunk(c, chunk, m, l);
             }
         }
         self.acts = acts;
         self.movers = movers;
+        self.live = live;
     }
 
-    fn act_chunk(&self, c: usize, acts: &mut [Act], movers: &mut Vec<u32>) {
+    /// The action phase for the vehicle slots of chunk `c`. A reused action at rest (speed
+    /// exactly zero) changes nothing when applied, so it is left out of `live`: the apply
+    /// pass skips it (see `update_action`).
+    fn act_chunk(&self, c: usize, acts: &mut [Act], movers: &mut Vec<u32>, live: &mut Vec<u32>) {
         movers.clear();
+        live.clear();
         for (k, a) in acts.iter_mut().enumerate() {
             let v = (c * ACT_CHUNK + k) as u32;
             if self.vs[v as usize].running {
@@ -90,7 +98,11 @@ impl Sim {
                     *a = self.control(v);
                 } else {
                     debug_assert_eq!(*a, self.control(v), "reused action of vehicle {v} differs");
+                    if a.speed.to_bits() == 0 {
+                        continue;
+                    }
                 }
+                live.push(v);
                 if a.end || a.drv != NONE {
                     movers.push(v);
                 }
@@ -277,9 +289,9 @@ impl Sim {
         );
         let mut fronts = std::mem::take(&mut self.fronts);
         fronts.clear();
-        fronts.extend(self.occupied.range(0, self.head.len()).map(|d| (d as u32, NONE, 0.0)));
+        fronts.extend(self.occupied.range(0, self.head.len()).map(|d| (d as u32, NONE, 0.0, 0)));
         let this = &*self;
-        let look = |f: &mut (u32, u32, f64)| (f.1, f.2) = this.find_leader(this.head[f.0 as usize], NONE);
+        let look = |f: &mut (u32, u32, f64, u32)| (f.1, f.2) = this.find_leader(this.head[f.0 as usize], NONE);
         if self.cfg.threads > 1 && fronts.len() > LEAD_CHUNK {
             fronts.par_chunks_mut(LEAD_CHUNK).for_each(|c| c.iter_mut().for_each(look));
         } else {
@@ -300,8 +312,10 @@ impl Sim {
                     s.gap = gap;
                 })
             };
-            let walk = |&(d, l, gap): &(u32, u32, f64)| {
+            let walk = |f: &mut (u32, u32, f64, u32)| {
+                let (d, l, gap) = (f.0, f.1, f.2);
                 let (a, b) = queues[d as usize].as_slices();
+                f.3 = (a.len() + b.len()) as u32;
                 let front = head[d as usize];
                 follow(front, l, gap);
                 let mut leader = front;
@@ -317,12 +331,20 @@ impl Sim {
                 }
             };
             if self.cfg.threads > 1 && fronts.len() > LEAD_CHUNK {
-                fronts.par_chunks(LEAD_CHUNK).for_each(|c| c.iter().for_each(walk));
+                fronts.par_chunks_mut(LEAD_CHUNK).for_each(|c| c.iter_mut().for_each(walk));
             } else {
-                fronts.iter().for_each(walk);
+                fronts.iter_mut().for_each(walk);
             }
         }
         self.vs = vs;
+        // Every running vehicle is in exactly one queue: count this step's updates there.
+        let st = &mut self.stats;
+        for &(d, _, _, n) in &fronts {
+            st.vehicle_updates += n as u64;
+            if d < self.n_lanes {
+                st.road_samples[self.lane_road[d as usize] as usize] += n;
+            }
+        }
         self.fronts = fronts;
     }
 

@@ -219,11 +219,16 @@ pub struct Sim {
     // --- scratch, reused every step ---
     /// Per chunk of vehicle slots, the vehicles leaving their drivable this step.
     movers: Vec<Vec<u32>>,
+    /// Per chunk of vehicle slots, the running vehicles whose action changes their state
+    /// or adds to the statistics (every one but those at rest reusing their last action).
+    live: Vec<Vec<u32>>,
     moved: Vec<(u32, f64)>,
-    /// Non-empty drivables with their front vehicle's new leader and gap (queue walk).
-    fronts: Vec<(u32, u32, f64)>,
-    /// Per vehicle slot, what its applied action adds to the statistics (parallel apply).
-    applied: Vec<apply::Applied>,
+    /// Non-empty drivables with their front vehicle's new leader and gap, and their
+    /// number of vehicles (queue walk).
+    fronts: Vec<(u32, u32, f64, u32)>,
+    /// Per chunk of vehicle slots, what its live vehicles' actions add to the statistics
+    /// (parallel apply).
+    applied: Vec<Vec<apply::Applied>>,
     src_drvs: Vec<u32>,
     /// Vehicles leaving each drivable this step (non-zero only inside `update_location`).
     drv_leaving: Vec<u32>,
@@ -344,6 +349,7 @@ impl Sim {
             lights,
             green,
             movers: Vec::new(),
+            live: Vec::new(),
             moved: Vec::new(),
             fronts: Vec::new(),
             applied: Vec::new(),

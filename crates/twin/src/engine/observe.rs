@@ -23,7 +23,6 @@ pub(crate) struct Accum {
     pub stops_sum: u64,
     pub vehicle_updates: u64,
     pub distance_sum: f64,
-    pub vehicle_time: f64,
     pub road_speed_sum: Vec<f64>,
     pub road_samples: Vec<u32>,
     pub road_series: Vec<Vec<f32>>,
@@ -45,7 +44,6 @@ impl Accum {
             stops_sum: 0,
             vehicle_updates: 0,
             distance_sum: 0.0,
-            vehicle_time: 0.0,
             road_speed_sum: vec![0.0; n_roads],
             road_samples: vec![0; n_roads],
             road_series: vec![Vec::new(); n_roads],
@@ -176,7 +174,12 @@ impl Sim {
             vehicles_waiting: s.alive - s.running,
             mean_delay_s: if s.finished == 0 { 0.0 } else { s.delay_sum / s.finished as f64 },
             stops_per_vehicle: if s.finished == 0 { 0.0 } else { s.stops_sum as f64 / s.finished as f64 },
-            average_speed_mps: if s.vehicle_time > 0.0 { s.distance_sum / s.vehicle_time } else { 0.0 },
+            // Time spent driving: one step per vehicle update (exact, whatever the order).
+            average_speed_mps: if s.vehicle_updates > 0 {
+                s.distance_sum / (s.vehicle_updates as f64 * self.cfg.dt)
+            } else {
+                0.0
+            },
             vehicle_updates: s.vehicle_updates,
         }
     }
