@@ -2,7 +2,6 @@
 
 use rayon::prelude::*;
 
-use super::disjoint::Disjoint;
 use super::model::{car_follow_speed, max, min, no_collision_speed};
 use super::{Act, Deps, Sim, SimEvent, NONE};
 use crate::ids::{LaneId, RoadId};
@@ -48,10 +47,13 @@ impl Sim {
         }
         self.vs[v as usize].running = true;
         self.q_push(l as u32, v);
-        let (leader, gap) = self.find_leader(v, tail);
-        let veh = &mut self.vs[v as usize];
-        veh.leader = leader;
-        veh.gap = gap;
+        if tail == NONE {
+            // The lane was empty: look ahead now (as CityFlow does on entry).
+            let (leader, gap) = self.find_leader(v, NONE);
+            let veh = &mut self.vs[v as usize];
+            veh.leader = leader;
+            veh.gap = gap;
+        }
         self.stats.running += 1;
         if self.cfg.record_events {
             let id = VehicleId(self.aux[v as usize].id);
@@ -94,10 +96,11 @@ impl Sim {
         for (k, a) in acts.iter_mut().enumerate() {
             let v = (c * ACT_CHUNK + k) as u32;
             if self.vs[v as usize].running {
-                if !self.act_reusable(v, a) {
-                    *a = self.control(v);
+                let gap = self.gap_of(v);
+                if !self.act_reusable(v, a, gap) {
+                    *a = self.control(v, gap);
                 } else {
-                    debug_assert_eq!(*a, self.control(v), "reused action of vehicle {v} differs");
+                    debug_assert_eq!(*a, self.control(v, gap), "reused action of vehicle {v} differs");
                     if a.speed.to_bits() == 0 {
                         continue;
                     }
@@ -113,11 +116,11 @@ impl Sim {
     /// Whether `a`, vehicle `v`'s action of the last step, is still its action: every input
     /// it was computed from is unchanged (an exact shortcut for vehicles at rest in queues).
     #[inline]
-    fn act_reusable(&self, v: u32, a: &Act) -> bool {
+    fn act_reusable(&self, v: u32, a: &Act, gap: f64) -> bool {
         let s = &self.vs[v as usize];
         s.still
             && a.leader == s.leader
-            && a.gap.to_bits() == s.gap.to_bits()
+            && a.gap.to_bits() == gap.to_bits()
             && (s.leader == NONE || self.vs[s.leader as usize].still)
             && match a.deps {
                 Deps::Any => false,
@@ -126,13 +129,26 @@ impl Sim {
             }
     }
 
+    /// The gap from vehicle `v` to its leader: stored for a queue front (the look-ahead's),
+    /// derived for a follower exactly as CityFlow's `updateLeaderAndGap` computes it.
+    #[inline]
+    pub(super) fn gap_of(&self, v: u32) -> f64 {
+        let s = &self.vs[v as usize];
+        if s.front {
+            return s.gap;
+        }
+        let l = &self.vs[s.leader as usize];
+        debug_assert_eq!(l.drv, s.drv, "vehicle {v} follows a vehicle on another drivable");
+        l.dis - self.kins[l.kin as usize].p.length - s.dis
+    }
+
     /// CityFlow's `vehicleControl`: next speed, then walk the route by the distance covered.
-    fn control(&self, v: u32) -> Act {
+    fn control(&self, v: u32, gap: f64) -> Act {
         let s = &self.vs[v as usize];
         let k = self.kin(v);
         let dt = self.cfg.dt;
-        let mut act = Act { drv: NONE, blocker: NONE, leader: s.leader, gap: s.gap, deps: Deps::Own, ..Default::default() };
-        let next = self.next_speed(v, &mut act);
+        let mut act = Act { drv: NONE, blocker: NONE, leader: s.leader, gap, deps: Deps::Own, ..Default::default() };
+        let next = self.next_speed(v, gap, &mut act);
         let (speed, delta) =
             if next < 0.0 { (0.0, 0.5 * s.speed * s.speed / k.p.max_neg_acc) } else { (next, (s.speed + next) * dt / 2.0) };
         let mut dis = s.dis + delta;
@@ -160,14 +176,14 @@ impl Sim {
     }
 
     /// CityFlow's `getNextSpeed`; records the foe yielded to and the inputs used in `act`.
-    fn next_speed(&self, v: u32, act: &mut Act) -> f64 {
+    fn next_speed(&self, v: u32, gap: f64, act: &mut Act) -> f64 {
         let s = &self.vs[v as usize];
         let k = self.kin(v);
         let dt = self.cfg.dt;
         let mut speed = min(min(k.p.max_speed, s.speed + k.p.max_pos_acc * dt), self.drv_max_speed[s.drv as usize]);
         if s.leader != NONE {
             let l = &self.vs[s.leader as usize];
-            speed = min(speed, car_follow_speed(k, s.speed, &self.kins[l.kin as usize], l.speed, s.gap, dt));
+            speed = min(speed, car_follow_speed(k, s.speed, &self.kins[l.kin as usize], l.speed, gap, dt));
         }
         let len = self.drv_len[s.drv as usize];
         if self.is_link(s.drv) || (s.next_drv != NONE && self.is_link(s.next_drv) && len - s.dis <= k.approach) {
@@ -225,6 +241,14 @@ impl Sim {
                 self.queues[d].retain(|v| !gone(v));
                 self.head[d] = self.queues[d].front().copied().unwrap_or(NONE);
                 self.tail[d] = self.queues[d].back().copied().unwrap_or(NONE);
+                // Who follows whom changed inside the queue.
+                let mut ahead = NONE;
+                for &v in &self.queues[d] {
+                    let s = &mut self.vs[v as usize];
+                    s.leader = ahead;
+                    s.front = ahead == NONE;
+                    ahead = v;
+                }
                 if self.head[d] == NONE {
                     self.occupied.remove(d);
                 }
@@ -279,64 +303,42 @@ impl Sim {
         self.free_slot(v);
     }
 
-    /// Recompute leader and gap for every vehicle, drivable by drivable: the front of each
-    /// queue looks ahead (`find_leader`, in parallel when there are threads), every other
-    /// vehicle follows the one in front of it on the same drivable.
+    /// CityFlow's `updateLeaderAndGap` for every vehicle. The front of each queue looks
+    /// ahead (`find_leader`, in parallel when there are threads). Every other vehicle
+    /// follows the one in front of it on the same drivable: the queue operations keep that
+    /// leader, and its gap is derived from the two positions when it is read (`gap_of`),
+    /// so followers need no pass here.
     pub(super) fn update_leaders(&mut self) {
         debug_assert!(
             self.head.iter().enumerate().all(|(d, &h)| (h != NONE) == self.occupied.contains(d)),
             "the set of occupied drivables is out of step with the queues"
         );
+        debug_assert!(
+            self.occupied.range(0, self.head.len()).all(|d| {
+                let q = &self.queues[d];
+                q.iter().skip(1).zip(q).all(|(&v, &ahead)| !self.vs[v as usize].front && self.vs[v as usize].leader == ahead)
+            }),
+            "a follower's leader is not the vehicle in front of it"
+        );
         let mut fronts = std::mem::take(&mut self.fronts);
         fronts.clear();
         fronts.extend(self.occupied.range(0, self.head.len()).map(|d| (d as u32, NONE, 0.0, 0)));
         let this = &*self;
-        let look = |f: &mut (u32, u32, f64, u32)| (f.1, f.2) = this.find_leader(this.head[f.0 as usize], NONE);
+        let look = |f: &mut (u32, u32, f64, u32)| {
+            (f.1, f.2) = this.find_leader(this.head[f.0 as usize], NONE);
+            f.3 = this.queues[f.0 as usize].len() as u32;
+        };
         if self.cfg.threads > 1 && fronts.len() > LEAD_CHUNK {
             fronts.par_chunks_mut(LEAD_CHUNK).for_each(|c| c.iter_mut().for_each(look));
         } else {
             fronts.iter_mut().for_each(look);
         }
-        // The walk writes only leaders and gaps, each drivable's vehicles by one thread.
-        let mut vs = std::mem::take(&mut self.vs);
-        {
-            let w = Disjoint::new(&mut vs);
-            let (queues, head, kins) = (&self.queues, &self.head, &self.kins);
-            // SAFETY (every `w` call below): a drivable's queue holds exactly the vehicles
-            // on it, so every vehicle is in one queue; each queue is walked by one call, on
-            // one thread, which touches only that queue's vehicles; and the references
-            // from `get` end before `update` writes.
-            let follow = |v: u32, leader: u32, gap: f64| unsafe {
-                w.update(v as usize, |s| {
-                    s.leader = leader;
-                    s.gap = gap;
-                })
-            };
-            let walk = |f: &mut (u32, u32, f64, u32)| {
-                let (d, l, gap) = (f.0, f.1, f.2);
-                let (a, b) = queues[d as usize].as_slices();
-                f.3 = (a.len() + b.len()) as u32;
-                let front = head[d as usize];
-                follow(front, l, gap);
-                let mut leader = front;
-                for &v in a.iter().chain(b).skip(1) {
-                    let gap = unsafe {
-                        let (ld, me) = (w.get(leader as usize), w.get(v as usize));
-                        // A queue holds only the vehicles on its drivable (see `update_location`).
-                        debug_assert_eq!(ld.drv, me.drv);
-                        ld.dis - kins[ld.kin as usize].p.length - me.dis
-                    };
-                    follow(v, leader, gap);
-                    leader = v;
-                }
-            };
-            if self.cfg.threads > 1 && fronts.len() > LEAD_CHUNK {
-                fronts.par_chunks_mut(LEAD_CHUNK).for_each(|c| c.iter_mut().for_each(walk));
-            } else {
-                fronts.iter_mut().for_each(walk);
-            }
+        for &(d, leader, gap, _) in &fronts {
+            let s = &mut self.vs[self.head[d as usize] as usize];
+            s.leader = leader;
+            s.gap = gap;
+            s.front = true;
         }
-        self.vs = vs;
         // Every running vehicle is in exactly one queue: count this step's updates there.
         let st = &mut self.stats;
         for &(d, _, _, n) in &fronts {

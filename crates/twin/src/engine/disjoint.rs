@@ -11,8 +11,8 @@ pub(super) struct Disjoint<'a, T> {
     _borrow: PhantomData<&'a mut [T]>,
 }
 
-// SAFETY: sharing is sound as long as callers keep to the contracts of `get` and
-// `update`: an element is written by one thread, and not read by another meanwhile.
+// SAFETY: sharing is sound as long as callers keep to the contract of `update`: an
+// element is written by one thread, and not read by another meanwhile.
 unsafe impl<T: Send + Sync> Sync for Disjoint<'_, T> {}
 
 impl<'a, T> Disjoint<'a, T> {
@@ -20,22 +20,10 @@ impl<'a, T> Disjoint<'a, T> {
         Disjoint { ptr: s.as_mut_ptr(), len: s.len(), _borrow: PhantomData }
     }
 
-    /// Element `i`.
-    ///
-    /// # Safety
-    /// No other thread may write element `i` while the reference lives.
-    #[inline(always)]
-    pub unsafe fn get(&self, i: usize) -> &T {
-        assert!(i < self.len);
-        // SAFETY: in bounds; no concurrent write, per the caller.
-        unsafe { &*self.ptr.add(i) }
-    }
-
     /// Change element `i` with `f`.
     ///
     /// # Safety
-    /// No other thread may read or write element `i` meanwhile, and no reference to it
-    /// from [`Disjoint::get`] may be alive.
+    /// No other thread may read or write element `i` meanwhile.
     #[inline(always)]
     pub unsafe fn update(&self, i: usize, f: impl FnOnce(&mut T)) {
         assert!(i < self.len);

@@ -101,6 +101,10 @@ pub(crate) struct Veh {
     pub stopped: bool,
     /// Speed, position and drivable unchanged by the last step.
     pub still: bool,
+    /// Front of its drivable's queue: `leader` and `gap` come from the look-ahead. Any
+    /// other vehicle follows the one in front of it on the same drivable (`leader`, kept
+    /// by the queue operations) and its gap is derived when needed (see `Sim::gap_of`).
+    pub front: bool,
 }
 
 const _: () = assert!(std::mem::size_of::<Veh>() == 64);
@@ -468,6 +472,10 @@ impl Sim {
     pub(crate) fn q_push(&mut self, d: u32, v: u32) {
         let d = d as usize;
         self.queues[d].push_back(v);
+        // It follows the old last vehicle; a front gets its leader in `update_leaders`.
+        let s = &mut self.vs[v as usize];
+        s.leader = self.tail[d];
+        s.front = s.leader == NONE;
         if self.head[d] == NONE {
             self.head[d] = v;
             self.occupied.insert(d);
@@ -557,6 +565,7 @@ impl Sim {
             running: false,
             stopped: true,
             still: false,
+            front: false,
         };
         let aux = VehAux { enter_time: t, id: self.stats.created, prev_drv: NONE, stops: 0, alive: true };
         let slot = match self.free_slots.pop() {
