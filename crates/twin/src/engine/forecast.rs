@@ -28,6 +28,9 @@ impl Sim {
     pub fn forecast_copy_with(&self, full_routes: bool) -> Sim {
         let mut sim = self.clone();
         sim.flows.clear();
+        sim.routes.clear();
+        sim.route_off.clear();
+        sim.route_off.push(0);
         sim.flow_kin.clear();
         sim.flow_free_time.clear();
         sim.flow_free_prefix.clear();
@@ -41,13 +44,15 @@ impl Sim {
             }
             let s = sim.vs[v];
             let old = &self.flows[s.flow as usize];
-            let keep = if full_routes { old.route.len() } else { (s.route_pos as usize + 2).min(old.route.len()) };
-            let route = old.route[..keep].to_vec();
-            sim.flow_free_prefix.push(super::free_flow_prefix(&sim.net, &old.params, &route));
+            let old_route = self.route(s.flow);
+            let keep = if full_routes { old_route.len() } else { (s.route_pos as usize + 2).min(old_route.len()) };
+            let route = &old_route[..keep];
+            sim.flow_free_prefix.push(super::free_flow_prefix(&sim.net, &old.params, route));
             sim.flow_free_time.push(self.flow_free_time[s.flow as usize]);
             sim.flow_kin.push(s.kin);
             sim.flow_rt.push(FlowRt { now_time: 0.0, done: true, count: 1 });
-            sim.flows.push(Flow { params: old.params, route, interval: 1.0, start: f64::INFINITY, end: Some(f64::INFINITY) });
+            super::push_route(&mut sim.routes, &mut sim.route_off, route);
+            sim.flows.push(Flow { params: old.params, route: Vec::new(), interval: 1.0, start: f64::INFINITY, end: Some(f64::INFINITY) });
             let flow = (sim.flows.len() - 1) as u32;
             sim.vs[v].flow = flow;
             // The cut route may change the next drivable, an input of the last action:
@@ -66,7 +71,7 @@ impl Sim {
     pub fn lane_continuing(&self, l: LaneId) -> u32 {
         let on = |v: &&u32| {
             let s = &self.vs[**v as usize];
-            (s.route_pos as usize + 1) < self.flows[s.flow as usize].route.len()
+            (s.route_pos as usize + 1) < self.route(s.flow).len()
         };
         self.queues[l.idx()].iter().chain(self.waiting[l.idx()].iter()).filter(on).count() as u32
     }

@@ -177,8 +177,16 @@ pub struct Sim {
     /// `lane_out[lane_out_off[l]..lane_out_off[l + 1]]`.
     lane_out_off: Vec<u32>,
     lane_out: Vec<u32>,
+    /// Per lane, the distinct roads its lane links lead to, contiguous like `lane_out`.
+    lane_roads_off: Vec<u32>,
+    lane_roads: Vec<u32>,
     // --- demand ---
     pub(crate) flows: Vec<Flow>,
+    /// Every flow's route, end to end (flow `f` owns `routes[route_off[f]..route_off[f +
+    /// 1]]`; `Flow::route` is empty here): the router reads routes every step, and one
+    /// dense array keeps them in cache.
+    routes: Vec<RoadId>,
+    route_off: Vec<u32>,
     pub(crate) flow_kin: Vec<u32>,
     pub(crate) flow_free_time: Vec<f64>,
     /// Per flow: free-flow time elapsed at the start of each route road (plus the total).
@@ -256,7 +264,7 @@ impl Sim {
     }
 
     /// Build from owned parts (avoids copying a large network).
-    pub fn from_parts(net: Network, flows: Vec<Flow>, mut cfg: SimConfig) -> Sim {
+    pub fn from_parts(net: Network, mut flows: Vec<Flow>, mut cfg: SimConfig) -> Sim {
         if !(cfg.dt.is_finite() && cfg.dt > 0.0) {
             cfg.dt = 1.0;
         }
@@ -283,9 +291,20 @@ impl Sim {
         let mut lane_out_off = Vec::with_capacity(net.lanes.len() + 1);
         let mut lane_out = Vec::with_capacity(net.lane_links.len());
         lane_out_off.push(0);
+        let mut lane_roads_off = Vec::with_capacity(net.lanes.len() + 1);
+        let mut lane_roads: Vec<u32> = Vec::new();
+        lane_roads_off.push(0);
         for l in &net.lanes {
             lane_out.extend(l.lane_links.iter().map(|ll| ll.0));
             lane_out_off.push(lane_out.len() as u32);
+            let start = lane_roads.len();
+            for ll in &l.lane_links {
+                let r = net.lanes[net.lane_links[ll.idx()].to_lane.idx()].road.0;
+                if !lane_roads[start..].contains(&r) {
+                    lane_roads.push(r);
+                }
+            }
+            lane_roads_off.push(lane_roads.len() as u32);
         }
 
         // Deduplicate vehicle types: real datasets use one or a few.
@@ -306,6 +325,11 @@ impl Sim {
         let flow_rt = flows.iter().map(|f| FlowRt { now_time: f.interval, done: false, count: 0 }).collect();
         let mut flow_order: Vec<u32> = (0..flows.len() as u32).collect();
         flow_order.sort_by(|&a, &b| flows[a as usize].start.total_cmp(&flows[b as usize].start));
+        // The routes move into the flat store (`Flow::route` is left empty inside a `Sim`).
+        let (mut routes, mut route_off) = (Vec::new(), vec![0]);
+        for f in &mut flows {
+            push_route(&mut routes, &mut route_off, &std::mem::take(&mut f.route));
+        }
         let (lights, green) = signals::init(&net);
         let n_roads = net.roads.len();
         let (link_cross_off, link_cross) = junction::flatten_crosses(&net);
@@ -325,6 +349,8 @@ impl Sim {
             link_movement,
             lane_out_off,
             lane_out,
+            lane_roads_off,
+            lane_roads,
             flow_kin,
             flow_free_time,
             flow_free_prefix,
@@ -333,6 +359,8 @@ impl Sim {
             next_flow: 0,
             active_flows: Vec::new(),
             flows,
+            routes,
+            route_off,
             kins,
             vs: Vec::new(),
             aux: Vec::new(),
@@ -410,7 +438,7 @@ impl Sim {
     }
     #[inline]
     pub(crate) fn route(&self, flow: u32) -> &[RoadId] {
-        &self.flows[flow as usize].route
+        &self.routes[self.route_off[flow as usize] as usize..self.route_off[flow as usize + 1] as usize]
     }
     #[inline]
     pub(crate) fn kin(&self, v: u32) -> &Kin {
@@ -458,7 +486,8 @@ impl Sim {
     }
 
     fn lane_leads_to(&self, lane: u32, road: u32) -> bool {
-        self.out_links(lane).iter().any(|&ll| self.lane_road[self.link_to[ll as usize] as usize] == road)
+        let (lo, hi) = (self.lane_roads_off[lane as usize] as usize, self.lane_roads_off[lane as usize + 1] as usize);
+        self.lane_roads[lo..hi].contains(&road)
     }
 
     /// The lane links (link indices) leaving `lane`.
@@ -532,7 +561,7 @@ impl Sim {
 
     fn spawn(&mut self, flow: u32, t: f64) {
         self.flow_rt[flow as usize].count += 1;
-        let route = &self.flows[flow as usize].route;
+        let route = self.route(flow);
         let first_road = self.net.road(route[0]);
         let lane = if route.len() == 1 {
             first_road.first_lane.0 + self.rng.gen_range(0..first_road.lane_count.max(1))
@@ -651,3 +680,9 @@ fn free_flow_prefix(net: &Network, p: &VehicleParams, route: &[RoadId]) -> Vec<f
 
 #[cfg(test)]
 mod tests;
+
+/// Append `route` to the flat route store.
+pub(crate) fn push_route(routes: &mut Vec<RoadId>, route_off: &mut Vec<u32>, route: &[RoadId]) {
+    routes.extend_from_slice(route);
+    route_off.push(routes.len() as u32);
+}
