@@ -141,7 +141,7 @@ impl Sim {
                 events.push(SimEvent::LaneEnter { veh: id, lane: LaneId(a.drv), speed: a.speed });
             }
         } else if s.drv < self.n_lanes {
-            let p = self.drv_len[s.drv as usize] * DETECTOR_FRACTION;
+            let p = self.drvs[s.drv as usize].len * DETECTOR_FRACTION;
             if s.dis < p && a.dis >= p {
                 events.push(SimEvent::DetectorPass { veh: id, lane: LaneId(s.drv), speed: a.speed });
             }

@@ -156,8 +156,8 @@ impl Sim {
         let mut pos = s.route_pos;
         act.speed = speed;
         let mut i = 0;
-        while dis > self.drv_len[drv as usize] {
-            dis -= self.drv_len[drv as usize];
+        while dis > self.drvs[drv as usize].len {
+            dis -= self.drvs[drv as usize].len;
             let nd = if i == 0 { s.next_drv } else { self.next_of(s.flow, pos, drv) };
             if nd == NONE {
                 act.end = true;
@@ -180,12 +180,12 @@ impl Sim {
         let s = &self.vs[v as usize];
         let k = self.kin(v);
         let dt = self.cfg.dt;
-        let mut speed = min(min(k.p.max_speed, s.speed + k.p.max_pos_acc * dt), self.drv_max_speed[s.drv as usize]);
+        let mut speed = min(min(k.p.max_speed, s.speed + k.p.max_pos_acc * dt), self.drvs[s.drv as usize].max_speed);
         if s.leader != NONE {
             let l = &self.vs[s.leader as usize];
             speed = min(speed, car_follow_speed(k, s.speed, &self.kins[l.kin as usize], l.speed, gap, dt));
         }
-        let len = self.drv_len[s.drv as usize];
+        let len = self.drvs[s.drv as usize].len;
         if self.is_link(s.drv) || (s.next_drv != NONE && self.is_link(s.next_drv) && len - s.dis <= k.approach) {
             speed = min(speed, self.intersection_speed(v, act));
         }
@@ -359,7 +359,7 @@ impl Sim {
             return (cand, l.dis - self.kins[l.kin as usize].p.length - s.dis);
         }
         let horizon = self.kin(v).approach;
-        let mut dis = self.drv_len[s.drv as usize] - s.dis;
+        let mut dis = self.drvs[s.drv as usize].len - s.dis;
         let (mut drv, mut pos) = (s.drv, s.route_pos);
         let mut i = 0;
         loop {
@@ -397,7 +397,7 @@ impl Sim {
                 let l = &self.vs[c as usize];
                 return (c, dis + l.dis - self.kins[l.kin as usize].p.length);
             }
-            dis += self.drv_len[drv as usize];
+            dis += self.drvs[drv as usize].len;
             if dis > horizon {
                 return (NONE, 0.0);
             }

@@ -97,7 +97,7 @@ impl Sim {
         if crosses.is_empty() {
             return;
         }
-        let link_len = self.drv_len[d as usize];
+        let link_len = self.drvs[d as usize].len;
         // Far end first.
         let mut r = crosses.len();
         if why & FROM_LINK != 0 {
@@ -143,7 +143,7 @@ impl Sim {
             let v = self.head[start_lane];
             let s = &self.vs[v as usize];
             debug_assert_eq!(s.next_drv, d);
-            let veh_dist = self.drv_len[start_lane] - s.dis;
+            let veh_dist = self.drvs[start_lane].len - s.dis;
             for lc in crosses[..r].iter().rev() {
                 notify(xs, &self.link_hit.0, *lc, v, veh_dist + lc.dist, ep);
             }
@@ -165,7 +165,7 @@ impl Sim {
         let k = self.kin(v);
         let dt = self.cfg.dt;
         let mut speed = k.p.max_speed;
-        let len = self.drv_len[s.drv as usize];
+        let len = self.drvs[s.drv as usize].len;
         let mut link = NONE;
         act.deps = Deps::Any;
         if s.next_drv != NONE && self.is_link(s.next_drv) {

@@ -109,6 +109,13 @@ pub(crate) struct Veh {
 
 const _: () = assert!(std::mem::size_of::<Veh>() == 64);
 
+/// A drivable's length and speed limit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DrvStatic {
+    pub len: f64,
+    pub max_speed: f64,
+}
+
 /// Per-vehicle bookkeeping, indexed like `vs`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct VehAux {
@@ -165,8 +172,8 @@ pub struct Sim {
     rng: ChaCha8Rng,
     // --- static, derived from the network ---
     pub(crate) n_lanes: u32,
-    pub(crate) drv_len: Vec<f64>,
-    pub(crate) drv_max_speed: Vec<f64>,
+    /// Per drivable, its length and speed limit side by side (the action phase reads both).
+    pub(crate) drvs: Vec<DrvStatic>,
     pub(crate) lane_road: Vec<u32>,
     pub(crate) lane_index: Vec<u32>,
     pub(crate) link_to: Vec<u32>,
@@ -271,16 +278,13 @@ impl Sim {
         cfg.threads = cfg.threads.max(1);
         let n_lanes = net.lanes.len() as u32;
         let n_drv = net.lanes.len() + net.lane_links.len();
-        let mut drv_len = Vec::with_capacity(n_drv);
-        let mut drv_max_speed = Vec::with_capacity(n_drv);
+        let mut drvs = Vec::with_capacity(n_drv);
         for l in &net.lanes {
-            drv_len.push(l.length);
-            drv_max_speed.push(l.max_speed);
+            drvs.push(DrvStatic { len: l.length, max_speed: l.max_speed });
         }
         for ll in &net.lane_links {
-            drv_len.push(ll.length);
             // CityFlow gives lane links no speed limit of their own.
-            drv_max_speed.push(10000.0);
+            drvs.push(DrvStatic { len: ll.length, max_speed: 10000.0 });
         }
         let lane_road = net.lanes.iter().map(|l| l.road.0).collect();
         let lane_index = net.lanes.iter().map(|l| l.index).collect();
@@ -334,13 +338,13 @@ impl Sim {
         let n_roads = net.roads.len();
         let (link_cross_off, link_cross) = junction::flatten_crosses(&net);
         let n_slots = link_cross.len();
-        let link_far = junction::far_cross_dists(&link_cross_off, &link_cross, &drv_len[n_lanes as usize..]);
+        let link_lens: Vec<f64> = drvs[n_lanes as usize..].iter().map(|d| d.len).collect();
+        let link_far = junction::far_cross_dists(&link_cross_off, &link_cross, &link_lens);
         Sim {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             step: 0,
             n_lanes,
-            drv_len,
-            drv_max_speed,
+            drvs,
             lane_road,
             lane_index,
             link_to,

@@ -201,7 +201,7 @@ impl Sim {
                 prefix.get(k + 1).copied().unwrap_or(total)
             } else {
                 let (a, b) = (prefix[k], prefix.get(k + 1).copied().unwrap_or(total));
-                let len = self.drv_len[s.drv as usize].max(1e-9);
+                let len = self.drvs[s.drv as usize].len.max(1e-9);
                 a + (b - a) * (s.dis / len).clamp(0.0, 1.0)
             };
             sum += ((now - x.enter_time) + (total - done).max(0.0)) / total;
@@ -212,7 +212,7 @@ impl Sim {
 
     pub fn lane_stats(&self, l: LaneId) -> LaneStats {
         let q = &self.queues[l.idx()];
-        let len = self.drv_len[l.idx()];
+        let len = self.drvs[l.idx()].len;
         let mut st = LaneStats { count: q.len() as u32, entry_buffer: self.waiting[l.idx()].len() as u32, ..Default::default() };
         let (mut covered, mut speed_sum, mut in_queue) = (0.0, 0.0, true);
         for &v in q {
