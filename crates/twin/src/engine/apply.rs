@@ -35,7 +35,7 @@ impl Accum {
 #[inline]
 fn apply(s: &mut Veh, x: &mut VehAux, a: &Act, next: u32) {
     if a.drv != NONE {
-        x.prev_drv = s.drv;
+        s.prev_drv = s.drv;
         s.drv = a.drv;
         s.route_pos = a.route_pos;
         s.next_drv = next;
@@ -43,7 +43,7 @@ fn apply(s: &mut Veh, x: &mut VehAux, a: &Act, next: u32) {
     s.still = a.drv == NONE && s.speed.to_bits() == a.speed.to_bits() && s.dis.to_bits() == a.dis.to_bits();
     s.speed = a.speed;
     s.dis = a.dis;
-    s.blocker = a.blocker;
+    x.blocker = a.blocker;
     if a.speed < 0.1 {
         if !s.stopped {
             s.stopped = true;

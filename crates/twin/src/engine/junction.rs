@@ -46,7 +46,7 @@ impl Sim {
         // the front vehicle of a start lane, or any vehicle on the link.
         for l in self.occupied.range(0, n as usize) {
             let last = self.tail[l];
-            let p = self.aux[last as usize].prev_drv;
+            let p = self.vs[last as usize].prev_drv;
             if p != NONE && p >= n && self.link_to[(p - n) as usize] == l as u32 {
                 // `notify_link`'s first test for this vehicle: whether it still covers the
                 // link's far-end cross. If not, it notifies nothing there.
@@ -103,7 +103,7 @@ impl Sim {
         if why & FROM_LINK != 0 {
             let v = self.tail[self.link_to[li] as usize];
             let s = &self.vs[v as usize];
-            debug_assert_eq!(self.aux[v as usize].prev_drv, d);
+            debug_assert_eq!(s.prev_drv, d);
             let veh_dist = s.dis - self.kins[s.kin as usize].p.length;
             while r > 0 {
                 let lc = crosses[r - 1];
@@ -294,9 +294,10 @@ impl Sim {
         if yield_ == 1 {
             // Break deadlocks: a cycle in the chain of blockers (Floyd's algorithm).
             let (mut slow, mut fast) = (foe, foe);
-            while fast != NONE && self.vs[fast as usize].blocker != NONE {
-                slow = self.vs[slow as usize].blocker;
-                fast = self.vs[self.vs[fast as usize].blocker as usize].blocker;
+            let blocker = |v: u32| self.aux[v as usize].blocker;
+            while fast != NONE && blocker(fast) != NONE {
+                slow = blocker(slow);
+                fast = blocker(blocker(fast));
                 if slow == fast {
                     yield_ = -1;
                     break;

@@ -90,7 +90,8 @@ pub(crate) struct Veh {
     /// Cached `router.getNextDrivable(0)`.
     pub next_drv: u32,
     pub leader: u32,
-    pub blocker: u32,
+    /// The drivable it was on before its current one (`NONE` before its first move).
+    pub prev_drv: u32,
     pub flow: u32,
     pub kin: u32,
     /// Index in the route of the road being driven (or, on a lane link, being left).
@@ -121,7 +122,8 @@ pub(crate) struct DrvStatic {
 pub(crate) struct VehAux {
     pub enter_time: f64,
     pub id: u64,
-    pub prev_drv: u32,
+    /// The foe it yielded to in its last action (deadlock breaking follows these).
+    pub blocker: u32,
     pub stops: u32,
     pub alive: bool,
 }
@@ -589,7 +591,7 @@ impl Sim {
             drv: lane,
             next_drv: NONE,
             leader: NONE,
-            blocker: NONE,
+            prev_drv: NONE,
             flow,
             kin: self.flow_kin[flow as usize],
             route_pos: 0,
@@ -600,7 +602,7 @@ impl Sim {
             still: false,
             front: false,
         };
-        let aux = VehAux { enter_time: t, id: self.stats.created, prev_drv: NONE, stops: 0, alive: true };
+        let aux = VehAux { enter_time: t, id: self.stats.created, blocker: NONE, stops: 0, alive: true };
         let slot = match self.free_slots.pop() {
             Some(s) => {
                 self.vs[s as usize] = veh;
