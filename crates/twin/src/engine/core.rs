@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::model::{car_follow_speed, max, min, no_collision_speed};
+use super::model::{car_follow_speed, max, min};
 use super::{Act, Deps, Sim, SimEvent, NONE};
 use crate::ids::{LaneId, RoadId};
 use crate::VehicleId;
@@ -191,7 +191,7 @@ impl Sim {
         }
         // A lane that does not continue the route (only when no lane link fits): stop at its end.
         if s.next_drv == NONE && (s.route_pos as usize) + 1 < self.route(s.flow).len() {
-            speed = min(speed, no_collision_speed(0.0, 1.0, s.speed, k.p.max_neg_acc, len - s.dis, dt, k.p.min_gap));
+            speed = min(speed, k.no_collision_speed_max(0.0, 1.0, s.speed, len - s.dis, dt, k.p.min_gap));
         }
         max(speed, s.speed - k.p.max_neg_acc * dt)
     }

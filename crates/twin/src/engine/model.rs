@@ -33,11 +33,49 @@ pub(crate) struct Kin {
     pub p: VehicleParams,
     /// `approachingIntersectionDistance`, also the leader look-ahead horizon.
     pub approach: f64,
+    /// [`no_collision_speed`]'s constants for braking at `max_neg_acc` and `usual_neg_acc`.
+    brake_max: Brake,
+    brake_usual: Brake,
+}
+
+/// The terms of [`no_collision_speed`] that depend only on the follower's deceleration
+/// `df`, computed once by the same operations: `a = 0.5 / df` and `0.5 / a`.
+#[derive(Clone, Copy, Debug)]
+struct Brake {
+    a: f64,
+    half_over_a: f64,
+}
+
+impl Brake {
+    fn new(df: f64) -> Brake {
+        let a = 0.5 / df;
+        Brake { a, half_over_a: 0.5 / a }
+    }
+}
+
+/// `x / dt`, skipping the division in the common case `dt == 1` (where it is exact).
+#[inline(always)]
+fn div_dt(x: f64, dt: f64) -> f64 {
+    if dt == 1.0 {
+        x
+    } else {
+        x / dt
+    }
 }
 
 impl Kin {
     pub fn new(p: VehicleParams, dt: f64) -> Kin {
-        Kin { p, approach: p.max_speed * p.max_speed / p.usual_neg_acc / 2.0 + p.max_speed * dt * 2.0 }
+        Kin {
+            p,
+            approach: p.max_speed * p.max_speed / p.usual_neg_acc / 2.0 + p.max_speed * dt * 2.0,
+            brake_max: Brake::new(p.max_neg_acc),
+            brake_usual: Brake::new(p.usual_neg_acc),
+        }
+    }
+    /// [`no_collision_speed`] for this vehicle as the follower braking at `max_neg_acc`.
+    #[inline]
+    pub fn no_collision_speed_max(&self, vl: f64, dl: f64, vf: f64, gap: f64, dt: f64, target_gap: f64) -> f64 {
+        no_collision(vl, dl, vf, self.brake_max, gap, dt, target_gap)
     }
     #[inline]
     pub fn min_brake_distance(&self, speed: f64) -> f64 {
@@ -58,7 +96,7 @@ impl Kin {
         if brake_after_accel < distance {
             return next;
         }
-        let take = 2.0 * distance / (speed + EPS) / dt;
+        let take = div_dt(2.0 * distance / (speed + EPS), dt);
         if take >= 1.0 {
             speed - speed / (take as i32 as f64)
         } else {
@@ -99,15 +137,22 @@ pub(crate) fn distance_until_speed(speed: f64, target: f64, acc: f64, dt: f64) -
 /// `df`) stop behind a leader (speed `vl`, braking `dl`) keeping `target_gap`.
 /// Returns -100 when no speed is safe, as CityFlow does.
 #[inline]
+#[cfg(test)]
 pub(crate) fn no_collision_speed(vl: f64, dl: f64, vf: f64, df: f64, gap: f64, dt: f64, target_gap: f64) -> f64 {
+    no_collision(vl, dl, vf, Brake::new(df), gap, dt, target_gap)
+}
+
+/// [`no_collision_speed`] with the follower's braking terms precomputed.
+#[inline]
+fn no_collision(vl: f64, dl: f64, vf: f64, f: Brake, gap: f64, dt: f64, target_gap: f64) -> f64 {
     let c = vf * dt / 2.0 + target_gap - 0.5 * vl * vl / dl - gap;
-    let a = 0.5 / df;
+    let a = f.a;
     let b = 0.5 * dt;
     if b * b < 4.0 * a * c {
         return -100.0;
     }
-    let v1 = 0.5 / a * ((b * b - 4.0 * a * c).sqrt() - b);
-    let v2 = 2.0 * vl - dl * dt + 2.0 * (gap - target_gap) / dt;
+    let v1 = f.half_over_a * ((b * b - 4.0 * a * c).sqrt() - b);
+    let v2 = 2.0 * vl - dl * dt + div_dt(2.0 * (gap - target_gap), dt);
     min(v1, v2)
 }
 
@@ -116,9 +161,9 @@ pub(crate) fn no_collision_speed(vl: f64, dl: f64, vf: f64, df: f64, gap: f64, d
 #[inline]
 pub(crate) fn car_follow_speed(me: &Kin, speed: f64, leader: &Kin, leader_speed: f64, gap: f64, dt: f64) -> f64 {
     let p = &me.p;
-    let mut v = no_collision_speed(leader_speed, leader.p.max_neg_acc, speed, p.max_neg_acc, gap, dt, 0.0);
+    let mut v = no_collision(leader_speed, leader.p.max_neg_acc, speed, me.brake_max, gap, dt, 0.0);
     let assume_decel = if speed > leader_speed { speed - leader_speed } else { 0.0 };
-    v = min(v, no_collision_speed(leader_speed, leader.p.usual_neg_acc, speed, p.usual_neg_acc, gap, dt, p.min_gap));
+    v = min(v, no_collision(leader_speed, leader.p.usual_neg_acc, speed, me.brake_usual, gap, dt, p.min_gap));
     min(v, (gap + (leader_speed + assume_decel / 2.0) * dt - speed * dt / 2.0) / (p.headway_time + dt / 2.0))
 }
 
