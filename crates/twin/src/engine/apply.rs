@@ -40,7 +40,8 @@ fn apply(s: &mut Veh, x: &mut VehAux, a: &Act, next: u32) {
         s.route_pos = a.route_pos;
         s.next_drv = next;
     }
-    s.still = a.drv == NONE && s.speed.to_bits() == a.speed.to_bits() && s.dis.to_bits() == a.dis.to_bits();
+    // Non-short-circuit `&`: the three tests are cheap and their outcomes unpredictable.
+    s.still = (a.drv == NONE) & (s.speed.to_bits() == a.speed.to_bits()) & (s.dis.to_bits() == a.dis.to_bits());
     s.speed = a.speed;
     s.dis = a.dis;
     x.blocker = a.blocker;

@@ -1,5 +1,7 @@
 //! The per-step phases that move vehicles: entry, action, location update, leaders.
 
+use std::hint::select_unpredictable;
+
 use rayon::prelude::*;
 
 use super::model::{car_follow_speed, max, min};
@@ -134,12 +136,12 @@ impl Sim {
     #[inline]
     pub(super) fn gap_of(&self, v: u32) -> f64 {
         let s = &self.vs[v as usize];
-        if s.front {
-            return s.gap;
-        }
-        let l = &self.vs[s.leader as usize];
-        debug_assert_eq!(l.drv, s.drv, "vehicle {v} follows a vehicle on another drivable");
-        l.dis - self.kins[l.kin as usize].p.length - s.dis
+        // Fronts and followers alternate unpredictably along the arena: compute the derived
+        // gap for both (a front reads itself) and select, instead of branching.
+        let l = &self.vs[select_unpredictable(s.front, v, s.leader) as usize];
+        debug_assert!(s.front || l.drv == s.drv, "vehicle {v} follows a vehicle on another drivable");
+        let derived = l.dis - self.kins[l.kin as usize].p.length - s.dis;
+        select_unpredictable(s.front, s.gap, derived)
     }
 
     /// CityFlow's `vehicleControl`: next speed, then walk the route by the distance covered.
