@@ -52,7 +52,13 @@ impl Sim {
             sim.flow_kin.push(s.kin);
             sim.flow_rt.push(FlowRt { now_time: 0.0, done: true, count: 1 });
             super::push_route(&mut sim.routes, &mut sim.route_off, route);
-            sim.flows.push(Flow { params: old.params, route: Vec::new(), interval: 1.0, start: f64::INFINITY, end: Some(f64::INFINITY) });
+            sim.flows.push(Flow {
+                params: old.params,
+                route: Vec::new(),
+                interval: 1.0,
+                start: f64::INFINITY,
+                end: Some(f64::INFINITY),
+            });
             let flow = (sim.flows.len() - 1) as u32;
             sim.vs[v].flow = flow;
             // The cut route may change the next drivable, an input of the last action:
