@@ -8,10 +8,26 @@ fn citybrain(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_citybrain")).args(args).output().expect("run citybrain")
 }
 
-fn tmp(name: &str) -> PathBuf {
+/// A fresh scratch directory, removed again when the test ends (pass or fail).
+struct TmpDir(PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmp(name: &str) -> TmpDir {
     let d = std::env::temp_dir().join(format!("citybrain-cli-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
-    d
+    TmpDir(d)
 }
 
 fn sim_json(roadnet: &Path, flow: &Path, extra: &[&str]) -> serde_json::Value {
@@ -56,7 +72,7 @@ fn sumo_files_are_detected_and_run() {
 fn bad_route_names_file_and_line_and_fails() {
     let Some(data) = testdata::data_dir() else { return };
     let dir = tmp("bad");
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&*dir).unwrap();
     let rou = dir.join("bad.rou.xml");
     std::fs::write(
         &rou,
