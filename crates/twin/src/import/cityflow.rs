@@ -187,10 +187,12 @@ fn default_end() -> f64 {
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct FlowJson {
+struct FlowJson<'a> {
     #[serde(default)]
     vehicle: VehicleJson,
-    route: Vec<String>,
+    /// Road names borrowed from the file's text where they contain no escapes.
+    #[serde(borrow)]
+    route: Vec<std::borrow::Cow<'a, str>>,
     #[serde(default = "default_interval")]
     interval: f64,
     #[serde(default)]
@@ -202,7 +204,7 @@ struct FlowJson {
 /// Deserialize with the JSON path of any type error, e.g. `roads[2].lanes[0].maxSpeed`.
 /// Valid files take the plain deserializer (path tracking costs a third of the parse);
 /// only a file that fails is parsed again, with tracking, for the message.
-fn from_json<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T, ImportError> {
+fn from_json<'a, T: serde::Deserialize<'a>>(text: &'a str, file: &str) -> Result<T, ImportError> {
     if let Ok(v) = T::deserialize(&mut serde_json::Deserializer::from_str(text)) {
         return Ok(v);
     }
@@ -335,22 +337,27 @@ pub fn parse_roadnet(text: &str, file: &str) -> Result<(NetworkSpec, Network), I
     Ok((spec, net))
 }
 
+/// Run `check` with an empty path, and again with the path `path` builds only if it fails:
+/// valid input (nearly all of it) never formats a path.
+fn located<E>(check: impl Fn(&str) -> Result<(), E>, path: impl FnOnce() -> String) -> Result<(), E> {
+    check("").or_else(|_| check(&path()))
+}
+
 /// Parse a CityFlow flow file against a built network.
 pub fn parse_flow(text: &str, net: &Network, file: &str) -> Result<Demand, ImportError> {
     let json: Vec<FlowJson> = from_json(text, file)?;
     let mut flows = Vec::with_capacity(json.len());
     for (f, fj) in json.iter().enumerate() {
-        let path = format!("[{f}]");
         let params = fj.vehicle.params();
-        params.validate(&format!("{path}.vehicle")).map_err(|e| ImportError::from_build(file, e))?;
+        located(|p| params.validate(p), || format!("[{f}].vehicle")).map_err(|e| ImportError::from_build(file, e))?;
         let mut route = Vec::with_capacity(fj.route.len());
         for (k, name) in fj.route.iter().enumerate() {
             let r = net
                 .road_by_name(name)
-                .ok_or_else(|| ImportError::new(file, format!("{path}.route[{k}]"), format!("unknown road {name:?}")))?;
+                .ok_or_else(|| ImportError::new(file, format!("[{f}].route[{k}]"), format!("unknown road {name:?}")))?;
             route.push(r);
         }
-        validate_route(net, &route, &format!("{path}.route")).map_err(|e| ImportError::from_build(file, e))?;
+        located(|p| validate_route(net, &route, p), || format!("[{f}].route")).map_err(|e| ImportError::from_build(file, e))?;
         let flow = Flow {
             params,
             route,
@@ -358,7 +365,7 @@ pub fn parse_flow(text: &str, net: &Network, file: &str) -> Result<Demand, Impor
             start: fj.start_time,
             end: if fj.end_time == -1.0 { None } else { Some(fj.end_time) },
         };
-        validate_flow_timing(&flow, &path).map_err(|e| ImportError::from_build(file, e))?;
+        located(|p| validate_flow_timing(&flow, p), || format!("[{f}]")).map_err(|e| ImportError::from_build(file, e))?;
         flows.push(flow);
     }
     Ok(Demand { flows })
