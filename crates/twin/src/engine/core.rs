@@ -335,15 +335,13 @@ impl Sim {
         } else {
             fronts.iter_mut().for_each(look);
         }
-        for &(d, leader, gap, _) in &fronts {
+        let st = &mut self.stats;
+        for &(d, leader, gap, n) in &fronts {
             let s = &mut self.vs[self.head[d as usize] as usize];
             s.leader = leader;
             s.gap = gap;
             s.front = true;
-        }
-        // Every running vehicle is in exactly one queue: count this step's updates there.
-        let st = &mut self.stats;
-        for &(d, _, _, n) in &fronts {
+            // Every running vehicle is in exactly one queue: count this step's updates here.
             st.vehicle_updates += n as u64;
             if d < self.n_lanes {
                 st.road_samples[self.lane_road[d as usize] as usize] += n;

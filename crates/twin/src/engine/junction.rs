@@ -378,12 +378,12 @@ fn epoch(step: u64) -> u32 {
     (step % u32::MAX as u64) as u32 + 1
 }
 
-/// Per lane link (of lengths `link_len`), the distance from its far-end cross to its end,
+/// Per lane link (`links`: their drivables), the distance from its far-end cross to its end,
 /// as `notify_link` computes it; infinite for a link without crosses.
-pub(super) fn far_cross_dists(off: &[u32], crosses: &[LinkCross], link_len: &[f64]) -> Vec<f64> {
+pub(super) fn far_cross_dists(off: &[u32], crosses: &[LinkCross], links: &[super::DrvStatic]) -> Vec<f64> {
     off.windows(2)
-        .zip(link_len)
-        .map(|(w, &len)| if w[1] > w[0] { len - crosses[w[1] as usize - 1].dist } else { f64::INFINITY })
+        .zip(links)
+        .map(|(w, l)| if w[1] > w[0] { l.len - crosses[w[1] as usize - 1].dist } else { f64::INFINITY })
         .collect()
 }
 

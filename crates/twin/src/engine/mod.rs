@@ -244,8 +244,8 @@ pub struct Sim {
     /// or adds to the statistics (every one but those at rest reusing their last action).
     live: Vec<Vec<u32>>,
     moved: Vec<(u32, f64)>,
-    /// Non-empty drivables with their front vehicle's new leader and gap, and their
-    /// number of vehicles (queue walk).
+    /// Non-empty drivables with their front vehicle's new leader and gap (the
+    /// look-ahead), and their number of vehicles.
     fronts: Vec<(u32, u32, f64, u32)>,
     /// Per chunk of vehicle slots, what its live vehicles' actions add to the statistics
     /// (parallel apply).
@@ -340,8 +340,7 @@ impl Sim {
         let n_roads = net.roads.len();
         let (link_cross_off, link_cross) = junction::flatten_crosses(&net);
         let n_slots = link_cross.len();
-        let link_lens: Vec<f64> = drvs[n_lanes as usize..].iter().map(|d| d.len).collect();
-        let link_far = junction::far_cross_dists(&link_cross_off, &link_cross, &link_lens);
+        let link_far = junction::far_cross_dists(&link_cross_off, &link_cross, &drvs[n_lanes as usize..]);
         Sim {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             step: 0,
