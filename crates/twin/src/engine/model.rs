@@ -203,6 +203,58 @@ mod tests {
         assert!(speed < 0.1 && gap < 10.0, "speed {speed} gap {gap}");
     }
 
+    /// CityFlow's formulas exactly as its source writes them, for the bit-for-bit checks
+    /// of the precomputed and shortcut versions above.
+    fn no_collision_reference(vl: f64, dl: f64, vf: f64, df: f64, gap: f64, dt: f64, target_gap: f64) -> f64 {
+        let c = vf * dt / 2.0 + target_gap - 0.5 * vl * vl / dl - gap;
+        let a = 0.5 / df;
+        let b = 0.5 * dt;
+        if b * b < 4.0 * a * c {
+            return -100.0;
+        }
+        let v1 = 0.5 / a * ((b * b - 4.0 * a * c).sqrt() - b);
+        let v2 = 2.0 * vl - dl * dt + 2.0 * (gap - target_gap) / dt;
+        if v2 < v1 {
+            v2
+        } else {
+            v1
+        }
+    }
+
+    proptest::proptest! {
+        /// The per-type braking constants and the skipped unit-step division give CityFlow's
+        /// values bit for bit, for unit and other step lengths.
+        #[test]
+        fn precomputed_terms_match_cityflow_bit_for_bit(
+            vl in 0.0f64..30.0,
+            dl in 0.5f64..9.0,
+            vf in 0.0f64..30.0,
+            df in 0.5f64..9.0,
+            gap in -10.0f64..300.0,
+            target_gap in 0.0f64..5.0,
+            speed in 0.0f64..30.0,
+            distance in 0.0f64..200.0,
+            dt in proptest::sample::select(vec![1.0, 0.5, 0.1, 0.25, 2.0]),
+        ) {
+            let got = no_collision_speed(vl, dl, vf, df, gap, dt, target_gap);
+            let want = no_collision_reference(vl, dl, vf, df, gap, dt, target_gap);
+            proptest::prop_assert_eq!(got.to_bits(), want.to_bits());
+            let k = Kin::new(VehicleParams { max_neg_acc: df, ..VehicleParams::default() }, dt);
+            let got = k.no_collision_speed_max(vl, dl, vf, gap, dt, target_gap);
+            proptest::prop_assert_eq!(got.to_bits(), want.to_bits());
+            // `getStopBeforeSpeed` as CityFlow writes it.
+            let p = &k.p;
+            let next = speed + p.usual_pos_acc * dt;
+            let want = if (speed + next) * dt / 2.0 + next * next / p.usual_neg_acc / 2.0 < distance {
+                next
+            } else {
+                let take = 2.0 * distance / (speed + EPS) / dt;
+                if take >= 1.0 { speed - speed / (take as i32 as f64) } else { speed - speed / take }
+            };
+            proptest::prop_assert_eq!(k.stop_before_speed(speed, distance, dt).to_bits(), want.to_bits());
+        }
+    }
+
     #[test]
     fn stop_before_brakes_to_rest() {
         let k = kin();
