@@ -75,16 +75,14 @@ impl Sim {
         self.free_slots.clear();
         for d in self.occupied.range(0, nd) {
             self.queues[d].iter_mut().for_each(|v| *v = new_of[*v as usize]);
+            self.head[d] = remap(self.head[d]);
+            self.tail[d] = remap(self.tail[d]);
         }
         for l in self.buffered.range(0, nl) {
             self.waiting[l].iter_mut().for_each(|v| *v = new_of[*v as usize]);
         }
         // Crossing notifications are only read in the step that writes them (after this
         // renumbering), so they need no remapping.
-        for d in self.occupied.range(0, nd) {
-            self.head[d] = remap(self.head[d]);
-            self.tail[d] = remap(self.tail[d]);
-        }
         for slot in self.id_slot.values_mut() {
             *slot = new_of[*slot as usize];
         }

@@ -51,7 +51,7 @@ impl Sim {
         self.q_push(l as u32, v);
         if tail == NONE {
             // The lane was empty: look ahead now (as CityFlow does on entry).
-            let (leader, gap) = self.find_leader(v, NONE);
+            let (leader, gap) = self.find_leader(v);
             let veh = &mut self.vs[v as usize];
             veh.leader = leader;
             veh.gap = gap;
@@ -327,7 +327,7 @@ impl Sim {
         fronts.extend(self.occupied.range(0, self.head.len()).map(|d| (d as u32, NONE, 0.0, 0)));
         let this = &*self;
         let look = |f: &mut (u32, u32, f64, u32)| {
-            (f.1, f.2) = this.find_leader(this.head[f.0 as usize], NONE);
+            (f.1, f.2) = this.find_leader(this.head[f.0 as usize]);
             f.3 = this.queues[f.0 as usize].len() as u32;
         };
         if self.cfg.threads > 1 && fronts.len() > LEAD_CHUNK {
@@ -350,14 +350,11 @@ impl Sim {
         self.fronts = fronts;
     }
 
-    /// CityFlow's `updateLeaderAndGap`: the vehicle ahead on the same drivable, or the
-    /// nearest last vehicle on the drivables ahead within the look-ahead horizon.
-    pub(super) fn find_leader(&self, v: u32, cand: u32) -> (u32, f64) {
+    /// CityFlow's `updateLeaderAndGap` for a queue's front vehicle `v` (a follower's leader is
+    /// the vehicle ahead on its drivable, see `gap_of`): the nearest last vehicle on the
+    /// drivables ahead within the look-ahead horizon.
+    pub(super) fn find_leader(&self, v: u32) -> (u32, f64) {
         let s = &self.vs[v as usize];
-        if cand != NONE && self.vs[cand as usize].drv == s.drv {
-            let l = &self.vs[cand as usize];
-            return (cand, l.dis - self.kins[l.kin as usize].p.length - s.dis);
-        }
         let horizon = self.kin(v).approach;
         let mut dis = self.drvs[s.drv as usize].len - s.dis;
         let (mut drv, mut pos) = (s.drv, s.route_pos);

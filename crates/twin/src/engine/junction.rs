@@ -45,12 +45,11 @@ impl Sim {
         // Only occupied drivables can make a link notify: the last vehicle of an end lane,
         // the front vehicle of a start lane, or any vehicle on the link.
         for l in self.occupied.range(0, n as usize) {
-            let last = self.tail[l];
-            let p = self.vs[last as usize].prev_drv;
+            let s = &self.vs[self.tail[l] as usize];
+            let p = s.prev_drv;
             if p != NONE && p >= n && self.link_to[(p - n) as usize] == l as u32 {
                 // `notify_link`'s first test for this vehicle: whether it still covers the
                 // link's far-end cross. If not, it notifies nothing there.
-                let s = &self.vs[last as usize];
                 if self.link_far[(p - n) as usize] + (s.dis - self.kins[s.kin as usize].p.length) < LEAVE_DISTANCE {
                     mark(p, FROM_LINK);
                 }

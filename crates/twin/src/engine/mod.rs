@@ -85,6 +85,7 @@ impl Default for SimConfig {
 pub(crate) struct Veh {
     pub speed: f64,
     pub dis: f64,
+    /// Gap to the leader, kept for a queue front only (a follower's is derived: `gap_of`).
     pub gap: f64,
     pub drv: u32,
     /// Cached `router.getNextDrivable(0)`.
