@@ -44,7 +44,7 @@ fn apply(s: &mut Veh, x: &mut VehAux, a: &Act, next: u32) {
     s.still = (a.drv == NONE) & (s.speed.to_bits() == a.speed.to_bits()) & (s.dis.to_bits() == a.dis.to_bits());
     s.speed = a.speed;
     s.dis = a.dis;
-    x.blocker = a.blocker;
+    s.blocker = a.blocker;
     if a.speed < 0.1 {
         if !s.stopped {
             s.stopped = true;

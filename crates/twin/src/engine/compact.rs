@@ -62,11 +62,9 @@ impl Sim {
         }
         self.vs.truncate(live);
         self.aux.truncate(live);
-        for x in &mut self.aux {
-            x.blocker = remap(x.blocker);
-        }
         for s in &mut self.vs {
             s.leader = remap(s.leader);
+            s.blocker = remap(s.blocker);
             // `acts` stays in slot order, so no action is reusable after renumbering.
             s.still = false;
         }

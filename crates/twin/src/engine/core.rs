@@ -273,7 +273,7 @@ impl Sim {
             let v = self.moved[k].0;
             let d = self.acts[v as usize].drv;
             self.q_push(d, v);
-            self.vs[v as usize].enter_link_step = if self.is_link(d) { self.step as u32 } else { u32::MAX };
+            self.aux[v as usize].enter_link_step = if self.is_link(d) { self.step as u32 } else { u32::MAX };
         }
     }
 

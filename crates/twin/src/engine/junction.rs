@@ -233,6 +233,7 @@ impl Sim {
         let d1 = lc.dist - to_start;
         let d2 = x.dist;
         let (me, fv) = (&self.vs[v as usize], &self.vs[foe as usize]);
+        let (mx, fx) = (&self.aux[v as usize], &self.aux[foe as usize]);
         let (mk, fk) = (self.kin(v), self.kin(foe));
         if !mk.can_yield(me.speed, d1) {
             return true;
@@ -266,9 +267,9 @@ impl Sim {
                 yield_ = if fs > ms {
                     -1
                 } else if fs == ms {
-                    if me.enter_link_step == fv.enter_link_step {
+                    if mx.enter_link_step == fx.enter_link_step {
                         if d1 == d2 {
-                            if me.priority > fv.priority {
+                            if mx.priority > fx.priority {
                                 -1
                             } else {
                                 1
@@ -278,7 +279,7 @@ impl Sim {
                         } else {
                             1
                         }
-                    } else if me.enter_link_step < fv.enter_link_step {
+                    } else if mx.enter_link_step < fx.enter_link_step {
                         -1
                     } else {
                         1
@@ -293,7 +294,7 @@ impl Sim {
         if yield_ == 1 {
             // Break deadlocks: a cycle in the chain of blockers (Floyd's algorithm).
             let (mut slow, mut fast) = (foe, foe);
-            let blocker = |v: u32| self.aux[v as usize].blocker;
+            let blocker = |v: u32| self.vs[v as usize].blocker;
             while fast != NONE && blocker(fast) != NONE {
                 slow = blocker(slow);
                 fast = blocker(blocker(fast));

@@ -97,8 +97,8 @@ pub(crate) struct Veh {
     pub kin: u32,
     /// Index in the route of the road being driven (or, on a lane link, being left).
     pub route_pos: u32,
-    pub enter_link_step: u32,
-    pub priority: u32,
+    /// The foe it yielded to in its last action (deadlock breaking follows these).
+    pub blocker: u32,
     pub running: bool,
     pub stopped: bool,
     /// Speed, position and drivable unchanged by the last step.
@@ -123,8 +123,10 @@ pub(crate) struct DrvStatic {
 pub(crate) struct VehAux {
     pub enter_time: f64,
     pub id: u64,
-    /// The foe it yielded to in its last action (deadlock breaking follows these).
-    pub blocker: u32,
+    /// The step it entered its current lane link (`u32::MAX` on a lane) and its random
+    /// priority: read only to break ties at crossings, so kept out of [`Veh`].
+    pub enter_link_step: u32,
+    pub priority: u32,
     pub stops: u32,
     pub alive: bool,
 }
@@ -595,14 +597,13 @@ impl Sim {
             flow,
             kin: self.flow_kin[flow as usize],
             route_pos: 0,
-            enter_link_step: u32::MAX,
-            priority,
+            blocker: NONE,
             running: false,
             stopped: true,
             still: false,
             front: false,
         };
-        let aux = VehAux { enter_time: t, id: self.stats.created, blocker: NONE, stops: 0, alive: true };
+        let aux = VehAux { enter_time: t, id: self.stats.created, enter_link_step: u32::MAX, priority, stops: 0, alive: true };
         let slot = match self.free_slots.pop() {
             Some(s) => {
                 self.vs[s as usize] = veh;
