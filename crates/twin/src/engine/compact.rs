@@ -16,15 +16,13 @@ impl Sim {
         let n = self.vs.len();
         let mut new_of = vec![NONE; n];
         let mut order: Vec<u32> = Vec::with_capacity(n);
-        let (nd, nl) = (self.queues.len(), self.waiting.len());
+        let (nd, nl) = (self.head.len(), self.waiting.len());
         // Only non-empty queues and buffers hold vehicles (see `bits`).
-        let queued = self.occupied.range(0, nd).map(|d| &self.queues[d]);
-        for q in queued.chain(self.buffered.range(0, nl).map(|l| &self.waiting[l])) {
-            for &v in q {
-                if new_of[v as usize] == NONE {
-                    new_of[v as usize] = order.len() as u32;
-                    order.push(v);
-                }
+        let queued = self.occupied.range(0, nd).flat_map(|d| self.queue(d));
+        for v in queued.chain(self.buffered.range(0, nl).flat_map(|l| self.waiting[l].iter().copied())) {
+            if new_of[v as usize] == NONE {
+                new_of[v as usize] = order.len() as u32;
+                order.push(v);
             }
         }
         // Alive vehicles outside every queue should not exist; keep them anyway.
@@ -64,6 +62,7 @@ impl Sim {
         self.aux.truncate(live);
         for s in &mut self.vs {
             s.leader = remap(s.leader);
+            s.behind = remap(s.behind);
             s.blocker = remap(s.blocker);
             // `acts` stays in slot order, so no action is reusable after renumbering.
             s.still = false;
@@ -72,7 +71,6 @@ impl Sim {
         self.acts.resize(live, Default::default());
         self.free_slots.clear();
         for d in self.occupied.range(0, nd) {
-            self.queues[d].iter_mut().for_each(|v| *v = new_of[*v as usize]);
             self.head[d] = remap(self.head[d]);
             self.tail[d] = remap(self.tail[d]);
         }

@@ -239,16 +239,17 @@ impl Sim {
             if std::mem::take(&mut self.drv_leaving[d]) > 0 {
                 let acts = &self.acts;
                 let gone = |v: &u32| acts[*v as usize].end || acts[*v as usize].drv != NONE;
-                let left: Vec<u32> = self.queues[d].iter().copied().filter(gone).collect();
-                self.queues[d].retain(|v| !gone(v));
-                self.head[d] = self.queues[d].front().copied().unwrap_or(NONE);
-                self.tail[d] = self.queues[d].back().copied().unwrap_or(NONE);
+                let (left, kept): (Vec<u32>, Vec<u32>) = self.queue(d).partition(gone);
+                self.head[d] = kept.first().copied().unwrap_or(NONE);
+                self.tail[d] = kept.last().copied().unwrap_or(NONE);
+                self.qlen[d] = kept.len() as u32;
                 // Who follows whom changed inside the queue.
                 let mut ahead = NONE;
-                for &v in &self.queues[d] {
+                for (k, &v) in kept.iter().enumerate() {
                     let s = &mut self.vs[v as usize];
                     s.leader = ahead;
                     s.front = ahead == NONE;
+                    s.behind = kept.get(k + 1).copied().unwrap_or(NONE);
                     ahead = v;
                 }
                 if self.head[d] == NONE {
@@ -262,7 +263,7 @@ impl Sim {
             }
         }
         debug_assert!(
-            self.src_drvs.iter().all(|&d| self.queues[d as usize].iter().all(|&v| {
+            self.src_drvs.iter().all(|&d| self.queue(d as usize).all(|v| {
                 let a = &self.acts[v as usize];
                 !(a.end || a.drv != NONE)
             })),
@@ -312,13 +313,17 @@ impl Sim {
     /// so followers need no pass here.
     pub(super) fn update_leaders(&mut self) {
         debug_assert!(
-            self.head.iter().enumerate().all(|(d, &h)| (h != NONE) == self.occupied.contains(d)),
+            self.head.iter().enumerate().all(|(d, &h)| (h != NONE) == self.occupied.contains(d)
+                && self.queue(d).count() == self.qlen[d] as usize
+                && self.queue(d).last().unwrap_or(NONE) == self.tail[d]),
             "the set of occupied drivables is out of step with the queues"
         );
         debug_assert!(
             self.occupied.range(0, self.head.len()).all(|d| {
-                let q = &self.queues[d];
-                q.iter().skip(1).zip(q).all(|(&v, &ahead)| !self.vs[v as usize].front && self.vs[v as usize].leader == ahead)
+                self.queue(d)
+                    .skip(1)
+                    .zip(self.queue(d))
+                    .all(|(v, ahead)| !self.vs[v as usize].front && self.vs[v as usize].leader == ahead)
             }),
             "a follower's leader is not the vehicle in front of it"
         );
@@ -328,7 +333,7 @@ impl Sim {
         let this = &*self;
         let look = |f: &mut (u32, u32, f64, u32)| {
             (f.1, f.2) = this.find_leader(this.head[f.0 as usize]);
-            f.3 = this.queues[f.0 as usize].len() as u32;
+            f.3 = this.qlen[f.0 as usize];
         };
         if self.cfg.threads > 1 && fronts.len() > LEAD_CHUNK {
             fronts.par_chunks_mut(LEAD_CHUNK).for_each(|c| c.iter_mut().for_each(look));

@@ -79,7 +79,7 @@ impl Sim {
             let s = &self.vs[**v as usize];
             (s.route_pos as usize + 1) < self.route(s.flow).len()
         };
-        self.queues[l.idx()].iter().chain(self.waiting[l.idx()].iter()).filter(on).count() as u32
+        self.queue(l.idx()).chain(self.waiting[l.idx()].iter().copied()).filter(|v| on(&v)).count() as u32
     }
 }
 

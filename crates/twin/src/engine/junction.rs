@@ -59,7 +59,7 @@ impl Sim {
                 mark(nx, TO_LINK);
             }
         }
-        for d in self.occupied.range(n as usize, self.queues.len()) {
+        for d in self.occupied.range(n as usize, self.head.len()) {
             mark(d as u32, 0);
         }
         let mut xs = std::mem::take(&mut self.xs);
@@ -115,7 +115,7 @@ impl Sim {
                 }
             }
         }
-        for &v in &self.queues[d as usize] {
+        for v in self.queue(d as usize) {
             if r == 0 {
                 // Every point is taken; the rest of the queue changes nothing.
                 break;

@@ -99,6 +99,9 @@ pub(crate) struct Veh {
     pub route_pos: u32,
     /// The foe it yielded to in its last action (deadlock breaking follows these).
     pub blocker: u32,
+    /// The vehicle behind it on its drivable (`NONE` for the last): the queues are lists
+    /// threaded through the arena (see `Sim::queue`).
+    pub behind: u32,
     pub running: bool,
     pub stopped: bool,
     /// Speed, position and drivable unchanged by the last step.
@@ -110,6 +113,25 @@ pub(crate) struct Veh {
 }
 
 const _: () = assert!(std::mem::size_of::<Veh>() == 64);
+
+/// Iterator of [`Sim::queue`].
+pub(crate) struct Queue<'a> {
+    vs: &'a [Veh],
+    cur: u32,
+}
+
+impl Iterator for Queue<'_> {
+    type Item = u32;
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        let v = self.cur;
+        if v == NONE {
+            return None;
+        }
+        self.cur = self.vs[v as usize].behind;
+        Some(v)
+    }
+}
 
 /// A drivable's length and speed limit.
 #[derive(Clone, Copy, Debug)]
@@ -215,12 +237,12 @@ pub struct Sim {
     pub(crate) aux: Vec<VehAux>,
     pub(crate) acts: Vec<Act>,
     free_slots: Vec<u32>,
-    pub(crate) queues: Vec<VecDeque<u32>>,
     pub(crate) waiting: Vec<VecDeque<u32>>,
-    /// Per drivable, the front and back of its queue (`NONE` when empty), kept in step
-    /// with `queues` so the hot passes read a dense array instead of deque headers.
+    /// Per drivable, the front and back of its queue (`NONE` when empty) and its length.
+    /// The queue runs from `head` through each vehicle's `Veh::behind` to `tail`.
     pub(crate) head: Vec<u32>,
     pub(crate) tail: Vec<u32>,
+    pub(crate) qlen: Vec<u32>,
     /// The drivables whose queue is not empty (exactly those whose `head` is set), and
     /// the lanes whose entry buffer is not empty: the per-step passes visit only these.
     occupied: bits::Bits,
@@ -374,10 +396,10 @@ impl Sim {
             aux: Vec::new(),
             acts: Vec::new(),
             free_slots: Vec::new(),
-            queues: vec![VecDeque::new(); n_drv],
             waiting: vec![VecDeque::new(); n_lanes as usize],
             head: vec![NONE; n_drv],
             tail: vec![NONE; n_drv],
+            qlen: vec![0; n_drv],
             occupied: bits::Bits::new(n_drv),
             buffered: bits::Bits::new(n_lanes as usize),
             marked: bits::Bits::new(net.lane_links.len()),
@@ -508,24 +530,35 @@ impl Sim {
     #[inline]
     pub(crate) fn q_push(&mut self, d: u32, v: u32) {
         let d = d as usize;
-        self.queues[d].push_back(v);
+        let t = self.tail[d];
+        if t != NONE {
+            self.vs[t as usize].behind = v;
+        }
+        self.qlen[d] += 1;
         // It follows the old last vehicle; a front gets its leader in `update_leaders`.
         let s = &mut self.vs[v as usize];
-        s.leader = self.tail[d];
-        s.front = s.leader == NONE;
-        if self.head[d] == NONE {
+        s.leader = t;
+        s.front = t == NONE;
+        s.behind = NONE;
+        if t == NONE {
             self.head[d] = v;
             self.occupied.insert(d);
         }
         self.tail[d] = v;
     }
 
+    /// The vehicles on drivable `d`, front first.
+    #[inline]
+    pub(crate) fn queue(&self, d: usize) -> Queue<'_> {
+        Queue { vs: &self.vs, cur: self.head[d] }
+    }
+
     /// Remove the front of drivable `d`'s queue.
     #[inline]
     pub(crate) fn q_pop(&mut self, d: u32) {
         let d = d as usize;
-        self.queues[d].pop_front();
-        self.head[d] = self.queues[d].front().copied().unwrap_or(NONE);
+        self.head[d] = self.vs[self.head[d] as usize].behind;
+        self.qlen[d] -= 1;
         if self.head[d] == NONE {
             self.tail[d] = NONE;
             self.occupied.remove(d);
@@ -598,6 +631,7 @@ impl Sim {
             kin: self.flow_kin[flow as usize],
             route_pos: 0,
             blocker: NONE,
+            behind: NONE,
             running: false,
             stopped: true,
             still: false,
@@ -644,12 +678,12 @@ impl Sim {
 
     /// Sum over drivables of vehicles plus entry buffers; for tests of conservation.
     pub fn vehicles_present(&self) -> usize {
-        self.queues.iter().map(|q| q.len()).sum::<usize>() + self.waiting.iter().map(|q| q.len()).sum::<usize>()
+        self.qlen.iter().map(|&n| n as usize).sum::<usize>() + self.waiting.iter().map(|q| q.len()).sum::<usize>()
     }
 
     /// Bytes of heap held by dynamic vehicle state (arena, buffers, queues).
     pub fn dynamic_bytes(&self) -> usize {
-        let qs: usize = self.queues.iter().chain(self.waiting.iter()).map(|q| q.capacity() * 4).sum();
+        let qs: usize = self.waiting.iter().map(|q| q.capacity() * 4).sum();
         self.vs.capacity() * std::mem::size_of::<Veh>()
             + self.aux.capacity() * std::mem::size_of::<VehAux>()
             + self.acts.capacity() * std::mem::size_of::<Act>()

@@ -211,11 +211,11 @@ impl Sim {
     }
 
     pub fn lane_stats(&self, l: LaneId) -> LaneStats {
-        let q = &self.queues[l.idx()];
         let len = self.drvs[l.idx()].len;
-        let mut st = LaneStats { count: q.len() as u32, entry_buffer: self.waiting[l.idx()].len() as u32, ..Default::default() };
+        let mut st =
+            LaneStats { count: self.qlen[l.idx()], entry_buffer: self.waiting[l.idx()].len() as u32, ..Default::default() };
         let (mut covered, mut speed_sum, mut in_queue) = (0.0, 0.0, true);
-        for &v in q {
+        for v in self.queue(l.idx()) {
             let s = &self.vs[v as usize];
             let vl = self.kins[s.kin as usize].p.length;
             covered += vl;
@@ -272,7 +272,7 @@ impl Sim {
 
     /// Vehicles on lane `l`, front first, as `(id, distance from lane start, speed, length)`.
     pub fn lane_vehicles(&self, l: LaneId) -> impl Iterator<Item = (VehicleId, f64, f64, f64)> + '_ {
-        self.queues[l.idx()].iter().map(move |&v| {
+        self.queue(l.idx()).map(move |v| {
             let s = &self.vs[v as usize];
             (VehicleId(self.aux[v as usize].id), s.dis, s.speed, self.kins[s.kin as usize].p.length)
         })
@@ -304,7 +304,7 @@ impl Sim {
     pub fn road_speed(&self, r: RoadId) -> Option<f64> {
         let (mut sum, mut n) = (0.0, 0u32);
         for l in self.net.road(r).lanes() {
-            for &v in &self.queues[l.idx()] {
+            for v in self.queue(l.idx()) {
                 sum += self.vs[v as usize].speed;
                 n += 1;
             }

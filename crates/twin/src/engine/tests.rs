@@ -13,11 +13,13 @@ fn run(s: &Scenario, cfg: SimConfig, steps: u64) -> Sim {
 }
 
 fn check_no_overlap(sim: &Sim) {
-    for (d, q) in sim.queues.iter().enumerate() {
-        assert_eq!(sim.head[d], q.front().copied().unwrap_or(NONE), "head of drivable {d} at step {}", sim.step);
-        assert_eq!(sim.tail[d], q.back().copied().unwrap_or(NONE), "tail of drivable {d} at step {}", sim.step);
-        for w in q.iter().collect::<Vec<_>>().windows(2) {
-            let (a, b) = (&sim.vs[*w[0] as usize], &sim.vs[*w[1] as usize]);
+    for d in 0..sim.head.len() {
+        let q: Vec<u32> = sim.queue(d).collect();
+        assert_eq!(sim.head[d], q.first().copied().unwrap_or(NONE), "head of drivable {d} at step {}", sim.step);
+        assert_eq!(sim.tail[d], q.last().copied().unwrap_or(NONE), "tail of drivable {d} at step {}", sim.step);
+        assert_eq!(sim.qlen[d] as usize, q.len(), "length of drivable {d} at step {}", sim.step);
+        for w in q.windows(2) {
+            let (a, b) = (&sim.vs[w[0] as usize], &sim.vs[w[1] as usize]);
             let gap = a.dis - sim.kins[a.kin as usize].p.length - b.dis;
             assert!(gap > -1e-6, "overlap on drivable {d} at step {}: gap {gap}", sim.step);
         }
