@@ -55,6 +55,7 @@ impl Sim {
             let veh = &mut self.vs[v as usize];
             veh.leader = leader;
             veh.gap = gap;
+            self.head_next[l] = veh.next_drv;
         }
         self.stats.running += 1;
         if self.cfg.record_events {
@@ -346,6 +347,9 @@ impl Sim {
             s.leader = leader;
             s.gap = gap;
             s.front = true;
+            if d < self.n_lanes {
+                self.head_next[d as usize] = s.next_drv;
+            }
             // Every running vehicle is in exactly one queue: count this step's updates here.
             st.vehicle_updates += n as u64;
             if d < self.n_lanes {

@@ -68,6 +68,11 @@ impl Sim {
                 sim.vs[v].next_drv = sim.next_of(flow, s.route_pos, s.drv);
             }
         }
+        for l in 0..sim.head_next.len() {
+            if sim.head[l] != super::NONE {
+                sim.head_next[l] = sim.vs[sim.head[l] as usize].next_drv;
+            }
+        }
         sim
     }
 

@@ -54,7 +54,8 @@ impl Sim {
                     mark(p, FROM_LINK);
                 }
             }
-            let nx = self.vs[self.head[l] as usize].next_drv;
+            debug_assert_eq!(self.head_next[l], self.vs[self.head[l] as usize].next_drv, "lane {l}'s front");
+            let nx = self.head_next[l];
             if nx != NONE && nx >= n {
                 mark(nx, TO_LINK);
             }

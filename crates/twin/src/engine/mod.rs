@@ -243,6 +243,10 @@ pub struct Sim {
     pub(crate) head: Vec<u32>,
     pub(crate) tail: Vec<u32>,
     pub(crate) qlen: Vec<u32>,
+    /// Per lane, its front vehicle's next drivable as of the last look-ahead (or entry
+    /// into the empty lane): what the crossing notification's lane scan needs of the
+    /// front, without reading its state.
+    pub(crate) head_next: Vec<u32>,
     /// The drivables whose queue is not empty (exactly those whose `head` is set), and
     /// the lanes whose entry buffer is not empty: the per-step passes visit only these.
     occupied: bits::Bits,
@@ -400,6 +404,7 @@ impl Sim {
             head: vec![NONE; n_drv],
             tail: vec![NONE; n_drv],
             qlen: vec![0; n_drv],
+            head_next: vec![NONE; n_lanes as usize],
             occupied: bits::Bits::new(n_drv),
             buffered: bits::Bits::new(n_lanes as usize),
             marked: bits::Bits::new(net.lane_links.len()),
