@@ -244,6 +244,10 @@ impl Sim {
                 self.head[d] = kept.first().copied().unwrap_or(NONE);
                 self.tail[d] = kept.last().copied().unwrap_or(NONE);
                 self.qlen[d] = kept.len() as u32;
+                if d < self.n_lanes as usize && self.tail[d] != NONE {
+                    // The kept vehicles did not change drivable: `prev_drv` is current.
+                    self.tail_from[d] = self.came_off(self.tail[d], d as u32);
+                }
                 // Who follows whom changed inside the queue.
                 let mut ahead = NONE;
                 for (k, &v) in kept.iter().enumerate() {

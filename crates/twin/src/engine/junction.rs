@@ -29,6 +29,7 @@ impl Sim {
             self.xs.iter_mut().for_each(|x| *x = CrossSt::default());
             self.link_hit.0.iter_mut().for_each(|h| *h.get_mut() = 0);
         }
+        debug_assert!(self.occupied.range(0, self.n_lanes as usize).all(|l| self.tail_from_ok(l)), "a lane's last vehicle");
         let mut links = std::mem::take(&mut self.src_drvs);
         links.clear();
         let n = self.n_lanes;
@@ -45,13 +46,16 @@ impl Sim {
         // Only occupied drivables can make a link notify: the last vehicle of an end lane,
         // the front vehicle of a start lane, or any vehicle on the link.
         for l in self.occupied.range(0, n as usize) {
-            let s = &self.vs[self.tail[l] as usize];
-            let p = s.prev_drv;
-            if p != NONE && p >= n && self.link_to[(p - n) as usize] == l as u32 {
+            let p = self.tail_from[l];
+            if p != NONE {
                 // `notify_link`'s first test for this vehicle: whether it still covers the
-                // link's far-end cross. If not, it notifies nothing there.
+                // link's far-end cross. If not, it notifies nothing there, and never will
+                // again: it only moves further from the link while it is the last.
+                let s = &self.vs[self.tail[l] as usize];
                 if self.link_far[(p - n) as usize] + (s.dis - self.kins[s.kin as usize].p.length) < LEAVE_DISTANCE {
                     mark(p, FROM_LINK);
+                } else {
+                    self.tail_from[l] = NONE;
                 }
             }
             debug_assert_eq!(self.head_next[l], self.vs[self.head[l] as usize].next_drv, "lane {l}'s front");
@@ -71,6 +75,29 @@ impl Sim {
             self.marked.remove(li as usize);
         }
         self.src_drvs = links;
+    }
+
+    /// The lane link vehicle `v` came off into lane `l` (its previous drivable, if that
+    /// leads to `l`), or `NONE`.
+    #[inline]
+    pub(super) fn came_off(&self, v: u32, l: u32) -> u32 {
+        let (p, n) = (self.vs[v as usize].prev_drv, self.n_lanes);
+        if p != NONE && p >= n && self.link_to[(p - n) as usize] == l {
+            p
+        } else {
+            NONE
+        }
+    }
+
+    /// `tail_from[l]` is the link lane `l`'s last vehicle came off, or `NONE` if it came
+    /// off none or no longer covers that link's far-end cross.
+    fn tail_from_ok(&self, l: usize) -> bool {
+        let v = self.tail[l];
+        let p = self.came_off(v, l as u32);
+        let s = &self.vs[v as usize];
+        let covers = p != NONE
+            && self.link_far[(p - self.n_lanes) as usize] + (s.dis - self.kins[s.kin as usize].p.length) < LEAVE_DISTANCE;
+        self.tail_from[l] == p || (self.tail_from[l] == NONE && !covers)
     }
 
     /// Notify the crosses of the marked links among links `lo..hi`. Halves run in parallel

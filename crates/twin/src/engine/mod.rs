@@ -247,6 +247,10 @@ pub struct Sim {
     /// into the empty lane): what the crossing notification's lane scan needs of the
     /// front, without reading its state.
     pub(crate) head_next: Vec<u32>,
+    /// Per lane, the lane link its last vehicle came off into it while that vehicle may
+    /// still cover the link's far-end cross (`NONE` otherwise): the lane scan of the
+    /// crossing notification reads the last vehicle only then.
+    pub(crate) tail_from: Vec<u32>,
     /// The drivables whose queue is not empty (exactly those whose `head` is set), and
     /// the lanes whose entry buffer is not empty: the per-step passes visit only these.
     occupied: bits::Bits,
@@ -405,6 +409,7 @@ impl Sim {
             tail: vec![NONE; n_drv],
             qlen: vec![0; n_drv],
             head_next: vec![NONE; n_lanes as usize],
+            tail_from: vec![NONE; n_lanes as usize],
             occupied: bits::Bits::new(n_drv),
             buffered: bits::Bits::new(n_lanes as usize),
             marked: bits::Bits::new(net.lane_links.len()),
@@ -531,9 +536,16 @@ impl Sim {
         &self.lane_out[self.lane_out_off[lane as usize] as usize..self.lane_out_off[lane as usize + 1] as usize]
     }
 
-    /// Append `v` to the back of drivable `d`'s queue.
+    /// Append `v`, coming from its current drivable (its action not applied yet), to the
+    /// back of drivable `d`'s queue.
     #[inline]
     pub(crate) fn q_push(&mut self, d: u32, v: u32) {
+        if d < self.n_lanes {
+            // Once applied, its `prev_drv` is its current drivable (see `came_off`).
+            let o = self.vs[v as usize].drv;
+            let n = self.n_lanes;
+            self.tail_from[d as usize] = if o != d && o >= n && self.link_to[(o - n) as usize] == d { o } else { NONE };
+        }
         let d = d as usize;
         let t = self.tail[d];
         if t != NONE {
