@@ -1,5 +1,6 @@
 //! citybrain: the one binary. A thin clap CLI; all logic lives in the library crates.
 
+mod alloc;
 mod bench;
 mod control;
 mod demo;
@@ -9,6 +10,9 @@ mod scenario;
 mod sim;
 
 use anyhow::Result;
+
+#[global_allocator]
+static GLOBAL: alloc::HugeAlloc = alloc::HugeAlloc;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
