@@ -10,10 +10,10 @@ mod scenario;
 mod sim;
 
 use anyhow::Result;
+use clap::{Parser, Subcommand};
 
 #[global_allocator]
 static GLOBAL: alloc::HugeAlloc = alloc::HugeAlloc;
-use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "citybrain", version, about = "An open-source City Brain with a digital twin")]

@@ -246,7 +246,7 @@ impl Sim {
                 self.qlen[d] = kept.len() as u32;
                 if d < self.n_lanes as usize && self.tail[d] != NONE {
                     // The kept vehicles did not change drivable: `prev_drv` is current.
-                    self.tail_from[d] = self.came_off(self.tail[d], d as u32);
+                    self.tail_from[d] = self.link_into(self.vs[self.tail[d] as usize].prev_drv, d as u32);
                 }
                 // Who follows whom changed inside the queue.
                 let mut ahead = NONE;

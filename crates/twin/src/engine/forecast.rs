@@ -80,11 +80,11 @@ impl Sim {
     /// end (in a [`Sim::forecast_copy`]: those the copy knows still have the junction at
     /// the lane's end to cross).
     pub fn lane_continuing(&self, l: LaneId) -> u32 {
-        let on = |v: &&u32| {
-            let s = &self.vs[**v as usize];
+        let on = |v: &u32| {
+            let s = &self.vs[*v as usize];
             (s.route_pos as usize + 1) < self.route(s.flow).len()
         };
-        self.queue(l.idx()).chain(self.waiting[l.idx()].iter().copied()).filter(|v| on(&v)).count() as u32
+        self.queue(l.idx()).chain(self.waiting[l.idx()].iter().copied()).filter(on).count() as u32
     }
 }
 

@@ -33,7 +33,8 @@ impl Sim {
         let mut links = std::mem::take(&mut self.src_drvs);
         links.clear();
         let n = self.n_lanes;
-        let (marked, link_why) = (&mut self.marked, &mut self.link_why);
+        // Out of `self` while marking, so the marking loops may read the rest of it.
+        let (mut marked, mut link_why) = (std::mem::take(&mut self.marked), std::mem::take(&mut self.link_why));
         let mut mark = |d: u32, why: u8| {
             let li = (d - n) as usize;
             if !marked.contains(li) {
@@ -51,8 +52,7 @@ impl Sim {
                 // `notify_link`'s first test for this vehicle: whether it still covers the
                 // link's far-end cross. If not, it notifies nothing there, and never will
                 // again: it only moves further from the link while it is the last.
-                let s = &self.vs[self.tail[l] as usize];
-                if self.link_far[(p - n) as usize] + (s.dis - self.kins[s.kin as usize].p.length) < LEAVE_DISTANCE {
+                if self.covers_far_cross(self.tail[l], p) {
                     mark(p, FROM_LINK);
                 } else {
                     self.tail_from[l] = NONE;
@@ -67,6 +67,7 @@ impl Sim {
         for d in self.occupied.range(n as usize, self.head.len()) {
             mark(d as u32, 0);
         }
+        (self.marked, self.link_why) = (marked, link_why);
         let mut xs = std::mem::take(&mut self.xs);
         let n_links = self.link_cross_off.len() - 1;
         self.notify_range(0, n_links, &Disjoint::new(&mut xs), ep);
@@ -77,11 +78,10 @@ impl Sim {
         self.src_drvs = links;
     }
 
-    /// The lane link vehicle `v` came off into lane `l` (its previous drivable, if that
-    /// leads to `l`), or `NONE`.
+    /// Drivable `p` if it is a lane link into lane `l`, else `NONE`.
     #[inline]
-    pub(super) fn came_off(&self, v: u32, l: u32) -> u32 {
-        let (p, n) = (self.vs[v as usize].prev_drv, self.n_lanes);
+    pub(super) fn link_into(&self, p: u32, l: u32) -> u32 {
+        let n = self.n_lanes;
         if p != NONE && p >= n && self.link_to[(p - n) as usize] == l {
             p
         } else {
@@ -89,15 +89,20 @@ impl Sim {
         }
     }
 
+    /// `notify_link`'s first test for vehicle `v`, which came off lane link `p`: whether it
+    /// still covers the link's far-end cross.
+    #[inline]
+    fn covers_far_cross(&self, v: u32, p: u32) -> bool {
+        let s = &self.vs[v as usize];
+        self.link_far[(p - self.n_lanes) as usize] + (s.dis - self.kins[s.kin as usize].p.length) < LEAVE_DISTANCE
+    }
+
     /// `tail_from[l]` is the link lane `l`'s last vehicle came off, or `NONE` if it came
     /// off none or no longer covers that link's far-end cross.
     fn tail_from_ok(&self, l: usize) -> bool {
         let v = self.tail[l];
-        let p = self.came_off(v, l as u32);
-        let s = &self.vs[v as usize];
-        let covers = p != NONE
-            && self.link_far[(p - self.n_lanes) as usize] + (s.dis - self.kins[s.kin as usize].p.length) < LEAVE_DISTANCE;
-        self.tail_from[l] == p || (self.tail_from[l] == NONE && !covers)
+        let p = self.link_into(self.vs[v as usize].prev_drv, l as u32);
+        self.tail_from[l] == p || (self.tail_from[l] == NONE && !self.covers_far_cross(v, p))
     }
 
     /// Notify the crosses of the marked links among links `lo..hi`. Halves run in parallel

@@ -541,10 +541,8 @@ impl Sim {
     #[inline]
     pub(crate) fn q_push(&mut self, d: u32, v: u32) {
         if d < self.n_lanes {
-            // Once applied, its `prev_drv` is its current drivable (see `came_off`).
-            let o = self.vs[v as usize].drv;
-            let n = self.n_lanes;
-            self.tail_from[d as usize] = if o != d && o >= n && self.link_to[(o - n) as usize] == d { o } else { NONE };
+            // Once its action is applied, its current drivable is its `prev_drv`.
+            self.tail_from[d as usize] = self.link_into(self.vs[v as usize].drv, d);
         }
         let d = d as usize;
         let t = self.tail[d];
