@@ -10,8 +10,8 @@
 //! asks with `madvise(MADV_HUGEPAGE)`; with `never` the hint is ignored and this is the
 //! system allocator with 2 MiB alignment.
 //!
-//! Only the binary sets this: the library crates allocate through whatever allocator
-//! their user chose.
+//! Only the binary sets this, and only on Linux (elsewhere it keeps the system
+//! allocator): the library crates allocate through whatever allocator their user chose.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
@@ -23,14 +23,8 @@ const HUGE: usize = 2 << 20;
 
 pub struct HugeAlloc;
 
-#[cfg(target_os = "linux")]
 fn is_large(layout: &Layout) -> bool {
     layout.size() >= LARGE && layout.align() <= HUGE
-}
-
-#[cfg(not(target_os = "linux"))]
-fn is_large(_: &Layout) -> bool {
-    false
 }
 
 /// `size` rounded up to whole huge pages.
@@ -38,7 +32,6 @@ fn mapped_len(size: usize) -> usize {
     size.div_ceil(HUGE) * HUGE
 }
 
-#[cfg(target_os = "linux")]
 unsafe fn map_large(size: usize) -> *mut u8 {
     let len = mapped_len(size);
     // Map one huge page more than needed, then cut the mapping down to the aligned part.
@@ -67,19 +60,8 @@ unsafe fn map_large(size: usize) -> *mut u8 {
     aligned as *mut u8
 }
 
-#[cfg(not(target_os = "linux"))]
-unsafe fn map_large(_: usize) -> *mut u8 {
-    unreachable!("large blocks are mapped only on Linux")
-}
-
-#[cfg(target_os = "linux")]
 unsafe fn unmap_large(ptr: *mut u8, size: usize) {
     libc::munmap(ptr as *mut libc::c_void, mapped_len(size));
-}
-
-#[cfg(not(target_os = "linux"))]
-unsafe fn unmap_large(_: *mut u8, _: usize) {
-    unreachable!("large blocks are mapped only on Linux")
 }
 
 // SAFETY: every block comes either from `System` (small layouts) or from its own
@@ -141,9 +123,7 @@ mod tests {
             let l = Layout::from_size_align(3 << 20, 64).unwrap();
             let p = a.alloc_zeroed(l);
             assert!(!p.is_null());
-            if cfg!(target_os = "linux") {
-                assert_eq!(p as usize % HUGE, 0);
-            }
+            assert_eq!(p as usize % HUGE, 0);
             assert!(std::slice::from_raw_parts(p, l.size()).iter().all(|&b| b == 0));
             std::ptr::write_bytes(p, 7, l.size());
             // Grow within the same mapping, then beyond it, then shrink to a small block.

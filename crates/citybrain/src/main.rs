@@ -1,5 +1,6 @@
 //! citybrain: the one binary. A thin clap CLI; all logic lives in the library crates.
 
+#[cfg(target_os = "linux")]
 mod alloc;
 mod bench;
 mod control;
@@ -12,6 +13,7 @@ mod sim;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+#[cfg(target_os = "linux")]
 #[global_allocator]
 static GLOBAL: alloc::HugeAlloc = alloc::HugeAlloc;
 
