@@ -318,6 +318,10 @@ fn main() {
         "mp" | "cb" | "cb4" => Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../target/bound-{city}-{start}.txt")),
         file => PathBuf::from(file),
     };
+    if passes == 0 {
+        // Only record (and write) the start, e.g. to replay it in another simulator.
+        write(&out, &sched);
+    }
     let origin = Snap {
         sim: Sim::new(&setup.scenario, SimConfig::default()),
         safety: SafetyLayer::new(&setup.scenario.network, setup.js.clone(), Protocol::Benchmark.timing()).expect("safety"),

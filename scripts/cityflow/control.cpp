@@ -1,0 +1,154 @@
+// CityFlow under citybrain's benchmark protocol, to check the twin's controller numbers in
+// CityFlow itself (diagnostic; not part of the build or the tests).
+//
+// Protocol: the four benchmark phases are the roadnet's lightphases 1..4 (E-W through,
+// N-S through, E-W left, N-S left; lightphase 0 is the yellow, right turns only). A decision
+// every 30 s; on a change, 5 s of lightphase 0 inside the 30 s, then the new phase. The
+// first decision at t = 0 sets its phase at once (the twin's `Startup` state). Signalised
+// intersections are taken in roadnet order, as `control::junctions` does.
+//
+// usage:
+//   control CONFIG.json replay SCHEDULE      play a schedule: 120 lines, one digit (0..3)
+//                                            per signalised intersection, as written by
+//                                            `cargo run -p control --release --example bound`
+//   control CONFIG.json mp [OUT [TIE]]       MaxPressure decided inside CityFlow; writes the
+//                                            schedule it played to ./mp_schedule.txt
+//     OUT  count (default)  movement pressure = waiting vehicles on the movement's incoming
+//                           lanes - all vehicles on its outgoing lanes x (in lanes / out
+//                           lanes): the twin's `MaxPressure`
+//          wait             the same with waiting vehicles on the outgoing lanes
+//          road             waiting in - waiting on every lane of the exit road
+//          lanelink_count   sum over the phase's lane links of start - end lane vehicles
+//          lanelink_wait    the same with waiting vehicles
+//     TIE  cur (default: a tie keeps the current phase, then the lower index) | first
+//   The environment variable YELLOW_OUTSIDE=1 puts the yellow outside the 30 s instead
+//   (35 s between decisions after a change).
+//   CONFIG needs "rlTrafficLight": true.
+//
+// Build: scripts/cityflow/build.sh (reads private members: compiled with -Dprivate=public).
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace CityFlow;
+
+static const int SLOT = 30, YELLOW = 5, END = 3600;
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: %s CONFIG.json replay SCHEDULE | mp [OUT [TIE]]\n", argv[0]);
+        return 2;
+    }
+    std::string mode = argv[2];
+    std::string out_def = (mode == "mp" && argc > 3) ? argv[3] : "count";
+    std::string tie = (mode == "mp" && argc > 4) ? argv[4] : "cur";
+    bool outside = std::getenv("YELLOW_OUTSIDE") != nullptr;
+    std::vector<std::string> sched;
+    if (mode == "replay") {
+        if (argc < 4) { std::fprintf(stderr, "replay needs a schedule file\n"); return 2; }
+        std::ifstream f(argv[3]);
+        if (!f) { std::fprintf(stderr, "%s: cannot open\n", argv[3]); return 2; }
+        for (std::string l; std::getline(f, l);) if (!l.empty()) sched.push_back(l);
+    } else if (mode != "mp") {
+        std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
+        return 2;
+    }
+    Engine engine(argv[1], 1);
+    std::vector<Intersection *> xs;
+    for (auto &i : engine.roadnet.getIntersections())
+        if (!i.isVirtualIntersection()) xs.push_back(&i);
+    int n = xs.size();
+    if (mode == "replay") {
+        for (size_t k = 0; k < sched.size(); ++k)
+            if ((int)sched[k].size() != n) {
+                std::fprintf(stderr, "%s line %zu: %zu digits for %d intersections\n", argv[3], k + 1, sched[k].size(), n);
+                return 2;
+            }
+        if ((int)sched.size() < END / SLOT) { std::fprintf(stderr, "%s: %zu lines, need %d\n", argv[3], sched.size(), END / SLOT); return 2; }
+    }
+    std::vector<int> cur(n, -1), want(n, -1), yellow_end(n, -1), next_decision(n, 0);
+    std::string played;
+    for (int t = 0; t < END; ++t) {
+        bool any = outside ? std::find(next_decision.begin(), next_decision.end(), t) != next_decision.end() : t % SLOT == 0;
+        if (any) {
+            std::map<std::string, int> waiting = engine.getLaneWaitingVehicleCount();
+            std::map<std::string, int> count = engine.getLaneVehicleCount();
+            std::string row;
+            for (int j = 0; j < n; ++j) {
+                if (outside && next_decision[j] != t) { row.push_back('0' + std::max(cur[j], 0)); continue; }
+                int p = 0;
+                if (mode == "replay") {
+                    p = sched[t / SLOT][j] - '0';
+                } else {
+                    auto &phases = xs[j]->trafficLight.getPhases();
+                    auto &links = xs[j]->roadLinks;
+                    double best = -1e18;
+                    for (int q = 0; q < 4; ++q) {
+                        const LightPhase &ph = phases[q + 1];
+                        double s = 0;
+                        for (size_t r = 0; r < links.size(); ++r) {
+                            if (!ph.roadLinkAvailable[r] || links[r].type == turn_right) continue;
+                            if (out_def == "lanelink_count" || out_def == "lanelink_wait") {
+                                auto &m = out_def == "lanelink_count" ? count : waiting;
+                                for (auto &ll : links[r].getLaneLinks())
+                                    s += m[ll.getStartLane()->getId()] - m[ll.getEndLane()->getId()];
+                                continue;
+                            }
+                            std::vector<std::string> ins, outs;
+                            for (auto &ll : links[r].getLaneLinks()) {
+                                std::string a = ll.getStartLane()->getId(), b = ll.getEndLane()->getId();
+                                if (std::find(ins.begin(), ins.end(), a) == ins.end()) ins.push_back(a);
+                                if (std::find(outs.begin(), outs.end(), b) == outs.end()) outs.push_back(b);
+                            }
+                            double w = 0, o = 0;
+                            for (auto &a : ins) w += waiting[a];
+                            if (out_def == "road") {
+                                for (auto &ln : links[r].endRoad->lanes) o += waiting[ln.getId()];
+                                s += w - o;
+                            } else {
+                                for (auto &b : outs) o += out_def == "wait" ? waiting[b] : count[b];
+                                s += w - o * (double)ins.size() / std::max<size_t>(outs.size(), 1);
+                            }
+                        }
+                        bool better = s > best + 1e-9 || (tie == "cur" && std::abs(s - best) <= 1e-9 && q == cur[j]);
+                        if (better) { best = s; p = q; }
+                    }
+                }
+                row.push_back('0' + p);
+                next_decision[j] = t + SLOT;
+                if (cur[j] == -1) {
+                    engine.setTrafficLightPhase(xs[j]->getId(), p + 1);
+                    cur[j] = p;
+                } else if (p != cur[j]) {
+                    engine.setTrafficLightPhase(xs[j]->getId(), 0);
+                    want[j] = p;
+                    yellow_end[j] = t + YELLOW;
+                    if (outside) next_decision[j] = t + YELLOW + SLOT;
+                }
+            }
+            played += row + "\n";
+        }
+        for (int j = 0; j < n; ++j)
+            if (yellow_end[j] == t) {
+                engine.setTrafficLightPhase(xs[j]->getId(), want[j] + 1);
+                cur[j] = want[j];
+                yellow_end[j] = -1;
+            }
+        engine.nextStep();
+    }
+    std::printf("{\"mode\":\"%s\",\"avg_travel_time\":%.4f,\"running\":%zu}\n", mode.c_str(), engine.getAverageTravelTime(),
+                engine.getVehicleCount());
+    if (mode == "mp") {
+        if (FILE *f = std::fopen("mp_schedule.txt", "w")) { std::fputs(played.c_str(), f); std::fclose(f); }
+    }
+    std::fflush(stdout);
+    // Like bench.cpp: skip ~Engine(), whose worker shutdown can deadlock.
+    std::_Exit(0);
+}
