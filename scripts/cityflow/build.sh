@@ -12,6 +12,5 @@ mkdir -p "$out"
 inc=(-I"$src/src" -I"$src/extern" -I"$src/extern/compat" -I"$src/extern/milo")
 lib=("$src"/src/*/*.cpp)
 g++ -O2 -std=c++14 "${inc[@]}" "$here/bench.cpp" "${lib[@]}" -lpthread -o "$out/cityflow_bench"
-# control.cpp reads the engine's private members (roadnet, phases, road links).
-g++ -O2 -std=c++14 -Dprivate=public -Dprotected=public "${inc[@]}" "$here/control.cpp" "${lib[@]}" -lpthread -o "$out/cityflow_control"
+g++ -O2 -std=c++14 "${inc[@]}" "$here/control.cpp" "${lib[@]}" -lpthread -o "$out/cityflow_control"
 echo "built $out/cityflow_bench and $out/cityflow_control"

@@ -11,6 +11,12 @@
 //   control CONFIG.json replay SCHEDULE      play a schedule: 120 lines, one digit (0..3)
 //                                            per signalised intersection, as written by
 //                                            `cargo run -p control --release --example bound`
+//   control CONFIG.json trace TRACE          play a per-step signal trace: 3,600 lines, one
+//                                            hexadecimal green mask per signalised
+//                                            intersection (bit r = road link r), as written
+//                                            by `cargo run -p control --release --example trace`
+//                                            (any protocol and policy; each distinct mask
+//                                            becomes an extra lightphase)
 //   control CONFIG.json mp [OUT [TIE]]       MaxPressure decided inside CityFlow; writes the
 //                                            schedule it played to ./mp_schedule.txt
 //     OUT  count (default)  movement pressure = waiting vehicles on the movement's incoming
@@ -25,17 +31,34 @@
 //   (35 s between decisions after a change).
 //   CONFIG needs "rlTrafficLight": true.
 //
-// Build: scripts/cityflow/build.sh (reads private members: compiled with -Dprivate=public).
-#include "engine/engine.h"
-
+// Build: scripts/cityflow/build.sh. It reads CityFlow's private members (the roadnet,
+// phases and road links), so the standard headers come first and CityFlow's headers are
+// included with `private` and `protected` defined to `public`.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <queue>
+#include <random>
+#include <set>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
+
+#define private public
+#define protected public
+#include "engine/engine.h"
+#undef private
+#undef protected
 
 using namespace CityFlow;
 
@@ -51,8 +74,8 @@ int main(int argc, char **argv) {
     std::string tie = (mode == "mp" && argc > 4) ? argv[4] : "cur";
     bool outside = std::getenv("YELLOW_OUTSIDE") != nullptr;
     std::vector<std::string> sched;
-    if (mode == "replay") {
-        if (argc < 4) { std::fprintf(stderr, "replay needs a schedule file\n"); return 2; }
+    if (mode == "replay" || mode == "trace") {
+        if (argc < 4) { std::fprintf(stderr, "%s needs a file\n", mode.c_str()); return 2; }
         std::ifstream f(argv[3]);
         if (!f) { std::fprintf(stderr, "%s: cannot open\n", argv[3]); return 2; }
         for (std::string l; std::getline(f, l);) if (!l.empty()) sched.push_back(l);
@@ -65,17 +88,47 @@ int main(int argc, char **argv) {
     for (auto &i : engine.roadnet.getIntersections())
         if (!i.isVirtualIntersection()) xs.push_back(&i);
     int n = xs.size();
-    if (mode == "replay") {
-        for (size_t k = 0; k < sched.size(); ++k)
+    if (mode == "replay" || mode == "trace") {
+        for (size_t k = 0; k < sched.size() && mode == "replay"; ++k)
             if ((int)sched[k].size() != n) {
                 std::fprintf(stderr, "%s line %zu: %zu digits for %d intersections\n", argv[3], k + 1, sched[k].size(), n);
-                return 2;
+                { std::fflush(stderr); std::_Exit(2); }
             }
-        if ((int)sched.size() < END / SLOT) { std::fprintf(stderr, "%s: %zu lines, need %d\n", argv[3], sched.size(), END / SLOT); return 2; }
+        size_t need = mode == "trace" ? END : END / SLOT;
+        if (sched.size() < need) { std::fprintf(stderr, "%s: %zu lines, need %zu\n", argv[3], sched.size(), need); { std::fflush(stderr); std::_Exit(2); } }
     }
     std::vector<int> cur(n, -1), want(n, -1), yellow_end(n, -1), next_decision(n, 0);
     std::string played;
-    for (int t = 0; t < END; ++t) {
+    // Trace: each step's green set per intersection, as a lightphase appended on first use.
+    std::vector<std::map<unsigned long long, int>> phase_of(n);
+    std::vector<int> shown(n, -1);
+    for (int t = 0; t < END && mode == "trace"; ++t) {
+        std::istringstream line(sched[t]);
+        for (int j = 0; j < n; ++j) {
+            std::string word;
+            auto &links = xs[j]->roadLinks;
+            auto &phases = xs[j]->trafficLight.phases;
+            unsigned long long bits = 0;
+            if (!(line >> word) || word.size() > 16 || word.find_first_not_of("0123456789abcdef") != std::string::npos ||
+                (bits = std::stoull(word, nullptr, 16)) >> links.size() != 0) {
+                std::fprintf(stderr, "%s line %d: word %d ('%s') is not a green mask of intersection %s (%zu road links)\n", argv[3],
+                             t + 1, j + 1, word.c_str(), xs[j]->getId().c_str(), links.size());
+                { std::fflush(stderr); std::_Exit(2); }
+            }
+            auto it = phase_of[j].find(bits);
+            if (it == phase_of[j].end()) {
+                LightPhase ph;
+                ph.phase = phases.size();
+                ph.time = 1;
+                for (size_t r = 0; r < links.size(); ++r) ph.roadLinkAvailable.push_back((bits >> r) & 1);
+                phases.push_back(ph);
+                it = phase_of[j].emplace(bits, (int)phases.size() - 1).first;
+            }
+            if (it->second != shown[j]) { engine.setTrafficLightPhase(xs[j]->getId(), it->second); shown[j] = it->second; }
+        }
+        engine.nextStep();
+    }
+    for (int t = 0; t < END && mode != "trace"; ++t) {
         bool any = outside ? std::find(next_decision.begin(), next_decision.end(), t) != next_decision.end() : t % SLOT == 0;
         if (any) {
             std::map<std::string, int> waiting = engine.getLaneWaitingVehicleCount();
