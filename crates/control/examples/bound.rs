@@ -184,9 +184,41 @@ struct Search {
     verify: usize,
 }
 
-/// The distinct schedules that set junction `k` to one phase from `slot` for 1..=`block` slots.
-fn moves(sched: &Schedule, slot: usize, k: usize, phases: u8, block: usize) -> Vec<Schedule> {
+/// Downstream neighbours for green-wave moves: `waves[k]` lists `(k2, p)` where a road runs
+/// from junction `k` to junction `k2` and arrives there on the axis of through phase `p`
+/// (0 E-W, 1 N-S).
+type Waves = Vec<Vec<(usize, u8)>>;
+
+fn waves(setup: &Setup) -> Waves {
+    let net = &setup.scenario.network;
+    let pos = |i: twin::IntersectionId| setup.ids.iter().position(|&x| x == i);
+    let mut w: Waves = vec![Vec::new(); setup.ids.len()];
+    for (r, road) in net.roads.iter().enumerate() {
+        if let (Some(a), Some(b)) = (pos(road.from), pos(road.to)) {
+            let ns = control::approach_of(net, twin::RoadId::from(r)).is_north_south();
+            w[a].push((b, ns as u8));
+        }
+    }
+    w
+}
+
+/// The distinct schedules that set junction `k` to one phase from `slot` for 1..=`block` slots;
+/// with `waves`, also green-wave pairs: junction `k` to through phase `p` at `slot` and each
+/// downstream neighbour on that axis to `p` at `slot + lag`, lag 2 or 3 slots.
+fn moves(sched: &Schedule, slot: usize, k: usize, phases: u8, block: usize, waves: Option<&Waves>) -> Vec<Schedule> {
     let mut out: Vec<Schedule> = Vec::new();
+    for &(k2, p) in waves.map(|w| w[k].as_slice()).unwrap_or(&[]) {
+        for lag in [2, 3] {
+            if slot + lag < SLOTS && (sched[slot][k] != p || sched[slot + lag][k2] != p) {
+                let mut s = sched.clone();
+                s[slot][k] = p;
+                s[slot + lag][k2] = p;
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+        }
+    }
     for q in 0..phases {
         let mut s = sched.clone();
         for t in slot..(slot + block).min(SLOTS) {
@@ -322,6 +354,8 @@ fn main() {
         // Only record (and write) the start, e.g. to replay it in another simulator.
         write(&out, &sched);
     }
+    // WAVES=1: also green-wave pair moves (see `moves`).
+    let wave_moves = std::env::var_os("WAVES").map(|_| waves(&setup));
     let origin = Snap {
         sim: Sim::new(&setup.scenario, SimConfig::default()),
         safety: SafetyLayer::new(&setup.scenario.network, setup.js.clone(), Protocol::Benchmark.timing()).expect("safety"),
@@ -335,7 +369,7 @@ fn main() {
             // The base's screening value at this slot (changes when a move is kept).
             let mut base_proxy = None;
             for (k, &nph) in phases.iter().enumerate() {
-                let cands = moves(&sched, slot, k, nph, opt.block);
+                let cands = moves(&sched, slot, k, nph, opt.block, wave_moves.as_ref());
                 let full = |c: &Schedule| finish(&snap, &ids, c, slot);
                 let chosen: Vec<(usize, f64)> = if opt.screen == 0 {
                     trials += cands.len();
