@@ -17,7 +17,8 @@ fn main() {
     let city = if arg(0) == "jinan" { "jinan_3x4" } else { "hangzhou_4x4" };
     let protocol = if arg(1) == "operational" { Protocol::Operational } else { Protocol::Benchmark };
     let policy = if arg(2).is_empty() { "maxpressure" } else { arg(2) };
-    let out = if arg(3).is_empty() { format!("target/trace-{city}-{}-{policy}.txt", protocol.name()) } else { arg(3).to_string() };
+    let out =
+        if arg(3).is_empty() { format!("target/trace-{city}-{}-{policy}.txt", protocol.name()) } else { arg(3).to_string() };
     let scenario = testdata::cityflow(city).expect("the shared data");
     let mut ctl = Controller::new(&scenario, policy, protocol, 3600.0).expect("controller");
     let mut sim = Sim::new(&scenario, SimConfig::default());
@@ -29,7 +30,8 @@ fn main() {
             .junctions()
             .iter()
             .map(|j| {
-                let bits = j.movements.iter().enumerate().filter(|&(_, &m)| sim.movement_green(m)).fold(0u64, |w, (r, _)| w | 1 << r);
+                let bits =
+                    j.movements.iter().enumerate().filter(|&(_, &m)| sim.movement_green(m)).fold(0u64, |w, (r, _)| w | 1 << r);
                 format!("{bits:x}")
             })
             .collect();
