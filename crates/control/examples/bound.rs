@@ -16,7 +16,9 @@
 //! end of the hour, and keeps the best trial if it lowers the true hour's average travel
 //! time. Snapshots are kept for every slot, so a trial costs only the rest of the hour.
 //! The best schedule is written after every pass to `target/bound-<city>-<mp|cb|cb4>.txt`
-//! (or back to FILE), one line per slot, one digit per junction.
+//! (or back to FILE), one line per slot, one digit per junction; with 0 passes the start
+//! is written. With the environment variable `WAVES=1` each pass also tries green-wave
+//! pair moves (see [`moves`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
