@@ -64,9 +64,16 @@ using namespace CityFlow;
 
 static const int SLOT = 30, YELLOW = 5, END = 3600;
 
+// Once the engine exists, leave without ~Engine(): its worker shutdown can deadlock.
+[[noreturn]] static void quit(int code) {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::_Exit(code);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
-        std::fprintf(stderr, "usage: %s CONFIG.json replay SCHEDULE | mp [OUT [TIE]]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s CONFIG.json replay SCHEDULE | trace TRACE | mp [OUT [TIE]]\n", argv[0]);
         return 2;
     }
     std::string mode = argv[2];
@@ -90,12 +97,16 @@ int main(int argc, char **argv) {
     int n = xs.size();
     if (mode == "replay" || mode == "trace") {
         for (size_t k = 0; k < sched.size() && mode == "replay"; ++k)
-            if ((int)sched[k].size() != n) {
-                std::fprintf(stderr, "%s line %zu: %zu digits for %d intersections\n", argv[3], k + 1, sched[k].size(), n);
-                { std::fflush(stderr); std::_Exit(2); }
+            if ((int)sched[k].size() != n || sched[k].find_first_not_of("0123") != std::string::npos) {
+                std::fprintf(stderr, "%s line %zu: want %d digits 0-3 (one per intersection), got '%s'\n", argv[3], k + 1, n,
+                             sched[k].c_str());
+                quit(2);
             }
         size_t need = mode == "trace" ? END : END / SLOT;
-        if (sched.size() < need) { std::fprintf(stderr, "%s: %zu lines, need %zu\n", argv[3], sched.size(), need); { std::fflush(stderr); std::_Exit(2); } }
+        if (sched.size() < need) {
+            std::fprintf(stderr, "%s: %zu lines, need %zu\n", argv[3], sched.size(), need);
+            quit(2);
+        }
     }
     std::vector<int> cur(n, -1), want(n, -1), yellow_end(n, -1), next_decision(n, 0);
     std::string played;
@@ -110,10 +121,10 @@ int main(int argc, char **argv) {
             auto &phases = xs[j]->trafficLight.phases;
             unsigned long long bits = 0;
             if (!(line >> word) || word.size() > 16 || word.find_first_not_of("0123456789abcdef") != std::string::npos ||
-                (bits = std::stoull(word, nullptr, 16)) >> links.size() != 0) {
+                links.size() >= 64 || (bits = std::stoull(word, nullptr, 16)) >> links.size() != 0) {
                 std::fprintf(stderr, "%s line %d: word %d ('%s') is not a green mask of intersection %s (%zu road links)\n", argv[3],
                              t + 1, j + 1, word.c_str(), xs[j]->getId().c_str(), links.size());
-                { std::fflush(stderr); std::_Exit(2); }
+                quit(2);
             }
             auto it = phase_of[j].find(bits);
             if (it == phase_of[j].end()) {
@@ -201,7 +212,5 @@ int main(int argc, char **argv) {
     if (mode == "mp") {
         if (FILE *f = std::fopen("mp_schedule.txt", "w")) { std::fputs(played.c_str(), f); std::fclose(f); }
     }
-    std::fflush(stdout);
-    // Like bench.cpp: skip ~Engine(), whose worker shutdown can deadlock.
-    std::_Exit(0);
+    quit(0);
 }
