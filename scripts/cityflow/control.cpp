@@ -18,7 +18,8 @@
 //                                            (any protocol and policy; each distinct mask
 //                                            becomes an extra lightphase)
 //   control CONFIG.json mp [OUT [TIE]]       MaxPressure decided inside CityFlow; writes the
-//                                            schedule it played to ./mp_schedule.txt
+//                                            schedule it played to ./mp_schedule.txt (not
+//                                            with YELLOW_OUTSIDE, off the 30 s grid)
 //     OUT  count (default)  movement pressure = waiting vehicles on the movement's incoming
 //                           lanes - all vehicles on its outgoing lanes x (in lanes / out
 //                           lanes): the twin's `MaxPressure`
@@ -71,6 +72,87 @@ static const int SLOT = 30, YELLOW = 5, END = 3600;
     std::_Exit(code);
 }
 
+// Each step, show the trace's green set at every intersection; a green set met for the
+// first time becomes an extra lightphase of that intersection.
+static void play_trace(Engine &engine, const std::vector<Intersection *> &xs, const std::vector<std::string> &trace,
+                       const char *file) {
+    int n = xs.size();
+    std::vector<std::map<unsigned long long, int>> phase_of(n);
+    std::vector<int> shown(n, -1);
+    for (int t = 0; t < END; ++t) {
+        std::istringstream line(trace[t]);
+        for (int j = 0; j < n; ++j) {
+            std::string word;
+            auto &links = xs[j]->roadLinks;
+            auto &phases = xs[j]->trafficLight.phases;
+            unsigned long long bits = 0;
+            if (!(line >> word) || word.size() > 16 || word.find_first_not_of("0123456789abcdef") != std::string::npos ||
+                links.size() >= 64 || (bits = std::stoull(word, nullptr, 16)) >> links.size() != 0) {
+                std::fprintf(stderr, "%s line %d: word %d ('%s') is not a green mask of intersection %s (%zu road links)\n", file,
+                             t + 1, j + 1, word.c_str(), xs[j]->getId().c_str(), links.size());
+                quit(2);
+            }
+            auto it = phase_of[j].find(bits);
+            if (it == phase_of[j].end()) {
+                LightPhase ph;
+                ph.phase = phases.size();
+                ph.time = 1;
+                for (size_t r = 0; r < links.size(); ++r) ph.roadLinkAvailable.push_back((bits >> r) & 1);
+                phases.push_back(ph);
+                it = phase_of[j].emplace(bits, (int)phases.size() - 1).first;
+            }
+            if (it->second != shown[j]) {
+                engine.setTrafficLightPhase(xs[j]->getId(), it->second);
+                shown[j] = it->second;
+            }
+        }
+        engine.nextStep();
+    }
+}
+
+// The MaxPressure phase (0..3) of intersection `x` under pressure definition `out_def`
+// (see the usage above); `cur` is its current phase, -1 before the first decision.
+static int max_pressure(Intersection *x, std::map<std::string, int> &waiting, std::map<std::string, int> &count,
+                        const std::string &out_def, const std::string &tie, int cur) {
+    auto &phases = x->trafficLight.getPhases();
+    auto &links = x->roadLinks;
+    double best = -1e18;
+    int p = 0;
+    for (int q = 0; q < 4; ++q) {
+        const LightPhase &ph = phases[q + 1];
+        double s = 0;
+        for (size_t r = 0; r < links.size(); ++r) {
+            if (!ph.roadLinkAvailable[r] || links[r].type == turn_right) continue;
+            if (out_def == "lanelink_count" || out_def == "lanelink_wait") {
+                auto &m = out_def == "lanelink_count" ? count : waiting;
+                for (auto &ll : links[r].getLaneLinks()) s += m[ll.getStartLane()->getId()] - m[ll.getEndLane()->getId()];
+                continue;
+            }
+            std::vector<std::string> ins, outs;
+            for (auto &ll : links[r].getLaneLinks()) {
+                std::string a = ll.getStartLane()->getId(), b = ll.getEndLane()->getId();
+                if (std::find(ins.begin(), ins.end(), a) == ins.end()) ins.push_back(a);
+                if (std::find(outs.begin(), outs.end(), b) == outs.end()) outs.push_back(b);
+            }
+            double w = 0, o = 0;
+            for (auto &a : ins) w += waiting[a];
+            if (out_def == "road") {
+                for (auto &ln : links[r].endRoad->lanes) o += waiting[ln.getId()];
+                s += w - o;
+            } else {
+                for (auto &b : outs) o += out_def == "wait" ? waiting[b] : count[b];
+                s += w - o * (double)ins.size() / std::max<size_t>(outs.size(), 1);
+            }
+        }
+        bool better = s > best + 1e-9 || (tie == "cur" && std::abs(s - best) <= 1e-9 && q == cur);
+        if (better) {
+            best = s;
+            p = q;
+        }
+    }
+    return p;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         std::fprintf(stderr, "usage: %s CONFIG.json replay SCHEDULE | trace TRACE | mp [OUT [TIE]]\n", argv[0]);
@@ -108,109 +190,50 @@ int main(int argc, char **argv) {
             quit(2);
         }
     }
-    std::vector<int> cur(n, -1), want(n, -1), yellow_end(n, -1), next_decision(n, 0);
-    std::string played;
-    // Trace: each step's green set per intersection, as a lightphase appended on first use.
-    std::vector<std::map<unsigned long long, int>> phase_of(n);
-    std::vector<int> shown(n, -1);
-    for (int t = 0; t < END && mode == "trace"; ++t) {
-        std::istringstream line(sched[t]);
-        for (int j = 0; j < n; ++j) {
-            std::string word;
-            auto &links = xs[j]->roadLinks;
-            auto &phases = xs[j]->trafficLight.phases;
-            unsigned long long bits = 0;
-            if (!(line >> word) || word.size() > 16 || word.find_first_not_of("0123456789abcdef") != std::string::npos ||
-                links.size() >= 64 || (bits = std::stoull(word, nullptr, 16)) >> links.size() != 0) {
-                std::fprintf(stderr, "%s line %d: word %d ('%s') is not a green mask of intersection %s (%zu road links)\n", argv[3],
-                             t + 1, j + 1, word.c_str(), xs[j]->getId().c_str(), links.size());
-                quit(2);
-            }
-            auto it = phase_of[j].find(bits);
-            if (it == phase_of[j].end()) {
-                LightPhase ph;
-                ph.phase = phases.size();
-                ph.time = 1;
-                for (size_t r = 0; r < links.size(); ++r) ph.roadLinkAvailable.push_back((bits >> r) & 1);
-                phases.push_back(ph);
-                it = phase_of[j].emplace(bits, (int)phases.size() - 1).first;
-            }
-            if (it->second != shown[j]) { engine.setTrafficLightPhase(xs[j]->getId(), it->second); shown[j] = it->second; }
-        }
-        engine.nextStep();
-    }
-    for (int t = 0; t < END && mode != "trace"; ++t) {
-        bool any = outside ? std::find(next_decision.begin(), next_decision.end(), t) != next_decision.end() : t % SLOT == 0;
-        if (any) {
-            std::map<std::string, int> waiting = engine.getLaneWaitingVehicleCount();
-            std::map<std::string, int> count = engine.getLaneVehicleCount();
-            std::string row;
-            for (int j = 0; j < n; ++j) {
-                if (outside && next_decision[j] != t) { row.push_back('0' + std::max(cur[j], 0)); continue; }
-                int p = 0;
-                if (mode == "replay") {
-                    p = sched[t / SLOT][j] - '0';
-                } else {
-                    auto &phases = xs[j]->trafficLight.getPhases();
-                    auto &links = xs[j]->roadLinks;
-                    double best = -1e18;
-                    for (int q = 0; q < 4; ++q) {
-                        const LightPhase &ph = phases[q + 1];
-                        double s = 0;
-                        for (size_t r = 0; r < links.size(); ++r) {
-                            if (!ph.roadLinkAvailable[r] || links[r].type == turn_right) continue;
-                            if (out_def == "lanelink_count" || out_def == "lanelink_wait") {
-                                auto &m = out_def == "lanelink_count" ? count : waiting;
-                                for (auto &ll : links[r].getLaneLinks())
-                                    s += m[ll.getStartLane()->getId()] - m[ll.getEndLane()->getId()];
-                                continue;
-                            }
-                            std::vector<std::string> ins, outs;
-                            for (auto &ll : links[r].getLaneLinks()) {
-                                std::string a = ll.getStartLane()->getId(), b = ll.getEndLane()->getId();
-                                if (std::find(ins.begin(), ins.end(), a) == ins.end()) ins.push_back(a);
-                                if (std::find(outs.begin(), outs.end(), b) == outs.end()) outs.push_back(b);
-                            }
-                            double w = 0, o = 0;
-                            for (auto &a : ins) w += waiting[a];
-                            if (out_def == "road") {
-                                for (auto &ln : links[r].endRoad->lanes) o += waiting[ln.getId()];
-                                s += w - o;
-                            } else {
-                                for (auto &b : outs) o += out_def == "wait" ? waiting[b] : count[b];
-                                s += w - o * (double)ins.size() / std::max<size_t>(outs.size(), 1);
-                            }
-                        }
-                        bool better = s > best + 1e-9 || (tie == "cur" && std::abs(s - best) <= 1e-9 && q == cur[j]);
-                        if (better) { best = s; p = q; }
+    if (mode == "trace") {
+        play_trace(engine, xs, sched, argv[3]);
+    } else {
+        // Decisions: from the schedule or by MaxPressure, through the protocol's yellow.
+        std::vector<int> cur(n, -1), want(n, -1), yellow_end(n, -1), next_decision(n, 0);
+        std::string played;
+        for (int t = 0; t < END; ++t) {
+            if (std::find(next_decision.begin(), next_decision.end(), t) != next_decision.end()) {
+                std::map<std::string, int> waiting = engine.getLaneWaitingVehicleCount();
+                std::map<std::string, int> count = engine.getLaneVehicleCount();
+                for (int j = 0; j < n; ++j) {
+                    if (next_decision[j] != t) continue;
+                    int p = mode == "replay" ? sched[t / SLOT][j] - '0' : max_pressure(xs[j], waiting, count, out_def, tie, cur[j]);
+                    played.push_back('0' + p);
+                    next_decision[j] = t + SLOT;
+                    if (cur[j] == -1) {
+                        engine.setTrafficLightPhase(xs[j]->getId(), p + 1);
+                        cur[j] = p;
+                    } else if (p != cur[j]) {
+                        engine.setTrafficLightPhase(xs[j]->getId(), 0);
+                        want[j] = p;
+                        yellow_end[j] = t + YELLOW;
+                        if (outside) next_decision[j] = t + YELLOW + SLOT;
                     }
                 }
-                row.push_back('0' + p);
-                next_decision[j] = t + SLOT;
-                if (cur[j] == -1) {
-                    engine.setTrafficLightPhase(xs[j]->getId(), p + 1);
-                    cur[j] = p;
-                } else if (p != cur[j]) {
-                    engine.setTrafficLightPhase(xs[j]->getId(), 0);
-                    want[j] = p;
-                    yellow_end[j] = t + YELLOW;
-                    if (outside) next_decision[j] = t + YELLOW + SLOT;
+                if (!outside) played.push_back('\n');
+            }
+            for (int j = 0; j < n; ++j)
+                if (yellow_end[j] == t) {
+                    engine.setTrafficLightPhase(xs[j]->getId(), want[j] + 1);
+                    cur[j] = want[j];
+                    yellow_end[j] = -1;
                 }
-            }
-            played += row + "\n";
+            engine.nextStep();
         }
-        for (int j = 0; j < n; ++j)
-            if (yellow_end[j] == t) {
-                engine.setTrafficLightPhase(xs[j]->getId(), want[j] + 1);
-                cur[j] = want[j];
-                yellow_end[j] = -1;
+        // The 30 s schedule MaxPressure played (with YELLOW_OUTSIDE decisions fall off that grid).
+        if (mode == "mp" && !outside) {
+            if (FILE *f = std::fopen("mp_schedule.txt", "w")) {
+                std::fputs(played.c_str(), f);
+                std::fclose(f);
             }
-        engine.nextStep();
+        }
     }
     std::printf("{\"mode\":\"%s\",\"avg_travel_time\":%.4f,\"running\":%zu}\n", mode.c_str(), engine.getAverageTravelTime(),
                 engine.getVehicleCount());
-    if (mode == "mp") {
-        if (FILE *f = std::fopen("mp_schedule.txt", "w")) { std::fputs(played.c_str(), f); std::fclose(f); }
-    }
     quit(0);
 }

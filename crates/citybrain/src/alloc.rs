@@ -51,7 +51,8 @@ unsafe fn map_large(size: usize) -> *mut u8 {
     if aligned > start {
         libc::munmap(raw, aligned - start);
     }
-    let tail = start + len + HUGE - (aligned + len);
+    // What is left past the aligned part: the extra huge page minus the head cut above.
+    let tail = start + HUGE - aligned;
     if tail > 0 {
         libc::munmap((aligned + len) as *mut libc::c_void, tail);
     }
