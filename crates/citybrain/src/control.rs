@@ -27,13 +27,15 @@ impl From<ProtocolArg> for Protocol {
 }
 
 /// A controller closure for the live brain (operational timing), `None` for `fixed`.
-pub fn live_controller(name: &str, scenario: &Scenario) -> Result<Option<server::live::Controller>> {
+pub fn live_controller(name: &str, scenario: &Scenario) -> Result<Option<brain::Controller>> {
     if matches!(name.to_ascii_lowercase().as_str(), "fixed" | "fixedtime") {
         return Ok(None);
     }
     let mut c =
         Controller::new(scenario, name, Protocol::Operational, 86_400.0).map_err(|e| anyhow!("--controller {name}: {e}"))?;
-    Ok(Some(Box::new(move |sim: &mut Sim| c.before_step(sim))))
+    // Plug-in commands (corridor holds) have no effect on the policies of today; they
+    // arrive here so that the safety layer stays the only way to the signals.
+    Ok(Some(Box::new(move |sim: &mut Sim, _commands: &[brain::Command]| c.before_step(sim))))
 }
 
 /// A controller for `citybrain sim --controller NAME --protocol P`.

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use brain::{Brain, BrainConfig};
 use clap::Args;
 use serde::Deserialize;
-use server::live::{Brain, LiveConfig};
 use twin::{Sim, SimConfig};
 
 #[derive(Args, Debug, Clone)]
@@ -145,16 +145,9 @@ fn serve_live(l: Live) -> Result<()> {
     std::fs::create_dir_all(&l.data_dir).with_context(|| format!("cannot create {}", l.data_dir.display()))?;
     let addr: SocketAddr =
         format!("{}:{}", l.bind, l.port).parse().with_context(|| format!("bad --bind/--port {}:{}", l.bind, l.port))?;
-    let cfg = LiveConfig {
-        speed: l.speed,
-        db_path: l.data_dir.join("citybrain.sqlite"),
-        retention: Default::default(),
-        state_interval_s: 5.0,
-        day_start_s: 7.0 * 3600.0,
-        duration_s: l.duration,
-        sensors: Default::default(),
-    };
+    let cfg = BrainConfig { speed: l.speed, duration_s: l.duration, ..BrainConfig::new(l.data_dir.join("citybrain.sqlite")) };
     let brain = Brain::open(l.net.clone(), &cfg)?;
+    crate::plugins::register(&brain);
     let stop = Arc::new(AtomicBool::new(false));
     let twin_thread = match l.flows {
         Some(flows) => {
@@ -169,20 +162,22 @@ fn serve_live(l: Live) -> Result<()> {
                     scenario.demand.flows,
                     SimConfig { seed, record_events: true, ..Default::default() },
                 );
-                server::live::run_twin(b, sim, control, &cfg, s)
+                brain::run_twin(b, sim, control, s)
             }))
         }
         None => {
             let (b, s) = (brain.clone(), stop.clone());
             Some(std::thread::spawn(move || {
-                server::live::run_publisher(b, std::time::Duration::from_secs(5), s);
+                brain::run_publisher(b, std::time::Duration::from_secs(5), s);
                 0
             }))
         }
     };
     let rt = tokio::runtime::Runtime::new()?;
     let http = server::HttpConfig { web_dir: l.web.clone(), ..Default::default() };
-    let app = server::router(brain.hub.clone(), brain.clone(), &http);
+    let hub = server::Hub::new(&brain.net);
+    server::attach(&brain, hub.clone());
+    let app = server::router(hub, brain.clone(), &http);
     let stop2 = stop.clone();
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;

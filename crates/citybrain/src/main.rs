@@ -7,6 +7,7 @@ mod control;
 mod demo;
 mod gen;
 mod loadgen;
+mod plugins;
 mod scenario;
 mod sim;
 

@@ -18,8 +18,8 @@ use tower_http::services::ServeDir;
 
 use crate::api::*;
 
-/// What the HTTP layer needs from the brain behind it. Implemented by [`crate::brain`]
-/// for the live City Brain; every method is synchronous and may block briefly.
+/// What the HTTP layer needs from the brain behind it. Implemented for the runtime
+/// ([`brain::Brain`]) in [`crate::backend`]; every method is synchronous and may block briefly.
 pub trait Backend: Send + Sync + 'static {
     /// Validate and ingest a `{"observations":[…]}` body. `Err` means the body itself is
     /// malformed (HTTP 400); per-record problems are reported inside the response.

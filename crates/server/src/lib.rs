@@ -15,11 +15,14 @@
 //!   plain Rust values.
 //! - The server binds where it is told (127.0.0.1 by default) and never calls out.
 //! - Ingestion over HTTP and the twin's virtual sensors share one pipeline.
+//! - No runtime logic here: every handler is one call into the [`brain`] runtime (through
+//!   [`Backend`]) plus the translation to wire types.
 
 pub mod api;
+pub mod backend;
 pub mod client;
 pub mod http;
-pub mod live;
 pub mod openapi;
 
+pub use backend::attach;
 pub use http::{router, Backend, HttpConfig, Hub, Ingested};

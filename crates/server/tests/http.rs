@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use brain::{run_twin, Brain, BrainConfig};
 use server::client::Client;
-use server::live::{run_twin, Brain, LiveConfig};
 use twin::{Sim, SimConfig};
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -18,16 +18,8 @@ fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
-fn config(dir: &std::path::Path) -> LiveConfig {
-    LiveConfig {
-        speed: 1e6,
-        db_path: dir.join("brain.sqlite"),
-        retention: Default::default(),
-        state_interval_s: 5.0,
-        day_start_s: 7.0 * 3600.0,
-        duration_s: Some(400.0),
-        sensors: Default::default(),
-    }
+fn config(dir: &std::path::Path) -> BrainConfig {
+    BrainConfig { speed: 1e6, duration_s: Some(400.0), ..BrainConfig::new(dir.join("brain.sqlite")) }
 }
 
 fn city() -> twin::gen::GenCity {
@@ -45,7 +37,9 @@ fn serve(brain: Arc<Brain>, max_body: usize) -> (SocketAddr, tokio::runtime::Run
     let rt = tokio::runtime::Runtime::new().unwrap();
     let cfg =
         server::HttpConfig { web_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web"), max_body_bytes: max_body };
-    let app = server::router(brain.hub.clone(), brain.clone(), &cfg);
+    let hub = server::Hub::new(&brain.net);
+    server::attach(&brain, hub.clone());
+    let app = server::router(hub, brain.clone(), &cfg);
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr = listener.local_addr().unwrap();
     rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -65,7 +59,7 @@ fn live_brain_over_http() {
     let (addr, _rt) = serve(brain.clone(), 1 << 20);
     // The twin plays 400 s of city as fast as it can, through the ingestion pipeline.
     let sim = Sim::from_parts(c.network.clone(), c.demand.flows.clone(), SimConfig { record_events: true, ..Default::default() });
-    let steps = run_twin(brain.clone(), sim, None, &cfg, Arc::new(AtomicBool::new(false)));
+    let steps = run_twin(brain.clone(), sim, None, Arc::new(AtomicBool::new(false)));
     assert_eq!(steps, 400);
     let mut http = Client::connect(addr).unwrap();
 
@@ -156,8 +150,10 @@ fn live_brain_over_http() {
     let again = Brain::open(c.network.clone(), &cfg).unwrap();
     assert_eq!(again.stored_until(), Some(last));
     let sim = Sim::from_parts(c.network.clone(), c.demand.flows.clone(), SimConfig { record_events: true, ..Default::default() });
-    let cfg2 = LiveConfig { duration_s: Some(20.0), ..config(&dir) };
-    run_twin(again.clone(), sim, None, &cfg2, Arc::new(AtomicBool::new(false)));
+    drop(again);
+    let cfg2 = BrainConfig { duration_s: Some(20.0), ..config(&dir) };
+    let again = Brain::open(c.network.clone(), &cfg2).unwrap();
+    run_twin(again.clone(), sim, None, Arc::new(AtomicBool::new(false)));
     assert!(again.now() > last, "clock {} did not continue after {last}", again.now());
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -173,7 +169,7 @@ fn brain_without_twin_publishes_posted_observations() {
     let stop = Arc::new(AtomicBool::new(false));
     let publisher = {
         let (b, s) = (brain.clone(), stop.clone());
-        std::thread::spawn(move || server::live::run_publisher(b, std::time::Duration::from_millis(200), s))
+        std::thread::spawn(move || brain::run_publisher(b, std::time::Duration::from_millis(200), s))
     };
     let mut http = Client::connect(addr).unwrap();
     let sensors = json(&http.get("/api/v1/sensors").unwrap().body);

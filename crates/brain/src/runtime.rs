@@ -1,0 +1,513 @@
+//! [`Brain`]: the runtime's shared parts and its calls.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use sense::{EventCode, Observation, ObservationSink, Pipeline, PipelineConfig, RawRecord, SensorRegistry, SinkError};
+use state::{CityState, StateConfig, StateEstimator};
+use store::{Resolution, Retention, Scope, SqliteStore, Store, StoreError, StoredRejection, StoredSnapshot};
+use twin::sensors::SensorConfig;
+use twin::{IntersectionId, Network, RoadId};
+
+use crate::access::{Action, Authorizer, Caller, Denied, OpenAccess};
+use crate::bus::{Bus, BusMessage, Command, Event, SignalStatus, Tick};
+use crate::plugin::{Context, Plugin};
+
+/// How the runtime is set up.
+#[derive(Clone, Debug)]
+pub struct BrainConfig {
+    /// Simulated seconds per wall-clock second (twin only).
+    pub speed: f64,
+    /// SQLite file of the brain.
+    pub db_path: PathBuf,
+    pub retention: Retention,
+    /// Seconds between state estimates (city clock).
+    pub state_interval_s: f64,
+    /// City clock at the twin's time 0 (unless the store already holds later data: then
+    /// the clock continues from there).
+    pub day_start_s: f64,
+    /// Stop the twin after this many simulated seconds.
+    pub duration_s: Option<f64>,
+    pub sensors: SensorConfig,
+    /// Events kept in memory for `events()`.
+    pub event_ring: usize,
+}
+
+impl BrainConfig {
+    /// Defaults for a brain storing into `db_path`.
+    pub fn new(db_path: impl Into<PathBuf>) -> BrainConfig {
+        BrainConfig {
+            speed: 1.0,
+            db_path: db_path.into(),
+            retention: Retention::default(),
+            state_interval_s: 5.0,
+            day_start_s: 7.0 * 3600.0,
+            duration_s: None,
+            sensors: SensorConfig::default(),
+            event_ring: 1000,
+        }
+    }
+}
+
+/// Why a runtime call failed. The edge maps each to its status (400, 403, 404, 422, 503).
+#[derive(Debug, thiserror::Error)]
+pub enum BrainError {
+    /// The request itself cannot be read (a body that is not a batch).
+    #[error("{0}")]
+    Malformed(String),
+    /// A named entity (road, intersection, scope) does not exist.
+    #[error("{0}")]
+    UnknownEntity(String),
+    /// Well-formed but not acceptable (a window too long, a bad parameter).
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// Storage cannot serve the call now.
+    #[error("storage unavailable: {0}")]
+    Storage(#[from] StoreError),
+}
+
+/// Collects the accepted observations of the batch being ingested, so that the store
+/// write happens after the pipeline lock is released (validation of the next batch
+/// overlaps the commit of this one) but still before the acknowledgement.
+struct StagingSink(Arc<Mutex<Vec<Observation>>>);
+impl ObservationSink for StagingSink {
+    fn accept(&mut self, batch: &[Observation], _: &SensorRegistry) -> Result<(), SinkError> {
+        lock(&self.0).extend_from_slice(batch);
+        Ok(())
+    }
+}
+
+struct StateSink(Arc<Mutex<StateEstimator>>);
+impl ObservationSink for StateSink {
+    fn accept(&mut self, batch: &[Observation], _: &SensorRegistry) -> Result<(), SinkError> {
+        lock(&self.0).observe_all(batch);
+        Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The outcome of one ingestion call.
+#[derive(Debug)]
+pub struct IngestOutcome {
+    pub report: sense::IngestReport,
+    /// Whether the accepted records reached durable storage (if not, nothing of the
+    /// batch may be called accepted: the client must retry).
+    pub stored: bool,
+}
+
+/// One point of a history answer (several scopes averaged per time).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryPoint {
+    pub time: f64,
+    /// m/s
+    pub speed: Option<f64>,
+    pub count: u64,
+    pub delay_index: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistorySeries {
+    pub resolution: Resolution,
+    pub points: Vec<HistoryPoint>,
+}
+
+/// A stored snapshot for replay, with the grading thresholds to grade its roads.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    pub snapshot: StoredSnapshot,
+    pub state_config: StateConfig,
+}
+
+/// Runtime counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub accepted: u64,
+    pub rejected: u64,
+    pub sink_errors: u64,
+    pub events: u64,
+    pub commands: u64,
+    pub plugin_panics: u64,
+}
+
+struct PluginSlot {
+    plugin: Box<dyn Plugin>,
+    enabled: bool,
+}
+
+/// The live City Brain: everything the edge and the twin loop talk to.
+pub struct Brain {
+    pub net: Arc<Network>,
+    pub registry: Arc<SensorRegistry>,
+    pub config: BrainConfig,
+    pipeline: Mutex<Pipeline>,
+    staged: Arc<Mutex<Vec<Observation>>>,
+    store: Mutex<SqliteStore>,
+    estimator: Arc<Mutex<StateEstimator>>,
+    bus: Bus,
+    plugins: Mutex<Vec<PluginSlot>>,
+    events: Mutex<VecDeque<Arc<Event>>>,
+    commands: Mutex<Vec<Command>>,
+    access: Box<dyn Authorizer>,
+    /// Latest city clock (f64 bits).
+    clock: AtomicU64,
+    signals: RwLock<Arc<Vec<SignalStatus>>>,
+    latest: RwLock<Option<Arc<Tick>>>,
+    next_event: AtomicU64,
+    sink_errors: AtomicU64,
+    commands_issued: AtomicU64,
+    plugin_panics: AtomicU64,
+}
+
+impl Brain {
+    /// Open the store and compose the runtime (no plug-ins yet: see [`Brain::register`]).
+    pub fn open(net: Network, cfg: &BrainConfig) -> Result<Arc<Brain>, BrainError> {
+        Self::open_with(net, cfg, Box::new(OpenAccess))
+    }
+
+    /// As [`Brain::open`], with an authoriser.
+    pub fn open_with(net: Network, cfg: &BrainConfig, access: Box<dyn Authorizer>) -> Result<Arc<Brain>, BrainError> {
+        let store = SqliteStore::open(&cfg.db_path, cfg.retention.clone())?;
+        let registry = Arc::new(SensorRegistry::for_network(&net));
+        let estimator = Arc::new(Mutex::new(StateEstimator::new(&net, StateConfig::default())));
+        let mut pipeline = Pipeline::new(registry.clone(), PipelineConfig::default());
+        pipeline.add_sink(Box::new(StateSink(estimator.clone())));
+        let staged = Arc::new(Mutex::new(Vec::new()));
+        pipeline.add_sink(Box::new(StagingSink(staged.clone())));
+        Ok(Arc::new(Brain {
+            net: Arc::new(net),
+            registry,
+            config: cfg.clone(),
+            pipeline: Mutex::new(pipeline),
+            staged,
+            store: Mutex::new(store),
+            estimator,
+            bus: Bus::default(),
+            plugins: Mutex::new(Vec::new()),
+            events: Mutex::new(VecDeque::new()),
+            commands: Mutex::new(Vec::new()),
+            access,
+            clock: AtomicU64::new(0f64.to_bits()),
+            signals: RwLock::new(Arc::new(Vec::new())),
+            latest: RwLock::new(None),
+            next_event: AtomicU64::new(1),
+            sink_errors: AtomicU64::new(0),
+            commands_issued: AtomicU64::new(0),
+            plugin_panics: AtomicU64::new(0),
+        }))
+    }
+
+    /// Add a plug-in. Call before the twin or the edge start.
+    pub fn register(&self, plugin: Box<dyn Plugin>) {
+        tracing::info!("plug-in registered: {}", plugin.name());
+        lock(&self.plugins).push(PluginSlot { plugin, enabled: true });
+    }
+
+    /// Names of the registered plug-ins and whether each is still enabled.
+    pub fn plugins(&self) -> Vec<(&'static str, bool)> {
+        lock(&self.plugins).iter().map(|p| (p.plugin.name(), p.enabled)).collect()
+    }
+
+    /// Subscribe to the bus.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// The one authorisation point.
+    pub fn authorize(&self, caller: &Caller, action: Action<'_>) -> Result<(), BrainError> {
+        self.access.authorize(caller, &action).map_err(BrainError::from)
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, SqliteStore> {
+        lock(&self.store)
+    }
+
+    /// Latest city time held in the store, if any (restart continuity).
+    pub fn stored_until(&self) -> Option<f64> {
+        self.store().last_time().ok().flatten()
+    }
+
+    /// The city clock.
+    pub fn now(&self) -> f64 {
+        f64::from_bits(self.clock.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_now(&self, t: f64) {
+        self.clock.store(t.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Move the clock forward to `t` if it is later.
+    fn advance_clock(&self, t: f64) {
+        let _ = self.clock.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| (t > f64::from_bits(b)).then(|| t.to_bits()));
+    }
+
+    /// Parse a `{"observations":[...]}` body and ingest it on behalf of `caller`.
+    pub fn ingest_body(&self, caller: &Caller, body: &[u8]) -> Result<IngestOutcome, BrainError> {
+        self.authorize(caller, Action::Ingest)?;
+        let records = sense::parse_batch(body).map_err(|e| BrainError::Malformed(e.to_string()))?;
+        Ok(self.ingest_records(&records))
+    }
+
+    /// Run records through the one ingestion pipeline; rejections are stored too.
+    /// Returns once the accepted records are committed to the store; then plug-ins see
+    /// them and they are published on the bus.
+    pub fn ingest_records(&self, records: &[RawRecord]) -> IngestOutcome {
+        let mut p = lock(&self.pipeline);
+        let mut report = p.ingest(records);
+        let accepted = std::mem::take(&mut *lock(&self.staged));
+        let rejected: Vec<_> = if report.rejected > 0 {
+            let all: Vec<_> = p.rejected().cloned().collect();
+            all[all.len().saturating_sub(report.rejected)..].to_vec()
+        } else {
+            Vec::new()
+        };
+        drop(p);
+        if let Some(latest) = accepted.iter().map(|o| o.time).max_by(f64::total_cmp) {
+            self.advance_clock(latest);
+        }
+        let mut stored = true;
+        if !accepted.is_empty() || !rejected.is_empty() {
+            let mut store = self.store();
+            if let Err(e) = store.append(&self.registry, &accepted) {
+                stored = false;
+                report.sink_errors.push(SinkError { sink: "store".into(), message: e.to_string() });
+            }
+            if !rejected.is_empty() {
+                if let Err(e) = store.append_rejected(self.now(), &rejected) {
+                    tracing::warn!("storing rejected records: {e}");
+                }
+            }
+        }
+        if !report.sink_errors.is_empty() {
+            self.sink_errors.fetch_add(report.sink_errors.len() as u64, Ordering::Relaxed);
+            for e in &report.sink_errors {
+                tracing::warn!("{e}");
+            }
+        }
+        if stored && !accepted.is_empty() {
+            let batch: Arc<[Observation]> = accepted.into();
+            self.run_plugins(|p, cx| p.on_observations(&batch, cx));
+            self.bus.publish(&BusMessage::Accepted(batch));
+        }
+        IngestOutcome { report, stored }
+    }
+
+    /// Replace the signal status the next tick reports (from the twin or controllers).
+    pub fn set_signals(&self, signals: Vec<SignalStatus>) {
+        *self.signals.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(signals);
+    }
+
+    /// Estimate state at `now`, store the snapshot, let plug-ins react and publish the
+    /// tick. `vehicles` and `trips` come from the twin (0 without one).
+    pub fn tick(&self, now: f64, vehicles: u64, trips: u64) -> Arc<Tick> {
+        let state: Arc<CityState> = Arc::new(lock(&self.estimator).update(now).clone());
+        if let Err(e) = self.store().append_snapshot(&state) {
+            self.sink_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("storing snapshot: {e}");
+        }
+        let signals = self.signals.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let tick = Arc::new(Tick { time: now, state, signals, vehicles, trips });
+        *self.latest.write().unwrap_or_else(|e| e.into_inner()) = Some(tick.clone());
+        self.run_plugins(|p, cx| p.on_tick(&tick, cx));
+        self.bus.publish(&BusMessage::Tick(tick.clone()));
+        tick
+    }
+
+    /// The latest tick, if any.
+    pub fn latest(&self) -> Option<Arc<Tick>> {
+        self.latest.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Run every enabled plug-in; collect, stamp, keep and publish what they raise.
+    fn run_plugins(&self, mut f: impl FnMut(&mut dyn Plugin, &mut Context<'_>)) {
+        let mut raised = Vec::new();
+        let mut commands = Vec::new();
+        {
+            let mut plugins = lock(&self.plugins);
+            if plugins.is_empty() {
+                return;
+            }
+            for slot in plugins.iter_mut().filter(|s| s.enabled) {
+                let mut cx = Context::new(&self.net, &self.registry, self.now());
+                let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(slot.plugin.as_mut(), &mut cx))).is_ok();
+                if !ok {
+                    slot.enabled = false;
+                    self.plugin_panics.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!("plug-in {} panicked and is disabled", slot.plugin.name());
+                    continue;
+                }
+                let source = slot.plugin.name();
+                raised.extend(cx.events.into_iter().map(|e| (source, e)));
+                commands.extend(cx.commands);
+            }
+        }
+        let now = self.now();
+        for (source, (kind, severity, message)) in raised {
+            let id = self.next_event.fetch_add(1, Ordering::Relaxed);
+            let ev = Arc::new(Event { id, time: now, source, kind, severity, message });
+            {
+                let mut ring = lock(&self.events);
+                ring.push_back(ev.clone());
+                while ring.len() > self.config.event_ring.max(1) {
+                    ring.pop_front();
+                }
+            }
+            self.bus.publish(&BusMessage::Event(ev));
+        }
+        for c in commands {
+            self.commands_issued.fetch_add(1, Ordering::Relaxed);
+            lock(&self.commands).push(c.clone());
+            self.bus.publish(&BusMessage::Command(Arc::new(c)));
+        }
+    }
+
+    /// Take the commands raised since the last call (the twin loop's controller hook).
+    pub fn take_commands(&self) -> Vec<Command> {
+        std::mem::take(&mut *lock(&self.commands))
+    }
+
+    /// Recent events, newest last, at most `limit`.
+    pub fn events(&self, caller: &Caller, limit: usize) -> Result<Vec<Arc<Event>>, BrainError> {
+        self.authorize(caller, Action::ReadEvents)?;
+        let ring = lock(&self.events);
+        Ok(ring.iter().skip(ring.len().saturating_sub(limit)).cloned().collect())
+    }
+
+    /// Delete rows past their retention before the city clock.
+    pub fn prune(&self) {
+        let now = self.now();
+        if now > 0.0 {
+            if let Err(e) = self.store().prune(now) {
+                tracing::warn!("prune: {e}");
+            }
+        }
+    }
+
+    /// The roads a history scope covers: `city`, `area:NAME`, `road:ID`,
+    /// `intersection:ID` (its approaches).
+    fn scope(&self, scope: &str) -> Result<Vec<Scope>, BrainError> {
+        let (kind, id) = scope.split_once(':').unwrap_or((scope, ""));
+        let unknown = |what: &str| BrainError::UnknownEntity(format!("scope: unknown {what} {id:?}"));
+        match kind {
+            "city" => Ok(vec![Scope::City]),
+            "area" => Ok(vec![Scope::Area(id.to_string())]),
+            "road" => self.net.road_by_name(id).map(|r| vec![Scope::Road(r)]).ok_or_else(|| unknown("road")),
+            "intersection" => {
+                let i = self.net.intersection_by_name(id).ok_or_else(|| unknown("intersection"))?;
+                Ok((0..self.net.roads.len() as u32).map(RoadId).filter(|&r| self.net.road(r).to == i).map(Scope::Road).collect())
+            }
+            _ => Err(BrainError::Invalid(format!("scope: expected city, road:ID, area:NAME or intersection:ID, got {scope:?}"))),
+        }
+    }
+
+    /// History of a scope over `[from, to]`; the bucket (or snapshot) containing `to`
+    /// is included. Several roads (an intersection's approaches) are averaged per time.
+    pub fn history(
+        &self,
+        caller: &Caller,
+        scope: &str,
+        from: f64,
+        to: f64,
+        resolution_s: f64,
+    ) -> Result<HistorySeries, BrainError> {
+        self.authorize(caller, Action::ReadHistory)?;
+        let scopes = self.scope(scope)?;
+        let res = if resolution_s < 60.0 {
+            Resolution::Snapshot
+        } else if resolution_s < 900.0 {
+            Resolution::Minute
+        } else {
+            Resolution::FifteenMinutes
+        };
+        let mut acc: std::collections::BTreeMap<i64, (f64, u32, f64, u32, u64)> = Default::default();
+        let upper = to + res.seconds().unwrap_or(1e-6);
+        for sc in &scopes {
+            let points = self.store().history(sc, from, upper, res)?;
+            for p in points {
+                if p.time > to {
+                    continue;
+                }
+                let e = acc.entry((p.time * 1000.0).round() as i64).or_insert((0.0, 0, 0.0, 0, 0));
+                if let Some(v) = p.speed {
+                    e.0 += v;
+                    e.1 += 1;
+                }
+                if let Some(d) = p.delay_index {
+                    e.2 += d;
+                    e.3 += 1;
+                }
+                e.4 += p.count.unwrap_or(0);
+            }
+        }
+        let points = acc
+            .into_iter()
+            .map(|(t, (sp, ns, di, nd, count))| HistoryPoint {
+                time: t as f64 / 1000.0,
+                speed: (ns > 0).then(|| sp / ns as f64),
+                count,
+                delay_index: (nd > 0).then(|| di / nd as f64),
+            })
+            .collect();
+        Ok(HistorySeries { resolution: res, points })
+    }
+
+    /// ATSPM events (phase and detector) of one controller over `[from, to)`.
+    pub fn signal_events(
+        &self,
+        caller: &Caller,
+        intersection: &str,
+        from: f64,
+        to: f64,
+    ) -> Result<Vec<(f64, EventCode, u32)>, BrainError> {
+        self.authorize(caller, Action::ReadRaw { intersection: Some(intersection) })?;
+        let i: IntersectionId = self
+            .net
+            .intersection_by_name(intersection)
+            .ok_or_else(|| BrainError::UnknownEntity(format!("intersection: unknown {intersection:?}")))?;
+        Ok(self.store().signal_events(i, from, to)?)
+    }
+
+    /// The signal status of the latest tick (or as last set).
+    pub fn signals(&self, caller: &Caller) -> Result<Arc<Vec<SignalStatus>>, BrainError> {
+        self.authorize(caller, Action::ReadLive)?;
+        Ok(self.signals.read().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    /// The sensor registry.
+    pub fn sensors(&self, caller: &Caller) -> Result<&SensorRegistry, BrainError> {
+        self.authorize(caller, Action::ReadSensors)?;
+        Ok(&self.registry)
+    }
+
+    /// The most recent stored rejections, newest first.
+    pub fn rejected(&self, caller: &Caller, limit: usize) -> Result<Vec<StoredRejection>, BrainError> {
+        self.authorize(caller, Action::ReadRejected)?;
+        Ok(self.store().rejected(limit)?)
+    }
+
+    /// The stored snapshot nearest before `t`, for replay.
+    pub fn snapshot_at(&self, caller: &Caller, t: f64) -> Result<Option<Replay>, BrainError> {
+        self.authorize(caller, Action::ReadHistory)?;
+        let Some(snapshot) = self.store().snapshot_at(t)? else { return Ok(None) };
+        let state_config = lock(&self.estimator).config().clone();
+        Ok(Some(Replay { snapshot, state_config }))
+    }
+
+    pub fn counters(&self) -> Counters {
+        let p = lock(&self.pipeline);
+        Counters {
+            accepted: p.total_accepted(),
+            rejected: p.total_rejected(),
+            sink_errors: self.sink_errors.load(Ordering::Relaxed),
+            events: self.next_event.load(Ordering::Relaxed) - 1,
+            commands: self.commands_issued.load(Ordering::Relaxed),
+            plugin_panics: self.plugin_panics.load(Ordering::Relaxed),
+        }
+    }
+}

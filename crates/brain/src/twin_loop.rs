@@ -1,0 +1,123 @@
+//! The loops that drive the runtime: [`run_twin`] plays the digital twin in scaled real
+//! time through the one ingestion path; [`run_publisher`] ticks a brain fed only by
+//! real devices. Both apply retention every hour of city time.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sense::RawRecord;
+use twin::sensors::VirtualSensors;
+use twin::Sim;
+
+use crate::bus::{Command, SignalStatus};
+use crate::runtime::Brain;
+
+/// The signal controller the twin loop calls before every step (an adaptive policy
+/// behind the safety layer), with the commands plug-ins raised since the last step.
+/// `None` runs the roadnet's fixed plans.
+pub type Controller = Box<dyn FnMut(&mut Sim, &[Command]) + Send>;
+
+/// City seconds between two retention runs.
+const PRUNE_EVERY_S: f64 = 3600.0;
+
+/// Whether any through or left movement of `i` has green (else it is in clearance).
+fn serving(sim: &Sim, i: twin::IntersectionId) -> bool {
+    let net = sim.network();
+    net.intersection(i).movements.iter().any(|&m| net.movement(m).turn != twin::Turn::Right && sim.movement_green(m))
+}
+
+/// Run the twin against the brain until `stop` is set (or the configured duration
+/// ends). Returns the number of simulated steps.
+pub fn run_twin(brain: Arc<Brain>, mut sim: Sim, mut control: Option<Controller>, stop: Arc<AtomicBool>) -> u64 {
+    let cfg = brain.config.clone();
+    let mut sensors = VirtualSensors::new(&sim, cfg.sensors.clone());
+    // Continue the city clock after whatever the store already holds.
+    let day_start = match brain.stored_until() {
+        Some(t) if t >= cfg.day_start_s => t + cfg.state_interval_s,
+        _ => cfg.day_start_s,
+    };
+    let signalised: Vec<_> = (0..sim.network().intersections.len())
+        .map(|k| twin::IntersectionId(k as u32))
+        .filter(|&i| sim.network().intersection(i).is_signalised())
+        .collect();
+    let mut readings = Vec::new();
+    let mut records = Vec::new();
+    let start = Instant::now();
+    let mut next_state = cfg.state_interval_s;
+    let mut next_prune = PRUNE_EVERY_S;
+    let mut steps = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        if cfg.duration_s.is_some_and(|d| sim.time() >= d) {
+            break;
+        }
+        let target = start.elapsed().as_secs_f64() * cfg.speed;
+        if sim.time() + sim.dt() > target {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        let commands = brain.take_commands();
+        if let Some(c) = control.as_mut() {
+            c(&mut sim, &commands);
+        }
+        sim.step();
+        steps += 1;
+        let now = sim.time() + day_start;
+        brain.set_now(now);
+        readings.clear();
+        sensors.observe(&sim, &mut readings);
+        records.clear();
+        records.extend(readings.iter().filter_map(|r| sense::from_reading(r, &brain.registry, day_start)).map(RawRecord::from));
+        if !records.is_empty() {
+            brain.ingest_records(&records);
+        }
+        if sim.time() >= next_state {
+            next_state += cfg.state_interval_s;
+            brain.set_signals(
+                signalised
+                    .iter()
+                    .map(|&i| SignalStatus {
+                        intersection: i,
+                        phase: sim.current_phase(i),
+                        phases: sim.network().intersection(i).phases.len(),
+                        serving: serving(&sim, i),
+                    })
+                    .collect(),
+            );
+            let m = sim.metrics();
+            brain.tick(now, m.vehicles_running, m.throughput);
+        }
+        if sim.time() >= next_prune {
+            next_prune += PRUNE_EVERY_S;
+            brain.prune();
+        }
+    }
+    // Tell the edge the twin has finished (duration reached).
+    stop.store(true, Ordering::Relaxed);
+    steps
+}
+
+/// Without a twin: tick every `interval` of wall time at the city clock, and apply
+/// retention every hour of city time, until `stop` is set.
+pub fn run_publisher(brain: Arc<Brain>, interval: Duration, stop: Arc<AtomicBool>) {
+    let tick = Duration::from_millis(50).min(interval);
+    let mut last = f64::NEG_INFINITY;
+    let mut last_prune = f64::NEG_INFINITY;
+    let mut due = Instant::now() + interval;
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(tick);
+        if Instant::now() < due {
+            continue;
+        }
+        due += interval;
+        let now = brain.now();
+        if now > last && now > 0.0 {
+            last = now;
+            brain.tick(now, 0, 0);
+        }
+        if now > 0.0 && now - last_prune >= PRUNE_EVERY_S {
+            last_prune = now;
+            brain.prune();
+        }
+    }
+}
