@@ -16,7 +16,7 @@ fn main() {
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
         .join("cbengine/nanchang_round2");
     let scenario = match (std::fs::read_to_string(dir.join("roadnet.txt")), std::fs::read_to_string(dir.join("flow.txt"))) {
-        (Ok(r), Ok(f)) => twin::import::cbengine::load_scenario_named(&r, &f, "roadnet.txt", "flow.txt").expect("nanchang loads"),
+        (Ok(r), Ok(f)) => city::import::cbengine::load_scenario_named(&r, &f, "roadnet.txt", "flow.txt").expect("nanchang loads"),
         _ => {
             eprintln!("shared Nanchang data missing; benchmarking a 6x6 synthetic grid");
             control::grid::grid_scenario(6, 6, 6.0, 3600.0)
@@ -69,13 +69,13 @@ fn main() {
         Some((std::fs::read_to_string(d.join("roadnet.json")).ok()?, std::fs::read_to_string(d.join("flow.json")).ok()?))
     });
     match hz {
-        Some((r, f)) => forecast_decisions(&twin::import::cityflow::load_scenario(&r, &f).expect("hangzhou loads")),
+        Some((r, f)) => forecast_decisions(&city::import::cityflow::load_scenario(&r, &f).expect("hangzhou loads")),
         None => forecast_decisions(&control::grid::grid_scenario(4, 4, 6.0, 3600.0)),
     }
 }
 
 /// Time CityBrain's decisions with a forecast (building the forecast included).
-fn forecast_decisions(scenario: &twin::Scenario) {
+fn forecast_decisions(scenario: &city::Scenario) {
     for protocol in [Protocol::Benchmark, Protocol::Operational] {
         let mut ctl = Controller::new(scenario, "CityBrain", protocol, 3600.0).expect("controller");
         let mut sim = Sim::new(scenario, SimConfig::default());
@@ -105,7 +105,7 @@ fn forecast_decisions(scenario: &twin::Scenario) {
 }
 
 /// What a policy is built from: the scenario's network and demand over an hour.
-fn context<'a>(scenario: &'a twin::Scenario, js: &'a [control::Junction], protocol: Protocol) -> control::PolicyContext<'a> {
+fn context<'a>(scenario: &'a city::Scenario, js: &'a [control::Junction], protocol: Protocol) -> control::PolicyContext<'a> {
     control::PolicyContext {
         net: &scenario.network,
         junctions: js,

@@ -24,9 +24,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use city::Scenario;
 use control::policy::{by_name, CityBrainMpc, MpcParams, PolicyContext};
 use control::{junctions, Controller, Forecast, Observation, Policy, Protocol, Request, SafetyLayer, Target};
-use twin::{Scenario, Sim, SimConfig};
+use twin::{Sim, SimConfig};
 
 const SLOTS: usize = 120;
 const SLOT_S: usize = 30;
@@ -36,7 +37,7 @@ type Schedule = Vec<Vec<u8>>;
 
 /// A policy that plays a fixed table (the safety layer stays in the path).
 struct Table {
-    ids: Vec<twin::IntersectionId>,
+    ids: Vec<city::IntersectionId>,
     sched: Schedule,
 }
 
@@ -58,7 +59,7 @@ impl Policy for Table {
 /// junction without a request keeps its previous phase).
 struct Recorder {
     inner: Box<dyn Policy>,
-    ids: Vec<twin::IntersectionId>,
+    ids: Vec<city::IntersectionId>,
     out: Arc<Mutex<Schedule>>,
 }
 
@@ -100,7 +101,7 @@ impl Policy for Recorder {
 struct Setup {
     scenario: Scenario,
     js: Vec<control::Junction>,
-    ids: Vec<twin::IntersectionId>,
+    ids: Vec<city::IntersectionId>,
 }
 
 impl Setup {
@@ -152,7 +153,7 @@ struct Snap {
 
 impl Snap {
     /// Play `sched[slot]` for one slot, as `Controller::before_step` + `Sim::step` do.
-    fn advance(&mut self, ids: &[twin::IntersectionId], row: &[u8]) {
+    fn advance(&mut self, ids: &[city::IntersectionId], row: &[u8]) {
         let reqs: Vec<Request> =
             ids.iter().zip(row).map(|(&i, &p)| Request { intersection: i, target: Target::Phase(p as usize) }).collect();
         self.safety.request(&reqs);
@@ -165,7 +166,7 @@ impl Snap {
 }
 
 /// The hour's ATT when `sched` is played from snapshot `snap` (taken at slot `from`).
-fn finish(snap: &Snap, ids: &[twin::IntersectionId], sched: &Schedule, from: usize) -> f64 {
+fn finish(snap: &Snap, ids: &[city::IntersectionId], sched: &Schedule, from: usize) -> f64 {
     let mut s = snap.clone();
     for row in &sched[from..] {
         s.advance(ids, row);
@@ -193,11 +194,11 @@ type Waves = Vec<Vec<(usize, u8)>>;
 
 fn waves(setup: &Setup) -> Waves {
     let net = &setup.scenario.network;
-    let pos = |i: twin::IntersectionId| setup.ids.iter().position(|&x| x == i);
+    let pos = |i: city::IntersectionId| setup.ids.iter().position(|&x| x == i);
     let mut w: Waves = vec![Vec::new(); setup.ids.len()];
     for (r, road) in net.roads.iter().enumerate() {
         if let (Some(a), Some(b)) = (pos(road.from), pos(road.to)) {
-            let ns = control::approach_of(net, twin::RoadId::from(r)).is_north_south();
+            let ns = control::approach_of(net, city::RoadId::from(r)).is_north_south();
             w[a].push((b, ns as u8));
         }
     }
@@ -237,7 +238,7 @@ fn moves(sched: &Schedule, slot: usize, k: usize, phases: u8, block: usize, wave
 
 /// Vehicle-seconds from the start of the hour to slot `until` (every vehicle created,
 /// the numerator of the ATT then) plus `left_s` per vehicle still in the network.
-fn screen(snap: &Snap, ids: &[twin::IntersectionId], sched: &Schedule, from: usize, until: usize, left_s: f64) -> f64 {
+fn screen(snap: &Snap, ids: &[city::IntersectionId], sched: &Schedule, from: usize, until: usize, left_s: f64) -> f64 {
     let mut s = snap.clone();
     for row in &sched[from..until] {
         s.advance(ids, row);

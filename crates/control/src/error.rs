@@ -17,5 +17,5 @@ pub enum ControlError {
     BadTiming { field: &'static str, message: String },
     /// A request names an intersection the safety layer does not control.
     #[error("intersection {0} is not signal-controlled")]
-    NotControlled(twin::IntersectionId),
+    NotControlled(city::IntersectionId),
 }

@@ -1,7 +1,8 @@
 //! Evaluation harness: run a policy on a scenario under a protocol and collect metrics;
 //! the Nanchang (KDD Cup 2021) score.
 
-use twin::{Scenario, Sim, SimConfig};
+use city::Scenario;
+use twin::{Sim, SimConfig};
 
 use crate::forecast::Forecast;
 use crate::junction::{junctions, PhaseSet};

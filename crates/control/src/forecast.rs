@@ -21,7 +21,8 @@
 //!   minimum and maximum green).
 //! - Deterministic: the same live state gives the same rollouts.
 
-use twin::{LaneId, Sim};
+use city::LaneId;
+use twin::Sim;
 
 use crate::junction::Junction;
 use crate::observe::{Observation, Observer};

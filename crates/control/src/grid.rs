@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use twin::spec::{IntersectionSpec, LaneLinkSpec, LaneSpec, MovementSpec, NetworkSpec, PhaseSpec, RoadSpec};
-use twin::{Demand, Flow, Network, Point, RoadId, Scenario, Turn, VehicleParams};
+use city::spec::{IntersectionSpec, LaneLinkSpec, LaneSpec, MovementSpec, NetworkSpec, PhaseSpec, RoadSpec};
+use city::{Demand, Flow, Network, Point, RoadId, Scenario, Turn, VehicleParams};
 
 const SPACING: f64 = 300.0;
 const DIRS: [(i32, i32); 4] = [(1, 0), (0, 1), (-1, 0), (0, -1)];

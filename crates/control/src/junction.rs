@@ -2,7 +2,7 @@
 //! movements with their approach, turn and lanes, the conflict relation, and the
 //! candidate phases policies choose from. Also plan validation.
 
-use twin::{IntersectionId, LaneId, MovementId, Network, RoadId, Turn};
+use city::{IntersectionId, LaneId, MovementId, Network, RoadId, Turn};
 
 use crate::ControlError;
 
@@ -34,7 +34,7 @@ impl Approach {
 pub fn approach_of(net: &Network, road: RoadId) -> Approach {
     let pts = &net.road(road).points;
     let n = pts.len();
-    let d = if n >= 2 { pts[n - 1] - pts[n - 2] } else { twin::Point::new(1.0, 0.0) };
+    let d = if n >= 2 { pts[n - 1] - pts[n - 2] } else { city::Point::new(1.0, 0.0) };
     if d.x.abs() >= d.y.abs() {
         if d.x >= 0.0 {
             Approach::West

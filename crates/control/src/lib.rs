@@ -5,7 +5,7 @@
 //! harness runs a policy on a scenario and reports metrics.
 //!
 //! ## Glossary
-//! - **Movement**: a permitted turn at an intersection (twin `Movement`); *local*
+//! - **Movement**: a permitted turn at an intersection (`city` `Movement`); *local*
 //!   movement `k` is the `k`-th of its intersection, the index of green masks.
 //! - **Approach**: the arm a movement arrives from (N/E/S/W), from the heading of the
 //!   last segment of the incoming road.
@@ -37,6 +37,8 @@
 //!   movement conflicting with it gets green; a green lasts at least `min_green`
 //!   (unless it ends by `max_green`, which is ≥ `min_green`) and at most `max_green`.
 //! - Deterministic: the same scenario, policy, protocol and seed give the same result.
+//! - The network model comes from `city`; `twin` is a dependency only because the
+//!   safety layer ticks a `Sim`, forecasts copy it and the evaluation harness runs it.
 
 pub mod error;
 pub mod eval;

@@ -1,7 +1,8 @@
 //! Observations: the plain data policies decide on, built from the twin (or, later,
 //! from real detectors) once per decision. Policies never see the simulator itself.
 
-use twin::{IntersectionId, LaneId, Network, Sim};
+use city::{IntersectionId, LaneId, Network};
+use twin::Sim;
 
 use crate::junction::Junction;
 use crate::safety::{SafetyLayer, SignalState};

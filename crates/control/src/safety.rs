@@ -12,7 +12,8 @@
 //! vehicles that have not yet entered the junction. `Plan` hands the intersection to
 //! the roadnet's own fixed-time plan (validated at construction); it is terminal.
 
-use twin::{IntersectionId, Network, Sim};
+use city::{IntersectionId, Network};
+use twin::Sim;
 
 use crate::junction::{validate_plan, Junction};
 use crate::ControlError;

@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
+use city::{Flow, Scenario};
 use control::grid::grid_scenario;
 use control::{run, Controller, Forecast, Protocol};
-use twin::{Flow, Scenario, Sim, SimConfig};
+use twin::{Sim, SimConfig};
 
 /// Run `scenario` under MaxPressure for `steps` and snapshot a forecast.
 fn forecast_at(scenario: &Scenario, steps: u64) -> (Sim, Forecast) {
@@ -19,7 +20,7 @@ fn forecast_at(scenario: &Scenario, steps: u64) -> (Sim, Forecast) {
     (sim, f)
 }
 
-fn groups(scenario: &Scenario) -> Vec<Vec<twin::LaneId>> {
+fn groups(scenario: &Scenario) -> Vec<Vec<city::LaneId>> {
     let js = control::junctions(&scenario.network, control::PhaseSet::Four).unwrap();
     js.iter().map(control::forecast::incoming_lanes).collect()
 }

@@ -2,9 +2,9 @@
 
 mod common;
 
+use city::Turn;
 use control::grid::grid_scenario;
 use control::{approach_of, junctions, validate_plan, Approach, ControlError, PhaseSet};
-use twin::Turn;
 
 #[test]
 fn a_phase_with_crossing_throughs_is_rejected_naming_intersection_and_movements() {

@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
+use city::IntersectionId;
 use control::grid::grid_scenario;
 use control::{junctions, movements_conflict, PhaseSet, Request, SafetyLayer, SignalSink, SignalState, Target, Timing};
 use proptest::prelude::*;
-use twin::IntersectionId;
 
 #[derive(Default)]
 struct Recorder {

@@ -29,8 +29,9 @@
 //! - Every [`Observation`] has finite numbers in range, known sensor and network ids, and
 //!   a record kind its sensor may send; [`wire::to_wire`] followed by [`validate()`] gives
 //!   the same observation back.
-//! - The twin's readings enter through [`wire::from_reading`] and the same [`Pipeline`]
-//!   as HTTP records: there is one ingestion path.
+//! - The twin's readings enter through the twin's adapter (`twin::wire::from_reading`)
+//!   and the same [`Pipeline`] as HTTP records: there is one ingestion path.
+//! - This crate depends on the city model (`city`), never on the simulator.
 //! - Per sensor, an accepted record is never more than the pipeline's order tolerance
 //!   older than that sensor's latest accepted record.
 //! - The rejected-record ring is bounded.
@@ -46,7 +47,7 @@ pub use observation::*;
 pub use pipeline::{CollectSink, IngestReport, ObservationSink, Pipeline, PipelineConfig, Rejected, SinkError, ThreadedSink};
 pub use registry::{GeoRef, Location, Sensor, SensorIdx, SensorKind, SensorRegistry, CITIZEN_FEED_ID, PROBE_FEED_ID};
 pub use validate::{is_token, validate, RecordError};
-pub use wire::{batch_body, from_reading, parse_batch, to_wire, BatchError, RawRecord, WireRecord};
+pub use wire::{batch_body, parse_batch, to_wire, BatchError, RawRecord, WireRecord};
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@
 //! names are resolved to typed network ids, numbers are finite and in range, tokens are
 //! pseudonymous. Serde-free; the wire form lives in [`crate::wire`].
 
-use twin::{IntersectionId, LaneId, MovementId, Point, RoadId};
+use city::{IntersectionId, LaneId, MovementId, Point, RoadId};
 
 use crate::registry::SensorIdx;
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use twin::{IntersectionId, LaneId, MovementId, Network, Point, RoadId};
+use city::{IntersectionId, LaneId, MovementId, Network, Point, RoadId};
 
 use crate::observation::RecordKind;
 

@@ -7,8 +7,8 @@
 //! - Plan at B: phase 0 intergreen (5 s, nothing green), phase 1 (30 s) movement 0,
 //!   phase 2 (30 s) movement 1.
 
-use twin::spec::{IntersectionSpec, LaneLinkSpec, LaneSpec, MovementSpec, NetworkSpec, PhaseSpec, RoadSpec};
-use twin::{Network, Point, Turn};
+use city::spec::{IntersectionSpec, LaneLinkSpec, LaneSpec, MovementSpec, NetworkSpec, PhaseSpec, RoadSpec};
+use city::{Network, Point, Turn};
 
 /// Speed limit of every corridor lane, m/s.
 pub const LIMIT: f64 = 16.67;

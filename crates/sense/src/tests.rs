@@ -1,8 +1,7 @@
 use std::sync::{Arc, Mutex};
 
+use city::{LaneId, Point, RoadId};
 use proptest::prelude::*;
-use twin::sensors::{SensorConfig, VirtualSensors};
-use twin::{Demand, Flow, LaneId, Point, RoadId, Scenario, Sim, SimConfig, VehicleParams};
 
 use super::*;
 use crate::testnet::corridor;
@@ -188,45 +187,6 @@ fn records_out_of_order_beyond_tolerance_are_rejected() {
     assert_eq!(p.last_time(p.registry().lookup("loop:AB:0").unwrap()), Some(310.0));
 }
 
-/// Every reading of the twin's virtual sensors becomes a wire record that validates.
-#[test]
-fn twin_readings_flow_through_the_same_pipeline() {
-    let net = corridor();
-    let flow = |route: Vec<RoadId>| Flow { params: VehicleParams::default(), route, interval: 3.0, start: 0.0, end: Some(500.0) };
-    let scenario = Scenario {
-        network: net.clone(),
-        demand: Demand { flows: vec![flow(vec![RoadId(0), RoadId(1)]), flow(vec![RoadId(2), RoadId(3)])] },
-    };
-    let mut sim = Sim::new(&scenario, SimConfig { record_events: true, ..Default::default() });
-    let mut vs = VirtualSensors::new(&sim, SensorConfig { probe_share: 0.5, ..Default::default() });
-    let registry = Arc::new(SensorRegistry::for_network(&net));
-    let mut p = Pipeline::new(registry.clone(), PipelineConfig::default());
-    let sink = Arc::new(Mutex::new(CollectSink::default()));
-    p.add_sink(Box::new(sink.clone()));
-    let mut readings = Vec::new();
-    let mut converted = 0;
-    for _ in 0..400 {
-        sim.step();
-        readings.clear();
-        vs.observe(&sim, &mut readings);
-        let recs: Vec<RawRecord> = readings.iter().filter_map(|r| from_reading(r, &registry, 86_400.0)).map(Into::into).collect();
-        converted += recs.len();
-        let rep = p.ingest(&recs);
-        assert_eq!(rep.rejected, 0, "{:?}", rep.results.iter().find(|r| r.1.is_err()));
-    }
-    let got = sink.lock().unwrap();
-    assert_eq!(got.0.len(), converted);
-    let has = |k: RecordKind| got.0.iter().any(|o| o.data.kind() == k);
-    for k in [RecordKind::Loop, RecordKind::Movement, RecordKind::Queue, RecordKind::Plate, RecordKind::Probe, RecordKind::Signal]
-    {
-        assert!(has(k), "no {k:?}");
-    }
-    let codes: std::collections::BTreeSet<u16> =
-        got.0.iter().filter_map(|o| if let ObsData::Signal(s) = &o.data { Some(s.code.code()) } else { None }).collect();
-    assert_eq!(codes.into_iter().collect::<Vec<_>>(), vec![1, 8, 9, 10, 11, 81, 82]);
-    assert!(got.0.iter().all(|o| o.time >= 86_400.0));
-}
-
 fn arb_obs(r: &SensorRegistry) -> impl Strategy<Value = Observation> {
     let token = "[0-9a-f]{24}";
     let lp = r.lookup("loop:AB:1").unwrap();
@@ -234,7 +194,7 @@ fn arb_obs(r: &SensorRegistry) -> impl Strategy<Value = Observation> {
     let ctl = r.lookup("controller:B").unwrap();
     let probe = r.probe_feed().unwrap();
     let cit = r.citizen_feed().unwrap();
-    let b = twin::IntersectionId(1);
+    let b = city::IntersectionId(1);
     prop_oneof![
         (0.0..1e6f64, 1.0..600.0f64, 0u32..500, 0.0..=1.0f64, proptest::option::of(0.0..50.0f64)).prop_map(
             move |(t, d, count, occupancy, speed)| {

@@ -1,7 +1,7 @@
 //! Per-record validation: a [`RawRecord`] becomes an [`Observation`] or a [`RecordError`]
 //! naming the offending field. Stateless; the time-order check lives in the pipeline.
 
-use twin::Point;
+use city::Point;
 
 use crate::observation::*;
 use crate::registry::{SensorKind, SensorRegistry};
@@ -106,7 +106,7 @@ fn token(v: &Option<String>) -> R<String> {
     }
 }
 
-fn road(reg: &SensorRegistry, v: &Option<String>, field: &str) -> R<twin::RoadId> {
+fn road(reg: &SensorRegistry, v: &Option<String>, field: &str) -> R<city::RoadId> {
     let name = req_str(v, field)?;
     reg.road_by_name(name).ok_or_else(|| RecordError::new(field, format!("unknown road `{name}`")))
 }

@@ -17,12 +17,11 @@
 //!
 //! A field the format does not define (`"foo": 1`) is a record error, so that a typo in a
 //! device's field name is noticed rather than silently ignored. JSON has no NaN or
-//! infinity, so those can only come from in-process records ([`from_reading`]), where
-//! validation rejects them.
+//! infinity, so those can only come from in-process records (the twin's readings,
+//! converted by `twin::wire::from_reading`), where validation rejects them.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use twin::sensors::Reading;
 
 use crate::observation::{ObsData, Observation};
 use crate::registry::SensorRegistry;
@@ -193,66 +192,4 @@ pub fn to_wire(reg: &SensorRegistry, obs: &Observation) -> WireRecord {
         }
     }
     w
-}
-
-/// The wire record a real device would send for a twin virtual-sensor reading. Times are
-/// shifted by `day_start` (seconds of the city clock at simulated time 0). Returns `None`
-/// for readings no registered device would report (e.g. a detector event on a lane that
-/// does not end at a signal controller: its counts still arrive in the loop aggregate).
-pub fn from_reading(reading: &Reading, reg: &SensorRegistry, day_start: f64) -> Option<WireRecord> {
-    let id = |s| reg.get(s).map(|s| s.id.clone());
-    let mut w = WireRecord::default();
-    match reading {
-        Reading::Loop { lane, start, end, count, occupancy, mean_speed } => {
-            w.sensor = id(reg.loop_sensor(*lane)?);
-            w.kind = Some("loop".into());
-            w.time = Some(end + day_start);
-            (w.start, w.end, w.count) = (Some(start + day_start), Some(end + day_start), Some(*count as f64));
-            (w.occupancy, w.speed) = (Some(*occupancy), *mean_speed);
-        }
-        Reading::DetectorEvent { lane, time, code } => {
-            let (inter, channel) = reg.detector_channel(*lane)?;
-            w.sensor = id(reg.controller(inter)?);
-            w.kind = Some("signal".into());
-            w.time = Some(time + day_start);
-            (w.code, w.param) = (Some(*code as f64), Some(channel as f64));
-        }
-        Reading::SignalEvent { intersection, time, code, phase } => {
-            w.sensor = id(reg.controller(*intersection)?);
-            w.kind = Some("signal".into());
-            w.time = Some(time + day_start);
-            (w.code, w.param) = (Some(*code as f64), Some(*phase as f64 + 1.0));
-        }
-        Reading::MovementCount { intersection, movement, start, end, count } => {
-            let (from, to) = reg.movement_roads(*movement)?;
-            w.sensor = id(reg.camera(*intersection)?);
-            w.kind = Some("movement".into());
-            w.time = Some(end + day_start);
-            w.from = Some(reg.road_name(from).into());
-            w.to = Some(reg.road_name(to).into());
-            (w.start, w.end, w.count) = (Some(start + day_start), Some(end + day_start), Some(*count as f64));
-        }
-        Reading::Queue { intersection, road, time, queue_m, waiting } => {
-            w.sensor = id(reg.camera(*intersection)?);
-            w.kind = Some("queue".into());
-            w.time = Some(time + day_start);
-            w.road = Some(reg.road_name(*road).into());
-            (w.queue_m, w.waiting) = (Some(*queue_m), Some(*waiting as f64));
-        }
-        Reading::Plate { intersection, road, time, token } => {
-            w.sensor = id(reg.camera(*intersection)?);
-            w.kind = Some("plate".into());
-            w.time = Some(time + day_start);
-            w.road = Some(reg.road_name(*road).into());
-            w.token = Some(token.clone());
-        }
-        Reading::Probe { token, time, pos, speed, heading } => {
-            w.sensor = id(reg.probe_feed()?);
-            w.kind = Some("probe".into());
-            w.time = Some(time + day_start);
-            w.token = Some(token.clone());
-            (w.x, w.y, w.speed, w.heading) = (Some(pos.x), Some(pos.y), Some(*speed), Some(*heading));
-        }
-    }
-    Some(w)
 }

@@ -3,8 +3,8 @@
 
 use std::collections::VecDeque;
 
+use city::{IntersectionId, Network, Point, RoadId};
 use sense::{ObsData, Observation, ObservationSink, SensorRegistry, SinkError};
-use twin::{IntersectionId, Network, Point, RoadId};
 
 use crate::model::*;
 use crate::spatial::LaneGrid;
@@ -100,8 +100,8 @@ impl StateEstimator {
                 } else {
                     RoadClass::Local
                 };
-                let length = twin::geom::polyline_length(&r.points).max(1.0);
-                let mid = twin::geom::point_at(&r.points, length / 2.0);
+                let length = city::geom::polyline_length(&r.points).max(1.0);
+                let mid = city::geom::point_at(&r.points, length / 2.0);
                 RoadInfo {
                     class,
                     length,

@@ -36,6 +36,7 @@
 //!   samples; TTI is in `[free/limit .. max_tti]`; TPI is in `[0, 10]`.
 //! - `update(now)` only forgets evidence older than `now - horizon_s`; observing the
 //!   same evidence in any order gives the same snapshot.
+//! - Depends on the city model (`city`) and `sense`, never on the simulator.
 
 pub mod estimator;
 pub mod model;

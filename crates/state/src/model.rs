@@ -1,7 +1,7 @@
 //! The snapshot types ([`CityState`] and its parts), settings, and the pure rules that map
 //! speeds to grades and congestion shares to the traffic performance index.
 
-use twin::{IntersectionId, RoadId};
+use city::{IntersectionId, RoadId};
 
 /// Road class for congestion thresholds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use twin::{Network, Point, RoadId};
+use city::{Network, Point, RoadId};
 
 #[derive(Clone, Copy, Debug)]
 struct Segment {

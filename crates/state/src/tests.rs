@@ -1,8 +1,8 @@
 use std::sync::{Arc, Mutex};
 
+use city::{IntersectionId, LaneId, MovementId, Point, RoadId};
 use sense::testnet::{corridor, LIMIT};
 use sense::*;
-use twin::{IntersectionId, LaneId, MovementId, Point, RoadId};
 
 use super::*;
 
@@ -196,8 +196,10 @@ fn congested_share_is_weighted_by_class_vkt() {
 /// End to end: the twin's virtual sensors through the pipeline into the estimator.
 #[test]
 fn twin_feed_produces_plausible_state() {
+    use city::{Demand, Flow, Scenario, VehicleParams};
     use twin::sensors::{SensorConfig, VirtualSensors};
-    use twin::{Demand, Flow, Scenario, Sim, SimConfig, VehicleParams};
+    use twin::wire::from_reading;
+    use twin::{Sim, SimConfig};
     let net = corridor();
     let flow = |route: Vec<RoadId>, interval| Flow { params: VehicleParams::default(), route, interval, start: 0.0, end: None };
     let scenario =

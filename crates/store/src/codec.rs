@@ -13,10 +13,10 @@
 //!
 //! Interval ends are the observation time.
 
+use city::{IntersectionId, LaneId, MovementId, Point, RoadId};
 use sense::{
     CitizenReport, EventCode, LoopAggregate, MovementCount, ObsData, PlateRead, ProbeFix, QueueReading, RecordKind, SignalEvent,
 };
-use twin::{IntersectionId, LaneId, MovementId, Point, RoadId};
 
 /// One encoded observation (without time and sensor).
 #[derive(Clone, Debug, Default, PartialEq)]

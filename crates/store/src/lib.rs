@@ -35,10 +35,10 @@ mod sqlite;
 
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 
+use city::{IntersectionId, RoadId};
 use sense::EventCode;
 use sense::{Observation, Rejected, SensorRegistry};
 use state::CityState;
-use twin::{IntersectionId, RoadId};
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]

@@ -1,10 +1,10 @@
 use std::path::PathBuf;
 
+use city::{IntersectionId, LaneId, MovementId, Point, RoadId};
 use proptest::prelude::*;
 use sense::testnet::corridor;
 use sense::*;
 use state::{AreaState, CityState, RoadClass, RoadState, TpiGrade};
-use twin::{IntersectionId, LaneId, MovementId, Point, RoadId};
 
 use super::codec::{decode, encode, Row};
 use super::*;

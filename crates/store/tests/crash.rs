@@ -4,10 +4,10 @@
 
 use std::process::Command;
 
+use city::LaneId;
 use sense::testnet::corridor;
 use sense::{LoopAggregate, ObsData, Observation, SensorRegistry};
 use store::{Retention, SqliteStore, Store};
-use twin::LaneId;
 
 const BATCHES: usize = 20;
 const PER_BATCH: usize = 500;

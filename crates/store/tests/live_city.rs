@@ -11,6 +11,7 @@ use sense::*;
 use state::{StateConfig, StateEstimator};
 use store::{Resolution, Retention, Scope, SqliteStore, Store};
 use twin::sensors::{SensorConfig, VirtualSensors};
+use twin::wire::from_reading;
 use twin::{Sim, SimConfig};
 
 #[test]
@@ -18,7 +19,7 @@ fn hangzhou_twin_feeds_state_and_store() {
     let Some(dir) = testdata::data_dir() else { return };
     let d = dir.join("cityflow/hangzhou_4x4");
     let read = |f: &str| std::fs::read_to_string(d.join(f)).unwrap_or_else(|e| panic!("{}: {e}", d.join(f).display()));
-    let scenario = twin::import::cityflow::load_scenario(&read("roadnet.json"), &read("flow.json")).unwrap();
+    let scenario = city::import::cityflow::load_scenario(&read("roadnet.json"), &read("flow.json")).unwrap();
     let net = scenario.network.clone();
     let registry = Arc::new(SensorRegistry::for_network(&net));
     let signalised = net.intersections.iter().filter(|i| i.is_signalised() && !i.is_virtual).count();
@@ -76,7 +77,7 @@ fn hangzhou_twin_feeds_state_and_store() {
     let snaps = s.history(&Scope::City, 0.0, 1e9, Resolution::Snapshot).unwrap();
     assert_eq!(snaps.len(), 180);
     let ctl = net.intersections.iter().position(|i| i.is_signalised() && !i.is_virtual).unwrap();
-    let ev = s.signal_events(twin::IntersectionId(ctl as u32), 0.0, 1e9).unwrap();
+    let ev = s.signal_events(city::IntersectionId(ctl as u32), 0.0, 1e9).unwrap();
     let codes: std::collections::BTreeSet<u16> = ev.iter().map(|e| e.1.code()).collect();
     assert_eq!(codes.into_iter().collect::<Vec<_>>(), vec![1, 8, 9, 10, 11, 81, 82]);
     let latest = s.latest_snapshot().unwrap().unwrap();

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use twin::Scenario;
+use city::Scenario;
 
 /// The shared data directory, or `None` (with a message) when it is missing outside CI.
 pub fn data_dir() -> Option<PathBuf> {
@@ -34,7 +34,7 @@ pub fn read(rel: &str) -> Option<String> {
 pub fn cityflow(name: &str) -> Option<Scenario> {
     let roadnet = read(&format!("cityflow/{name}/roadnet.json"))?;
     let flow = read(&format!("cityflow/{name}/flow.json"))?;
-    Some(twin::import::cityflow::load_scenario(&roadnet, &flow).unwrap_or_else(|e| panic!("{e}")))
+    Some(city::import::cityflow::load_scenario(&roadnet, &flow).unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// The KDD Cup 2021 Nanchang round-2 scenario.
@@ -42,7 +42,7 @@ pub fn nanchang() -> Option<Scenario> {
     let roadnet = read("cbengine/nanchang_round2/roadnet.txt")?;
     let flow = read("cbengine/nanchang_round2/flow.txt")?;
     Some(
-        twin::import::cbengine::load_scenario_named(&roadnet, &flow, "roadnet.txt", "flow.txt").unwrap_or_else(|e| panic!("{e}")),
+        city::import::cbengine::load_scenario_named(&roadnet, &flow, "roadnet.txt", "flow.txt").unwrap_or_else(|e| panic!("{e}")),
     )
 }
 

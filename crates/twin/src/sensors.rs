@@ -28,9 +28,9 @@ use rand_chacha::ChaCha8Rng;
 use sha2::Sha256;
 
 use crate::engine::{SimEvent, DETECTOR_FRACTION};
-use crate::geom::Point;
-use crate::ids::{IntersectionId, LaneId, MovementId, RoadId};
 use crate::{Sim, VehicleId};
+use city::geom::Point;
+use city::ids::{IntersectionId, LaneId, MovementId, RoadId};
 
 /// Settings of the virtual sensor layer.
 #[derive(Clone, Debug)]
@@ -262,11 +262,7 @@ impl VirtualSensors {
                 continue;
             }
             let is_intergreen = |p: usize| {
-                inter
-                    .movements
-                    .iter()
-                    .zip(&inter.phases[p].green)
-                    .all(|(&m, &g)| !g || net.movement(m).turn == crate::Turn::Right)
+                inter.movements.iter().zip(&inter.phases[p].green).all(|(&m, &g)| !g || net.movement(m).turn == city::Turn::Right)
             };
             // End whatever was showing.
             match (tr.clearing.take(), tr.phase) {
@@ -413,8 +409,8 @@ fn gauss(rng: &mut ChaCha8Rng) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::corridor;
     use crate::SimConfig;
+    use city::testutil::corridor;
 
     fn run(probe_share: f64) -> Vec<Reading> {
         let s = corridor(vec![(4.0, 0.0, 400.0)]);

@@ -19,7 +19,7 @@ pub use mpc::{CityBrainMpc, MpcParams, MPC_MAX_JUNCTIONS};
 pub use sotl::Sotl;
 pub use webster::Webster;
 
-use twin::{Demand, Network};
+use city::{Demand, Network};
 
 use crate::forecast::Forecast;
 use crate::junction::Junction;

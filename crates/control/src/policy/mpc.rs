@@ -38,7 +38,7 @@
 //! 30 s benchmark decision), too much for Nanchang's 859 signals and for the live
 //! brain's 36-signal demo city run 60× faster than real time.
 
-use twin::LaneId;
+use city::LaneId;
 
 use super::rollout::ClosedLoop;
 use super::{CityBrain, CityBrainParams, Policy, PolicyContext};

@@ -14,7 +14,7 @@
 //! vehicles still to cross it (ties: the plan). Neighbours never deviate together, so a
 //! junction's cost reflects its own choice and its neighbours' closed-loop response.
 
-use twin::LaneId;
+use city::LaneId;
 
 use super::{CityBrain, Policy};
 use crate::forecast::Forecast;
@@ -148,7 +148,7 @@ impl ClosedLoop {
 
 /// Per junction, the other junctions joined to it by a road (sorted).
 pub(crate) fn adjacency(ctx: &PolicyContext) -> Vec<Vec<usize>> {
-    let pos = |i: twin::IntersectionId| ctx.junctions.iter().position(|j| j.id == i);
+    let pos = |i: city::IntersectionId| ctx.junctions.iter().position(|j| j.id == i);
     ctx.junctions
         .iter()
         .enumerate()

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use twin::{MovementId, RoadId};
+use city::{MovementId, RoadId};
 
 use super::{Policy, PolicyContext};
 use crate::junction::{Junction, PhaseSet};
@@ -45,7 +45,7 @@ impl Webster {
         }
         let mut flow = vec![0.0; ctx.net.movements.len()];
         for f in &ctx.demand.flows {
-            let one = twin::Demand { flows: vec![f.clone()] };
+            let one = city::Demand { flows: vec![f.clone()] };
             let n = one.vehicles_until(ctx.horizon_s) as f64;
             for w in f.route.windows(2) {
                 if let Some(m) = by_pair.get(&(w[0], w[1])) {

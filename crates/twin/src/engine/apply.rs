@@ -5,8 +5,8 @@ use rayon::prelude::*;
 use super::core::{ACT_CHUNK, DETECTOR_FRACTION};
 use super::observe::Accum;
 use super::{Act, Sim, SimEvent, Veh, VehAux, NONE};
-use crate::ids::{LaneId, MovementId};
 use crate::VehicleId;
+use city::ids::{LaneId, MovementId};
 
 /// What one applied action adds to the statistics, summed in slot order afterwards.
 #[derive(Clone, Copy, Debug, Default)]

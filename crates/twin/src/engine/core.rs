@@ -6,8 +6,8 @@ use rayon::prelude::*;
 
 use super::model::{car_follow_speed, max, min};
 use super::{Act, Deps, Sim, SimEvent, NONE};
-use crate::ids::{LaneId, RoadId};
 use crate::VehicleId;
+use city::ids::{LaneId, RoadId};
 
 /// Where along each lane (as a share of its length) the virtual loop detector sits.
 pub const DETECTOR_FRACTION: f64 = 0.5;

@@ -3,8 +3,8 @@
 //! without knowing the future.
 
 use super::{FlowRt, Sim};
-use crate::demand::Flow;
-use crate::ids::LaneId;
+use city::demand::Flow;
+use city::ids::LaneId;
 
 impl Sim {
     /// A copy of this simulation that knows only the present:
@@ -90,8 +90,8 @@ impl Sim {
 
 #[cfg(test)]
 mod tests {
-    use crate::testutil::corridor;
     use crate::{Sim, SimConfig};
+    use city::testutil::corridor;
 
     #[test]
     fn the_copy_creates_no_vehicles_and_the_original_goes_on() {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use super::disjoint::Disjoint;
 use super::model::min;
 use super::{Act, Deps, Sim, NONE};
-use crate::network::Network;
+use city::network::Network;
 
 /// CityFlow's `Cross::leaveDistance`.
 const LEAVE_DISTANCE: f64 = 0.0;

@@ -40,10 +40,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub use self::core::DETECTOR_FRACTION;
-use crate::demand::{Flow, VehicleParams};
-use crate::ids::*;
-use crate::network::Network;
-use crate::Scenario;
+use city::demand::{Flow, VehicleParams};
+use city::ids::*;
+use city::network::Network;
+use city::Scenario;
 use model::Kin;
 pub use observe::{LaneStats, Metrics, SeriesPoint, SimEvent, VehicleView};
 pub use replay::roadnet_log;
@@ -325,7 +325,7 @@ impl Sim {
         let lane_index = net.lanes.iter().map(|l| l.index).collect();
         let link_to = net.lane_links.iter().map(|l| l.to_lane.0).collect();
         let link_from = net.lane_links.iter().map(|l| l.from_lane.0).collect();
-        let link_turn = net.lane_links.iter().map(|l| net.movement(l.movement).turn != crate::Turn::Straight).collect();
+        let link_turn = net.lane_links.iter().map(|l| net.movement(l.movement).turn != city::Turn::Straight).collect();
         let link_movement = net.lane_links.iter().map(|l| l.movement.0).collect();
         let mut lane_out_off = Vec::with_capacity(net.lanes.len() + 1);
         let mut lane_out = Vec::with_capacity(net.lane_links.len());
@@ -724,7 +724,7 @@ fn free_flow_prefix(net: &Network, p: &VehicleParams, route: &[RoadId]) -> Vec<f
                 .find(|&ll| net.lane(net.lane_link(ll).to_lane).road == next);
             if let Some(ll) = link {
                 let ll = net.lane_link(ll);
-                let turn = net.movement(ll.movement).turn != crate::Turn::Straight;
+                let turn = net.movement(ll.movement).turn != city::Turn::Straight;
                 let v = if turn { p.turn_speed.min(p.max_speed) } else { p.max_speed };
                 t += ll.length / v.max(0.1);
             }

@@ -1,7 +1,7 @@
 //! CityFlow's vehicle model as pure functions of a vehicle's kinematic state, so each
 //! formula can be tested on its own. Names follow CityFlow's `Vehicle` methods.
 
-use crate::demand::VehicleParams;
+use city::demand::VehicleParams;
 
 /// `std::min` as CityFlow calls it: `b < a ? b : a` (the first argument on ties). Also
 /// cheaper than `f64::min`, which must handle NaN (the model never produces one).

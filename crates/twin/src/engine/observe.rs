@@ -2,8 +2,8 @@
 //! virtual sensors are built on) and the per-road speed time series.
 
 use super::{Sim, VehicleId};
-use crate::geom::{direction_at, point_at, Point};
-use crate::ids::{LaneId, LaneLinkId, MovementId, RoadId};
+use city::geom::{direction_at, point_at, Point};
+use city::ids::{LaneId, LaneLinkId, MovementId, RoadId};
 
 /// Speed below which a vehicle counts as waiting (CityFlow's definition).
 pub const WAITING_SPEED: f64 = 0.1;

@@ -43,7 +43,7 @@ impl Sim {
 
 /// The static roadnet file CityFlow's viewer loads next to a replay (`roadnetLogFile`):
 /// `{"static":{"nodes":[...],"edges":[...]}}`.
-pub fn roadnet_log(net: &crate::Network) -> String {
+pub fn roadnet_log(net: &city::Network) -> String {
     use serde_json::json;
     let nodes: Vec<_> = net
         .intersections

@@ -2,8 +2,8 @@
 //! green set an external controller last applied.
 
 use super::Sim;
-use crate::ids::{IntersectionId, MovementId};
-use crate::network::Network;
+use city::ids::{IntersectionId, MovementId};
+use city::network::Network;
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Light {

@@ -1,7 +1,7 @@
 //! Engine behaviour on small hand-built networks.
 
 use super::*;
-use crate::testutil::corridor;
+use city::testutil::corridor;
 
 fn run(s: &Scenario, cfg: SimConfig, steps: u64) -> Sim {
     let mut sim = Sim::new(s, cfg);

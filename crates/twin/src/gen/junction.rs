@@ -5,8 +5,8 @@
 //! `a + 3`, goes straight into `a + 2` and turns right into `a + 1` (mod 4).
 
 use super::layout::{opposite, step, Leg, LANE_WIDTH};
-use crate::geom::Point;
-use crate::spec::{LaneLinkSpec, MovementSpec, PhaseSpec, Turn};
+use city::geom::Point;
+use city::spec::{LaneLinkSpec, MovementSpec, PhaseSpec, Turn};
 
 /// The three turns in movement order.
 const TURNS: [Turn; 3] = [Turn::Left, Turn::Straight, Turn::Right];
@@ -50,7 +50,7 @@ fn start_lanes(n: usize, turn: Turn, has: [bool; 3]) -> std::ops::Range<usize> {
 
 /// Segments of a generated lane-link curve. CityFlow samples its Bézier at 10
 /// segments; 4 stay within about 0.2 m of the curve (lengths within 1 %) and make the
-/// crossing-point search of [`crate::Network::build`] (quadratic in segments) six times cheaper.
+/// crossing-point search of [`city::Network::build`] (quadratic in segments) six times cheaper.
 const LINK_SEGMENTS: usize = 4;
 
 /// Where lane `k` of the road on leg `leg` meets the junction box of half-size `width`
@@ -62,12 +62,12 @@ fn lane_end(at: Point, width: f64, leg: usize, k: usize, inbound: bool) -> Point
     at + step(leg) * width + right * ((k as f64 + 0.5) * LANE_WIDTH)
 }
 
-/// CityFlow's lane-link curve ([`crate::geom::lane_link_bezier`]) from lane
+/// CityFlow's lane-link curve ([`city::geom::lane_link_bezier`]) from lane
 /// `from_lane` arriving on leg `a` to lane `to_lane` leaving on leg `b`.
 fn link_points(at: Point, width: f64, (a, from_lane): (usize, usize), (b, to_lane): (usize, usize)) -> Vec<Point> {
     let start = lane_end(at, width, a, from_lane, true);
     let end = lane_end(at, width, b, to_lane, false);
-    crate::geom::lane_link_bezier(start, step(opposite(a)), end, step(b), width, LINK_SEGMENTS, false)
+    city::geom::lane_link_bezier(start, step(opposite(a)), end, step(b), width, LINK_SEGMENTS, false)
 }
 
 /// Movements and plan of a junction at `at` with box half-size `width` and the given

@@ -7,8 +7,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::junction;
 use super::GenConfig;
-use crate::geom::Point;
-use crate::spec::{IntersectionSpec, LaneSpec, NetworkSpec, RoadSpec};
+use city::geom::Point;
+use city::spec::{IntersectionSpec, LaneSpec, NetworkSpec, RoadSpec};
 
 /// Compass directions of a junction leg, counter-clockwise: east, north, west, south.
 pub(super) const E: usize = 0;

@@ -49,9 +49,9 @@ mod tests;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::demand::{Demand, Flow};
-use crate::network::{BuildError, Network};
-use crate::spec::NetworkSpec;
+use city::demand::{Demand, Flow};
+use city::network::{BuildError, Network};
+use city::spec::NetworkSpec;
 
 /// Upper bound on the vehicles one city may release (keeps memory bounded).
 pub const MAX_VEHICLES: f64 = 5_000_000.0;
@@ -174,8 +174,8 @@ pub struct GenCity {
 
 impl GenCity {
     /// The city as a runnable scenario.
-    pub fn scenario(&self) -> crate::Scenario {
-        crate::Scenario { network: self.network.clone(), demand: self.demand.clone() }
+    pub fn scenario(&self) -> city::Scenario {
+        city::Scenario { network: self.network.clone(), demand: self.demand.clone() }
     }
 }
 

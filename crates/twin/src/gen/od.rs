@@ -9,10 +9,10 @@ use rayon::prelude::*;
 
 use super::layout::{Kind, Layout};
 use super::{GenConfig, GenError};
-use crate::demand::{Flow, VehicleParams};
-use crate::ids::RoadId;
-use crate::network::Network;
-use crate::spec::{NetworkSpec, Turn};
+use city::demand::{Flow, VehicleParams};
+use city::ids::RoadId;
+use city::network::Network;
+use city::spec::{NetworkSpec, Turn};
 
 /// Length of one demand slice, seconds.
 pub(super) const SLICE_S: f64 = 300.0;

@@ -1,10 +1,10 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::demand::validate_route;
 use crate::engine::{Sim, SimConfig};
-use crate::ids::MovementId;
-use crate::spec::Turn;
+use city::demand::validate_route;
+use city::ids::MovementId;
+use city::spec::Turn;
 
 fn cfg(rows: u32, cols: u32, seed: u64, ring_road: bool) -> GenConfig {
     GenConfig { rows, cols, seed, ring_road, ..GenConfig::demo() }
@@ -13,7 +13,7 @@ fn cfg(rows: u32, cols: u32, seed: u64, ring_road: bool) -> GenConfig {
 fn check_routes(city: &GenCity) {
     for (k, f) in city.demand.flows.iter().enumerate() {
         validate_route(&city.network, &f.route, &format!("flows[{k}].route")).unwrap();
-        crate::demand::validate_flow_timing(f, &format!("flows[{k}]")).unwrap();
+        city::demand::validate_flow_timing(f, &format!("flows[{k}]")).unwrap();
         f.params.validate(&format!("flows[{k}].vehicle")).unwrap();
     }
 }
@@ -170,7 +170,7 @@ fn demand_has_an_am_peak() {
     // trips than one near the edge of the grid.
     let net = &city.network;
     let grid: Vec<_> = net.intersections.iter().filter(|i| !i.is_virtual).collect();
-    let centre = grid.iter().fold(crate::Point::default(), |a, i| a + i.point) * (1.0 / grid.len() as f64);
+    let centre = grid.iter().fold(city::Point::default(), |a, i| a + i.point) * (1.0 / grid.len() as f64);
     let reach = grid.iter().map(|i| (i.point - centre).len()).fold(0.0, f64::max);
     let inner = |r: crate::RoadId| (net.intersection(net.road(r).to).point - centre).len() < 0.4 * reach;
     let interior: Vec<crate::RoadId> = (0..net.roads.len())

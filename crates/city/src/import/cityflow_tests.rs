@@ -1,7 +1,6 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::testutil::corridor;
 
 fn corridor_spec() -> NetworkSpec {
     // The shared corridor with two lanes, a second lane link with explicit points and an
@@ -117,22 +116,6 @@ fn errors_name_file_and_json_path() {
     let e = err("{\"intersections\": [", FLOW);
     assert!(e.location.contains("line 1 column 19"), "{e}");
     assert!(e.to_string().starts_with("roadnet.json: "), "{e}");
-}
-
-#[test]
-fn real_shape_scenario_runs() {
-    // The corridor helper's network written out and read back simulates identically.
-    let s = corridor(vec![(2.0, 0.0, 200.0)]);
-    let text = write_flow(&s.demand, &s.network);
-    let again = parse_flow(&text, &s.network, "f").unwrap();
-    let run = |d: &Demand| {
-        let mut sim = crate::Sim::from_parts(s.network.clone(), d.flows.clone(), crate::SimConfig::default());
-        for _ in 0..400 {
-            sim.step();
-        }
-        sim.metrics()
-    };
-    assert_eq!(format!("{:?}", run(&s.demand)), format!("{:?}", run(&again)));
 }
 
 fn arb_spec() -> impl Strategy<Value = NetworkSpec> {
