@@ -148,7 +148,7 @@ pub struct Brain {
     pub config: BrainConfig,
     pipeline: Mutex<Pipeline>,
     staged: Arc<Mutex<Vec<Observation>>>,
-    store: Mutex<SqliteStore>,
+    store: Arc<dyn Store>,
     estimator: Arc<Mutex<StateEstimator>>,
     bus: Bus,
     plugins: Mutex<Vec<PluginSlot>>,
@@ -173,7 +173,7 @@ impl Brain {
 
     /// As [`Brain::open`], with an authoriser.
     pub fn open_with(net: Network, cfg: &BrainConfig, access: Box<dyn Authorizer>) -> Result<Arc<Brain>, BrainError> {
-        let store = SqliteStore::open(&cfg.db_path, cfg.retention.clone())?;
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&cfg.db_path, cfg.retention.clone(), &net)?);
         let registry = Arc::new(SensorRegistry::for_network(&net));
         let estimator = Arc::new(Mutex::new(StateEstimator::new(&net, StateConfig::default())));
         let mut pipeline = Pipeline::new(registry.clone(), PipelineConfig::default());
@@ -186,7 +186,7 @@ impl Brain {
             config: cfg.clone(),
             pipeline: Mutex::new(pipeline),
             staged,
-            store: Mutex::new(store),
+            store,
             estimator,
             bus: Bus::default(),
             plugins: Mutex::new(Vec::new()),
@@ -224,8 +224,8 @@ impl Brain {
         self.access.authorize(caller, &action).map_err(BrainError::from)
     }
 
-    pub(crate) fn store(&self) -> MutexGuard<'_, SqliteStore> {
-        lock(&self.store)
+    pub(crate) fn store(&self) -> &dyn Store {
+        &*self.store
     }
 
     /// Latest city time held in the store, if any (restart continuity).
@@ -273,7 +273,7 @@ impl Brain {
         }
         let mut stored = true;
         if !accepted.is_empty() || !rejected.is_empty() {
-            let mut store = self.store();
+            let store = self.store();
             if let Err(e) = store.append(&self.registry, &accepted) {
                 stored = false;
                 report.sink_errors.push(SinkError { sink: "store".into(), message: e.to_string() });
@@ -428,7 +428,7 @@ impl Brain {
         let mut acc: std::collections::BTreeMap<i64, (f64, u32, f64, u32, u64)> = Default::default();
         let upper = to + res.seconds().unwrap_or(1e-6);
         for sc in &scopes {
-            let points = self.store().history(sc, from, upper, res)?;
+            let points = self.store().history(sc, from, upper, res, usize::MAX)?;
             for p in points {
                 if p.time > to {
                     continue;
@@ -470,7 +470,7 @@ impl Brain {
             .net
             .intersection_by_name(intersection)
             .ok_or_else(|| BrainError::UnknownEntity(format!("intersection: unknown {intersection:?}")))?;
-        Ok(self.store().signal_events(i, from, to)?)
+        Ok(self.store().signal_events(i, from, to, usize::MAX)?)
     }
 
     /// The signal status of the latest tick (or as last set).
@@ -488,7 +488,7 @@ impl Brain {
     /// The most recent stored rejections, newest first.
     pub fn rejected(&self, caller: &Caller, limit: usize) -> Result<Vec<StoredRejection>, BrainError> {
         self.authorize(caller, Action::ReadRejected)?;
-        Ok(self.store().rejected(limit)?)
+        Ok(self.store().rejected(None, limit)?)
     }
 
     /// The stored snapshot nearest before `t`, for replay.

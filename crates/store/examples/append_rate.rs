@@ -9,11 +9,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use city::{IntersectionId, LaneId, Point};
 use sense::testnet::corridor;
 use sense::*;
 use state::{StateConfig, StateEstimator};
-use store::{Retention, SqliteStore, Store};
+use store::{Retention, SqliteStore, Store, StoreSink};
+use city::{IntersectionId, LaneId, Point};
 
 /// A mix like the twin's sensor stream: loops, probes and controller events.
 fn synth(reg: &SensorRegistry, n: usize, t0: f64) -> Vec<Observation> {
@@ -79,7 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for batch in [1_000usize, 5_000, 10_000] {
         let path = temp(&format!("append-{batch}"));
         remove(&path);
-        let mut store = SqliteStore::open(&path, Retention::default())?;
+        let store = SqliteStore::open(&path, Retention::default(), &net)?;
         let batches: Vec<Vec<Observation>> =
             (0..total / batch).map(|k| synth(&reg, batch, 100.0 + (k * batch) as f64 * 1e-3)).collect();
         let t = Instant::now();
@@ -124,11 +124,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let path = temp("pipeline");
     remove(&path);
-    let store = Arc::new(Mutex::new(SqliteStore::open(&path, Retention::default())?));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path, Retention::default(), &net)?);
     let est = Arc::new(Mutex::new(StateEstimator::new(&net, StateConfig::default())));
     let mut p = Pipeline::new(reg.clone(), PipelineConfig::default());
     p.add_sink(Box::new(est.clone()));
-    p.add_sink(Box::new(store.clone()));
+    p.add_sink(Box::new(StoreSink(store.clone())));
     let t = Instant::now();
     for body in &bodies {
         let recs = parse_batch(body.as_bytes())?;
@@ -142,7 +142,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     remove(&path);
 
     // Same, with the store on its own thread (what a server would do on 2+ cores).
-    let store = SqliteStore::open(&path, Retention::default())?;
+    let store = SqliteStore::open(&path, Retention::default(), &net)?;
     let est = Arc::new(Mutex::new(StateEstimator::new(&net, StateConfig::default())));
     let mut p = Pipeline::new(reg.clone(), PipelineConfig::default());
     p.add_sink(Box::new(est.clone()));
@@ -156,7 +156,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(p); // drains the store's queue: everything is committed when this returns
     let dt = t.elapsed().as_secs_f64();
     println!("parse + validate + estimator + threaded store, batch {batch}: {:>9.0} obs/s", (bodies.len() * batch) as f64 / dt);
-    let check = SqliteStore::open(&path, Retention::default())?;
+    let check = SqliteStore::open(&path, Retention::default(), &net)?;
     assert_eq!(check.raw_len()? as usize, bodies.len() * batch);
     drop(check);
     remove(&path);

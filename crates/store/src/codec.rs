@@ -1,22 +1,28 @@
 //! Lossless row encoding of observations: fixed columns `kind, ref, road, a, b, c, d,
-//! text` whose meaning depends on the kind.
+//! text` whose meaning depends on the kind. Roads and intersections are stored as the
+//! store keys of their names ([`crate::keys`]), lanes as their index within the road,
+//! movements by their (from, to) roads: nothing depends on one import's dense ids.
 //!
 //! | kind | ref | road | a | b | c | d | text |
 //! |---|---|---|---|---|---|---|---|
-//! | 0 loop | lane | road | count | occupancy | speed | start | |
-//! | 1 movement | movement | from road | count | to road | intersection | start | |
+//! | 0 loop | lane index in road | road | count | occupancy | speed | start | |
+//! | 1 movement | | from road | count | to road | intersection | start | |
 //! | 2 queue | intersection | road | queue m | waiting | | | |
 //! | 3 plate | intersection | road | | | | | token |
 //! | 4 probe | | | x | y | speed | heading | token |
 //! | 5 signal | intersection | | code | param | | | |
 //! | 6 report | | road | x | y | | | `category` `\n` text |
 //!
-//! Interval ends are the observation time.
+//! Interval ends are the observation time. (Schema 2 stored the dense ids instead: the
+//! lane id in `ref` of loops and the movement id in `ref` of movements; see the
+//! migration in the SQLite backend.)
 
-use city::{IntersectionId, LaneId, MovementId, Point, RoadId};
 use sense::{
     CitizenReport, EventCode, LoopAggregate, MovementCount, ObsData, PlateRead, ProbeFix, QueueReading, RecordKind, SignalEvent,
 };
+use city::{IntersectionId, Point, RoadId};
+
+use crate::keys::Keys;
 
 /// One encoded observation (without time and sensor).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -43,23 +49,29 @@ pub fn kind_code(k: RecordKind) -> i64 {
     }
 }
 
-pub fn encode(data: &ObsData) -> Row {
+/// Encode an observation of the keys' network. Errors name an id the network has not.
+pub fn encode(data: &ObsData, keys: &Keys) -> Result<Row, String> {
+    let road = |r: RoadId| keys.road_key(r).ok_or_else(|| format!("road {} is not in the store's network", r.0));
+    let inter =
+        |i: IntersectionId| keys.intersection_key(i).ok_or_else(|| format!("intersection {} is not in the store's network", i.0));
     let mut r = Row { kind: kind_code(data.kind()), ..Default::default() };
     match data {
         ObsData::Loop(l) => {
-            (r.r#ref, r.road) = (Some(l.lane.0 as i64), Some(l.road.0 as i64));
+            let (road, idx) = keys.lane_key(l.lane).ok_or_else(|| format!("lane {} is not in the store's network", l.lane.0))?;
+            (r.r#ref, r.road) = (Some(i64::from(idx)), Some(road));
             (r.a, r.b, r.c, r.d) = (Some(l.count as f64), Some(l.occupancy), l.speed, Some(l.start));
         }
         ObsData::Movement(m) => {
-            (r.r#ref, r.road) = (Some(m.movement.0 as i64), Some(m.from_road.0 as i64));
-            (r.a, r.b, r.c, r.d) = (Some(m.count as f64), Some(m.to_road.0 as f64), Some(m.intersection.0 as f64), Some(m.start));
+            r.road = Some(road(m.from_road)?);
+            (r.a, r.b, r.c, r.d) =
+                (Some(m.count as f64), Some(road(m.to_road)? as f64), Some(inter(m.intersection)? as f64), Some(m.start));
         }
         ObsData::Queue(q) => {
-            (r.r#ref, r.road) = (Some(q.intersection.0 as i64), Some(q.road.0 as i64));
+            (r.r#ref, r.road) = (Some(inter(q.intersection)?), Some(road(q.road)?));
             (r.a, r.b) = (Some(q.queue_m), Some(q.waiting as f64));
         }
         ObsData::Plate(p) => {
-            (r.r#ref, r.road) = (Some(p.intersection.0 as i64), Some(p.road.0 as i64));
+            (r.r#ref, r.road) = (Some(inter(p.intersection)?), Some(road(p.road)?));
             r.text = Some(p.token.clone());
         }
         ObsData::Probe(p) => {
@@ -67,16 +79,16 @@ pub fn encode(data: &ObsData) -> Row {
             r.text = Some(p.token.clone());
         }
         ObsData::Signal(s) => {
-            r.r#ref = Some(s.intersection.0 as i64);
+            r.r#ref = Some(inter(s.intersection)?);
             (r.a, r.b) = (Some(s.code.code() as f64), Some(s.param as f64));
         }
         ObsData::Report(rep) => {
-            r.road = rep.road.map(|x| x.0 as i64);
+            r.road = rep.road.map(road).transpose()?;
             (r.a, r.b) = (rep.pos.map(|p| p.x), rep.pos.map(|p| p.y));
             r.text = Some(format!("{}\n{}", rep.category, rep.text));
         }
     }
-    r
+    Ok(r)
 }
 
 fn need<T>(v: Option<T>, what: &str) -> Result<T, String> {
@@ -97,38 +109,59 @@ fn id_of(v: Option<i64>, what: &str) -> Result<u32, String> {
     u32::try_from(x).map_err(|_| format!("{what} {x} out of range"))
 }
 
-/// Decode a row; `end` is the observation time. Errors describe the corrupt column.
-pub fn decode(row: &Row, end: f64) -> Result<ObsData, String> {
-    Ok(match row.kind {
-        0 => ObsData::Loop(LoopAggregate {
-            lane: LaneId(id_of(row.r#ref, "lane")?),
-            road: RoadId(id_of(row.road, "road")?),
-            start: need(row.d, "start")?,
-            end,
-            count: u32_of(row.a, "count")?,
-            occupancy: need(row.b, "occupancy")?,
-            speed: row.c,
-        }),
-        1 => ObsData::Movement(MovementCount {
-            intersection: IntersectionId(u32_of(row.c, "intersection")?),
-            movement: MovementId(id_of(row.r#ref, "movement")?),
-            from_road: RoadId(id_of(row.road, "road")?),
-            to_road: RoadId(u32_of(row.b, "to road")?),
-            start: need(row.d, "start")?,
-            end,
-            count: u32_of(row.a, "count")?,
-        }),
-        2 => ObsData::Queue(QueueReading {
-            intersection: IntersectionId(id_of(row.r#ref, "intersection")?),
-            road: RoadId(id_of(row.road, "road")?),
-            queue_m: need(row.a, "queue")?,
-            waiting: u32_of(row.b, "waiting")?,
-        }),
-        3 => ObsData::Plate(PlateRead {
-            intersection: IntersectionId(id_of(row.r#ref, "intersection")?),
-            road: RoadId(id_of(row.road, "road")?),
-            token: need(row.text.clone(), "token")?,
-        }),
+/// A key stored in a REAL column (movement to-road and intersection).
+fn key_of(v: Option<f64>, what: &str) -> Result<i64, String> {
+    u32_of(v, what).map(i64::from)
+}
+
+/// Decode a row for the keys' network; `end` is the observation time. `Ok(None)`: the row
+/// refers to a road, lane, intersection or movement this network has not (e.g. stored
+/// under another network). Errors describe the corrupt column.
+pub fn decode(row: &Row, end: f64, keys: &Keys) -> Result<Option<ObsData>, String> {
+    let road = |k: Option<i64>, what: &str| need(k, what).map(|k| keys.road(k));
+    let inter = |k: Option<i64>, what: &str| need(k, what).map(|k| keys.intersection(k));
+    Ok(Some(match row.kind {
+        0 => {
+            let idx = id_of(row.r#ref, "lane")?;
+            let Some(road_id) = road(row.road, "road")? else { return Ok(None) };
+            let Some(lane) = keys.lane(need(row.road, "road")?, idx) else { return Ok(None) };
+            ObsData::Loop(LoopAggregate {
+                lane,
+                road: road_id,
+                start: need(row.d, "start")?,
+                end,
+                count: u32_of(row.a, "count")?,
+                occupancy: need(row.b, "occupancy")?,
+                speed: row.c,
+            })
+        }
+        1 => {
+            let count = u32_of(row.a, "count")?;
+            let start = need(row.d, "start")?;
+            let (Some(intersection), Some(from_road), Some(to_road)) = (
+                inter(Some(key_of(row.c, "intersection")?), "intersection")?,
+                road(row.road, "road")?,
+                road(Some(key_of(row.b, "to road")?), "to road")?,
+            ) else {
+                return Ok(None);
+            };
+            let Some(movement) = keys.movement(from_road, to_road) else { return Ok(None) };
+            ObsData::Movement(MovementCount { intersection, movement, from_road, to_road, start, end, count })
+        }
+        2 => {
+            let (queue_m, waiting) = (need(row.a, "queue")?, u32_of(row.b, "waiting")?);
+            let (Some(intersection), Some(road)) = (inter(row.r#ref, "intersection")?, road(row.road, "road")?) else {
+                return Ok(None);
+            };
+            ObsData::Queue(QueueReading { intersection, road, queue_m, waiting })
+        }
+        3 => {
+            let token = need(row.text.clone(), "token")?;
+            let (Some(intersection), Some(road)) = (inter(row.r#ref, "intersection")?, road(row.road, "road")?) else {
+                return Ok(None);
+            };
+            ObsData::Plate(PlateRead { intersection, road, token })
+        }
         4 => ObsData::Probe(ProbeFix {
             token: need(row.text.clone(), "token")?,
             pos: Point::new(need(row.a, "x")?, need(row.b, "y")?),
@@ -137,11 +170,10 @@ pub fn decode(row: &Row, end: f64) -> Result<ObsData, String> {
         }),
         5 => {
             let c = u32_of(row.a, "code")?;
-            ObsData::Signal(SignalEvent {
-                intersection: IntersectionId(id_of(row.r#ref, "intersection")?),
-                code: u16::try_from(c).ok().and_then(EventCode::from_code).ok_or_else(|| format!("bad event code {c}"))?,
-                param: u32_of(row.b, "param")?,
-            })
+            let code = u16::try_from(c).ok().and_then(EventCode::from_code).ok_or_else(|| format!("bad event code {c}"))?;
+            let param = u32_of(row.b, "param")?;
+            let Some(intersection) = inter(row.r#ref, "intersection")? else { return Ok(None) };
+            ObsData::Signal(SignalEvent { intersection, code, param })
         }
         6 => {
             let t = need(row.text.clone(), "text")?;
@@ -150,13 +182,15 @@ pub fn decode(row: &Row, end: f64) -> Result<ObsData, String> {
                 (Some(x), Some(y)) => Some(Point::new(x, y)),
                 _ => None,
             };
-            ObsData::Report(CitizenReport {
-                category: category.into(),
-                pos,
-                road: row.road.map(|r| id_of(Some(r), "road")).transpose()?.map(RoadId),
-                text: text.into(),
-            })
+            let road = match row.road {
+                Some(k) => match keys.road(k) {
+                    Some(r) => Some(r),
+                    None => return Ok(None),
+                },
+                None => None,
+            };
+            ObsData::Report(CitizenReport { category: category.into(), pos, road, text: text.into() })
         }
         k => return Err(format!("unknown kind {k}")),
-    })
+    }))
 }

@@ -1,57 +1,97 @@
 //! # store: citybrain's embedded storage
 //!
-//! Everything the brain must remember, behind the [`Store`] trait, with one
-//! implementation on a single SQLite file ([`SqliteStore`]).
+//! Everything the brain must remember, behind the backend-neutral [`Store`] trait
+//! (shared as `Arc<dyn Store>`), with one implementation on a single SQLite file
+//! ([`SqliteStore`]). A second backend (PostgreSQL) implements the same trait, reuses
+//! [`agg`] (bucketing, aggregation, snapshot blobs), [`codec`] and [`keys`], and must pass
+//! the [`conformance`] suite unchanged (cargo feature `conformance`).
 //!
 //! ## Glossary
 //! - **Raw observation**: one accepted [`sense::Observation`], stored losslessly (one
 //!   row, fixed numeric columns per kind, see [`codec`]); kept for `Retention::raw_s`.
-//! - **Aggregate**: per road and bucket of 1 or 15 minutes: vehicles counted by the
-//!   road's loops (bucketed by the aggregate's end time) and the mean of the fused speeds
-//!   of the state snapshots in the bucket.
+//! - **Key**: the store's integer for a road or intersection **name** (a dictionary in
+//!   storage, see [`keys`]). Storage never holds the dense [`city::RoadId`] /
+//!   [`city::IntersectionId`] of one import (they change with import order); the API takes
+//!   and returns the typed ids of the network the store was opened with and maps them
+//!   through the names. Sensors are stored by their external id, lanes as (road, index in
+//!   road), movements as (from road, to road).
+//! - **Aggregate**: per road key and bucket of 1 or 15 minutes: vehicles counted by the
+//!   road's loops (bucketed by the aggregate's end time) and the sum and number of the
+//!   fused speeds of the state snapshots in the bucket (see [`agg`]).
 //! - **Snapshot**: a [`state::CityState`] reduced to the city KPIs, per-district KPIs and
-//!   a compact blob of per-road speeds (little-endian `f32` per road id, NaN = unknown).
+//!   a compact blob of per-road speeds (little-endian `f32` at position = road key,
+//!   NaN = unknown).
 //! - **Scope / resolution**: what a history query covers (a road, a district by name, the
 //!   city) and at which step (every snapshot, 1 minute, 15 minutes).
-//! - **Simulated time**: all times are seconds on the city clock the observations carry;
-//!   the store never reads a wall clock.
+//! - **Time**: `f64` seconds of the brain's clock, as the caller passes them (Unix
+//!   seconds UTC in a deployment); buckets are aligned on multiples of their length;
+//!   the store never reads a wall clock and assumes no epoch (no "seconds since midnight").
+//! - **Schema version**: [`SCHEMA_VERSION`] (3). A version-2 file is migrated in place on
+//!   open, in one transaction; a newer version is refused ([`StoreErrorKind::Schema`]).
 //!
 //! ## Invariants
 //! - Durability: when an `append*` call returns `Ok`, its rows are one committed SQLite
-//!   transaction in the write-ahead log (WAL mode, `synchronous=NORMAL`): they survive a
-//!   crash or kill of the process; an OS crash or power loss may lose the last
-//!   transactions committed since the last checkpoint (but never corrupts the file).
-//!   A failed append leaves nothing of its batch behind. The WAL is checkpointed into the
-//!   main file every 64 MiB (and on close), so up to that much may live only in
-//!   `<file>-wal`; copy both files (or reopen and close first) when backing up.
+//!   transaction in the write-ahead log (WAL mode, `synchronous=NORMAL`) and visible to
+//!   every later read from any thread: they survive a crash or kill of the process; an OS
+//!   crash or power loss may lose the last transactions committed since the last
+//!   checkpoint (but never corrupts the file). A failed append (e.g. disk full) leaves
+//!   nothing of its batch behind. The WAL is checkpointed into the main file every 64 MiB
+//!   (and on close), so up to that much may live only in `<file>-wal`; copy both files
+//!   (or reopen and close first) when backing up.
 //! - Restart continuity: reopening a file sees everything committed before;
-//!   [`Store::last_time`] is the latest simulated time stored.
+//!   [`Store::last_time`] is the latest time stored.
 //! - Aggregates are additive upserts, so a bucket that straddles a restart is completed,
 //!   not overwritten.
-//! - [`Store::prune`] only deletes rows older than their retention window.
+//! - [`Store::prune`] only deletes rows older than their retention window, and refuses
+//!   a `now` that is not finite or more than [`PRUNE_MAX_AHEAD_S`] (1 day) beyond the
+//!   newest stored time: one absurd time never wipes the store. `now` must be the brain's
+//!   clock (which never jumps), not a record's time.
+//! - Bounded reads: `history`, `signal_events`, `observations` and `rejected` take a
+//!   `limit`; the caller bounds the time window. Rejected raw bodies are stored truncated
+//!   to [`agg::MAX_REJECTED_RAW`] bytes with the marker `…[truncated, N bytes total]`.
+//! - Errors are [`StoreError`] (a kind + the backend's message as text; `Send + Sync`);
+//!   [`StoreError::is_unavailable`] (full or unavailable) means "503", and
+//!   [`Store::health`] reports it until a write succeeds again.
+//!
+//! ## Lock discipline ([`SqliteStore`])
+//! - `writer` (mutex around the one writer connection): held for exactly one write
+//!   transaction (`append*`, `prune`, the `health` probe). Never held across a read, a
+//!   call into caller code, or a wait for anything but SQLite's own file lock. `health`
+//!   only `try_lock`s it (a running write means the writer works).
+//! - `readers` (mutex around the idle read connections): held only to pop or push one
+//!   connection, never during a query. Reads run on their own WAL connection and see the
+//!   last committed state, so a long history or events read never blocks a write, and a
+//!   write never blocks a read.
+//! - `sensors` (RwLock, sensor name dictionary): read briefly during an append or a
+//!   decode; written after the writer's commit (order: `writer` then `sensors`).
+//! - `write_failure` (mutex, last write error): a leaf, held for a copy.
+//! - `prune` holds the writer for its whole delete transaction: appends wait for it (run
+//!   it at a quiet moment or with a short retention step), reads do not.
 
+pub mod agg;
 pub mod codec;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+mod error;
+pub mod keys;
 mod sqlite;
 
+pub use error::{StoreError, StoreErrorKind};
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 
-use city::{IntersectionId, RoadId};
+use std::sync::Arc;
+
 use sense::EventCode;
-use sense::{Observation, Rejected, SensorRegistry};
+use sense::{Observation, ObservationSink, Rejected, SensorRegistry, SinkError};
 use state::CityState;
+use city::{IntersectionId, RoadId};
 
-/// Storage failures.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("{path}: schema version {found} is not supported (expected {expected})")]
-    Schema { path: String, found: String, expected: String },
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-}
+/// How far `prune`'s `now` may lie beyond the newest stored time, seconds (1 day): a
+/// later `now` is refused, so one absurd time can never make retention delete
+/// everything.
+pub const PRUNE_MAX_AHEAD_S: f64 = 86_400.0;
 
-/// How long each kind of row is kept, seconds of simulated time (`None` = forever).
+/// How long each kind of row is kept, seconds of the brain's clock (`None` = forever).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Retention {
     /// Raw observations (incl. signal events). Default 24 h.
@@ -150,11 +190,16 @@ pub struct StoredSnapshot {
 /// A stored rejected record.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredRejection {
-    /// Simulated time at which the batch was received.
+    /// Store-assigned id, increasing with insertion: the cursor of [`Store::rejected`].
+    pub id: u64,
+    /// Brain time at which the batch was received.
     pub time: f64,
     pub batch: u64,
     pub index: u64,
+    /// The validation error (at most [`agg::MAX_REJECTED_ERROR`] bytes plus the marker).
     pub error: String,
+    /// The raw record (at most [`agg::MAX_REJECTED_RAW`] bytes, then
+    /// `…[truncated, N bytes total]`).
     pub raw: String,
 }
 
@@ -167,39 +212,72 @@ pub struct StoredPlan {
     pub plan: String,
 }
 
-/// The brain's storage.
-pub trait Store {
+/// The brain's storage, shared as `Arc<dyn Store>`: every method takes `&self`, writes
+/// are serialised inside the implementation and reads never wait for writes.
+///
+/// Ids in the API are the typed ids of the network the store was opened with; storage
+/// keeps names (see [`keys`]). All times are the caller's `f64` seconds (the brain's
+/// clock); the store never reads a wall clock and assumes nothing about the epoch.
+pub trait Store: Send + Sync {
     /// Append accepted observations in one transaction (also feeding loop counts into
-    /// the 1- and 15-minute aggregates).
-    fn append(&mut self, registry: &SensorRegistry, obs: &[Observation]) -> Result<(), StoreError>;
+    /// the 1- and 15-minute aggregates). When it returns `Ok`, the rows are durable and
+    /// visible to every later read; on `Err` nothing of the batch is stored.
+    fn append(&self, registry: &SensorRegistry, obs: &[Observation]) -> Result<(), StoreError>;
     /// Append a state snapshot (city and district KPIs, per-road speeds) and fold its
     /// road speeds into the aggregates.
-    fn append_snapshot(&mut self, s: &CityState) -> Result<(), StoreError>;
+    fn append_snapshot(&self, s: &CityState) -> Result<(), StoreError>;
     /// Record a signal plan (opaque JSON) that took effect at `time`.
-    fn append_plan(&mut self, time: f64, intersection: &str, plan_json: &str) -> Result<(), StoreError>;
-    /// Record rejected records received at `time`.
-    fn append_rejected(&mut self, time: f64, rejected: &[Rejected]) -> Result<(), StoreError>;
-    /// Delete rows older than their retention window before `now`.
-    fn prune(&mut self, now: f64) -> Result<PruneReport, StoreError>;
-    /// History of a scope over `[from, to)` at a resolution, in time order.
-    fn history(&self, scope: &Scope, from: f64, to: f64, res: Resolution) -> Result<Vec<HistoryPoint>, StoreError>;
+    fn append_plan(&self, time: f64, intersection: &str, plan_json: &str) -> Result<(), StoreError>;
+    /// Record rejected records received at `time` (raw bodies and errors truncated to
+    /// a bound with a marker).
+    fn append_rejected(&self, time: f64, rejected: &[Rejected]) -> Result<(), StoreError>;
+    /// Delete rows older than their retention window before `now`. `now` is the brain's
+    /// clock (which never jumps); a non-finite `now`, or one more than
+    /// [`PRUNE_MAX_AHEAD_S`] beyond the newest stored time, is refused with
+    /// [`StoreErrorKind::InvalidArgument`] and deletes nothing.
+    fn prune(&self, now: f64) -> Result<PruneReport, StoreError>;
+    /// History of a scope over `[from, to)` at a resolution, in time order, at most
+    /// `limit` points (the earliest ones).
+    fn history(&self, scope: &Scope, from: f64, to: f64, res: Resolution, limit: usize) -> Result<Vec<HistoryPoint>, StoreError>;
     /// Raw observations with `from <= time < to`, in insertion order, at most `limit`.
-    /// Rows whose sensor is not in `registry` are skipped.
+    /// Rows whose sensor is not in `registry` (or whose road / intersection is not in the
+    /// store's network) are skipped.
     fn observations(&self, registry: &SensorRegistry, from: f64, to: f64, limit: usize) -> Result<Vec<Observation>, StoreError>;
     /// ATSPM events (phase and detector) of one controller with `from <= time < to`, in
-    /// insertion order: `(time, code, param)`. Read from the raw observations, so they
-    /// are kept for `Retention::raw_s`.
-    fn signal_events(&self, intersection: IntersectionId, from: f64, to: f64) -> Result<Vec<(f64, EventCode, u32)>, StoreError>;
+    /// insertion order, at most `limit`: `(time, code, param)`. Read from the raw
+    /// observations, so they are kept for `Retention::raw_s`.
+    fn signal_events(
+        &self,
+        intersection: IntersectionId,
+        from: f64,
+        to: f64,
+        limit: usize,
+    ) -> Result<Vec<(f64, EventCode, u32)>, StoreError>;
     /// The latest snapshot, if any.
     fn latest_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError>;
     /// The latest snapshot at or before `t` (the earliest one if all are later), for replay.
     fn snapshot_at(&self, t: f64) -> Result<Option<StoredSnapshot>, StoreError>;
-    /// The most recent rejections, newest first.
-    fn rejected(&self, limit: usize) -> Result<Vec<StoredRejection>, StoreError>;
+    /// Stored rejections newest first: at most `limit` with `id < before` (all when
+    /// `None`). The next page is `before = Some(last.id)`.
+    fn rejected(&self, before: Option<u64>, limit: usize) -> Result<Vec<StoredRejection>, StoreError>;
     /// Plans of an intersection (all when `None`) with `from <= time < to`, in time order.
     fn plans(&self, intersection: Option<&str>, from: f64, to: f64) -> Result<Vec<StoredPlan>, StoreError>;
-    /// The latest simulated time of any stored observation or snapshot.
+    /// The latest time of any stored observation or snapshot.
     fn last_time(&self) -> Result<Option<f64>, StoreError>;
+    /// Whether the store can write now: `Err` (usually [`StoreErrorKind::Full`] or
+    /// [`StoreErrorKind::Unavailable`]) if the last data write failed and none has
+    /// succeeded since, or a tiny write probe fails. Never waits for a running write.
+    fn health(&self) -> Result<(), StoreError>;
+}
+
+/// A [`Store`] as a pipeline sink (appends each accepted batch).
+#[derive(Clone)]
+pub struct StoreSink(pub Arc<dyn Store>);
+
+impl ObservationSink for StoreSink {
+    fn accept(&mut self, batch: &[Observation], registry: &SensorRegistry) -> Result<(), SinkError> {
+        self.0.append(registry, batch).map_err(|e| SinkError { sink: "store".into(), message: e.to_string() })
+    }
 }
 
 #[cfg(test)]

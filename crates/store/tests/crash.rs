@@ -38,8 +38,9 @@ fn batch(reg: &SensorRegistry, k: usize) -> Vec<Observation> {
 #[test]
 fn crash_child_helper() {
     let Some(path) = std::env::var_os("CITYBRAIN_CRASH_DB") else { return };
-    let reg = SensorRegistry::for_network(&corridor());
-    let mut s = SqliteStore::open(&path, Retention::default()).unwrap();
+    let net = corridor();
+    let reg = SensorRegistry::for_network(&net);
+    let s = SqliteStore::open(&path, Retention::default(), &net).unwrap();
     for k in 0..BATCHES {
         s.append(&reg, &batch(&reg, k)).unwrap();
     }
@@ -60,7 +61,7 @@ fn appended_rows_survive_a_crash() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("APPENDED"), "{}", String::from_utf8_lossy(&out.stderr));
     let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
     assert!(wal.exists(), "rows are in the write-ahead log, not yet checkpointed");
-    let s = SqliteStore::open(&path, Retention::default()).unwrap();
+    let s = SqliteStore::open(&path, Retention::default(), &corridor()).unwrap();
     assert_eq!(s.raw_len().unwrap(), (BATCHES * PER_BATCH) as u64);
     assert_eq!(s.last_time().unwrap(), Some(100.0 + (BATCHES * PER_BATCH - 1) as f64));
     drop(s);

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use sense::*;
 use state::{StateConfig, StateEstimator};
-use store::{Resolution, Retention, Scope, SqliteStore, Store};
+use store::{Resolution, Retention, Scope, SqliteStore, Store, StoreSink};
 use twin::sensors::{SensorConfig, VirtualSensors};
 use twin::wire::from_reading;
 use twin::{Sim, SimConfig};
@@ -27,11 +27,11 @@ fn hangzhou_twin_feeds_state_and_store() {
 
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let path = std::env::temp_dir().join(format!("citybrain-live-{}-{nanos}.db", std::process::id()));
-    let store = Arc::new(Mutex::new(SqliteStore::open(&path, Retention::default()).unwrap()));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path, Retention::default(), &net).unwrap());
     let est = Arc::new(Mutex::new(StateEstimator::new(&net, StateConfig::default())));
     let mut pipeline = Pipeline::new(registry.clone(), PipelineConfig::default());
     pipeline.add_sink(Box::new(est.clone()));
-    pipeline.add_sink(Box::new(store.clone()));
+    pipeline.add_sink(Box::new(StoreSink(store.clone())));
 
     let mut sim = Sim::new(&scenario, SimConfig { record_events: true, ..Default::default() });
     let mut sensors = VirtualSensors::new(&sim, SensorConfig::default());
@@ -50,7 +50,7 @@ fn hangzhou_twin_feeds_state_and_store() {
             assert_eq!(rep.rejected, 0, "{:?}", rep.results.iter().find(|r| r.1.is_err()));
             assert!(rep.sink_errors.is_empty(), "{:?}", rep.sink_errors);
             let snap = est.lock().unwrap().update(now).clone();
-            store.lock().unwrap().append_snapshot(&snap).unwrap();
+            store.append_snapshot(&snap).unwrap();
         }
     }
     let snap = est.lock().unwrap().latest().unwrap().clone();
@@ -65,19 +65,19 @@ fn hangzhou_twin_feeds_state_and_store() {
     drop(store);
 
     // Reopen: the history is there and time continues.
-    let s = SqliteStore::open(&path, Retention::default()).unwrap();
+    let s = SqliteStore::open(&path, Retention::default(), &net).unwrap();
     // Detector-off events are stamped at the end of a vehicle's dwell, up to 1 s ahead.
     let last = s.last_time().unwrap().unwrap();
     assert!((900.0..901.0).contains(&last), "{last}");
-    let city = s.history(&Scope::City, 0.0, 900.0, Resolution::Minute).unwrap();
+    let city = s.history(&Scope::City, 0.0, 900.0, Resolution::Minute, usize::MAX).unwrap();
     assert_eq!(city.len(), 15);
     assert_eq!(city.iter().map(|p| p.count.unwrap_or(0)).sum::<u64>(), loop_count - last_bucket_loops(&s));
-    let all = s.history(&Scope::City, 0.0, 1e9, Resolution::Minute).unwrap();
+    let all = s.history(&Scope::City, 0.0, 1e9, Resolution::Minute, usize::MAX).unwrap();
     assert_eq!(all.iter().map(|p| p.count.unwrap_or(0)).sum::<u64>(), loop_count, "every loop vehicle is in an aggregate");
-    let snaps = s.history(&Scope::City, 0.0, 1e9, Resolution::Snapshot).unwrap();
+    let snaps = s.history(&Scope::City, 0.0, 1e9, Resolution::Snapshot, usize::MAX).unwrap();
     assert_eq!(snaps.len(), 180);
     let ctl = net.intersections.iter().position(|i| i.is_signalised() && !i.is_virtual).unwrap();
-    let ev = s.signal_events(city::IntersectionId(ctl as u32), 0.0, 1e9).unwrap();
+    let ev = s.signal_events(city::IntersectionId(ctl as u32), 0.0, 1e9, usize::MAX).unwrap();
     let codes: std::collections::BTreeSet<u16> = ev.iter().map(|e| e.1.code()).collect();
     assert_eq!(codes.into_iter().collect::<Vec<_>>(), vec![1, 8, 9, 10, 11, 81, 82]);
     let latest = s.latest_snapshot().unwrap().unwrap();
@@ -90,5 +90,5 @@ fn hangzhou_twin_feeds_state_and_store() {
 
 /// Loop vehicles counted in the bucket starting at 900 s (intervals ending at 900).
 fn last_bucket_loops(s: &SqliteStore) -> u64 {
-    s.history(&Scope::City, 900.0, 960.0, Resolution::Minute).unwrap().iter().map(|p| p.count.unwrap_or(0)).sum()
+    s.history(&Scope::City, 900.0, 960.0, Resolution::Minute, usize::MAX).unwrap().iter().map(|p| p.count.unwrap_or(0)).sum()
 }

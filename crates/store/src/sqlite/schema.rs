@@ -1,0 +1,180 @@
+//! The SQLite schema, its version and the migrations from older versions.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use city::Network;
+
+use super::Ex;
+use crate::agg::{truncate_text, MAX_REJECTED_ERROR, MAX_REJECTED_RAW};
+use crate::keys::{self, Keys};
+use crate::StoreError;
+
+/// Version of the on-disk schema. Version 2 files are migrated in place when opened; a
+/// file of a later version is refused.
+pub const SCHEMA_VERSION: &str = "3";
+const VERSION: u32 = 3;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sensors (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS roads (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS intersections (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS obs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, sensor INTEGER NOT NULL, kind INTEGER NOT NULL, ref INTEGER, road INTEGER,
+    a REAL, b REAL, c REAL, d REAL, text TEXT);
+CREATE TABLE IF NOT EXISTS obs_batches (
+    first_id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL, min_time REAL NOT NULL, max_time REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS obs_batches_max ON obs_batches (max_time);
+CREATE TABLE IF NOT EXISTS agg (
+    road INTEGER NOT NULL, res INTEGER NOT NULL, bucket REAL NOT NULL,
+    speed_sum REAL NOT NULL DEFAULT 0, speed_n INTEGER NOT NULL DEFAULT 0, count INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (road, res, bucket)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+    time REAL PRIMARY KEY, delay_index REAL, tpi REAL NOT NULL, mean_speed REAL, congested_share REAL NOT NULL,
+    roads BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS area_snapshots (
+    area TEXT NOT NULL, time REAL NOT NULL, delay_index REAL, tpi REAL NOT NULL, mean_speed REAL,
+    congested_share REAL NOT NULL, PRIMARY KEY (area, time)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS plans (time REAL NOT NULL, intersection TEXT NOT NULL, plan TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS plans_time ON plans (time);
+CREATE TABLE IF NOT EXISTS rejected (id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, batch INTEGER NOT NULL,
+    idx INTEGER NOT NULL, error TEXT NOT NULL, raw TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS rejected_time ON rejected (time);
+";
+
+/// Create, check or migrate the schema and register the network's names, in one
+/// transaction; returns the network's keys.
+pub(super) fn prepare(conn: &mut Connection, path: &str, net: &Network) -> Result<Keys, Ex> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let has_meta: bool = tx
+        .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", [], |r| r.get::<_, i64>(0))?
+        > 0;
+    let version: Option<String> =
+        if has_meta { tx.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0)).optional()? } else { None };
+    match version.as_deref() {
+        None => {
+            tx.execute_batch(SCHEMA)?;
+            tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?1)", [SCHEMA_VERSION])?;
+        }
+        Some(SCHEMA_VERSION) => tx.execute_batch(SCHEMA)?,
+        Some("2") => migrate_v2(&tx, path, net)?,
+        Some(v) => {
+            return Err(match v.parse::<u32>() {
+                Ok(n) if n > VERSION => StoreError::schema(format!(
+                    "{path}: schema version {n} was written by a newer citybrain (this build reads versions 2 and {VERSION}); \
+                     refusing to open it"
+                )),
+                _ => StoreError::schema(format!("{path}: schema version {v} is not supported (expected 2 or {VERSION})")),
+            }
+            .into())
+        }
+    }
+    let road_keys = register(&tx, "roads", keys::road_names(net))?;
+    let intersection_keys = register(&tx, "intersections", keys::intersection_names(net))?;
+    tx.commit()?;
+    Ok(Keys::new(net, road_keys, intersection_keys)?)
+}
+
+/// Keys of `names` in a dictionary table, adding the missing names with new keys
+/// (one more than the largest, from 0).
+fn register<'a>(tx: &Transaction, table: &str, names: impl Iterator<Item = &'a str>) -> Result<Vec<i64>, Ex> {
+    let mut get = tx.prepare(&format!("SELECT id FROM {table} WHERE name = ?1"))?;
+    let mut add =
+        tx.prepare(&format!("INSERT INTO {table} (id, name) VALUES ((SELECT COALESCE(MAX(id) + 1, 0) FROM {table}), ?1)"))?;
+    let mut out = Vec::new();
+    for name in names {
+        let id = match get.query_row([name], |r| r.get::<_, i64>(0)).optional()? {
+            Some(id) => id,
+            None => {
+                add.execute([name])?;
+                tx.last_insert_rowid()
+            }
+        };
+        out.push(id);
+    }
+    Ok(out)
+}
+
+fn max_of(tx: &Transaction, sql: &str) -> Result<Option<i64>, Ex> {
+    Ok(tx.query_row(sql, [], |r| r.get::<_, Option<f64>>(0))?.map(|v| v as i64))
+}
+
+/// Schema 2 stored the dense ids of the network it ran with. They are turned into keys
+/// of that network's names: the network passed to `open` must be the one the file was
+/// written with (checked as far as the file allows: every stored index must exist).
+/// Roads and intersections get key = old index, so aggregates, snapshot blobs and most
+/// observation columns stay as they are; loops' lanes become the index within the road,
+/// movements lose their dense id; rejected records get an id (and are truncated).
+fn migrate_v2(tx: &Transaction, path: &str, net: &Network) -> Result<(), Ex> {
+    let fail = |what: &str, max: i64, n: usize, unit: &str| -> Ex {
+        StoreError::schema(format!(
+            "{path}: migrating schema 2 to {VERSION}: the file refers to {what} index {max} but the network has {n} {unit}; \
+             open it with the network it was written with"
+        ))
+        .into()
+    };
+    let roads = [
+        "SELECT MAX(road) FROM obs",
+        "SELECT MAX(b) FROM obs WHERE kind = 1",
+        "SELECT MAX(road) FROM agg",
+        "SELECT MAX(length(roads) / 4) - 1 FROM snapshots",
+    ];
+    for sql in roads {
+        if let Some(m) = max_of(tx, sql)?.filter(|&m| m >= net.roads.len() as i64) {
+            return Err(fail("road", m, net.roads.len(), "roads"));
+        }
+    }
+    for sql in ["SELECT MAX(ref) FROM obs WHERE kind IN (2, 3, 5)", "SELECT MAX(c) FROM obs WHERE kind = 1"] {
+        if let Some(m) = max_of(tx, sql)?.filter(|&m| m >= net.intersections.len() as i64) {
+            return Err(fail("intersection", m, net.intersections.len(), "intersections"));
+        }
+    }
+    if let Some(m) = max_of(tx, "SELECT MAX(ref) FROM obs WHERE kind = 0")?.filter(|&m| m >= net.lanes.len() as i64) {
+        return Err(fail("lane", m, net.lanes.len(), "lanes"));
+    }
+    tx.execute_batch(
+        "CREATE TABLE roads (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+         CREATE TABLE intersections (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+         CREATE TEMP TABLE lane_map (old INTEGER PRIMARY KEY, idx INTEGER NOT NULL);",
+    )?;
+    {
+        let mut st = tx.prepare("INSERT INTO roads (id, name) VALUES (?1, ?2)")?;
+        for (k, r) in net.roads.iter().enumerate() {
+            st.execute(params![k as i64, r.name])?;
+        }
+        let mut st = tx.prepare("INSERT INTO intersections (id, name) VALUES (?1, ?2)")?;
+        for (k, i) in net.intersections.iter().enumerate() {
+            st.execute(params![k as i64, i.name])?;
+        }
+        let mut st = tx.prepare("INSERT INTO lane_map (old, idx) VALUES (?1, ?2)")?;
+        for (k, lane) in net.lanes.iter().enumerate() {
+            st.execute(params![k as i64, i64::from(k as u32 - net.road(lane.road).first_lane.0)])?;
+        }
+    }
+    tx.execute_batch(
+        "UPDATE obs SET ref = (SELECT idx FROM lane_map WHERE old = obs.ref) WHERE kind = 0;
+         UPDATE obs SET ref = NULL WHERE kind = 1;
+         DROP TABLE temp.lane_map;
+         CREATE TABLE rejected_v3 (id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, batch INTEGER NOT NULL,
+             idx INTEGER NOT NULL, error TEXT NOT NULL, raw TEXT NOT NULL);
+         INSERT INTO rejected_v3 (time, batch, idx, error, raw) SELECT time, batch, idx, error, raw FROM rejected ORDER BY rowid;
+         DROP TABLE rejected;
+         ALTER TABLE rejected_v3 RENAME TO rejected;",
+    )?;
+    let long: Vec<(i64, String, String)> = {
+        let mut st = tx.prepare(
+            "SELECT id, error, raw FROM rejected WHERE length(CAST(raw AS BLOB)) > ?1 OR length(CAST(error AS BLOB)) > ?2",
+        )?;
+        let rows =
+            st.query_map(params![MAX_REJECTED_RAW as i64, MAX_REJECTED_ERROR as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (id, error, raw) in long {
+        tx.execute(
+            "UPDATE rejected SET error = ?2, raw = ?3 WHERE id = ?1",
+            params![id, truncate_text(&error, MAX_REJECTED_ERROR), truncate_text(&raw, MAX_REJECTED_RAW)],
+        )?;
+    }
+    tx.execute_batch(SCHEMA)?;
+    tx.execute("UPDATE meta SET value = ?1 WHERE key = 'schema'", [SCHEMA_VERSION])?;
+    Ok(())
+}
