@@ -44,8 +44,8 @@ fn batch(r: &SensorRegistry, t: f64, k: u32) -> Vec<Observation> {
             ObsData::Movement(MovementCount {
                 intersection: b,
                 movement: MovementId(k % 2),
-                from_road: RoadId(if k % 2 == 0 { 0 } else { 2 }),
-                to_road: RoadId(if k % 2 == 0 { 1 } else { 3 }),
+                from_road: RoadId(if k.is_multiple_of(2) { 0 } else { 2 }),
+                to_road: RoadId(if k.is_multiple_of(2) { 1 } else { 3 }),
                 start: t - 30.0,
                 end: t,
                 count: 4 + k,
@@ -65,7 +65,7 @@ fn batch(r: &SensorRegistry, t: f64, k: u32) -> Vec<Observation> {
             t + 6.0,
             ObsData::Report(CitizenReport {
                 category: "hazard".into(),
-                pos: (k % 2 == 0).then(|| Point::new(150.0, 0.0)),
+                pos: k.is_multiple_of(2).then(|| Point::new(150.0, 0.0)),
                 road: (k % 2 == 1).then_some(RoadId(3)),
                 text: format!("report {k}\nsecond line"),
             }),
@@ -90,7 +90,7 @@ fn area(name: &str, tpi: f64, delay: Option<f64>) -> AreaState {
 fn snap(time: f64, k: u32) -> CityState {
     let roads = (0..4)
         .map(|i| {
-            let speed = (i != 3).then(|| 4.0 + i as f64 + 0.5 * k as f64);
+            let speed = (i != 3).then_some(4.0 + i as f64 + 0.5 * k as f64);
             RoadState {
                 road: RoadId(i),
                 class: RoadClass::Arterial,
