@@ -67,7 +67,8 @@ pub fn run_twin(brain: Arc<Brain>, mut sim: Sim, mut control: Option<Controller>
         readings.clear();
         sensors.observe(&sim, &mut readings);
         records.clear();
-        records.extend(readings.iter().filter_map(|r| twin::wire::from_reading(r, &brain.registry, day_start)).map(RawRecord::from));
+        records
+            .extend(readings.iter().filter_map(|r| twin::wire::from_reading(r, &brain.registry, day_start)).map(RawRecord::from));
         if !records.is_empty() {
             brain.ingest_records(&records);
         }

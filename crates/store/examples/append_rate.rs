@@ -9,11 +9,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use city::{IntersectionId, LaneId, Point};
 use sense::testnet::corridor;
 use sense::*;
 use state::{StateConfig, StateEstimator};
 use store::{Retention, SqliteStore, Store, StoreSink};
-use city::{IntersectionId, LaneId, Point};
 
 /// A mix like the twin's sensor stream: loops, probes and controller events.
 fn synth(reg: &SensorRegistry, n: usize, t0: f64) -> Vec<Observation> {

@@ -13,9 +13,9 @@
 
 use std::collections::BTreeMap;
 
+use city::RoadId;
 use sense::{ObsData, Observation};
 use state::CityState;
-use city::RoadId;
 
 use crate::keys::Keys;
 use crate::HistoryPoint;

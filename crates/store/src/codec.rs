@@ -17,10 +17,10 @@
 //! lane id in `ref` of loops and the movement id in `ref` of movements; see the
 //! migration in the SQLite backend.)
 
+use city::{IntersectionId, Point, RoadId};
 use sense::{
     CitizenReport, EventCode, LoopAggregate, MovementCount, ObsData, PlateRead, ProbeFix, QueueReading, RecordKind, SignalEvent,
 };
-use city::{IntersectionId, Point, RoadId};
 
 use crate::keys::Keys;
 

@@ -9,11 +9,11 @@
 
 use std::sync::Arc;
 
+use city::spec::{IntersectionSpec, LaneLinkSpec, LaneSpec, MovementSpec, NetworkSpec, PhaseSpec, RoadSpec};
+use city::{IntersectionId, LaneId, MovementId, Network, Point, RoadId, Turn};
 use sense::testnet::corridor;
 use sense::*;
 use state::{AreaState, CityState, RoadClass, RoadState, TpiGrade};
-use city::spec::{IntersectionSpec, LaneLinkSpec, LaneSpec, MovementSpec, NetworkSpec, PhaseSpec, RoadSpec};
-use city::{IntersectionId, LaneId, MovementId, Network, Point, RoadId, Turn};
 
 use crate::*;
 

@@ -81,10 +81,10 @@ pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 
 use std::sync::Arc;
 
+use city::{IntersectionId, RoadId};
 use sense::EventCode;
 use sense::{Observation, ObservationSink, Rejected, SensorRegistry, SinkError};
 use state::CityState;
-use city::{IntersectionId, RoadId};
 
 /// How far `prune`'s `now` may lie beyond the newest stored time, seconds (1 day): a
 /// later `now` is refused, so one absurd time can never make retention delete

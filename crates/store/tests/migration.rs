@@ -7,11 +7,11 @@
 
 use std::path::PathBuf;
 
+use city::{IntersectionId, LaneId, MovementId, Point, RoadId};
 use sense::testnet::corridor;
 use sense::*;
 use state::{AreaState, CityState, RoadClass, RoadState, TpiGrade};
 use store::{Resolution, Retention, Scope, SqliteStore, Store, StoreErrorKind, SCHEMA_VERSION};
-use city::{IntersectionId, LaneId, MovementId, Point, RoadId};
 
 const T0: f64 = 28_800.0;
 

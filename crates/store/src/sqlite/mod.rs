@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, RwLock};
 
+use city::Network;
 use rusqlite::{params, Connection, OpenFlags};
 use sense::{Observation, ObservationSink, Rejected, SensorRegistry, SinkError};
 use state::CityState;
-use city::Network;
 
 use crate::agg::{self, Cells};
 use crate::codec::{self, Row};

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
+use city::IntersectionId;
 use rusqlite::{params, Connection, OptionalExtension};
 use sense::{EventCode, ObsData, Observation, SensorRegistry};
-use city::IntersectionId;
 
 use super::{Res, SqliteStore};
 use crate::agg::{self, KpiRow};

@@ -1,7 +1,7 @@
 //! The SQLite schema, its version and the migrations from older versions.
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use city::Network;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::Ex;
 use crate::agg::{truncate_text, MAX_REJECTED_ERROR, MAX_REJECTED_RAW};
