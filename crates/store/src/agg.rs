@@ -183,12 +183,63 @@ pub const MAX_REJECTED_ERROR: usize = 1024;
 /// `s` cut to at most `max` bytes (on a character boundary) followed by
 /// `…[truncated, N bytes total]` when it is longer; unchanged otherwise.
 pub fn truncate_text(s: &str, max: usize) -> String {
+    match cut(s, max) {
+        Some(kept) => format!("{kept}…[truncated, {} bytes total]", s.len()),
+        None => s.to_string(),
+    }
+}
+
+/// The prefix of `s` of at most `max` bytes on a character boundary, if `s` is longer.
+fn cut(s: &str, max: usize) -> Option<&str> {
     if s.len() <= max {
-        return s.to_string();
+        return None;
     }
-    let mut cut = max;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
+    let mut at = max;
+    while !s.is_char_boundary(at) {
+        at -= 1;
     }
-    format!("{}…[truncated, {} bytes total]", &s[..cut], s.len())
+    Some(&s[..at])
+}
+
+/// A rejected record's raw body as stored: cut to [`MAX_REJECTED_RAW`] bytes, plate
+/// values redacted ([`redact_plates`]), then the truncation marker if it was cut.
+pub fn stored_raw(raw: &str) -> String {
+    match cut(raw, MAX_REJECTED_RAW) {
+        Some(kept) => format!("{}…[truncated, {} bytes total]", redact_plates(kept), raw.len()),
+        None => redact_plates(raw),
+    }
+}
+
+/// JSON keys whose string values may hold a licence plate.
+pub const PLATE_KEYS: [&str; 4] = ["plate", "plate_number", "license_plate", "licence_plate"];
+
+/// Defensive redaction before a raw body is stored (the pipeline redacts first): every
+/// string value of a [`PLATE_KEYS`] key becomes `"[redacted]"`. Works on any text, JSON
+/// or not; leaves everything else as it is.
+pub fn redact_plates(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    'scan: while let Some(q) = rest.find('"') {
+        for key in PLATE_KEYS {
+            let Some(after_key) = rest[q + 1..].strip_prefix(key).and_then(|s| s.strip_prefix('"')) else { continue };
+            let after_colon = after_key.trim_start();
+            let Some(value) = after_colon.strip_prefix(':').map(str::trim_start).and_then(|s| s.strip_prefix('"')) else {
+                continue;
+            };
+            // End of the string value: the first unescaped quote.
+            let (mut i, bytes) = (0, value.as_bytes());
+            while i < bytes.len() && bytes[i] != b'"' {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            let consumed = raw.len() - value.len(); // up to the value's opening quote
+            out.push_str(&raw[raw.len() - rest.len()..consumed]);
+            out.push_str("[redacted]");
+            rest = &value[i.min(value.len())..];
+            continue 'scan;
+        }
+        out.push_str(&rest[..=q]);
+        rest = &rest[q + 1..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -78,6 +78,32 @@ fn sensors_are_one_row_each_and_stable_across_reopen() {
 }
 
 #[test]
+fn reads_run_while_the_writer_is_held_mid_transaction() {
+    let db = TempDb::new("concurrent");
+    let (net, r) = (corridor(), SensorRegistry::for_network(&corridor()));
+    let s = SqliteStore::open(&db.0, Retention::default(), &net).unwrap();
+    s.append(&r, &[loop_obs(&r, 0, conformance::T0, 1)]).unwrap();
+    // Hold the writer lock with an open write transaction (as a long append or prune
+    // would), and read from another thread meanwhile.
+    s.with_writer(|c| {
+        c.execute_batch("BEGIN IMMEDIATE; DELETE FROM obs;").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let n = s.observations(&r, 0.0, f64::MAX, 100).map(|o| o.len());
+                let h = s.history(&Scope::Road(city::RoadId(0)), 0.0, f64::MAX, Resolution::Minute, 100).map(|h| h.len());
+                let _ = tx.send((n, h, s.last_time()));
+            });
+            // A deadlock guard, not a speed check: a read waiting for the writer never returns.
+            let got = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("a read waited for the writer");
+            assert_eq!(got, (Ok(1), Ok(1), Ok(Some(conformance::T0))), "reads see the last commit, not the open transaction");
+        });
+        c.execute_batch("ROLLBACK").unwrap();
+    });
+    assert_eq!(s.raw_len().unwrap(), 1);
+}
+
+#[test]
 fn a_file_of_a_newer_or_unknown_schema_is_refused() {
     let db = TempDb::new("schema");
     drop(SqliteStore::open(&db.0, Retention::default(), &corridor()).unwrap());
@@ -182,6 +208,18 @@ fn num() -> impl Strategy<Value = f64> {
     prop_oneof![(-3i64..10).prop_map(|x| x as f64), -1e3f64..1e3]
 }
 
+#[test]
+fn plate_values_are_redacted_defensively() {
+    assert_eq!(
+        agg::redact_plates(r#"{"kind":"plate","plate": "ZJ-A12345","road":"AB"}"#),
+        r#"{"kind":"plate","plate": "[redacted]","road":"AB"}"#
+    );
+    assert_eq!(agg::redact_plates(r#"{"license_plate":"A\"B","x":1}"#), r#"{"license_plate":"[redacted]","x":1}"#);
+    assert_eq!(agg::redact_plates(r#"{"plate":"unterminated"#), r#"{"plate":"[redacted]"#);
+    assert_eq!(agg::redact_plates(r#"{"token":"0123","plate":7}"#), r#"{"token":"0123","plate":7}"#, "only string values");
+    assert_eq!(agg::redact_plates("not json \"plate"), "not json \"plate");
+}
+
 proptest! {
     #[test]
     fn decoding_arbitrary_rows_never_panics(
@@ -198,6 +236,15 @@ proptest! {
             prop_assert_eq!(again.kind, kind);
             prop_assert_eq!(decode(&again, end, &keys).unwrap(), Some(data));
         }
+    }
+
+    #[test]
+    fn redaction_never_panics_and_keeps_plate_free_text(s in "\\PC{0,40}", key in proptest::sample::select(agg::PLATE_KEYS.to_vec())) {
+        prop_assert_eq!(agg::redact_plates(&s), s.clone());
+        let with = format!("{s}\"{key}\":\"{s}\"{s}");
+        let out = agg::redact_plates(&with);
+        prop_assert!(out.contains("[redacted]") || s.contains('"') || s.contains('\\'), "{}", out);
+        let _ = agg::stored_raw(&with.repeat(200));
     }
 
     #[test]

@@ -357,7 +357,7 @@ impl Store for SqliteStore {
                     tx.prepare_cached("INSERT INTO rejected (time, batch, idx, error, raw) VALUES (?1, ?2, ?3, ?4, ?5)")?;
                 for r in rejected {
                     let error = agg::truncate_text(&r.error, agg::MAX_REJECTED_ERROR);
-                    let raw = agg::truncate_text(&r.raw, agg::MAX_REJECTED_RAW);
+                    let raw = agg::stored_raw(&r.raw);
                     st.execute(params![time, r.batch as i64, r.index as i64, error, raw])?;
                 }
             }

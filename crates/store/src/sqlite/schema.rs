@@ -4,7 +4,7 @@ use city::Network;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::Ex;
-use crate::agg::{truncate_text, MAX_REJECTED_ERROR, MAX_REJECTED_RAW};
+use crate::agg::{stored_raw, truncate_text, MAX_REJECTED_ERROR};
 use crate::keys::{self, Keys};
 use crate::StoreError;
 
@@ -103,7 +103,8 @@ fn max_of(tx: &Transaction, sql: &str) -> Result<Option<i64>, Ex> {
 /// written with (checked as far as the file allows: every stored index must exist).
 /// Roads and intersections get key = old index, so aggregates, snapshot blobs and most
 /// observation columns stay as they are; loops' lanes become the index within the road,
-/// movements lose their dense id; rejected records get an id (and are truncated).
+/// movements lose their dense id; rejected records get an id (and are truncated and
+/// redacted as new ones are).
 fn migrate_v2(tx: &Transaction, path: &str, net: &Network) -> Result<(), Ex> {
     let fail = |what: &str, max: i64, n: usize, unit: &str| -> Ex {
         StoreError::schema(format!(
@@ -160,19 +161,19 @@ fn migrate_v2(tx: &Transaction, path: &str, net: &Network) -> Result<(), Ex> {
          DROP TABLE rejected;
          ALTER TABLE rejected_v3 RENAME TO rejected;",
     )?;
-    let long: Vec<(i64, String, String)> = {
-        let mut st = tx.prepare(
-            "SELECT id, error, raw FROM rejected WHERE length(CAST(raw AS BLOB)) > ?1 OR length(CAST(error AS BLOB)) > ?2",
-        )?;
-        let rows =
-            st.query_map(params![MAX_REJECTED_RAW as i64, MAX_REJECTED_ERROR as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    // Bound and redact the stored bodies, one row at a time (v2 kept bodies up to 16 MiB).
+    let ids: Vec<i64> = {
+        let mut st = tx.prepare("SELECT id FROM rejected ORDER BY id")?;
+        let rows = st.query_map([], |r| r.get(0))?;
         rows.collect::<Result<_, _>>()?
     };
-    for (id, error, raw) in long {
-        tx.execute(
-            "UPDATE rejected SET error = ?2, raw = ?3 WHERE id = ?1",
-            params![id, truncate_text(&error, MAX_REJECTED_ERROR), truncate_text(&raw, MAX_REJECTED_RAW)],
-        )?;
+    for id in ids {
+        let (error, raw): (String, String) =
+            tx.query_row("SELECT error, raw FROM rejected WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let (e2, r2) = (truncate_text(&error, MAX_REJECTED_ERROR), stored_raw(&raw));
+        if e2 != error || r2 != raw {
+            tx.execute("UPDATE rejected SET error = ?2, raw = ?3 WHERE id = ?1", params![id, e2, r2])?;
+        }
     }
     tx.execute_batch(SCHEMA)?;
     tx.execute("UPDATE meta SET value = ?1 WHERE key = 'schema'", [SCHEMA_VERSION])?;
