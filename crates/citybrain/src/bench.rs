@@ -41,6 +41,10 @@ pub struct BenchArgs {
     /// Concurrent keep-alive clients (with --api).
     #[arg(long, default_value_t = 2)]
     pub clients: usize,
+    /// Durability check instead of timing: N runs of `serve` killed with SIGKILL during
+    /// sustained ingest, counting acknowledged observations found in the store after each.
+    #[arg(long)]
+    pub kill9: Option<usize>,
     /// Target API request rate, requests/s (with --api).
     #[arg(long, default_value_t = 500.0)]
     pub rate: f64,
@@ -76,6 +80,10 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    if let Some(runs) = args.kill9 {
+        anyhow::ensure!(runs > 0 && args.batch > 0, "--kill9 and --batch must be positive");
+        return crate::kill9::run(runs, args.batch.min(2000));
+    }
     if let Some(url) = &args.api {
         anyhow::ensure!(
             args.batch > 0 && args.clients > 0 && args.seconds > 0.0 && args.rate > 0.0,

@@ -3,7 +3,9 @@
 //! - sustained ingest: loop-detector records in HTTP batches, several keep-alive clients;
 //! - observation-to-WebSocket latency: from posting a record stamped with the brain's
 //!   current time to the first stream message whose state covers that time;
-//! - API latency for live state and a one-hour city history at a fixed request rate.
+//! - API latency for live state and a one-hour city history at a fixed request rate,
+//!   while two more clients keep asking for the heaviest reads there are: a 24-hour
+//!   controller event log (`/signals/events`) and full pages of rejected records.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -150,6 +152,36 @@ pub fn run(a: &LoadArgs) -> Result<()> {
     let now = brain_time(&mut c)?;
     let paths = ["/api/v1/state".to_string(), format!("/api/v1/history?scope=city&from={}&to={now}&resolution=60", now - 3600.0)];
     let per_client = a.rate / a.clients as f64;
+    // The heavy readers run for the whole phase, back to back.
+    let signals: serde_json::Value = serde_json::from_str(&c.get("/api/v1/signals")?.body)?;
+    let heavy_paths = vec![
+        signals["signals"][0]["id"]
+            .as_str()
+            .map(|id| format!("/api/v1/signals/events?intersection={id}&from={}&to={now}", now - 86_400.0))
+            .unwrap_or_else(|| "/api/v1/signals".into()),
+        "/api/v1/rejected?limit=1000".to_string(),
+    ];
+    let heavy: Vec<_> = heavy_paths
+        .into_iter()
+        .map(|path| {
+            let seconds = a.seconds;
+            std::thread::spawn(move || -> Result<(String, Vec<f64>, u64)> {
+                let mut c = Client::connect(addr)?;
+                let start = Instant::now();
+                let (mut lat, mut bytes) = (Vec::new(), 0u64);
+                while start.elapsed().as_secs_f64() < seconds {
+                    let t = Instant::now();
+                    let r = c.get(&path)?;
+                    lat.push(t.elapsed().as_secs_f64() * 1e3);
+                    if r.status != 200 {
+                        bail!("{path} answered {}: {}", r.status, r.body.chars().take(200).collect::<String>());
+                    }
+                    bytes += r.body.len() as u64;
+                }
+                Ok((path, lat, bytes))
+            })
+        })
+        .collect();
     let mut handles = Vec::new();
     for k in 0..a.clients {
         let paths = paths.clone();
@@ -186,6 +218,16 @@ pub fn run(a: &LoadArgs) -> Result<()> {
         let (a, b) = h.join().map_err(|_| anyhow!("client thread panicked"))??;
         st.extend(a);
         hi.extend(b);
+    }
+    for h in heavy {
+        let (path, lat, bytes) = h.join().map_err(|_| anyhow!("heavy reader panicked"))??;
+        println!(
+            "in parallel, {path}: {} requests, {:.1} MB, median {:.1} ms, max {:.1} ms",
+            lat.len(),
+            bytes as f64 / 1e6,
+            pct(lat.clone(), 0.5),
+            pct(lat, 1.0)
+        );
     }
     let total = (st.len() + hi.len()) as f64 / a.seconds;
     println!("achieved {total:.0} requests/s");

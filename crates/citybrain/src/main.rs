@@ -6,6 +6,7 @@ mod bench;
 mod control;
 mod demo;
 mod gen;
+mod kill9;
 mod loadgen;
 mod plugins;
 mod scenario;
