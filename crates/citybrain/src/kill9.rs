@@ -56,9 +56,8 @@ fn client(addr: SocketAddr, loops: Arc<Vec<String>>, t0: f64, counter: Arc<Atomi
     let mut acked = Vec::new();
     let Ok(mut c) = Client::connect(addr) else { return acked };
     loop {
-        let keys: Vec<Key> = (0..batch)
-            .map(|i| (loops[i % loops.len()].clone(), counter.fetch_add(1, Ordering::Relaxed)))
-            .collect();
+        let keys: Vec<Key> =
+            (0..batch).map(|i| (loops[i % loops.len()].clone(), counter.fetch_add(1, Ordering::Relaxed))).collect();
         let recs: Vec<String> = keys
             .iter()
             .map(|(s, n)| {
@@ -88,11 +87,14 @@ fn client(addr: SocketAddr, loops: Arc<Vec<String>>, t0: f64, counter: Arc<Atomi
 }
 
 /// Every (sensor, ms) key of the loop observations stored in `db`.
-fn stored_keys(db: &Path, net: &city::Network, t0: f64, from: f64, to: f64) -> Result<HashSet<Key>> {
+fn stored_keys(db: &Path, net: &twin::Network, t0: f64, from: f64, to: f64) -> Result<HashSet<Key>> {
     let registry = sense::SensorRegistry::for_network(net);
     let store = store::SqliteStore::open(db, store::Retention::default()).context("opening the store after the kill")?;
     let obs = store.observations(&registry, from, to, usize::MAX)?;
-    Ok(obs.iter().map(|o| (registry.get(o.sensor).map(|s| s.id.clone()).unwrap_or_default(), ((o.time - t0) / STEP).round() as i64)).collect())
+    Ok(obs
+        .iter()
+        .map(|o| (registry.get(o.sensor).map(|s| s.id.clone()).unwrap_or_default(), ((o.time - t0) / STEP).round() as i64))
+        .collect())
 }
 
 pub fn run(runs: usize, batch: usize) -> Result<()> {
@@ -103,9 +105,8 @@ pub fn run(runs: usize, batch: usize) -> Result<()> {
     crate::gen::write_city(&crate::gen::GenArgs { demo: true, ..crate::gen::GenArgs::sized(4, &city_dir) })?;
     let net = crate::scenario::load_network(&city_dir.join("roadnet.json"))?;
     let registry = sense::SensorRegistry::for_network(&net);
-    let loops: Arc<Vec<String>> = Arc::new(
-        registry.sensors().filter(|(_, s)| s.kind == sense::SensorKind::Loop).map(|(_, s)| s.id.clone()).collect(),
-    );
+    let loops: Arc<Vec<String>> =
+        Arc::new(registry.sensors().filter(|(_, s)| s.kind == sense::SensorKind::Loop).map(|(_, s)| s.id.clone()).collect());
     let data = dir.join("data");
     let exe = std::env::current_exe()?;
     let mut all_acked: HashSet<Key> = HashSet::new();

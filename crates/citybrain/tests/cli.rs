@@ -86,3 +86,17 @@ fn bad_route_names_file_and_line_and_fails() {
     assert!(err.contains("bad.rou.xml: line 3: <route>: edges: unknown edge \"nowhere\""), "{err}");
     assert!(out.stdout.is_empty(), "no partial JSON on failure");
 }
+
+/// `kill -9` during sustained ingest loses no acknowledged observation: real `serve`
+/// processes on loopback, killed with SIGKILL, the SQLite file checked after each kill.
+/// (`scripts/kill9.sh` runs the 20-run version on a release build.)
+#[test]
+fn kill9_loses_no_acknowledged_observation() {
+    let out = citybrain(&["bench", "--kill9", "2", "--batch", "500"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let summary = text.lines().find(|l| l.contains("kill -9 runs")).expect("summary line");
+    assert!(summary.ends_with(", 0 lost"), "{summary}");
+    let acked: u64 = summary.split_whitespace().nth(4).and_then(|n| n.parse().ok()).expect("acked count");
+    assert!(acked > 0, "nothing was acknowledged: {text}");
+}
