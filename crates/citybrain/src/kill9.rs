@@ -89,7 +89,7 @@ fn client(addr: SocketAddr, loops: Arc<Vec<String>>, t0: f64, counter: Arc<Atomi
 /// Every (sensor, ms) key of the loop observations stored in `db`.
 fn stored_keys(db: &Path, net: &twin::Network, t0: f64, from: f64, to: f64) -> Result<HashSet<Key>> {
     let registry = sense::SensorRegistry::for_network(net);
-    let store = store::SqliteStore::open(db, store::Retention::default()).context("opening the store after the kill")?;
+    let store = store::SqliteStore::open(db, store::Retention::default(), net).context("opening the store after the kill")?;
     let obs = store.observations(&registry, from, to, usize::MAX)?;
     Ok(obs
         .iter()
