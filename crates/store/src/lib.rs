@@ -4,7 +4,8 @@
 //! (shared as `Arc<dyn Store>`), with one implementation on a single SQLite file
 //! ([`SqliteStore`]). A second backend (PostgreSQL) implements the same trait, reuses
 //! [`agg`] (bucketing, aggregation, snapshot blobs), [`codec`] and [`keys`], and must pass
-//! the [`conformance`] suite unchanged (cargo feature `conformance`).
+//! the `conformance` suite unchanged (module `store::conformance`, cargo feature
+//! `conformance`).
 //!
 //! ## Glossary
 //! - **Raw observation**: one accepted [`sense::Observation`], stored losslessly (one
