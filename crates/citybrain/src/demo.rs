@@ -143,6 +143,7 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
 
 fn serve_live(l: Live) -> Result<()> {
     std::fs::create_dir_all(&l.data_dir).with_context(|| format!("cannot create {}", l.data_dir.display()))?;
+    check_writable(&l.data_dir)?;
     let addr: SocketAddr =
         format!("{}:{}", l.bind, l.port).parse().with_context(|| format!("bad --bind/--port {}:{}", l.bind, l.port))?;
     let cfg = BrainConfig { speed: l.speed, duration_s: l.duration, ..BrainConfig::new(l.data_dir.join("citybrain.sqlite")) };
@@ -203,4 +204,13 @@ fn serve_live(l: Live) -> Result<()> {
         eprintln!("stopped after {steps} simulated seconds; data flushed to {}", l.data_dir.display());
     }
     Ok(())
+}
+
+/// Refuse to start on a data directory the brain cannot write: better a clear error now
+/// than a brain that answers 503 to every batch.
+fn check_writable(dir: &std::path::Path) -> Result<()> {
+    let probe = dir.join(format!(".citybrain-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"ok")
+        .and_then(|_| std::fs::remove_file(&probe))
+        .with_context(|| format!("data directory {} is not writable", dir.display()))
 }

@@ -100,3 +100,20 @@ fn kill9_loses_no_acknowledged_observation() {
     let acked: u64 = summary.split_whitespace().nth(4).and_then(|n| n.parse().ok()).expect("acked count");
     assert!(acked > 0, "nothing was acknowledged: {text}");
 }
+
+/// `serve` refuses a data directory it cannot write, before it binds (even root cannot
+/// create files in `/proc`).
+#[test]
+fn serve_refuses_an_unwritable_data_dir() {
+    let dir = tmp("unwritable");
+    let city = dir.join("city");
+    let out = citybrain(&["gen", "--rows", "3", "--cols", "3", "--out", city.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cfg = dir.join("serve.json");
+    let body = serde_json::json!({"roadnet": city.join("roadnet.json"), "port": 0, "data_dir": "/proc"});
+    std::fs::write(&cfg, body.to_string()).unwrap();
+    let out = citybrain(&["serve", "--config", cfg.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("data directory /proc is not writable"), "{err}");
+}
