@@ -1,6 +1,18 @@
 //! Fidelity against CityFlow on the shared real-data scenarios: with each roadnet's own
-//! phase plan cycling for 3,600 s, the average travel time (CityFlow's definition) must
-//! land within ±5% of CityFlow's measured value.
+//! phase plan cycling, the average travel time (CityFlow's definition) must equal
+//! CityFlow's to 1e-6 relative.
+//!
+//! The reference values are CityFlow's own output on these files: CityFlow
+//! (cityflow-project/CityFlow) built from source outside this repository and driven by
+//! `scripts/cityflow/bench.cpp` (`Engine(config, 1)`, config `interval 1.0, seed 0,
+//! laneChange false`), which prints `getAverageTravelTime()` to four decimals: 525.2752 s
+//! (Hangzhou 4x4, 3,600 s), 444.8367 s (Jinan 3x4, 3,600 s) and, on the twin's CityFlow
+//! export of Nanchang round 2, 277.4144 s after 600 s (BENCHMARKS.md, "Against CityFlow").
+//! The data README's reference values (525.28 s, 444.84 s) agree but have two decimals,
+//! too coarse for this tolerance. A value printed to four decimals is at most 5e-5 s off
+//! CityFlow's double (under 2e-7 relative here), so 1e-6 relative checks agreement to
+//! about the fourth decimal. (The twin's exact values are 525.2752262822662 s and
+//! 444.83669579030976 s.)
 //!
 //! Needs `../shared/data` beside the repository (or `$CITYBRAIN_DATA`). Without it the
 //! tests skip with a message, except under `CI=true`, where they fail.
@@ -15,28 +27,33 @@ fn run(s: &Scenario, steps: u32) -> twin::Metrics {
     sim.metrics()
 }
 
+/// Largest accepted relative difference from CityFlow's value.
+const TOLERANCE: f64 = 1e-6;
+
 fn check(name: &str, reference: f64, vehicles: u64) {
     let Some(s) = testdata::cityflow(name) else { return };
     assert_eq!(s.demand.vehicles_until(3600.0), vehicles);
     let m = run(&s, 3600);
     let err = (m.average_travel_time_s - reference) / reference;
     eprintln!(
-        "{name}: average travel time {:.2} s vs CityFlow {reference} s ({:+.2}%), throughput {}",
-        m.average_travel_time_s,
-        err * 100.0,
-        m.throughput
+        "{name}: average travel time {} s vs CityFlow {reference} s ({err:+.2e} relative), throughput {}",
+        m.average_travel_time_s, m.throughput
     );
-    assert!(err.abs() <= 0.05, "{name}: average travel time {:.2} s is not within 5% of {reference} s", m.average_travel_time_s);
+    assert!(
+        err.abs() <= TOLERANCE,
+        "{name}: average travel time {} s is not within {TOLERANCE:e} relative of CityFlow's {reference} s",
+        m.average_travel_time_s
+    );
 }
 
 #[test]
 fn hangzhou_4x4_matches_cityflow() {
-    check("hangzhou_4x4", 525.28, 2983);
+    check("hangzhou_4x4", 525.2752, 2983);
 }
 
 #[test]
 fn jinan_3x4_matches_cityflow() {
-    check("jinan_3x4", 444.84, 6295);
+    check("jinan_3x4", 444.8367, 6295);
 }
 
 #[test]
@@ -67,10 +84,12 @@ fn nanchang_first_10_minutes_match_cityflow() {
         sim.step();
     }
     let m = sim.metrics();
+    let reference = 277.4144;
+    let err = (m.average_travel_time_s - reference) / reference;
     eprintln!(
-        "nanchang 600 s: average travel time {:.4} s (CityFlow 277.4144), running {}",
+        "nanchang 600 s: average travel time {} s vs CityFlow {reference} s ({err:+.2e} relative), running {}",
         m.average_travel_time_s, m.vehicles_running
     );
-    assert!((m.average_travel_time_s - 277.4144).abs() < 0.01, "average travel time {}", m.average_travel_time_s);
+    assert!(err.abs() <= TOLERANCE, "average travel time {} s vs CityFlow's {reference} s", m.average_travel_time_s);
     assert_eq!(m.vehicles_running, 16_245);
 }
