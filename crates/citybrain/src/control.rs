@@ -28,7 +28,7 @@ impl From<ProtocolArg> for Protocol {
 
 /// A controller closure for the live brain (operational timing), `None` for `fixed`.
 pub fn live_controller(name: &str, scenario: &Scenario) -> Result<Option<brain::Controller>> {
-    if matches!(name.to_ascii_lowercase().as_str(), "fixed" | "fixedtime") {
+    if control::policy::cli_name(name) == Some("fixed") {
         return Ok(None);
     }
     let mut c =
@@ -56,25 +56,13 @@ pub struct EvalArgs {
     pub seed: u64,
     #[arg(long, default_value_t = 3600)]
     pub steps: u64,
-    /// Print one JSON object keyed by controller instead of the table.
+    /// Print one JSON object keyed by controller (the names `--controllers` takes:
+    /// `fixed`, `maxpressure`, `citybrain`, ...) instead of the table.
     #[arg(long)]
     pub json: bool,
     /// Where to write the JSON results and the SVG plot (default: current directory).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
-}
-
-fn display_name(n: &str) -> String {
-    match n.to_ascii_lowercase().as_str() {
-        "fixed" | "fixedtime" => "FixedTime".into(),
-        "webster" => "Webster".into(),
-        "actuated" => "Actuated".into(),
-        "sotl" => "SOTL".into(),
-        "maxpressure" | "mp" => "MaxPressure".into(),
-        "citybrain" => "CityBrain".into(),
-        "citybrainheuristic" => "CityBrainHeuristic".into(),
-        other => other.to_string(),
-    }
 }
 
 fn result_json(r: &RunResult, base: Option<&RunResult>) -> serde_json::Value {
@@ -101,24 +89,41 @@ fn result_json(r: &RunResult, base: Option<&RunResult>) -> serde_json::Value {
     o
 }
 
+/// `--controllers` as command-line names (`FixedTime` and `fixedtime` become `fixed`, `mp`
+/// becomes `maxpressure`), in the order given; an unknown or repeated controller is an error.
+fn cli_names(list: &str) -> Result<Vec<&'static str>> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for given in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let n = control::policy::cli_name(given).ok_or_else(|| {
+            anyhow!("--controllers: unknown controller {given:?}; expected one of {}", control::policy::CLI_NAMES.join(", "))
+        })?;
+        anyhow::ensure!(!names.contains(&n), "--controllers: {given} names {n}, which is already in the list");
+        names.push(n);
+    }
+    anyhow::ensure!(!names.is_empty(), "--controllers: no controller given");
+    Ok(names)
+}
+
 pub fn eval(a: &EvalArgs) -> Result<()> {
     let s = a.scenario.load()?;
-    let names: Vec<String> = a.controllers.split(',').map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
-    anyhow::ensure!(!names.is_empty(), "--controllers: no controller given");
+    let names = cli_names(&a.controllers)?;
     let protocol: Protocol = a.protocol.into();
-    // Fail fast on an unknown name before spending minutes on the others.
+    // Fail fast on a policy that cannot run here before spending minutes on the others.
     for n in &names {
         Controller::new(&s, n, protocol, a.steps as f64).map_err(|e| anyhow!("--controllers: {n}: {e}"))?;
     }
-    let results: Vec<(String, RunResult)> = names
+    // Keyed by command-line name (the JSON); the table and the plot show display names.
+    let results: Vec<(&str, RunResult)> = names
         .par_iter()
-        .map(|n| control::run(&s, n, protocol, a.seed, a.steps).map(|r| (display_name(n), r)).map_err(|e| anyhow!("{n}: {e}")))
+        .map(|&n| control::run(&s, n, protocol, a.seed, a.steps).map(|r| (n, r)).map_err(|e| anyhow!("{n}: {e}")))
         .collect::<Result<_>>()?;
-    let base = results.iter().find(|(n, _)| n == "FixedTime").map(|(_, r)| r.clone());
+    let base = results.iter().find(|(n, _)| *n == "fixed").map(|(_, r)| r.clone());
     let mut obj = serde_json::Map::new();
     for (n, r) in &results {
-        obj.insert(n.clone(), result_json(r, base.as_ref()));
+        obj.insert(n.to_string(), result_json(r, base.as_ref()));
     }
+    let results: Vec<(String, RunResult)> =
+        results.into_iter().map(|(n, r)| (control::policy::display_name(n).unwrap_or(n).to_string(), r)).collect();
     let json = serde_json::Value::Object(obj);
     std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
     let stem = a.scenario.roadnet.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or("scenario").to_string();
@@ -136,4 +141,25 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
         println!("wrote {} and {}", json_path.display(), svg_path.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cli_names;
+
+    #[test]
+    fn controllers_are_keyed_by_their_command_line_names() {
+        let names = cli_names("FixedTime, mp,webster,Actuated,SOTL,citybrainheuristic,CityBrain").unwrap();
+        assert_eq!(names, ["fixed", "maxpressure", "webster", "actuated", "sotl", "citybrainheuristic", "citybrain"]);
+        assert_eq!(cli_names("fixedtime,maxpressure").unwrap(), ["fixed", "maxpressure"]);
+    }
+
+    #[test]
+    fn unknown_repeated_or_no_controllers_are_errors() {
+        let e = cli_names("fixed,greedy").unwrap_err().to_string();
+        assert!(e.contains("unknown controller \"greedy\"") && e.contains("maxpressure"), "{e}");
+        let e = cli_names("fixed,FixedTime").unwrap_err().to_string();
+        assert!(e.contains("FixedTime names fixed"), "{e}");
+        assert!(cli_names(" , ").is_err());
+    }
 }

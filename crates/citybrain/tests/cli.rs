@@ -99,6 +99,31 @@ fn kill9_loses_no_acknowledged_observation() {
     assert!(summary.ends_with(", 0 lost"), "{summary}");
     let acked: u64 = summary.split_whitespace().nth(4).and_then(|n| n.parse().ok()).expect("acked count");
     assert!(acked > 0, "nothing was acknowledged: {text}");
+
+#[test]
+fn eval_json_is_keyed_by_the_command_line_names() {
+    let city = tmp("eval-city");
+    let out = citybrain(&["gen", "--rows", "3", "--cols", "3", "--out", city.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (r, f) = (city.join("roadnet.json"), city.join("flow.json"));
+    let (r, f) = (r.to_str().unwrap(), f.to_str().unwrap());
+    let dir = tmp("eval-out");
+    let args = ["eval", "--roadnet", r, "--flow", f, "--steps", "300", "--controllers", "FixedTime,mp,webster"];
+    let out = citybrain(&[&args[..], &["--json", "--out", dir.to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["fixed", "maxpressure", "webster"]);
+    assert!(v["maxpressure"]["change_vs_fixed_pct"]["average_travel_time_s"].is_number(), "{v}");
+    assert!(v["fixed"]["average_travel_time_s"].as_f64().unwrap() > 0.0);
+    // The Markdown table keeps the display names.
+    let out = citybrain(&[&args[..], &["--out", dir.to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    for row in ["| FixedTime | ", "| MaxPressure | ", "| Webster | "] {
+        assert!(table.contains(row), "{table}");
+    }
+    assert!(table.contains("(+0.0%)"), "{table}");
 }
 
 /// `serve` refuses a data directory it cannot write, before it binds (even root cannot

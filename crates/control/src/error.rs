@@ -9,8 +9,8 @@ pub enum ControlError {
     /// A phase mask has the wrong number of flags for its intersection.
     #[error("intersection {intersection:?}: phase {phase} has {got} movement flags, expected {expected}")]
     PhaseLength { intersection: String, phase: usize, got: usize, expected: usize },
-    /// A policy name that is not one of [`crate::policy::NAMES`].
-    #[error("unknown policy {0:?}; expected one of {names}", names = crate::policy::NAMES.join(", "))]
+    /// A policy name that [`crate::policy::cli_name`] does not know.
+    #[error("unknown policy {0:?}; expected one of {names}", names = crate::policy::CLI_NAMES.join(", "))]
     UnknownPolicy(String),
     /// A timing value that is negative, not a number, or inconsistent.
     #[error("timing field {field}: {message}")]

@@ -11,10 +11,10 @@ fn pct(v: f64, base: Option<f64>) -> String {
     }
 }
 
-/// A markdown table, one row per controller, each metric with its % change versus the
-/// `FixedTime` row when there is one.
+/// A markdown table, one row per controller (named as given), each metric with its %
+/// change versus the fixed-time row (`FixedTime`, `fixed`, ...) when there is one.
 pub fn markdown_table(rows: &[(String, RunResult)]) -> String {
-    let base = rows.iter().find(|(n, _)| n.eq_ignore_ascii_case("FixedTime")).map(|(_, r)| r);
+    let base = rows.iter().find(|(n, _)| crate::policy::cli_name(n) == Some("fixed")).map(|(_, r)| r);
     let mut s = String::new();
     s.push_str(
         "| Controller | Avg travel time (s) | Throughput | Mean delay (s) | Stops/veh | Avg speed (m/s) | Delay index |\n",

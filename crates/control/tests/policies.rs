@@ -94,3 +94,19 @@ fn maxpressure_matches_the_cityflow_reference() {
         assert!(rel.abs() <= 0.05, "{name}: {:.2} s vs CityFlow {reference} s ({:+.1}%)", r.average_travel_time_s, rel * 100.0);
     }
 }
+
+#[test]
+fn every_spelling_maps_to_one_command_line_name() {
+    use control::policy::{cli_name, display_name, CLI_NAMES};
+    assert_eq!(CLI_NAMES.len(), NAMES.len());
+    for (cli, display) in CLI_NAMES.iter().zip(NAMES) {
+        assert_eq!(cli_name(cli), Some(*cli));
+        assert_eq!(cli_name(display), Some(*cli));
+        assert_eq!(cli_name(&cli.to_uppercase()), Some(*cli));
+        assert_eq!(display_name(cli), Some(*display));
+    }
+    assert_eq!(cli_name("fixedtime"), Some("fixed"));
+    assert_eq!(cli_name("MP"), Some("maxpressure"));
+    assert_eq!(cli_name("greedy"), None);
+    assert_eq!(display_name("greedy"), None);
+}

@@ -59,19 +59,42 @@ pub struct PolicyContext<'a> {
     pub horizon_s: f64,
 }
 
-/// Policy names accepted by [`by_name`] (case-insensitive).
+/// Policy display names (tables, plots), in the order of [`CLI_NAMES`]; [`by_name`]
+/// accepts these too (case-insensitive).
 pub const NAMES: &[&str] = &["FixedTime", "Webster", "Actuated", "SOTL", "MaxPressure", "CityBrainHeuristic", "CityBrain"];
 
-/// Build a policy by name.
+/// The names the command line takes (`--controller`, `--controllers`), which are also
+/// the keys of `citybrain eval --json`; in the order of [`NAMES`].
+pub const CLI_NAMES: &[&str] = &["fixed", "webster", "actuated", "sotl", "maxpressure", "citybrainheuristic", "citybrain"];
+
+/// The command-line name of a policy given by any accepted spelling: a command-line name,
+/// a display name or an alias (`fixedtime`, `mp`), case-insensitive. `None` if unknown.
+pub fn cli_name(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let canonical = match lower.as_str() {
+        "fixedtime" => "fixed",
+        "mp" => "maxpressure",
+        other => other,
+    };
+    CLI_NAMES.iter().copied().find(|&n| n == canonical)
+}
+
+/// The display name of a policy given by any accepted spelling (`fixed` -> `FixedTime`).
+pub fn display_name(name: &str) -> Option<&'static str> {
+    let cli = cli_name(name)?;
+    CLI_NAMES.iter().position(|&n| n == cli).map(|i| NAMES[i])
+}
+
+/// Build a policy by name (any spelling [`cli_name`] accepts).
 pub fn by_name(name: &str, ctx: &PolicyContext) -> Result<Box<dyn Policy>, ControlError> {
-    let p: Box<dyn Policy> = match name.to_ascii_lowercase().as_str() {
-        "fixedtime" | "fixed" => Box::new(FixedTime::new(ctx)),
-        "webster" => Box::new(Webster::new(ctx)),
-        "actuated" => Box::new(Actuated::new(ctx)),
-        "sotl" => Box::new(Sotl::new(ctx)),
-        "maxpressure" | "mp" => Box::new(MaxPressure::new(ctx)),
-        "citybrainheuristic" => Box::new(CityBrain::new(ctx, CityBrainParams::for_timing(&ctx.timing))),
-        "citybrain" => Box::new(CityBrainMpc::for_context(ctx)),
+    let p: Box<dyn Policy> = match cli_name(name) {
+        Some("fixed") => Box::new(FixedTime::new(ctx)),
+        Some("webster") => Box::new(Webster::new(ctx)),
+        Some("actuated") => Box::new(Actuated::new(ctx)),
+        Some("sotl") => Box::new(Sotl::new(ctx)),
+        Some("maxpressure") => Box::new(MaxPressure::new(ctx)),
+        Some("citybrainheuristic") => Box::new(CityBrain::new(ctx, CityBrainParams::for_timing(&ctx.timing))),
+        Some("citybrain") => Box::new(CityBrainMpc::for_context(ctx)),
         _ => return Err(ControlError::UnknownPolicy(name.to_string())),
     };
     Ok(p)
