@@ -1,4 +1,14 @@
-// Minimal driver: build CityFlow::Engine from a config JSON, run N steps single-threaded.
+// Minimal driver: build CityFlow::Engine from a config JSON, run N steps single-threaded,
+// print the load and run times and CityFlow's average travel time (diagnostic; not part of
+// the build, the tests or CI).
+//
+// It compiles against a CityFlow source tree you have (github.com/cityflow-project/CityFlow,
+// its src/ and extern/ directories); nothing here fetches or builds CityFlow. With
+// CITYFLOW=/path/to/CityFlow:
+//   g++ -O2 -std=c++14 -I"$CITYFLOW/src" -I"$CITYFLOW/extern" -I"$CITYFLOW/extern/compat" \
+//       -I"$CITYFLOW/extern/milo" scripts/cityflow/bench.cpp "$CITYFLOW"/src/*/*.cpp -lpthread \
+//       -o cityflow_bench
+// usage: cityflow_bench CONFIG.json [STEPS (3600)] [THREADS (1)]
 #include "engine/engine.h"
 #include <chrono>
 #include <cstdio>

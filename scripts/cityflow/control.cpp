@@ -32,9 +32,15 @@
 //   (35 s between decisions after a change).
 //   CONFIG needs "rlTrafficLight": true.
 //
-// Build: scripts/cityflow/build.sh. It reads CityFlow's private members (the roadnet,
-// phases and road links), so the standard headers come first and CityFlow's headers are
-// included with `private` and `protected` defined to `public`.
+// Build: it compiles against a CityFlow source tree you have (github.com/cityflow-project/
+// CityFlow, its src/ and extern/ directories); nothing here fetches or builds CityFlow.
+// With CITYFLOW=/path/to/CityFlow:
+//   g++ -O2 -std=c++14 -I"$CITYFLOW/src" -I"$CITYFLOW/extern" -I"$CITYFLOW/extern/compat" \
+//       -I"$CITYFLOW/extern/milo" scripts/cityflow/control.cpp "$CITYFLOW"/src/*/*.cpp -lpthread \
+//       -o cityflow_control
+// It reads CityFlow's private members (the roadnet, phases and road links), so the
+// standard headers come first and CityFlow's headers are included with `private` and
+// `protected` defined to `public`.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
