@@ -2,25 +2,37 @@
 //! model step for step (see `../shared/data/README.md` and [`model`]).
 //!
 //! ## Layout
-//! Vehicles live in a slot arena (`vs`, with a free list) addressed by `u32`; each
-//! *drivable* (lanes first, then lane links, as one dense index space) keeps a
-//! `VecDeque` of its vehicles, front (furthest along) first. A step allocates nothing
-//! once the arena and buffers have grown to the run's peak.
+//! Vehicles live in a slot arena addressed by `u32` (with a free list): `Veh` holds what
+//! the per-step passes read (one cache line), `VehAux` the bookkeeping, `Act` the buffered
+//! outcome of the action phase. Lanes and lane links form one dense index space, the
+//! *drivables* (lanes first). Each drivable's queue is a list threaded through the arena
+//! (`head`, `tail`, `qlen` per drivable and `Veh::behind` per vehicle; `Sim::queue`
+//! walks it), front (furthest along) first; each lane's entry buffer is a `VecDeque`.
+//! Once the arena and buffers have grown to the run's peak, a step allocates only in the
+//! slot renumbering every `COMPACT_EVERY` (32) steps (`compact`), which puts the vehicles
+//! of a queue next to each other in the arena.
 //!
 //! A queue is in CityFlow's list order: order of entry, which is not always position
 //! order (a vehicle can overtake another at a lane entry). A vehicle that leaves is
 //! removed from its queue wherever it is in it, as CityFlow erases it.
 //!
 //! ## Step order (CityFlow's `Engine::nextStep`)
+//! 0. every 32 steps, the slot renumbering (`compact`; outputs do not depend on it);
 //! 1. flows release vehicles into per-lane entry buffers;
 //! 2. each lane admits the front of its buffer if there is room;
 //! 3. vehicles near a junction notify the crossing points they approach;
 //! 4. every running vehicle computes its next speed and position into a buffer
-//!    (reads only the current state, so this phase may run in parallel);
+//!    (reads only the current state, so this phase may run in parallel; an action whose
+//!    inputs are unchanged is reused, see `Deps`);
 //! 5. vehicles that left their drivable are moved (sorted by new position);
-//! 6. buffers are applied;
-//! 7. leaders and gaps are recomputed per drivable;
-//! 8. fixed-time signals advance.
+//! 6. buffers are applied (only to the vehicles whose action changes something);
+//! 7. each queue's front looks ahead for its leader and gap; every other vehicle keeps
+//!    the one in front of it as leader and derives its gap when it is read;
+//! 8. signals on their fixed plan advance; an intersection under external control holds
+//!    what [`Sim::set_green`] or [`Sim::set_phase`] set between steps.
+//!
+//! Results are bit-identical for a given input, seed and thread count, and across thread
+//! counts.
 
 mod apply;
 mod bits;
