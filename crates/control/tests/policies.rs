@@ -32,7 +32,7 @@ fn runs_are_deterministic_and_unknown_policies_are_errors() {
     assert_eq!(a, b);
     let err = run(&s, "Magic", Protocol::Benchmark, 0, 10).unwrap_err();
     assert_eq!(err, ControlError::UnknownPolicy("Magic".into()));
-    assert!(err.to_string().contains("MaxPressure"));
+    assert!(err.to_string().contains("maxpressure"));
     assert!(Controller::new(&s, "nope", Protocol::Benchmark, 10.0).is_err());
 }
 
