@@ -1,4 +1,4 @@
-//! CBEngine (KDD Cup 2021) `roadnet.txt` + `flow.txt` (`twin::import::cbengine`): never a
+//! CBEngine (KDD Cup 2021) `roadnet.txt` + `flow.txt` (`city::import::cbengine`): never a
 //! panic, and every accepted network survives the CityFlow export.
 #![no_main]
 
@@ -6,8 +6,8 @@ use std::sync::LazyLock;
 
 use citybrain_fuzz::{check_cityflow_export, split};
 use libfuzzer_sys::fuzz_target;
-use twin::import::cbengine;
-use twin::Network;
+use city::import::cbengine;
+use city::Network;
 
 static REFERENCE: LazyLock<Network> = LazyLock::new(|| {
     cbengine::parse_roadnet(include_str!("../seeds/cbengine/cross.roadnet.txt"), "reference.txt").expect("reference").1

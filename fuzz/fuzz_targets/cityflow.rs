@@ -1,4 +1,4 @@
-//! CityFlow `roadnet.json` + `flow.json` (`twin::import::cityflow`): never a panic, and
+//! CityFlow `roadnet.json` + `flow.json` (`city::import::cityflow`): never a panic, and
 //! every accepted network survives the CityFlow export.
 #![no_main]
 
@@ -6,8 +6,8 @@ use std::sync::LazyLock;
 
 use citybrain_fuzz::{check_cityflow_export, split};
 use libfuzzer_sys::fuzz_target;
-use twin::import::cityflow;
-use twin::Network;
+use city::import::cityflow;
+use city::Network;
 
 static REFERENCE: LazyLock<Network> = LazyLock::new(|| {
     cityflow::parse_roadnet(include_str!("../seeds/cityflow/cross.roadnet.json"), "reference.json").expect("reference").1

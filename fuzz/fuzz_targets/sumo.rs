@@ -1,4 +1,4 @@
-//! SUMO `.net.xml` + `.rou.xml` (`twin::import::sumo`): never a panic, and every accepted
+//! SUMO `.net.xml` + `.rou.xml` (`city::import::sumo`): never a panic, and every accepted
 //! network survives the CityFlow export.
 #![no_main]
 
@@ -6,8 +6,8 @@ use std::sync::LazyLock;
 
 use citybrain_fuzz::{check_cityflow_export, split};
 use libfuzzer_sys::fuzz_target;
-use twin::import::sumo;
-use twin::Network;
+use city::import::sumo;
+use city::Network;
 
 static REFERENCE: LazyLock<Network> =
     LazyLock::new(|| sumo::parse_net(include_str!("../seeds/sumo/cross.net.xml"), "reference.net.xml").expect("reference").1);

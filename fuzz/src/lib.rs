@@ -6,9 +6,9 @@
 //! the input's own network file gives, or, when that one is rejected, against the small
 //! reference network of the format, so that the demand parser runs on every input.
 
-use twin::import::{cityflow, ImportError};
-use twin::spec::NetworkSpec;
-use twin::Network;
+use city::import::{cityflow, ImportError};
+use city::spec::NetworkSpec;
+use city::Network;
 
 /// Split an input into (network file, demand file) text; `None` if either is not UTF-8
 /// (the importers take `&str`: a file that is not UTF-8 is rejected before them).
