@@ -99,6 +99,7 @@ fn kill9_loses_no_acknowledged_observation() {
     assert!(summary.ends_with(", 0 lost"), "{summary}");
     let acked: u64 = summary.split_whitespace().nth(4).and_then(|n| n.parse().ok()).expect("acked count");
     assert!(acked > 0, "nothing was acknowledged: {text}");
+}
 
 #[test]
 fn eval_json_is_keyed_by_the_command_line_names() {
