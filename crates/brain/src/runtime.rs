@@ -176,7 +176,10 @@ impl Brain {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&cfg.db_path, cfg.retention.clone(), &net)?);
         let registry = Arc::new(SensorRegistry::for_network(&net));
         let estimator = Arc::new(Mutex::new(StateEstimator::new(&net, StateConfig::default())));
-        let mut pipeline = Pipeline::new(registry.clone(), PipelineConfig::default());
+        // The clock rules (skew, age) need the wall clock; until the runtime has one,
+        // records are judged by their sensor's order only.
+        let pcfg = PipelineConfig { max_skew_s: f64::INFINITY, max_age_s: f64::INFINITY, ..Default::default() };
+        let mut pipeline = Pipeline::new(registry.clone(), pcfg);
         pipeline.add_sink(Box::new(StateSink(estimator.clone())));
         let staged = Arc::new(Mutex::new(Vec::new()));
         pipeline.add_sink(Box::new(StagingSink(staged.clone())));
@@ -259,15 +262,10 @@ impl Brain {
     /// them and they are published on the bus.
     pub fn ingest_records(&self, records: &[RawRecord]) -> IngestOutcome {
         let mut p = lock(&self.pipeline);
-        let mut report = p.ingest(records);
+        let mut report = p.ingest(records, self.now());
         let accepted = std::mem::take(&mut *lock(&self.staged));
-        let rejected: Vec<_> = if report.rejected > 0 {
-            let all: Vec<_> = p.rejected().cloned().collect();
-            all[all.len().saturating_sub(report.rejected)..].to_vec()
-        } else {
-            Vec::new()
-        };
         drop(p);
+        let rejected = &report.rejections;
         if let Some(latest) = accepted.iter().map(|o| o.time).max_by(f64::total_cmp) {
             self.advance_clock(latest);
         }
@@ -279,7 +277,7 @@ impl Brain {
                 report.sink_errors.push(SinkError { sink: "store".into(), message: e.to_string() });
             }
             if !rejected.is_empty() {
-                if let Err(e) = store.append_rejected(self.now(), &rejected) {
+                if let Err(e) = store.append_rejected(self.now(), rejected) {
                     tracing::warn!("storing rejected records: {e}");
                 }
             }

@@ -4,6 +4,13 @@
 //! twin's virtual sensors both speak, per-record validation and the ingestion pipeline.
 //!
 //! ## Glossary
+//! - **Time**: every time in citybrain is Unix seconds, UTC, as `f64` (seconds since
+//!   1970-01-01T00:00:00Z). On the wire a time is an RFC 3339 string with an offset
+//!   (`"2026-12-06T07:00:00Z"`) or a JSON number of Unix seconds ([`time`]). Civil time
+//!   (dates in exports and logs) is the city's time zone, a [`CityZone`].
+//! - **Clock** (`now`): the brain's current time, given by the caller of
+//!   [`Pipeline::ingest`] (the wall clock when serving, the twin's clock in a demo). No
+//!   record moves it.
 //! - **Sensor**: one registered device or feed ([`Sensor`]), addressed by a stable
 //!   external id (`loop:road_1_0_1:0`, `camera:intersection_1_1`,
 //!   `controller:intersection_1_1`, `probe:taxi`, `citizen:12345`) and internally by a
@@ -32,22 +39,33 @@
 //! - The twin's readings enter through the twin's adapter (`twin::wire::from_reading`)
 //!   and the same [`Pipeline`] as HTTP records: there is one ingestion path.
 //! - This crate depends on the city model (`city`), never on the simulator.
+//! - An accepted record's time is within `now - max_age_s ..= now + max_skew_s` of the
+//!   clock passed to [`Pipeline::ingest`]; a hostile time (`1e15`) is a record error and
+//!   changes nothing.
 //! - Per sensor, an accepted record is never more than the pipeline's order tolerance
-//!   older than that sensor's latest accepted record.
-//! - The rejected-record ring is bounded.
+//!   older than that sensor's order mark, which never exceeds the clock: one record
+//!   cannot lock its sensor out.
+//! - The rejected-record ring is bounded in count and bytes; kept raw records and errors
+//!   are truncated with a marker and have personal data redacted ([`rejected`]).
 
 pub mod observation;
 pub mod pipeline;
 pub mod registry;
+pub mod rejected;
 pub mod testnet;
+pub mod time;
 pub mod validate;
 pub mod wire;
 
 pub use observation::*;
-pub use pipeline::{CollectSink, IngestReport, ObservationSink, Pipeline, PipelineConfig, Rejected, SinkError, ThreadedSink};
+pub use pipeline::{CollectSink, IngestReport, ObservationSink, Pipeline, PipelineConfig, SinkError, ThreadedSink};
 pub use registry::{GeoRef, Location, Sensor, SensorIdx, SensorKind, SensorRegistry, CITIZEN_FEED_ID, PROBE_FEED_ID};
+pub use rejected::{Rejected, RejectedRing};
+pub use time::CityZone;
 pub use validate::{is_token, validate, RecordError};
 pub use wire::{batch_body, parse_batch, to_wire, BatchError, RawRecord, WireRecord};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_hardening;

@@ -1,12 +1,27 @@
 //! The ingestion pipeline shared by the HTTP endpoint and the twin's virtual sensors:
-//! validate each record, check per-sensor time order, hand accepted observations to the
-//! sinks (state estimator, store) and keep a bounded ring of rejections.
+//! validate each record, judge its time against the brain's clock and its sensor's
+//! previous records, hand accepted observations to the sinks (state estimator, store) and
+//! keep a bounded, redacted ring of rejections.
+//!
+//! Time rules (all in Unix seconds, see [`crate::time`]), with `now` the brain's clock
+//! passed to [`Pipeline::ingest`]:
+//! - `time > now + max_skew_s` is rejected (a device clock ahead of the brain's, or a
+//!   hostile `1e15`);
+//! - `time < now - max_age_s` is rejected (older than the raw retention window: it would
+//!   be pruned at once, and it cannot change the live state);
+//! - `time` more than `order_tolerance_s` before its sensor's *order mark* is rejected as
+//!   out of order. The order mark is the latest accepted time of that sensor capped at the
+//!   clock at acceptance, so one record ahead of the clock (within the skew) cannot lock
+//!   its sensor out of the present.
+//!
+//! No record moves the clock: `now` is the caller's.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use crate::observation::Observation;
 use crate::registry::SensorRegistry;
+use crate::rejected::{redacted_error, redacted_json, Rejected, RejectedRing};
+use crate::time::format_utc;
 use crate::validate::{validate, RecordError};
 use crate::wire::RawRecord;
 
@@ -45,19 +60,6 @@ impl ObservationSink for CollectSink {
     }
 }
 
-/// A rejected record kept for inspection.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rejected {
-    /// Index of the record in its batch.
-    pub index: usize,
-    /// Located message, e.g. `observations[3].occupancy: must be within 0..1, got 1.7`.
-    pub error: String,
-    /// The record as JSON.
-    pub raw: String,
-    /// Sequence number of the batch it came in (1-based, counts every `ingest`).
-    pub batch: u64,
-}
-
 /// What happened to one batch.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct IngestReport {
@@ -65,7 +67,8 @@ pub struct IngestReport {
     pub rejected: usize,
     /// Per record: `Ok(())` or the located error message.
     pub results: Vec<(usize, Result<(), String>)>,
-    /// This batch's rejections with their raw JSON (e.g. for `Store::append_rejected`).
+    /// This batch's rejections, redacted and truncated as in the ring (e.g. for
+    /// `Store::append_rejected`): callers never need to copy the ring.
     pub rejections: Vec<Rejected>,
     /// Sinks that failed on this batch.
     pub sink_errors: Vec<SinkError>,
@@ -74,15 +77,34 @@ pub struct IngestReport {
 /// Pipeline settings.
 #[derive(Clone, Debug)]
 pub struct PipelineConfig {
-    /// A record may be this many seconds older than its sensor's latest record.
+    /// A record may be this many seconds older than its sensor's order mark.
     pub order_tolerance_s: f64,
+    /// A record may be this many seconds ahead of the brain's clock (default 5 minutes).
+    pub max_skew_s: f64,
+    /// A record may be this many seconds behind the brain's clock (default 24 h, the raw
+    /// retention).
+    pub max_age_s: f64,
     /// Rejections kept in the ring.
     pub rejected_capacity: usize,
+    /// Bytes the ring may hold in total (see [`Rejected::cost`]).
+    pub rejected_max_bytes: usize,
+    /// A kept raw record is truncated to this many bytes (plus a marker).
+    pub raw_max_bytes: usize,
+    /// A kept error message is truncated to this many bytes (plus a marker).
+    pub error_max_bytes: usize,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig { order_tolerance_s: 30.0, rejected_capacity: 1000 }
+        PipelineConfig {
+            order_tolerance_s: 30.0,
+            max_skew_s: 300.0,
+            max_age_s: 86_400.0,
+            rejected_capacity: 1000,
+            rejected_max_bytes: 4 << 20,
+            raw_max_bytes: 4096,
+            error_max_bytes: 1024,
+        }
     }
 }
 
@@ -94,7 +116,7 @@ pub struct Pipeline {
     cfg: PipelineConfig,
     last_time: Vec<f64>,
     sinks: Vec<Box<dyn ObservationSink + Send>>,
-    rejected: VecDeque<Rejected>,
+    rejected: RejectedRing,
     batches: u64,
     total_accepted: u64,
     total_rejected: u64,
@@ -106,9 +128,9 @@ impl Pipeline {
         Pipeline {
             last_time: vec![f64::NEG_INFINITY; registry.len()],
             registry,
+            rejected: RejectedRing::new(cfg.rejected_capacity, cfg.rejected_max_bytes),
             cfg,
             sinks: Vec::new(),
-            rejected: VecDeque::new(),
             batches: 0,
             total_accepted: 0,
             total_rejected: 0,
@@ -125,27 +147,28 @@ impl Pipeline {
         &self.registry
     }
 
-    /// Validate and route a batch. Never fails as a whole: each record is accepted or
-    /// rejected on its own.
-    pub fn ingest(&mut self, records: &[RawRecord]) -> IngestReport {
+    /// Validate and route a batch, judging times against the brain's clock `now` (Unix
+    /// seconds). Never fails as a whole: each record is accepted or rejected on its own.
+    pub fn ingest(&mut self, records: &[RawRecord], now: f64) -> IngestReport {
         self.batches += 1;
         let mut report = IngestReport { results: Vec::with_capacity(records.len()), ..Default::default() };
         self.scratch.clear();
         for (i, raw) in records.iter().enumerate() {
-            match validate(&self.registry, raw).and_then(|o| self.check_order(o)) {
+            match validate(&self.registry, raw).and_then(|o| self.check_clock(o, now)).and_then(|o| self.check_order(o, now)) {
                 Ok(obs) => {
                     self.scratch.push(obs);
                     report.results.push((i, Ok(())));
                 }
                 Err(e) => {
-                    let error = e.at(i);
-                    let rej = Rejected { index: i, error: error.clone(), raw: raw.to_json(), batch: self.batches };
-                    if self.cfg.rejected_capacity > 0 {
-                        if self.rejected.len() == self.cfg.rejected_capacity {
-                            self.rejected.pop_front();
-                        }
-                        self.rejected.push_back(rej.clone());
-                    }
+                    let error = redacted_error(raw, e.at(i), self.cfg.error_max_bytes);
+                    let rej = Rejected {
+                        seq: self.rejected.next_seq(),
+                        index: i,
+                        error: error.clone(),
+                        raw: redacted_json(raw, self.cfg.raw_max_bytes),
+                        batch: self.batches,
+                    };
+                    self.rejected.push(rej.clone());
                     report.rejections.push(rej);
                     report.results.push((i, Err(error)));
                 }
@@ -165,24 +188,70 @@ impl Pipeline {
         report
     }
 
-    fn check_order(&mut self, o: Observation) -> Result<Observation, RecordError> {
-        let last = &mut self.last_time[o.sensor.idx()];
-        if o.time < *last - self.cfg.order_tolerance_s {
+    /// The record's time against the clock: not beyond `now + max_skew_s`, not before
+    /// `now - max_age_s`.
+    fn check_clock(&self, o: Observation, now: f64) -> Result<Observation, RecordError> {
+        if !now.is_finite() {
+            return Err(RecordError::new("time", "the brain's clock is not set; no record can be judged"));
+        }
+        if o.time > now + self.cfg.max_skew_s {
+            return Err(RecordError::new(
+                "time",
+                format!(
+                    "{} ({}) is more than the allowed skew of {} s ahead of the brain's clock {} ({})",
+                    o.time,
+                    format_utc(o.time),
+                    self.cfg.max_skew_s,
+                    now,
+                    format_utc(now)
+                ),
+            ));
+        }
+        if o.time < now - self.cfg.max_age_s {
+            return Err(RecordError::new(
+                "time",
+                format!(
+                    "{} ({}) is older than the retention window of {} s before the brain's clock {} ({})",
+                    o.time,
+                    format_utc(o.time),
+                    self.cfg.max_age_s,
+                    now,
+                    format_utc(now)
+                ),
+            ));
+        }
+        Ok(o)
+    }
+
+    fn check_order(&mut self, o: Observation, now: f64) -> Result<Observation, RecordError> {
+        let mark = &mut self.last_time[o.sensor.idx()];
+        if o.time < *mark - self.cfg.order_tolerance_s {
             return Err(RecordError::new(
                 "time",
                 format!(
                     "out of order: {} is more than {} s before this sensor's latest record at {}",
-                    o.time, self.cfg.order_tolerance_s, *last
+                    o.time, self.cfg.order_tolerance_s, *mark
                 ),
             ));
         }
-        *last = last.max(o.time);
+        *mark = mark.max(o.time.min(now));
         Ok(o)
     }
 
-    /// The most recent rejections, oldest first (at most `rejected_capacity`).
+    /// The most recent rejections, oldest first (bounded by `rejected_capacity` and
+    /// `rejected_max_bytes`).
     pub fn rejected(&self) -> impl ExactSizeIterator<Item = &Rejected> {
         self.rejected.iter()
+    }
+
+    /// One page of the kept rejections, newest first: skip `offset`, at most `limit`.
+    pub fn rejected_page(&self, offset: usize, limit: usize) -> Vec<Rejected> {
+        self.rejected.page(offset, limit)
+    }
+
+    /// Number of kept rejections and the bytes charged for them.
+    pub fn rejected_kept(&self) -> (usize, usize) {
+        (self.rejected.len(), self.rejected.bytes())
     }
 
     pub fn total_accepted(&self) -> u64 {
@@ -193,7 +262,8 @@ impl Pipeline {
         self.total_rejected
     }
 
-    /// Latest accepted time of a sensor, if it reported.
+    /// Order mark of a sensor (its latest accepted time, capped at the clock when it was
+    /// accepted), if it reported.
     pub fn last_time(&self, sensor: crate::SensorIdx) -> Option<f64> {
         self.last_time.get(sensor.idx()).copied().filter(|t| t.is_finite())
     }

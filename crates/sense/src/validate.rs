@@ -74,9 +74,14 @@ fn count(v: &Option<f64>, field: &str) -> R<u32> {
     Ok(x as u32)
 }
 
+/// A time field: Unix seconds within [`crate::time::MIN_UNIX_S`]..=[`crate::time::MAX_UNIX_S`].
+fn instant(v: &Option<f64>, field: &str) -> R<f64> {
+    crate::time::check_unix(req(v, field)?).map_err(|m| RecordError::new(field, m))
+}
+
 fn interval(w: &WireRecord, time: f64) -> R<(f64, f64)> {
-    let start = within(&w.start, "start", 0.0, f64::MAX)?;
-    let end = finite(&w.end, "end")?;
+    let start = instant(&w.start, "start")?;
+    let end = instant(&w.end, "end")?;
     if end <= start {
         return Err(RecordError::new("end", format!("must be after start ({start}), got {end}")));
     }
@@ -143,7 +148,7 @@ pub fn validate(reg: &SensorRegistry, raw: &RawRecord) -> Result<Observation, Re
             format!("sensor `{sensor_id}` is a {} and cannot report `{kind_s}`", s.kind.as_str()),
         ));
     }
-    let time = within(&w.time, "time", 0.0, f64::MAX)?;
+    let time = instant(&w.time, "time")?;
     let inter = s.location.intersection;
     let data = match kind {
         RecordKind::Loop => {

@@ -6,7 +6,12 @@
 //! batch shape (an HTTP 400); each element becomes a [`RawRecord`], which may still be
 //! malformed (wrong field types), and is judged on its own by [`crate::validate()`].
 //!
-//! Fields by kind (all numbers are JSON numbers, times in seconds, speeds in m/s):
+//! Every record has `time`; `start` and `end` bound aggregation intervals. A time is an
+//! RFC 3339 string with an offset (`"2026-12-06T07:00:00Z"`) or a JSON number of Unix
+//! seconds (UTC); see [`crate::time`]. An unparsable time string is a record error naming
+//! its field.
+//!
+//! Fields by kind (other numbers are JSON numbers, speeds in m/s):
 //! - `loop`: `start`, `end`, `count`, `occupancy` (0..1), `speed` (optional / null)
 //! - `movement`: `from`, `to` (road names), `start`, `end`, `count`
 //! - `queue`: `road` (approach road name), `queue_m`, `waiting`
@@ -35,11 +40,11 @@ pub struct WireRecord {
     pub sensor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "crate::time::wire_time::deserialize", skip_serializing_if = "Option::is_none")]
     pub time: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "crate::time::wire_time::deserialize", skip_serializing_if = "Option::is_none")]
     pub start: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "crate::time::wire_time::deserialize", skip_serializing_if = "Option::is_none")]
     pub end: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<f64>,

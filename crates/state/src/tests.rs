@@ -216,7 +216,7 @@ fn twin_feed_produces_plausible_state() {
         readings.clear();
         vs.observe(&sim, &mut readings);
         let recs: Vec<RawRecord> = readings.iter().filter_map(|r| from_reading(r, &registry, 0.0)).map(Into::into).collect();
-        assert_eq!(p.ingest(&recs).rejected, 0);
+        assert_eq!(p.ingest(&recs, sim.time()).rejected, 0);
     }
     let mut e = estimator.lock().unwrap();
     let st = e.update(sim.time()).clone();

@@ -106,13 +106,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             batch_body(&obs.iter().map(|o| to_wire(&reg, o)).collect::<Vec<_>>())
         })
         .collect();
+    // The brain's clock: just after the last synthetic record.
+    let now = 100.0 + total as f64 * 1e-3;
     let mb = bodies.iter().map(|b| b.len()).sum::<usize>() as f64 / 1e6;
 
     let mut p = Pipeline::new(reg.clone(), PipelineConfig::default());
     let t = Instant::now();
     for body in &bodies {
         let recs = parse_batch(body.as_bytes())?;
-        let rep = p.ingest(&recs);
+        let rep = p.ingest(&recs, now);
         assert_eq!(rep.rejected, 0);
     }
     let dt = t.elapsed().as_secs_f64();
@@ -132,7 +134,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     for body in &bodies {
         let recs = parse_batch(body.as_bytes())?;
-        let rep = p.ingest(&recs);
+        let rep = p.ingest(&recs, now);
         assert!(rep.rejected == 0 && rep.sink_errors.is_empty());
     }
     let dt = t.elapsed().as_secs_f64();
@@ -150,7 +152,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     for body in &bodies {
         let recs = parse_batch(body.as_bytes())?;
-        let rep = p.ingest(&recs);
+        let rep = p.ingest(&recs, now);
         assert!(rep.rejected == 0 && rep.sink_errors.is_empty());
     }
     drop(p); // drains the store's queue: everything is committed when this returns

@@ -364,7 +364,7 @@ pub fn plans_by_intersection_and_window<H: Harness>(h: &mut H) {
 }
 
 fn rejection(index: usize, batch: u64, raw: String) -> Rejected {
-    Rejected { index, error: format!("observations[{index}].occupancy: must be within 0..1, got 1.7"), raw, batch }
+    Rejected { seq: batch, index, error: format!("observations[{index}].occupancy: must be within 0..1, got 1.7"), raw, batch }
 }
 
 pub fn rejected_paginated_newest_first_and_truncated<H: Harness>(h: &mut H) {
@@ -376,7 +376,7 @@ pub fn rejected_paginated_newest_first_and_truncated<H: Harness>(h: &mut H) {
         s.append_rejected(T0 + b as f64, &recs).unwrap();
     }
     let big = "é".repeat(3000); // 6,000 bytes
-    s.append_rejected(T0 + 9.0, &[Rejected { index: 0, error: "x".repeat(5000), raw: big.clone(), batch: 7 }]).unwrap();
+    s.append_rejected(T0 + 9.0, &[Rejected { seq: 1, index: 0, error: "x".repeat(5000), raw: big.clone(), batch: 7 }]).unwrap();
     // Pages of 4, newest first, until empty.
     let (mut all, mut before) = (Vec::new(), None);
     loop {

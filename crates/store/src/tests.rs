@@ -191,7 +191,7 @@ fn the_store_is_a_pipeline_sink() {
     p.add_sink(Box::new(StoreSink(store.clone())));
     let recs: Vec<RawRecord> =
         conformance::all_kinds(&registry, conformance::T0).iter().map(|o| to_wire(&registry, o).into()).collect();
-    let rep = p.ingest(&recs);
+    let rep = p.ingest(&recs, conformance::T0 + 100.0);
     assert_eq!((rep.accepted, rep.sink_errors.len()), (8, 0));
     assert_eq!(store.observations(&registry, 0.0, f64::MAX, 100).unwrap().len(), 8);
 }

@@ -46,7 +46,7 @@ fn hangzhou_twin_feeds_state_and_store() {
             loop_count += wire.iter().filter(|w| w.kind.as_deref() == Some("loop")).map(|w| w.count.unwrap() as u64).sum::<u64>();
             let recs = parse_batch(batch_body(&wire).as_bytes()).unwrap();
             wire.clear();
-            let rep = pipeline.ingest(&recs);
+            let rep = pipeline.ingest(&recs, now);
             assert_eq!(rep.rejected, 0, "{:?}", rep.results.iter().find(|r| r.1.is_err()));
             assert!(rep.sink_errors.is_empty(), "{:?}", rep.sink_errors);
             let snap = est.lock().unwrap().update(now).clone();

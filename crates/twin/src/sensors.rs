@@ -7,7 +7,9 @@
 //!   speed per `loop_interval` seconds; on/off transitions as ATSPM codes 82/81.
 //! - **Intersection cameras**: vehicles leaving each approach lane per movement, queue
 //!   length per approach, and plate reads. Plates are pseudonymised inside the sensor with
-//!   a keyed hash whose key rotates daily; a raw plate never leaves this module.
+//!   a keyed hash whose key rotates daily; a raw plate never leaves this module. The
+//!   master key ([`PlateKey`]) is never in the source: the brain loads it from its
+//!   keystore (or config), and a run without one uses a random key.
 //! - **Probe vehicles**: a seeded share of vehicles (taxis) report noisy GPS fixes every
 //!   `probe_period` seconds (5-10 s, per vehicle).
 //!
@@ -23,7 +25,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use hmac::{Hmac, Mac};
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sha2::Sha256;
 
@@ -45,8 +47,12 @@ pub struct SensorConfig {
     pub gps_noise_m: f64,
     /// Detection zone length of a loop, metres.
     pub loop_length_m: f64,
-    /// Master secret for plate pseudonymisation.
-    pub plate_secret: Vec<u8>,
+    /// Master secret for plate pseudonymisation; daily keys are derived from it.
+    pub plate_key: PlateKey,
+    /// The city's civil time at the twin's time 0, as seconds since 1970-01-01T00:00 on
+    /// the city's wall clock (Unix seconds plus the UTC offset). Plate keys rotate at
+    /// civil midnight. 0 puts the twin's time 0 at a midnight.
+    pub civil_origin_s: f64,
     pub seed: u64,
     /// Yellow part of an intergreen phase, seconds (the rest is red clearance).
     pub yellow_s: f64,
@@ -60,10 +66,51 @@ impl Default for SensorConfig {
             probe_period: (5.0, 10.0),
             gps_noise_m: 5.0,
             loop_length_m: 2.0,
-            plate_secret: b"citybrain-demo-secret".to_vec(),
+            plate_key: PlateKey::random(),
+            civil_origin_s: 0.0,
             seed: 0,
             yellow_s: 3.0,
         }
+    }
+}
+
+/// The master secret of plate pseudonymisation: 32 bytes. `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PlateKey([u8; 32]);
+
+impl PlateKey {
+    /// Key length in bytes.
+    pub const LEN: usize = 32;
+
+    pub fn from_bytes(bytes: [u8; 32]) -> PlateKey {
+        PlateKey(bytes)
+    }
+
+    /// A fresh key from the operating system's random number generator (a run that
+    /// keeps no data: its tokens cannot be linked to any other run's).
+    pub fn random() -> PlateKey {
+        let mut b = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut b);
+        PlateKey(b)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The key of civil day `day` (days since 1970-01-01 on the city's wall clock):
+    /// HMAC-SHA256(master, "citybrain/plate-key/" || day as i64 little-endian).
+    pub fn day_key(&self, day: i64) -> Vec<u8> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC accepts any key length");
+        mac.update(b"citybrain/plate-key/");
+        mac.update(&day.to_le_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+}
+
+impl std::fmt::Debug for PlateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlateKey(..)")
     }
 }
 
@@ -176,14 +223,12 @@ impl VirtualSensors {
         s
     }
 
-    /// Derive the plate key for the simulated day containing `time` (rotates daily).
+    /// Derive the plate key for the civil day containing twin time `time` (rotates at the
+    /// city's midnight, see [`SensorConfig::civil_origin_s`]).
     fn rotate_key(&mut self, time: f64) {
-        let day = (time / 86400.0).floor() as i64;
+        let day = ((time + self.cfg.civil_origin_s) / 86400.0).floor() as i64;
         if day != self.key_day {
-            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.cfg.plate_secret).expect("HMAC accepts any key length");
-            mac.update(b"citybrain/plate-key/");
-            mac.update(&day.to_le_bytes());
-            self.day_key = mac.finalize().into_bytes().to_vec();
+            self.day_key = self.cfg.plate_key.day_key(day);
             self.key_day = day;
         }
     }
@@ -468,20 +513,50 @@ mod tests {
 
     #[test]
     fn plate_keys_rotate_daily() {
+        let master = PlateKey::from_bytes([7; 32]);
         let k0 = {
-            let mut m = <Hmac<Sha256> as Mac>::new_from_slice(b"s").unwrap();
+            let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&[7; 32]).unwrap();
             m.update(b"citybrain/plate-key/");
             m.update(&0i64.to_le_bytes());
             m.finalize().into_bytes().to_vec()
         };
+        assert_eq!(master.day_key(0), k0);
         let s = corridor(vec![(4.0, 0.0, 10.0)]);
         let sim = Sim::new(&s, SimConfig::default());
-        let mut vs = VirtualSensors::new(&sim, SensorConfig { plate_secret: b"s".to_vec(), ..Default::default() });
+        let mut vs = VirtualSensors::new(&sim, SensorConfig { plate_key: master.clone(), ..Default::default() });
         let today = vs.pseudonymise("ZJ-A12345");
         assert_eq!(today, pseudonymise(&k0, "ZJ-A12345"));
         vs.rotate_key(86400.0 + 5.0);
         assert_ne!(today, vs.pseudonymise("ZJ-A12345"), "key must change on the next day");
         assert_eq!(vs.pseudonymise("ZJ-A12345"), vs.pseudonymise("ZJ-A12345"), "stable within a day");
+        // The day is the city's civil day: 07:00 on civil day 20,428, twin time 0.
+        let origin = 20_428.0 * 86400.0 + 7.0 * 3600.0;
+        let mut vs =
+            VirtualSensors::new(&sim, SensorConfig { plate_key: master.clone(), civil_origin_s: origin, ..Default::default() });
+        let morning = vs.pseudonymise("ZJ-A12345");
+        assert_eq!(morning, pseudonymise(&master.day_key(20_428), "ZJ-A12345"));
+        vs.rotate_key(16.0 * 3600.0 + 59.0 * 60.0);
+        assert_eq!(vs.pseudonymise("ZJ-A12345"), morning, "23:59 is the same day");
+        vs.rotate_key(17.0 * 3600.0);
+        assert_eq!(vs.pseudonymise("ZJ-A12345"), pseudonymise(&master.day_key(20_429), "ZJ-A12345"));
+    }
+
+    #[test]
+    fn plate_keys_are_random_per_run_and_never_printed() {
+        let (a, b) = (PlateKey::random(), PlateKey::random());
+        assert_ne!(a, b);
+        assert_ne!(a.as_bytes(), &[0u8; 32]);
+        assert_eq!(format!("{a:?}"), "PlateKey(..)");
+        assert_ne!(SensorConfig::default().plate_key, SensorConfig::default().plate_key);
+    }
+
+    /// No secret is a constant of the source: the old demo secret is gone from this crate.
+    #[test]
+    fn no_plate_secret_in_the_source() {
+        let src = include_str!("sensors.rs");
+        let old = ["citybrain", "demo", "secret"].join("-");
+        assert!(!src.contains(&old));
+        assert!(!src.contains(&["plate", "secret:"].join("_")));
     }
 
     #[test]

@@ -7,7 +7,8 @@ use sense::{SensorRegistry, WireRecord};
 use crate::sensors::Reading;
 
 /// The wire record a real device would send for a twin virtual-sensor reading. Times are
-/// shifted by `day_start` (seconds of the city clock at simulated time 0). Returns `None`
+/// shifted by `day_start`, the Unix time (seconds, UTC) of the twin's time 0, so the
+/// records carry absolute time. Returns `None`
 /// for readings no registered device would report (e.g. a detector event on a lane that
 /// does not end at a signal controller: its counts still arrive in the loop aggregate).
 pub fn from_reading(reading: &Reading, reg: &SensorRegistry, day_start: f64) -> Option<WireRecord> {
@@ -104,7 +105,7 @@ mod tests {
             let recs: Vec<RawRecord> =
                 readings.iter().filter_map(|r| from_reading(r, &registry, 86_400.0)).map(Into::into).collect();
             converted += recs.len();
-            let rep = p.ingest(&recs);
+            let rep = p.ingest(&recs, sim.time() + 86_400.0);
             assert_eq!(rep.rejected, 0, "{:?}", rep.results.iter().find(|r| r.1.is_err()));
         }
         let got = sink.lock().unwrap();
