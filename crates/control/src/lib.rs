@@ -26,6 +26,11 @@
 //!   future vehicles; routes only to each vehicle's next road, or the present vehicles'
 //!   whole routes when the policy asks) that a policy may roll forward ([`Forecast`]);
 //!   CityBrain is model-predictive control on it.
+//! - **Policy name**: each policy has one command-line name ([`policy::CLI_NAMES`]:
+//!   `fixed`, `webster`, `actuated`, `sotl`, `maxpressure`, `citybrainheuristic`,
+//!   `citybrain`), which also keys `citybrain eval --json`, and a display name for tables
+//!   ([`policy::NAMES`]); [`policy::cli_name`] maps every accepted spelling (display
+//!   names, `fixedtime`, `mp`, any case) to the command-line name.
 //!
 //! ## Invariants
 //! - **Only the safety layer touches signals.** Policies get an [`Observation`], never a
