@@ -7,7 +7,8 @@
 //! `scripts/cityflow/bench.cpp` (`Engine(config, 1)`, config `interval 1.0, seed 0,
 //! laneChange false`), which prints `getAverageTravelTime()` to four decimals: 525.2752 s
 //! (Hangzhou 4x4, 3,600 s), 444.8367 s (Jinan 3x4, 3,600 s) and, on the twin's CityFlow
-//! export of Nanchang round 2, 277.4144 s after 600 s (BENCHMARKS.md, "Against CityFlow").
+//! export of Nanchang round 2, 277.4144 s after 600 s (BENCHMARKS.md, "Against CityFlow and
+//! SUMO" and "CityFlow on files the twin exported").
 //! The data README's reference values (525.28 s, 444.84 s) agree but have two decimals,
 //! too coarse for this tolerance. A value printed to four decimals is at most 5e-5 s off
 //! CityFlow's double (under 2e-7 relative here), so 1e-6 relative checks agreement to

@@ -67,7 +67,7 @@ pub enum MpcParams {
 
 impl MpcParams {
     /// Settings for the decision period of `timing` (chosen on Hangzhou 4x4 + Jinan
-    /// 3x4, see BENCHMARKS.md): under 30 s locked decisions, sequences of three
+    /// 3x4, see docs/signal-control-search.md): under 30 s locked decisions, sequences of three
     /// decisions; under field timing, closed loop over 40 s (20 decisions at 2 s) with
     /// deviations over the first two decisions (switch now or one decision later).
     pub fn for_timing(timing: &Timing) -> MpcParams {
