@@ -1,8 +1,9 @@
 //! # twin: citybrain's digital twin
 //!
-//! A microscopic traffic simulator that plays the city: it reads CityFlow and CBEngine
-//! scenario files, runs a fixed-step car-following simulation that follows CityFlow's
-//! vehicle model, takes signal commands and exposes observations for virtual sensors.
+//! A microscopic traffic simulator that plays the city: it runs a scenario (imported by
+//! `city` from CityFlow, CBEngine or SUMO files, or generated) with a fixed-step
+//! car-following simulation that follows CityFlow's vehicle model, takes signal commands
+//! and exposes observations for virtual sensors.
 //!
 //! The network model, IDs, geometry, demand and the importers live in the `city` crate
 //! (re-exported here for convenience); this crate adds the engine ([`engine`]), the
