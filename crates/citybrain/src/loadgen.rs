@@ -55,12 +55,13 @@ pub fn run(a: &LoadArgs) -> Result<()> {
     if loops.len() < 2 {
         bail!("the brain at {addr} has fewer than 2 loop detectors to send as");
     }
-    // The load goes to the first half of the detectors (stamped in the future); latency
-    // probes use the second half, whose clocks the load has not moved.
+    // The load goes to the first half of the detectors; latency probes use the second
+    // half, whose order marks the load has not moved.
     let (load_loops, probe_loops) = loops.split_at(loops.len() / 2);
-    // Far in the brain's future so no sensor's order check rejects the load; 16 bodies
-    // one second apart are cycled (stepping back at most 15 s, within the 30 s tolerance).
-    let t0 = brain_time(&mut c)? + 3600.0;
+    // A minute before the brain's clock (inside its accepted window, which ends a few
+    // minutes after the clock); 16 bodies one second apart are cycled (stepping back at
+    // most 15 s, within the per-sensor order tolerance).
+    let t0 = brain_time(&mut c)? - 60.0;
     let bodies: Arc<Vec<String>> = Arc::new(
         (0..16)
             .map(|k| {
