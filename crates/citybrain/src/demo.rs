@@ -183,20 +183,18 @@ fn serve_live(l: Live) -> Result<()> {
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         println!("citybrain is live at http://{addr}/  (Ctrl-C to stop)");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let ctrl_c = async {
-                    let _ = tokio::signal::ctrl_c().await;
-                };
-                let finished = async {
-                    while !stop2.load(Ordering::Relaxed) {
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    }
-                };
-                tokio::select! { _ = ctrl_c => {}, _ = finished => {} }
-            })
-            .await
-            .context("http server")
+        let shutdown = async move {
+            let ctrl_c = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            let finished = async {
+                while !stop2.load(Ordering::Relaxed) {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            };
+            tokio::select! { _ = ctrl_c => {}, _ = finished => {} }
+        };
+        server::serve(listener, app, &http, shutdown).await.context("http server")
     })?;
     stop.store(true, Ordering::Relaxed);
     if let Some(t) = twin_thread {

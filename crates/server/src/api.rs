@@ -3,16 +3,100 @@
 
 use serde::{Deserialize, Serialize};
 use twin::Network;
+use utoipa::ToSchema;
+
+/// Congestion grade of a road; `unknown` without recent evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Grade {
+    Free,
+    Slow,
+    Congested,
+    Unknown,
+}
+
+impl From<Option<state::Grade>> for Grade {
+    fn from(g: Option<state::Grade>) -> Self {
+        match g {
+            Some(state::Grade::Free) => Grade::Free,
+            Some(state::Grade::Slow) => Grade::Slow,
+            Some(state::Grade::Congested) => Grade::Congested,
+            None => Grade::Unknown,
+        }
+    }
+}
+
+/// City traffic performance grade (Beijing DB11/T 785), from the TPI.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TpiGrade {
+    #[default]
+    Smooth,
+    BasicallySmooth,
+    LightlyCongested,
+    ModeratelyCongested,
+    SeverelyCongested,
+}
+
+impl From<state::TpiGrade> for TpiGrade {
+    fn from(g: state::TpiGrade) -> Self {
+        match g {
+            state::TpiGrade::Smooth => TpiGrade::Smooth,
+            state::TpiGrade::BasicallySmooth => TpiGrade::BasicallySmooth,
+            state::TpiGrade::LightlyCongested => TpiGrade::LightlyCongested,
+            state::TpiGrade::ModeratelyCongested => TpiGrade::ModeratelyCongested,
+            state::TpiGrade::SeverelyCongested => TpiGrade::SeverelyCongested,
+        }
+    }
+}
+
+/// What a signalised intersection shows: `green` while a through or left movement is
+/// served, `clearance` between greens, `none` for an intersection without a signal (or
+/// before the twin reported one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SignalState {
+    Green,
+    Clearance,
+    None,
+}
+
+/// Road class: congestion thresholds and map styling. Decided by
+/// [`state::StateConfig::classify`], the one classification of the code base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoadClass {
+    Arterial,
+    Local,
+}
+
+impl From<state::RoadClass> for RoadClass {
+    fn from(c: state::RoadClass) -> Self {
+        match c {
+            state::RoadClass::Arterial => RoadClass::Arterial,
+            state::RoadClass::Local => RoadClass::Local,
+        }
+    }
+}
+
+impl From<RoadClass> for state::RoadClass {
+    fn from(c: RoadClass) -> Self {
+        match c {
+            RoadClass::Arterial => state::RoadClass::Arterial,
+            RoadClass::Local => state::RoadClass::Local,
+        }
+    }
+}
 
 /// City-wide key figures shown on the dashboard's KPI tiles.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct CityKpis {
     pub time_s: f64,
     /// Length-weighted actual / free-flow travel time (AMap style); 1.0 is free flow.
     pub delay_index: f64,
     /// Traffic performance index 0–10 (Beijing DB11/T 785).
     pub tpi: f64,
-    pub tpi_grade: String,
+    pub tpi_grade: TpiGrade,
     pub average_speed_kmh: f64,
     pub vehicles: u64,
     pub trips_finished: u64,
@@ -20,7 +104,7 @@ pub struct CityKpis {
     pub congested_share: f64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct RoadState {
     pub id: String,
     /// Fused speed; `None` without recent evidence.
@@ -28,10 +112,10 @@ pub struct RoadState {
     /// Travel time index: actual over free-flow travel time.
     pub tti: Option<f64>,
     /// `free`, `slow`, `congested` or `unknown`.
-    pub grade: String,
+    pub grade: Grade,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct IntersectionState {
     pub id: String,
     pub delay_s: Option<f64>,
@@ -40,11 +124,11 @@ pub struct IntersectionState {
     /// Current phase index of the fixed plan, when the signal runs its plan.
     pub phase: Option<usize>,
     /// `green` (serving a through or left movement), `clearance` or `none`.
-    pub signal: String,
+    pub signal: SignalState,
 }
 
 /// Everything live, as `GET /api/v1/state` returns it.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct LiveState {
     pub city: CityKpis,
     pub roads: Vec<RoadState>,
@@ -53,7 +137,7 @@ pub struct LiveState {
 
 /// A message on `/api/v1/stream`: a full snapshot on connect, then deltas that carry only
 /// what changed.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum StreamMessage {
     Snapshot(LiveState),
@@ -78,7 +162,7 @@ impl LiveState {
 }
 
 /// One point of a history series.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct HistoryPoint {
     pub t: f64,
     pub speed_kmh: Option<f64>,
@@ -86,7 +170,7 @@ pub struct HistoryPoint {
     pub delay_index: Option<f64>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct HistoryResponse {
     pub scope: String,
     pub from: f64,
@@ -96,30 +180,159 @@ pub struct HistoryResponse {
 }
 
 /// Response of `POST /api/v1/observations`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct IngestResponse {
     pub accepted: usize,
     pub rejected: usize,
     pub results: Vec<IngestResult>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct IngestResult {
     pub index: usize,
-    pub status: String,
+    pub status: RecordStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
-/// Road class used for congestion thresholds and map styling.
-pub fn road_class(net: &Network, r: twin::RoadId) -> &'static str {
-    let road = net.road(r);
-    let speed = road.lanes().map(|l| net.lane(l).max_speed).fold(0.0, f64::max);
-    if road.lane_count >= 3 || speed >= 16.0 {
-        "arterial"
-    } else {
-        "local"
+/// Fate of one record of an ingest batch. `not_stored`: the record was valid but the
+/// store could not write it (the response is a 503; resend the batch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordStatus {
+    Accepted,
+    Rejected,
+    NotStored,
+}
+
+/// Kind of a registered sensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SensorKind {
+    Loop,
+    Camera,
+    Controller,
+    Probe,
+    Citizen,
+}
+
+impl From<sense::SensorKind> for SensorKind {
+    fn from(k: sense::SensorKind) -> Self {
+        match k {
+            sense::SensorKind::Loop => SensorKind::Loop,
+            sense::SensorKind::Camera => SensorKind::Camera,
+            sense::SensorKind::Controller => SensorKind::Controller,
+            sense::SensorKind::Probe => SensorKind::Probe,
+            sense::SensorKind::Citizen => SensorKind::Citizen,
+        }
     }
+}
+
+/// `GET /api/v1/sensors`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct SensorsResponse {
+    pub count: usize,
+    pub sensors: Vec<SensorInfo>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct SensorInfo {
+    /// Stable external id, e.g. `loop:road_1_0_1:0`.
+    pub id: String,
+    pub kind: SensorKind,
+    /// Owning department.
+    pub owner: String,
+    /// Human-readable place: road, `road:lane`, intersection or `city`.
+    pub location: String,
+    /// Position in network coordinates, when the sensor has one.
+    pub point: Option<[f64; 2]>,
+}
+
+/// `GET /api/v1/signals`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct SignalsResponse {
+    pub time_s: f64,
+    pub signals: Vec<SignalInfo>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct SignalInfo {
+    /// Intersection id.
+    pub id: String,
+    /// Current phase of the plan; `null` while the controller runs off-plan.
+    pub phase: Option<usize>,
+    /// Number of phases of the plan.
+    pub phases: usize,
+    pub plan: Vec<PlanPhase>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct PlanPhase {
+    pub duration_s: f64,
+    /// Indices of the intersection's movements that have green.
+    pub green_movements: Vec<usize>,
+}
+
+/// `GET /api/v1/rejected`: one page of the stored rejected records, newest first.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct RejectedResponse {
+    /// Records accepted and rejected since the brain started.
+    pub total_accepted: u64,
+    pub total_rejected: u64,
+    pub limit: usize,
+    /// Cursor of the next (older) page, for `?before=`; `null` on the last page.
+    pub next_before: Option<u64>,
+    pub recent: Vec<RejectedRecord>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct RejectedRecord {
+    /// Store-assigned id, increasing with arrival (the paging cursor).
+    pub id: u64,
+    /// Brain clock when the batch arrived.
+    pub time_s: f64,
+    pub batch: u64,
+    /// Index of the record in its batch.
+    pub index: u64,
+    pub error: String,
+    /// The record as received (truncated and redacted by the store).
+    pub raw: String,
+}
+
+/// Health of one component.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Ok,
+    Unavailable,
+}
+
+/// `GET /healthz`: 200 when everything is ok, 503 when storage cannot write.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct HealthResponse {
+    pub status: HealthStatus,
+    pub storage: StorageHealth,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct StorageHealth {
+    pub status: HealthStatus,
+    /// The last storage error, while unavailable.
+    pub error: Option<String>,
+}
+
+impl StorageHealth {
+    pub fn ok() -> Self {
+        StorageHealth { status: HealthStatus::Ok, error: None }
+    }
+}
+
+/// The class of road `r` under `cfg`: the one classification ([`state::StateConfig::classify`])
+/// shared by the live estimate, replay grading and the map.
+pub fn road_class(net: &Network, r: twin::RoadId, cfg: &state::StateConfig) -> RoadClass {
+    let road = net.road(r);
+    let speed = road.lanes().map(|l| net.lane(l).max_speed).fold(0.0, f64::max).max(0.1);
+    cfg.classify(speed, road.lane_count).into()
 }
 
 /// The network as GeoJSON. Coordinates are the twin's local metres (x east, y north);
@@ -142,7 +355,7 @@ pub fn network_geojson(net: &Network) -> serde_json::Value {
                 "lanes": road.lane_count,
                 "speed_limit_kmh": round(speed * 3.6),
                 "length_m": round(net.road_length(r)),
-                "class": road_class(net, r),
+                "class": road_class(net, r, &state::StateConfig::default()),
             }
         }));
     }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use brain::{Brain, BrainError, BusMessage, Caller, Subscriber, Tick};
 use twin::Network;
 
-use crate::api::{self, HistoryResponse, IngestResponse, IngestResult, LiveState};
+use crate::api::{self, *};
+use crate::ApiError;
 use crate::Hub;
 
 /// Feeds every tick of `brain` into `hub` (as a bus subscriber, so the hub holds the
@@ -41,7 +42,7 @@ fn to_live(net: &Network, t: &Tick) -> LiveState {
             time_s: s.time,
             delay_index: s.city.delay_index.unwrap_or(1.0),
             tpi: s.city.tpi,
-            tpi_grade: s.city.tpi_grade.as_str().to_string(),
+            tpi_grade: s.city.tpi_grade.into(),
             average_speed_kmh: s.city.mean_speed.map(|v| v * 3.6).unwrap_or(0.0),
             vehicles: t.vehicles,
             trips_finished: t.trips,
@@ -54,7 +55,7 @@ fn to_live(net: &Network, t: &Tick) -> LiveState {
                 id: net.road(r.road).name.clone(),
                 speed_kmh: r.speed.map(|v| r1(v * 3.6)),
                 tti: r.tti.map(|t| (t * 100.0).round() / 100.0),
-                grade: r.grade.map(|g| g.as_str()).unwrap_or("unknown").to_string(),
+                grade: r.grade.into(),
             })
             .collect(),
         intersections: s
@@ -68,24 +69,42 @@ fn to_live(net: &Network, t: &Tick) -> LiveState {
                     queue: i.waiting,
                     phase: sig.and_then(|s| s.phase),
                     signal: match sig {
-                        Some(s) if s.serving => "green",
-                        Some(_) => "clearance",
-                        None => "none",
-                    }
-                    .to_string(),
+                        Some(s) if s.serving => SignalState::Green,
+                        Some(_) => SignalState::Clearance,
+                        None => SignalState::None,
+                    },
                 }
             })
             .collect(),
     }
 }
 
-fn err(e: BrainError) -> String {
-    e.to_string()
+/// The status of each runtime error: a storage failure is 503, never a client error.
+pub fn api_error(e: BrainError) -> ApiError {
+    match e {
+        BrainError::Malformed(m) => ApiError::Malformed(m),
+        BrainError::UnknownEntity(m) => ApiError::NotFound { what: "entity", id: m },
+        BrainError::Invalid(m) => ApiError::Invalid(m),
+        BrainError::Denied(d) => ApiError::Forbidden(d.to_string()),
+        BrainError::Storage(e) => ApiError::Unavailable(e.to_string()),
+    }
+}
+
+/// What a 503 ingest answer says: nothing of the batch was stored, so no record is
+/// called accepted (valid records become `not_stored`; resend the batch).
+fn not_stored(mut r: IngestResponse) -> IngestResponse {
+    r.accepted = 0;
+    for x in &mut r.results {
+        if x.status == RecordStatus::Accepted {
+            x.status = RecordStatus::NotStored;
+        }
+    }
+    r
 }
 
 impl crate::Backend for Brain {
-    fn ingest(&self, body: &[u8]) -> Result<crate::Ingested, String> {
-        let out = self.ingest_body(&Caller::anonymous(), body).map_err(err)?;
+    fn ingest(&self, body: &[u8]) -> Result<crate::Ingested, ApiError> {
+        let out = self.ingest_body(&Caller::anonymous(), body).map_err(api_error)?;
         let response = IngestResponse {
             accepted: out.report.accepted,
             rejected: out.report.rejected,
@@ -94,16 +113,17 @@ impl crate::Backend for Brain {
                 .results
                 .into_iter()
                 .map(|(index, r)| match r {
-                    Ok(()) => IngestResult { index, status: "accepted".into(), error: None },
-                    Err(e) => IngestResult { index, status: "rejected".into(), error: Some(e) },
+                    Ok(()) => IngestResult { index, status: RecordStatus::Accepted, error: None },
+                    Err(e) => IngestResult { index, status: RecordStatus::Rejected, error: Some(e) },
                 })
                 .collect(),
         };
+        let response = if out.stored { response } else { not_stored(response) };
         Ok(crate::Ingested { response, stored: out.stored })
     }
 
-    fn atspm_csv(&self, intersection: &str, from: f64, to: f64) -> Result<String, String> {
-        let events = self.signal_events(&Caller::anonymous(), intersection, from, to).map_err(err)?;
+    fn atspm_csv(&self, intersection: &str, from: f64, to: f64) -> Result<String, ApiError> {
+        let events = self.signal_events(&Caller::anonymous(), intersection, from, to).map_err(api_error)?;
         // City clock seconds since midnight of 2026-01-01 (the twin's day 0).
         let mut out = String::from("TimeStamp,DeviceId,EventId,Parameter\n");
         for (t, code, param) in events {
@@ -116,8 +136,8 @@ impl crate::Backend for Brain {
         Ok(out)
     }
 
-    fn history(&self, scope: &str, from: f64, to: f64, resolution_s: f64) -> Result<HistoryResponse, String> {
-        let h = Brain::history(self, &Caller::anonymous(), scope, from, to, resolution_s).map_err(err)?;
+    fn history(&self, scope: &str, from: f64, to: f64, resolution_s: f64) -> Result<HistoryResponse, ApiError> {
+        let h = Brain::history(self, &Caller::anonymous(), scope, from, to, resolution_s).map_err(api_error)?;
         let points = h
             .points
             .into_iter()
@@ -137,52 +157,69 @@ impl crate::Backend for Brain {
         })
     }
 
-    fn signals(&self) -> serde_json::Value {
-        let signals = Brain::signals(self, &Caller::anonymous()).unwrap_or_default();
-        let list: Vec<_> = signals
+    fn signals(&self) -> Result<SignalsResponse, ApiError> {
+        let signals = Brain::signals(self, &Caller::anonymous()).map_err(api_error)?;
+        let list = signals
             .iter()
             .map(|s| {
                 let i = self.net.intersection(s.intersection);
-                let plan: Vec<_> = i
+                let plan = i
                     .phases
                     .iter()
-                    .map(|p| {
-                        let green: Vec<usize> = p.green.iter().enumerate().filter(|(_, g)| **g).map(|(k, _)| k).collect();
-                        serde_json::json!({"duration_s": p.duration, "green_movements": green})
+                    .map(|p| PlanPhase {
+                        duration_s: p.duration,
+                        green_movements: p.green.iter().enumerate().filter(|(_, g)| **g).map(|(k, _)| k).collect(),
                     })
                     .collect();
-                serde_json::json!({"id": i.name, "phase": s.phase, "phases": s.phases, "plan": plan})
+                SignalInfo { id: i.name.clone(), phase: s.phase, phases: s.phases, plan }
             })
             .collect();
-        serde_json::json!({ "time_s": self.now(), "signals": list })
+        Ok(SignalsResponse { time_s: self.now(), signals: list })
     }
 
-    fn sensors(&self) -> serde_json::Value {
-        let Ok(registry) = Brain::sensors(self, &Caller::anonymous()) else { return serde_json::json!({}) };
-        let list: Vec<_> = registry
+    fn sensors(&self) -> Result<SensorsResponse, ApiError> {
+        let registry = Brain::sensors(self, &Caller::anonymous()).map_err(api_error)?;
+        let sensors: Vec<_> = registry
             .sensors()
-            .map(|(_, s)| {
-                serde_json::json!({
-                    "id": s.id, "kind": s.kind.as_str(), "owner": s.owner, "location": s.location.label,
-                    "point": s.location.point.map(|p| [p.x, p.y]),
-                })
+            .map(|(_, s)| SensorInfo {
+                id: s.id.clone(),
+                kind: s.kind.into(),
+                owner: s.owner.clone(),
+                location: s.location.label.clone(),
+                point: s.location.point.map(|p| [p.x, p.y]),
             })
             .collect();
-        serde_json::json!({ "count": list.len(), "sensors": list })
+        Ok(SensorsResponse { count: sensors.len(), sensors })
     }
 
-    fn rejected(&self) -> serde_json::Value {
+    fn rejected(&self, before: Option<u64>, limit: usize) -> Result<RejectedResponse, ApiError> {
         let c = self.counters();
-        let stored = Brain::rejected(self, &Caller::anonymous(), 100).unwrap_or_default();
-        let list: Vec<_> = stored
-            .iter()
-            .map(|r| serde_json::json!({"time_s": r.time, "batch": r.batch, "index": r.index, "error": r.error, "raw": r.raw}))
+        // One more than asked, to know whether an older page exists.
+        // STORE-PAGING: until the store's cursor lands, only the newest page exists.
+        let mut rows = if before.is_some() {
+            Vec::new()
+        } else {
+            Brain::rejected(self, &Caller::anonymous(), limit + 1).map_err(api_error)?
+        };
+        rows.truncate(limit);
+        let next_before = None;
+        let recent = rows
+            .into_iter()
+            .enumerate()
+            .map(|(k, r)| RejectedRecord {
+                id: k as u64,
+                time_s: r.time,
+                batch: r.batch,
+                index: r.index,
+                error: r.error,
+                raw: r.raw,
+            })
             .collect();
-        serde_json::json!({ "total_accepted": c.accepted, "total_rejected": c.rejected, "recent": list })
+        Ok(RejectedResponse { total_accepted: c.accepted, total_rejected: c.rejected, limit, next_before, recent })
     }
 
-    fn snapshot_at(&self, t: f64) -> Option<LiveState> {
-        let replay = Brain::snapshot_at(self, &Caller::anonymous(), t).ok().flatten()?;
+    fn snapshot_at(&self, t: f64) -> Result<Option<LiveState>, ApiError> {
+        let Some(replay) = Brain::snapshot_at(self, &Caller::anonymous(), t).map_err(api_error)? else { return Ok(None) };
         let (snap, cfg) = (replay.snapshot, replay.state_config);
         let roads = snap
             .road_speeds
@@ -190,22 +227,22 @@ impl crate::Backend for Brain {
             .enumerate()
             .map(|(k, v)| {
                 let r = twin::RoadId(k as u32);
-                let class = api::road_class(&self.net, r);
-                let th = cfg.thresholds(if class == "arterial" { state::RoadClass::Arterial } else { state::RoadClass::Local });
+                // The same classification and thresholds as the live estimate.
+                let th = cfg.thresholds(api::road_class(&self.net, r, &cfg).into());
                 api::RoadState {
                     id: self.net.road(r).name.clone(),
                     speed_kmh: v.map(|v| (v as f64 * 36.0).round() / 10.0),
                     tti: None,
-                    grade: v.map(|v| th.grade(v as f64).as_str()).unwrap_or("unknown").to_string(),
+                    grade: v.map(|v| th.grade(v as f64)).into(),
                 }
             })
             .collect();
-        Some(LiveState {
+        Ok(Some(LiveState {
             city: api::CityKpis {
                 time_s: snap.time,
                 delay_index: snap.delay_index.unwrap_or(1.0),
                 tpi: snap.tpi,
-                tpi_grade: state::TpiGrade::of(snap.tpi).as_str().to_string(),
+                tpi_grade: state::TpiGrade::of(snap.tpi).into(),
                 average_speed_kmh: snap.mean_speed.unwrap_or(0.0) * 3.6,
                 vehicles: 0,
                 trips_finished: 0,
@@ -213,7 +250,7 @@ impl crate::Backend for Brain {
             },
             roads,
             intersections: Vec::new(),
-        })
+        }))
     }
 
     fn prometheus(&self, out: &mut String) {
@@ -231,6 +268,15 @@ impl crate::Backend for Brain {
              # TYPE citybrain_plugin_panics_total counter\ncitybrain_plugin_panics_total {}\n",
             c.accepted, c.rejected, c.sink_errors, c.events, c.plugin_panics
         ));
+    }
+
+    fn health(&self) -> StorageHealth {
+        // STORE-HEALTH: until the store's health probe lands.
+        StorageHealth::ok()
+    }
+
+    fn now(&self) -> f64 {
+        Brain::now(self)
     }
 }
 

@@ -1,40 +1,52 @@
-//! The HTTP surface: REST under `/api/v1`, the WebSocket stream, health, Prometheus
-//! metrics, OpenAPI and the dashboard's static files.
+//! The HTTP surface: REST under `/api/v1`, health, Prometheus metrics, OpenAPI and the
+//! dashboard's static files. The WebSocket stream is in [`crate::ws`], the accept loop
+//! with its timeouts and connection cap in [`crate::transport`].
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{header, StatusCode};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use tokio::sync::broadcast;
 use tower_http::services::ServeDir;
+use utoipa::IntoParams;
 
 use crate::api::*;
+use crate::error::{ApiError, ErrorBody};
+use crate::openapi::{FeatureCollection, ObservationBatch};
 
 /// What the HTTP layer needs from the brain behind it. Implemented for the runtime
-/// ([`brain::Brain`]) in [`crate::backend`]; every method is synchronous and may block briefly.
+/// ([`brain::Brain`]) in [`crate::backend`]; every method is synchronous and may block
+/// briefly; the server calls the slow ones off the async runtime.
 pub trait Backend: Send + Sync + 'static {
-    /// Validate and ingest a `{"observations":[…]}` body. `Err` means the body itself is
-    /// malformed (HTTP 400); per-record problems are reported inside the response.
-    fn ingest(&self, body: &[u8]) -> Result<Ingested, String>;
-    /// History for `scope` (`city`, `road:ID`, `area:ID`) over `[from, to]` at `resolution_s`.
-    fn history(&self, scope: &str, from: f64, to: f64, resolution_s: f64) -> Result<HistoryResponse, String>;
-    fn signals(&self) -> serde_json::Value;
-    fn sensors(&self) -> serde_json::Value;
-    fn rejected(&self) -> serde_json::Value;
-    /// The stored state snapshot nearest to simulated time `t`, for replay.
-    fn snapshot_at(&self, t: f64) -> Option<LiveState>;
+    /// Validate and ingest a `{"observations":[…]}` body. `Err` is about the body as a
+    /// whole (malformed: 400); per-record problems are reported inside the response.
+    fn ingest(&self, body: &[u8]) -> Result<Ingested, ApiError>;
+    /// History for `scope` (`city`, `road:ID`, `area:ID`, `intersection:ID`) over
+    /// `[from, to]` at `resolution_s` (the window is already bounded by the server).
+    fn history(&self, scope: &str, from: f64, to: f64, resolution_s: f64) -> Result<HistoryResponse, ApiError>;
+    fn signals(&self) -> Result<SignalsResponse, ApiError>;
+    fn sensors(&self) -> Result<SensorsResponse, ApiError>;
+    /// One page of stored rejected records, newest first: ids below `before` (all when
+    /// `None`), at most `limit`.
+    fn rejected(&self, before: Option<u64>, limit: usize) -> Result<RejectedResponse, ApiError>;
+    /// The stored state snapshot at or before time `t`, for replay (`None`: nothing stored).
+    fn snapshot_at(&self, t: f64) -> Result<Option<LiveState>, ApiError>;
     /// ATSPM hi-res events of one controller as CSV (`TimeStamp,DeviceId,EventId,Parameter`).
-    fn atspm_csv(&self, intersection: &str, from: f64, to: f64) -> Result<String, String>;
+    fn atspm_csv(&self, intersection: &str, from: f64, to: f64) -> Result<String, ApiError>;
     /// Append backend-specific Prometheus lines.
     fn prometheus(&self, out: &mut String);
+    /// Whether storage can write (`/healthz` answers 503 when it cannot).
+    fn health(&self) -> StorageHealth;
+    /// The brain's clock: the end of the default query windows.
+    fn now(&self) -> f64;
 }
 
 /// The outcome of an ingest call: the per-record response, and whether the accepted
@@ -48,7 +60,7 @@ pub struct Ingested {
 pub struct Hub {
     network: Arc<str>,
     live: RwLock<Arc<LiveState>>,
-    tx: broadcast::Sender<Arc<str>>,
+    pub(crate) tx: broadcast::Sender<Arc<str>>,
     pub requests: AtomicU64,
     pub ws_clients: AtomicU64,
     pub published: AtomicU64,
@@ -84,29 +96,72 @@ impl Hub {
 }
 
 #[derive(Clone)]
-struct App {
-    hub: Arc<Hub>,
-    backend: Arc<dyn Backend>,
+pub(crate) struct App {
+    pub hub: Arc<Hub>,
+    pub backend: Arc<dyn Backend>,
+    pub cfg: Arc<HttpConfig>,
 }
 
-/// Server settings.
+/// Server settings: limits, timeouts and the query windows.
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
     /// Directory of the dashboard (`web/`).
     pub web_dir: PathBuf,
     /// Largest accepted request body in bytes; larger gets 413.
     pub max_body_bytes: usize,
+    /// Open connections at most (WebSockets included); more are answered 503 and closed.
+    pub max_connections: usize,
+    /// A request head (and, on a keep-alive connection, the next one) must arrive within this.
+    pub header_read_timeout: Duration,
+    /// A connection with no byte read or written for this long is closed.
+    pub idle_timeout: Duration,
+    /// Open `/api/v1/stream` clients at most; more get 503.
+    pub ws_max_clients: usize,
+    /// Largest inbound WebSocket message or frame (the stream is server to client).
+    pub ws_max_message_bytes: usize,
+    /// Origins besides the served one that may open the stream (e.g.
+    /// `https://ops.example.org`). A request without `Origin` (not from a browser) is allowed.
+    pub ws_allowed_origins: Vec<String>,
+    /// `/history` window when `from` is not given, seconds.
+    pub history_default_window_s: f64,
+    /// Widest `/history` window, seconds; wider is 422.
+    pub history_max_window_s: f64,
+    /// Most points (`window / resolution`) one `/history` call may ask for.
+    pub history_max_points: f64,
+    /// `/signals/events` window when `from` is not given, seconds.
+    pub events_default_window_s: f64,
+    /// Widest `/signals/events` window, seconds; wider is 422.
+    pub events_max_window_s: f64,
+    /// Default and largest page of `/rejected`.
+    pub rejected_default_limit: usize,
+    pub rejected_max_limit: usize,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { web_dir: PathBuf::from("web"), max_body_bytes: 16 << 20 }
+        HttpConfig {
+            web_dir: PathBuf::from("web"),
+            max_body_bytes: 16 << 20,
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            ws_max_clients: 256,
+            ws_max_message_bytes: 64 << 10,
+            ws_allowed_origins: Vec::new(),
+            history_default_window_s: 3600.0,
+            history_max_window_s: 7.0 * 86_400.0,
+            history_max_points: 20_000.0,
+            events_default_window_s: 3600.0,
+            events_max_window_s: 86_400.0,
+            rejected_default_limit: 100,
+            rejected_max_limit: 1000,
+        }
     }
 }
 
 /// The whole router.
 pub fn router(hub: Arc<Hub>, backend: Arc<dyn Backend>, cfg: &HttpConfig) -> Router {
-    let app = App { hub, backend };
+    let app = App { hub, backend, cfg: Arc::new(cfg.clone()) };
     let api = Router::new()
         .route("/openapi.json", get(openapi))
         .route("/network", get(network))
@@ -117,11 +172,11 @@ pub fn router(hub: Arc<Hub>, backend: Arc<dyn Backend>, cfg: &HttpConfig) -> Rou
         .route("/signals", get(signals))
         .route("/sensors", get(sensors))
         .route("/rejected", get(rejected))
-        .route("/observations", post(ingest).layer(DefaultBodyLimit::max(cfg.max_body_bytes)))
-        .route("/stream", get(stream));
+        .route("/observations", post(ingest))
+        .route("/stream", get(crate::ws::stream));
     Router::new()
         .nest("/api/v1", api)
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback_service(ServeDir::new(&cfg.web_dir))
         .layer(axum::middleware::from_fn_with_state(app.clone(), count_requests))
@@ -137,107 +192,272 @@ fn json_text(body: impl Into<String>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body.into()).into_response()
 }
 
-fn bad_request(msg: String) -> Response {
-    (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": msg }))).into_response()
+/// The OpenAPI 3.1 document of this API.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "This document", content_type = "application/json", body = Object)))]
+pub(crate) async fn openapi() -> Response {
+    json_text(crate::openapi::document_json())
 }
 
-async fn openapi() -> Response {
-    json_text(crate::openapi::document().to_string())
-}
-
-async fn network(State(app): State<App>) -> Response {
+/// The road network as GeoJSON.
+#[utoipa::path(get, path = "/api/v1/network", tag = "city",
+    responses((status = 200, description = "Roads (LineString) and intersections (Point)", body = FeatureCollection)))]
+pub(crate) async fn network(State(app): State<App>) -> Response {
     json_text(app.hub.network.to_string())
 }
 
-async fn state(State(app): State<App>) -> Response {
+/// Live city, road and intersection state.
+#[utoipa::path(get, path = "/api/v1/state", tag = "state", responses((status = 200, body = LiveState)))]
+pub(crate) async fn state(State(app): State<App>) -> Response {
     Json(app.hub.live().as_ref().clone()).into_response()
 }
 
-#[derive(Deserialize)]
-struct HistoryParams {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct HistoryParams {
+    /// `city`, `road:ID`, `area:NAME` or `intersection:ID` (its approaches averaged).
     scope: Option<String>,
+    /// Window start, seconds on the brain clock (default: `to` minus one hour).
     from: Option<f64>,
+    /// Window end, seconds (default: now).
     to: Option<f64>,
+    /// Seconds per point, at least 1 (default 60); under 60 gives stored snapshots, under
+    /// 900 minute buckets, else 15-minute buckets.
     resolution: Option<f64>,
 }
 
-async fn history(State(app): State<App>, Query(q): Query<HistoryParams>) -> Response {
-    let now = app.hub.live().city.time_s;
+/// History of a scope over a bounded window.
+#[utoipa::path(get, path = "/api/v1/history", tag = "state", params(HistoryParams),
+    responses(
+        (status = 200, body = HistoryResponse),
+        (status = 400, description = "A parameter is not a number", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller", body = ErrorBody),
+        (status = 404, description = "Unknown road or intersection", body = ErrorBody),
+        (status = 422, description = "Unknown scope kind, `from` after `to`, resolution under 1 s, or a window beyond the maximum", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+pub(crate) async fn history(
+    State(app): State<App>,
+    q: Result<Query<HistoryParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q?;
+    let cfg = &app.cfg;
     let scope = q.scope.unwrap_or_else(|| "city".into());
-    let to = q.to.unwrap_or(now);
-    let from = q.from.unwrap_or(to - 3600.0).max(0.0);
+    let to = q.to.unwrap_or_else(|| app.backend.now());
+    let from = q.from.unwrap_or(to - cfg.history_default_window_s).max(0.0);
     let res = q.resolution.unwrap_or(60.0);
-    if !(from.is_finite() && to.is_finite() && from <= to) {
-        return bad_request(format!("from/to: need from <= to, got from={from} to={to}"));
-    }
+    check_window("from/to", from, to, cfg.history_max_window_s)?;
     if !(res.is_finite() && res >= 1.0) {
-        return bad_request(format!("resolution: must be at least 1 second, got {res}"));
+        return Err(ApiError::Invalid(format!("resolution: must be at least 1 second, got {res}")));
+    }
+    if (to - from) / res > cfg.history_max_points {
+        return Err(ApiError::Invalid(format!(
+            "resolution: {res} s over a {} s window gives more than {} points; use a coarser resolution or a shorter window",
+            to - from,
+            cfg.history_max_points
+        )));
     }
     let backend = app.backend.clone();
-    match tokio::task::spawn_blocking(move || backend.history(&scope, from, to, res)).await {
-        Ok(Ok(h)) => Json(h).into_response(),
-        Ok(Err(e)) => bad_request(e),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    let h = tokio::task::spawn_blocking(move || backend.history(&scope, from, to, res)).await??;
+    Ok(Json(h).into_response())
 }
 
-#[derive(Deserialize)]
-struct SnapshotParams {
+/// `from <= to`, both finite, and the window no wider than `max_s`.
+fn check_window(name: &str, from: f64, to: f64, max_s: f64) -> Result<(), ApiError> {
+    if !(from.is_finite() && to.is_finite()) {
+        return Err(ApiError::Invalid(format!("{name}: must be finite numbers, got from={from} to={to}")));
+    }
+    if from > to {
+        return Err(ApiError::Invalid(format!("{name}: need from <= to, got from={from} to={to}")));
+    }
+    if to - from > max_s {
+        return Err(ApiError::Invalid(format!(
+            "{name}: the window is {} s, the maximum is {max_s} s; ask for several windows",
+            to - from
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SnapshotParams {
+    /// Time to replay, seconds on the brain clock.
     t: f64,
 }
 
-async fn snapshot(State(app): State<App>, Query(q): Query<SnapshotParams>) -> Response {
+/// The stored state snapshot at or before `t` (replay).
+#[utoipa::path(get, path = "/api/v1/snapshot", tag = "state", params(SnapshotParams),
+    responses(
+        (status = 200, body = LiveState),
+        (status = 400, description = "`t` missing or not a number", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller", body = ErrorBody),
+        (status = 404, description = "No snapshot stored yet", body = ErrorBody),
+        (status = 422, description = "`t` is not finite", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+pub(crate) async fn snapshot(
+    State(app): State<App>,
+    q: Result<Query<SnapshotParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q?;
     if !q.t.is_finite() {
-        return bad_request(format!("t: must be a number, got {}", q.t));
+        return Err(ApiError::Invalid(format!("t: must be a finite number, got {}", q.t)));
     }
     let backend = app.backend.clone();
-    match tokio::task::spawn_blocking(move || backend.snapshot_at(q.t)).await {
-        Ok(Some(s)) => Json(s).into_response(),
-        Ok(None) => (StatusCode::NOT_FOUND, Json(serde_json::json!({"error": "no snapshot stored yet"}))).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    match tokio::task::spawn_blocking(move || backend.snapshot_at(q.t)).await?? {
+        Some(s) => Ok(Json(s).into_response()),
+        None => Err(ApiError::NotFound { what: "snapshot at t", id: q.t.to_string() }),
     }
 }
 
-#[derive(Deserialize)]
-struct AtspmParams {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AtspmParams {
+    /// Intersection id.
     intersection: String,
+    /// Window start, seconds (default: `to` minus one hour).
     from: Option<f64>,
+    /// Window end, seconds (default: now).
     to: Option<f64>,
 }
 
-async fn atspm(State(app): State<App>, Query(q): Query<AtspmParams>) -> Response {
-    let to = q.to.unwrap_or(f64::MAX);
-    let from = q.from.unwrap_or(0.0);
+/// The ATSPM hi-res event log of one controller, as CSV.
+#[utoipa::path(get, path = "/api/v1/signals/events", tag = "signals", params(AtspmParams),
+    responses(
+        (status = 200, description = "`TimeStamp,DeviceId,EventId,Parameter` lines", content_type = "text/csv", body = String),
+        (status = 400, description = "`intersection` missing or a time not a number", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller", body = ErrorBody),
+        (status = 404, description = "Unknown intersection", body = ErrorBody),
+        (status = 422, description = "`from` after `to` or a window beyond the maximum (24 h by default)", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+pub(crate) async fn atspm(State(app): State<App>, q: Result<Query<AtspmParams>, QueryRejection>) -> Result<Response, ApiError> {
+    let Query(q) = q?;
+    let cfg = &app.cfg;
+    let to = q.to.unwrap_or_else(|| app.backend.now());
+    let from = q.from.unwrap_or(to - cfg.events_default_window_s).max(0.0);
+    check_window("from/to", from, to, cfg.events_max_window_s)?;
     let backend = app.backend.clone();
-    match tokio::task::spawn_blocking(move || backend.atspm_csv(&q.intersection, from, to)).await {
-        Ok(Ok(csv)) => ([(header::CONTENT_TYPE, "text/csv")], csv).into_response(),
-        Ok(Err(e)) => bad_request(e),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    let csv = tokio::task::spawn_blocking(move || backend.atspm_csv(&q.intersection, from, to)).await??;
+    Ok(([(header::CONTENT_TYPE, "text/csv")], csv).into_response())
+}
+
+/// Current phase and plan of every signal.
+#[utoipa::path(get, path = "/api/v1/signals", tag = "signals", responses((status = 200, body = SignalsResponse), (status = 403, body = ErrorBody)))]
+pub(crate) async fn signals(State(app): State<App>) -> Result<Response, ApiError> {
+    Ok(Json(app.backend.signals()?).into_response())
+}
+
+/// The sensor registry.
+#[utoipa::path(get, path = "/api/v1/sensors", tag = "ingest", responses((status = 200, body = SensorsResponse), (status = 403, body = ErrorBody)))]
+pub(crate) async fn sensors(State(app): State<App>) -> Result<Response, ApiError> {
+    Ok(Json(app.backend.sensors()?).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RejectedParams {
+    /// Cursor: only records with an id below this (the previous page's `next_before`);
+    /// absent for the newest page.
+    #[param(minimum = 0)]
+    before: Option<u64>,
+    /// Page size (default 100, at most 1000).
+    #[param(minimum = 1)]
+    limit: Option<usize>,
+}
+
+/// Stored rejected observation records with their errors, newest first, one page.
+#[utoipa::path(get, path = "/api/v1/rejected", tag = "ingest", params(RejectedParams),
+    responses(
+        (status = 200, body = RejectedResponse),
+        (status = 400, description = "`before` or `limit` not a non-negative integer", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller", body = ErrorBody),
+        (status = 422, description = "`limit` 0 or above the maximum", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+pub(crate) async fn rejected(
+    State(app): State<App>,
+    q: Result<Query<RejectedParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q?;
+    let limit = q.limit.unwrap_or(app.cfg.rejected_default_limit);
+    if limit == 0 || limit > app.cfg.rejected_max_limit {
+        return Err(ApiError::Invalid(format!("limit: must be 1..={}, got {limit}", app.cfg.rejected_max_limit)));
+    }
+    let backend = app.backend.clone();
+    let page = tokio::task::spawn_blocking(move || backend.rejected(q.before, limit)).await??;
+    Ok(Json(page).into_response())
+}
+
+/// Whether a `Content-Type` is JSON (`application/json`, any parameters).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Ingest a batch of observations; bad records are rejected one by one.
+#[utoipa::path(post, path = "/api/v1/observations", tag = "ingest",
+    request_body(content = ObservationBatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Per-record results; accepted records are committed", body = IngestResponse),
+        (status = 400, description = "Not JSON of the batch shape", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller", body = ErrorBody),
+        (status = 413, description = "Body over the limit (16 MiB by default)", body = ErrorBody),
+        (status = 415, description = "`Content-Type` is not `application/json`", body = ErrorBody),
+        (status = 503, description = "Records validated but storage failed: nothing of the batch is accepted; resend it", body = IngestResponse),
+    ))]
+pub(crate) async fn ingest(State(app): State<App>, req: Request) -> Result<Response, ApiError> {
+    if !is_json(req.headers()) {
+        let got = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("none").to_string();
+        return Err(ApiError::UnsupportedMediaType(format!("Content-Type: expected application/json, got {got}")));
+    }
+    let limit = app.cfg.max_body_bytes;
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::TooLarge { limit });
+    }
+    let body = axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.downcast_ref::<http_body_util::LengthLimitError>().is_some())
+            || e.to_string().contains("length limit");
+        if too_large {
+            ApiError::TooLarge { limit }
+        } else {
+            ApiError::Malformed(format!("reading the body: {e}"))
+        }
+    })?;
+    let backend = app.backend.clone();
+    let r = tokio::task::spawn_blocking(move || backend.ingest(&body)).await??;
+    if r.stored {
+        Ok(Json(r.response).into_response())
+    } else {
+        // Validated but not durable: the client must resend the batch.
+        Ok((StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], Json(r.response)).into_response())
     }
 }
 
-async fn signals(State(app): State<App>) -> Response {
-    Json(app.backend.signals()).into_response()
-}
-async fn sensors(State(app): State<App>) -> Response {
-    Json(app.backend.sensors()).into_response()
-}
-async fn rejected(State(app): State<App>) -> Response {
-    Json(app.backend.rejected()).into_response()
-}
-
-async fn ingest(State(app): State<App>, body: Bytes) -> Response {
+/// Liveness and storage health.
+#[utoipa::path(get, path = "/healthz", tag = "meta",
+    responses(
+        (status = 200, description = "Serving, storage writable", body = HealthResponse),
+        (status = 503, description = "Storage cannot write", body = HealthResponse),
+    ))]
+pub(crate) async fn healthz(State(app): State<App>) -> Result<Response, ApiError> {
     let backend = app.backend.clone();
-    match tokio::task::spawn_blocking(move || backend.ingest(&body)).await {
-        Ok(Ok(r)) if r.stored => Json(r.response).into_response(),
-        // Validated but not durable: the client must retry the batch.
-        Ok(Ok(r)) => (StatusCode::SERVICE_UNAVAILABLE, Json(r.response)).into_response(),
-        Ok(Err(e)) => bad_request(e),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    let storage = tokio::task::spawn_blocking(move || backend.health()).await?;
+    let status = storage.status;
+    let code = if status == HealthStatus::Ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    Ok((code, Json(HealthResponse { status, storage })).into_response())
 }
 
-async fn metrics(State(app): State<App>) -> Response {
+/// Prometheus metrics (text exposition format 0.0.4).
+#[utoipa::path(get, path = "/metrics", tag = "meta",
+    responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String)))]
+pub(crate) async fn metrics(State(app): State<App>) -> Response {
     let live = app.hub.live();
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, v: f64| {
@@ -252,42 +472,4 @@ async fn metrics(State(app): State<App>) -> Response {
     gauge("citybrain_vehicles", "Vehicles in the network.", live.city.vehicles as f64);
     app.backend.prometheus(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
-}
-
-async fn stream(State(app): State<App>, ws: WebSocketUpgrade) -> Response {
-    ws.on_upgrade(move |socket| serve_stream(app, socket))
-}
-
-async fn serve_stream(app: App, mut socket: WebSocket) {
-    app.hub.ws_clients.fetch_add(1, Ordering::Relaxed);
-    let mut rx = app.hub.tx.subscribe();
-    let snapshot = |app: &App| serde_json::to_string(&StreamMessage::Snapshot(app.hub.live().as_ref().clone())).ok();
-    if let Some(s) = snapshot(&app) {
-        if socket.send(Message::Text(s.into())).await.is_err() {
-            app.hub.ws_clients.fetch_sub(1, Ordering::Relaxed);
-            return;
-        }
-    }
-    loop {
-        tokio::select! {
-            msg = rx.recv() => {
-                let text: String = match msg {
-                    Ok(t) => t.to_string(),
-                    // A slow client missed deltas: resynchronise with a snapshot.
-                    Err(broadcast::error::RecvError::Lagged(_)) => match snapshot(&app) { Some(s) => s, None => break },
-                    Err(broadcast::error::RecvError::Closed) => break,
-                };
-                if socket.send(Message::Text(text.into())).await.is_err() {
-                    break;
-                }
-            }
-            incoming = socket.recv() => {
-                match incoming {
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                    _ => {}
-                }
-            }
-        }
-    }
-    app.hub.ws_clients.fetch_sub(1, Ordering::Relaxed);
 }

@@ -95,11 +95,7 @@ impl StateEstimator {
             .iter()
             .map(|r| {
                 let free_speed = r.lanes().map(|l| net.lane(l).max_speed).fold(0.0, f64::max).max(0.1);
-                let class = if free_speed >= cfg.arterial_min_limit - 1e-9 || r.lane_count >= cfg.arterial_min_lanes {
-                    RoadClass::Arterial
-                } else {
-                    RoadClass::Local
-                };
+                let class = cfg.classify(free_speed, r.lane_count);
                 let length = city::geom::polyline_length(&r.points).max(1.0);
                 let mid = city::geom::point_at(&r.points, length / 2.0);
                 RoadInfo {

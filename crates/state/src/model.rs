@@ -144,6 +144,17 @@ impl Default for StateConfig {
 }
 
 impl StateConfig {
+    /// The one road classification, used by the estimator, replay and the map: arterial
+    /// when the free-flow speed (m/s) reaches `arterial_min_limit` or the road has at
+    /// least `arterial_min_lanes` lanes.
+    pub fn classify(&self, free_speed: f64, lanes: u32) -> RoadClass {
+        if free_speed >= self.arterial_min_limit - 1e-9 || lanes >= self.arterial_min_lanes {
+            RoadClass::Arterial
+        } else {
+            RoadClass::Local
+        }
+    }
+
     pub fn thresholds(&self, class: RoadClass) -> Thresholds {
         match class {
             RoadClass::Arterial => self.arterial,

@@ -1,0 +1,130 @@
+//! [`ApiError`]: every error the API answers, with its HTTP status and the JSON problem
+//! body `{"error": {"code": "...", "message": "..."}}` ([`ErrorBody`]).
+//!
+//! | variant | status | code | when |
+//! | --- | --- | --- | --- |
+//! | `Malformed` | 400 | `malformed` | the request cannot be parsed (bad JSON, a query value that is not a number, a missing parameter) |
+//! | `Forbidden` | 403 | `forbidden` | a WebSocket from a foreign `Origin` |
+//! | `NotFound` | 404 | `not_found` | an unknown road, intersection or replay time |
+//! | `TooLarge` | 413 | `too_large` | the body exceeds the configured limit |
+//! | `UnsupportedMediaType` | 415 | `unsupported_media_type` | a `POST` body that is not `application/json` |
+//! | `Invalid` | 422 | `invalid` | parsed, but the content is not acceptable (a window beyond the maximum, `from > to`) |
+//! | `Unavailable` | 503 | `storage_unavailable` | the store cannot read or write; retry later |
+//! | `Overloaded` | 503 | `overloaded` | a capacity limit (stream clients) is reached; retry later |
+//! | `Internal` | 500 | `internal` | a bug (a panicked handler) |
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// An API failure. Library errors are mapped into it by the server's adapter; a storage
+/// failure is always [`ApiError::Unavailable`] (503), never a client error.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{what} {id:?} not found")]
+    NotFound { what: &'static str, id: String },
+    #[error("body too large: the limit is {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Overloaded(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Machine-readable error codes of [`ErrorBody`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    Malformed,
+    Forbidden,
+    NotFound,
+    TooLarge,
+    UnsupportedMediaType,
+    Invalid,
+    StorageUnavailable,
+    Overloaded,
+    Internal,
+}
+
+/// The body of every error response.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// What went wrong, naming the parameter or field.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) | ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::Malformed(_) => ErrorCode::Malformed,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::NotFound { .. } => ErrorCode::NotFound,
+            ApiError::TooLarge { .. } => ErrorCode::TooLarge,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::Invalid(_) => ErrorCode::Invalid,
+            ApiError::Unavailable(_) => ErrorCode::StorageUnavailable,
+            ApiError::Overloaded(_) => ErrorCode::Overloaded,
+            ApiError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody { error: ErrorDetail { code: self.code(), message: self.to_string() } }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if matches!(self, ApiError::Internal(_)) {
+            tracing::error!("{self}");
+        }
+        let mut r = (self.status(), Json(self.body())).into_response();
+        if matches!(self, ApiError::Unavailable(_) | ApiError::Overloaded(_)) {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+        }
+        r
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::Malformed(format!("query: {}", e.body_text()))
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::Internal(format!("handler task failed: {e}"))
+    }
+}

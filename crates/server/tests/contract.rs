@@ -1,0 +1,206 @@
+//! The API contract: a real brain (twin, SQLite) served on loopback, and a live response
+//! of every endpoint (successes and errors) validated against the OpenAPI document the
+//! server itself serves: the status must be documented for the route, the content type
+//! must match, and a JSON body must satisfy the documented schema (`$ref`s resolved into
+//! the document's components, JSON Schema 2020-12 as OpenAPI 3.1 says).
+
+mod common;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use brain::{run_twin, Brain, BrainConfig};
+use common::*;
+use serde_json::{json, Value};
+use server::client::Client;
+use twin::{Sim, SimConfig};
+
+struct Contract {
+    doc: Value,
+    checked: Vec<String>,
+}
+
+impl Contract {
+    /// Check one exchange against the document; `route` is the documented path template.
+    fn check(&mut self, method: &str, route: &str, status: u16, content_type: &str, body: &str) {
+        let op = &self.doc["paths"][route][method];
+        assert!(op.is_object(), "{method} {route} is not documented");
+        let resp = &op["responses"][status.to_string()];
+        assert!(resp.is_object(), "{method} {route}: status {status} is not documented (body {body})");
+        let media = content_type.split(';').next().unwrap().trim();
+        if status == 101 {
+            self.checked.push(format!("{method} {route} {status}"));
+            return;
+        }
+        let content = resp["content"].as_object().unwrap_or_else(|| panic!("{method} {route} {status}: no content documented"));
+        let schema = &content
+            .get(media)
+            .unwrap_or_else(|| panic!("{method} {route} {status}: content type {media} not documented ({:?})", content.keys()))
+            ["schema"];
+        if media == "application/json" {
+            let instance: Value =
+                serde_json::from_str(body).unwrap_or_else(|e| panic!("{method} {route} {status}: not JSON ({e}): {body}"));
+            self.validate(schema, &instance, &format!("{method} {route} {status}"));
+        }
+        self.checked.push(format!("{method} {route} {status}"));
+    }
+
+    fn validate(&self, schema: &Value, instance: &Value, what: &str) {
+        let mut root = schema.clone();
+        root.as_object_mut().unwrap().insert("components".into(), self.doc["components"].clone());
+        let v = jsonschema::draft202012::options().build(&root).unwrap_or_else(|e| panic!("{what}: bad schema: {e}"));
+        let errors: Vec<String> = v.iter_errors(instance).take(5).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+        let shown = instance.to_string();
+        assert!(errors.is_empty(), "{what}: response violates the document: {errors:?}\n{}", &shown[..shown.len().min(2000)]);
+    }
+}
+
+fn request(addr: SocketAddr, method: &str, path: &str, headers: &str, body: &str) -> (u16, String, String) {
+    let (status, h, b) = raw(
+        addr,
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    let ct = h.lines().find_map(|l| l.strip_prefix("content-type:")).unwrap_or("").trim().to_string();
+    (status, ct, b)
+}
+
+#[test]
+fn every_endpoint_answers_what_the_document_says() {
+    let dir = std::env::temp_dir().join(format!("citybrain-contract-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = BrainConfig { speed: 1e6, duration_s: Some(300.0), ..BrainConfig::new(dir.join("brain.sqlite")) };
+    let c = city();
+    let brain = Brain::open(c.network.clone(), &cfg).unwrap();
+    let http = server::HttpConfig { web_dir: web_dir(), max_body_bytes: 1 << 16, ..Default::default() };
+    let hub = server::Hub::new(&brain.net);
+    server::attach(&brain, hub.clone());
+    let (addr, _rt) = serve_with(hub, brain.clone(), http);
+    let sim = Sim::from_parts(c.network.clone(), c.demand.flows.clone(), SimConfig { record_events: true, ..Default::default() });
+    run_twin(brain.clone(), sim, None, Arc::new(AtomicBool::new(false)));
+
+    let mut client = Client::connect(addr).unwrap();
+    let doc: Value = serde_json::from_str(&client.get("/api/v1/openapi.json").unwrap().body).unwrap();
+    assert_eq!(doc["openapi"].as_str().map(|v| &v[..3]), Some("3.1"));
+    let mut k = Contract { doc, checked: Vec::new() };
+    let get = |k: &mut Contract, route: &str, path: &str| {
+        let (status, ct, body) = request(addr, "GET", path, "", "");
+        k.check("get", route, status, &ct, &body);
+        (status, body)
+    };
+
+    get(&mut k, "/api/v1/openapi.json", "/api/v1/openapi.json");
+    get(&mut k, "/api/v1/network", "/api/v1/network");
+    let (_, state) = get(&mut k, "/api/v1/state", "/api/v1/state");
+    let state: Value = serde_json::from_str(&state).unwrap();
+    // The generated client crashed on these: null speeds and the `unknown` grade.
+    assert!(state["roads"].as_array().unwrap().iter().any(|r| r["speed_kmh"].is_number()));
+    let road = state["roads"][0]["id"].as_str().unwrap().to_string();
+    let t_end = state["city"]["time_s"].as_f64().unwrap();
+    for p in [
+        "/api/v1/history",
+        "/api/v1/history?scope=city&resolution=60",
+        &format!("/api/v1/history?scope=road:{road}&resolution=5"),
+    ] {
+        assert_eq!(get(&mut k, "/api/v1/history", p).0, 200, "{p}");
+    }
+    assert_eq!(get(&mut k, "/api/v1/history", "/api/v1/history?scope=road:nowhere").0, 404);
+    assert_eq!(get(&mut k, "/api/v1/history", "/api/v1/history?scope=what").0, 422);
+    assert_eq!(get(&mut k, "/api/v1/history", "/api/v1/history?from=x").0, 400);
+    assert_eq!(get(&mut k, "/api/v1/history", "/api/v1/history?from=10&to=5").0, 422);
+    assert_eq!(get(&mut k, "/api/v1/snapshot", &format!("/api/v1/snapshot?t={}", t_end - 100.0)).0, 200);
+    assert_eq!(get(&mut k, "/api/v1/snapshot", "/api/v1/snapshot").0, 400);
+    assert_eq!(get(&mut k, "/api/v1/snapshot", "/api/v1/snapshot?t=inf").0, 422);
+    let (_, signals) = get(&mut k, "/api/v1/signals", "/api/v1/signals");
+    let signals: Value = serde_json::from_str(&signals).unwrap();
+    let id = signals["signals"][0]["id"].as_str().unwrap().to_string();
+    let (status, csv) = get(&mut k, "/api/v1/signals/events", &format!("/api/v1/signals/events?intersection={id}"));
+    assert_eq!(status, 200);
+    assert!(csv.lines().count() > 10, "{csv}");
+    assert_eq!(get(&mut k, "/api/v1/signals/events", "/api/v1/signals/events?intersection=nowhere").0, 404);
+    assert_eq!(get(&mut k, "/api/v1/signals/events", &format!("/api/v1/signals/events?intersection={id}&from=0&to=1e9")).0, 422);
+    let (_, sensors) = get(&mut k, "/api/v1/sensors", "/api/v1/sensors");
+    let sensors: Value = serde_json::from_str(&sensors).unwrap();
+    let lp = sensors["sensors"].as_array().unwrap().iter().find(|s| s["kind"] == "loop").unwrap()["id"].clone();
+
+    let t = t_end + 10.0;
+    let body = json!({"observations": [
+        {"sensor": lp, "kind": "loop", "time": t, "start": t - 30.0, "end": t, "count": 4, "occupancy": 0.1, "speed": 9.5},
+        {"sensor": lp, "kind": "loop", "time": t, "start": t - 30.0, "end": t, "count": 4, "occupancy": 1.7},
+        {"sensor": "nope", "kind": "loop", "time": "late"}
+    ]})
+    .to_string();
+    let json_ct = "Content-Type: application/json\r\n";
+    let (status, ct, b) = request(addr, "POST", "/api/v1/observations", json_ct, &body);
+    assert_eq!(status, 200, "{b}");
+    k.check("post", "/api/v1/observations", status, &ct, &b);
+    for (headers, body, want) in [
+        (json_ct, "{\"observations\": [", 400),
+        (json_ct, "[1, 2]", 400),
+        ("Content-Type: text/plain\r\n", "{\"observations\": []}", 415),
+        (json_ct, &format!("{{\"observations\":[{}]}}", vec!["{}"; 40_000].join(",")), 413),
+    ] {
+        let (status, ct, b) = request(addr, "POST", "/api/v1/observations", headers, body);
+        assert_eq!(status, want, "{b}");
+        k.check("post", "/api/v1/observations", status, &ct, &b);
+    }
+    let (_, rejected) = get(&mut k, "/api/v1/rejected", "/api/v1/rejected?limit=2");
+    let rejected: Value = serde_json::from_str(&rejected).unwrap();
+    assert_eq!(rejected["recent"].as_array().unwrap().len(), 2, "{rejected}");
+    assert_eq!(get(&mut k, "/api/v1/rejected", "/api/v1/rejected?limit=0").0, 422);
+    assert_eq!(get(&mut k, "/api/v1/rejected", "/api/v1/rejected?before=x").0, 400);
+
+    // The stream: a plain GET is a documented 400; an upgrade a 101 whose first message is
+    // a StreamMessage; a foreign Origin a documented 403.
+    assert_eq!(get(&mut k, "/api/v1/stream", "/api/v1/stream").0, 400);
+    let mut ws = ws_handshake(addr, None).unwrap();
+    k.check("get", "/api/v1/stream", 101, "", "");
+    let first = read_ws_text(&mut ws);
+    let msg: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(msg["type"], "snapshot");
+    k.validate(&json!({"$ref": "#/components/schemas/StreamMessage"}), &msg, "stream message");
+    let (status, body) = ws_handshake(addr, Some("http://evil.example")).map(|_| (101, String::new())).unwrap_or_else(|e| e);
+    k.check("get", "/api/v1/stream", status, "application/json", &body);
+
+    let (status, _) = get(&mut k, "/healthz", "/healthz");
+    assert_eq!(status, 200);
+    let (_, metrics) = get(&mut k, "/metrics", "/metrics");
+    assert!(metrics.contains("citybrain_observations_accepted_total"));
+
+    // Every documented route was exercised.
+    let routes: Vec<String> = k.doc["paths"].as_object().unwrap().keys().cloned().collect();
+    for r in routes {
+        assert!(k.checked.iter().any(|c| c.split(' ').nth(1) == Some(r.as_str())), "{r} was not exercised");
+    }
+    let _ = std::io::stderr().write_all(format!("checked {} exchanges\n", k.checked.len()).as_bytes());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Read one unmasked server text frame (payload under 64 KiB or 64-bit length).
+fn read_ws_text(r: &mut std::io::BufReader<std::net::TcpStream>) -> String {
+    use std::io::Read;
+    let mut h = [0u8; 2];
+    r.read_exact(&mut h).unwrap();
+    assert_eq!(h[0] & 0x0f, 1, "not a text frame");
+    let len = match h[1] & 0x7f {
+        126 => {
+            let mut b = [0u8; 2];
+            r.read_exact(&mut b).unwrap();
+            u16::from_be_bytes(b) as usize
+        }
+        127 => {
+            let mut b = [0u8; 8];
+            r.read_exact(&mut b).unwrap();
+            u64::from_be_bytes(b) as usize
+        }
+        n => n as usize,
+    };
+    let mut p = vec![0u8; len];
+    r.read_exact(&mut p).unwrap();
+    String::from_utf8(p).unwrap()
+}
