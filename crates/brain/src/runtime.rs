@@ -128,6 +128,7 @@ pub struct Replay {
 /// Runtime counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
+    /// Records validated and durably stored (a batch the store refused counts nothing).
     pub accepted: u64,
     pub rejected: u64,
     pub sink_errors: u64,
@@ -163,7 +164,15 @@ pub struct Brain {
     sink_errors: AtomicU64,
     commands_issued: AtomicU64,
     plugin_panics: AtomicU64,
+    /// Accepted records that reached the store.
+    stored_accepted: AtomicU64,
+    /// Storage-failure logging: when the last warning was written, and how many failures
+    /// were not logged since (one line per [`STORE_WARN_INTERVAL`], not one per batch).
+    store_warn: Mutex<(Option<std::time::Instant>, u64)>,
 }
+
+/// At most one storage-failure warning per this interval.
+pub const STORE_WARN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Brain {
     /// Open the store and compose the runtime (no plug-ins yet: see [`Brain::register`]).
@@ -174,6 +183,12 @@ impl Brain {
     /// As [`Brain::open`], with an authoriser.
     pub fn open_with(net: Network, cfg: &BrainConfig, access: Box<dyn Authorizer>) -> Result<Arc<Brain>, BrainError> {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&cfg.db_path, cfg.retention.clone(), &net)?);
+        Ok(Self::with_store(net, cfg, store, access))
+    }
+
+    /// Compose the runtime on an already open store (any backend; tests wrap one to
+    /// inject failures). `cfg.db_path` and `cfg.retention` are the caller's business then.
+    pub fn with_store(net: Network, cfg: &BrainConfig, store: Arc<dyn Store>, access: Box<dyn Authorizer>) -> Arc<Brain> {
         let registry = Arc::new(SensorRegistry::for_network(&net));
         let estimator = Arc::new(Mutex::new(StateEstimator::new(&net, StateConfig::default())));
         // The clock rules (skew, age) need the wall clock; until the runtime has one,
@@ -183,7 +198,7 @@ impl Brain {
         pipeline.add_sink(Box::new(StateSink(estimator.clone())));
         let staged = Arc::new(Mutex::new(Vec::new()));
         pipeline.add_sink(Box::new(StagingSink(staged.clone())));
-        Ok(Arc::new(Brain {
+        Arc::new(Brain {
             net: Arc::new(net),
             registry,
             config: cfg.clone(),
@@ -203,7 +218,28 @@ impl Brain {
             sink_errors: AtomicU64::new(0),
             commands_issued: AtomicU64::new(0),
             plugin_panics: AtomicU64::new(0),
-        }))
+            stored_accepted: AtomicU64::new(0),
+            store_warn: Mutex::new((None, 0)),
+        })
+    }
+
+    /// Log a storage failure, at most once per [`STORE_WARN_INTERVAL`] (with the count of
+    /// failures not logged since), so a full disk does not flood the log batch by batch.
+    fn warn_storage(&self, what: &str, e: &dyn std::fmt::Display) {
+        let mut w = lock(&self.store_warn);
+        let now = std::time::Instant::now();
+        if w.0.is_some_and(|t| now.duration_since(t) < STORE_WARN_INTERVAL) {
+            w.1 += 1;
+            return;
+        }
+        let suppressed = std::mem::take(&mut w.1);
+        w.0 = Some(now);
+        drop(w);
+        if suppressed > 0 {
+            tracing::warn!("{what}: {e} ({suppressed} more storage failures since the last warning)");
+        } else {
+            tracing::warn!("{what}: {e}");
+        }
     }
 
     /// Add a plug-in. Call before the twin or the edge start.
@@ -278,15 +314,18 @@ impl Brain {
             }
             if !rejected.is_empty() {
                 if let Err(e) = store.append_rejected(self.now(), rejected) {
-                    tracing::warn!("storing rejected records: {e}");
+                    self.warn_storage("storing rejected records", &e);
                 }
             }
         }
         if !report.sink_errors.is_empty() {
             self.sink_errors.fetch_add(report.sink_errors.len() as u64, Ordering::Relaxed);
             for e in &report.sink_errors {
-                tracing::warn!("{e}");
+                self.warn_storage("ingest", e);
             }
+        }
+        if stored {
+            self.stored_accepted.fetch_add(accepted.len() as u64, Ordering::Relaxed);
         }
         if stored && !accepted.is_empty() {
             let batch: Arc<[Observation]> = accepted.into();
@@ -307,7 +346,7 @@ impl Brain {
         let state: Arc<CityState> = Arc::new(lock(&self.estimator).update(now).clone());
         if let Err(e) = self.store().append_snapshot(&state) {
             self.sink_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!("storing snapshot: {e}");
+            self.warn_storage("storing snapshot", &e);
         }
         let signals = self.signals.read().unwrap_or_else(|e| e.into_inner()).clone();
         let tick = Arc::new(Tick { time: now, state, signals, vehicles, trips });
@@ -484,9 +523,15 @@ impl Brain {
     }
 
     /// The most recent stored rejections, newest first.
-    pub fn rejected(&self, caller: &Caller, limit: usize) -> Result<Vec<StoredRejection>, BrainError> {
+    /// Paged by the store's cursor: ids below `before` (all when `None`).
+    pub fn rejected(&self, caller: &Caller, before: Option<u64>, limit: usize) -> Result<Vec<StoredRejection>, BrainError> {
         self.authorize(caller, Action::ReadRejected)?;
-        Ok(self.store().rejected(None, limit)?)
+        Ok(self.store().rejected(before, limit)?)
+    }
+
+    /// Whether storage can write now (the store's health probe), for `/healthz`.
+    pub fn storage_health(&self) -> Result<(), StoreError> {
+        self.store().health()
     }
 
     /// The stored snapshot nearest before `t`, for replay.
@@ -500,7 +545,7 @@ impl Brain {
     pub fn counters(&self) -> Counters {
         let p = lock(&self.pipeline);
         Counters {
-            accepted: p.total_accepted(),
+            accepted: self.stored_accepted.load(Ordering::Relaxed),
             rejected: p.total_rejected(),
             sink_errors: self.sink_errors.load(Ordering::Relaxed),
             events: self.next_event.load(Ordering::Relaxed) - 1,

@@ -164,7 +164,7 @@ fn every_runtime_call_asks_the_authoriser() {
     assert!(brain.ingest_body(&c, br#"{"observations":[]}"#).is_ok());
     assert!(matches!(brain.history(&c, "city", 0.0, 10.0, 60.0), Err(BrainError::Denied(_))));
     assert!(matches!(brain.signal_events(&c, "B", 0.0, 10.0), Err(BrainError::Denied(_))));
-    assert!(matches!(brain.rejected(&c, 10), Err(BrainError::Denied(_))));
+    assert!(matches!(brain.rejected(&c, None, 10), Err(BrainError::Denied(_))));
     assert!(matches!(brain.events(&c, 10), Err(BrainError::Denied(_))));
     assert!(matches!(brain.snapshot_at(&c, 0.0), Err(BrainError::Denied(_))));
     assert!(matches!(brain.signals(&c), Err(BrainError::Denied(_))));

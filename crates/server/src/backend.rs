@@ -86,6 +86,9 @@ pub fn api_error(e: BrainError) -> ApiError {
         BrainError::UnknownEntity(m) => ApiError::NotFound { what: "entity", id: m },
         BrainError::Invalid(m) => ApiError::Invalid(m),
         BrainError::Denied(d) => ApiError::Forbidden(d.to_string()),
+        // The caller's fault even when the store noticed it; every other kind is the
+        // storage's, so a 503 (retry later), never a 4xx.
+        BrainError::Storage(e) if e.kind() == store::StoreErrorKind::InvalidArgument => ApiError::Invalid(e.to_string()),
         BrainError::Storage(e) => ApiError::Unavailable(e.to_string()),
     }
 }
@@ -195,25 +198,14 @@ impl crate::Backend for Brain {
     fn rejected(&self, before: Option<u64>, limit: usize) -> Result<RejectedResponse, ApiError> {
         let c = self.counters();
         // One more than asked, to know whether an older page exists.
-        // STORE-PAGING: until the store's cursor lands, only the newest page exists.
-        let mut rows = if before.is_some() {
-            Vec::new()
-        } else {
-            Brain::rejected(self, &Caller::anonymous(), limit + 1).map_err(api_error)?
-        };
+        // One more than asked, to know whether an older page exists.
+        let mut rows = Brain::rejected(self, &Caller::anonymous(), before, limit + 1).map_err(api_error)?;
+        let more = rows.len() > limit;
         rows.truncate(limit);
-        let next_before = None;
+        let next_before = if more { rows.last().map(|r| r.id) } else { None };
         let recent = rows
             .into_iter()
-            .enumerate()
-            .map(|(k, r)| RejectedRecord {
-                id: k as u64,
-                time_s: r.time,
-                batch: r.batch,
-                index: r.index,
-                error: r.error,
-                raw: r.raw,
-            })
+            .map(|r| RejectedRecord { id: r.id, time_s: r.time, batch: r.batch, index: r.index, error: r.error, raw: r.raw })
             .collect();
         Ok(RejectedResponse { total_accepted: c.accepted, total_rejected: c.rejected, limit, next_before, recent })
     }
@@ -271,8 +263,10 @@ impl crate::Backend for Brain {
     }
 
     fn health(&self) -> StorageHealth {
-        // STORE-HEALTH: until the store's health probe lands.
-        StorageHealth::ok()
+        match Brain::storage_health(self) {
+            Ok(()) => StorageHealth::ok(),
+            Err(e) => StorageHealth { status: HealthStatus::Unavailable, error: Some(e.to_string()) },
+        }
     }
 
     fn now(&self) -> f64 {

@@ -152,6 +152,14 @@ fn every_endpoint_answers_what_the_document_says() {
     let (_, rejected) = get(&mut k, "/api/v1/rejected", "/api/v1/rejected?limit=2");
     let rejected: Value = serde_json::from_str(&rejected).unwrap();
     assert_eq!(rejected["recent"].as_array().unwrap().len(), 2, "{rejected}");
+    // Paging by cursor: two pages of one, newest first, then the end.
+    let (_, p1) = get(&mut k, "/api/v1/rejected", "/api/v1/rejected?limit=1");
+    let p1: Value = serde_json::from_str(&p1).unwrap();
+    let next = p1["next_before"].as_u64().unwrap_or_else(|| panic!("no next page: {p1}"));
+    let (_, p2) = get(&mut k, "/api/v1/rejected", &format!("/api/v1/rejected?limit=1&before={next}"));
+    let p2: Value = serde_json::from_str(&p2).unwrap();
+    assert_eq!(p2["recent"][0], rejected["recent"][1], "{p2}");
+    assert!(p2["next_before"].is_null(), "{p2}");
     assert_eq!(get(&mut k, "/api/v1/rejected", "/api/v1/rejected?limit=0").0, 422);
     assert_eq!(get(&mut k, "/api/v1/rejected", "/api/v1/rejected?before=x").0, 400);
 
