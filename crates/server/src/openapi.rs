@@ -26,10 +26,11 @@ pub struct ObservationRecord {
     pub sensor: String,
     /// `loop`, `movement`, `queue`, `plate`, `probe`, `signal` or `report`.
     pub kind: String,
-    /// Time of the observation, seconds on the brain clock.
-    pub time: f64,
-    pub start: Option<f64>,
-    pub end: Option<f64>,
+    /// When the observation was made (UTC).
+    pub time: WireTime,
+    /// Start and end of a counting interval.
+    pub start: Option<WireTime>,
+    pub end: Option<WireTime>,
     pub count: Option<f64>,
     pub occupancy: Option<f64>,
     /// m/s.
@@ -49,6 +50,15 @@ pub struct ObservationRecord {
     pub param: Option<f64>,
     pub category: Option<String>,
     pub text: Option<String>,
+}
+
+/// A UTC instant on the wire: Unix seconds, or an RFC 3339 string such as
+/// `2026-03-02T07:30:00Z`.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum WireTime {
+    UnixSeconds(f64),
+    Rfc3339(String),
 }
 
 /// A GeoJSON FeatureCollection of roads (LineString) and intersections (Point).
