@@ -63,6 +63,9 @@ struct ServeConfig {
     speed: f64,
     #[serde(default = "default_controller")]
     controller: String,
+    /// HTTP limits and timeouts (see `server::config`); all optional.
+    #[serde(default)]
+    http: server::HttpSettings,
 }
 fn default_bind() -> String {
     "127.0.0.1".into()
@@ -94,6 +97,7 @@ struct Live {
     seed: u64,
     duration: Option<f64>,
     controller: String,
+    http: server::HttpConfig,
 }
 
 pub fn run(a: &DemoArgs) -> Result<()> {
@@ -112,6 +116,7 @@ pub fn run(a: &DemoArgs) -> Result<()> {
         seed: a.seed,
         duration: a.duration,
         controller: a.controller.clone(),
+        http: server::HttpConfig::default(),
     })
 }
 
@@ -120,6 +125,7 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
     let de = &mut serde_json::Deserializer::from_str(&text);
     let cfg: ServeConfig = serde_path_to_error::deserialize(de).map_err(|e| anyhow::anyhow!("{}: {e}", a.config.display()))?;
     anyhow::ensure!(cfg.speed.is_finite() && cfg.speed > 0.0, "{}: speed must be positive", a.config.display());
+    let http = cfg.http.apply(server::HttpConfig::default()).map_err(|e| anyhow::anyhow!("{}: {e}", a.config.display()))?;
     let (net, flows) = match &cfg.flow {
         Some(flow) => {
             let s = crate::scenario::load(&cfg.roadnet, flow, None)?;
@@ -138,6 +144,7 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
         seed: 1,
         duration: None,
         controller: cfg.controller,
+        http,
     })
 }
 
@@ -175,7 +182,7 @@ fn serve_live(l: Live) -> Result<()> {
         }
     };
     let rt = tokio::runtime::Runtime::new()?;
-    let http = server::HttpConfig { web_dir: l.web.clone(), ..Default::default() };
+    let http = server::HttpConfig { web_dir: l.web.clone(), ..l.http.clone() };
     let hub = server::Hub::new(&brain.net);
     server::attach(&brain, hub.clone());
     let app = server::router(hub, brain.clone(), &http);

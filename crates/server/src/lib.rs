@@ -41,6 +41,7 @@
 pub mod api;
 pub mod backend;
 pub mod client;
+pub mod config;
 pub mod error;
 pub mod http;
 pub mod openapi;
@@ -48,6 +49,7 @@ pub mod transport;
 pub mod ws;
 
 pub use backend::attach;
+pub use config::HttpSettings;
 pub use error::ApiError;
 pub use http::{router, Backend, HttpConfig, Hub, Ingested};
 pub use transport::serve;
