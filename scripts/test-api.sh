@@ -14,7 +14,8 @@ if [ ! -x "$VENV/bin/schemathesis" ]; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check 'schemathesis>=4,<5'
 fi
 
-cargo build --release -p citybrain -p server --example ws_flood
+cargo build --release -p citybrain
+cargo build --release -p server --example ws_flood
 PORT="${CITYBRAIN_API_TEST_PORT:-18090}"
 WORK="$(mktemp -d)"
 target/release/citybrain gen --out "$WORK/city" --rows 4 --cols 4 >/dev/null
