@@ -34,6 +34,7 @@
 //!   line or JSON path, never a panic.
 
 pub mod demand;
+pub mod geo;
 pub mod geom;
 pub mod ids;
 pub mod import;
@@ -43,6 +44,7 @@ pub mod spec;
 pub mod testutil;
 
 pub use demand::{Demand, Flow, VehicleParams};
+pub use geo::{Crs, GeoError, Georef};
 pub use geom::Point;
 pub use ids::*;
 pub use network::{BuildError, Network};

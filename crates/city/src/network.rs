@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use crate::geo::Georef;
 use crate::geom::{direction_at, parallel, point_at, polyline_length, segment_intersection, Point};
 use crate::ids::*;
 use crate::spec::{NetworkSpec, Turn};
@@ -121,6 +122,8 @@ pub struct Network {
     pub movements: Vec<Movement>,
     pub lane_links: Vec<LaneLink>,
     pub crosses: Vec<Cross>,
+    /// Where the network's metres are on Earth (from the spec).
+    pub georef: Georef,
     road_by_name: HashMap<String, RoadId>,
     intersection_by_name: HashMap<String, IntersectionId>,
 }
@@ -129,6 +132,16 @@ pub struct Network {
 pub const LANE_LINK_WIDTH: f64 = 4.0;
 
 impl Network {
+    /// The bounding box `(min, max)` of every intersection and road point, in network
+    /// metres; `None` for an empty network.
+    pub fn bounds(&self) -> Option<(Point, Point)> {
+        let pts = self.intersections.iter().map(|i| i.point).chain(self.roads.iter().flat_map(|r| r.points.iter().copied()));
+        pts.fold(None, |acc, p| match acc {
+            None => Some((p, p)),
+            Some((lo, hi)) => Some((Point::new(lo.x.min(p.x), lo.y.min(p.y)), Point::new(hi.x.max(p.x), hi.y.max(p.y)))),
+        })
+    }
+
     pub fn road_by_name(&self, name: &str) -> Option<RoadId> {
         self.road_by_name.get(name).copied()
     }
@@ -432,7 +445,7 @@ fn build(spec: &NetworkSpec) -> Result<Network, BuildError> {
         });
     }
 
-    Ok(Network { intersections, roads, lanes, movements, lane_links, crosses, road_by_name, intersection_by_name })
+    Ok(Network { intersections, roads, lanes, movements, lane_links, crosses, georef: spec.georef, road_by_name, intersection_by_name })
 }
 
 /// The centre line with its ends pulled back by the junction width at non-virtual ends.

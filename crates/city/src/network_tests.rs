@@ -52,6 +52,7 @@ fn kinked_right_turn() -> NetworkSpec {
                 lanes,
             },
         ],
+        georef: Default::default(),
     }
 }
 

@@ -6,6 +6,7 @@
 //! Indices in a spec are positions in its own `Vec`s, which lets an importer whose
 //! arrays mirror the file (CityFlow) report errors with the file's own JSON path.
 
+use crate::geo::Georef;
 use crate::geom::Point;
 
 /// The kind of turn a movement makes. The discriminants are CityFlow's priorities:
@@ -40,6 +41,9 @@ impl Turn {
 pub struct NetworkSpec {
     pub intersections: Vec<IntersectionSpec>,
     pub roads: Vec<RoadSpec>,
+    /// Where the plane's metres are on Earth; the default is an assumed local plane at
+    /// [`crate::geo::DEFAULT_ORIGIN`].
+    pub georef: Georef,
 }
 
 #[derive(Clone, Debug)]

@@ -4,8 +4,10 @@
 //! signalised`), two-way segments (a header line and one line of lane-movement digits per
 //! direction) and the signal arm table (`id r_N r_E r_S r_W`, the exiting road on each
 //! arm or −1). From these we build:
-//! - geometry in a local equirectangular projection (metres, x east, y north), with each
-//!   road's centre line bent just enough that its lanes have the file's length;
+//! - geometry in a local equirectangular projection around the intersections' mean
+//!   position (metres, x east, y north; [`Crs::Equirectangular`], which the network keeps
+//!   as its georeference), with each road's centre line bent just enough that its lanes
+//!   have the file's length;
 //! - lanes from the per-lane (left, through, right) digits, innermost first; a lane that
 //!   may turn gets a lane link onto every lane of the exit road, as in CityFlow datasets;
 //! - movements from the arm table (left of arm a is arm a+1, through a+2, right a+3, arms
@@ -23,6 +25,7 @@ use std::collections::HashMap;
 use std::f64::consts::PI;
 
 use super::ImportError;
+use crate::geo::{Crs, Georef, CBENGINE_RADIUS_M};
 use crate::demand::{Demand, Flow, VehicleParams};
 use crate::geom::Point;
 use crate::ids::RoadId;
@@ -35,7 +38,6 @@ pub const LANE_WIDTH: f64 = 4.0;
 /// Phase durations of the fixed-time plan, seconds.
 pub const CLEARANCE_S: f64 = 5.0;
 pub const GREEN_S: f64 = 30.0;
-const EARTH_RADIUS_M: f64 = 6_371_000.0;
 /// Counts above this are treated as corrupt rather than allocated.
 const MAX_COUNT: i64 = 50_000_000;
 
@@ -232,9 +234,8 @@ fn build_spec(inters: &[Inter], segments: &[Segment], road_line: &HashMap<i64, (
         let n = inters.len() as f64;
         (inters.iter().map(|i| i.lat).sum::<f64>() / n, inters.iter().map(|i| i.lon).sum::<f64>() / n)
     };
-    let k_lat = EARTH_RADIUS_M * PI / 180.0;
-    let k_lon = k_lat * (lat0 * PI / 180.0).cos();
-    let pts: Vec<Point> = inters.iter().map(|i| Point::new((i.lon - lon0) * k_lon, (i.lat - lat0) * k_lat)).collect();
+    let crs = Crs::Equirectangular { lon0, lat0, radius_m: CBENGINE_RADIUS_M };
+    let pts: Vec<Point> = inters.iter().map(|i| crs.project(i.lon, i.lat)).collect();
     let is_virtual: Vec<bool> = inters.iter().map(|i| i.segments.len() <= 1).collect();
     let width: Vec<f64> = inters
         .iter()
@@ -248,7 +249,7 @@ fn build_spec(inters: &[Inter], segments: &[Segment], road_line: &HashMap<i64, (
         })
         .collect();
 
-    let mut spec = NetworkSpec::default();
+    let mut spec = NetworkSpec { georef: Georef::new(crs, Point::new(0.0, 0.0)), ..NetworkSpec::default() };
     for (k, i) in inters.iter().enumerate() {
         spec.intersections.push(IntersectionSpec {
             name: i.id.to_string(),

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::ImportError;
+use crate::geo::Georef;
 use crate::demand::{validate_flow_timing, validate_route, Demand, Flow, VehicleParams};
 use crate::geom::Point;
 use crate::ids::RoadId;
@@ -327,7 +328,7 @@ pub fn parse_roadnet_spec(text: &str, file: &str) -> Result<NetworkSpec, ImportE
         }
         intersections.push(spec);
     }
-    Ok(NetworkSpec { intersections, roads })
+    Ok(NetworkSpec { intersections, roads, georef: Georef::default() })
 }
 
 /// Parse and build a CityFlow roadnet.

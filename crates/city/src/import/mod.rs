@@ -11,6 +11,7 @@
 pub mod cbengine;
 pub mod cityflow;
 pub mod sumo;
+mod sumo_geo;
 mod xml;
 
 use crate::network::BuildError;

@@ -26,6 +26,7 @@
 //!   distributions are errors that name the line. Persons and containers are skipped.
 //!   Fractional departure times take effect at the next whole step, as in SUMO with a
 //!   1 s step.
+//! - `<location>` gives the georeference (UTM or plain offsets; see `sumo_geo`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -79,7 +80,10 @@ pub fn parse_net_spec(text: &str, file: &str) -> Result<NetworkSpec, ImportError
     if els.first().map(|e| e.name.as_str()) != Some("net") {
         return Err(ImportError::new(file, "line 1", "not a SUMO network: the root element must be <net>"));
     }
-    let mut spec = NetworkSpec::default();
+    let mut spec = NetworkSpec {
+        georef: super::sumo_geo::georef(at, els.iter().find(|e| e.depth == 1 && e.name == "location"))?,
+        ..NetworkSpec::default()
+    };
     let mut junction_index: HashMap<&str, usize> = HashMap::new();
     let mut edges: HashMap<&str, EdgeIn> = HashMap::new();
     // Edges without vehicle lanes (footpaths, crossings, walking areas).

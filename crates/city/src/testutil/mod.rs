@@ -21,6 +21,7 @@ pub fn corridor_spec(lanes: Vec<LaneSpec>) -> NetworkSpec {
     let mut spec = NetworkSpec {
         intersections: vec![inter("A", 0.0, true), inter("B", 300.0, false), inter("C", 600.0, true)],
         roads: vec![],
+        georef: Default::default(),
     };
     let road = |name: &str, from: usize, to: usize, x0: f64, x1: f64| RoadSpec {
         name: name.into(),

@@ -316,7 +316,7 @@ impl Layout {
                 lanes: vec![LaneSpec { width: LANE_WIDTH, max_speed: r.class.speed }; r.class.lanes],
             })
             .collect();
-        NetworkSpec { intersections, roads }
+        NetworkSpec { intersections, roads, georef: Default::default() }
     }
 }
 
