@@ -47,6 +47,9 @@
 //!   cannot lock its sensor out.
 //! - The rejected-record ring is bounded in count and bytes; kept raw records and errors
 //!   are truncated with a marker and have personal data redacted ([`rejected`]).
+//! - Lon/lat positions are WGS84 and go through the network's own georeference
+//!   (`city::Georef`); one outside the network's bounds plus a margin
+//!   ([`DEFAULT_GEO_MARGIN_M`], settable on the registry) is a record error.
 
 pub mod observation;
 pub mod pipeline;
@@ -59,7 +62,7 @@ pub mod wire;
 
 pub use observation::*;
 pub use pipeline::{CollectSink, IngestReport, ObservationSink, Pipeline, PipelineConfig, SinkError, ThreadedSink};
-pub use registry::{GeoRef, Location, Sensor, SensorIdx, SensorKind, SensorRegistry, CITIZEN_FEED_ID, PROBE_FEED_ID};
+pub use registry::{GeoArea, Location, Sensor, SensorIdx, SensorKind, SensorRegistry, CITIZEN_FEED_ID, DEFAULT_GEO_MARGIN_M, PROBE_FEED_ID};
 pub use rejected::{Rejected, RejectedRing};
 pub use time::CityZone;
 pub use validate::{is_token, validate, RecordError};

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use city::{IntersectionId, LaneId, MovementId, Network, Point, RoadId};
+use city::{Georef, IntersectionId, LaneId, MovementId, Network, Point, RoadId};
 
 use crate::observation::RecordKind;
 
@@ -77,32 +77,39 @@ pub struct Sensor {
     pub owner: String,
 }
 
-/// Reference point for converting lon/lat to network metres (equirectangular projection
-/// around `lon0, lat0`, which maps to network point (0, 0)).
+/// Default margin around the network's bounding box within which a lon/lat position
+/// is accepted, metres.
+pub const DEFAULT_GEO_MARGIN_M: f64 = 2000.0;
+
+/// The area where lon/lat positions are accepted: the network's georeference and its
+/// bounding box in network metres, grown by a margin.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct GeoRef {
-    pub lon0: f64,
-    pub lat0: f64,
+pub struct GeoArea {
+    pub georef: Georef,
+    /// `(min, max)` corners in network metres; `None` for an empty network.
+    pub bounds: Option<(Point, Point)>,
+    pub margin_m: f64,
 }
 
-impl Default for GeoRef {
-    /// West Lake, Hangzhou.
-    fn default() -> Self {
-        GeoRef { lon0: 120.15, lat0: 30.25 }
-    }
-}
-
-const EARTH_R: f64 = 6_371_008.8;
-
-impl GeoRef {
-    pub fn to_xy(&self, lon: f64, lat: f64) -> Point {
-        let k = std::f64::consts::PI / 180.0;
-        Point::new((lon - self.lon0) * k * EARTH_R * (self.lat0 * k).cos(), (lat - self.lat0) * k * EARTH_R)
+impl GeoArea {
+    pub fn for_network(net: &Network) -> GeoArea {
+        GeoArea { georef: net.georef, bounds: net.bounds(), margin_m: DEFAULT_GEO_MARGIN_M }
     }
 
-    pub fn to_lonlat(&self, p: Point) -> (f64, f64) {
-        let k = std::f64::consts::PI / 180.0;
-        (self.lon0 + p.x / (k * EARTH_R * (self.lat0 * k).cos()), self.lat0 + p.y / (k * EARTH_R))
+    /// Network metres of `(lon, lat)`, or a message saying why the position is not in
+    /// the area (with the area's lon/lat extent).
+    pub fn locate(&self, lon: f64, lat: f64) -> Result<Point, String> {
+        let p = self.georef.to_local(lon, lat);
+        let Some((lo, hi)) = self.bounds else { return Ok(p) };
+        let m = self.margin_m;
+        if p.x.is_finite() && p.y.is_finite() && p.x >= lo.x - m && p.x <= hi.x + m && p.y >= lo.y - m && p.y <= hi.y + m {
+            return Ok(p);
+        }
+        let (w, s) = self.georef.to_lonlat(Point::new(lo.x - m, lo.y - m));
+        let (e, n) = self.georef.to_lonlat(Point::new(hi.x + m, hi.y + m));
+        Err(format!(
+            "position ({lon}, {lat}) is outside the network's area (lon {w:.5}..{e:.5}, lat {s:.5}..{n:.5}: its bounds plus {m} m)"
+        ))
     }
 }
 
@@ -133,7 +140,7 @@ pub struct SensorRegistry {
     movements: HashMap<(RoadId, RoadId), MovementId>,
     movement_roads: Vec<(RoadId, RoadId)>,
     lane_road: Vec<RoadId>,
-    geo: GeoRef,
+    geo: GeoArea,
 }
 
 /// Owners used by [`SensorRegistry::for_network`].
@@ -173,7 +180,7 @@ impl SensorRegistry {
             movements,
             movement_roads: net.movements.iter().map(|m| (m.from_road, m.to_road)).collect(),
             lane_road: net.lanes.iter().map(|l| l.road).collect(),
-            geo: GeoRef::default(),
+            geo: GeoArea::for_network(net),
         }
     }
 
@@ -355,11 +362,18 @@ impl SensorRegistry {
         self.movement_roads.get(m.idx()).copied()
     }
 
-    pub fn geo(&self) -> GeoRef {
-        self.geo
+    /// The lon/lat area: the network's georeference, bounds and margin.
+    pub fn geo(&self) -> &GeoArea {
+        &self.geo
     }
 
-    pub fn set_geo(&mut self, geo: GeoRef) {
-        self.geo = geo;
+    /// Replace the georeference (e.g. a network re-anchored by `--origin`).
+    pub fn set_georef(&mut self, georef: Georef) {
+        self.geo.georef = georef;
+    }
+
+    /// Set the margin around the network's bounds within which lon/lat is accepted.
+    pub fn set_geo_margin(&mut self, margin_m: f64) {
+        self.geo.margin_m = margin_m;
     }
 }

@@ -156,7 +156,18 @@ fn validation_rules() {
     };
     let o = validate(&r, &probe.clone().into()).unwrap();
     let ObsData::Probe(f) = o.data else { panic!() };
-    assert!((f.pos.x - 961.5).abs() < 1.0 && f.pos.y.abs() < 1e-6, "{:?}", f.pos);
+    // 0.01 degrees east of the corridor's default origin (West Lake), inside its 2 km margin.
+    assert!((f.pos.x - 961.5).abs() < 1.0 && f.pos.y.abs() < 0.1, "{:?}", f.pos);
+    let mut far = probe.clone();
+    far.lon = Some(120.2); // 4.8 km east of a 600 m corridor
+    let e = check(far).unwrap_err();
+    assert!(e.starts_with("lon: position (120.2, 30.25) is outside the network's area (lon 120.12"), "{e}");
+    let mut r2 = r.clone();
+    r2.set_geo_margin(5000.0);
+    assert!(validate(&r2, &WireRecord { lon: Some(120.2), ..probe.clone() }.into()).is_ok());
+    let mut nanchang = probe.clone();
+    (nanchang.lon, nanchang.lat) = (Some(115.9), Some(28.7));
+    assert!(check(nanchang).unwrap_err().contains("outside the network's area"));
     let mut both = probe;
     both.x = Some(1.0);
     assert_eq!(check(both).unwrap_err(), "x: give either x/y or lon/lat, not both");

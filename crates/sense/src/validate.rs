@@ -116,8 +116,9 @@ fn road(reg: &SensorRegistry, v: &Option<String>, field: &str) -> R<city::RoadId
     reg.road_by_name(name).ok_or_else(|| RecordError::new(field, format!("unknown road `{name}`")))
 }
 
-/// A position from `x`/`y` (metres) or `lon`/`lat` (degrees, via the registry's geo
-/// reference). `None` when neither pair is present.
+/// A position from `x`/`y` (metres) or `lon`/`lat` (WGS84 degrees, through the network's
+/// georeference; outside the network's bounds plus a margin is an error). `None` when
+/// neither pair is present.
 fn position(reg: &SensorRegistry, w: &WireRecord) -> R<Option<Point>> {
     match (w.x.is_some() || w.y.is_some(), w.lon.is_some() || w.lat.is_some()) {
         (true, true) => Err(RecordError::new("x", "give either x/y or lon/lat, not both")),
@@ -125,7 +126,7 @@ fn position(reg: &SensorRegistry, w: &WireRecord) -> R<Option<Point>> {
         (false, true) => {
             let lon = within(&w.lon, "lon", -180.0, 180.0)?;
             let lat = within(&w.lat, "lat", -90.0, 90.0)?;
-            Ok(Some(reg.geo().to_xy(lon, lat)))
+            reg.geo().locate(lon, lat).map(Some).map_err(|m| RecordError::new("lon", m))
         }
         (false, false) => Ok(None),
     }
