@@ -90,7 +90,8 @@ async function replay(t) {
 }
 
 async function main() {
-  const net = await api('network');
+  // Local metres: the canvas draws the plane as is (GeoJSON lon/lat is the default).
+  const net = await api('network?crs=local');
   ui.map = new NetworkMap($('map'), net, (pick) => openDetail(pick).catch((e) => console.error(e)));
   const state = await api('state');
   const hist = await api('history?scope=city&resolution=60');

@@ -445,7 +445,17 @@ fn build(spec: &NetworkSpec) -> Result<Network, BuildError> {
         });
     }
 
-    Ok(Network { intersections, roads, lanes, movements, lane_links, crosses, georef: spec.georef, road_by_name, intersection_by_name })
+    Ok(Network {
+        intersections,
+        roads,
+        lanes,
+        movements,
+        lane_links,
+        crosses,
+        georef: spec.georef,
+        road_by_name,
+        intersection_by_name,
+    })
 }
 
 /// The centre line with its ends pulled back by the junction width at non-virtual ends.

@@ -34,6 +34,10 @@ pub struct DemoArgs {
     /// Signal policy: `citybrain` (adaptive, default) or `fixed`.
     #[arg(long, default_value = "citybrain")]
     pub controller: String,
+    /// WGS84 position LON,LAT of the generated city's point (0, 0) (default 120.15,30.25:
+    /// West Lake, Hangzhou); lon/lat records and the GeoJSON map use it.
+    #[arg(long, value_name = "LON,LAT", value_parser = crate::scenario::parse_origin, allow_hyphen_values = true)]
+    pub origin: Option<(f64, f64)>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -66,6 +70,9 @@ struct ServeConfig {
     /// HTTP limits and timeouts (see `server::config`); all optional.
     #[serde(default)]
     http: server::HttpSettings,
+    /// `"LON,LAT"`: WGS84 origin of a network whose file gives no georeference (CityFlow,
+    /// SUMO with plain offsets); default 120.15,30.25 (West Lake, Hangzhou).
+    origin: Option<String>,
 }
 fn default_bind() -> String {
     "127.0.0.1".into()
@@ -104,7 +111,8 @@ pub fn run(a: &DemoArgs) -> Result<()> {
     anyhow::ensure!(a.speed.is_finite() && a.speed > 0.0, "--speed must be positive, got {}", a.speed);
     // A whole day of demand so the live demo keeps flowing.
     let cfg = twin::gen::GenConfig { duration_s: 86_400.0, ..twin::gen::GenConfig::demo() };
-    let city = twin::gen::generate(&cfg).map_err(anyhow::Error::msg)?;
+    let mut city = twin::gen::generate(&cfg).map_err(anyhow::Error::msg)?;
+    crate::scenario::apply_origin(&mut city.network, a.origin)?;
     serve_live(Live {
         net: city.network,
         flows: Some(city.demand.flows),
@@ -126,13 +134,18 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
     let cfg: ServeConfig = serde_path_to_error::deserialize(de).map_err(|e| anyhow::anyhow!("{}: {e}", a.config.display()))?;
     anyhow::ensure!(cfg.speed.is_finite() && cfg.speed > 0.0, "{}: speed must be positive", a.config.display());
     let http = cfg.http.apply(server::HttpConfig::default()).map_err(|e| anyhow::anyhow!("{}: {e}", a.config.display()))?;
-    let (net, flows) = match &cfg.flow {
+    let (mut net, flows) = match &cfg.flow {
         Some(flow) => {
             let s = crate::scenario::load(&cfg.roadnet, flow, None)?;
             (s.network, Some(s.demand.flows))
         }
         None => (crate::scenario::load_network(&cfg.roadnet)?, None),
     };
+    let origin = match &cfg.origin {
+        Some(o) => Some(crate::scenario::parse_origin(o).map_err(|e| anyhow::anyhow!("{}: origin: {e}", a.config.display()))?),
+        None => None,
+    };
+    crate::scenario::apply_origin(&mut net, origin)?;
     serve_live(Live {
         net,
         flows,

@@ -25,11 +25,22 @@ pub struct GenArgs {
     /// Peak demand in vehicles per hour (default scales with the grid).
     #[arg(long)]
     pub peak_vph: Option<f64>,
+    #[command(flatten)]
+    pub geo: crate::scenario::GeoArgs,
 }
 
 impl GenArgs {
     pub fn sized(n: u32, out: &Path) -> GenArgs {
-        GenArgs { out: out.to_path_buf(), demo: false, rows: n, cols: n, seed: 1, ring: false, peak_vph: None }
+        GenArgs {
+            out: out.to_path_buf(),
+            demo: false,
+            rows: n,
+            cols: n,
+            seed: 1,
+            ring: false,
+            peak_vph: None,
+            geo: Default::default(),
+        }
     }
 }
 
@@ -45,7 +56,8 @@ pub fn config(a: &GenArgs) -> twin::gen::GenConfig {
 
 /// Generate and write the city; returns the number of intersections and flows.
 pub fn write_city(a: &GenArgs) -> Result<(usize, usize)> {
-    let city = twin::gen::generate(&config(a)).map_err(anyhow::Error::msg)?;
+    let mut city = twin::gen::generate(&config(a)).map_err(anyhow::Error::msg)?;
+    a.geo.apply(&mut city.network)?;
     let vehicles = city.demand.vehicles_until(config(a).duration_s) as usize;
     let scenario = twin::Scenario { network: city.network, demand: city.demand };
     crate::scenario::write_cityflow(&a.out, &city.spec, &scenario)?;

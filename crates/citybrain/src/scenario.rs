@@ -95,6 +95,55 @@ pub fn write_cityflow(dir: &Path, spec: &twin::NetworkSpec, scenario: &Scenario)
     Ok(())
 }
 
+/// Where the network is on Earth (`--origin`), and writing it as GeoJSON (`sim`, `gen`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct GeoArgs {
+    /// WGS84 origin of networks whose file gives no georeference (CityFlow files,
+    /// generated cities, SUMO with plain offsets): network point (0, 0) goes there.
+    /// Default 120.15,30.25 (West Lake, Hangzhou). Files with their own reference
+    /// (CBEngine lat/lon, SUMO UTM) keep it, with a warning.
+    #[arg(long, value_name = "LON,LAT", value_parser = parse_origin, allow_hyphen_values = true)]
+    pub origin: Option<(f64, f64)>,
+    /// Also write the network as GeoJSON to FILE: RFC 7946 (WGS84 lon/lat), or network
+    /// metres with --geojson-local.
+    #[arg(long, value_name = "FILE")]
+    pub geojson: Option<PathBuf>,
+    /// Write --geojson in the network's local metres instead of lon/lat (not RFC 7946).
+    #[arg(long, requires = "geojson")]
+    pub geojson_local: bool,
+}
+
+/// Clap parser for `LON,LAT`.
+pub fn parse_origin(s: &str) -> Result<(f64, f64), String> {
+    twin::geo::parse_origin(s).map_err(|e| e.to_string())
+}
+
+impl GeoArgs {
+    /// Apply `--origin` and write `--geojson`.
+    pub fn apply(&self, net: &mut twin::Network) -> Result<()> {
+        apply_origin(net, self.origin)?;
+        if let Some(path) = &self.geojson {
+            let crs = if self.geojson_local { server::api::GeoJsonCrs::Local } else { server::api::GeoJsonCrs::Wgs84 };
+            let text = server::api::network_geojson(net, crs).to_string();
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Anchor a network without a georeference of its own at `origin` (lon, lat); a
+/// network whose file gave one keeps it (with a warning on stderr).
+pub fn apply_origin(net: &mut twin::Network, origin: Option<(f64, f64)>) -> Result<()> {
+    let Some((lon, lat)) = origin else { return Ok(()) };
+    match net.georef.anchored_at(lon, lat)? {
+        Some(g) => net.georef = g,
+        None => {
+            eprintln!("warning: --origin/origin ignored: the network file gives its own georeference ({})", net.georef.describe())
+        }
+    }
+    Ok(())
+}
+
 /// Read and import a roadnet alone (a brain without a twin).
 pub fn load_network(roadnet: &Path) -> Result<twin::Network> {
     parse_network(roadnet, Format::detect(roadnet)).map(|(_, n)| n)

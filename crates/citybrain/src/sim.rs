@@ -15,6 +15,8 @@ use crate::scenario;
 pub struct SimArgs {
     #[command(flatten)]
     pub scenario: scenario::ScenarioArgs,
+    #[command(flatten)]
+    pub geo: scenario::GeoArgs,
     /// Steps to simulate.
     #[arg(long, default_value_t = 3600)]
     pub steps: u64,
@@ -56,10 +58,11 @@ pub struct SimReport {
 pub fn run(args: &SimArgs) -> Result<()> {
     anyhow::ensure!(args.dt.is_finite() && args.dt > 0.0, "--dt must be a positive number of seconds, got {}", args.dt);
     let t0 = Instant::now();
-    let (spec, scenario) = scenario::load_with_spec(&args.scenario.roadnet, &args.scenario.flow, args.scenario.format)?;
+    let (spec, mut scenario) = scenario::load_with_spec(&args.scenario.roadnet, &args.scenario.flow, args.scenario.format)?;
     // Loading ends once the engine is built; the export and the controller's set-up are
     // not counted (neither is part of simulating).
     let mut load_s = t0.elapsed().as_secs_f64();
+    args.geo.apply(&mut scenario.network)?;
     if let Some(dir) = &args.export_cityflow {
         scenario::write_cityflow(dir, &spec, &scenario)?;
     }

@@ -62,7 +62,9 @@ pub mod wire;
 
 pub use observation::*;
 pub use pipeline::{CollectSink, IngestReport, ObservationSink, Pipeline, PipelineConfig, SinkError, ThreadedSink};
-pub use registry::{GeoArea, Location, Sensor, SensorIdx, SensorKind, SensorRegistry, CITIZEN_FEED_ID, DEFAULT_GEO_MARGIN_M, PROBE_FEED_ID};
+pub use registry::{
+    GeoArea, Location, Sensor, SensorIdx, SensorKind, SensorRegistry, CITIZEN_FEED_ID, DEFAULT_GEO_MARGIN_M, PROBE_FEED_ID,
+};
 pub use rejected::{Rejected, RejectedRing};
 pub use time::CityZone;
 pub use validate::{is_token, validate, RecordError};

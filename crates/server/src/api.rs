@@ -335,10 +335,34 @@ pub fn road_class(net: &Network, r: twin::RoadId, cfg: &state::StateConfig) -> R
     cfg.classify(speed, road.lane_count).into()
 }
 
-/// The network as GeoJSON. Coordinates are the twin's local metres (x east, y north);
-/// the collection says so in its `crs` member.
-pub fn network_geojson(net: &Network) -> serde_json::Value {
+/// Coordinates of [`network_geojson`]: WGS84 longitude/latitude (RFC 7946, the
+/// default) or the network's local metres (x east, y north) on request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GeoJsonCrs {
+    Wgs84,
+    Local,
+}
+
+/// The network as GeoJSON. With [`GeoJsonCrs::Wgs84`] this is RFC 7946: positions are
+/// `[lon, lat]` in WGS84 (through the network's georeference, rounded to 1e-7 degrees,
+/// about 1 cm) and there is no `crs` member, so GDAL, QGIS and Leaflet place it where the
+/// city is. With [`GeoJsonCrs::Local`] positions are network metres (0.1 m) and the
+/// collection has no `crs` member either: it is not RFC 7946 and is meant for the
+/// dashboard's own drawing. Either way the collection carries a foreign member
+/// `georef` describing the reference (`frame`: `wgs84` or `local`, `proj`: the PROJ string of the projection,
+/// `offset`: metres added after projecting, `assumed`: true when the file gave none).
+pub fn network_geojson(net: &Network, crs: GeoJsonCrs) -> serde_json::Value {
     use serde_json::json;
+    let g = net.georef;
+    let pos = |p: twin::Point| -> [f64; 2] {
+        match crs {
+            GeoJsonCrs::Local => [round(p.x), round(p.y)],
+            GeoJsonCrs::Wgs84 => {
+                let (lon, lat) = g.to_lonlat(p);
+                [round7(lon), round7(lat)]
+            }
+        }
+    };
     let mut features = Vec::with_capacity(net.roads.len() + net.intersections.len());
     for (k, road) in net.roads.iter().enumerate() {
         let r = twin::RoadId(k as u32);
@@ -346,7 +370,7 @@ pub fn network_geojson(net: &Network) -> serde_json::Value {
         features.push(json!({
             "type": "Feature",
             "id": road.name,
-            "geometry": {"type": "LineString", "coordinates": road.points.iter().map(|p| [round(p.x), round(p.y)]).collect::<Vec<_>>()},
+            "geometry": {"type": "LineString", "coordinates": road.points.iter().map(|&p| pos(p)).collect::<Vec<_>>()},
             "properties": {
                 "kind": "road",
                 "id": road.name,
@@ -363,15 +387,24 @@ pub fn network_geojson(net: &Network) -> serde_json::Value {
         features.push(json!({
             "type": "Feature",
             "id": i.name,
-            "geometry": {"type": "Point", "coordinates": [round(i.point.x), round(i.point.y)]},
+            "geometry": {"type": "Point", "coordinates": pos(i.point)},
             "properties": {"kind": "intersection", "id": i.name, "signalised": i.is_signalised(), "virtual": i.is_virtual}
         }));
     }
     json!({
         "type": "FeatureCollection",
-        "crs": {"type": "name", "properties": {"name": "citybrain:local-metres"}},
+        "georef": {
+            "frame": match crs { GeoJsonCrs::Wgs84 => "wgs84", GeoJsonCrs::Local => "local" },
+            "proj": g.crs.proj_string(),
+            "offset": [g.offset.x, g.offset.y],
+            "assumed": g.assumed,
+        },
         "features": features
     })
+}
+
+fn round7(v: f64) -> f64 {
+    (v * 1e7).round() / 1e7
 }
 
 fn round(v: f64) -> f64 {

@@ -58,7 +58,9 @@ pub struct Ingested {
 
 /// Shared live state: the latest snapshot, the stream fan-out and request counters.
 pub struct Hub {
+    /// The network as RFC 7946 GeoJSON (WGS84) and in local metres.
     network: Arc<str>,
+    network_local: Arc<str>,
     live: RwLock<Arc<LiveState>>,
     pub(crate) tx: broadcast::Sender<Arc<str>>,
     pub requests: AtomicU64,
@@ -70,7 +72,8 @@ impl Hub {
     pub fn new(net: &twin::Network) -> Arc<Hub> {
         let (tx, _) = broadcast::channel(64);
         Arc::new(Hub {
-            network: network_geojson(net).to_string().into(),
+            network: network_geojson(net, GeoJsonCrs::Wgs84).to_string().into(),
+            network_local: network_geojson(net, GeoJsonCrs::Local).to_string().into(),
             live: RwLock::new(Arc::new(LiveState::default())),
             tx,
             requests: AtomicU64::new(0),
@@ -199,11 +202,31 @@ pub(crate) async fn openapi() -> Response {
     json_text(crate::openapi::document_json())
 }
 
-/// The road network as GeoJSON.
-#[utoipa::path(get, path = "/api/v1/network", tag = "city",
-    responses((status = 200, description = "Roads (LineString) and intersections (Point)", body = FeatureCollection)))]
-pub(crate) async fn network(State(app): State<App>) -> Response {
-    json_text(app.hub.network.to_string())
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct NetworkParams {
+    /// `wgs84` (the default; also `EPSG:4326`, `OGC:CRS84`): RFC 7946 longitude/latitude.
+    /// `local`: the network's own metres (x east, y north), not RFC 7946.
+    crs: Option<String>,
+}
+
+/// The road network as GeoJSON: RFC 7946 (WGS84 lon/lat) by default, network metres
+/// with `?crs=local`.
+#[utoipa::path(get, path = "/api/v1/network", tag = "city", params(NetworkParams),
+    responses(
+        (status = 200, description = "Roads (LineString) and intersections (Point)", body = FeatureCollection),
+        (status = 422, description = "Unknown `crs`", body = ErrorBody),
+    ))]
+pub(crate) async fn network(
+    State(app): State<App>,
+    q: Result<Query<NetworkParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q?;
+    match q.crs.as_deref() {
+        None | Some("wgs84" | "EPSG:4326" | "OGC:CRS84") => Ok(json_text(app.hub.network.to_string())),
+        Some("local") => Ok(json_text(app.hub.network_local.to_string())),
+        Some(other) => Err(ApiError::Invalid(format!("crs: unknown value {other:?} (expected wgs84 or local)"))),
+    }
 }
 
 /// Live city, road and intersection state.

@@ -61,13 +61,30 @@ pub enum WireTime {
     Rfc3339(String),
 }
 
-/// A GeoJSON FeatureCollection of roads (LineString) and intersections (Point).
+/// A GeoJSON FeatureCollection of roads (LineString) and intersections (Point); RFC
+/// 7946 (WGS84 `[lon, lat]`, no `crs` member) unless `crs=local` was asked for.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct FeatureCollection {
     #[serde(rename = "type")]
     #[schema(pattern = "^FeatureCollection$")]
     pub kind: String,
+    pub georef: GeoJsonGeoref,
     pub features: Vec<Feature>,
+}
+
+/// Foreign member `georef` of the network's GeoJSON: how its coordinates relate to the
+/// Earth.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct GeoJsonGeoref {
+    /// `wgs84` (`[lon, lat]` degrees) or `local` (network metres, x east, y north).
+    pub frame: String,
+    /// PROJ string of the projection from WGS84 to the network plane (before `offset`).
+    pub proj: String,
+    /// Metres added to projected coordinates to give network coordinates.
+    pub offset: [f64; 2],
+    /// True when the network file gave no reference and the origin is the configured or
+    /// default one (120.15, 30.25).
+    pub assumed: bool,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -88,7 +105,8 @@ pub struct Geometry {
     /// `LineString` or `Point`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// `[x, y]` for a Point, `[[x, y], …]` for a LineString.
+    /// `[lon, lat]` (or `[x, y]` metres with `crs=local`) for a Point, a list of them for
+    /// a LineString.
     #[schema(value_type = Vec<serde_json::Value>)]
     pub coordinates: serde_json::Value,
 }
@@ -146,6 +164,7 @@ pub struct Geometry {
         ObservationBatch,
         ObservationRecord,
         FeatureCollection,
+        GeoJsonGeoref,
         Feature,
         Geometry,
     ))

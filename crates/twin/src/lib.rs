@@ -34,6 +34,6 @@ pub mod wire;
 
 // The city model, re-exported so that users of the simulator need one import path.
 pub use city::ids::*;
-pub use city::{demand, geom, ids, import, network, spec};
+pub use city::{demand, geo, geom, ids, import, network, spec};
 pub use city::{BuildError, Demand, Flow, Network, NetworkSpec, Point, Scenario, Turn, VehicleParams};
 pub use engine::{Metrics, Sim, SimConfig, VehicleId};

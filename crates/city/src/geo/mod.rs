@@ -25,9 +25,9 @@
 //! to sixth order in the third flattening ([`tm`]), accurate to well under a millimetre
 //! within a UTM zone.
 
-pub mod tm;
 #[cfg(test)]
 mod tests;
+pub mod tm;
 
 use std::f64::consts::PI;
 
@@ -146,7 +146,10 @@ impl Crs {
                 format!("+proj=eqc +lat_ts={lat0} +lat_0={lat0} +lon_0={lon0} +x_0=0 +y_0=0 +R={radius_m} +units=m +no_defs")
             }
             Crs::Utm { zone, south } => {
-                format!("+proj=utm +zone={zone}{} +ellps=WGS84 +datum=WGS84 +units=m +no_defs", if south { " +south" } else { "" })
+                format!(
+                    "+proj=utm +zone={zone}{} +ellps=WGS84 +datum=WGS84 +units=m +no_defs",
+                    if south { " +south" } else { "" }
+                )
             }
         }
     }

@@ -97,8 +97,7 @@ pub fn inverse(x: f64, y: f64) -> (f64, f64) {
     let mut tau = tp;
     for _ in 0..8 {
         let tpi = tau_prime(s.e, tau);
-        let d = (tp - tpi) / (1.0 + tpi * tpi).sqrt() * (1.0 + (1.0 - e2) * tau * tau)
-            / ((1.0 - e2) * (1.0 + tau * tau).sqrt());
+        let d = (tp - tpi) / (1.0 + tpi * tpi).sqrt() * (1.0 + (1.0 - e2) * tau * tau) / ((1.0 - e2) * (1.0 + tau * tau).sqrt());
         if !d.is_finite() {
             break;
         }

@@ -25,8 +25,8 @@ use std::collections::HashMap;
 use std::f64::consts::PI;
 
 use super::ImportError;
-use crate::geo::{Crs, Georef, CBENGINE_RADIUS_M};
 use crate::demand::{Demand, Flow, VehicleParams};
+use crate::geo::{Crs, Georef, CBENGINE_RADIUS_M};
 use crate::geom::Point;
 use crate::ids::RoadId;
 use crate::network::Network;

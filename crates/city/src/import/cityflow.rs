@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::ImportError;
-use crate::geo::Georef;
 use crate::demand::{validate_flow_timing, validate_route, Demand, Flow, VehicleParams};
+use crate::geo::Georef;
 use crate::geom::Point;
 use crate::ids::RoadId;
 use crate::network::Network;

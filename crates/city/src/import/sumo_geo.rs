@@ -51,7 +51,9 @@ pub(super) fn georef(at: At, el: Option<&Element>) -> Result<Georef, ImportError
 /// A PROJ string: UTM on WGS84 only.
 fn parse_proj(proj: &str) -> Result<Crs, String> {
     let unsupported = || {
-        format!("unsupported projection {proj:?}: supported are \"!\" (plain offsets) and \"+proj=utm +zone=N [+south]\" on WGS84")
+        format!(
+            "unsupported projection {proj:?}: supported are \"!\" (plain offsets) and \"+proj=utm +zone=N [+south]\" on WGS84"
+        )
     };
     let (mut kind, mut zone, mut south) = (None, None, false);
     for tok in proj.split_whitespace() {
