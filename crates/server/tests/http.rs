@@ -151,6 +151,19 @@ fn live_brain_over_http() {
         assert!(codes.contains(code), "event code {code} missing from {codes:?}");
     }
     assert_eq!(http.get("/api/v1/signals/events?intersection=nowhere").unwrap().status, 404);
+    // The network: RFC 7946 WGS84 by default (the generated city sits at the default
+    // origin, West Lake), local metres on request, anything else a 422.
+    let net = json(&http.get("/api/v1/network").unwrap().body);
+    assert!(net.get("crs").is_none(), "RFC 7946 has no crs member");
+    let p = &net["features"][0]["geometry"]["coordinates"][0];
+    let (lon, lat) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
+    assert!((120.0..120.3).contains(&lon) && (30.1..30.4).contains(&lat), "{lon},{lat}");
+    let local = json(&http.get("/api/v1/network?crs=local").unwrap().body);
+    assert_eq!(local["georef"]["frame"], "local");
+    let (x, y) = (c.network.roads[0].points[0].x, c.network.roads[0].points[0].y);
+    let q = &local["features"][0]["geometry"]["coordinates"][0];
+    assert!((q[0].as_f64().unwrap() - x).abs() <= 0.05 && (q[1].as_f64().unwrap() - y).abs() <= 0.05);
+    assert_eq!(http.get("/api/v1/network?crs=EPSG:3857").unwrap().status, 422);
     let api = json(&http.get("/api/v1/openapi.json").unwrap().body);
     assert!(api["paths"]["/api/v1/observations"]["post"].is_object());
     let m = http.get("/metrics").unwrap().body;
