@@ -2,7 +2,8 @@
 //!
 //! The road network and everything that describes the city independently of how it is
 //! simulated or observed: typed IDs, geometry, the build spec, travel demand and the
-//! importers and writers for CityFlow, CBEngine and SUMO files. The simulator (`twin`),
+//! importers and writers for CityFlow, CBEngine and SUMO files, and the georeference
+//! that places the network on Earth. The simulator (`twin`),
 //! the nerves (`sense`), the state estimator (`state`), the store and the controllers
 //! all build on it; a deployment without a twin links no simulator.
 //!
@@ -21,6 +22,9 @@
 //! - **Phase**: a set of movements that have green together, with a duration in the
 //!   fixed-time plan.
 //! - **Flow**: demand that releases a vehicle every `interval` seconds along a route.
+//! - **Georeference** ([`Georef`], module [`geo`]): where the network's metres are on
+//!   Earth: a projection ([`Crs`]: local plane, CBEngine's equirectangular, UTM) plus
+//!   an offset; `to_lonlat` / `to_local` convert between network metres and WGS84.
 //! - **Spec** ([`NetworkSpec`]): the unvalidated description an importer or generator
 //!   produces; [`Network::build`] validates it and derives the geometry.
 //!
@@ -30,6 +34,10 @@
 //! - Determinism: building the same spec gives the same network, bit for bit.
 //! - Entities are addressed by typed indices ([`ids`]); maps whose iteration order
 //!   matters are `BTreeMap`s or ordered `Vec`s.
+//! - Every network carries a georeference. Files that say where they are (CBEngine
+//!   lat/lon, SUMO `<location>` with UTM) keep exactly that; the others get an
+//!   *assumed* local plane at [`geo::DEFAULT_ORIGIN`] that `--origin` replaces. The
+//!   georeference never changes the geometry the twin simulates.
 //! - Bad input is an [`import::ImportError`] or a [`BuildError`] naming the file and the
 //!   line or JSON path, never a panic.
 
