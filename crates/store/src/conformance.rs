@@ -175,6 +175,7 @@ pub fn corridor_reordered() -> Network {
     let mut spec = NetworkSpec {
         intersections: vec![inter("C", 600.0, true), inter("A", 0.0, true), inter("B", 300.0, false)],
         roads: vec![],
+        georef: Default::default(),
     };
     let road = |name: &str, from: usize, to: usize, x0: f64, x1: f64, lanes: usize| RoadSpec {
         name: name.into(),

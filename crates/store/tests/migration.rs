@@ -218,7 +218,7 @@ fn a_schema_2_file_is_migrated_in_place_and_reads_back() {
 fn migrating_with_the_wrong_network_is_refused_and_changes_nothing() {
     let db = FixtureCopy::new("wrongnet");
     // A network with fewer roads than the file refers to.
-    let mut spec_net = city::spec::NetworkSpec { intersections: vec![], roads: vec![] };
+    let mut spec_net = city::spec::NetworkSpec::default();
     for (name, x) in [("A", 0.0), ("B", 300.0)] {
         spec_net.intersections.push(city::spec::IntersectionSpec {
             name: name.into(),
