@@ -40,7 +40,7 @@ set +e
 "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
   --url "http://127.0.0.1:$PORT" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
-  --phases examples,coverage,fuzzing --max-examples "${SCHEMATHESIS_EXAMPLES:-120}" --seed 1 \
+  --phases examples,coverage,fuzzing --max-examples "${SCHEMATHESIS_EXAMPLES:-250}" --seed 1 \
   --workers 2 --request-timeout 20 --no-color --suppress-health-check too_slow \
   --report junit --report-junit-path "$WORK/junit.xml" 2>&1 | tee "$WORK/st.log" | tail -40
 rc=${PIPESTATUS[0]}
