@@ -2,7 +2,7 @@
 // REST API and the /api/v1/stream WebSocket.
 
 import { NetworkMap } from './map.js';
-import { LineChart, fmtTime } from './chart.js';
+import { LineChart, fmtTime, setCityTimeZone } from './chart.js';
 
 const $ = (id) => document.getElementById(id);
 const api = (path) => fetch(`/api/v1/${path}`).then((r) => {
@@ -41,6 +41,8 @@ function applyLive(state) {
   ui.now = Math.max(ui.now, state.city.time_s);
   const slider = $('time-slider');
   slider.max = String(Math.floor(ui.now));
+  // Times are Unix seconds: the slider spans the last 24 hours (the raw retention).
+  slider.min = String(Math.floor(ui.now) - 86400);
   if (!ui.live) return;
   slider.value = slider.max;
   showKpis(state.city);
@@ -94,6 +96,7 @@ async function main() {
   const net = await api('network?crs=local');
   ui.map = new NetworkMap($('map'), net, (pick) => openDetail(pick).catch((e) => console.error(e)));
   const state = await api('state');
+  if (state.city && state.city.timezone) setCityTimeZone(state.city.timezone);
   const hist = await api('history?scope=city&resolution=60');
   ui.cityChart.set(0, hist.points.map((p) => [p.t, p.delay_index]));
   ui.cityChart.set(1, hist.points.map((p) => [p.t, p.speed_kmh]));

@@ -71,10 +71,23 @@ export class LineChart {
   }
 }
 
+// Times from the API are Unix seconds (UTC); they are shown in the city's time zone.
+let cityTimeZone = 'Asia/Shanghai';
+let clockFormat = null;
+
+/** Show times in `tz` (an IANA name, e.g. from the API); ignored if the browser lacks it. */
+export function setCityTimeZone(tz) {
+  try {
+    clockFormat = new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+    cityTimeZone = tz;
+  } catch (e) {
+    console.warn(`unknown time zone ${tz}, keeping ${cityTimeZone}`);
+  }
+}
+
+/** `HH:MM:SS` of Unix seconds `s` on the city's clock. */
 export function fmtTime(s) {
-  s = Math.max(0, Math.floor(s));
-  const hh = String(Math.floor(s / 3600) % 24).padStart(2, '0');
-  const mm = String(Math.floor(s / 60) % 60).padStart(2, '0');
-  const ss = String(s % 60).padStart(2, '0');
-  return `${hh}:${mm}:${ss}`;
+  if (!clockFormat) setCityTimeZone(cityTimeZone);
+  if (!Number.isFinite(s)) return '--:--:--';
+  return clockFormat.format(new Date(Math.floor(s) * 1000));
 }

@@ -38,11 +38,18 @@
 //!   [`OpenAccess`], allows everything and is meant for loopback deployments).
 //! - **A plug-in cannot take the brain down.** A plug-in that panics is disabled and
 //!   logged; the batch or tick that triggered it is not affected.
-//! - **No IO here but the store's.** The runtime reads no files and opens no sockets;
-//!   the binary and the server do.
+//! - **No IO here but the store's and the keystore's.** The runtime reads no files and
+//!   opens no sockets, except the plate key file of [`keystore`]; the binary and the
+//!   server do the rest.
+//! - **Time.** Every time is Unix seconds, UTC (`sense::time`). The brain's clock
+//!   ([`Brain::now`]) is the wall clock, or the twin's when a twin runs
+//!   ([`ClockSource`]); it only moves forward and no record moves it. Records are judged
+//!   against it (skew and age bounds of [`BrainConfig::pipeline`]). Civil dates use the
+//!   city's time zone ([`BrainConfig::timezone`]).
 
 pub mod access;
 pub mod bus;
+pub mod keystore;
 pub mod plugin;
 pub mod plugins;
 mod runtime;
@@ -51,5 +58,7 @@ mod twin_loop;
 pub use access::{Action, Authorizer, Caller, Denied, OpenAccess};
 pub use bus::{Bus, BusMessage, Command, Event, EventKind, Severity, SignalStatus, Subscriber, Tick};
 pub use plugin::{Context, Plugin};
-pub use runtime::{Brain, BrainConfig, BrainError, Counters, HistoryPoint, HistorySeries, IngestOutcome, Replay};
+pub use runtime::{
+    wall_clock, Brain, BrainConfig, BrainError, ClockSource, Counters, HistoryPoint, HistorySeries, IngestOutcome, Replay,
+};
 pub use twin_loop::{run_publisher, run_twin, Controller};

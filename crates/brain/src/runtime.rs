@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use sense::{EventCode, Observation, ObservationSink, Pipeline, PipelineConfig, RawRecord, SensorRegistry, SinkError};
+use sense::{CityZone, EventCode, Observation, ObservationSink, Pipeline, PipelineConfig, RawRecord, SensorRegistry, SinkError};
 use state::{CityState, StateConfig, StateEstimator};
 use store::{Resolution, Retention, Scope, SqliteStore, Store, StoreError, StoredRejection, StoredSnapshot};
 use twin::sensors::SensorConfig;
@@ -14,6 +14,21 @@ use twin::{IntersectionId, Network, RoadId};
 use crate::access::{Action, Authorizer, Caller, Denied, OpenAccess};
 use crate::bus::{Bus, BusMessage, Command, Event, SignalStatus, Tick};
 use crate::plugin::{Context, Plugin};
+
+/// Where the brain's clock comes from. Times are Unix seconds, UTC (see `sense::time`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockSource {
+    /// The system's wall clock: a brain fed by real devices (`serve` without a twin).
+    Wall,
+    /// Driven forward by [`Brain::drive_clock`]: the twin loop (the demo, or `serve` with
+    /// a twin), a replay, a test. Starts at [`BrainConfig::day_start_s`].
+    Driven,
+}
+
+/// Seconds since 1970-01-01T00:00:00Z now, from the system clock.
+pub fn wall_clock() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
 
 /// How the runtime is set up.
 #[derive(Clone, Debug)]
@@ -25,9 +40,16 @@ pub struct BrainConfig {
     pub retention: Retention,
     /// Seconds between state estimates (city clock).
     pub state_interval_s: f64,
-    /// City clock at the twin's time 0 (unless the store already holds later data: then
-    /// the clock continues from there).
+    /// Unix seconds of the twin's time 0 (unless the store already holds later data: then
+    /// the clock continues from there); also where a [`ClockSource::Driven`] clock starts.
     pub day_start_s: f64,
+    /// The brain's clock: the wall clock, or driven by the twin.
+    pub clock: ClockSource,
+    /// The city's time zone: civil dates in exports and ATSPM logs, the demo's day, the
+    /// midnight at which plate keys rotate.
+    pub timezone: CityZone,
+    /// Ingestion rules: skew and age bounds against the clock, the rejected ring's bounds.
+    pub pipeline: PipelineConfig,
     /// Stop the twin after this many simulated seconds.
     pub duration_s: Option<f64>,
     pub sensors: SensorConfig,
@@ -36,14 +58,18 @@ pub struct BrainConfig {
 }
 
 impl BrainConfig {
-    /// Defaults for a brain storing into `db_path`.
+    /// Defaults for a brain storing into `db_path`: on the wall clock, in the default
+    /// time zone (`Asia/Shanghai`); a twin would start now.
     pub fn new(db_path: impl Into<PathBuf>) -> BrainConfig {
         BrainConfig {
             speed: 1.0,
             db_path: db_path.into(),
             retention: Retention::default(),
             state_interval_s: 5.0,
-            day_start_s: 7.0 * 3600.0,
+            day_start_s: wall_clock(),
+            clock: ClockSource::Wall,
+            timezone: CityZone::default(),
+            pipeline: PipelineConfig::default(),
             duration_s: None,
             sensors: SensorConfig::default(),
             event_ring: 1000,
@@ -156,7 +182,7 @@ pub struct Brain {
     events: Mutex<VecDeque<Arc<Event>>>,
     commands: Mutex<Vec<Command>>,
     access: Box<dyn Authorizer>,
-    /// Latest city clock (f64 bits).
+    /// The driven clock (f64 bits), Unix seconds; unused on the wall clock.
     clock: AtomicU64,
     signals: RwLock<Arc<Vec<SignalStatus>>>,
     latest: RwLock<Option<Arc<Tick>>>,
@@ -191,10 +217,7 @@ impl Brain {
     pub fn with_store(net: Network, cfg: &BrainConfig, store: Arc<dyn Store>, access: Box<dyn Authorizer>) -> Arc<Brain> {
         let registry = Arc::new(SensorRegistry::for_network(&net));
         let estimator = Arc::new(Mutex::new(StateEstimator::new(&net, StateConfig::default())));
-        // The clock rules (skew, age) need the wall clock; until the runtime has one,
-        // records are judged by their sensor's order only.
-        let pcfg = PipelineConfig { max_skew_s: f64::INFINITY, max_age_s: f64::INFINITY, ..Default::default() };
-        let mut pipeline = Pipeline::new(registry.clone(), pcfg);
+        let mut pipeline = Pipeline::new(registry.clone(), cfg.pipeline.clone());
         pipeline.add_sink(Box::new(StateSink(estimator.clone())));
         let staged = Arc::new(Mutex::new(Vec::new()));
         pipeline.add_sink(Box::new(StagingSink(staged.clone())));
@@ -211,7 +234,7 @@ impl Brain {
             events: Mutex::new(VecDeque::new()),
             commands: Mutex::new(Vec::new()),
             access,
-            clock: AtomicU64::new(0f64.to_bits()),
+            clock: AtomicU64::new(cfg.day_start_s.to_bits()),
             signals: RwLock::new(Arc::new(Vec::new())),
             latest: RwLock::new(None),
             next_event: AtomicU64::new(1),
@@ -272,18 +295,22 @@ impl Brain {
         self.store().last_time().ok().flatten()
     }
 
-    /// The city clock.
+    /// The brain's clock, Unix seconds: the wall clock or the driven clock (see
+    /// [`ClockSource`]). No record moves it.
     pub fn now(&self) -> f64 {
-        f64::from_bits(self.clock.load(Ordering::Relaxed))
+        match self.config.clock {
+            ClockSource::Wall => wall_clock(),
+            ClockSource::Driven => f64::from_bits(self.clock.load(Ordering::Relaxed)),
+        }
     }
 
-    pub(crate) fn set_now(&self, t: f64) {
-        self.clock.store(t.to_bits(), Ordering::Relaxed);
-    }
-
-    /// Move the clock forward to `t` if it is later.
-    fn advance_clock(&self, t: f64) {
-        let _ = self.clock.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| (t > f64::from_bits(b)).then(|| t.to_bits()));
+    /// Move a driven clock forward to `t` (never back; a non-finite `t` is ignored).
+    /// Without effect on the wall clock.
+    pub fn drive_clock(&self, t: f64) {
+        if t.is_finite() {
+            let _ =
+                self.clock.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| (t > f64::from_bits(b)).then(|| t.to_bits()));
+        }
     }
 
     /// Parse a `{"observations":[...]}` body and ingest it on behalf of `caller`.
@@ -293,7 +320,8 @@ impl Brain {
         Ok(self.ingest_records(&records))
     }
 
-    /// Run records through the one ingestion pipeline; rejections are stored too.
+    /// Run records through the one ingestion pipeline, judged against the clock
+    /// ([`Brain::now`]); rejections are stored too.
     /// Returns once the accepted records are committed to the store; then plug-ins see
     /// them and they are published on the bus.
     pub fn ingest_records(&self, records: &[RawRecord]) -> IngestOutcome {
@@ -302,9 +330,6 @@ impl Brain {
         let accepted = std::mem::take(&mut *lock(&self.staged));
         drop(p);
         let rejected = &report.rejections;
-        if let Some(latest) = accepted.iter().map(|o| o.time).max_by(f64::total_cmp) {
-            self.advance_clock(latest);
-        }
         let mut stored = true;
         if !accepted.is_empty() || !rejected.is_empty() {
             let store = self.store();

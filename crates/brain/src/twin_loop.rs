@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sense::RawRecord;
-use twin::sensors::VirtualSensors;
+use twin::sensors::{SensorConfig, VirtualSensors};
 use twin::Sim;
 
 use crate::bus::{Command, SignalStatus};
@@ -31,12 +31,15 @@ fn serving(sim: &Sim, i: twin::IntersectionId) -> bool {
 /// ends). Returns the number of simulated steps.
 pub fn run_twin(brain: Arc<Brain>, mut sim: Sim, mut control: Option<Controller>, stop: Arc<AtomicBool>) -> u64 {
     let cfg = brain.config.clone();
-    let mut sensors = VirtualSensors::new(&sim, cfg.sensors.clone());
     // Continue the city clock after whatever the store already holds.
     let day_start = match brain.stored_until() {
         Some(t) if t >= cfg.day_start_s => t + cfg.state_interval_s,
         _ => cfg.day_start_s,
     };
+    brain.drive_clock(day_start);
+    // Plate keys rotate at the city's midnight.
+    let civil_origin_s = day_start + f64::from(cfg.timezone.utc_offset_s(day_start));
+    let mut sensors = VirtualSensors::new(&sim, SensorConfig { civil_origin_s, ..cfg.sensors.clone() });
     let signalised: Vec<_> = (0..sim.network().intersections.len())
         .map(|k| twin::IntersectionId(k as u32))
         .filter(|&i| sim.network().intersection(i).is_signalised())
@@ -63,7 +66,7 @@ pub fn run_twin(brain: Arc<Brain>, mut sim: Sim, mut control: Option<Controller>
         sim.step();
         steps += 1;
         let now = sim.time() + day_start;
-        brain.set_now(now);
+        brain.drive_clock(now);
         readings.clear();
         sensors.observe(&sim, &mut readings);
         records.clear();
@@ -98,8 +101,8 @@ pub fn run_twin(brain: Arc<Brain>, mut sim: Sim, mut control: Option<Controller>
     steps
 }
 
-/// Without a twin: tick every `interval` of wall time at the city clock, and apply
-/// retention every hour of city time, until `stop` is set.
+/// Without a twin: tick every `interval` of wall time at the brain's clock (the wall
+/// clock in `serve`), and apply retention every hour of city time, until `stop` is set.
 pub fn run_publisher(brain: Arc<Brain>, interval: Duration, stop: Arc<AtomicBool>) {
     let tick = Duration::from_millis(50).min(interval);
     let mut last = f64::NEG_INFINITY;

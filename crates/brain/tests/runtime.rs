@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use brain::{
-    Action, Authorizer, Brain, BrainConfig, BrainError, BusMessage, Caller, Command, Context, Denied, EventKind, Plugin,
-    Severity, Subscriber, Tick,
+    Action, Authorizer, Brain, BrainConfig, BrainError, BusMessage, Caller, ClockSource, Command, Context, Denied, EventKind,
+    Plugin, Severity, Subscriber, Tick,
 };
 use sense::{RawRecord, WireRecord};
 
@@ -16,6 +16,11 @@ fn temp_db(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d.join("brain.sqlite")
+}
+
+/// A brain on a driven clock starting at `start` (the tests' records use small times).
+fn driven(name: &str, start: f64) -> BrainConfig {
+    BrainConfig { clock: ClockSource::Driven, day_start_s: start, ..BrainConfig::new(temp_db(name)) }
 }
 
 fn loop_record(brain: &Brain, t: f64, speed: f64, occupancy: f64) -> RawRecord {
@@ -80,7 +85,7 @@ impl Subscriber for Recorder {
 
 #[test]
 fn plugins_see_durable_batches_and_ticks_and_raise_events_and_commands() {
-    let brain = Brain::open(sense::testnet::corridor(), &BrainConfig::new(temp_db("plugins"))).unwrap();
+    let brain = Brain::open(sense::testnet::corridor(), &driven("plugins", 100.0)).unwrap();
     let probe = Probe::default();
     let seen = probe.seen.clone();
     brain.register(Box::new(probe));
@@ -117,11 +122,12 @@ fn plugins_see_durable_batches_and_ticks_and_raise_events_and_commands() {
 #[test]
 fn congestion_watch_raises_and_clears() {
     use brain::plugins::{CongestionWatch, CongestionWatchConfig};
-    let brain = Brain::open(sense::testnet::corridor(), &BrainConfig::new(temp_db("congestion"))).unwrap();
+    let brain = Brain::open(sense::testnet::corridor(), &driven("congestion", 1000.0)).unwrap();
     brain.register(Box::new(CongestionWatch::new(CongestionWatchConfig { sustain_s: 60.0, clear_s: 30.0 })));
     // Crawling traffic on one loop: its road is graded congested at every tick.
     let mut t = 1000.0;
     for _ in 0..6 {
+        brain.drive_clock(t);
         brain.ingest_records(&[loop_record(&brain, t, 0.8, 0.6)]);
         brain.tick(t, 0, 0);
         t += 20.0;
@@ -131,6 +137,7 @@ fn congestion_watch_raises_and_clears() {
     assert!(matches!(ev[0].kind, EventKind::Congestion { .. }));
     // Free flow again: cleared after `clear_s`.
     for _ in 0..8 {
+        brain.drive_clock(t);
         brain.ingest_records(&[loop_record(&brain, t, 16.0, 0.05)]);
         brain.tick(t, 0, 0);
         t += 20.0;

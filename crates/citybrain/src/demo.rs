@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use brain::{Brain, BrainConfig};
+use brain::{Brain, BrainConfig, ClockSource};
 use clap::Args;
+use sense::CityZone;
 use serde::Deserialize;
 use twin::{Sim, SimConfig};
 
@@ -34,6 +35,12 @@ pub struct DemoArgs {
     /// Signal policy: `citybrain` (adaptive, default) or `fixed`.
     #[arg(long, default_value = "citybrain")]
     pub controller: String,
+    /// The city's time zone (IANA name): the simulated day is today's date there.
+    #[arg(long, default_value = sense::time::DEFAULT_TIMEZONE)]
+    pub timezone: String,
+    /// Local hour (0-24) at which the simulated day starts, today in `--timezone`.
+    #[arg(long, default_value_t = 7.0)]
+    pub start_hour: f64,
     /// WGS84 position LON,LAT of the generated city's point (0, 0) (default 120.15,30.25:
     /// West Lake, Hangzhou); lon/lat records and the GeoJSON map use it.
     #[arg(long, value_name = "LON,LAT", value_parser = crate::scenario::parse_origin, allow_hyphen_values = true)]
@@ -70,9 +77,30 @@ struct ServeConfig {
     /// HTTP limits and timeouts (see `server::config`); all optional.
     #[serde(default)]
     http: server::HttpSettings,
+    /// The city's time zone, IANA name (civil dates in exports and ATSPM logs).
+    #[serde(default = "default_timezone")]
+    timezone: String,
+    /// The plate pseudonymisation key as 64 hex characters; by default the keystore
+    /// file `plate-key` in `data_dir` (created on first start).
+    plate_key: Option<String>,
+    /// Seconds a record may be ahead of the brain's clock.
+    #[serde(default = "default_max_skew")]
+    max_skew_s: f64,
+    /// Seconds a record may be behind the brain's clock.
+    #[serde(default = "default_max_age")]
+    max_age_s: f64,
     /// `"LON,LAT"`: WGS84 origin of a network whose file gives no georeference (CityFlow,
     /// SUMO with plain offsets); default 120.15,30.25 (West Lake, Hangzhou).
     origin: Option<String>,
+}
+fn default_timezone() -> String {
+    sense::time::DEFAULT_TIMEZONE.into()
+}
+fn default_max_skew() -> f64 {
+    sense::PipelineConfig::default().max_skew_s
+}
+fn default_max_age() -> f64 {
+    sense::PipelineConfig::default().max_age_s
 }
 fn default_bind() -> String {
     "127.0.0.1".into()
@@ -105,10 +133,17 @@ struct Live {
     duration: Option<f64>,
     controller: String,
     http: server::HttpConfig,
+    timezone: CityZone,
+    /// Demo: the simulated day starts at this local hour today; else at the wall clock.
+    start_hour: Option<f64>,
+    plate_key: Option<twin::sensors::PlateKey>,
+    pipeline: sense::PipelineConfig,
 }
 
 pub fn run(a: &DemoArgs) -> Result<()> {
     anyhow::ensure!(a.speed.is_finite() && a.speed > 0.0, "--speed must be positive, got {}", a.speed);
+    anyhow::ensure!((0.0..24.0).contains(&a.start_hour), "--start-hour must be within 0..24, got {}", a.start_hour);
+    let timezone = CityZone::new(&a.timezone).map_err(|e| anyhow::anyhow!("--timezone: {e}"))?;
     // A whole day of demand so the live demo keeps flowing.
     let cfg = twin::gen::GenConfig { duration_s: 86_400.0, ..twin::gen::GenConfig::demo() };
     let mut city = twin::gen::generate(&cfg).map_err(anyhow::Error::msg)?;
@@ -125,6 +160,10 @@ pub fn run(a: &DemoArgs) -> Result<()> {
         duration: a.duration,
         controller: a.controller.clone(),
         http: server::HttpConfig::default(),
+        timezone,
+        start_hour: Some(a.start_hour),
+        plate_key: None,
+        pipeline: Default::default(),
     })
 }
 
@@ -132,8 +171,17 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
     let text = std::fs::read_to_string(&a.config).with_context(|| format!("cannot read {}", a.config.display()))?;
     let de = &mut serde_json::Deserializer::from_str(&text);
     let cfg: ServeConfig = serde_path_to_error::deserialize(de).map_err(|e| anyhow::anyhow!("{}: {e}", a.config.display()))?;
-    anyhow::ensure!(cfg.speed.is_finite() && cfg.speed > 0.0, "{}: speed must be positive", a.config.display());
-    let http = cfg.http.apply(server::HttpConfig::default()).map_err(|e| anyhow::anyhow!("{}: {e}", a.config.display()))?;
+    let path = a.config.display();
+    anyhow::ensure!(cfg.speed.is_finite() && cfg.speed > 0.0, "{path}: speed must be positive");
+    anyhow::ensure!(cfg.max_skew_s.is_finite() && cfg.max_skew_s >= 0.0, "{path}: max_skew_s must be a non-negative number");
+    anyhow::ensure!(cfg.max_age_s.is_finite() && cfg.max_age_s > 0.0, "{path}: max_age_s must be a positive number");
+    let timezone = CityZone::new(&cfg.timezone).map_err(|e| anyhow::anyhow!("{path}: timezone: {e}"))?;
+    let plate_key = match &cfg.plate_key {
+        Some(hex) => Some(brain::keystore::parse_hex(hex).map_err(|e| anyhow::anyhow!("{path}: plate_key: {e}"))?),
+        None => None,
+    };
+    let pipeline = sense::PipelineConfig { max_skew_s: cfg.max_skew_s, max_age_s: cfg.max_age_s, ..Default::default() };
+    let http = cfg.http.apply(server::HttpConfig::default()).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
     let (mut net, flows) = match &cfg.flow {
         Some(flow) => {
             let s = crate::scenario::load(&cfg.roadnet, flow, None)?;
@@ -158,6 +206,10 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
         duration: None,
         controller: cfg.controller,
         http,
+        timezone,
+        start_hour: None,
+        plate_key,
+        pipeline,
     })
 }
 
@@ -166,7 +218,34 @@ fn serve_live(l: Live) -> Result<()> {
     check_writable(&l.data_dir)?;
     let addr: SocketAddr =
         format!("{}:{}", l.bind, l.port).parse().with_context(|| format!("bad --bind/--port {}:{}", l.bind, l.port))?;
-    let cfg = BrainConfig { speed: l.speed, duration_s: l.duration, ..BrainConfig::new(l.data_dir.join("citybrain.sqlite")) };
+    let plate_key = match l.plate_key {
+        Some(k) => k,
+        None => {
+            let (k, created) = brain::keystore::load_or_create(&l.data_dir)?;
+            if created {
+                eprintln!("created the plate key {}", l.data_dir.join(brain::keystore::KEY_FILE).display());
+            }
+            k
+        }
+    };
+    // The demo's day is today in the city, from the start hour; `serve` runs on the wall
+    // clock (a twin, if any, starts now).
+    let wall = brain::wall_clock();
+    let day_start_s = match l.start_hour {
+        Some(h) => l.timezone.day_at(wall, h).map_err(anyhow::Error::msg)?,
+        None => wall,
+    };
+    let mut cfg = BrainConfig {
+        speed: l.speed,
+        duration_s: l.duration,
+        day_start_s,
+        clock: if l.flows.is_some() { ClockSource::Driven } else { ClockSource::Wall },
+        timezone: l.timezone.clone(),
+        pipeline: l.pipeline.clone(),
+        ..BrainConfig::new(l.data_dir.join("citybrain.sqlite"))
+    };
+    cfg.sensors.plate_key = plate_key;
+    eprintln!("city time zone {}; the twin's day starts at {}", l.timezone.name(), l.timezone.format(day_start_s));
     let brain = Brain::open(l.net.clone(), &cfg)?;
     crate::plugins::register(&brain);
     let stop = Arc::new(AtomicBool::new(false));

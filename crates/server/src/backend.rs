@@ -127,14 +127,11 @@ impl crate::Backend for Brain {
 
     fn atspm_csv(&self, intersection: &str, from: f64, to: f64) -> Result<String, ApiError> {
         let events = self.signal_events(&Caller::anonymous(), intersection, from, to).map_err(api_error)?;
-        // City clock seconds since midnight of 2026-01-01 (the twin's day 0).
+        // Civil time of the city with its UTC offset: `2026-12-06 07:00:00.000+08:00`.
+        let zone = &self.config.timezone;
         let mut out = String::from("TimeStamp,DeviceId,EventId,Parameter\n");
         for (t, code, param) in events {
-            let day = (t / 86_400.0).floor();
-            let s = t - day * 86_400.0;
-            let (h, m, sec) = ((s / 3600.0).floor(), ((s % 3600.0) / 60.0).floor(), s % 60.0);
-            let date = day_to_date(day as i64);
-            out.push_str(&format!("{date} {h:02}:{m:02}:{sec:06.3},{intersection},{},{param}\n", code.code()));
+            out.push_str(&format!("{},{intersection},{},{param}\n", zone.format_log(t), code.code()));
         }
         Ok(out)
     }
@@ -272,19 +269,4 @@ impl crate::Backend for Brain {
     fn now(&self) -> f64 {
         Brain::now(self)
     }
-}
-
-/// `YYYY-MM-DD` of day `d` counted from 2026-01-01 (proleptic Gregorian).
-fn day_to_date(d: i64) -> String {
-    // Days from 1970-01-01 to 2026-01-01 is 20,454; civil-from-days (H. Hinnant).
-    let z = d + 20_454 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }

@@ -18,8 +18,16 @@ fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
+/// A twin-driven brain whose day starts at 07:00 today in the city (as in the demo).
 fn config(dir: &std::path::Path) -> BrainConfig {
-    BrainConfig { speed: 1e6, duration_s: Some(400.0), ..BrainConfig::new(dir.join("brain.sqlite")) }
+    let day_start_s = sense::CityZone::default().day_at(brain::wall_clock(), 7.0).unwrap();
+    BrainConfig {
+        speed: 1e6,
+        duration_s: Some(400.0),
+        clock: brain::ClockSource::Driven,
+        day_start_s,
+        ..BrainConfig::new(dir.join("brain.sqlite"))
+    }
 }
 
 fn city() -> twin::gen::GenCity {
@@ -71,7 +79,8 @@ fn live_brain_over_http() {
     assert_eq!(json(&r.body)["storage"]["status"], "ok", "{}", r.body);
 
     let state = json(&http.get("/api/v1/state").unwrap().body);
-    assert_eq!(state["city"]["time_s"].as_f64().unwrap(), 7.0 * 3600.0 + 400.0);
+    let d0 = cfg.day_start_s;
+    assert_eq!(state["city"]["time_s"].as_f64().unwrap(), d0 + 400.0);
     assert_eq!(state["roads"].as_array().unwrap().len(), c.network.roads.len());
     assert!(state["roads"].as_array().unwrap().iter().any(|r| r["speed_kmh"].is_number()), "no road has a speed");
 
@@ -85,7 +94,7 @@ fn live_brain_over_http() {
         .map(|s| s["id"].as_str().unwrap().to_string())
         .take(2)
         .collect();
-    let t = 7.0 * 3600.0 + 430.0;
+    let t = d0 + 430.0;
     let rec = |sensor: &str, occ: f64| serde_json::json!({"sensor": sensor, "kind": "loop", "time": t, "start": t - 30.0, "end": t, "count": 4, "occupancy": occ, "speed": 9.5});
     let body = serde_json::json!({"observations": [rec(&loops[0], 0.1), rec(&loops[1], 1.7), rec(&loops[1], 0.2)]});
     let r = http.post_json("/api/v1/observations", body.to_string().as_bytes()).unwrap();
@@ -134,8 +143,8 @@ fn live_brain_over_http() {
     assert_eq!(http.get("/api/v1/history?from=10&to=5").unwrap().status, 422);
 
     // Replay: the snapshot nearest a past time.
-    let snap = json(&http.get(&format!("/api/v1/snapshot?t={}", 7.0 * 3600.0 + 200.0)).unwrap().body);
-    assert_eq!(snap["city"]["time_s"].as_f64().unwrap(), 7.0 * 3600.0 + 200.0);
+    let snap = json(&http.get(&format!("/api/v1/snapshot?t={}", d0 + 200.0)).unwrap().body);
+    assert_eq!(snap["city"]["time_s"].as_f64().unwrap(), d0 + 200.0);
 
     let signals = json(&http.get("/api/v1/signals").unwrap().body);
     assert!(!signals["signals"].as_array().unwrap().is_empty());
@@ -145,7 +154,10 @@ fn live_brain_over_http() {
     assert_eq!(csv.status, 200);
     let lines: Vec<&str> = csv.body.lines().collect();
     assert_eq!(lines[0], "TimeStamp,DeviceId,EventId,Parameter");
-    assert!(lines[1].starts_with("2026-01-01 07:0"), "{}", lines[1]);
+    // Real dates in the city's time zone with the offset: today, from 07:00.
+    let day = sense::CityZone::default().format_log(d0);
+    assert!(lines[1].starts_with(&day[..15]), "{} vs {day}", lines[1]);
+    assert!(lines[1].split(',').next().unwrap().ends_with("+08:00"), "{}", lines[1]);
     let codes: std::collections::BTreeSet<&str> = lines[1..].iter().filter_map(|l| l.split(',').nth(2)).collect();
     for code in ["1", "8", "9", "10", "11"] {
         assert!(codes.contains(code), "event code {code} missing from {codes:?}");
@@ -186,13 +198,13 @@ fn live_brain_over_http() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// `serve` without a twin: observations posted over HTTP drive the clock, and the state
-/// publisher turns them into live state.
+/// `serve` without a twin: the brain runs on the wall clock; observations posted over
+/// HTTP (with RFC 3339 or Unix-seconds times) become live state at the next tick.
 #[test]
 fn brain_without_twin_publishes_posted_observations() {
     let dir = temp_dir("notwin");
     let c = city();
-    let brain = Brain::open(c.network.clone(), &config(&dir)).unwrap();
+    let brain = Brain::open(c.network.clone(), &BrainConfig::new(dir.join("brain.sqlite"))).unwrap();
     let (addr, _rt) = serve(brain.clone(), 1 << 20);
     let stop = Arc::new(AtomicBool::new(false));
     let publisher = {
@@ -204,15 +216,16 @@ fn brain_without_twin_publishes_posted_observations() {
     let lp =
         sensors["sensors"].as_array().unwrap().iter().find(|s| s["kind"] == "loop").unwrap()["id"].as_str().unwrap().to_string();
     let road = lp.trim_start_matches("loop:").rsplit_once(':').unwrap().0.to_string();
-    let t = 30_000.0;
+    let t = brain::wall_clock().floor() - 1.0;
+    let zone = sense::CityZone::default();
     let body = serde_json::json!({"observations": [
-        {"sensor": lp, "kind": "loop", "time": t, "start": t - 30.0, "end": t, "count": 5, "occupancy": 0.1, "speed": 4.0}
+        {"sensor": lp, "kind": "loop", "time": zone.format(t), "start": t - 30.0, "end": zone.format(t), "count": 5, "occupancy": 0.1, "speed": 4.0}
     ]});
     assert_eq!(json(&http.post_json("/api/v1/observations", body.to_string().as_bytes()).unwrap().body)["accepted"], 1);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let state = loop {
         let s = json(&http.get("/api/v1/state").unwrap().body);
-        if s["city"]["time_s"].as_f64() == Some(t) {
+        if s["city"]["time_s"].as_f64().is_some_and(|now| now >= t) {
             break s;
         }
         assert!(std::time::Instant::now() < deadline, "state never reached t={t}: {s}");

@@ -552,7 +552,7 @@ mod tests {
 
     /// No secret is a constant of the source: the old demo secret is gone from this crate.
     #[test]
-    fn no_plate_secret_in_the_source() {
+    fn no_master_key_constant_in_the_source() {
         let src = include_str!("sensors.rs");
         let old = ["citybrain", "demo", "secret"].join("-");
         assert!(!src.contains(&old));
