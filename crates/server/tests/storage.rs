@@ -138,8 +138,10 @@ fn a_full_disk_is_503_everywhere_and_never_accepted() {
         m.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).unwrap_or_else(|| panic!("{name} missing")).parse().unwrap()
     };
 
+    // Times near the brain's wall clock (records beyond its accepted window are rejected).
+    let t0 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() - 200.0;
     assert_eq!(get("/healthz").0, 200);
-    let (status, r) = post(&batch(30_000.0));
+    let (status, r) = post(&batch(t0));
     assert_eq!((status, r["accepted"].as_u64()), (200, Some(1)), "{r}");
     assert_eq!(metric("citybrain_observations_accepted_total"), 1.0);
 
@@ -151,7 +153,7 @@ fn a_full_disk_is_503_everywhere_and_never_accepted() {
     assert_eq!(h["storage"]["status"], "unavailable");
     assert!(h["storage"]["error"].as_str().unwrap().contains("full"), "{h}");
     for k in 0..3 {
-        let (status, r) = post(&batch(30_010.0 + k as f64));
+        let (status, r) = post(&batch(t0 + 10.0 + k as f64));
         assert_eq!(status, 503, "{r}");
         assert_eq!(r["accepted"], 0, "{r}");
         let statuses: Vec<&str> = r["results"].as_array().unwrap().iter().map(|x| x["status"].as_str().unwrap()).collect();
@@ -170,7 +172,7 @@ fn a_full_disk_is_503_everywhere_and_never_accepted() {
     // Space again.
     flaky.full.store(false, Ordering::Relaxed);
     assert_eq!(get("/healthz").0, 200);
-    let (status, r) = post(&batch(30_100.0));
+    let (status, r) = post(&batch(t0 + 100.0));
     assert_eq!((status, r["accepted"].as_u64()), (200, Some(1)), "{r}");
     assert_eq!(metric("citybrain_observations_accepted_total"), 2.0);
     std::fs::remove_dir_all(&dir).ok();
