@@ -3,7 +3,8 @@
 # schemathesis (PyPI, in a venv under ~/.cache, installed only when absent) sends at
 # least 1,000 generated requests and fails on any 5xx or response that violates the
 # OpenAPI document; then 50 WebSocket clients send unfinished and oversized 45 MiB
-# frames and the server's RSS must stay under 200 MiB.
+# frames and the server's RSS must stay under 200 MiB. `/metrics` must pass
+# `promtool check metrics` (Debian's prometheus package, installed by scripts/test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +52,9 @@ curl -fsS "http://127.0.0.1:$PORT/metrics" | grep '^citybrain_http_requests_tota
 [ "$rc" = 0 ] || { echo "schemathesis found server errors or schema violations" >&2; tail -n 30 "$WORK/serve.log" >&2; exit 1; }
 requests=$(curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^citybrain_http_requests_total/ {print int($2)}')
 [ "${requests:-0}" -ge 1000 ] || { echo "only ${requests:-0} requests reached the server (need >= 1000)" >&2; exit 1; }
+
+echo "==> promtool check metrics"
+curl -fsS "http://127.0.0.1:$PORT/metrics" | promtool check metrics
 
 echo "==> 50 hostile WebSocket clients"
 target/release/examples/ws_flood "127.0.0.1:$PORT" "$PID" 50 45

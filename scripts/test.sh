@@ -14,6 +14,7 @@ command -v cc >/dev/null || need_apt+=(build-essential)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+command -v promtool >/dev/null || need_apt+=(prometheus)   # scripts/test-api.sh: promtool check metrics
 command -v ogrinfo >/dev/null || need_apt+=(gdal-bin)   # citybrain/tests/geojson.rs reads our GeoJSON with GDAL
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> apt-get install ${need_apt[*]}"

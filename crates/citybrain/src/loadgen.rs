@@ -5,7 +5,8 @@
 //!   current time to the first stream message whose state covers that time;
 //! - API latency for live state and a one-hour city history at a fixed request rate,
 //!   while two more clients keep asking for the heaviest reads there are: a 24-hour
-//!   controller event log (`/signals/events`) and full pages of rejected records.
+//!   controller event log (`/signals/events`) and full pages of rejected records (the
+//!   generator first posts 2,000 records of unknown sensors, about 2 KiB each, to fill them).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -156,6 +157,18 @@ pub fn run(a: &LoadArgs) -> Result<()> {
     let now = brain_time(&mut c)?;
     let paths = ["/api/v1/state".to_string(), format!("/api/v1/history?scope=city&from={}&to={now}&resolution=60", now - 3600.0)];
     let per_client = a.rate / a.clients as f64;
+    // Full `/rejected` pages: 2,000 rejected records of about 2 KiB each (unknown sensors),
+    // so every page the heavy reader asks for holds 1,000 stored rejections.
+    let junk = "x".repeat(2000);
+    for round in 0..2 {
+        let recs: Vec<String> = (0..1000)
+            .map(|i| format!(r#"{{"sensor":"bench-unknown-{round}-{i}","kind":"loop","time":{now},"note":"{junk}"}}"#))
+            .collect();
+        let r = c.post_json("/api/v1/observations", format!(r#"{{"observations":[{}]}}"#, recs.join(",")).as_bytes())?;
+        if r.status >= 500 {
+            bail!("filling /rejected answered {}", r.status);
+        }
+    }
     // The heavy readers run for the whole phase, back to back.
     let signals: serde_json::Value = serde_json::from_str(&c.get("/api/v1/signals")?.body)?;
     let heavy_paths = vec![

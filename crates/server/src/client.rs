@@ -34,7 +34,20 @@ impl Client {
         self.request("POST", path, Some(body))
     }
 
+    /// Sends one request. A `GET` that finds the kept-alive connection closed by the server
+    /// (it closes idle connections after its header-read timeout) is sent once more on a
+    /// new connection; other methods are never resent.
     pub fn request(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> std::io::Result<Reply> {
+        match self.request_once(method, path, body) {
+            Err(e) if method == "GET" && is_closed(&e) => {
+                *self = Client::connect(self.addr)?;
+                self.request_once(method, path, body)
+            }
+            r => r,
+        }
+    }
+
+    fn request_once(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> std::io::Result<Reply> {
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\n", self.addr);
         if let Some(b) = body {
             head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
@@ -47,7 +60,9 @@ impl Client {
         }
         s.flush()?;
         let mut line = String::new();
-        self.reader.read_line(&mut line)?;
+        if self.reader.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before the status line"));
+        }
         let status = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| bad(&line))?;
         let mut len = 0usize;
         loop {
@@ -69,6 +84,12 @@ impl Client {
         self.reader.read_exact(&mut buf)?;
         Ok(Reply { status, body: String::from_utf8_lossy(&buf).into_owned() })
     }
+}
+
+/// The server closed the connection before answering (EOF, reset or broken pipe).
+fn is_closed(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe)
 }
 
 fn bad(what: &str) -> std::io::Error {

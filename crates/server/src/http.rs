@@ -483,12 +483,15 @@ pub(crate) async fn healthz(State(app): State<App>) -> Result<Response, ApiError
 pub(crate) async fn metrics(State(app): State<App>) -> Response {
     let live = app.hub.live();
     let mut out = String::new();
-    let mut gauge = |name: &str, help: &str, v: f64| {
-        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"));
+    // Prometheus naming: a `_total` metric is a counter, anything that can go down a gauge.
+    let mut metric = |kind: &str, name: &str, help: &str, v: f64| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"));
     };
-    gauge("citybrain_http_requests_total", "HTTP requests served.", app.hub.requests.load(Ordering::Relaxed) as f64);
+    let counter = "counter";
+    metric(counter, "citybrain_http_requests_total", "HTTP requests served.", app.hub.requests.load(Ordering::Relaxed) as f64);
+    metric(counter, "citybrain_state_updates_total", "Live state updates published.", app.hub.published.load(Ordering::Relaxed) as f64);
+    let mut gauge = |name: &str, help: &str, v: f64| metric("gauge", name, help, v);
     gauge("citybrain_stream_clients", "Open WebSocket stream clients.", app.hub.ws_clients.load(Ordering::Relaxed) as f64);
-    gauge("citybrain_state_updates_total", "Live state updates published.", app.hub.published.load(Ordering::Relaxed) as f64);
     gauge("citybrain_sim_time_seconds", "Simulated time of the live state.", live.city.time_s);
     gauge("citybrain_city_delay_index", "City delay index.", live.city.delay_index);
     gauge("citybrain_city_tpi", "Traffic performance index 0-10.", live.city.tpi);

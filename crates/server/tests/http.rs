@@ -180,6 +180,12 @@ fn live_brain_over_http() {
     assert!(api["paths"]["/api/v1/observations"]["post"].is_object());
     let m = http.get("/metrics").unwrap().body;
     assert!(m.contains("citybrain_observations_rejected_total 1"), "{m}");
+    // Prometheus naming: every `_total` metric is a counter (promtool rejects a `_total` gauge).
+    for line in m.lines().filter(|l| l.starts_with("# TYPE ")) {
+        let mut w = line.split_whitespace().skip(2);
+        let (name, kind) = (w.next().unwrap_or(""), w.next().unwrap_or(""));
+        assert!(!name.ends_with("_total") || kind == "counter", "{line}");
+    }
     let page = http.get("/").unwrap();
     assert!(page.status == 200 && page.body.contains("<canvas id=\"map\""));
 

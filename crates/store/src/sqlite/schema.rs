@@ -24,6 +24,10 @@ CREATE TABLE IF NOT EXISTS obs (
 CREATE TABLE IF NOT EXISTS obs_batches (
     first_id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL, min_time REAL NOT NULL, max_time REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS obs_batches_max ON obs_batches (max_time);
+-- Controller events only (kind 5 = codec::kind_code(Signal)): the ATSPM log of one
+-- controller is read by (ref, time) without scanning the other observations. Additive: a
+-- version-3 file gains it when opened, and a build without it ignores it.
+CREATE INDEX IF NOT EXISTS obs_signal ON obs (ref, time) WHERE kind = 5;
 CREATE TABLE IF NOT EXISTS agg (
     road INTEGER NOT NULL, res INTEGER NOT NULL, bucket REAL NOT NULL,
     speed_sum REAL NOT NULL DEFAULT 0, speed_n INTEGER NOT NULL DEFAULT 0, count INTEGER NOT NULL DEFAULT 0,
