@@ -46,6 +46,61 @@ pub struct SimArgs {
     /// Control protocol for --controller.
     #[arg(long, value_enum, default_value = "benchmark")]
     pub protocol: crate::control::ProtocolArg,
+    #[command(flatten)]
+    pub incidents: IncidentArgs,
+}
+
+/// Incidents to inject (issue 16): from a file, drawn at random, or both.
+#[derive(Args, Debug, Clone, Default)]
+pub struct IncidentArgs {
+    /// Incident scenario file (JSON; format in `twin::incident`).
+    #[arg(long, value_name = "FILE")]
+    pub incidents: Option<PathBuf>,
+    /// Also draw this many lane-blocking incidents at random (seeded by --incident-seed).
+    #[arg(long, default_value_t = 0)]
+    pub random_incidents: usize,
+    /// Congestion-only decoys (demand surges, no incident) to draw at random.
+    #[arg(long, default_value_t = 0)]
+    pub decoys: usize,
+    #[arg(long, default_value_t = 0)]
+    pub incident_seed: u64,
+    /// Write the injected incidents' ground truth as CSV
+    /// (`id,type,road,lanes,pos_m,lon,lat,start_s,end_s`).
+    #[arg(long, value_name = "FILE")]
+    pub ground_truth: Option<PathBuf>,
+}
+
+impl IncidentArgs {
+    /// The incident plan these flags describe for `net` over `horizon_s` seconds (empty
+    /// when none is asked for); writes the ground truth if asked.
+    pub fn plan(&self, net: &twin::Network, horizon_s: f64) -> Result<twin::IncidentPlan> {
+        let mut plan = match &self.incidents {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+                twin::IncidentPlan::from_json(&text, net).with_context(|| format!("in {}", p.display()))?
+            }
+            None => twin::IncidentPlan::default(),
+        };
+        if self.random_incidents > 0 || self.decoys > 0 {
+            let cfg = twin::incident::RandomIncidents {
+                seed: self.incident_seed,
+                count: self.random_incidents,
+                decoys: self.decoys,
+                end_s: (horizon_s * 0.8).max(1.0),
+                ..Default::default()
+            };
+            let drawn = twin::IncidentPlan::random(net, &cfg);
+            // Drawn ids follow the file's.
+            let base = plan.incidents.iter().map(|i| i.id).chain(plan.decoys.iter().map(|d| d.id)).max().unwrap_or(0);
+            plan.incidents.extend(drawn.incidents.into_iter().map(|i| twin::Incident { id: i.id + base, ..i }));
+            plan.decoys.extend(drawn.decoys.into_iter().map(|d| twin::incident::Decoy { id: d.id + base, ..d }));
+        }
+        if let Some(p) = &self.ground_truth {
+            std::fs::write(p, twin::incident::ground_truth_csv(net, &plan))
+                .with_context(|| format!("cannot write {}", p.display()))?;
+        }
+        Ok(plan)
+    }
 }
 
 pub struct SimReport {
@@ -72,9 +127,13 @@ pub fn run(args: &SimArgs) -> Result<()> {
         Some(name) => Some(crate::control::sim_controller(name, args.protocol, &scenario, args.steps)?),
         None => None,
     };
+    let plan = args.incidents.plan(&scenario.network, args.steps as f64 * args.dt)?;
     let t_build = Instant::now();
     let mut sim = Sim::from_parts(scenario.network, scenario.demand.flows, cfg);
     load_s += t_build.elapsed().as_secs_f64();
+    if plan != twin::IncidentPlan::default() {
+        sim.schedule_incidents(&plan)?;
+    }
     let mut replay = match &args.replay {
         Some(p) => {
             Some(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?))

@@ -29,6 +29,7 @@ pub mod engine;
 pub mod gen;
 #[cfg(test)]
 mod import_runs;
+pub mod incident;
 pub mod sensors;
 pub mod wire;
 
@@ -37,3 +38,4 @@ pub use city::ids::*;
 pub use city::{demand, geo, geom, ids, import, network, spec};
 pub use city::{BuildError, Demand, Flow, Network, NetworkSpec, Point, Scenario, Turn, VehicleParams};
 pub use engine::{Metrics, Sim, SimConfig, VehicleId};
+pub use incident::{Incident, IncidentKind, IncidentPlan, SignalFault};

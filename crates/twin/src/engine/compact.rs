@@ -79,6 +79,7 @@ impl Sim {
         }
         // Crossing notifications are only read in the step that writes them (after this
         // renumbering), so they need no remapping.
+        self.units.remap(&new_of);
         for slot in self.id_slot.values_mut() {
             *slot = new_of[*slot as usize];
         }

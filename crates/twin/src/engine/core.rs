@@ -36,6 +36,9 @@ impl Sim {
     /// Admit the front of lane `l`'s (non-empty) entry buffer if there is room.
     fn admit(&mut self, l: usize) {
         let v = self.waiting[l][0];
+        if self.inc.active && !self.lane_open(l as u32, v) {
+            return;
+        }
         let tail = self.tail[l];
         if tail != NONE {
             let t = &self.vs[tail as usize];
@@ -183,10 +186,14 @@ impl Sim {
         let s = &self.vs[v as usize];
         let k = self.kin(v);
         let dt = self.cfg.dt;
-        let mut speed = min(min(k.p.max_speed, s.speed + k.p.max_pos_acc * dt), self.drvs[s.drv as usize].max_speed);
+        // `k.limit` is 1 except for an emergency vehicle (`units`); times 1 is exact.
+        let mut speed = min(min(k.p.max_speed, s.speed + k.p.max_pos_acc * dt), self.drvs[s.drv as usize].max_speed * k.limit);
         if s.leader != NONE {
             let l = &self.vs[s.leader as usize];
             speed = min(speed, car_follow_speed(k, s.speed, &self.kins[l.kin as usize], l.speed, gap, dt));
+        }
+        if self.inc.active {
+            speed = self.incident_speed(v, speed, act);
         }
         let len = self.drvs[s.drv as usize].len;
         if self.is_link(s.drv) || (s.next_drv != NONE && self.is_link(s.next_drv) && len - s.dis <= k.approach) {
@@ -296,6 +303,9 @@ impl Sim {
         st.alive -= 1;
         st.running -= 1;
         st.alive_enter_sum -= x.enter_time;
+        if !self.units.is_empty() {
+            self.units.finished(x.id, now);
+        }
         if self.cfg.record_events {
             self.id_slot.remove(&x.id);
             if s.drv < self.n_lanes {

@@ -38,6 +38,7 @@ impl Sim {
         sim.flow_order.clear();
         sim.next_flow = 0;
         sim.active_flows.clear();
+        sim.inc.forget_future();
         for v in 0..sim.vs.len() {
             if !sim.aux[v].alive {
                 continue;
@@ -47,7 +48,7 @@ impl Sim {
             let old_route = self.route(s.flow);
             let keep = if full_routes { old_route.len() } else { (s.route_pos as usize + 2).min(old_route.len()) };
             let route = &old_route[..keep];
-            sim.flow_free_prefix.push(super::free_flow_prefix(&sim.net, &old.params, route));
+            sim.flow_free_prefix.push(super::flows::free_flow_prefix(&sim.net, &old.params, route));
             sim.flow_free_time.push(self.flow_free_time[s.flow as usize]);
             sim.flow_kin.push(s.kin);
             sim.flow_rt.push(FlowRt { now_time: 0.0, done: true, count: 1 });

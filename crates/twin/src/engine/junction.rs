@@ -170,7 +170,7 @@ impl Sim {
                 r -= 1;
             }
         }
-        if why & TO_LINK != 0 && self.green[self.link_movement[li] as usize] {
+        if why & TO_LINK != 0 && self.link_available(d) {
             let start_lane = self.link_from[li] as usize;
             let v = self.head[start_lane];
             let s = &self.vs[v as usize];
@@ -202,6 +202,12 @@ impl Sim {
         act.deps = Deps::Any;
         if s.next_drv != NONE && self.is_link(s.next_drv) {
             link = s.next_drv;
+            if let Some(fault) = self.link_fault_if_active(link) {
+                match self.fault_speed(v, link, fault, act) {
+                    Err(stop) => return min(speed, stop),
+                    Ok(cap) => speed = min(speed, cap),
+                }
+            }
             if self.must_stop(link, v) && k.min_brake_distance(s.speed) <= len - s.dis {
                 act.deps = Deps::OwnStop;
                 return min(speed, k.stop_before_speed(s.speed, len - s.dis, dt));
@@ -212,6 +218,13 @@ impl Sim {
         }
         if link == NONE && self.is_link(s.drv) {
             link = s.drv;
+            if let Some(fault) = self.link_fault_if_active(link) {
+                // On the link: a dark junction was stopped for already.
+                if fault == crate::incident::SignalFault::Flashing {
+                    act.deps = Deps::Any;
+                    speed = min(speed, k.p.max_speed * super::incidents::FLASHING_SPEED_SHARE);
+                }
+            }
         }
         if link == NONE {
             return speed;
@@ -248,6 +261,9 @@ impl Sim {
 
     /// `Lane::canEnter`: room behind the lane's last vehicle, or it is moving off.
     fn can_enter(&self, lane: u32, v: u32) -> bool {
+        if self.inc.active && !self.lane_open(lane, v) {
+            return false;
+        }
         match self.tail[lane as usize] {
             NONE => true,
             t => {

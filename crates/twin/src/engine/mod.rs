@@ -39,27 +39,32 @@ mod bits;
 mod compact;
 mod core;
 mod disjoint;
+mod flows;
 mod forecast;
+pub(crate) mod incidents;
 mod junction;
 pub(crate) mod model;
 mod observe;
 mod replay;
 mod signals;
+pub(crate) mod units;
 
 use std::collections::VecDeque;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 pub use self::core::DETECTOR_FRACTION;
-use city::demand::{Flow, VehicleParams};
+use city::demand::Flow;
 use city::ids::*;
 use city::network::Network;
 use city::Scenario;
+pub use incidents::{Block, BlockId};
 use model::Kin;
 pub use observe::{LaneStats, Metrics, SeriesPoint, SimEvent, VehicleView};
 pub use replay::roadnet_log;
 use signals::Light;
+pub use units::{SpawnError, Tracked, TripState, VehicleClass};
 
 /// "No vehicle / no drivable".
 pub(crate) const NONE: u32 = u32::MAX;
@@ -196,7 +201,7 @@ pub(crate) enum Deps {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct FlowRt {
+pub(crate) struct FlowRt {
     now_time: f64,
     done: bool,
     count: u32,
@@ -308,6 +313,9 @@ pub struct Sim {
     pub(crate) events: Vec<SimEvent>,
     /// Vehicle id -> slot, kept only when events are recorded.
     pub(crate) id_slot: std::collections::HashMap<u64, u32>,
+    // --- incidents and dispatched units (`incidents`, `units`) ---
+    pub(crate) inc: incidents::IncState,
+    pub(crate) units: units::Units,
 }
 
 impl Sim {
@@ -362,7 +370,7 @@ impl Sim {
         let mut kins: Vec<Kin> = Vec::new();
         let mut flow_kin = Vec::with_capacity(flows.len());
         for f in &flows {
-            let k = match kins.iter().position(|k| k.p == f.params) {
+            let k = match kins.iter().position(|k| k.p == f.params && k.limit == 1.0) {
                 Some(k) => k,
                 None => {
                     kins.push(Kin::new(f.params, cfg.dt));
@@ -371,7 +379,7 @@ impl Sim {
             };
             flow_kin.push(k as u32);
         }
-        let flow_free_prefix: Vec<Vec<f64>> = flows.iter().map(|f| free_flow_prefix(&net, &f.params, &f.route)).collect();
+        let flow_free_prefix: Vec<Vec<f64>> = flows.iter().map(|f| flows::free_flow_prefix(&net, &f.params, &f.route)).collect();
         let flow_free_time = flow_free_prefix.iter().map(|p| p.last().copied().unwrap_or(0.0)).collect();
         let flow_rt = flows.iter().map(|f| FlowRt { now_time: f.interval, done: false, count: 0 }).collect();
         let mut flow_order: Vec<u32> = (0..flows.len() as u32).collect();
@@ -444,6 +452,8 @@ impl Sim {
             stats: observe::Accum::new(n_roads),
             events: Vec::new(),
             id_slot: Default::default(),
+            inc: Default::default(),
+            units: units::Units::new(cfg.seed),
             net,
             cfg,
         }
@@ -452,6 +462,9 @@ impl Sim {
     /// Advance one step of `dt` seconds.
     pub fn step(&mut self) {
         self.events.clear();
+        if self.time() >= self.next_incident_time() {
+            self.process_incidents();
+        }
         if self.step > 0 && self.step.is_multiple_of(compact::COMPACT_EVERY) {
             self.compact();
         }
@@ -499,7 +512,7 @@ impl Sim {
     /// Whether vehicles may enter lane link `d` (a drivable index) now.
     #[inline]
     pub(crate) fn link_available(&self, d: u32) -> bool {
-        self.green[self.link_movement[(d - self.n_lanes) as usize] as usize]
+        self.green[self.link_movement[(d - self.n_lanes) as usize] as usize] || (self.inc.active && self.link_fault(d).is_some())
     }
 
     /// CityFlow's router: the drivable after `drv` for a vehicle of `flow` on route
@@ -528,7 +541,11 @@ impl Sim {
                     continue;
                 }
             }
-            let diff = (self.lane_index[to as usize] as i64 - cur).abs();
+            let mut diff = (self.lane_index[to as usize] as i64 - cur).abs();
+            if self.inc.active && self.lane_blocked(to) {
+                // Avoid a blocked end lane when another one continues the route.
+                diff += 1 << 20;
+            }
             if diff < best_diff {
                 best_diff = diff;
                 best = self.n_lanes + ll;
@@ -537,7 +554,7 @@ impl Sim {
         best
     }
 
-    fn lane_leads_to(&self, lane: u32, road: u32) -> bool {
+    pub(crate) fn lane_leads_to(&self, lane: u32, road: u32) -> bool {
         let (lo, hi) = (self.lane_roads_off[lane as usize] as usize, self.lane_roads_off[lane as usize + 1] as usize);
         self.lane_roads[lo..hi].contains(&road)
     }
@@ -592,117 +609,6 @@ impl Sim {
         }
     }
 
-    /// Release this step's vehicles from every started flow into entry buffers, in file
-    /// order. Flows join the active list when their start time comes and leave it once
-    /// past their end, so a step costs O(active flows), not O(all flows).
-    fn release_flows(&mut self) {
-        let t = self.time();
-        let dt = self.cfg.dt;
-        let before = self.active_flows.len();
-        while let Some(&f) = self.flow_order.get(self.next_flow) {
-            if self.flows[f as usize].start > t {
-                break;
-            }
-            self.active_flows.push(f);
-            self.next_flow += 1;
-        }
-        if self.active_flows.len() != before {
-            self.active_flows.sort_unstable();
-        }
-        let mut active = std::mem::take(&mut self.active_flows);
-        active.retain(|&f| {
-            let f = f as usize;
-            let (end, interval) = (self.flows[f].end, self.flows[f].interval);
-            if end.is_some_and(|e| t > e) {
-                self.flow_rt[f].done = true;
-                return false;
-            }
-            while self.flow_rt[f].now_time >= interval {
-                self.spawn(f as u32, t);
-                self.flow_rt[f].now_time -= interval;
-            }
-            self.flow_rt[f].now_time += dt;
-            true
-        });
-        self.active_flows = active;
-    }
-
-    fn spawn(&mut self, flow: u32, t: f64) {
-        self.flow_rt[flow as usize].count += 1;
-        let route = self.route(flow);
-        let first_road = self.net.road(route[0]);
-        let lane = if route.len() == 1 {
-            first_road.first_lane.0 + self.rng.gen_range(0..first_road.lane_count.max(1))
-        } else {
-            let r1 = route[1].0;
-            let n = first_road.lanes().filter(|l| self.lane_leads_to(l.0, r1)).count() as u32;
-            // Routes are validated, so n > 0; fall back to lane 0 defensively.
-            let k = if n == 0 { 0 } else { self.rng.gen_range(0..n) };
-            first_road
-                .lanes()
-                .filter(|l| n == 0 || self.lane_leads_to(l.0, r1))
-                .nth(k as usize)
-                .unwrap_or(first_road.first_lane)
-                .0
-        };
-        let priority = self.rng.gen::<u32>();
-        let veh = Veh {
-            speed: 0.0,
-            dis: 0.0,
-            gap: 0.0,
-            drv: lane,
-            next_drv: NONE,
-            leader: NONE,
-            prev_drv: NONE,
-            flow,
-            kin: self.flow_kin[flow as usize],
-            route_pos: 0,
-            blocker: NONE,
-            behind: NONE,
-            running: false,
-            stopped: true,
-            still: false,
-            front: false,
-        };
-        let aux = VehAux { enter_time: t, id: self.stats.created, enter_link_step: u32::MAX, priority, stops: 0, alive: true };
-        let slot = match self.free_slots.pop() {
-            Some(s) => {
-                self.vs[s as usize] = veh;
-                self.aux[s as usize] = aux;
-                s
-            }
-            None => {
-                if self.vs.len() == self.vs.capacity() {
-                    // Grow the arena by an eighth rather than doubling it: at city scale
-                    // it is most of the memory per vehicle.
-                    let more = (self.vs.len() / 8).max(256);
-                    self.vs.reserve_exact(more);
-                    self.aux.reserve_exact(more);
-                    self.acts.reserve_exact(more);
-                }
-                self.vs.push(veh);
-                self.aux.push(aux);
-                self.acts.push(Act::default());
-                (self.vs.len() - 1) as u32
-            }
-        };
-        self.vs[slot as usize].next_drv = self.next_of(flow, 0, lane);
-        self.waiting[lane as usize].push_back(slot);
-        self.buffered.insert(lane as usize);
-        if self.cfg.record_events {
-            self.id_slot.insert(self.stats.created, slot);
-        }
-        self.stats.created += 1;
-        self.stats.alive += 1;
-        self.stats.alive_enter_sum += t;
-    }
-
-    fn free_slot(&mut self, v: u32) {
-        self.vs[v as usize].running = false;
-        self.aux[v as usize].alive = false;
-        self.free_slots.push(v);
-    }
-
     /// Sum over drivables of vehicles plus entry buffers; for tests of conservation.
     pub fn vehicles_present(&self) -> usize {
         self.qlen.iter().map(|&n| n as usize).sum::<usize>() + self.waiting.iter().map(|q| q.len()).sum::<usize>()
@@ -718,34 +624,8 @@ impl Sim {
     }
 }
 
-/// Free-flow trip time along a route: each road at the lower of the vehicle's and the
-/// lane's top speed, each junction movement at the turning speed for turns. Returns the
-/// time elapsed at the start of each road of the route, then the whole-trip time.
-fn free_flow_prefix(net: &Network, p: &VehicleParams, route: &[RoadId]) -> Vec<f64> {
-    let mut t = 0.0;
-    let mut prefix = Vec::with_capacity(route.len() + 1);
-    for (k, &r) in route.iter().enumerate() {
-        prefix.push(t);
-        let road = net.road(r);
-        let lane_speed = road.lanes().map(|l| net.lane(l).max_speed).fold(0.0_f64, f64::max);
-        t += net.road_length(r) / p.max_speed.min(lane_speed).max(0.1);
-        if let Some(&next) = route.get(k + 1) {
-            let link = road
-                .lanes()
-                .flat_map(|l| net.lane(l).lane_links.iter().copied())
-                .find(|&ll| net.lane(net.lane_link(ll).to_lane).road == next);
-            if let Some(ll) = link {
-                let ll = net.lane_link(ll);
-                let turn = net.movement(ll.movement).turn != city::Turn::Straight;
-                let v = if turn { p.turn_speed.min(p.max_speed) } else { p.max_speed };
-                t += ll.length / v.max(0.1);
-            }
-        }
-    }
-    prefix.push(t);
-    prefix
-}
-
+#[cfg(test)]
+mod incident_tests;
 #[cfg(test)]
 mod tests;
 

@@ -33,6 +33,9 @@ pub(crate) struct Kin {
     pub p: VehicleParams,
     /// `approachingIntersectionDistance`, also the leader look-ahead horizon.
     pub approach: f64,
+    /// Factor on the lanes' speed limits (1 for every vehicle of the scenario's flows;
+    /// above 1 for an emergency vehicle, see `units`). Multiplying by 1 is exact.
+    pub limit: f64,
     /// [`no_collision_speed`]'s constants for braking at `max_neg_acc` and `usual_neg_acc`.
     brake_max: Brake,
     brake_usual: Brake,
@@ -68,6 +71,7 @@ impl Kin {
         Kin {
             p,
             approach: p.max_speed * p.max_speed / p.usual_neg_acc / 2.0 + p.max_speed * dt * 2.0,
+            limit: 1.0,
             brake_max: Brake::new(p.max_neg_acc),
             brake_usual: Brake::new(p.usual_neg_acc),
         }

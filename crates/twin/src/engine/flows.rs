@@ -1,0 +1,176 @@
+//! Demand: flows releasing vehicles into entry buffers, vehicle creation (also for the
+//! dispatched units of `units`), vehicle types.
+
+use rand::Rng;
+
+use super::model::Kin;
+use super::{Act, Sim, Veh, VehAux, NONE};
+use city::demand::VehicleParams;
+use city::ids::RoadId;
+use city::network::Network;
+
+impl Sim {
+    /// Release this step's vehicles from every started flow into entry buffers, in file
+    /// order. Flows join the active list when their start time comes and leave it once
+    /// past their end, so a step costs O(active flows), not O(all flows).
+    pub(super) fn release_flows(&mut self) {
+        let t = self.time();
+        let dt = self.cfg.dt;
+        let before = self.active_flows.len();
+        while let Some(&f) = self.flow_order.get(self.next_flow) {
+            if self.flows[f as usize].start > t {
+                break;
+            }
+            self.active_flows.push(f);
+            self.next_flow += 1;
+        }
+        if self.active_flows.len() != before {
+            self.active_flows.sort_unstable();
+        }
+        let mut active = std::mem::take(&mut self.active_flows);
+        active.retain(|&f| {
+            let f = f as usize;
+            let (end, interval) = (self.flows[f].end, self.flows[f].interval);
+            if end.is_some_and(|e| t > e) {
+                self.flow_rt[f].done = true;
+                return false;
+            }
+            while self.flow_rt[f].now_time >= interval {
+                self.spawn(f as u32, t);
+                self.flow_rt[f].now_time -= interval;
+            }
+            self.flow_rt[f].now_time += dt;
+            true
+        });
+        self.active_flows = active;
+    }
+
+    fn spawn(&mut self, flow: u32, t: f64) {
+        self.flow_rt[flow as usize].count += 1;
+        let route = self.route(flow);
+        let first_road = self.net.road(route[0]);
+        let lane = if route.len() == 1 {
+            first_road.first_lane.0 + self.rng.gen_range(0..first_road.lane_count.max(1))
+        } else {
+            let r1 = route[1].0;
+            let n = first_road.lanes().filter(|l| self.lane_leads_to(l.0, r1)).count() as u32;
+            // Routes are validated, so n > 0; fall back to lane 0 defensively.
+            let k = if n == 0 { 0 } else { self.rng.gen_range(0..n) };
+            first_road
+                .lanes()
+                .filter(|l| n == 0 || self.lane_leads_to(l.0, r1))
+                .nth(k as usize)
+                .unwrap_or(first_road.first_lane)
+                .0
+        };
+        let priority = self.rng.gen::<u32>();
+        self.insert_vehicle(flow, t, lane, priority, false);
+    }
+
+    /// Create a vehicle of `flow` at time `t` in lane `lane`'s entry buffer (at its front
+    /// if `first`), with crossing tie-break `priority`; returns its slot.
+    pub(crate) fn insert_vehicle(&mut self, flow: u32, t: f64, lane: u32, priority: u32, first: bool) -> u32 {
+        let veh = Veh {
+            speed: 0.0,
+            dis: 0.0,
+            gap: 0.0,
+            drv: lane,
+            next_drv: NONE,
+            leader: NONE,
+            prev_drv: NONE,
+            flow,
+            kin: self.flow_kin[flow as usize],
+            route_pos: 0,
+            blocker: NONE,
+            behind: NONE,
+            running: false,
+            stopped: true,
+            still: false,
+            front: false,
+        };
+        let aux = VehAux { enter_time: t, id: self.stats.created, enter_link_step: u32::MAX, priority, stops: 0, alive: true };
+        let slot = match self.free_slots.pop() {
+            Some(s) => {
+                self.vs[s as usize] = veh;
+                self.aux[s as usize] = aux;
+                s
+            }
+            None => {
+                if self.vs.len() == self.vs.capacity() {
+                    // Grow the arena by an eighth rather than doubling it: at city scale
+                    // it is most of the memory per vehicle.
+                    let more = (self.vs.len() / 8).max(256);
+                    self.vs.reserve_exact(more);
+                    self.aux.reserve_exact(more);
+                    self.acts.reserve_exact(more);
+                }
+                self.vs.push(veh);
+                self.aux.push(aux);
+                self.acts.push(Act::default());
+                (self.vs.len() - 1) as u32
+            }
+        };
+        self.vs[slot as usize].next_drv = self.next_of(flow, 0, lane);
+        if first {
+            self.waiting[lane as usize].push_front(slot);
+        } else {
+            self.waiting[lane as usize].push_back(slot);
+        }
+        self.buffered.insert(lane as usize);
+        if self.cfg.record_events {
+            self.id_slot.insert(self.stats.created, slot);
+        }
+        self.stats.created += 1;
+        self.stats.alive += 1;
+        self.stats.alive_enter_sum += t;
+        slot
+    }
+
+    /// The index of the vehicle type with parameters `p` and speed-limit factor `limit`,
+    /// added if new.
+    pub(crate) fn kin_index(&mut self, p: VehicleParams, limit: f64) -> u32 {
+        match self.kins.iter().position(|k| k.p == p && k.limit == limit) {
+            Some(k) => k as u32,
+            None => {
+                let mut k = Kin::new(p, self.cfg.dt);
+                k.limit = limit;
+                self.kins.push(k);
+                (self.kins.len() - 1) as u32
+            }
+        }
+    }
+
+    pub(super) fn free_slot(&mut self, v: u32) {
+        self.vs[v as usize].running = false;
+        self.aux[v as usize].alive = false;
+        self.free_slots.push(v);
+    }
+}
+
+/// Free-flow trip time along a route: each road at the lower of the vehicle's and the
+/// lane's top speed, each junction movement at the turning speed for turns. Returns the
+/// time elapsed at the start of each road of the route, then the whole-trip time.
+pub(super) fn free_flow_prefix(net: &Network, p: &VehicleParams, route: &[RoadId]) -> Vec<f64> {
+    let mut t = 0.0;
+    let mut prefix = Vec::with_capacity(route.len() + 1);
+    for (k, &r) in route.iter().enumerate() {
+        prefix.push(t);
+        let road = net.road(r);
+        let lane_speed = road.lanes().map(|l| net.lane(l).max_speed).fold(0.0_f64, f64::max);
+        t += net.road_length(r) / p.max_speed.min(lane_speed).max(0.1);
+        if let Some(&next) = route.get(k + 1) {
+            let link = road
+                .lanes()
+                .flat_map(|l| net.lane(l).lane_links.iter().copied())
+                .find(|&ll| net.lane(net.lane_link(ll).to_lane).road == next);
+            if let Some(ll) = link {
+                let ll = net.lane_link(ll);
+                let turn = net.movement(ll.movement).turn != city::Turn::Straight;
+                let v = if turn { p.turn_speed.min(p.max_speed) } else { p.max_speed };
+                t += ll.length / v.max(0.1);
+            }
+        }
+    }
+    prefix.push(t);
+    prefix
+}

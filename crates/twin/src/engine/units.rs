@@ -1,0 +1,327 @@
+//! Vehicles created on demand (dispatched units: police, ambulance, tow truck, fire
+//! engine, or any vehicle a caller drives through the simulated traffic), their live
+//! position and arrival, and routes on live travel times.
+//!
+//! A spawned vehicle enters at the front of its first lane's entry buffer at the next
+//! step (ahead of the flow vehicles waiting there) and then follows exactly the vehicle
+//! model of every other vehicle. Its lane choice and crossing tie-break come from a
+//! random stream of its own (seeded from the run's seed), so spawning never shifts the
+//! draws of the scenario's flows. Its trip counts in the run's metrics like any other.
+//!
+//! **Emergency class** (issue 17): a higher desired speed (1.5× the base type's) and a
+//! speed-limit factor of 1.5 (it may drive at 1.5× a lane's limit). It obeys signals and
+//! yields at crossing points like everyone else: the corridor's value is the green it
+//! gets, not running reds.
+
+use std::collections::{BTreeMap, BinaryHeap};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::{Sim, VehicleId, NONE};
+use city::demand::{Flow, VehicleParams};
+use city::geom::{point_at, Point};
+use city::ids::{LaneId, RoadId};
+
+/// Desired-speed and speed-limit factor of the emergency class.
+pub const EMERGENCY_SPEED_FACTOR: f64 = 1.5;
+
+/// The kind of a spawned vehicle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum VehicleClass {
+    /// The scenario's usual vehicle type (its first flow's, or the default).
+    Normal,
+    /// Higher desired speed, may exceed the lane's limit by [`EMERGENCY_SPEED_FACTOR`];
+    /// obeys signals.
+    Emergency,
+}
+
+/// Why a vehicle could not be spawned.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpawnError {
+    #[error("route: empty")]
+    EmptyRoute,
+    #[error("route[{0}]: no such road")]
+    UnknownRoad(usize),
+    #[error("route[{0}]: no movement from the road before it onto this one")]
+    NotConnected(usize),
+}
+
+/// Where a spawned vehicle's trip stands.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TripState {
+    /// In its first lane's entry buffer.
+    Waiting,
+    Running,
+    /// Reached the end of its route at `time_s`.
+    Arrived {
+        time_s: f64,
+    },
+}
+
+/// A spawned vehicle seen now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tracked {
+    pub id: VehicleId,
+    pub class: VehicleClass,
+    pub state: TripState,
+    pub spawned_s: f64,
+    pub route: Vec<RoadId>,
+    /// Index in `route` of the road it is on (or, in a junction, leaving).
+    pub route_index: usize,
+    /// The road it is on (`None` inside a junction, waiting or arrived).
+    pub road: Option<RoadId>,
+    pub lane: Option<LaneId>,
+    /// Distance along its current lane or lane link.
+    pub pos_m: f64,
+    pub speed: f64,
+    /// Share of the route's length driven, 0..=1.
+    pub progress: f64,
+    /// Position in network metres and in WGS84 (lon, lat), while running.
+    pub point: Option<Point>,
+    pub lonlat: Option<(f64, f64)>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Unit {
+    slot: u32,
+    class: VehicleClass,
+    spawned: f64,
+    arrived: Option<f64>,
+    flow: u32,
+}
+
+/// The spawned vehicles, by id.
+#[derive(Clone, Debug)]
+pub(crate) struct Units {
+    rng: ChaCha8Rng,
+    map: BTreeMap<u64, Unit>,
+}
+
+impl Units {
+    pub fn new(seed: u64) -> Units {
+        Units { rng: ChaCha8Rng::seed_from_u64(seed ^ 0x756e_6974_735f_7631), map: BTreeMap::new() }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+    /// A tracked vehicle finished its trip at `now`.
+    pub fn finished(&mut self, id: u64, now: f64) {
+        if let Some(u) = self.map.get_mut(&id) {
+            u.arrived = Some(now);
+            u.slot = NONE;
+        }
+    }
+    /// Slots were renumbered.
+    pub fn remap(&mut self, new_of: &[u32]) {
+        for u in self.map.values_mut() {
+            if u.slot != NONE {
+                u.slot = new_of[u.slot as usize];
+            }
+        }
+    }
+}
+
+impl Sim {
+    /// Spawn a vehicle of class `class` on `route` (roads in driving order, each reachable
+    /// from the one before). It enters at the next step, ahead of the vehicles waiting at
+    /// its first lane's entry. Its position and arrival: [`Sim::tracked`].
+    pub fn spawn_vehicle(&mut self, route: &[RoadId], class: VehicleClass) -> Result<VehicleId, SpawnError> {
+        if route.is_empty() {
+            return Err(SpawnError::EmptyRoute);
+        }
+        for (k, r) in route.iter().enumerate() {
+            if r.idx() >= self.net.roads.len() || self.net.road(*r).lane_count == 0 {
+                return Err(SpawnError::UnknownRoad(k));
+            }
+            if k > 0 && !self.net.connected(route[k - 1], *r) {
+                return Err(SpawnError::NotConnected(k));
+            }
+        }
+        let mut params = self.flows.first().map(|f| f.params).unwrap_or_default();
+        let mut limit = 1.0;
+        if class == VehicleClass::Emergency {
+            params = VehicleParams { max_speed: params.max_speed * EMERGENCY_SPEED_FACTOR, ..params };
+            limit = EMERGENCY_SPEED_FACTOR;
+        }
+        let flow = self.add_flow(Flow { params, route: route.to_vec(), interval: 1.0, start: f64::INFINITY, end: None });
+        self.flow_kin[flow as usize] = self.kin_index(params, limit);
+        self.flow_rt[flow as usize].done = true;
+        // The first lane: as a flow vehicle chooses it, from the units' own draws.
+        let first = self.net.road(route[0]);
+        let ok: Vec<u32> =
+            first.lanes().map(|l| l.0).filter(|&l| route.len() == 1 || self.lane_leads_to(l, route[1].0)).collect();
+        let ok = if ok.is_empty() { first.lanes().map(|l| l.0).collect() } else { ok };
+        let lane = ok[self.units.rng.gen_range(0..ok.len())];
+        let priority = self.units.rng.gen::<u32>();
+        let now = self.time();
+        let id = self.stats.created;
+        let slot = self.insert_vehicle(flow, now, lane, priority, true);
+        self.units.map.insert(id, Unit { slot, class, spawned: now, arrived: None, flow });
+        Ok(VehicleId(id))
+    }
+
+    /// A spawned vehicle's state now (`None` for an id [`Sim::spawn_vehicle`] did not return).
+    pub fn tracked(&self, id: VehicleId) -> Option<Tracked> {
+        let u = self.units.map.get(&id.0)?;
+        let route = self.route(u.flow).to_vec();
+        let mut t = Tracked {
+            id,
+            class: u.class,
+            state: TripState::Waiting,
+            spawned_s: u.spawned,
+            route,
+            route_index: 0,
+            road: None,
+            lane: None,
+            pos_m: 0.0,
+            speed: 0.0,
+            progress: 0.0,
+            point: None,
+            lonlat: None,
+        };
+        if let Some(time_s) = u.arrived {
+            t.state = TripState::Arrived { time_s };
+            t.route_index = t.route.len() - 1;
+            t.progress = 1.0;
+            return Some(t);
+        }
+        let s = &self.vs[u.slot as usize];
+        if !s.running {
+            return Some(t);
+        }
+        let view = self.vehicle_view(u.slot);
+        t.state = TripState::Running;
+        t.route_index = s.route_pos as usize;
+        t.road = view.road;
+        t.lane = view.lane;
+        t.pos_m = s.dis;
+        t.speed = s.speed;
+        t.point = Some(view.pos);
+        t.lonlat = Some(self.net.georef.to_lonlat(view.pos));
+        let lens: Vec<f64> = t.route.iter().map(|&r| self.net.road_length(r)).collect();
+        let total: f64 = lens.iter().sum();
+        let done: f64 = lens[..t.route_index].iter().sum::<f64>() + if self.is_link(s.drv) { lens[t.route_index] } else { s.dis };
+        t.progress = if total > 0.0 { (done / total).clamp(0.0, 1.0) } else { 0.0 };
+        Some(t)
+    }
+
+    /// Every spawned vehicle's id, in spawn order.
+    pub fn tracked_ids(&self) -> impl Iterator<Item = VehicleId> + '_ {
+        self.units.map.keys().map(|&k| VehicleId(k))
+    }
+
+    /// Live travel time of every road (indexed by [`RoadId`]), seconds: its length at the
+    /// mean speed of the vehicles moving on it (at least 0.1 m/s), never faster than at
+    /// its speed limit, plus 2 s per stopped vehicle per open lane (the time a queue takes
+    /// to discharge). Lanes with an obstacle count as closed; a road with every lane
+    /// closed, or closed itself, takes forever (`f64::INFINITY`).
+    pub fn road_travel_times(&self) -> Vec<f64> {
+        let mut out = Vec::with_capacity(self.net.roads.len());
+        for (r, road) in self.net.roads.iter().enumerate() {
+            let len = self.net.road_length(RoadId(r as u32));
+            let limit = road.lanes().map(|l| self.drvs[l.idx()].max_speed).fold(0.1_f64, f64::max);
+            let (mut moving, mut speed_sum, mut stopped, mut open) = (0u32, 0.0, 0u32, 0u32);
+            for l in road.lanes() {
+                if !(self.inc.active && self.lane_blocked(l.0)) {
+                    open += 1;
+                }
+                for v in self.queue(l.idx()) {
+                    let s = self.vs[v as usize].speed;
+                    if s < super::observe::WAITING_SPEED {
+                        stopped += 1;
+                    } else {
+                        moving += 1;
+                        speed_sum += s;
+                    }
+                }
+            }
+            let closed = self.inc.active && self.road_closed(RoadId(r as u32));
+            out.push(if open == 0 || closed {
+                f64::INFINITY
+            } else {
+                let v = if moving > 0 { (speed_sum / moving as f64).clamp(0.1, limit) } else { limit };
+                len / v + 2.0 * stopped as f64 / open as f64
+            });
+        }
+        out
+    }
+
+    /// The fastest route from road `from` to road `to` on live travel times
+    /// ([`Sim::road_travel_times`]): the roads in driving order (both ends included) and
+    /// the expected time to drive them. `None` when `to` cannot be reached. Ties are
+    /// broken by road index, so the answer is deterministic.
+    pub fn fastest_route(&self, from: RoadId, to: RoadId) -> Option<(Vec<RoadId>, f64)> {
+        let n = self.net.roads.len();
+        if from.idx() >= n || to.idx() >= n {
+            return None;
+        }
+        let tt = self.road_travel_times();
+        let mut next: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for m in &self.net.movements {
+            let out = &mut next[m.from_road.idx()];
+            if !out.contains(&m.to_road.0) {
+                out.push(m.to_road.0);
+            }
+        }
+        let mut best = vec![f64::INFINITY; n];
+        let mut prev = vec![NONE; n];
+        let mut heap = BinaryHeap::new();
+        // The origin counts even when closed: the vehicle is on it already.
+        let c0 = if tt[from.idx()].is_finite() { tt[from.idx()] } else { 0.0 };
+        best[from.idx()] = c0;
+        heap.push(Entry(c0, from.0));
+        while let Some(Entry(c, r)) = heap.pop() {
+            if c > best[r as usize] {
+                continue;
+            }
+            if r == to.0 {
+                break;
+            }
+            for &nr in &next[r as usize] {
+                let nc = c + tt[nr as usize];
+                if nc < best[nr as usize] {
+                    best[nr as usize] = nc;
+                    prev[nr as usize] = r;
+                    heap.push(Entry(nc, nr));
+                }
+            }
+        }
+        if !best[to.idx()].is_finite() {
+            return None;
+        }
+        let mut route = vec![to];
+        while route.last() != Some(&from) {
+            let p = prev[route.last()?.idx()];
+            if p == NONE {
+                return None;
+            }
+            route.push(RoadId(p));
+        }
+        route.reverse();
+        Some((route, best[to.idx()]))
+    }
+
+    /// A point `pos_m` along lane `lane`, in network metres.
+    pub fn lane_point(&self, lane: LaneId, pos_m: f64) -> Point {
+        point_at(&self.net.lane(lane).points, pos_m)
+    }
+}
+
+/// A Dijkstra heap entry: the lowest cost first, then the lowest road index.
+#[derive(PartialEq)]
+struct Entry(f64, u32);
+
+impl Eq for Entry {}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for Entry {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        o.0.total_cmp(&self.0).then(o.1.cmp(&self.1))
+    }
+}
