@@ -15,6 +15,12 @@
 //! drivable, cross, phase, flow).
 //! - **Step**: one tick of simulated time, `dt` seconds (1 s by default).
 //! - **Vehicle update**: one vehicle advanced by one step; the unit of simulator speed.
+//! - **Incident** ([`incident`]): something that goes wrong for a while: a lane
+//!   **obstacle** (crash, stalled vehicle, illegal parking, road works), a closed road
+//!   (flood) or a signal fault (dark, flashing). A **decoy** is a demand surge with no
+//!   incident. The **ground truth** is the list of incidents as CSV.
+//! - **Unit**: a vehicle spawned on demand on a given route ([`Sim::spawn_vehicle`]), e.g. a
+//!   dispatched ambulance ([`engine::VehicleClass::Emergency`]), tracked to arrival.
 //! - **Reading**: what a virtual sensor reports ([`sensors::Reading`]); [`wire`] turns it
 //!   into the record a real device would send.
 //!
@@ -22,6 +28,10 @@
 //! - No IO: this crate never touches files, sockets or clocks.
 //! - Determinism: a [`engine::Sim`] built from the same scenario and seed produces
 //!   bit-identical results on every run, whatever the thread count.
+//! - Without incidents in effect and without spawned units, the engine takes exactly the
+//!   code paths it took before they existed: outputs stay bit-identical (fidelity test).
+//! - Spawned units draw from their own random stream: spawning one never changes what the
+//!   scenario's flows draw.
 //! - Entities are addressed by `city`'s typed indices; maps whose iteration order
 //!   matters are `BTreeMap`s or ordered `Vec`s.
 
