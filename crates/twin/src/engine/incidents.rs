@@ -338,7 +338,7 @@ impl Sim {
     fn gap_to(&self, v: u32, lane: u32, back: f64) -> Option<f64> {
         let s = &self.vs[v as usize];
         if s.drv == lane {
-            return (s.dis <= back).then(|| back - s.dis);
+            return (s.dis <= back).then_some(back - s.dis);
         }
         let horizon = self.kin(v).approach;
         let mut dis = self.drvs[s.drv as usize].len - s.dis;
