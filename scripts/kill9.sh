@@ -5,5 +5,6 @@
 # Usage: ./scripts/kill9.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+REL="${CARGO_TARGET_DIR:-target}/release"   # where cargo puts release binaries
 cargo build --release -q -p citybrain
-exec ./target/release/citybrain bench --kill9 "${1:-20}"
+exec "$REL/citybrain" bench --kill9 "${1:-20}"

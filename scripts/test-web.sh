@@ -4,6 +4,7 @@
 # stream and a click opens a history chart with data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+REL="${CARGO_TARGET_DIR:-target}/release"   # where cargo puts release binaries
 
 CHROME="${CHROMIUM:-$(command -v chromium || echo /usr/bin/chromium)}"
 [ -x "$CHROME" ] || { echo "chromium not found (apt-get install chromium)" >&2; exit 1; }
@@ -18,7 +19,7 @@ fi
 cargo build --release -p citybrain
 PORT="${CITYBRAIN_TEST_PORT:-18080}"
 WORK="$(mktemp -d)"
-target/release/citybrain demo --port "$PORT" --speed 20 --data-dir "$WORK" >"$WORK/demo.log" 2>&1 &
+"$REL"/citybrain demo --port "$PORT" --speed 20 --data-dir "$WORK" >"$WORK/demo.log" 2>&1 &
 PID=$!
 cleanup() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
