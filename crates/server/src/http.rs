@@ -489,7 +489,12 @@ pub(crate) async fn metrics(State(app): State<App>) -> Response {
     };
     let counter = "counter";
     metric(counter, "citybrain_http_requests_total", "HTTP requests served.", app.hub.requests.load(Ordering::Relaxed) as f64);
-    metric(counter, "citybrain_state_updates_total", "Live state updates published.", app.hub.published.load(Ordering::Relaxed) as f64);
+    metric(
+        counter,
+        "citybrain_state_updates_total",
+        "Live state updates published.",
+        app.hub.published.load(Ordering::Relaxed) as f64,
+    );
     let mut gauge = |name: &str, help: &str, v: f64| metric("gauge", name, help, v);
     gauge("citybrain_stream_clients", "Open WebSocket stream clients.", app.hub.ws_clients.load(Ordering::Relaxed) as f64);
     gauge("citybrain_sim_time_seconds", "Simulated time of the live state.", live.city.time_s);
