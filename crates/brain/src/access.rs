@@ -1,8 +1,71 @@
 //! The one authorisation point of the runtime: who is calling ([`Caller`]), what they
 //! want ([`Action`]) and who decides ([`Authorizer`]).
 //!
-//! Departments, tokens and grants arrive with the governance issue as an `Authorizer`;
-//! every runtime call already asks it, so no endpoint needs a second check.
+//! The governance crate implements [`Authorizer`] (departments, tokens, grants, the
+//! audit chain); every runtime call asks it, so no endpoint needs a second check. The
+//! same hook receives the automated decisions the brain takes ([`Decision`]), so they
+//! reach the audit chain and the public transparency log.
+
+/// What kind of principal is calling.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// The unauthenticated public.
+    #[default]
+    Public,
+    /// A department's staff member who reads (analyst, planner).
+    Viewer,
+    /// A department's operator: reads and acts (incidents, plans).
+    Operator,
+    /// A department's administrator: owns its datasets, issues grants and tokens, reads
+    /// the audit of its data.
+    Admin,
+    /// A machine account of a department (sensor, gateway, another system).
+    Service,
+    /// The brain itself (the twin's virtual sensors, internal jobs).
+    System,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Public => "public",
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+            Role::Service => "service",
+            Role::System => "system",
+        }
+    }
+    /// Parse the name [`Role::as_str`] gives.
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "public" => Role::Public,
+            "viewer" => Role::Viewer,
+            "operator" => Role::Operator,
+            "admin" => Role::Admin,
+            "service" => Role::Service,
+            "system" => Role::System,
+            _ => return None,
+        })
+    }
+}
+
+/// What a credential may be used for (a token is scoped; a session has its role's scopes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Scopes(pub u8);
+
+impl Scopes {
+    pub const READ: Scopes = Scopes(1);
+    pub const WRITE: Scopes = Scopes(2);
+    pub const ADMIN: Scopes = Scopes(4);
+    pub const ALL: Scopes = Scopes(7);
+    pub fn contains(self, other: Scopes) -> bool {
+        self.0 & other.0 == other.0
+    }
+    pub fn union(self, other: Scopes) -> Scopes {
+        Scopes(self.0 | other.0)
+    }
+}
 
 /// Who is calling. The edge (HTTP, MQTT) authenticates and builds it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -11,6 +74,11 @@ pub struct Caller {
     pub principal: String,
     /// Department the principal belongs to, if any.
     pub department: Option<String>,
+    pub role: Role,
+    /// What the credential used for this call allows.
+    pub scopes: Scopes,
+    /// The purpose the caller declared for this call (`X-Purpose`), recorded in the audit.
+    pub purpose: Option<String>,
 }
 
 impl Caller {
@@ -20,15 +88,27 @@ impl Caller {
     }
     /// The brain itself (the twin's virtual sensors, internal jobs).
     pub fn system() -> Caller {
-        Caller { principal: "system".into(), department: None }
+        Caller { principal: "system".into(), department: None, role: Role::System, scopes: Scopes::ALL, purpose: None }
+    }
+    pub fn is_public(&self) -> bool {
+        self.role == Role::Public
     }
 }
 
 /// What a caller wants to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action<'a> {
-    /// Post observations (the sensors they name are checked per record later).
+    /// Post observations (the sensors they name are checked per record with
+    /// [`Action::IngestFor`]).
     Ingest,
+    /// Post one record for `sensor`, which `owner` (a department) owns.
+    IngestFor { sensor: &'a str, owner: &'a str },
+    /// Read a named dataset (open data, exports, interfaces added later: NGSI-LD, ...).
+    Read { dataset: &'a str },
+    /// Write to a named dataset (a department's own records, answers to tickets, ...).
+    Write { dataset: &'a str },
+    /// Administer a dataset or a department: grants, tokens, its audit trail, its queue.
+    Manage { dataset: &'a str },
     /// Live state, network, signal status: public data.
     ReadLive,
     /// Stored history and replay snapshots.
@@ -50,9 +130,27 @@ pub enum Action<'a> {
 #[error("not allowed: {0}")]
 pub struct Denied(pub String);
 
-/// Decides whether a caller may perform an action.
+/// An automated decision that acts on the city (a signal plan change, a corridor, a
+/// dispatch): recorded in the audit chain and published in the transparency log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// City clock, Unix seconds.
+    pub time: f64,
+    /// Who decided (a plug-in's name, `controller`, ...).
+    pub source: String,
+    /// What kind: `hold-phase`, `release`, `corridor`, `dispatch`, `plan-change`, ...
+    pub kind: String,
+    /// What it acts on (`intersection:X`, `unit:U`, ...).
+    pub subject: String,
+    /// Why, in words the public can read (no personal data).
+    pub reason: String,
+}
+
+/// Decides whether a caller may perform an action, and records what must be audited.
 pub trait Authorizer: Send + Sync {
     fn authorize(&self, caller: &Caller, action: &Action<'_>) -> Result<(), Denied>;
+    /// An automated decision was taken (default: not recorded).
+    fn decision(&self, _decision: &Decision) {}
 }
 
 /// Allows everything: for a brain bound to loopback only.

@@ -55,7 +55,7 @@ pub mod plugins;
 mod runtime;
 mod twin_loop;
 
-pub use access::{Action, Authorizer, Caller, Denied, OpenAccess};
+pub use access::{Action, Authorizer, Caller, Decision, Denied, OpenAccess, Role, Scopes};
 pub use bus::{Bus, BusMessage, Command, Event, EventKind, Severity, SignalStatus, Subscriber, Tick};
 pub use plugin::{Context, Plugin};
 pub use runtime::{

@@ -11,7 +11,7 @@ use store::{Resolution, Retention, Scope, SqliteStore, Store, StoreError, Stored
 use twin::sensors::SensorConfig;
 use twin::{IntersectionId, Network, RoadId};
 
-use crate::access::{Action, Authorizer, Caller, Denied, OpenAccess};
+use crate::access::{Action, Authorizer, Caller, Decision, Denied, OpenAccess};
 use crate::bus::{Bus, BusMessage, Command, Event, SignalStatus, Tick};
 use crate::plugin::{Context, Plugin};
 
@@ -314,10 +314,50 @@ impl Brain {
     }
 
     /// Parse a `{"observations":[...]}` body and ingest it on behalf of `caller`.
+    ///
+    /// Each record is authorised for its sensor ([`Action::IngestFor`]: only the owning
+    /// department's services may post for a sensor); a refused record is rejected in
+    /// place (stored with the other rejections, never silently dropped). When every
+    /// record of a non-empty batch is refused, the call fails with
+    /// [`BrainError::Denied`] after storing the rejections.
     pub fn ingest_body(&self, caller: &Caller, body: &[u8]) -> Result<IngestOutcome, BrainError> {
         self.authorize(caller, Action::Ingest)?;
-        let records = sense::parse_batch(body).map_err(|e| BrainError::Malformed(e.to_string()))?;
-        Ok(self.ingest_records(&records))
+        let mut records = sense::parse_batch(body).map_err(|e| BrainError::Malformed(e.to_string()))?;
+        let mut refused = 0usize;
+        let mut first_refusal = None;
+        for r in records.iter_mut() {
+            let RawRecord::Record(w) = r else { continue };
+            let Some(sensor) = w.sensor.as_deref() else { continue };
+            // Unknown sensors are the pipeline's to reject (with its own message).
+            let Some(s) = self.registry.lookup(sensor).and_then(|i| self.registry.get(i)) else { continue };
+            let owner = s.owner.as_str();
+            if let Err(d) = self.access.authorize(caller, &Action::IngestFor { sensor, owner }) {
+                refused += 1;
+                let message = format!("forbidden: {}", d.0);
+                let json = serde_json::to_string(&**w).unwrap_or_default();
+                first_refusal.get_or_insert_with(|| message.clone());
+                *r = RawRecord::Malformed { json, field: "sensor".into(), message };
+            }
+        }
+        let out = self.ingest_records(&records);
+        if refused > 0 && refused == records.len() {
+            let why = first_refusal.unwrap_or_default();
+            return Err(BrainError::Denied(Denied(format!("{refused} record(s) refused and stored as rejected; {why}"))));
+        }
+        Ok(out)
+    }
+
+    /// Record an automated decision that acts on the city (a signal plan change, a
+    /// corridor, a dispatch): it goes to the audit chain and the public transparency log.
+    pub fn record_decision(&self, source: &str, kind: &str, subject: &str, reason: &str) {
+        let d = Decision {
+            time: self.now(),
+            source: source.into(),
+            kind: kind.into(),
+            subject: subject.into(),
+            reason: reason.into(),
+        };
+        self.access.decision(&d);
     }
 
     /// Run records through the one ingestion pipeline, judged against the clock
@@ -424,6 +464,19 @@ impl Brain {
         }
         for c in commands {
             self.commands_issued.fetch_add(1, Ordering::Relaxed);
+            let (kind, subject, reason) = match &c {
+                Command::HoldPhase { intersection, phase, until, reason } => (
+                    "hold-phase",
+                    format!("intersection:{}", self.net.intersection(*intersection).name),
+                    format!("serve phase {phase} until {until:.0}: {reason}"),
+                ),
+                Command::Release { intersection } => (
+                    "release",
+                    format!("intersection:{}", self.net.intersection(*intersection).name),
+                    "return to the normal signal policy".to_string(),
+                ),
+            };
+            self.record_decision("plug-in", kind, &subject, &reason);
             lock(&self.commands).push(c.clone());
             self.bus.publish(&BusMessage::Command(Arc::new(c)));
         }

@@ -48,6 +48,13 @@ pub struct BenchArgs {
     /// Target API request rate, requests/s (with --api).
     #[arg(long, default_value_t = 500.0)]
     pub rate: f64,
+    /// Service token for --api (`citybrain demo` prints them); default `$CITYBRAIN_TOKEN`.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Time the authorisation path in-process (credential to caller, decision, audit)
+    /// instead: N requests per case, percentiles reported.
+    #[arg(long)]
+    pub auth: Option<usize>,
 }
 
 struct Case {
@@ -84,6 +91,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         anyhow::ensure!(runs > 0 && args.batch > 0, "--kill9 and --batch must be positive");
         return crate::kill9::run(runs, args.batch.min(2000));
     }
+    if let Some(n) = args.auth {
+        return crate::trust::bench_auth(n.max(1000));
+    }
     if let Some(url) = &args.api {
         anyhow::ensure!(
             args.batch > 0 && args.clients > 0 && args.seconds > 0.0 && args.rate > 0.0,
@@ -95,6 +105,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             batch: args.batch,
             clients: args.clients,
             rate: args.rate,
+            token: args.token.clone().or_else(|| std::env::var("CITYBRAIN_TOKEN").ok()),
         });
     }
     let data = scenario::data_dir(args.data.as_deref())?;

@@ -138,6 +138,8 @@ struct Live {
     start_hour: Option<f64>,
     plate_key: Option<twin::sensors::PlateKey>,
     pipeline: sense::PipelineConfig,
+    /// Create the demo departments' accounts and print them.
+    demo_accounts: bool,
 }
 
 pub fn run(a: &DemoArgs) -> Result<()> {
@@ -164,6 +166,7 @@ pub fn run(a: &DemoArgs) -> Result<()> {
         start_hour: Some(a.start_hour),
         plate_key: None,
         pipeline: Default::default(),
+        demo_accounts: true,
     })
 }
 
@@ -210,6 +213,7 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
         start_hour: None,
         plate_key,
         pipeline,
+        demo_accounts: false,
     })
 }
 
@@ -246,7 +250,12 @@ fn serve_live(l: Live) -> Result<()> {
     };
     cfg.sensors.plate_key = plate_key;
     eprintln!("city time zone {}; the twin's day starts at {}", l.timezone.name(), l.timezone.format(day_start_s));
-    let brain = Brain::open(l.net.clone(), &cfg)?;
+    let gov = crate::trust::open(&l.data_dir, None)?;
+    crate::trust::check_bind(&addr, &gov)?;
+    if l.demo_accounts {
+        crate::trust::demo_accounts(&gov, &format!("http://{addr}/"))?;
+    }
+    let brain = Brain::open_with(l.net.clone(), &cfg, Box::new(governance::Access(gov.clone())))?;
     crate::plugins::register(&brain);
     let stop = Arc::new(AtomicBool::new(false));
     let twin_thread = match l.flows {
@@ -277,7 +286,24 @@ fn serve_live(l: Live) -> Result<()> {
     let http = server::HttpConfig { web_dir: l.web.clone(), ..l.http.clone() };
     let hub = server::Hub::new(&brain.net);
     server::attach(&brain, hub.clone());
-    let app = server::router(hub, brain.clone(), &http);
+    let app = server::router_with(hub, brain.clone(), &http, Some(gov.clone()));
+    let retention = {
+        let (g, s) = (gov.clone(), stop.clone());
+        std::thread::spawn(move || {
+            // Retention applied continuously: once a minute.
+            while !s.load(Ordering::Relaxed) {
+                if let Err(e) = g.apply_retention(brain::wall_clock()) {
+                    tracing::warn!("retention: {e}");
+                }
+                for _ in 0..300 {
+                    if s.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+            }
+        })
+    };
     let stop2 = stop.clone();
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
@@ -296,6 +322,8 @@ fn serve_live(l: Live) -> Result<()> {
         server::serve(listener, app, &http, shutdown).await.context("http server")
     })?;
     stop.store(true, Ordering::Relaxed);
+    let _ = retention.join();
+    let _ = gov.audit.sync();
     if let Some(t) = twin_thread {
         let steps = t.join().map_err(|_| anyhow::anyhow!("twin thread panicked"))?;
         eprintln!("stopped after {steps} simulated seconds; data flushed to {}", l.data_dir.display());

@@ -52,9 +52,10 @@ fn unix_now() -> f64 {
 }
 
 /// Post batches until the connection dies; return the acknowledged keys.
-fn client(addr: SocketAddr, loops: Arc<Vec<String>>, t0: f64, counter: Arc<AtomicI64>, batch: usize) -> Vec<Key> {
+fn client(addr: SocketAddr, loops: Arc<Vec<String>>, t0: f64, counter: Arc<AtomicI64>, batch: usize, token: String) -> Vec<Key> {
     let mut acked = Vec::new();
-    let Ok(mut c) = Client::connect(addr) else { return acked };
+    let Ok(c) = Client::connect(addr) else { return acked };
+    let mut c = c.with_token(Some(token));
     loop {
         let keys: Vec<Key> =
             (0..batch).map(|i| (loops[i % loops.len()].clone(), counter.fetch_add(1, Ordering::Relaxed))).collect();
@@ -108,6 +109,8 @@ pub fn run(runs: usize, batch: usize) -> Result<()> {
     let loops: Arc<Vec<String>> =
         Arc::new(registry.sensors().filter(|(_, s)| s.kind == sense::SensorKind::Loop).map(|(_, s)| s.id.clone()).collect());
     let data = dir.join("data");
+    // Loops belong to the transport bureau: post as its service account.
+    let token = crate::trust::service_token(&data, "bench.loops", "transport-bureau")?;
     let exe = std::env::current_exe()?;
     let mut all_acked: HashSet<Key> = HashSet::new();
     let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ unix_now() as u64;
@@ -131,8 +134,8 @@ pub fn run(runs: usize, batch: usize) -> Result<()> {
         wait_healthy(addr, &mut child)?;
         let clients: Vec<_> = (0..2)
             .map(|_| {
-                let (loops, counter) = (loops.clone(), counter.clone());
-                std::thread::spawn(move || client(addr, loops, t0, counter, batch))
+                let (loops, counter, token) = (loops.clone(), counter.clone(), token.clone());
+                std::thread::spawn(move || client(addr, loops, t0, counter, batch, token))
             })
             .collect();
         // xorshift: kill after 0.5 to 3 s of sustained ingest.

@@ -22,6 +22,8 @@ pub struct LoadArgs {
     pub batch: usize,
     pub clients: usize,
     pub rate: f64,
+    /// Service token to post and read with (a brain with governance refuses the public).
+    pub token: Option<String>,
 }
 
 fn addr_of(url: &str) -> Result<SocketAddr> {
@@ -44,7 +46,7 @@ fn brain_time(c: &mut Client) -> Result<f64> {
 
 pub fn run(a: &LoadArgs) -> Result<()> {
     let addr = addr_of(&a.url)?;
-    let mut c = Client::connect(addr).with_context(|| format!("cannot connect to {addr}"))?;
+    let mut c = Client::connect(addr).with_context(|| format!("cannot connect to {addr}"))?.with_token(a.token.clone());
     let sensors: serde_json::Value = serde_json::from_str(&c.get("/api/v1/sensors")?.body)?;
     let loops: Vec<String> = sensors["sensors"]
         .as_array()
@@ -94,8 +96,9 @@ pub fn run(a: &LoadArgs) -> Result<()> {
     let mut handles = Vec::new();
     for k in 0..a.clients {
         let (bodies, acc, rej) = (bodies.clone(), accepted.clone(), rejected.clone());
+        let token = a.token.clone();
         handles.push(std::thread::spawn(move || -> Result<Vec<f64>> {
-            let mut c = Client::connect(addr)?;
+            let mut c = Client::connect(addr)?.with_token(token);
             let mut lat = Vec::new();
             let mut i = k;
             while Instant::now() < deadline {
@@ -182,8 +185,9 @@ pub fn run(a: &LoadArgs) -> Result<()> {
         .into_iter()
         .map(|path| {
             let seconds = a.seconds;
+            let token = a.token.clone();
             std::thread::spawn(move || -> Result<(String, Vec<f64>, u64)> {
-                let mut c = Client::connect(addr)?;
+                let mut c = Client::connect(addr)?.with_token(token);
                 let start = Instant::now();
                 let (mut lat, mut bytes) = (Vec::new(), 0u64);
                 while start.elapsed().as_secs_f64() < seconds {
@@ -203,8 +207,9 @@ pub fn run(a: &LoadArgs) -> Result<()> {
     for k in 0..a.clients {
         let paths = paths.clone();
         let seconds = a.seconds;
+        let token = a.token.clone();
         handles.push(std::thread::spawn(move || -> Result<(Vec<f64>, Vec<f64>)> {
-            let mut c = Client::connect(addr)?;
+            let mut c = Client::connect(addr)?.with_token(token);
             let (mut st, mut hi) = (Vec::new(), Vec::new());
             let start = Instant::now();
             let mut n = 0u64;

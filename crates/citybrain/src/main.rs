@@ -11,6 +11,7 @@ mod loadgen;
 mod plugins;
 mod scenario;
 mod sim;
+mod trust;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -40,6 +41,10 @@ enum Command {
     Gen(gen::GenArgs),
     /// Benchmark the twin on the shared scenarios.
     Bench(bench::BenchArgs),
+    /// The audit log: `audit verify` checks its hash chain.
+    Audit(trust::AuditArgs),
+    /// Accounts of departments: `accounts add`.
+    Accounts(trust::AccountsArgs),
 }
 
 fn main() {
@@ -57,6 +62,8 @@ fn main() {
         Command::Sim(a) => sim::run(&a),
         Command::Gen(a) => gen::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Audit(a) => trust::audit(&a),
+        Command::Accounts(a) => trust::accounts(&a),
     };
     if let Err(e) = r {
         eprintln!("error: {e:#}");

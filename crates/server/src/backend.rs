@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use brain::{Brain, BrainError, BusMessage, Caller, Subscriber, Tick};
+use brain::{Action, Brain, BrainError, BusMessage, Caller, Subscriber, Tick};
 use twin::Network;
 
 use crate::api::{self, *};
@@ -106,8 +106,8 @@ fn not_stored(mut r: IngestResponse) -> IngestResponse {
 }
 
 impl crate::Backend for Brain {
-    fn ingest(&self, body: &[u8]) -> Result<crate::Ingested, ApiError> {
-        let out = self.ingest_body(&Caller::anonymous(), body).map_err(api_error)?;
+    fn ingest(&self, caller: &Caller, body: &[u8]) -> Result<crate::Ingested, ApiError> {
+        let out = self.ingest_body(caller, body).map_err(api_error)?;
         let response = IngestResponse {
             accepted: out.report.accepted,
             rejected: out.report.rejected,
@@ -125,8 +125,12 @@ impl crate::Backend for Brain {
         Ok(crate::Ingested { response, stored: out.stored })
     }
 
-    fn atspm_csv(&self, intersection: &str, from: f64, to: f64) -> Result<String, ApiError> {
-        let events = self.signal_events(&Caller::anonymous(), intersection, from, to).map_err(api_error)?;
+    fn authorize(&self, caller: &Caller, action: Action<'_>) -> Result<(), ApiError> {
+        Brain::authorize(self, caller, action).map_err(api_error)
+    }
+
+    fn atspm_csv(&self, caller: &Caller, intersection: &str, from: f64, to: f64) -> Result<String, ApiError> {
+        let events = self.signal_events(caller, intersection, from, to).map_err(api_error)?;
         // Civil time of the city with its UTC offset: `2026-12-06 07:00:00.000+08:00`.
         let zone = &self.config.timezone;
         let mut out = String::from("TimeStamp,DeviceId,EventId,Parameter\n");
@@ -136,8 +140,8 @@ impl crate::Backend for Brain {
         Ok(out)
     }
 
-    fn history(&self, scope: &str, from: f64, to: f64, resolution_s: f64) -> Result<HistoryResponse, ApiError> {
-        let h = Brain::history(self, &Caller::anonymous(), scope, from, to, resolution_s).map_err(api_error)?;
+    fn history(&self, caller: &Caller, scope: &str, from: f64, to: f64, resolution_s: f64) -> Result<HistoryResponse, ApiError> {
+        let h = Brain::history(self, caller, scope, from, to, resolution_s).map_err(api_error)?;
         let points = h
             .points
             .into_iter()
@@ -157,8 +161,8 @@ impl crate::Backend for Brain {
         })
     }
 
-    fn signals(&self) -> Result<SignalsResponse, ApiError> {
-        let signals = Brain::signals(self, &Caller::anonymous()).map_err(api_error)?;
+    fn signals(&self, caller: &Caller) -> Result<SignalsResponse, ApiError> {
+        let signals = Brain::signals(self, caller).map_err(api_error)?;
         let list = signals
             .iter()
             .map(|s| {
@@ -177,8 +181,8 @@ impl crate::Backend for Brain {
         Ok(SignalsResponse { time_s: self.now(), signals: list })
     }
 
-    fn sensors(&self) -> Result<SensorsResponse, ApiError> {
-        let registry = Brain::sensors(self, &Caller::anonymous()).map_err(api_error)?;
+    fn sensors(&self, caller: &Caller) -> Result<SensorsResponse, ApiError> {
+        let registry = Brain::sensors(self, caller).map_err(api_error)?;
         let sensors: Vec<_> = registry
             .sensors()
             .map(|(_, s)| SensorInfo {
@@ -192,11 +196,10 @@ impl crate::Backend for Brain {
         Ok(SensorsResponse { count: sensors.len(), sensors })
     }
 
-    fn rejected(&self, before: Option<u64>, limit: usize) -> Result<RejectedResponse, ApiError> {
+    fn rejected(&self, caller: &Caller, before: Option<u64>, limit: usize) -> Result<RejectedResponse, ApiError> {
         let c = self.counters();
         // One more than asked, to know whether an older page exists.
-        // One more than asked, to know whether an older page exists.
-        let mut rows = Brain::rejected(self, &Caller::anonymous(), before, limit + 1).map_err(api_error)?;
+        let mut rows = Brain::rejected(self, caller, before, limit + 1).map_err(api_error)?;
         let more = rows.len() > limit;
         rows.truncate(limit);
         let next_before = if more { rows.last().map(|r| r.id) } else { None };
@@ -207,8 +210,8 @@ impl crate::Backend for Brain {
         Ok(RejectedResponse { total_accepted: c.accepted, total_rejected: c.rejected, limit, next_before, recent })
     }
 
-    fn snapshot_at(&self, t: f64) -> Result<Option<LiveState>, ApiError> {
-        let Some(replay) = Brain::snapshot_at(self, &Caller::anonymous(), t).map_err(api_error)? else { return Ok(None) };
+    fn snapshot_at(&self, caller: &Caller, t: f64) -> Result<Option<LiveState>, ApiError> {
+        let Some(replay) = Brain::snapshot_at(self, caller, t).map_err(api_error)? else { return Ok(None) };
         let (snap, cfg) = (replay.snapshot, replay.state_config);
         let roads = snap
             .road_speeds
@@ -268,5 +271,46 @@ impl crate::Backend for Brain {
 
     fn now(&self) -> f64 {
         Brain::now(self)
+    }
+
+    fn citizen_report(&self, category: &str, text: &str, lon: Option<f64>, lat: Option<f64>) {
+        let rec = sense::WireRecord {
+            sensor: Some(sense::registry::CITIZEN_FEED_ID.into()),
+            kind: Some("report".into()),
+            time: Some(self.now()),
+            category: Some(category.into()),
+            text: Some(text.chars().take(500).collect()),
+            lon,
+            lat,
+            ..Default::default()
+        };
+        let out = self.ingest_records(&[rec.into()]);
+        if out.report.accepted == 0 {
+            tracing::info!("citizen report not taken by the pipeline: {:?}", out.report.results);
+        }
+    }
+
+    fn holdings(&self) -> Vec<governance::Holding> {
+        let r = &self.config.retention;
+        vec![
+            governance::Holding {
+                dataset: governance::datasets::OBSERVATIONS.into(),
+                what: "pseudonymous plate tokens (keyed hash, key rotated daily) in raw observations".into(),
+                where_: "store: raw observations table".into(),
+                kept_s: r.raw_s,
+            },
+            governance::Holding {
+                dataset: governance::datasets::REJECTED.into(),
+                what: "rejected raw records (plate values redacted)".into(),
+                where_: "store: rejected table".into(),
+                kept_s: r.rejected_s,
+            },
+            governance::Holding {
+                dataset: governance::datasets::OBSERVATIONS.into(),
+                what: "plate pseudonymisation keys".into(),
+                where_: "keystore (data directory, mode 0600)".into(),
+                kept_s: Some(self.config.retention.raw_s.unwrap_or(86_400.0).max(86_400.0)),
+            },
+        ]
     }
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 pub struct Client {
     addr: SocketAddr,
     reader: BufReader<TcpStream>,
+    /// `Authorization: Bearer` credential sent with every request.
+    token: Option<String>,
 }
 
 /// A response: status code and body text.
@@ -23,7 +25,13 @@ impl Client {
         let s = TcpStream::connect(addr)?;
         s.set_nodelay(true)?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Client { addr, reader: BufReader::new(s) })
+        Ok(Client { addr, reader: BufReader::new(s), token: None })
+    }
+
+    /// Send `Authorization: Bearer <token>` with every request.
+    pub fn with_token(mut self, token: Option<String>) -> Client {
+        self.token = token;
+        self
     }
 
     pub fn get(&mut self, path: &str) -> std::io::Result<Reply> {
@@ -49,6 +57,9 @@ impl Client {
 
     fn request_once(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> std::io::Result<Reply> {
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\n", self.addr);
+        if let Some(t) = &self.token {
+            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
         if let Some(b) = body {
             head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
         }

@@ -4,7 +4,8 @@
 //! | variant | status | code | when |
 //! | --- | --- | --- | --- |
 //! | `Malformed` | 400 | `malformed` | the request cannot be parsed (bad JSON, a query value that is not a number, a missing parameter) |
-//! | `Forbidden` | 403 | `forbidden` | a WebSocket from a foreign `Origin` |
+//! | `Unauthorized` | 401 | `unauthorized` | a credential (token, JWT) that does not authenticate: unknown, expired or revoked |
+//! | `Forbidden` | 403 | `forbidden` | the caller may not do this (`Brain::authorize` refused), a WebSocket from a foreign `Origin`, a missing CSRF token |
 //! | `NotFound` | 404 | `not_found` | an unknown road, intersection or replay time |
 //! | `TooLarge` | 413 | `too_large` | the body exceeds the configured limit |
 //! | `UnsupportedMediaType` | 415 | `unsupported_media_type` | a `POST` body that is not `application/json` |
@@ -25,6 +26,8 @@ use utoipa::ToSchema;
 pub enum ApiError {
     #[error("{0}")]
     Malformed(String),
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{what} {id:?} not found")]
@@ -48,6 +51,7 @@ pub enum ApiError {
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     Malformed,
+    Unauthorized,
     Forbidden,
     NotFound,
     TooLarge,
@@ -75,6 +79,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -88,6 +93,7 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::Malformed(_) => ErrorCode::Malformed,
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
             ApiError::NotFound { .. } => ErrorCode::NotFound,
             ApiError::TooLarge { .. } => ErrorCode::TooLarge,
@@ -110,6 +116,9 @@ impl IntoResponse for ApiError {
             tracing::error!("{self}");
         }
         let mut r = (self.status(), Json(self.body())).into_response();
+        if matches!(self, ApiError::Unauthorized(_)) {
+            r.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
         if matches!(self, ApiError::Unavailable(_) | ApiError::Overloaded(_)) {
             r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
         }

@@ -18,7 +18,11 @@ use tokio::sync::broadcast;
 use tower_http::services::ServeDir;
 use utoipa::IntoParams;
 
+use brain::{Action, Caller};
+use governance::Governance;
+
 use crate::api::*;
+use crate::auth::Authed;
 use crate::error::{ApiError, ErrorBody};
 use crate::openapi::{FeatureCollection, ObservationBatch};
 
@@ -28,25 +32,35 @@ use crate::openapi::{FeatureCollection, ObservationBatch};
 pub trait Backend: Send + Sync + 'static {
     /// Validate and ingest a `{"observations":[…]}` body. `Err` is about the body as a
     /// whole (malformed: 400); per-record problems are reported inside the response.
-    fn ingest(&self, body: &[u8]) -> Result<Ingested, ApiError>;
+    fn ingest(&self, caller: &Caller, body: &[u8]) -> Result<Ingested, ApiError>;
     /// History for `scope` (`city`, `road:ID`, `area:ID`, `intersection:ID`) over
     /// `[from, to]` at `resolution_s` (the window is already bounded by the server).
-    fn history(&self, scope: &str, from: f64, to: f64, resolution_s: f64) -> Result<HistoryResponse, ApiError>;
-    fn signals(&self) -> Result<SignalsResponse, ApiError>;
-    fn sensors(&self) -> Result<SensorsResponse, ApiError>;
+    fn history(&self, caller: &Caller, scope: &str, from: f64, to: f64, resolution_s: f64) -> Result<HistoryResponse, ApiError>;
+    fn signals(&self, caller: &Caller) -> Result<SignalsResponse, ApiError>;
+    fn sensors(&self, caller: &Caller) -> Result<SensorsResponse, ApiError>;
     /// One page of stored rejected records, newest first: ids below `before` (all when
     /// `None`), at most `limit`.
-    fn rejected(&self, before: Option<u64>, limit: usize) -> Result<RejectedResponse, ApiError>;
+    fn rejected(&self, caller: &Caller, before: Option<u64>, limit: usize) -> Result<RejectedResponse, ApiError>;
     /// The stored state snapshot at or before time `t`, for replay (`None`: nothing stored).
-    fn snapshot_at(&self, t: f64) -> Result<Option<LiveState>, ApiError>;
+    fn snapshot_at(&self, caller: &Caller, t: f64) -> Result<Option<LiveState>, ApiError>;
     /// ATSPM hi-res events of one controller as CSV (`TimeStamp,DeviceId,EventId,Parameter`).
-    fn atspm_csv(&self, intersection: &str, from: f64, to: f64) -> Result<String, ApiError>;
+    fn atspm_csv(&self, caller: &Caller, intersection: &str, from: f64, to: f64) -> Result<String, ApiError>;
+    /// The runtime's one authorisation check, for routes that serve what the edge already
+    /// holds (live state from the hub, the network, the stream).
+    fn authorize(&self, caller: &Caller, action: Action<'_>) -> Result<(), ApiError>;
     /// Append backend-specific Prometheus lines.
     fn prometheus(&self, out: &mut String);
     /// Whether storage can write (`/healthz` answers 503 when it cannot).
     fn health(&self) -> StorageHealth;
     /// The brain's clock: the end of the default query windows.
     fn now(&self) -> f64;
+    /// Hand a citizen's traffic report to the incident pipeline (as a record of the
+    /// citizen feed). Default: not handed on.
+    fn citizen_report(&self, _category: &str, _text: &str, _lon: Option<f64>, _lat: Option<f64>) {}
+    /// What the brain holds outside governance (for the data-protection report).
+    fn holdings(&self) -> Vec<governance::Holding> {
+        Vec::new()
+    }
 }
 
 /// The outcome of an ingest call: the per-record response, and whether the accepted
@@ -93,6 +107,11 @@ impl Hub {
         }
     }
 
+    /// The network as RFC 7946 GeoJSON text.
+    pub fn network_geojson(&self) -> Arc<str> {
+        self.network.clone()
+    }
+
     pub fn live(&self) -> Arc<LiveState> {
         self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -103,6 +122,9 @@ pub(crate) struct App {
     pub hub: Arc<Hub>,
     pub backend: Arc<dyn Backend>,
     pub cfg: Arc<HttpConfig>,
+    /// Accounts, sessions and grants; `None`: every caller is the public (the backend's
+    /// authoriser decides what the public may do).
+    pub gov: Option<Arc<Governance>>,
 }
 
 /// Server settings: limits, timeouts and the query windows.
@@ -162,9 +184,15 @@ impl Default for HttpConfig {
     }
 }
 
-/// The whole router.
+/// The whole router, without governance (every caller is the public).
 pub fn router(hub: Arc<Hub>, backend: Arc<dyn Backend>, cfg: &HttpConfig) -> Router {
-    let app = App { hub, backend, cfg: Arc::new(cfg.clone()) };
+    router_with(hub, backend, cfg, None)
+}
+
+/// The whole router; with `gov`, requests authenticate (tokens, sessions, OIDC) and the
+/// governance routes (login, grants, audit, tickets, open data) are served.
+pub fn router_with(hub: Arc<Hub>, backend: Arc<dyn Backend>, cfg: &HttpConfig, gov: Option<Arc<Governance>>) -> Router {
+    let app = App { hub, backend, cfg: Arc::new(cfg.clone()), gov };
     let api = Router::new()
         .route("/openapi.json", get(openapi))
         .route("/network", get(network))
@@ -176,12 +204,15 @@ pub fn router(hub: Arc<Hub>, backend: Arc<dyn Backend>, cfg: &HttpConfig) -> Rou
         .route("/sensors", get(sensors))
         .route("/rejected", get(rejected))
         .route("/observations", post(ingest))
-        .route("/stream", get(crate::ws::stream));
+        .route("/stream", get(crate::ws::stream))
+        .merge(crate::gov_api::routes())
+        .merge(crate::open_api::routes());
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback_service(ServeDir::new(&cfg.web_dir))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), crate::auth::authenticate))
         .layer(axum::middleware::from_fn_with_state(app.clone(), count_requests))
         .with_state(app)
 }
@@ -219,9 +250,11 @@ pub(crate) struct NetworkParams {
     ))]
 pub(crate) async fn network(
     State(app): State<App>,
+    Authed(caller): Authed,
     q: Result<Query<NetworkParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
+    app.backend.authorize(&caller, Action::ReadLive)?;
     match q.crs.as_deref() {
         None | Some("wgs84" | "EPSG:4326" | "OGC:CRS84") => Ok(json_text(app.hub.network.to_string())),
         Some("local") => Ok(json_text(app.hub.network_local.to_string())),
@@ -231,8 +264,9 @@ pub(crate) async fn network(
 
 /// Live city, road and intersection state.
 #[utoipa::path(get, path = "/api/v1/state", tag = "state", responses((status = 200, body = LiveState)))]
-pub(crate) async fn state(State(app): State<App>) -> Response {
-    Json(app.hub.live().as_ref().clone()).into_response()
+pub(crate) async fn state(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
+    app.backend.authorize(&caller, Action::ReadLive)?;
+    Ok(Json(app.hub.live().as_ref().clone()).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -261,6 +295,7 @@ pub(crate) struct HistoryParams {
     ))]
 pub(crate) async fn history(
     State(app): State<App>,
+    Authed(caller): Authed,
     q: Result<Query<HistoryParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
@@ -281,7 +316,7 @@ pub(crate) async fn history(
         )));
     }
     let backend = app.backend.clone();
-    let h = tokio::task::spawn_blocking(move || backend.history(&scope, from, to, res)).await??;
+    let h = tokio::task::spawn_blocking(move || backend.history(&caller, &scope, from, to, res)).await??;
     Ok(Json(h).into_response())
 }
 
@@ -321,6 +356,7 @@ pub(crate) struct SnapshotParams {
     ))]
 pub(crate) async fn snapshot(
     State(app): State<App>,
+    Authed(caller): Authed,
     q: Result<Query<SnapshotParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
@@ -328,7 +364,7 @@ pub(crate) async fn snapshot(
         return Err(ApiError::Invalid(format!("t: must be a finite number, got {}", q.t)));
     }
     let backend = app.backend.clone();
-    match tokio::task::spawn_blocking(move || backend.snapshot_at(q.t)).await?? {
+    match tokio::task::spawn_blocking(move || backend.snapshot_at(&caller, q.t)).await?? {
         Some(s) => Ok(Json(s).into_response()),
         None => Err(ApiError::NotFound { what: "snapshot at t", id: q.t.to_string() }),
     }
@@ -355,27 +391,31 @@ pub(crate) struct AtspmParams {
         (status = 422, description = "`from` after `to` or a window beyond the maximum (24 h by default)", body = ErrorBody),
         (status = 503, description = "Storage unavailable", body = ErrorBody),
     ))]
-pub(crate) async fn atspm(State(app): State<App>, q: Result<Query<AtspmParams>, QueryRejection>) -> Result<Response, ApiError> {
+pub(crate) async fn atspm(
+    State(app): State<App>,
+    Authed(caller): Authed,
+    q: Result<Query<AtspmParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
     let Query(q) = q?;
     let cfg = &app.cfg;
     let to = q.to.unwrap_or_else(|| app.backend.now());
     let from = q.from.unwrap_or(to - cfg.events_default_window_s).max(0.0);
     check_window("from/to", from, to, cfg.events_max_window_s)?;
     let backend = app.backend.clone();
-    let csv = tokio::task::spawn_blocking(move || backend.atspm_csv(&q.intersection, from, to)).await??;
+    let csv = tokio::task::spawn_blocking(move || backend.atspm_csv(&caller, &q.intersection, from, to)).await??;
     Ok(([(header::CONTENT_TYPE, "text/csv")], csv).into_response())
 }
 
 /// Current phase and plan of every signal.
 #[utoipa::path(get, path = "/api/v1/signals", tag = "signals", responses((status = 200, body = SignalsResponse), (status = 403, body = ErrorBody)))]
-pub(crate) async fn signals(State(app): State<App>) -> Result<Response, ApiError> {
-    Ok(Json(app.backend.signals()?).into_response())
+pub(crate) async fn signals(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
+    Ok(Json(app.backend.signals(&caller)?).into_response())
 }
 
 /// The sensor registry.
 #[utoipa::path(get, path = "/api/v1/sensors", tag = "ingest", responses((status = 200, body = SensorsResponse), (status = 403, body = ErrorBody)))]
-pub(crate) async fn sensors(State(app): State<App>) -> Result<Response, ApiError> {
-    Ok(Json(app.backend.sensors()?).into_response())
+pub(crate) async fn sensors(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
+    Ok(Json(app.backend.sensors(&caller)?).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -401,6 +441,7 @@ pub(crate) struct RejectedParams {
     ))]
 pub(crate) async fn rejected(
     State(app): State<App>,
+    Authed(caller): Authed,
     q: Result<Query<RejectedParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
@@ -409,7 +450,7 @@ pub(crate) async fn rejected(
         return Err(ApiError::Invalid(format!("limit: must be 1..={}, got {limit}", app.cfg.rejected_max_limit)));
     }
     let backend = app.backend.clone();
-    let page = tokio::task::spawn_blocking(move || backend.rejected(q.before, limit)).await??;
+    let page = tokio::task::spawn_blocking(move || backend.rejected(&caller, q.before, limit)).await??;
     Ok(Json(page).into_response())
 }
 
@@ -433,7 +474,7 @@ fn is_json(headers: &HeaderMap) -> bool {
         (status = 415, description = "`Content-Type` is not `application/json`", body = ErrorBody),
         (status = 503, description = "Records validated but storage failed: nothing of the batch is accepted; resend it", body = IngestResponse),
     ))]
-pub(crate) async fn ingest(State(app): State<App>, req: Request) -> Result<Response, ApiError> {
+pub(crate) async fn ingest(State(app): State<App>, Authed(caller): Authed, req: Request) -> Result<Response, ApiError> {
     if !is_json(req.headers()) {
         let got = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("none").to_string();
         return Err(ApiError::UnsupportedMediaType(format!("Content-Type: expected application/json, got {got}")));
@@ -454,7 +495,7 @@ pub(crate) async fn ingest(State(app): State<App>, req: Request) -> Result<Respo
         }
     })?;
     let backend = app.backend.clone();
-    let r = tokio::task::spawn_blocking(move || backend.ingest(&body)).await??;
+    let r = tokio::task::spawn_blocking(move || backend.ingest(&caller, &body)).await??;
     if r.stored {
         Ok(Json(r.response).into_response())
     } else {
@@ -469,7 +510,8 @@ pub(crate) async fn ingest(State(app): State<App>, req: Request) -> Result<Respo
         (status = 200, description = "Serving, storage writable", body = HealthResponse),
         (status = 503, description = "Storage cannot write", body = HealthResponse),
     ))]
-pub(crate) async fn healthz(State(app): State<App>) -> Result<Response, ApiError> {
+pub(crate) async fn healthz(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
+    app.backend.authorize(&caller, Action::ReadMetrics)?;
     let backend = app.backend.clone();
     let storage = tokio::task::spawn_blocking(move || backend.health()).await?;
     let status = storage.status;
@@ -480,7 +522,8 @@ pub(crate) async fn healthz(State(app): State<App>) -> Result<Response, ApiError
 /// Prometheus metrics (text exposition format 0.0.4).
 #[utoipa::path(get, path = "/metrics", tag = "meta",
     responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String)))]
-pub(crate) async fn metrics(State(app): State<App>) -> Response {
+pub(crate) async fn metrics(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
+    app.backend.authorize(&caller, Action::ReadMetrics)?;
     let live = app.hub.live();
     let mut out = String::new();
     // Prometheus naming: a `_total` metric is a counter, anything that can go down a gauge.
@@ -502,5 +545,5 @@ pub(crate) async fn metrics(State(app): State<App>) -> Response {
     gauge("citybrain_city_tpi", "Traffic performance index 0-10.", live.city.tpi);
     gauge("citybrain_vehicles", "Vehicles in the network.", live.city.vehicles as f64);
     app.backend.prometheus(&mut out);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }

@@ -16,7 +16,10 @@ use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use tokio::sync::broadcast;
 
+use brain::Action;
+
 use crate::api::StreamMessage;
+use crate::auth::Authed;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::{App, Hub};
 
@@ -60,15 +63,18 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> Result<(), Api
     responses(
         (status = 101, description = "Switching protocols; then `StreamMessage` text frames", body = StreamMessage),
         (status = 400, description = "Not a WebSocket upgrade request", body = ErrorBody),
-        (status = 403, description = "Foreign `Origin`", body = ErrorBody),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Foreign `Origin`, or not allowed for this caller", body = ErrorBody),
         (status = 503, description = "Too many stream clients", body = ErrorBody),
     ))]
 pub(crate) async fn stream(
     State(app): State<App>,
+    Authed(caller): Authed,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     origin_allowed(&headers, &app.cfg.ws_allowed_origins)?;
+    app.backend.authorize(&caller, Action::ReadLive)?;
     let ws = ws.map_err(|e| ApiError::Malformed(format!("not a WebSocket upgrade: {}", e.body_text())))?;
     let slot = Slot::take(&app.hub, app.cfg.ws_max_clients).ok_or_else(|| {
         ApiError::Overloaded(format!("{} stream clients are connected, the maximum; retry later", app.cfg.ws_max_clients))

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use brain::Caller;
 use server::api::*;
 use server::{ApiError, Backend, HttpConfig, Hub, Ingested};
 
@@ -18,7 +19,7 @@ pub struct Stub {
 }
 
 impl Backend for Stub {
-    fn ingest(&self, body: &[u8]) -> Result<Ingested, ApiError> {
+    fn ingest(&self, _c: &Caller, body: &[u8]) -> Result<Ingested, ApiError> {
         let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| ApiError::Malformed(e.to_string()))?;
         let n = v["observations"].as_array().map_or(0, |a| a.len());
         let stored = self.healthy.load(Ordering::Relaxed);
@@ -26,22 +27,25 @@ impl Backend for Stub {
         let results = (0..n).map(|index| IngestResult { index, status, error: None }).collect();
         Ok(Ingested { response: IngestResponse { accepted: if stored { n } else { 0 }, rejected: 0, results }, stored })
     }
-    fn history(&self, scope: &str, from: f64, to: f64, resolution_s: f64) -> Result<HistoryResponse, ApiError> {
+    fn history(&self, _c: &Caller, scope: &str, from: f64, to: f64, resolution_s: f64) -> Result<HistoryResponse, ApiError> {
         Ok(HistoryResponse { scope: scope.into(), from, to, resolution_s, points: Vec::new() })
     }
-    fn signals(&self) -> Result<SignalsResponse, ApiError> {
+    fn signals(&self, _c: &Caller) -> Result<SignalsResponse, ApiError> {
         Ok(SignalsResponse { time_s: 0.0, signals: Vec::new() })
     }
-    fn sensors(&self) -> Result<SensorsResponse, ApiError> {
+    fn sensors(&self, _c: &Caller) -> Result<SensorsResponse, ApiError> {
         Ok(SensorsResponse { count: 0, sensors: Vec::new() })
     }
-    fn rejected(&self, _before: Option<u64>, limit: usize) -> Result<RejectedResponse, ApiError> {
+    fn rejected(&self, _c: &Caller, _before: Option<u64>, limit: usize) -> Result<RejectedResponse, ApiError> {
         Ok(RejectedResponse { total_accepted: 0, total_rejected: 0, limit, next_before: None, recent: Vec::new() })
     }
-    fn snapshot_at(&self, _t: f64) -> Result<Option<LiveState>, ApiError> {
+    fn snapshot_at(&self, _c: &Caller, _t: f64) -> Result<Option<LiveState>, ApiError> {
         Ok(None)
     }
-    fn atspm_csv(&self, _i: &str, _from: f64, _to: f64) -> Result<String, ApiError> {
+    fn authorize(&self, _c: &Caller, _a: brain::Action<'_>) -> Result<(), ApiError> {
+        Ok(())
+    }
+    fn atspm_csv(&self, _c: &Caller, _i: &str, _from: f64, _to: f64) -> Result<String, ApiError> {
         Ok("TimeStamp,DeviceId,EventId,Parameter\n".into())
     }
     fn prometheus(&self, _out: &mut String) {}

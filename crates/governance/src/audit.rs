@@ -1,0 +1,290 @@
+//! The audit log: an append-only file of hash-chained records, one per line.
+//!
+//! A line is `<hash> <json>\n`: `json` is the record (compact serde JSON, with its
+//! sequence number `seq` from 1 and the previous record's hash `prev`, 64 zeros for the
+//! first) and `hash` the lowercase hex SHA-256 of exactly those JSON bytes. Changing any
+//! byte of a record changes its hash; changing a hash breaks the next record's `prev`;
+//! dropping or reordering lines breaks `seq`. [`verify`] walks the file and names the
+//! first broken record.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::GovError;
+use crate::secret::{hex, sha256};
+
+/// File name of the audit log in the data directory.
+pub const AUDIT_FILE: &str = "audit.log";
+/// `prev` of the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What an audit record is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditKind {
+    /// A read of non-public data.
+    Read,
+    /// A write of non-public data (an ingested batch, a ticket answer).
+    Write,
+    /// A refused request of an authenticated principal.
+    Denied,
+    /// A grant issued or revoked.
+    Grant,
+    /// A token issued or revoked, an account created.
+    Credential,
+    /// A login (successful or not) or logout.
+    Login,
+    /// An automated decision acting on the city (public: the transparency log).
+    Decision,
+    /// Retention and key destruction.
+    Retention,
+}
+
+/// One record of the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub seq: u64,
+    pub prev: String,
+    /// Wall clock, Unix seconds.
+    pub time: f64,
+    pub kind: AuditKind,
+    /// Principal (or plug-in) that acted; empty for the public.
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    /// Owner of the dataset at the time (so owners can ask who read their data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// What happened, in words.
+    pub detail: String,
+}
+
+/// A record before it is chained.
+#[derive(Clone, Debug, Default)]
+pub struct Entry {
+    pub kind: Option<AuditKind>,
+    pub actor: String,
+    pub department: Option<String>,
+    pub dataset: Option<String>,
+    pub owner: Option<String>,
+    pub purpose: Option<String>,
+    pub detail: String,
+}
+
+struct Tail {
+    file: File,
+    seq: u64,
+    hash: String,
+}
+
+/// The open log, appended to under a lock.
+pub struct AuditLog {
+    path: PathBuf,
+    tail: Mutex<Tail>,
+}
+
+/// Why verification failed: the first broken record (1-based line) and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("audit log broken at record {record} (line {record}): {reason}")]
+pub struct Broken {
+    pub record: u64,
+    pub reason: String,
+}
+
+impl AuditLog {
+    /// Open (or create) the log; the tail is found by verifying the whole chain, so a
+    /// broken log is refused rather than extended.
+    pub fn open(path: &Path) -> Result<AuditLog, GovError> {
+        let (seq, hash) = if path.exists() {
+            match verify(path)? {
+                Ok((n, h)) => (n, h),
+                Err(b) => return Err(GovError::Invalid(b.to_string())),
+            }
+        } else {
+            (0, GENESIS.to_string())
+        };
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(GovError::io(path))?;
+        Ok(AuditLog { path: path.to_path_buf(), tail: Mutex::new(Tail { file, seq, hash }) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append a record; returns its sequence number.
+    pub fn append(&self, time: f64, e: Entry) -> Result<u64, GovError> {
+        let mut t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        let rec = AuditRecord {
+            seq: t.seq + 1,
+            prev: t.hash.clone(),
+            time,
+            kind: e.kind.unwrap_or(AuditKind::Read),
+            actor: e.actor,
+            department: e.department,
+            dataset: e.dataset,
+            owner: e.owner,
+            purpose: e.purpose,
+            detail: e.detail,
+        };
+        let json = serde_json::to_string(&rec).map_err(|e| GovError::Invalid(format!("audit record: {e}")))?;
+        let hash = hex(&sha256(json.as_bytes()));
+        let line = format!("{hash} {json}\n");
+        t.file.write_all(line.as_bytes()).map_err(GovError::io(&self.path))?;
+        t.seq = rec.seq;
+        t.hash = hash;
+        Ok(rec.seq)
+    }
+
+    /// Flush to disk (fsync).
+    pub fn sync(&self) -> Result<(), GovError> {
+        let t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        t.file.sync_data().map_err(GovError::io(&self.path))
+    }
+
+    /// Records for which `keep` holds, newest first, at most `limit`.
+    pub fn query(&self, limit: usize, keep: impl Fn(&AuditRecord) -> bool) -> Result<Vec<AuditRecord>, GovError> {
+        let _t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        let f = File::open(&self.path).map_err(GovError::io(&self.path))?;
+        let mut out = Vec::new();
+        for line in BufReader::new(f).lines() {
+            let line = line.map_err(GovError::io(&self.path))?;
+            let Some((_, json)) = line.split_once(' ') else { continue };
+            if let Ok(r) = serde_json::from_str::<AuditRecord>(json) {
+                if keep(&r) {
+                    out.push(r);
+                }
+            }
+        }
+        out.reverse();
+        out.truncate(limit);
+        Ok(out)
+    }
+}
+
+/// Verify the chain of the file at `path`: `Ok(Ok((records, last hash)))` when intact,
+/// `Ok(Err(first broken record))` when not, `Err` when it cannot be read.
+pub fn verify(path: &Path) -> Result<Result<(u64, String), Broken>, GovError> {
+    let bytes = std::fs::read(path).map_err(GovError::io(path))?;
+    Ok(verify_bytes(&bytes))
+}
+
+/// [`verify`] on the log's bytes.
+pub fn verify_bytes(bytes: &[u8]) -> Result<(u64, String), Broken> {
+    let mut prev = GENESIS.to_string();
+    let mut n = 0u64;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let record = n + 1;
+        let broken = |reason: &str| Broken { record, reason: reason.to_string() };
+        let Some(end) = rest.iter().position(|&b| b == b'\n') else {
+            return Err(broken("the last line is not terminated (truncated or altered)"));
+        };
+        let line = &rest[..end];
+        rest = &rest[end + 1..];
+        let Some(sp) = line.iter().position(|&b| b == b' ') else { return Err(broken("no hash separator")) };
+        let (stored, json) = (&line[..sp], &line[sp + 1..]);
+        let computed = hex(&sha256(json));
+        if stored != computed.as_bytes() {
+            return Err(broken("hash does not match the record's content"));
+        }
+        let rec: AuditRecord = serde_json::from_slice(json).map_err(|e| broken(&format!("not a record: {e}")))?;
+        if rec.seq != record {
+            return Err(broken(&format!("sequence number {} where {record} was expected", rec.seq)));
+        }
+        if rec.prev != prev {
+            return Err(broken("prev does not match the previous record's hash"));
+        }
+        prev = computed;
+        n = record;
+    }
+    Ok((n, prev))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("cb-gov-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn sample(dir: &Path, n: usize) -> PathBuf {
+        let p = dir.join(AUDIT_FILE);
+        let log = AuditLog::open(&p).unwrap();
+        for k in 0..n {
+            log.append(
+                1000.0 + k as f64,
+                Entry {
+                    kind: Some(if k % 2 == 0 { AuditKind::Read } else { AuditKind::Decision }),
+                    actor: format!("user-{k}"),
+                    department: Some("traffic-police".into()),
+                    dataset: Some("observations".into()),
+                    owner: Some("traffic-police".into()),
+                    purpose: Some("investigation \"é\" \\ ünïcode".into()),
+                    detail: format!("read {k} rows"),
+                },
+            )
+            .unwrap();
+        }
+        p
+    }
+
+    #[test]
+    fn an_intact_log_verifies_and_reopens_at_its_tail() {
+        let d = tmp("intact");
+        let p = sample(&d, 5);
+        let (n, _) = verify(&p).unwrap().unwrap();
+        assert_eq!(n, 5);
+        let log = AuditLog::open(&p).unwrap();
+        assert_eq!(log.append(2000.0, Entry { detail: "after reopen".into(), ..Default::default() }).unwrap(), 6);
+        assert_eq!(verify(&p).unwrap().unwrap().0, 6);
+        let q = log.query(10, |r| r.kind == AuditKind::Decision).unwrap();
+        assert_eq!(q.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![4, 2]);
+    }
+
+    #[test]
+    fn removing_or_swapping_a_line_is_named() {
+        let d = tmp("swap");
+        let p = sample(&d, 4);
+        let text = std::fs::read_to_string(&p).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let dropped = format!("{}\n{}\n{}\n", lines[0], lines[2], lines[3]);
+        assert_eq!(verify_bytes(dropped.as_bytes()).unwrap_err().record, 2);
+        let swapped = format!("{}\n{}\n{}\n{}\n", lines[0], lines[2], lines[1], lines[3]);
+        assert_eq!(verify_bytes(swapped.as_bytes()).unwrap_err().record, 2);
+        assert!(AuditLog::open(&{
+            std::fs::write(&p, dropped).unwrap();
+            p.clone()
+        })
+        .is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Flipping any bits of any single byte of the log is detected.
+        #[test]
+        fn a_single_flipped_byte_anywhere_is_detected(pos in 0usize..100_000, flip in 1u8..=255) {
+            use std::sync::OnceLock;
+            static LOG: OnceLock<Vec<u8>> = OnceLock::new();
+            let bytes = LOG.get_or_init(|| std::fs::read(sample(&tmp("flip"), 6)).unwrap());
+            let mut b = bytes.clone();
+            let i = pos % b.len();
+            b[i] ^= flip;
+            let broken = verify_bytes(&b).unwrap_err();
+            // The record that holds the byte (or, for its newline, that record) is named.
+            let line = bytes[..i].iter().filter(|&&c| c == b'\n').count() as u64 + 1;
+            proptest::prop_assert_eq!(broken.record, line);
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! Governance routes: login and sessions, tokens, grants, the audit trail, the
+//! transparency log, citizens' tickets, the KPI page's figures and the data-protection
+//! report. Each handler is one governance call; governance decides through the same
+//! function as `Brain::authorize` (`Governance::decide`). Without governance configured
+//! these answer 404.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use brain::{Caller, Role, Scopes};
+use governance::{GovError, Governance, NewTicket};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{session_cookie, Authed, SESSION_COOKIE};
+use crate::error::ApiError;
+use crate::http::App;
+
+pub(crate) fn routes() -> Router<App> {
+    Router::new()
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/auth/me", get(me))
+        .route("/tokens", get(list_tokens).post(issue_token))
+        .route("/tokens/{id}", delete(revoke_token))
+        .route("/accounts", post(create_account))
+        .route("/grants", get(list_grants).post(issue_grant))
+        .route("/grants/{id}", delete(revoke_grant))
+        .route("/audit", get(audit))
+        .route("/catalogue", get(catalogue))
+        .route("/transparency", get(transparency))
+        .route("/tickets", post(submit_ticket))
+        .route("/tickets/{number}", get(ticket_status))
+        .route("/tickets/{number}/answer", post(answer_ticket))
+        .route("/queue", get(queue))
+        .route("/kpis/tickets", get(ticket_kpis))
+        .route("/data-protection", get(data_protection))
+}
+
+/// Map a governance error to its status.
+pub fn gov_error(e: GovError) -> ApiError {
+    match e {
+        GovError::BadCredentials(m) => ApiError::Unauthorized(m),
+        GovError::Forbidden(m) => ApiError::Forbidden(m),
+        GovError::NotFound { what, id } => ApiError::NotFound { what, id },
+        GovError::Invalid(m) => ApiError::Invalid(m),
+        GovError::Conflict(m) => ApiError::Invalid(m),
+        e @ (GovError::Storage(_) | GovError::Io { .. }) => ApiError::Unavailable(e.to_string()),
+    }
+}
+
+fn gov(app: &App) -> Result<Arc<Governance>, ApiError> {
+    app.gov.clone().ok_or_else(|| ApiError::NotFound { what: "governance", id: "not configured on this server".into() })
+}
+
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v).map_err(|e| match e {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::UnsupportedMediaType("Content-Type: expected application/json".into())
+        }
+        e => ApiError::Malformed(format!("body: {}", e.body_text())),
+    })
+}
+
+/// Run a blocking governance call off the async workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, GovError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await?.map_err(gov_error)
+}
+
+#[derive(Serialize)]
+pub struct Me {
+    pub principal: String,
+    pub department: Option<String>,
+    pub department_name: Option<String>,
+    pub role: &'static str,
+    pub scopes: String,
+    /// The session's CSRF token (send it as `X-CSRF-Token` with state-changing requests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csrf: Option<String>,
+    pub expires: Option<f64>,
+}
+
+fn me_of(gov: &Governance, c: &Caller, csrf: Option<String>, expires: Option<f64>) -> Me {
+    let department_name = c.department.as_ref().and_then(|d| gov.departments().into_iter().find(|x| &x.id == d).map(|x| x.name));
+    Me {
+        principal: c.principal.clone(),
+        department: c.department.clone(),
+        department_name,
+        role: c.role.as_str(),
+        scopes: governance::model::scopes_str(c.scopes),
+        csrf,
+        expires,
+    }
+}
+
+#[derive(Deserialize)]
+struct Login {
+    name: String,
+    password: String,
+}
+
+async fn login(State(app): State<App>, b: Result<Json<Login>, JsonRejection>) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    let l = body(b)?;
+    if l.name.len() > 64 || l.password.len() > 256 {
+        return Err(ApiError::Invalid("name/password: too long".into()));
+    }
+    let g2 = g.clone();
+    let s = blocking(move || g2.login(&l.name, &l.password)).await?;
+    let max_age = (s.expires - brain::wall_clock()).max(0.0) as u64;
+    let cookie = format!("{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}", s.id);
+    let me = me_of(&g, &s.caller, Some(s.csrf), Some(s.expires));
+    Ok(([(header::SET_COOKIE, cookie)], Json(me)).into_response())
+}
+
+async fn logout(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    if let Some(id) = session_cookie(&headers) {
+        g.logout(&id);
+    }
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    Ok(([(header::SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())
+}
+
+async fn me(State(app): State<App>, Authed(caller): Authed, headers: HeaderMap) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    let csrf = session_cookie(&headers).and_then(|id| g.session(&id).ok()).map(|(_, csrf)| csrf);
+    Ok(Json(me_of(&g, &caller, csrf, None)).into_response())
+}
+
+async fn list_tokens(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    if caller.is_public() {
+        return Err(ApiError::Forbidden("tokens: authentication required".into()));
+    }
+    Ok(Json(g.tokens(&caller)).into_response())
+}
+
+#[derive(Deserialize)]
+struct IssueToken {
+    principal: String,
+    /// `read`, `write`, `admin`, comma-separated.
+    scopes: String,
+    ttl_s: f64,
+    #[serde(default)]
+    label: String,
+}
+
+#[derive(Serialize)]
+struct IssuedToken {
+    /// Shown once; only its hash is kept.
+    token: String,
+}
+
+async fn issue_token(
+    State(app): State<App>,
+    Authed(caller): Authed,
+    b: Result<Json<IssueToken>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    let t = body(b)?;
+    let scopes = governance::model::parse_scopes(&t.scopes)
+        .ok_or_else(|| ApiError::Invalid(format!("scopes: read, write, admin (comma-separated), got {:?}", t.scopes)))?;
+    let token = blocking(move || g.issue_token(&caller, &t.principal, scopes, t.ttl_s, &t.label)).await?;
+    Ok((StatusCode::CREATED, Json(IssuedToken { token })).into_response())
+}
+
+async fn revoke_token(State(app): State<App>, Authed(caller): Authed, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    blocking(move || g.revoke_token(&caller, &id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct NewAccount {
+    name: String,
+    department: String,
+    role: String,
+    password: Option<String>,
+}
+
+async fn create_account(
+    State(app): State<App>,
+    Authed(caller): Authed,
+    b: Result<Json<NewAccount>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    let a = body(b)?;
+    let role = Role::parse(&a.role)
+        .ok_or_else(|| ApiError::Invalid(format!("role: viewer, operator, admin or service, got {:?}", a.role)))?;
+    blocking(move || g.put_principal(&caller, &a.name, &a.department, role, a.password.as_deref())).await?;
+    Ok(StatusCode::CREATED.into_response())
+}
+
+async fn list_grants(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    Ok(Json(g.grants(&caller)).into_response())
+}
+
+#[derive(Deserialize)]
+struct NewGrant {
+    dataset: String,
+    grantee: String,
+    purpose: String,
+    /// Unix seconds.
+    expires: f64,
+}
+
+async fn issue_grant(
+    State(app): State<App>,
+    Authed(caller): Authed,
+    b: Result<Json<NewGrant>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    let n = body(b)?;
+    let grant = blocking(move || g.grant(&caller, &n.dataset, &n.grantee, &n.purpose, n.expires)).await?;
+    Ok((StatusCode::CREATED, Json(grant)).into_response())
+}
+
+async fn revoke_grant(State(app): State<App>, Authed(caller): Authed, Path(id): Path<u64>) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    blocking(move || g.revoke_grant(&caller, id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct AuditParams {
+    dataset: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn audit(
+    State(app): State<App>,
+    Authed(caller): Authed,
+    q: Result<Query<AuditParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    let Query(q) = q?;
+    let limit = q.limit.unwrap_or(200).clamp(1, 5000);
+    let rows = blocking(move || g.audit_of(&caller, q.dataset.as_deref(), limit)).await?;
+    Ok(Json(rows).into_response())
+}
+
+#[derive(Serialize)]
+struct Catalogue {
+    departments: Vec<governance::Department>,
+    datasets: Vec<governance::Dataset>,
+    ticket_categories: Vec<&'static str>,
+}
+
+async fn catalogue(State(app): State<App>) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    Ok(Json(Catalogue {
+        departments: g.departments(),
+        datasets: g.datasets(),
+        ticket_categories: governance::tickets::CATEGORIES.to_vec(),
+    })
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct LimitParams {
+    limit: Option<usize>,
+}
+
+async fn transparency(State(app): State<App>, q: Result<Query<LimitParams>, QueryRejection>) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    let Query(q) = q?;
+    let limit = q.limit.unwrap_or(200).clamp(1, 5000);
+    let rows = blocking(move || g.transparency(limit)).await?;
+    Ok(Json(rows).into_response())
+}
+
+#[derive(Deserialize)]
+struct TicketIn {
+    category: String,
+    lon: Option<f64>,
+    lat: Option<f64>,
+    text: String,
+    photo_ref: Option<String>,
+}
+
+async fn submit_ticket(
+    State(app): State<App>,
+    Authed(caller): Authed,
+    b: Result<Json<TicketIn>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    let t = body(b)?;
+    let n = NewTicket { category: t.category, lon: t.lon, lat: t.lat, text: t.text, photo_ref: t.photo_ref };
+    let ticket = blocking(move || g.submit_ticket(&caller, n)).await?;
+    if governance::tickets::TRAFFIC_CATEGORIES.contains(&ticket.category.as_str()) {
+        // Traffic reports also enter the incident pipeline, as the citizen feed's records.
+        let (backend, t2) = (app.backend.clone(), ticket.clone());
+        tokio::task::spawn_blocking(move || backend.citizen_report(&t2.category, &t2.text, t2.lon, t2.lat)).await?;
+    }
+    let status = governance::TicketStatus {
+        number: ticket.number,
+        created: ticket.created,
+        category: ticket.category,
+        department: ticket.department,
+        status: ticket.status,
+        answer: None,
+        answered_at: None,
+    };
+    Ok((StatusCode::CREATED, Json(status)).into_response())
+}
+
+async fn ticket_status(State(app): State<App>, Path(number): Path<String>) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    if number.len() > 40 {
+        return Err(ApiError::Invalid("number: a ticket number such as T-ABCDE-FGHJK".into()));
+    }
+    Ok(Json(blocking(move || g.ticket_status(&number)).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    status: String,
+    answer: Option<String>,
+}
+
+async fn answer_ticket(
+    State(app): State<App>,
+    Authed(caller): Authed,
+    Path(number): Path<String>,
+    b: Result<Json<Answer>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    let a = body(b)?;
+    let s = blocking(move || g.answer_ticket(&caller, &number, &a.status, a.answer.as_deref())).await?;
+    Ok(Json(s).into_response())
+}
+
+#[derive(Deserialize)]
+struct QueueParams {
+    department: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn queue(
+    State(app): State<App>,
+    Authed(caller): Authed,
+    q: Result<Query<QueueParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    let Query(q) = q?;
+    let dept = q
+        .department
+        .or_else(|| caller.department.clone())
+        .ok_or_else(|| ApiError::Forbidden("queue: authentication required".into()))?;
+    let limit = q.limit.unwrap_or(200).clamp(1, 2000);
+    Ok(Json(blocking(move || g.queue(&caller, &dept, limit)).await?).into_response())
+}
+
+async fn ticket_kpis(State(app): State<App>) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    Ok(Json(blocking(move || g.ticket_kpis()).await?).into_response())
+}
+
+async fn data_protection(State(app): State<App>) -> Result<Response, ApiError> {
+    let g = gov(&app)?;
+    let holdings = app.backend.holdings();
+    Ok(Json(blocking(move || g.dp_report(holdings)).await?).into_response())
+}
+
+/// Scopes a session of `role` has (for the dashboard's display).
+pub fn session_scopes(role: Role) -> Scopes {
+    governance::model::role_scopes(role)
+}
