@@ -30,3 +30,5 @@ for _ in $(seq 1 100); do
 done
 NODE_PATH="$PWD/$NODE_DIR/node_modules" CHROMIUM="$CHROME" BASE_URL="http://127.0.0.1:$PORT" \
   node web/tests/dashboard.mjs
+NODE_PATH="$PWD/$NODE_DIR/node_modules" CHROMIUM="$CHROME" BASE_URL="http://127.0.0.1:$PORT" \
+  node web/tests/unit.mjs

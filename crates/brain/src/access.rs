@@ -123,6 +123,14 @@ pub enum Action<'a> {
     ReadEvents,
     /// Runtime counters (metrics).
     ReadMetrics,
+    /// Send an incident report (camera analytics or a citizen).
+    ReportIncident,
+    /// Incident events, their timelines and sources, units.
+    ReadIncidents,
+    /// Operator actions on incidents: verify, reject, merge, close, dispatch.
+    OperateIncidents,
+    /// A response unit acting on its own alert (accept, on scene, cleared).
+    ActAsUnit { unit: &'a str },
 }
 
 /// A refusal, with the reason the caller may be told.

@@ -192,6 +192,8 @@ pub struct Brain {
     plugin_panics: AtomicU64,
     /// Accepted records that reached the store.
     stored_accepted: AtomicU64,
+    /// Services that plug-ins provide to the edge ([`Brain::provide`]), by type.
+    services: RwLock<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
     /// Storage-failure logging: when the last warning was written, and how many failures
     /// were not logged since (one line per [`STORE_WARN_INTERVAL`], not one per batch).
     store_warn: Mutex<(Option<std::time::Instant>, u64)>,
@@ -242,6 +244,7 @@ impl Brain {
             commands_issued: AtomicU64::new(0),
             plugin_panics: AtomicU64::new(0),
             stored_accepted: AtomicU64::new(0),
+            services: RwLock::new(Vec::new()),
             store_warn: Mutex::new((None, 0)),
         })
     }
@@ -269,6 +272,32 @@ impl Brain {
     pub fn register(&self, plugin: Box<dyn Plugin>) {
         tracing::info!("plug-in registered: {}", plugin.name());
         lock(&self.plugins).push(PluginSlot { plugin, enabled: true });
+    }
+
+    /// Offer a service of a plug-in (its runtime calls) to the edge; the edge finds it by
+    /// type with [`Brain::service`]. The service's calls authorise through
+    /// [`Brain::authorize`] like every other runtime call.
+    pub fn provide<T: std::any::Any + Send + Sync>(&self, service: Arc<T>) {
+        self.services.write().unwrap_or_else(|e| e.into_inner()).push(service);
+    }
+
+    /// The service of type `T`, if a plug-in provided one.
+    pub fn service<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let services = self.services.read().unwrap_or_else(|e| e.into_inner());
+        services.iter().find_map(|s| s.clone().downcast::<T>().ok())
+    }
+
+    /// Append to the store's journal (`topic`, `key`, time, JSON body); returns its id.
+    pub fn journal_append(&self, topic: &str, key: &str, time: f64, body: &str) -> Result<u64, BrainError> {
+        self.store().append_journal(topic, key, time, body).map_err(|e| {
+            self.warn_storage("journal", &e);
+            BrainError::from(e)
+        })
+    }
+
+    /// Journal entries of `topic` (and `key`), in order, at most `limit`.
+    pub fn journal(&self, topic: &str, key: Option<&str>, limit: usize) -> Result<Vec<store::JournalEntry>, BrainError> {
+        Ok(self.store().journal(topic, key, limit)?)
     }
 
     /// Names of the registered plug-ins and whether each is still enabled.

@@ -256,7 +256,7 @@ fn serve_live(l: Live) -> Result<()> {
         crate::trust::demo_accounts(&gov, &format!("http://{addr}/"))?;
     }
     let brain = Brain::open_with(l.net.clone(), &cfg, Box::new(governance::Access(gov.clone())))?;
-    crate::plugins::register(&brain);
+    crate::plugins::register(&brain, l.start_hour.is_some());
     let stop = Arc::new(AtomicBool::new(false));
     let twin_thread = match l.flows {
         Some(flows) => {

@@ -55,6 +55,11 @@ fn target<'a>(action: &'a Action<'a>) -> Option<(&'a str, Op)> {
         Action::ReadSensors => (SENSORS, Op::Read),
         Action::ReadEvents => (EVENTS, Op::Read),
         Action::ReadMetrics => (METRICS, Op::Read),
+        // Reports of incidents come from anyone (citizens, cameras): they only raise
+        // candidates, which the fusion weighs and an operator reviews.
+        Action::ReportIncident => return None,
+        Action::ReadIncidents => (INCIDENTS, Op::Read),
+        Action::OperateIncidents | Action::ActAsUnit { .. } => (INCIDENTS, Op::Write),
         // An action this crate does not know yet: nobody but the system.
         _ => ("unmapped-action", Op::Manage),
     })

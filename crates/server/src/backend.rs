@@ -313,4 +313,8 @@ impl crate::Backend for Brain {
             },
         ]
     }
+
+    fn incidents(&self) -> Option<Arc<incidents::Incidents>> {
+        self.service::<incidents::Incidents>()
+    }
 }

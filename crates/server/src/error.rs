@@ -9,6 +9,7 @@
 //! | `NotFound` | 404 | `not_found` | an unknown road, intersection or replay time |
 //! | `TooLarge` | 413 | `too_large` | the body exceeds the configured limit |
 //! | `UnsupportedMediaType` | 415 | `unsupported_media_type` | a `POST` body that is not `application/json` |
+//! | `Conflict` | 409 | `conflict` | the action is not possible in the entity's current state (an incident's lifecycle) |
 //! | `Invalid` | 422 | `invalid` | parsed, but the content is not acceptable (a window beyond the maximum, `from > to`) |
 //! | `Unavailable` | 503 | `storage_unavailable` | the store cannot read or write; retry later |
 //! | `Overloaded` | 503 | `overloaded` | a capacity limit (stream clients) is reached; retry later |
@@ -37,6 +38,8 @@ pub enum ApiError {
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
     Invalid(String),
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -56,6 +59,7 @@ pub enum ErrorCode {
     NotFound,
     TooLarge,
     UnsupportedMediaType,
+    Conflict,
     Invalid,
     StorageUnavailable,
     Overloaded,
@@ -84,6 +88,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) | ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -98,6 +103,7 @@ impl ApiError {
             ApiError::NotFound { .. } => ErrorCode::NotFound,
             ApiError::TooLarge { .. } => ErrorCode::TooLarge,
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
             ApiError::Invalid(_) => ErrorCode::Invalid,
             ApiError::Unavailable(_) => ErrorCode::StorageUnavailable,
             ApiError::Overloaded(_) => ErrorCode::Overloaded,

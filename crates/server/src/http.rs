@@ -61,6 +61,10 @@ pub trait Backend: Send + Sync + 'static {
     fn holdings(&self) -> Vec<governance::Holding> {
         Vec::new()
     }
+    /// The incident capability, when its plug-in runs ([`crate::incidents_api`]).
+    fn incidents(&self) -> Option<Arc<incidents::Incidents>> {
+        None
+    }
 }
 
 /// The outcome of an ingest call: the per-record response, and whether the accepted
@@ -206,11 +210,13 @@ pub fn router_with(hub: Arc<Hub>, backend: Arc<dyn Backend>, cfg: &HttpConfig, g
         .route("/observations", post(ingest))
         .route("/stream", get(crate::ws::stream))
         .merge(crate::gov_api::routes())
-        .merge(crate::open_api::routes());
+        .merge(crate::open_api::routes())
+        .merge(crate::incidents_api::routes());
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/app/unit/{id}", get(crate::incidents_api::unit_page))
         .fallback_service(ServeDir::new(&cfg.web_dir))
         .layer(axum::middleware::from_fn_with_state(app.clone(), crate::auth::authenticate))
         .layer(axum::middleware::from_fn_with_state(app.clone(), count_requests))

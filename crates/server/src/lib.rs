@@ -53,6 +53,7 @@ pub mod error;
 pub mod gov_api;
 pub mod http;
 pub mod open_api;
+pub mod incidents_api;
 pub mod openapi;
 pub mod transport;
 pub mod ws;

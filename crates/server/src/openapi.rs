@@ -174,6 +174,7 @@ pub struct ApiDoc;
 /// The document as a value.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
+    doc.merge(crate::incidents_api::IncidentsDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     doc
 }

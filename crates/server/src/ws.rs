@@ -24,10 +24,10 @@ use crate::error::{ApiError, ErrorBody};
 use crate::http::{App, Hub};
 
 /// A reserved stream slot; dropping it frees the slot (also when the upgrade never completes).
-struct Slot(Arc<Hub>);
+pub(crate) struct Slot(Arc<Hub>);
 
 impl Slot {
-    fn take(hub: &Arc<Hub>, max: usize) -> Option<Slot> {
+    pub(crate) fn take(hub: &Arc<Hub>, max: usize) -> Option<Slot> {
         hub.ws_clients
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max as u64).then_some(n + 1))
             .ok()

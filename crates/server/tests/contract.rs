@@ -77,6 +77,7 @@ fn every_endpoint_answers_what_the_document_says() {
     let cfg = BrainConfig { speed: 1e6, duration_s: Some(300.0), ..BrainConfig::new(dir.join("brain.sqlite")) };
     let c = city();
     let brain = Brain::open(c.network.clone(), &cfg).unwrap();
+    incidents::Incidents::install(&brain, Default::default(), incidents::dispatch::default_fleet(&brain.net, 1));
     let http = server::HttpConfig { web_dir: web_dir(), max_body_bytes: 1 << 16, ..Default::default() };
     let hub = server::Hub::new(&brain.net);
     server::attach(&brain, hub.clone());
@@ -182,6 +183,8 @@ fn every_endpoint_answers_what_the_document_says() {
     let (_, metrics) = get(&mut k, "/metrics", "/metrics");
     assert!(metrics.contains("citybrain_observations_accepted_total"));
 
+    incident_routes(&mut k, addr, &brain);
+
     // Every documented route was exercised.
     let routes: Vec<String> = k.doc["paths"].as_object().unwrap().keys().cloned().collect();
     for r in routes {
@@ -213,4 +216,133 @@ fn read_ws_text(r: &mut std::io::BufReader<std::net::TcpStream>) -> String {
     let mut p = vec![0u8; len];
     r.read_exact(&mut p).unwrap();
     String::from_utf8(p).unwrap()
+}
+
+/// The incident routes: reports, events, operator actions, units.
+fn incident_routes(k: &mut Contract, addr: SocketAddr, brain: &Brain) {
+    let json_ct = "Content-Type: application/json\r\n";
+    let net = &brain.net;
+    let road = twin::RoadId(0);
+    let mid = incidents::detect::point_on_road(net, road, net.road_length(road) / 2.0);
+    let (lon, lat) = net.georef.to_lonlat(mid);
+    let post = |k: &mut Contract, route: &str, path: &str, headers: &str, body: &str| {
+        let (status, ct, b) = request(addr, "POST", path, headers, body);
+        k.check("post", route, status, &ct, &b);
+        (status, b)
+    };
+    let rep = "/api/v1/events/reports";
+    let camera = |kind: &str| {
+        json!({"source": "camera", "type": kind, "location": {"lon": lon, "lat": lat}, "confidence": 0.9, "snapshot": "snap://1"})
+            .to_string()
+    };
+    let (status, b) = post(k, rep, rep, json_ct, &camera("illegal_parking"));
+    assert_eq!(status, 201, "{b}");
+    let parking = serde_json::from_str::<Value>(&b).unwrap()["event"].as_u64().unwrap();
+    let bad =
+        json!({"source": "camera", "type": "collision", "location": {"lon": lon, "lat": lat}, "confidence": 2.0}).to_string();
+    let (status, b) = post(k, rep, rep, json_ct, &bad);
+    assert_eq!(status, 422);
+    assert!(b.contains("confidence"), "{b}");
+    assert_eq!(post(k, rep, rep, json_ct, "{\"source\":").0, 400);
+    assert_eq!(post(k, rep, rep, "Content-Type: text/plain\r\n", &camera("debris")).0, 415);
+    // Two places far from the first and from each other.
+    let far = |from: &[twin::Point]| {
+        (0..net.roads.len())
+            .map(|k| incidents::detect::point_on_road(net, twin::RoadId(k as u32), net.road_length(twin::RoadId(k as u32)) / 2.0))
+            .find(|p| from.iter().all(|q| incidents::fusion::dist(*p, *q) > 400.0))
+            .unwrap()
+    };
+    let p1 = far(&[mid]);
+    let p2 = far(&[mid, p1]);
+    let (lon1, lat1) = net.georef.to_lonlat(p1);
+    let (lon2, lat2) = net.georef.to_lonlat(p2);
+    let citizen =
+        json!({"source": "citizen", "text": "a sofa on the road", "location": {"lon": lon1, "lat": lat1}, "photo": "photo://9"})
+            .to_string();
+    let (status, b) = post(k, rep, rep, json_ct, &citizen);
+    assert_eq!(status, 201, "{b}");
+    let sofa = serde_json::from_str::<Value>(&b).unwrap()["event"].as_u64().unwrap();
+    let (status, b) = post(
+        k,
+        rep,
+        rep,
+        json_ct,
+        &json!({"source": "citizen", "text": "again", "location": {"lon": lon2, "lat": lat2}}).to_string(),
+    );
+    assert_eq!(status, 201, "{b}");
+    let dup = serde_json::from_str::<Value>(&b).unwrap()["event"].as_u64().unwrap();
+    assert_ne!(sofa, parking);
+
+    let get = |k: &mut Contract, route: &str, path: &str| {
+        let (status, ct, body) = request(addr, "GET", path, "", "");
+        k.check("get", route, status, &ct, &body);
+        (status, body)
+    };
+    let (status, list) = get(k, "/api/v1/events", "/api/v1/events");
+    assert_eq!(status, 200);
+    assert!(list.contains("illegal_parking"), "{list}");
+    assert_eq!(get(k, "/api/v1/events", "/api/v1/events?status=what").0, 422);
+    assert_eq!(get(k, "/api/v1/events", "/api/v1/events?limit=x").0, 400);
+    let (status, d) = get(k, "/api/v1/events/{id}", &format!("/api/v1/events/{parking}"));
+    assert_eq!(status, 200);
+    let d: Value = serde_json::from_str(&d).unwrap();
+    assert_eq!(d["event"]["status"], "detected", "a penalty type waits for an operator: {d}");
+    assert_eq!(d["sources"][0]["reference"], "snap://1");
+    assert_eq!(get(k, "/api/v1/events/{id}", "/api/v1/events/99999").0, 404);
+    assert_eq!(get(k, "/api/v1/events/{id}", "/api/v1/events/abc").0, 404);
+
+    let verify = "/api/v1/events/{id}/verify";
+    assert_eq!(post(k, verify, &format!("/api/v1/events/{parking}/verify"), json_ct, "{}").0, 422, "no operator named");
+    let (status, b) = post(k, verify, &format!("/api/v1/events/{parking}/verify"), json_ct, r#"{"operator":"ops-wang"}"#);
+    assert_eq!(status, 200, "{b}");
+    let v: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["event"]["verified_by"], "operator:ops-wang");
+    assert_eq!(v["event"]["status"], "dispatched", "{v}");
+    let unit = v["event"]["unit"].as_str().unwrap().to_string();
+    assert_eq!(post(k, verify, &format!("/api/v1/events/{parking}/verify"), json_ct, r#"{"operator":"ops-wang"}"#).0, 409);
+    assert_eq!(post(k, verify, "/api/v1/events/77777/verify", json_ct, r#"{"operator":"x"}"#).0, 404);
+    assert_eq!(post(k, verify, &format!("/api/v1/events/{parking}/verify"), "Content-Type: text/plain\r\n", "{}").0, 415);
+    assert_eq!(post(k, verify, &format!("/api/v1/events/{parking}/verify"), json_ct, "{").0, 400);
+
+    let (status, b) = get(k, "/api/v1/units", "/api/v1/units");
+    assert_eq!(status, 200);
+    assert!(b.contains(&unit), "{b}");
+    let (status, b) = get(k, "/api/v1/units/{id}", &format!("/api/v1/units/{unit}"));
+    assert_eq!(status, 200);
+    let view: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(view["alert"]["id"].as_u64(), Some(parking), "{view}");
+    assert!(view["route"].as_array().unwrap().len() >= 2, "{view}");
+    assert_eq!(get(k, "/api/v1/units/{id}", "/api/v1/units/nobody").0, 404);
+    assert_eq!(get(k, "/api/v1/units/{id}/stream", &format!("/api/v1/units/{unit}/stream")).0, 400);
+    for action in ["accept", "on_scene", "cleared"] {
+        let route = format!("/api/v1/units/{{id}}/{action}");
+        let (status, b) = post(k, &route, &format!("/api/v1/units/{unit}/{action}"), "", "");
+        assert_eq!(status, 200, "{action}: {b}");
+        assert_eq!(post(k, &route, &format!("/api/v1/units/nobody/{action}"), "", "").0, 404);
+    }
+    assert_eq!(post(k, "/api/v1/units/{id}/accept", &format!("/api/v1/units/{unit}/accept"), "", "").0, 409);
+
+    let merge = "/api/v1/events/{id}/merge";
+    assert_eq!(post(k, merge, &format!("/api/v1/events/{dup}/merge"), json_ct, r#"{"operator":"ops"}"#).0, 422);
+    let (status, b) =
+        post(k, merge, &format!("/api/v1/events/{dup}/merge"), json_ct, &format!(r#"{{"operator":"ops","into":{sofa}}}"#));
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(
+        post(k, merge, &format!("/api/v1/events/{dup}/merge"), json_ct, &format!(r#"{{"operator":"ops","into":{sofa}}}"#)).0,
+        409
+    );
+    let reject = "/api/v1/events/{id}/reject";
+    let (status, b) =
+        post(k, reject, &format!("/api/v1/events/{sofa}/reject"), json_ct, r#"{"operator":"ops","note":"no sofa"}"#);
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(post(k, reject, &format!("/api/v1/events/{sofa}/reject"), json_ct, r#"{"operator":"ops"}"#).0, 409);
+    let close = "/api/v1/events/{id}/close";
+    let (status, b) = post(k, close, &format!("/api/v1/events/{parking}/close"), json_ct, r#"{"operator":"ops"}"#);
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(serde_json::from_str::<Value>(&b).unwrap()["event"]["status"], "closed");
+    assert_eq!(post(k, close, &format!("/api/v1/events/{parking}/close"), json_ct, r#"{"operator":"ops"}"#).0, 409);
+    // Every transition is in the store's journal.
+    let stored = brain.journal("incident", Some(&parking.to_string()), 100).unwrap();
+    assert!(stored.iter().any(|e| e.body.contains("\"to\":\"verified\"") && e.body.contains("ops-wang")), "{stored:?}");
+    assert!(stored.iter().any(|e| e.body.contains("\"to\":\"closed\"")));
 }

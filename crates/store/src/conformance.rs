@@ -43,6 +43,7 @@ pub fn run_all<H: Harness>(h: &mut H) {
     stable_keys_across_import_order(h);
     signal_events_and_history_are_bounded(h);
     health_is_ok_on_a_working_store(h);
+    journal_round_trip_survives_prune_and_reopen(h);
 }
 
 /// 2026-01-01 08:00:00 UTC, Unix seconds.
@@ -588,4 +589,30 @@ pub fn health_is_ok_on_a_working_store<H: Harness>(h: &mut H) {
     // A refused argument is the caller's fault, not the storage's.
     let _ = s.prune(f64::NAN).unwrap_err();
     s.health().unwrap();
+}
+
+/// The journal keeps entries in id order per topic and key, survives a restart and is
+/// not pruned by retention; a non-finite time is refused.
+pub fn journal_round_trip_survives_prune_and_reopen<H: Harness>(h: &mut H) {
+    let net = corridor();
+    let r = reg(&net);
+    let s = h.fresh(&net, retention_short());
+    let a = s.append_journal("incident", "1", T0, r#"{"to":"detected"}"#).unwrap();
+    let b = s.append_journal("incident", "2", T0 + 1.0, r#"{"to":"detected"}"#).unwrap();
+    let c = s.append_journal("incident", "1", T0 + 2.0, r#"{"to":"verified"}"#).unwrap();
+    s.append_journal("audit", "1", T0 + 3.0, "{}").unwrap();
+    assert!(a < b && b < c, "ids increase: {a} {b} {c}");
+    let one = s.journal("incident", Some("1"), 10).unwrap();
+    assert_eq!(one.iter().map(|e| e.id).collect::<Vec<_>>(), vec![a, c]);
+    assert_eq!(one[1].body, r#"{"to":"verified"}"#);
+    assert_eq!(one[1].time, T0 + 2.0);
+    assert_eq!(s.journal("incident", None, 10).unwrap().len(), 3);
+    assert_eq!(s.journal("incident", None, 2).unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), vec![a, b]);
+    assert!(s.append_journal("incident", "1", f64::NAN, "{}").is_err());
+    // Retention does not touch the journal.
+    s.append(&r, &[loop_obs(&r, 0, T0 + 400_000.0, 1)]).unwrap();
+    s.prune(T0 + 400_000.0).unwrap();
+    let s = h.reopen(s, &net, retention_short());
+    assert_eq!(s.journal("incident", None, 10).unwrap().len(), 3);
+    assert_eq!(s.journal("audit", None, 10).unwrap().len(), 1);
 }

@@ -213,6 +213,21 @@ pub struct StoredPlan {
     pub plan: String,
 }
 
+/// One entry of the journal: an append-only record kept for a capability (incident
+/// lifecycle transitions, ...), opaque to the store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JournalEntry {
+    /// Assigned by the store, increasing.
+    pub id: u64,
+    /// What the entry belongs to (`incident`).
+    pub topic: String,
+    /// The entity inside the topic (an event id).
+    pub key: String,
+    pub time: f64,
+    /// The caller's JSON (opaque to the store).
+    pub body: String,
+}
+
 /// The brain's storage, shared as `Arc<dyn Store>`: every method takes `&self`, writes
 /// are serialised inside the implementation and reads never wait for writes.
 ///
@@ -269,6 +284,19 @@ pub trait Store: Send + Sync {
     /// [`StoreErrorKind::Unavailable`]) if the last data write failed and none has
     /// succeeded since, or a tiny write probe fails. Never waits for a running write.
     fn health(&self) -> Result<(), StoreError>;
+    /// Append an entry to the journal (kept until deleted; retention does not prune it).
+    /// Returns its id. Backends without a journal refuse with
+    /// [`StoreErrorKind::Backend`].
+    fn append_journal(&self, topic: &str, key: &str, time: f64, body: &str) -> Result<u64, StoreError> {
+        let _ = (topic, key, time, body);
+        Err(StoreError::backend("this store keeps no journal".to_string()))
+    }
+    /// Journal entries of `topic` (and of `key` when given) in id order, at most `limit`
+    /// (the earliest ones).
+    fn journal(&self, topic: &str, key: Option<&str>, limit: usize) -> Result<Vec<JournalEntry>, StoreError> {
+        let _ = (topic, key, limit);
+        Err(StoreError::backend("this store keeps no journal".to_string()))
+    }
 }
 
 /// A [`Store`] as a pipeline sink (appends each accepted batch).

@@ -451,6 +451,23 @@ impl Store for SqliteStore {
         self.read(read::last_time)
     }
 
+    fn append_journal(&self, topic: &str, key: &str, time: f64, body: &str) -> Result<u64, StoreError> {
+        if !time.is_finite() {
+            return Err(StoreError::invalid(format!("journal time must be finite, got {time}")));
+        }
+        self.write(|conn| {
+            conn.execute(
+                "INSERT INTO journal (topic, key, time, body) VALUES (?1, ?2, ?3, ?4)",
+                params![topic, key, time, body],
+            )?;
+            Ok(conn.last_insert_rowid() as u64)
+        })
+    }
+
+    fn journal(&self, topic: &str, key: Option<&str>, limit: usize) -> Result<Vec<JournalEntry>, StoreError> {
+        self.read(|c| read::journal(c, topic, key, limit))
+    }
+
     fn health(&self) -> Result<(), StoreError> {
         if let Some(e) = lock(&self.write_failure).clone() {
             return Err(e);

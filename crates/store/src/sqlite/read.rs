@@ -237,3 +237,14 @@ pub(super) fn last_time(c: &Connection) -> Res<Option<f64>> {
         |r| r.get(0),
     )?)
 }
+
+pub(super) fn journal(c: &Connection, topic: &str, key: Option<&str>, limit: usize) -> Res<Vec<JournalEntry>> {
+    let mut st = c.prepare_cached(
+        "SELECT id, topic, key, time, body FROM journal WHERE topic = ?1 AND (?2 IS NULL OR key = ?2) ORDER BY id LIMIT ?3",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = st.query_map(params![topic, key, limit], |r| {
+        Ok(JournalEntry { id: r.get::<_, i64>(0)? as u64, topic: r.get(1)?, key: r.get(2)?, time: r.get(3)?, body: r.get(4)? })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -46,6 +46,9 @@ CREATE INDEX IF NOT EXISTS plans_time ON plans (time);
 CREATE TABLE IF NOT EXISTS rejected (id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, batch INTEGER NOT NULL,
     idx INTEGER NOT NULL, error TEXT NOT NULL, raw TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS rejected_time ON rejected (time);
+CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT NOT NULL,
+    time REAL NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS journal_key ON journal (topic, key, id);
 ";
 
 /// Create, check or migrate the schema and register the network's names, in one

@@ -1,0 +1,58 @@
+//! # incidents: notice what went wrong, and send someone
+//!
+//! A capability plug-in of the brain ([`IncidentsPlugin`], registered by the binary's
+//! `plugins.rs` through [`Incidents::install`]). It detects incidents on the brain's own
+//! feeds, fuses them with camera analytics and citizen reports, carries each event
+//! through a reviewed lifecycle and dispatches the response unit that arrives first.
+//!
+//! ## Glossary
+//! - **Report**: one piece of evidence ([`Report`]): a type, a place, a time, a
+//!   confidence and its source ([`SourceKind`]: occupancy, speed drop, spillback,
+//!   signal log, camera, citizen).
+//! - **Event** ([`Incident`]): reports fused by space–time proximity and type
+//!   compatibility ([`IncidentType::compatible`]); its confidence is
+//!   `1 − Π(1 − c)` over the best confidence of each distinct source kind, so it rises
+//!   only with *independent* corroboration.
+//! - **Lifecycle** ([`Status`]): detected → verified → dispatched → on scene → cleared →
+//!   closed, or rejected / merged. Every transition is an [`Entry`]: time, from, to,
+//!   [`Actor`] (system, operator or unit) and a note; each is journaled in the brain's
+//!   store (topic `incident`).
+//! - **Penalty types**: illegal parking, red light, wrong way
+//!   ([`IncidentType::penalises`]).
+//! - **Unit** ([`Unit`]): police, ambulance, tow truck or fire engine with a home base, a
+//!   status and a live position on the network.
+//! - **Live travel time**: Dijkstra over roads at the brain's fused speeds
+//!   ([`dispatch::fastest`]).
+//! - **Escalation**: an alert not accepted within `accept_timeout_s` goes to the next unit.
+//! - **Reassignment**: a unit that frees up and would arrive `reassign_margin_s` sooner
+//!   than the one on its way takes over.
+//!
+//! ## Invariants
+//! - **No automated penalty path.** An event of a penalty type reaches `verified` only by
+//!   an operator's action, and is never dispatched before; `verified_by` names the
+//!   operator. The type of an event is refined by later reports only while it is
+//!   `detected`, so a system verification never covers a type that penalises.
+//! - **Every transition is attributed and stored**: the timeline in memory and the
+//!   journal in the store receive the same entries, the journal after the capability's
+//!   lock is released (no IO under the lock).
+//! - **Dispatch by travel time**: the chosen unit is the suitable free one with the
+//!   smallest live travel time on the network, never the straight-line nearest.
+//! - **Deterministic**: no clock or randomness of its own; times come from the brain,
+//!   virtual cameras draw from a seeded generator, maps iterate in key order.
+//! - **Every runtime call passes [`brain::Brain::authorize`]** with its `Action`
+//!   (`ReportIncident`, `ReadIncidents`, `OperateIncidents`, `ActAsUnit`).
+
+pub mod cameras;
+pub mod core;
+pub mod detect;
+pub mod dispatch;
+pub mod fusion;
+pub mod model;
+pub mod score;
+mod service;
+
+pub use crate::core::{Core, IncidentsConfig};
+pub use dispatch::{Speeds, Spot, Unit, UnitStatus};
+pub use fusion::{Fusion, FusionConfig, Incident};
+pub use model::{Actor, Entry, IncidentType, LifecycleError, Report, SourceKind, Status, UnitKind};
+pub use service::{validate, Incidents, IncidentsError, IncidentsPlugin, ReportInput, Watch, MAX_TEXT};
