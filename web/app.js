@@ -3,6 +3,7 @@
 
 import { NetworkMap } from './map.js';
 import { LineChart, fmtTime, setCityTimeZone } from './chart.js';
+import { EventsLayer } from './events.js';
 
 const $ = (id) => document.getElementById(id);
 const api = (path) => fetch(`/api/v1/${path}`).then((r) => {
@@ -113,6 +114,8 @@ async function main() {
   });
   window.addEventListener('resize', () => { ui.cityChart.draw(); ui.detailChart.draw(); });
   connect();
+  ui.events = new EventsLayer(ui.map, { list: $('events'), detail: $('event-detail'), operator: $('operator') }, fmtTime);
+  ui.events.start();
   document.body.dataset.ready = '1';
 }
 

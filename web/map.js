@@ -181,6 +181,7 @@ export class NetworkMap {
         g.beginPath(); g.arc(x, y, rad + 4, 0, Math.PI * 2); g.stroke();
       }
     }
+    if (this.overlay) this.overlay(g, this);
   }
 
   // Screen position of a road's midpoint (used by tests and tooltips).

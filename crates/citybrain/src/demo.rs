@@ -140,15 +140,17 @@ struct Live {
     pipeline: sense::PipelineConfig,
     /// Create the demo departments' accounts and print them.
     demo_accounts: bool,
+    /// Incidents the twin plays (the demo's day), seen by its virtual cameras.
+    incidents: Option<twin::incident::IncidentPlan>,
 }
 
 pub fn run(a: &DemoArgs) -> Result<()> {
     anyhow::ensure!(a.speed.is_finite() && a.speed > 0.0, "--speed must be positive, got {}", a.speed);
     anyhow::ensure!((0.0..24.0).contains(&a.start_hour), "--start-hour must be within 0..24, got {}", a.start_hour);
     let timezone = CityZone::new(&a.timezone).map_err(|e| anyhow::anyhow!("--timezone: {e}"))?;
-    // A whole day of demand so the live demo keeps flowing.
-    let cfg = twin::gen::GenConfig { duration_s: 86_400.0, ..twin::gen::GenConfig::demo() };
-    let mut city = twin::gen::generate(&cfg).map_err(anyhow::Error::msg)?;
+    // A whole day of demand with AM and PM peaks, and incidents through the day.
+    let mut city = crate::demo_day::generate(a.start_hour, crate::demo_day::PEAK_VEHICLES_PER_HOUR)?;
+    let incidents = crate::demo_day::incidents(&city.network, a.seed);
     crate::scenario::apply_origin(&mut city.network, a.origin)?;
     serve_live(Live {
         net: city.network,
@@ -167,6 +169,7 @@ pub fn run(a: &DemoArgs) -> Result<()> {
         plate_key: None,
         pipeline: Default::default(),
         demo_accounts: true,
+        incidents: Some(incidents),
     })
 }
 
@@ -214,6 +217,7 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
         plate_key,
         pipeline,
         demo_accounts: false,
+        incidents: None,
     })
 }
 
@@ -257,6 +261,17 @@ fn serve_live(l: Live) -> Result<()> {
     }
     let brain = Brain::open_with(l.net.clone(), &cfg, Box::new(governance::Access(gov.clone())))?;
     crate::plugins::register(&brain, l.start_hour.is_some());
+    if let (Some(plan), Some(svc)) = (&l.incidents, brain.service::<incidents::Incidents>()) {
+        // The twin's day starts where `run_twin` will start it.
+        let t0 = match brain.stored_until() {
+            Some(t) if t >= cfg.day_start_s => t + cfg.state_interval_s,
+            _ => cfg.day_start_s,
+        };
+        let truth = incidents::cameras::Truth::from_plan(&brain.net, plan);
+        let cams =
+            incidents::cameras::Cameras::new(&brain.net, incidents::cameras::CameraConfig { seed: l.seed, ..Default::default() });
+        svc.with(|c| c.cameras = Some((cams, truth, t0)));
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let twin_thread = match l.flows {
         Some(flows) => {
@@ -264,13 +279,19 @@ fn serve_live(l: Live) -> Result<()> {
             // Check the controller name here, where the error can still reach the user.
             crate::control::live_controller(&l.controller, &scenario)?;
             let (b, s, name, seed) = (brain.clone(), stop.clone(), l.controller.clone(), l.seed);
+            let plan = l.incidents.clone();
             Some(std::thread::spawn(move || {
                 let control = crate::control::live_controller(&name, &scenario).ok().flatten();
-                let sim = Sim::from_parts(
+                let mut sim = Sim::from_parts(
                     scenario.network,
                     scenario.demand.flows,
                     SimConfig { seed, record_events: true, ..Default::default() },
                 );
+                if let Some(plan) = &plan {
+                    if let Err(e) = sim.schedule_incidents(plan) {
+                        tracing::error!("the day's incidents: {e}");
+                    }
+                }
                 brain::run_twin(b, sim, control, s)
             }))
         }

@@ -5,7 +5,9 @@ mod alloc;
 mod bench;
 mod control;
 mod demo;
+mod demo_day;
 mod gen;
+mod incidents_eval;
 mod kill9;
 mod loadgen;
 mod plugins;
@@ -33,8 +35,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Serve the brain for a real deployment from a JSON config (twin optional).
     Serve(demo::ServeArgs),
-    /// Evaluate signal controllers on a scenario under a protocol.
-    Eval(control::EvalArgs),
+    /// Evaluate signal controllers on a scenario under a protocol (or `eval incidents`).
+    Eval(EvalCmd),
     /// Simulate a scenario headless and report metrics.
     Sim(sim::SimArgs),
     /// Generate a synthetic city in CityFlow format.
@@ -45,6 +47,22 @@ enum Command {
     Audit(trust::AuditArgs),
     /// Accounts of departments: `accounts add`.
     Accounts(trust::AccountsArgs),
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct EvalCmd {
+    #[command(subcommand)]
+    sub: Option<EvalSub>,
+    #[command(flatten)]
+    controllers: Option<control::EvalArgs>,
+}
+
+#[derive(Subcommand)]
+enum EvalSub {
+    /// A scripted day with injected incidents, scored by incident type (or a
+    /// ground-truth CSV with recorded observations).
+    Incidents(incidents_eval::IncidentsEvalArgs),
 }
 
 fn main() {
@@ -58,7 +76,9 @@ fn main() {
     let r: Result<()> = match cli.cmd {
         Command::Demo(a) => demo::run(&a),
         Command::Serve(a) => demo::serve(&a),
-        Command::Eval(a) => control::eval(&a),
+        Command::Eval(EvalCmd { sub: Some(EvalSub::Incidents(a)), .. }) => incidents_eval::run(&a),
+        Command::Eval(EvalCmd { controllers: Some(a), .. }) => control::eval(&a),
+        Command::Eval(_) => Err(anyhow::anyhow!("eval: give --roadnet/--flow (controllers) or the `incidents` subcommand")),
         Command::Sim(a) => sim::run(&a),
         Command::Gen(a) => gen::run(&a),
         Command::Bench(a) => bench::run(&a),

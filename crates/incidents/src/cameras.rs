@@ -42,6 +42,28 @@ pub struct Truth {
     pub end_s: f64,
 }
 
+impl Truth {
+    /// The ground truth of a twin incident plan (run seconds).
+    pub fn from_plan(net: &Network, plan: &twin::incident::IncidentPlan) -> Vec<Truth> {
+        plan.incidents
+            .iter()
+            .map(|i| {
+                let (road, pos) = i.road_and_pos(net);
+                let kind = match i.kind {
+                    twin::IncidentKind::Crash => IncidentType::Collision,
+                    twin::IncidentKind::Stalled => IncidentType::StalledVehicle,
+                    twin::IncidentKind::IllegalParking => IncidentType::IllegalParking,
+                    twin::IncidentKind::RoadWorks => IncidentType::RoadWorks,
+                    twin::IncidentKind::SignalFailure => IncidentType::SignalFault,
+                    twin::IncidentKind::Flood => IncidentType::Flooding,
+                };
+                let p = road.map_or(Point::new(0.0, 0.0), |r| crate::detect::point_on_road(net, r, pos));
+                Truth { id: u64::from(i.id), kind, pos: p, road, start_s: i.start_s, end_s: i.end_s }
+            })
+            .collect()
+    }
+}
+
 /// The cameras of the signalised junctions.
 pub struct Cameras {
     cfg: CameraConfig,

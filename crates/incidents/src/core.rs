@@ -30,6 +30,9 @@ pub struct IncidentsConfig {
     pub reassign_margin_s: f64,
     /// The system closes a cleared event after this many seconds.
     pub close_after_s: f64,
+    /// Closed, rejected and merged events stay in memory this long (the journal keeps
+    /// them for good).
+    pub keep_s: f64,
 }
 
 impl Default for IncidentsConfig {
@@ -43,6 +46,7 @@ impl Default for IncidentsConfig {
             auto_clear_s: None,
             reassign_margin_s: 30.0,
             close_after_s: 300.0,
+            keep_s: 6.0 * 3600.0,
         }
     }
 }
@@ -66,6 +70,9 @@ pub struct Core {
     /// Units whose page is open: a person answers for them, so they never accept or
     /// clear by themselves.
     pub watched: BTreeMap<String, u32>,
+    /// The twin's virtual camera analytics, fed by its ground truth (run seconds from
+    /// the brain time `t0`).
+    pub cameras: Option<(crate::cameras::Cameras, Vec<crate::cameras::Truth>, f64)>,
 }
 
 impl Core {
@@ -81,6 +88,7 @@ impl Core {
             pending: Vec::new(),
             version: 0,
             watched: BTreeMap::new(),
+            cameras: None,
         }
     }
 
@@ -383,7 +391,18 @@ impl Core {
         for id in to_close {
             let _ = self.transition(id, Status::Closed, Actor::System, now, "closed after clearance");
         }
-        self.fusion.forget(now - 6.0 * 3600.0);
+        if let Some((cams, truth, t0)) = self.cameras.as_mut() {
+            let mut out = Vec::new();
+            cams.step(&self.net, now - *t0, truth, &mut out);
+            let t0 = *t0;
+            for mut r in out {
+                r.time += t0;
+                self.report(r, now);
+            }
+        }
+        if self.cfg.keep_s.is_finite() {
+            self.fusion.forget(now - self.cfg.keep_s);
+        }
     }
 
     fn move_units(&mut self, now: f64, dt: f64) {

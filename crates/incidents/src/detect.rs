@@ -243,6 +243,30 @@ impl Detectors {
                 ObsData::Probe(p) => self.on_probe(net, o.time, &p.token, p.pos, p.speed, p.heading, out),
                 ObsData::Queue(q) => self.on_queue(net, o.time, q.road, q.queue_m, out),
                 ObsData::Signal(s) => self.on_signal(o.time, s.intersection, s.code, s.param, out),
+                ObsData::Report(c) => {
+                    let kind = match c.category.as_str() {
+                        "accident" => IncidentType::Collision,
+                        "congestion" => IncidentType::Congestion,
+                        "signal-fault" => IncidentType::SignalFault,
+                        "road-works" => IncidentType::RoadWorks,
+                        _ => IncidentType::Blockage,
+                    };
+                    let pos = c.pos.or_else(|| c.road.map(|r| point_on_road(net, r, net.road_length(r) / 2.0)));
+                    if let Some(pos) = pos {
+                        let road = c.road.or_else(|| match_road(net, pos, None).map(|x| x.0));
+                        out.push(Report {
+                            time: o.time,
+                            kind,
+                            source: SourceKind::Citizen,
+                            origin: "citizen:12345".into(),
+                            pos,
+                            road,
+                            confidence: 0.3,
+                            reference: None,
+                            text: c.text.clone(),
+                        });
+                    }
+                }
                 _ => {}
             }
         }

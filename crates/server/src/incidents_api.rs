@@ -94,6 +94,9 @@ pub struct EventSummary {
     pub status: String,
     pub lon: f64,
     pub lat: f64,
+    /// Network metres (x east, y north), for maps in the network's plane.
+    pub x: f64,
+    pub y: f64,
     pub road: Option<String>,
     pub confidence: f64,
     /// Could penalise a person (an operator must verify it).
@@ -171,6 +174,9 @@ pub struct UnitInfo {
     pub status: String,
     pub lon: f64,
     pub lat: f64,
+    /// Network metres (x east, y north).
+    pub x: f64,
+    pub y: f64,
     pub event: Option<u64>,
     /// Seconds to its target at live speeds.
     pub eta_s: Option<f64>,
@@ -239,6 +245,8 @@ fn summary(net: &Network, e: &Incident) -> EventSummary {
         status: e.status.as_str().into(),
         lon,
         lat,
+        x: (e.pos.x * 10.0).round() / 10.0,
+        y: (e.pos.y * 10.0).round() / 10.0,
         road: e.road.map(|r| net.road(r).name.clone()),
         confidence: (e.confidence * 1000.0).round() / 1000.0,
         penalises: e.kind.penalises(),
@@ -293,13 +301,16 @@ fn detail_of(net: &Network, e: &Incident) -> EventDetail {
 }
 
 fn unit_info(net: &Network, u: &Unit) -> UnitInfo {
-    let (lon, lat) = lonlat(net, u.point(net));
+    let p = u.point(net);
+    let (lon, lat) = lonlat(net, p);
     UnitInfo {
         id: u.id.clone(),
         kind: u.kind.as_str().into(),
         status: u.status.as_str().into(),
         lon,
         lat,
+        x: (p.x * 10.0).round() / 10.0,
+        y: (p.y * 10.0).round() / 10.0,
         event: u.event,
         eta_s: u.eta_s.map(|t| t.round()),
     }

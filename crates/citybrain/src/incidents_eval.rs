@@ -1,0 +1,228 @@
+//! `citybrain eval incidents`: a scripted day with injected incidents (the twin's seeded
+//! plans, congestion-only decoys included) played through the real brain (virtual
+//! sensors → the one ingestion path → SQLite → the incident plug-in), scored by type
+//! against the ground truth. `--ground-truth FILE --observations FILE` scores
+//! observations recorded elsewhere (another simulator) against its CSV instead.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use brain::{Brain, BrainConfig, ClockSource};
+use clap::Args;
+use incidents::cameras::{CameraConfig, Cameras, Truth};
+use incidents::score::{self, GroundTruth, MatchRule};
+use incidents::{Incident, Incidents};
+use sense::RawRecord;
+use twin::incident::{IncidentPlan, RandomIncidents};
+use twin::sensors::{SensorConfig, VirtualSensors};
+use twin::{Sim, SimConfig};
+
+use crate::scenario::ScenarioArgs;
+
+/// 2026-01-05 00:00:00 UTC: the evaluation's day (runs follow each other a day apart).
+const T0: f64 = 1_767_571_200.0;
+const RUN_GAP_S: f64 = 86_400.0;
+
+#[derive(Args, Debug, Clone)]
+pub struct IncidentsEvalArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Lane-blocking incidents in total (spread over runs of `--per-run`).
+    #[arg(long, default_value_t = 200)]
+    pub incidents: usize,
+    /// Incidents per run (one run = one simulated `--duration`).
+    #[arg(long, default_value_t = 10)]
+    pub per_run: usize,
+    /// Congestion-only decoys per run.
+    #[arg(long, default_value_t = 2)]
+    pub decoys: usize,
+    /// Simulated seconds per run.
+    #[arg(long, default_value_t = 3600.0)]
+    pub duration: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Virtual camera analytics accuracy (0 = cameras off: detectors and probes only).
+    #[arg(long, default_value_t = 0.0)]
+    pub camera_accuracy: f64,
+    /// Score observations recorded elsewhere against this ground-truth CSV
+    /// (`id,type,road,lanes,pos_m,lon,lat,start_s,end_s`); needs `--observations`.
+    #[arg(long)]
+    pub ground_truth: Option<PathBuf>,
+    /// Observation batches to replay (JSON lines, each `{"observations":[...]}` with
+    /// times in seconds of the run), with `--ground-truth`.
+    #[arg(long, requires = "ground_truth")]
+    pub observations: Option<PathBuf>,
+    /// Write the figures as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Also write the ground truth of the scripted runs as CSV here.
+    #[arg(long)]
+    pub write_ground_truth: Option<PathBuf>,
+}
+
+fn brain_for(net: &twin::Network, dir: &std::path::Path, run: usize, t0: f64) -> Result<(Arc<Brain>, Arc<Incidents>)> {
+    let db = dir.join(format!("run-{run}.sqlite"));
+    let _ = std::fs::remove_file(&db);
+    let cfg = BrainConfig {
+        day_start_s: t0,
+        clock: ClockSource::Driven,
+        // Records are stamped by the twin's clock; anything within the run is fine.
+        pipeline: sense::PipelineConfig { max_age_s: 86_400.0, ..Default::default() },
+        ..BrainConfig::new(&db)
+    };
+    let brain = Brain::open(net.clone(), &cfg)?;
+    let icfg = incidents::IncidentsConfig { keep_s: f64::INFINITY, ..crate::plugins::incident_config(true) };
+    let svc = Incidents::install(&brain, icfg, incidents::dispatch::default_fleet(&brain.net, 3));
+    Ok((brain, svc))
+}
+
+/// One scripted run: returns its events (brain clock) and its ground truth (run seconds).
+fn run_once(
+    a: &IncidentsEvalArgs,
+    scenario: &twin::Scenario,
+    dir: &std::path::Path,
+    run: usize,
+) -> Result<(Vec<Incident>, String)> {
+    let net = &scenario.network;
+    let t0 = T0 + run as f64 * RUN_GAP_S;
+    let plan = IncidentPlan::random(
+        net,
+        &RandomIncidents {
+            seed: a.seed.wrapping_mul(1000).wrapping_add(run as u64),
+            count: a.per_run,
+            decoys: a.decoys,
+            // Ten minutes to learn baselines; incidents end before the run does.
+            start_s: 600.0,
+            end_s: (a.duration - 900.0).max(700.0),
+            ..Default::default()
+        },
+    );
+    let mut sim = Sim::from_parts(
+        net.clone(),
+        scenario.demand.flows.clone(),
+        SimConfig { seed: a.seed + run as u64, record_events: true, ..Default::default() },
+    );
+    sim.schedule_incidents(&plan).map_err(anyhow::Error::msg)?;
+    let (brain, svc) = brain_for(net, dir, run, t0)?;
+    brain.drive_clock(t0);
+    let mut sensors = VirtualSensors::new(&sim, SensorConfig { seed: a.seed + run as u64, ..Default::default() });
+    if a.camera_accuracy > 0.0 {
+        let cams =
+            Cameras::new(net, CameraConfig { accuracy: a.camera_accuracy, seed: a.seed + run as u64, ..Default::default() });
+        let truth = Truth::from_plan(net, &plan);
+        svc.with(|c| c.cameras = Some((cams, truth, t0)));
+    }
+    let (mut readings, mut records) = (Vec::new(), Vec::new());
+    let mut next_tick = 5.0;
+    while sim.time() < a.duration {
+        sim.step();
+        let now = t0 + sim.time();
+        brain.drive_clock(now);
+        readings.clear();
+        sensors.observe(&sim, &mut readings);
+        records.clear();
+        records.extend(readings.iter().filter_map(|r| twin::wire::from_reading(r, &brain.registry, t0)).map(RawRecord::from));
+        if !records.is_empty() {
+            brain.ingest_records(&records);
+        }
+        if sim.time() >= next_tick {
+            next_tick += 5.0;
+            let m = sim.metrics();
+            brain.tick(now, m.vehicles_running, m.throughput);
+        }
+    }
+    let events = svc.with(|c| c.fusion.events.values().cloned().collect());
+    Ok((events, twin::incident::ground_truth_csv(net, &plan)))
+}
+
+pub fn run(a: &IncidentsEvalArgs) -> Result<()> {
+    let scenario = a.scenario.load()?;
+    let net = &scenario.network;
+    let dir = std::env::temp_dir().join(format!("citybrain-eval-incidents-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let (truth, events, hours) = match &a.ground_truth {
+        Some(gt) => replay(a, &scenario, gt, &dir)?,
+        None => {
+            anyhow::ensure!(a.per_run > 0 && a.duration >= 1800.0, "--per-run must be positive and --duration at least 1800");
+            let runs = a.incidents.div_ceil(a.per_run).max(1);
+            let mut truth = Vec::new();
+            let mut events = Vec::new();
+            let mut csv = String::from(score::CSV_HEADER);
+            csv.push('\n');
+            for run in 0..runs {
+                let (ev, gt) = run_once(a, &scenario, &dir, run)?;
+                let rows = score::parse_csv(&gt, net, "ground truth").map_err(anyhow::Error::msg)?;
+                let shift = run as f64 * RUN_GAP_S;
+                for line in gt.lines().skip(1) {
+                    csv.push_str(line);
+                    csv.push('\n');
+                }
+                truth.extend(rows.into_iter().map(|g| GroundTruth { start_s: g.start_s + shift, end_s: g.end_s + shift, ..g }));
+                events.extend(ev);
+                eprintln!("run {}/{runs}: {} events so far", run + 1, events.len());
+            }
+            if let Some(p) = &a.write_ground_truth {
+                std::fs::write(p, csv).with_context(|| format!("cannot write {}", p.display()))?;
+            }
+            (truth, events, runs as f64 * a.duration / 3600.0)
+        }
+    };
+    let s = score::score(net, &truth, &events, T0, hours, &MatchRule::default());
+    println!("{}", score::markdown(&s));
+    if let Some(p) = &a.json {
+        let j = serde_json::to_string_pretty(&score::json(&s))?;
+        std::fs::write(p, j).with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+/// Replay observations recorded elsewhere (JSON lines of batches, times in seconds of
+/// the run) through a brain and score them against a ground-truth CSV.
+fn replay(
+    a: &IncidentsEvalArgs,
+    scenario: &twin::Scenario,
+    gt: &std::path::Path,
+    dir: &std::path::Path,
+) -> Result<(Vec<GroundTruth>, Vec<Incident>, f64)> {
+    let net = &scenario.network;
+    let text = std::fs::read_to_string(gt).with_context(|| format!("cannot read {}", gt.display()))?;
+    let truth = score::parse_csv(&text, net, &gt.display().to_string()).map_err(anyhow::Error::msg)?;
+    let obs = a.observations.as_ref().context("--ground-truth needs --observations FILE (JSON lines of observation batches)")?;
+    let lines = std::fs::read_to_string(obs).with_context(|| format!("cannot read {}", obs.display()))?;
+    let (brain, svc) = brain_for(net, dir, 0, T0)?;
+    let mut last = 0.0_f64;
+    let mut next_tick = 5.0;
+    for (n, line) in lines.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let mut v: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("{}:{}: not JSON", obs.display(), n + 1))?;
+        // Times are run seconds: move them onto the brain's clock.
+        let mut t_max = last;
+        if let Some(list) = v.get_mut("observations").and_then(|o| o.as_array_mut()) {
+            for o in list {
+                for key in ["time", "start", "end"] {
+                    if let Some(t) = o.get(key).and_then(|t| t.as_f64()) {
+                        t_max = t_max.max(t);
+                        o[key] = serde_json::json!(t + T0);
+                    }
+                }
+            }
+        }
+        while next_tick <= t_max {
+            brain.drive_clock(T0 + next_tick);
+            brain.tick(T0 + next_tick, 0, 0);
+            next_tick += 5.0;
+        }
+        brain.drive_clock(T0 + t_max);
+        last = t_max;
+        let out = brain
+            .ingest_body(&brain::Caller::system(), v.to_string().as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}:{}: {e}", obs.display(), n + 1))?;
+        if out.report.rejected > 0 && n < 3 {
+            eprintln!("{}:{}: {} records rejected", obs.display(), n + 1, out.report.rejected);
+        }
+    }
+    let events = svc.with(|c| c.fusion.events.values().cloned().collect());
+    Ok((truth, events, (last / 3600.0).max(1e-9)))
+}
