@@ -45,6 +45,10 @@ pub struct DemoArgs {
     /// West Lake, Hangzhou); lon/lat records and the GeoJSON map use it.
     #[arg(long, value_name = "LON,LAT", value_parser = crate::scenario::parse_origin, allow_hyphen_values = true)]
     pub origin: Option<(f64, f64)>,
+    /// Play the day as fast as possible without HTTP and print the city's TPI, congested
+    /// share and incidents every 15 minutes (`--duration` seconds, default a whole day).
+    #[arg(long)]
+    pub headless: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -152,6 +156,9 @@ pub fn run(a: &DemoArgs) -> Result<()> {
     let mut city = crate::demo_day::generate(a.start_hour, crate::demo_day::PEAK_VEHICLES_PER_HOUR)?;
     let incidents = crate::demo_day::incidents(&city.network, a.seed);
     crate::scenario::apply_origin(&mut city.network, a.origin)?;
+    if a.headless {
+        return crate::demo_day::headless(city, incidents, a, &timezone);
+    }
     serve_live(Live {
         net: city.network,
         flows: Some(city.demand.flows),

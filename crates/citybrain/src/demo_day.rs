@@ -70,3 +70,87 @@ pub fn incidents(net: &twin::Network, seed: u64) -> twin::incident::IncidentPlan
         },
     )
 }
+
+/// `citybrain demo --headless`: the day through the real brain as fast as possible,
+/// reported every 15 city minutes.
+pub fn headless(
+    city: GenCity,
+    plan: twin::incident::IncidentPlan,
+    a: &crate::demo::DemoArgs,
+    zone: &sense::CityZone,
+) -> Result<()> {
+    use std::sync::{Arc, Mutex};
+    std::fs::create_dir_all(&a.data_dir)?;
+    let db = a.data_dir.join("headless.sqlite");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let day_start_s = zone.day_at(brain::wall_clock(), a.start_hour).map_err(anyhow::Error::msg)?;
+    let cfg = brain::BrainConfig {
+        speed: 1e9,
+        duration_s: Some(a.duration.unwrap_or(86_400.0)),
+        day_start_s,
+        clock: brain::ClockSource::Driven,
+        timezone: zone.clone(),
+        ..brain::BrainConfig::new(&db)
+    };
+    let brain = brain::Brain::open(city.network.clone(), &cfg)?;
+    crate::plugins::register(&brain, true);
+    let svc = brain.service::<incidents::Incidents>().ok_or_else(|| anyhow::anyhow!("incident plug-in missing"))?;
+    let truth = incidents::cameras::Truth::from_plan(&brain.net, &plan);
+    let cams =
+        incidents::cameras::Cameras::new(&brain.net, incidents::cameras::CameraConfig { seed: a.seed, ..Default::default() });
+    svc.with(|c| c.cameras = Some((cams, truth, day_start_s)));
+    /// Time, TPI, congested share, vehicles of every tick.
+    type Ticks = Arc<Mutex<Vec<(f64, f64, f64, u64)>>>;
+    struct Rec(Ticks);
+    impl brain::Subscriber for Rec {
+        fn name(&self) -> &str {
+            "headless-report"
+        }
+        fn deliver(&self, m: &brain::BusMessage) {
+            if let brain::BusMessage::Tick(t) = m {
+                let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+                v.push((t.time, t.state.city.tpi, t.state.city.congested_share, t.vehicles));
+            }
+        }
+    }
+    let ticks = Arc::new(Mutex::new(Vec::new()));
+    brain.bus().subscribe(Arc::new(Rec(ticks.clone())));
+    let scenario = twin::Scenario { network: city.network.clone(), demand: city.demand.clone() };
+    let control = crate::control::live_controller(&a.controller, &scenario)?;
+    let mut sim = twin::Sim::from_parts(
+        scenario.network,
+        scenario.demand.flows,
+        twin::SimConfig { seed: a.seed, record_events: true, ..Default::default() },
+    );
+    sim.schedule_incidents(&plan).map_err(anyhow::Error::msg)?;
+    brain::run_twin(brain.clone(), sim, control, Arc::new(std::sync::atomic::AtomicBool::new(false)));
+    let ticks = ticks.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    println!("| local time | TPI | congested share | vehicles |\n|---|---|---|---|");
+    let mut next = day_start_s;
+    let mut peak = (0.0, 0.0, 0.0);
+    for &(t, tpi, share, veh) in &ticks {
+        if tpi > peak.1 {
+            peak = (t, tpi, share);
+        }
+        if t >= next {
+            next += 900.0;
+            println!("| {} | {tpi:.1} | {:.1} % | {veh} |", zone.format(t), 100.0 * share);
+        }
+    }
+    println!("\npeak: TPI {:.1}, {:.1} % of road length congested at {}", peak.1, 100.0 * peak.2, zone.format(peak.0));
+    let events = svc.with(|c| c.fusion.events.values().cloned().collect::<Vec<_>>());
+    let mut by: std::collections::BTreeMap<&str, usize> = Default::default();
+    for e in &events {
+        *by.entry(e.status.as_str()).or_default() += 1;
+    }
+    let dispatched = events.iter().filter(|e| e.dispatched_at.is_some()).count();
+    let cleared = events.iter().filter(|e| e.cleared_at.is_some()).count();
+    println!(
+        "incidents in the plan: {}; events raised: {} ({by:?}); dispatched {dispatched}; cleared {cleared}",
+        plan.incidents.len(),
+        events.len()
+    );
+    Ok(())
+}

@@ -35,8 +35,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Serve the brain for a real deployment from a JSON config (twin optional).
     Serve(demo::ServeArgs),
-    /// Evaluate signal controllers on a scenario under a protocol (or `eval incidents`).
-    Eval(EvalCmd),
+    /// Evaluate signal controllers on a scenario under a protocol. `citybrain eval
+    /// incidents --help`: the incident evaluation.
+    Eval(control::EvalArgs),
     /// Simulate a scenario headless and report metrics.
     Sim(sim::SimArgs),
     /// Generate a synthetic city in CityFlow format.
@@ -49,23 +50,26 @@ enum Command {
     Accounts(trust::AccountsArgs),
 }
 
-#[derive(clap::Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
-struct EvalCmd {
-    #[command(subcommand)]
-    sub: Option<EvalSub>,
+/// `citybrain eval incidents`: a scripted day with injected incidents, scored by incident
+/// type (or a ground-truth CSV with recorded observations).
+#[derive(Parser)]
+#[command(name = "citybrain eval incidents")]
+struct EvalIncidents {
     #[command(flatten)]
-    controllers: Option<control::EvalArgs>,
-}
-
-#[derive(Subcommand)]
-enum EvalSub {
-    /// A scripted day with injected incidents, scored by incident type (or a
-    /// ground-truth CSV with recorded observations).
-    Incidents(incidents_eval::IncidentsEvalArgs),
+    args: incidents_eval::IncidentsEvalArgs,
 }
 
 fn main() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "eval") && argv.get(2).is_some_and(|a| a == "incidents") {
+        let cli = EvalIncidents::parse_from(std::iter::once("citybrain eval incidents".into()).chain(argv[3..].iter().cloned()));
+        tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(tracing_subscriber::EnvFilter::new("warn")).init();
+        if let Err(e) = incidents_eval::run(&cli.args) {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -76,9 +80,7 @@ fn main() {
     let r: Result<()> = match cli.cmd {
         Command::Demo(a) => demo::run(&a),
         Command::Serve(a) => demo::serve(&a),
-        Command::Eval(EvalCmd { sub: Some(EvalSub::Incidents(a)), .. }) => incidents_eval::run(&a),
-        Command::Eval(EvalCmd { controllers: Some(a), .. }) => control::eval(&a),
-        Command::Eval(_) => Err(anyhow::anyhow!("eval: give --roadnet/--flow (controllers) or the `incidents` subcommand")),
+        Command::Eval(a) => control::eval(&a),
         Command::Sim(a) => sim::run(&a),
         Command::Gen(a) => gen::run(&a),
         Command::Bench(a) => bench::run(&a),
