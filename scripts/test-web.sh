@@ -30,5 +30,9 @@ for _ in $(seq 1 100); do
 done
 NODE_PATH="$PWD/$NODE_DIR/node_modules" CHROMIUM="$CHROME" BASE_URL="http://127.0.0.1:$PORT" \
   node web/tests/dashboard.mjs
+# The unit page runs as a logged-in crew: the demo prints its accounts' passwords.
+UNIT_USER=es.operator
+UNIT_PASSWORD="$(awk '$1 == "user" && $2 == "es.operator" {print $NF}' "$WORK/demo.log")"
+[ -n "$UNIT_PASSWORD" ] || { echo "no es.operator password in the demo's output" >&2; exit 1; }
 NODE_PATH="$PWD/$NODE_DIR/node_modules" CHROMIUM="$CHROME" BASE_URL="http://127.0.0.1:$PORT" \
-  node web/tests/unit.mjs
+  UNIT_USER="$UNIT_USER" UNIT_PASSWORD="$UNIT_PASSWORD" node web/tests/unit.mjs

@@ -80,7 +80,13 @@ export class EventsLayer {
     const body = { operator: this.els.operator.value.trim() || undefined };
     if (op === 'merge') body.into = Number(this.els.detail.querySelector('select').value) || undefined;
     if (op === 'reject') body.note = 'rejected from the dashboard';
-    const r = await fetch(`/api/v1/events/${id}/${op}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    if (this.csrf === undefined) {
+      const me = await fetch('/api/v1/auth/me').then((x) => (x.ok ? x.json() : null)).catch(() => null);
+      this.csrf = me && me.csrf ? me.csrf : null;
+    }
+    const headers = { 'Content-Type': 'application/json' };
+    if (this.csrf) headers['X-CSRF-Token'] = this.csrf;
+    const r = await fetch(`/api/v1/events/${id}/${op}`, { method: 'POST', headers, body: JSON.stringify(body) });
     const out = await r.json().catch(() => ({}));
     const msg = r.ok ? `${op}: done` : (out.error ? out.error.message : `HTTP ${r.status}`);
     await this.refresh();

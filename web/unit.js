@@ -4,7 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const unitId = decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() || '');
-const page = { view: null, messages: 0, roads: [] };
+const page = { view: null, messages: 0, roads: [], csrf: null };
 window.citybrainUnit = page; // for the browser tests
 
 async function loadNetwork() {
@@ -70,7 +70,8 @@ function show(v) {
 }
 
 async function act(action) {
-  const r = await fetch(`/api/v1/units/${encodeURIComponent(unitId)}/${action}`, { method: 'POST' });
+  const headers = page.csrf ? { 'X-CSRF-Token': page.csrf } : {};
+  const r = await fetch(`/api/v1/units/${encodeURIComponent(unitId)}/${action}`, { method: 'POST', headers });
   const body = await r.json().catch(() => ({}));
   $('msg').textContent = r.ok ? `${action.replace('_', ' ')}: event ${body.event}` : (body.error ? body.error.message : `HTTP ${r.status}`);
 }
@@ -88,6 +89,9 @@ async function main() {
   $('btn-cleared').addEventListener('click', () => act('cleared'));
   window.addEventListener('resize', draw);
   await loadNetwork();
+  // A logged-in session's CSRF token for the buttons (a unit's page runs as its crew).
+  const me = await fetch('/api/v1/auth/me').then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  page.csrf = me && me.csrf ? me.csrf : null;
   connect();
   document.body.dataset.ready = '1';
 }

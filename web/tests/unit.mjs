@@ -8,12 +8,6 @@ import assert from 'node:assert/strict';
 const require = createRequire(import.meta.url);
 const { chromium } = require('playwright-core');
 const base = process.env.BASE_URL;
-const api = async (path, init) => {
-  const r = await fetch(base + '/api/v1/' + path, init);
-  const body = await r.json();
-  if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${JSON.stringify(body)}`);
-  return body;
-};
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM,
@@ -21,13 +15,26 @@ const browser = await chromium.launch({
 });
 let failed = false;
 try {
+  // The unit's crew logs in (an emergency-services operator of the demo accounts).
+  const context = await browser.newContext({ viewport: { width: 400, height: 760 } });
+  const login = await context.request.post(`${base}/api/v1/auth/login`, { data: { name: process.env.UNIT_USER, password: process.env.UNIT_PASSWORD } });
+  assert.ok(login.ok(), `login: HTTP ${login.status()} ${await login.text()}`);
+  const csrf = (await login.json()).csrf;
+  const api = async (path, init = {}) => {
+    const r = init.method === 'POST'
+      ? await context.request.post(`${base}/api/v1/${path}`, { headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, data: init.body })
+      : await context.request.get(`${base}/api/v1/${path}`);
+    const body = await r.json();
+    if (!r.ok()) throw new Error(`${path}: HTTP ${r.status()} ${JSON.stringify(body)}`);
+    return body;
+  };
   const { units } = await api('units');
   const police = units.filter((u) => u.kind === 'police' && u.status === 'available');
   assert.ok(police.length > 0, `no free police unit: ${JSON.stringify(units)}`);
   const errors = [];
   const pages = new Map();
   for (const u of police) {
-    const page = await browser.newPage({ viewport: { width: 400, height: 760 } });
+    const page = await context.newPage();
     page.on('pageerror', (e) => errors.push(String(e)));
     await page.goto(`${base}/app/unit/${encodeURIComponent(u.id)}`);
     await page.waitForSelector('body[data-ready="1"]', { timeout: 15000 });

@@ -406,7 +406,12 @@ pub fn report_input(r: ReportRequest) -> Result<incidents::ReportInput, ApiError
         (status = 422, description = "A field is not acceptable (the message names it)", body = ErrorBody),
         (status = 503, description = "Storage unavailable", body = ErrorBody),
     ))]
-pub(crate) async fn submit(State(app): State<App>, Authed(caller): Authed, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn submit(
+    State(app): State<App>,
+    Authed(caller): Authed,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
     let svc = service(&app)?;
     let req: ReportRequest = body(&headers, &bytes, false)?;
     let input = report_input(req)?;
@@ -524,8 +529,7 @@ pub(crate) async fn reject(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    operate(app, caller, id, headers, bytes, |s, c, id, a| s.reject(c, id, a.operator.as_deref(), a.note.as_deref()))
-        .await
+    operate(app, caller, id, headers, bytes, |s, c, id, a| s.reject(c, id, a.operator.as_deref(), a.note.as_deref())).await
 }
 
 /// Operator: this event is the same as event `into`.
@@ -616,8 +620,7 @@ pub(crate) async fn unit(State(app): State<App>, Authed(caller): Authed, Path(id
 async fn unit_act(app: App, caller: Caller, id: String, action: &'static str) -> Result<Response, ApiError> {
     let svc = service(&app)?;
     let unit = id.clone();
-    let event =
-        tokio::task::spawn_blocking(move || svc.unit_action(&caller, &unit, action)).await?.map_err(api_error)?;
+    let event = tokio::task::spawn_blocking(move || svc.unit_action(&caller, &unit, action)).await?.map_err(api_error)?;
     Ok(Json(UnitActionResponse { unit: id, event }).into_response())
 }
 
@@ -645,7 +648,11 @@ pub(crate) async fn accept(State(app): State<App>, Authed(caller): Authed, Path(
         (status = 409, description = "The unit is not on its way to an event", body = ErrorBody),
         (status = 503, description = "Storage unavailable", body = ErrorBody),
     ))]
-pub(crate) async fn on_scene(State(app): State<App>, Authed(caller): Authed, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn on_scene(
+    State(app): State<App>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     unit_act(app, caller, id, "on_scene").await
 }
 
@@ -659,7 +666,11 @@ pub(crate) async fn on_scene(State(app): State<App>, Authed(caller): Authed, Pat
         (status = 409, description = "The unit is not on scene", body = ErrorBody),
         (status = 503, description = "Storage unavailable", body = ErrorBody),
     ))]
-pub(crate) async fn cleared(State(app): State<App>, Authed(caller): Authed, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn cleared(
+    State(app): State<App>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     unit_act(app, caller, id, "cleared").await
 }
 
