@@ -194,6 +194,8 @@ pub struct Brain {
     stored_accepted: AtomicU64,
     /// Services that plug-ins provide to the edge ([`Brain::provide`]), by type.
     services: RwLock<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
+    /// The plate-key schedule and how many civil days of keys it keeps.
+    keys: Mutex<Option<(crate::keystore::KeySchedule, i64)>>,
     /// Storage-failure logging: when the last warning was written, and how many failures
     /// were not logged since (one line per [`STORE_WARN_INTERVAL`], not one per batch).
     store_warn: Mutex<(Option<std::time::Instant>, u64)>,
@@ -245,6 +247,7 @@ impl Brain {
             plugin_panics: AtomicU64::new(0),
             stored_accepted: AtomicU64::new(0),
             services: RwLock::new(Vec::new()),
+            keys: Mutex::new(None),
             store_warn: Mutex::new((None, 0)),
         })
     }
@@ -303,6 +306,35 @@ impl Brain {
     /// Names of the registered plug-ins and whether each is still enabled.
     pub fn plugins(&self) -> Vec<(&'static str, bool)> {
         lock(&self.plugins).iter().map(|p| (p.plugin.name(), p.enabled)).collect()
+    }
+
+    /// Install the plate-key schedule (the keystore); keys of civil days more than
+    /// `keep_days` back are destroyed as the days pass ([`Brain::plate_key_for`]).
+    pub fn set_key_schedule(&self, schedule: crate::keystore::KeySchedule, keep_days: i64) {
+        *lock(&self.keys) = Some((schedule, keep_days.max(1)));
+    }
+
+    /// The plate key of civil `day`, after destroying the keys of the days that left the
+    /// retention window (`None` without a schedule, or for a destroyed day). Called by
+    /// the twin loop at each civil midnight.
+    pub fn plate_key_for(&self, day: i64) -> Option<twin::sensors::PlateKey> {
+        let mut keys = lock(&self.keys);
+        let (schedule, keep) = keys.as_mut()?;
+        match schedule.advance(day - (*keep - 1)) {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(
+                    "plate keys of {n} day(s) destroyed; tokens before day {} can no longer be linked",
+                    schedule.first_day()
+                );
+                let reason = format!("keys of {n} day(s) past the {keep}-day retention destroyed");
+                drop(keys);
+                self.record_decision("keystore", "key-destruction", "plate pseudonymisation keys", &reason);
+                keys = lock(&self.keys);
+            }
+            Err(e) => tracing::error!("plate key rotation: {e}"),
+        }
+        keys.as_ref()?.0.key_for(day)
     }
 
     /// Subscribe to the bus.

@@ -39,7 +39,13 @@ pub fn run_twin(brain: Arc<Brain>, mut sim: Sim, mut control: Option<Controller>
     brain.drive_clock(day_start);
     // Plate keys rotate at the city's midnight.
     let civil_origin_s = day_start + f64::from(cfg.timezone.utc_offset_s(day_start));
-    let mut sensors = VirtualSensors::new(&sim, SensorConfig { civil_origin_s, ..cfg.sensors.clone() });
+    let civil_day = |t: f64| ((t + civil_origin_s) / 86_400.0).floor() as i64;
+    let mut key_day = civil_day(sim.time());
+    let mut sensor_cfg = SensorConfig { civil_origin_s, ..cfg.sensors.clone() };
+    if let Some(k) = brain.plate_key_for(key_day) {
+        sensor_cfg.plate_key = k;
+    }
+    let mut sensors = VirtualSensors::new(&sim, sensor_cfg);
     let signalised: Vec<_> = (0..sim.network().intersections.len())
         .map(|k| twin::IntersectionId(k as u32))
         .filter(|&i| sim.network().intersection(i).is_signalised())
@@ -67,6 +73,13 @@ pub fn run_twin(brain: Arc<Brain>, mut sim: Sim, mut control: Option<Controller>
         steps += 1;
         let now = sim.time() + day_start;
         brain.drive_clock(now);
+        // At the city's midnight: the day's key from the schedule (old keys destroyed).
+        if civil_day(sim.time()) != key_day {
+            key_day = civil_day(sim.time());
+            if let Some(k) = brain.plate_key_for(key_day) {
+                sensors.set_plate_key(k);
+            }
+        }
         readings.clear();
         sensors.observe(&sim, &mut readings);
         records.clear();

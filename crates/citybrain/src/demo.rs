@@ -96,6 +96,21 @@ struct ServeConfig {
     /// `"LON,LAT"`: WGS84 origin of a network whose file gives no georeference (CityFlow,
     /// SUMO with plain offsets); default 120.15,30.25 (West Lake, Hangzhou).
     origin: Option<String>,
+    /// OpenID Connect: accept JWTs of this issuer, checked against a JWKS file.
+    oidc: Option<OidcSettings>,
+}
+
+/// `oidc` of the `serve` configuration.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct OidcSettings {
+    issuer: String,
+    audience: String,
+    jwks_file: PathBuf,
+    /// Claim naming the department (default `department`).
+    department_claim: Option<String>,
+    /// Claim naming the role (default `role`).
+    role_claim: Option<String>,
 }
 fn default_timezone() -> String {
     sense::time::DEFAULT_TIMEZONE.into()
@@ -146,6 +161,7 @@ struct Live {
     demo_accounts: bool,
     /// Incidents the twin plays (the demo's day), seen by its virtual cameras.
     incidents: Option<twin::incident::IncidentPlan>,
+    oidc: Option<governance::oidc::OidcConfig>,
 }
 
 pub fn run(a: &DemoArgs) -> Result<()> {
@@ -177,6 +193,7 @@ pub fn run(a: &DemoArgs) -> Result<()> {
         pipeline: Default::default(),
         demo_accounts: true,
         incidents: Some(incidents),
+        oidc: None,
     })
 }
 
@@ -225,6 +242,12 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
         pipeline,
         demo_accounts: false,
         incidents: None,
+        oidc: cfg.oidc.map(|o| {
+            let mut c = governance::oidc::OidcConfig::new(&o.issuer, &o.audience, o.jwks_file);
+            c.department_claim = o.department_claim.unwrap_or(c.department_claim);
+            c.role_claim = o.role_claim.unwrap_or(c.role_claim);
+            c
+        }),
     })
 }
 
@@ -233,16 +256,24 @@ fn serve_live(l: Live) -> Result<()> {
     check_writable(&l.data_dir)?;
     let addr: SocketAddr =
         format!("{}:{}", l.bind, l.port).parse().with_context(|| format!("bad --bind/--port {}:{}", l.bind, l.port))?;
-    let plate_key = match l.plate_key {
-        Some(k) => k,
+    // Plate keys: the keystore's schedule (a new key each civil day, keys past the
+    // personal-data retention destroyed), or a configured key (never rotated away).
+    let today = {
+        let w = brain::wall_clock();
+        ((w + f64::from(l.timezone.utc_offset_s(w))) / 86_400.0).floor() as i64
+    };
+    let schedule = match l.plate_key {
+        Some(k) => brain::keystore::KeySchedule::fixed(k, today),
         None => {
-            let (k, created) = brain::keystore::load_or_create(&l.data_dir)?;
+            let created = !l.data_dir.join(brain::keystore::KEY_FILE).exists();
+            let s = brain::keystore::KeySchedule::open(&l.data_dir, today)?;
             if created {
                 eprintln!("created the plate key {}", l.data_dir.join(brain::keystore::KEY_FILE).display());
             }
-            k
+            s
         }
     };
+    let plate_key = schedule.key_for(today).unwrap_or_else(twin::sensors::PlateKey::random);
     // The demo's day is today in the city, from the start hour; `serve` runs on the wall
     // clock (a twin, if any, starts now).
     let wall = brain::wall_clock();
@@ -261,12 +292,14 @@ fn serve_live(l: Live) -> Result<()> {
     };
     cfg.sensors.plate_key = plate_key;
     eprintln!("city time zone {}; the twin's day starts at {}", l.timezone.name(), l.timezone.format(day_start_s));
-    let gov = crate::trust::open(&l.data_dir, None)?;
+    let gov = crate::trust::open(&l.data_dir, l.oidc.clone())?;
     crate::trust::check_bind(&addr, &gov)?;
     if l.demo_accounts {
         crate::trust::demo_accounts(&gov, &format!("http://{addr}/"))?;
     }
     let brain = Brain::open_with(l.net.clone(), &cfg, Box::new(governance::Access(gov.clone())))?;
+    let keep_days = (gov.config().retention.personal_s / 86_400.0).ceil().max(1.0) as i64;
+    brain.set_key_schedule(schedule, keep_days);
     crate::plugins::register(&brain, l.start_hour.is_some());
     if let (Some(plan), Some(svc)) = (&l.incidents, brain.service::<incidents::Incidents>()) {
         // The twin's day starts where `run_twin` will start it.
@@ -285,6 +318,12 @@ fn serve_live(l: Live) -> Result<()> {
             let scenario = twin::Scenario { network: l.net.clone(), demand: twin::Demand { flows } };
             // Check the controller name here, where the error can still reach the user.
             crate::control::live_controller(&l.controller, &scenario)?;
+            brain.record_decision(
+                "controller",
+                "signal-policy",
+                "every signalised intersection",
+                &format!("signal control by the '{}' policy behind the safety layer (minimum greens, intergreens)", l.controller),
+            );
             let (b, s, name, seed) = (brain.clone(), stop.clone(), l.controller.clone(), l.seed);
             let plan = l.incidents.clone();
             Some(std::thread::spawn(move || {

@@ -82,6 +82,8 @@ pub struct Governance {
     pub(crate) cache: RwLock<Cache>,
     pub(crate) sessions: Mutex<HashMap<[u8; 32], Session>>,
     pub audit: AuditLog,
+    /// The OpenID Connect issuer's keys, when configured.
+    pub(crate) oidc: Option<crate::oidc::OidcVerifier>,
 }
 
 pub(crate) fn now() -> f64 {
@@ -108,7 +110,8 @@ impl Governance {
             }
         }
         let audit = AuditLog::open(&cfg.data_dir.join(AUDIT_FILE))?;
-        Ok(Governance { cfg, db: Mutex::new(conn), cache: RwLock::new(cache), sessions: Mutex::new(HashMap::new()), audit })
+        let oidc = cfg.oidc.clone().map(crate::oidc::OidcVerifier::load).transpose()?;
+        Ok(Governance { cfg, db: Mutex::new(conn), cache: RwLock::new(cache), sessions: Mutex::new(HashMap::new()), audit, oidc })
     }
 
     pub fn config(&self) -> &GovConfig {

@@ -233,6 +233,14 @@ impl VirtualSensors {
         }
     }
 
+    /// Replace the master key: the brain's key schedule hands over each day's key at the
+    /// city's midnight (the keys of days past the retention window are destroyed there).
+    /// The day key is derived again at the next reading.
+    pub fn set_plate_key(&mut self, key: PlateKey) {
+        self.cfg.plate_key = key;
+        self.key_day = i64::MIN;
+    }
+
     /// The pseudonymous token for a plate under today's key (hex, 96 bits).
     pub fn pseudonymise(&self, plate: &str) -> String {
         pseudonymise(&self.day_key, plate)

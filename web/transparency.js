@@ -1,0 +1,66 @@
+// The public transparency page: monthly KPIs with how each is measured, response times
+// of citizens' reports, the automated-decision log, the data-protection report, open data.
+
+import { $, call, esc, fmtDate, table } from './trust.js';
+
+const days = (s) => (s == null ? 'no limit' : `${(s / 86400).toFixed(s < 86400 ? 2 : 0)} days`);
+const month = (t) => new Date(t * 1000).toISOString().slice(0, 7);
+
+async function monthly(decisions) {
+  const now = (await call('GET', 'state')).city.time_s || Date.now() / 1000;
+  const by = new Map();
+  // The history API answers at most 7 days per call: walk back week by week.
+  for (let k = 0; k < 9; k++) {
+    const to = now - k * 7 * 86400, from = to - 7 * 86400;
+    let h;
+    try { h = await call('GET', `history?scope=city&resolution=900&from=${from}&to=${to}`); } catch { break; }
+    if (!h.points.length) { if (k > 0) break; continue; }
+    for (const p of h.points) {
+      if (p.delay_index == null) continue;
+      const m = by.get(month(p.t)) || { di: 0, n: 0, decisions: 0 };
+      m.di += p.delay_index; m.n += 1; by.set(month(p.t), m);
+    }
+  }
+  for (const d of decisions) {
+    const m = by.get(month(d.time)) || { di: 0, n: 0, decisions: 0 };
+    m.decisions += 1; by.set(month(d.time), m);
+  }
+  const rows = [...by.entries()].sort().reverse();
+  return rows.length ? table(rows, [
+    ['month', ([m]) => esc(m)],
+    ['delay index', ([, v]) => (v.n ? (v.di / v.n).toFixed(2) : '–')],
+    ['quarters measured', ([, v]) => String(v.n)],
+    ['automated decisions', ([, v]) => String(v.decisions)],
+  ]) : '<p class="how">No data stored yet.</p>';
+}
+
+async function main() {
+  const decisions = await call('GET', 'transparency?limit=500');
+  $('decisions').innerHTML = decisions.length ? table(decisions.slice(0, 100), [
+    ['#', (r) => esc(r.seq)], ['when', (r) => esc(fmtDate(r.time))], ['by', (r) => esc(r.actor)], ['what and why', (r) => esc(r.detail)],
+  ]) : '<p class="how">No automated decision yet.</p>';
+  const k = await call('GET', 'kpis/tickets');
+  $('tickets').innerHTML = k.length ? table(k, [
+    ['department', (r) => esc(r.department)], ['received', (r) => String(r.received)], ['open', (r) => String(r.open)],
+    ['answered', (r) => String(r.answered)],
+    ['mean response', (r) => (r.mean_response_s == null ? '–' : `${(r.mean_response_s / 3600).toFixed(1)} h`)],
+    ['90th percentile', (r) => (r.p90_response_s == null ? '–' : `${(r.p90_response_s / 3600).toFixed(1)} h`)],
+  ]) : '<p class="how">No reports yet.</p>';
+  const dp = await call('GET', 'data-protection');
+  $('dp').innerHTML = table(dp.datasets, [
+    ['dataset', (d) => esc(d.dataset)], ['class', (d) => esc(d.class)], ['owner', (d) => esc(d.owner)],
+    ['what', (d) => esc(d.description)], ['kept', (d) => esc(days(d.retention_s))],
+    ['who else may read it (grants)', (d) => esc(d.readers.map(([g, p, u]) => `${g} for "${p}" until ${fmtDate(u)}`).join('; ') || 'nobody')],
+  ]) + table(dp.holdings, [
+    ['held', (h) => esc(h.what)], ['where', (h) => esc(h.where_)], ['kept', (h) => esc(days(h.kept_s))],
+  ]) + `<p class="how">Citizens' reports with text and place still held: ${dp.tickets_with_personal_data}.</p>`;
+  const open = await call('GET', 'open');
+  $('open').innerHTML = table(open, [
+    ['dataset', (d) => esc(d.name)], ['what', (d) => esc(d.description)],
+    ['download', (d) => d.downloads.map((u) => `<a href="${esc(u)}">${esc(u.split('/').pop())}</a>`).join(' ')],
+  ]);
+  $('kpis').innerHTML = await monthly(decisions);
+  document.body.dataset.ready = '1';
+}
+
+main().catch((e) => { $('kpis').textContent = e.message; });
