@@ -14,12 +14,12 @@ pub enum Format {
 }
 
 impl Format {
-    /// Guess from the roadnet file name: `.txt` is CBEngine, `.xml` SUMO, anything else
-    /// CityFlow JSON.
+    /// Guess from the roadnet file name: `.txt` is CBEngine, `.xml` or `.sumocfg` SUMO,
+    /// anything else CityFlow JSON.
     pub fn detect(roadnet: &Path) -> Format {
         match roadnet.extension().and_then(|e| e.to_str()) {
             Some("txt") => Format::Cbengine,
-            Some("xml") => Format::Sumo,
+            Some("xml") | Some("sumocfg") => Format::Sumo,
             _ => Format::Cityflow,
         }
     }
@@ -28,12 +28,13 @@ impl Format {
 /// The scenario flags shared by `sim` and `eval`.
 #[derive(Args, Debug, Clone)]
 pub struct ScenarioArgs {
-    /// Roadnet file (CityFlow JSON, CBEngine roadnet.txt or SUMO .net.xml).
+    /// Roadnet file (CityFlow JSON, CBEngine roadnet.txt, SUMO .net.xml), or a SUMO
+    /// .sumocfg (its net, route and additional files; then --flow is not needed).
     #[arg(long)]
     pub roadnet: PathBuf,
     /// Flow file (CityFlow JSON, CBEngine flow.txt or SUMO .rou.xml).
     #[arg(long)]
-    pub flow: PathBuf,
+    pub flow: Option<PathBuf>,
     /// Input format; guessed from the roadnet extension when omitted.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -41,7 +42,7 @@ pub struct ScenarioArgs {
 
 impl ScenarioArgs {
     pub fn load(&self) -> Result<Scenario> {
-        load(&self.roadnet, &self.flow, self.format)
+        load_with_spec(&self.roadnet, self.flow.as_deref(), self.format).map(|(_, s)| s)
     }
 }
 
@@ -51,27 +52,71 @@ fn read(path: &Path) -> Result<String> {
 
 /// Read and import a roadnet + flow pair. Errors name the file and the JSON path or line.
 pub fn load(roadnet: &Path, flow: &Path, format: Option<Format>) -> Result<Scenario> {
-    load_with_spec(roadnet, flow, format).map(|(_, s)| s)
+    load_with_spec(roadnet, Some(flow), format).map(|(_, s)| s)
 }
 
 /// [`load`], also returning the importer-neutral network description (for exporting).
-pub fn load_with_spec(roadnet: &Path, flow: &Path, format: Option<Format>) -> Result<(twin::NetworkSpec, Scenario)> {
-    use twin::import::{cbengine, cityflow, sumo};
+/// A `.sumocfg` roadnet brings its own route files (`flow` may then be omitted; if given,
+/// it replaces them). SUMO vehicles that cannot be driven are skipped with a warning on
+/// stderr naming each, then a summary.
+pub fn load_with_spec(roadnet: &Path, flow: Option<&Path>, format: Option<Format>) -> Result<(twin::NetworkSpec, Scenario)> {
+    use twin::import::{cbengine, cityflow};
     let format = format.unwrap_or_else(|| Format::detect(roadnet));
+    if format == Format::Sumo {
+        return load_sumo(roadnet, flow);
+    }
+    let flow = flow.context("--flow is required (only a .sumocfg names its own route files)")?;
     let (spec, network) = parse_network(roadnet, format)?;
     let (f, fl) = (read(flow)?, flow.display().to_string());
     let demand = match format {
         Format::Cityflow => cityflow::parse_flow(&f, &network, &fl),
         Format::Cbengine => cbengine::parse_flow(&f, &network, &fl),
-        Format::Sumo => sumo::parse_routes(&f, &network, &fl),
+        Format::Sumo => unreachable!("handled above"),
     }
     .map_err(anyhow::Error::msg)?;
+    Ok((spec, Scenario { network, demand }))
+}
+
+/// SUMO: a `.net.xml` with a `.rou.xml`, or a `.sumocfg` (net, routes, additional files).
+fn load_sumo(roadnet: &Path, flow: Option<&Path>) -> Result<(twin::NetworkSpec, Scenario)> {
+    use twin::import::sumo;
+    let is_cfg = roadnet.extension().is_some_and(|e| e == "sumocfg");
+    let (net_path, mut route_paths, extra_paths, seed) = if is_cfg {
+        let cfg = sumo::parse_config(&read(roadnet)?, &roadnet.display().to_string()).map_err(anyhow::Error::msg)?;
+        let dir = roadnet.parent().unwrap_or(Path::new("."));
+        let at = |f: &String| dir.join(f);
+        (at(&cfg.net_file), cfg.route_files.iter().map(at).collect(), cfg.additional_files.iter().map(at).collect(), cfg.seed)
+    } else {
+        (roadnet.to_path_buf(), Vec::new(), Vec::<PathBuf>::new(), None)
+    };
+    if let Some(f) = flow {
+        route_paths = vec![f.to_path_buf()];
+    }
+    anyhow::ensure!(!route_paths.is_empty() || !extra_paths.is_empty(), "--flow is required with a SUMO .net.xml");
+    let texts = |paths: &[PathBuf]| -> Result<Vec<(String, String)>> {
+        paths.iter().map(|p| Ok((read(p)?, p.display().to_string()))).collect()
+    };
+    let extra = texts(&extra_paths)?;
+    let extra_refs: Vec<(&str, &str)> = extra.iter().map(|(t, n)| (t.as_str(), n.as_str())).collect();
+    let (spec, network) =
+        sumo::parse_net_with(&read(&net_path)?, &net_path.display().to_string(), &extra_refs).map_err(anyhow::Error::msg)?;
+    // Additional files first: SUMO loads them before the routes, and they may define types.
+    let routes = texts(&route_paths)?;
+    let all: Vec<(&str, &str)> = extra_refs.iter().copied().chain(routes.iter().map(|(t, n)| (t.as_str(), n.as_str()))).collect();
+    let (demand, report) = sumo::parse_routes_with(&all, &network, seed.unwrap_or(0)).map_err(anyhow::Error::msg)?;
+    for w in report.warnings() {
+        eprintln!("warning: {w}");
+    }
+    eprintln!("{}", report.summary());
     Ok((spec, Scenario { network, demand }))
 }
 
 /// Read and import a roadnet file in `format`.
 fn parse_network(roadnet: &Path, format: Format) -> Result<(twin::NetworkSpec, twin::Network)> {
     use twin::import::{cbengine, cityflow, sumo};
+    if roadnet.extension().is_some_and(|e| e == "sumocfg") {
+        return load_sumo(roadnet, None).map(|(spec, s)| (spec, s.network));
+    }
     let (r, rn) = (read(roadnet)?, roadnet.display().to_string());
     match format {
         Format::Cityflow => cityflow::parse_roadnet(&r, &rn),

@@ -113,7 +113,8 @@ pub struct SimReport {
 pub fn run(args: &SimArgs) -> Result<()> {
     anyhow::ensure!(args.dt.is_finite() && args.dt > 0.0, "--dt must be a positive number of seconds, got {}", args.dt);
     let t0 = Instant::now();
-    let (spec, mut scenario) = scenario::load_with_spec(&args.scenario.roadnet, &args.scenario.flow, args.scenario.format)?;
+    let (spec, mut scenario) =
+        scenario::load_with_spec(&args.scenario.roadnet, args.scenario.flow.as_deref(), args.scenario.format)?;
     // Loading ends once the engine is built; the export and the controller's set-up are
     // not counted (neither is part of simulating).
     let mut load_s = t0.elapsed().as_secs_f64();

@@ -73,17 +73,29 @@ fn bad_route_names_file_and_line_and_fails() {
     let Some(data) = testdata::data_dir() else { return };
     let dir = tmp("bad");
     std::fs::create_dir_all(&*dir).unwrap();
-    let rou = dir.join("bad.rou.xml");
-    std::fs::write(
-        &rou,
-        "<routes>\n  <vehicle id=\"a\" depart=\"0\">\n    <route edges=\"road_0_1_0 nowhere\"/>\n  </vehicle>\n</routes>\n",
-    )
-    .unwrap();
     let net = data.join("sumo/hangzhou_4x4/hangzhou_4x4.net.xml");
-    let out = citybrain(&["sim", "--roadnet", net.to_str().unwrap(), "--flow", rou.to_str().unwrap(), "--json"]);
+    let sim = |name: &str, text: &str| {
+        let rou = dir.join(name);
+        std::fs::write(&rou, text).unwrap();
+        citybrain(&["sim", "--roadnet", net.to_str().unwrap(), "--flow", rou.to_str().unwrap(), "--json", "--steps", "5"])
+    };
+    // A route that cannot be driven: that vehicle is skipped with a warning, the rest runs.
+    let out = sim(
+        "skip.rou.xml",
+        "<routes>\n  <vehicle id=\"a\" depart=\"0\">\n    <route edges=\"road_0_1_0 nowhere\"/>\n  </vehicle>\n  \
+         <vehicle id=\"b\" depart=\"0\"><route edges=\"road_0_1_0\"/></vehicle>\n</routes>\n",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("skip.rou.xml: line 2: \"a\" skipped (1 vehicles): route edge \"nowhere\" is not in the network"), "{err}");
+    assert!(err.contains("1 vehicles loaded") && err.contains("1 definitions skipped (1 vehicles) [unknown edge: 1"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(v["vehicles_created"], 1, "{v}");
+    // Malformed input is still an error naming the file and line, with no partial output.
+    let out = sim("bad.rou.xml", "<routes>\n  <vehicle id=\"a\" depart=\"soon\"/>\n</routes>\n");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.rou.xml: line 3: <route>: edges: unknown edge \"nowhere\""), "{err}");
+    assert!(err.contains("bad.rou.xml: line 2: <vehicle>: depart: expected a time in seconds, got \"soon\""), "{err}");
     assert!(out.stdout.is_empty(), "no partial JSON on failure");
 }
 

@@ -11,7 +11,10 @@
 pub mod cbengine;
 pub mod cityflow;
 pub mod sumo;
+mod sumo_cfg;
+mod sumo_demand;
 mod sumo_geo;
+mod sumo_router;
 mod xml;
 
 use crate::network::BuildError;

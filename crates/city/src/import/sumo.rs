@@ -17,22 +17,16 @@
 //!   its links shows `G`, `g`, `s` or `O` there. Actuated programs run at their
 //!   `duration`s. A junction without a traffic light is unsignalised (every movement
 //!   may go, yielding at crossings).
-//! - `<vType>` maps accel → max/usual acceleration, decel → usual deceleration,
-//!   emergencyDecel → maximum deceleration, tau → headway time, with SUMO's defaults
-//!   for absent attributes. `speedFactor`, `sigma`, `departLane` and `departSpeed` are
-//!   ignored.
-//! - `<vehicle>` and `<flow>` (period, vehsPerHour, or number) with a route become flows;
-//!   `<trip>`s (which need a router), random flows (`probability`), stops and route
-//!   distributions are errors that name the line. Persons and containers are skipped.
-//!   Fractional departure times take effect at the next whole step, as in SUMO with a
-//!   1 s step.
+//! - Routes, vehicle types and vehicles are read by `sumo_demand` (see [`parse_routes_with`])
+//!   and re-exported here.
 //! - `<location>` gives the georeference (UTM or plain offsets; see `sumo_geo`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+pub use super::sumo_cfg::{parse_config, SumoConfig};
+pub use super::sumo_demand::{parse_routes, parse_routes_with, RouteReader, RouteReport, SkipKind, Skipped};
 use super::xml::{elements, At, Element};
 use super::ImportError;
-use crate::demand::{validate_flow_timing, validate_route, Demand, Flow, VehicleParams};
 use crate::geom::Point;
 use crate::network::{offset_polyline, Network};
 use crate::spec::{IntersectionSpec, LaneLinkSpec, LaneSpec, MovementSpec, NetworkSpec, PhaseSpec, RoadSpec, Turn};
@@ -75,6 +69,12 @@ fn vehicle_lane(el: &Element) -> bool {
 
 /// Parse a SUMO `.net.xml` into a [`NetworkSpec`].
 pub fn parse_net_spec(text: &str, file: &str) -> Result<NetworkSpec, ImportError> {
+    parse_net_spec_with(text, file, &[])
+}
+
+/// [`parse_net_spec`] with additional files (`(text, name)`, as a `.sumocfg` lists them)
+/// whose `<tlLogic>` programs replace the network's; their other elements are ignored.
+pub fn parse_net_spec_with(text: &str, file: &str, extra: &[(&str, &str)]) -> Result<NetworkSpec, ImportError> {
     let at = At { file };
     let els = elements(text, file)?;
     if els.first().map(|e| e.name.as_str()) != Some("net") {
@@ -92,6 +92,9 @@ pub fn parse_net_spec(text: &str, file: &str) -> Result<NetworkSpec, ImportError
     // internal lane id → the next internal lane (through an internal junction).
     let mut internal_next: HashMap<String, &str> = HashMap::new();
     let mut tls: HashMap<&str, Vec<(f64, &str, &Element)>> = HashMap::new();
+    // Programs from additional files replace the network's (SUMO runs the last loaded).
+    let extra_els: Vec<(At, Vec<Element>)> =
+        extra.iter().map(|(t, f)| Ok((At { file: f }, elements(t, f)?))).collect::<Result<_, ImportError>>()?;
     let mut conns: Vec<ConnIn> = Vec::new();
 
     // Junctions first: edges refer to them.
@@ -199,18 +202,7 @@ pub fn parse_net_spec(text: &str, file: &str) -> Result<NetworkSpec, ImportError
                 if tls.contains_key(id) {
                     continue; // only the first program of a traffic light runs
                 }
-                let mut phases = Vec::new();
-                for p in els[k..].iter().take_while(|c| c.depth > 1).filter(|c| c.depth == 2 && c.name == "phase") {
-                    let d = at.num(p, "duration")?.ok_or_else(|| at.err(p, "missing attribute \"duration\""))?;
-                    if d <= 0.0 {
-                        return Err(at.err(p, format!("duration must be positive, got {d}")));
-                    }
-                    phases.push((d, at.req(p, "state")?, p));
-                }
-                if phases.is_empty() {
-                    return Err(at.err(el, format!("traffic light {id:?} has no phases")));
-                }
-                tls.insert(id, phases);
+                tls.insert(id, tl_phases(at, el, &els[k..])?);
             }
             "connection" => {
                 let from = at.req(el, "from")?;
@@ -226,6 +218,12 @@ pub fn parse_net_spec(text: &str, file: &str) -> Result<NetworkSpec, ImportError
                 conns.push(ConnIn { el, from, to, from_lane, to_lane });
             }
             _ => {}
+        }
+    }
+
+    for (xat, xels) in &extra_els {
+        for (k, el) in xels.iter().enumerate().filter(|(_, e)| e.depth == 1 && e.name == "tlLogic") {
+            tls.insert(xat.req(el, "id")?, tl_phases(*xat, el, &xels[k + 1..])?);
         }
     }
 
@@ -327,7 +325,66 @@ pub fn parse_net_spec(text: &str, file: &str) -> Result<NetworkSpec, ImportError
             }
         }
     }
+    keep_min_length(&mut spec);
     Ok(spec)
+}
+
+/// Shortest road the import keeps, metres. OSM conversions leave edges of a few
+/// centimetres between close junctions; the builder would trim them to nothing (it needs
+/// more than 0.1 m), so such a road is redrawn as a straight segment of this length
+/// centred where it was, along its direction. Its vehicles cross it within a step.
+pub const MIN_EDGE_LENGTH: f64 = 1.0;
+
+fn keep_min_length(spec: &mut NetworkSpec) {
+    let trim = |j: usize| {
+        let i = &spec.intersections[j];
+        if i.is_virtual {
+            0.0
+        } else {
+            i.width
+        }
+    };
+    for k in 0..spec.roads.len() {
+        let r = &spec.roads[k];
+        let (wf, wt) = (trim(r.from), trim(r.to));
+        let p = &r.points;
+        let n = p.len();
+        let len: f64 = p.windows(2).map(|w| (w[1] - w[0]).len()).sum();
+        if len - wf - wt >= MIN_EDGE_LENGTH {
+            continue;
+        }
+        let dir = p[n - 1] - p[0];
+        let u = if dir.len() > 1e-9 {
+            dir.unit()
+        } else {
+            let (a, b) = (spec.intersections[r.from].point, spec.intersections[r.to].point);
+            if (b - a).len() > 1e-9 {
+                (b - a).unit()
+            } else {
+                Point::new(1.0, 0.0)
+            }
+        };
+        // The middle of the part the builder keeps.
+        let mid = p[0] + u * (wf + (len - wf - wt).max(0.0) / 2.0);
+        let half = MIN_EDGE_LENGTH / 2.0;
+        spec.roads[k].points = vec![mid - u * (wf + half), mid + u * (wt + half)];
+    }
+}
+
+/// The phases of a `<tlLogic>` (`rest`: the elements after it).
+fn tl_phases<'e>(at: At, el: &Element, rest: &'e [Element]) -> Result<Vec<(f64, &'e str, &'e Element)>, ImportError> {
+    let mut phases = Vec::new();
+    for p in rest.iter().take_while(|c| c.depth > el.depth).filter(|c| c.depth == el.depth + 1 && c.name == "phase") {
+        let d = at.num(p, "duration")?.ok_or_else(|| at.err(p, "missing attribute \"duration\""))?;
+        if d <= 0.0 {
+            return Err(at.err(p, format!("duration must be positive, got {d}")));
+        }
+        phases.push((d, at.req(p, "state")?, p));
+    }
+    if phases.is_empty() {
+        return Err(at.err(el, format!("traffic light {:?} has no phases", el.get("id").unwrap_or(""))));
+    }
+    Ok(phases)
 }
 
 /// The geometry through the junction: the `via` internal lane and any internal lanes
@@ -354,170 +411,14 @@ fn via_shape(via: Option<&str>, shapes: &HashMap<&str, Vec<Point>>, next: &HashM
 
 /// Parse and build a SUMO network.
 pub fn parse_net(text: &str, file: &str) -> Result<(NetworkSpec, Network), ImportError> {
-    let spec = parse_net_spec(text, file)?;
+    parse_net_with(text, file, &[])
+}
+
+/// Parse and build a SUMO network with additional files' traffic-light programs.
+pub fn parse_net_with(text: &str, file: &str, extra: &[(&str, &str)]) -> Result<(NetworkSpec, Network), ImportError> {
+    let spec = parse_net_spec_with(text, file, extra)?;
     let net = Network::build(&spec).map_err(|e| ImportError::from_build(file, e))?;
     Ok((spec, net))
-}
-
-/// SUMO's default passenger car (`DEFAULT_VEHTYPE`).
-fn default_vtype() -> VehicleParams {
-    VehicleParams {
-        length: 5.0,
-        width: 1.8,
-        max_pos_acc: 2.6,
-        usual_pos_acc: 2.6,
-        usual_neg_acc: 4.5,
-        max_neg_acc: 9.0,
-        min_gap: 2.5,
-        max_speed: 55.55,
-        headway_time: 1.0,
-        ..VehicleParams::default()
-    }
-}
-
-/// A `<vType>`: its attributes over SUMO's defaults.
-fn vtype(at: At, el: &Element) -> Result<VehicleParams, ImportError> {
-    let d = default_vtype();
-    let get = |key: &str, default: f64| -> Result<f64, ImportError> { Ok(at.num(el, key)?.unwrap_or(default)) };
-    let accel = get("accel", d.max_pos_acc)?;
-    let p = VehicleParams {
-        length: get("length", d.length)?,
-        width: get("width", d.width)?,
-        max_pos_acc: accel,
-        usual_pos_acc: accel,
-        usual_neg_acc: get("decel", d.usual_neg_acc)?,
-        max_neg_acc: get("emergencyDecel", d.max_neg_acc)?,
-        min_gap: get("minGap", d.min_gap)?,
-        max_speed: get("maxSpeed", d.max_speed)?,
-        headway_time: get("tau", d.headway_time)?,
-        ..d
-    };
-    p.validate("vType").map_err(|e| at.err(el, format!("{}: {}", e.path.trim_start_matches("vType."), e.message)))?;
-    Ok(p)
-}
-
-/// Release times of a `<flow>` as (start, interval, last release), or None when it
-/// releases nothing.
-fn flow_timing(at: At, el: &Element) -> Result<Option<(f64, f64, f64)>, ImportError> {
-    if el.get("probability").is_some() {
-        return Err(at.err(el, "random flows (probability) are not supported; use period, vehsPerHour or number"));
-    }
-    let begin = at.num(el, "begin")?.unwrap_or(0.0);
-    let end = at.num(el, "end")?;
-    let number = at.index(el, "number")?;
-    let period = match (el.get("period"), at.num(el, "vehsPerHour")?) {
-        (Some(s), _) if s.trim_start().starts_with("exp(") => {
-            return Err(at.err(el, "random flows (period=\"exp(...)\") are not supported"));
-        }
-        (Some(_), _) => at.num(el, "period")?,
-        (None, Some(v)) if v > 0.0 => Some(3600.0 / v),
-        (None, Some(v)) => return Err(at.err(el, format!("vehsPerHour must be positive, got {v}"))),
-        (None, None) => None,
-    };
-    let (interval, count) = match (period, number, end) {
-        (Some(p), _, _) if p <= 0.0 => return Err(at.err(el, format!("period must be positive, got {p}"))),
-        (Some(p), Some(n), _) => (p, n),
-        (Some(p), None, end) => {
-            // SUMO's default end is 24 h; departures are strictly before `end`.
-            let end = end.unwrap_or(86_400.0);
-            (p, ((end - begin) / p).ceil().max(0.0) as usize)
-        }
-        (None, Some(n), Some(end)) if end > begin => ((end - begin) / n.max(1) as f64, n),
-        (None, Some(_), _) => return Err(at.err(el, "a flow with number needs period, vehsPerHour or an end after begin")),
-        (None, None, _) => return Err(at.err(el, "a flow needs period, vehsPerHour or number")),
-    };
-    Ok((count > 0).then(|| (begin, interval, begin + (count - 1) as f64 * interval)))
-}
-
-/// A vehicle or flow waiting for its (possibly nested) route.
-struct Pending<'e> {
-    el: &'e Element,
-    route: Option<&'e Element>,
-}
-
-/// Parse a SUMO route file against a built network.
-pub fn parse_routes(text: &str, net: &Network, file: &str) -> Result<Demand, ImportError> {
-    let at = At { file };
-    let els = elements(text, file)?;
-    let Some(root) = els.first() else {
-        return Err(ImportError::new(file, "line 1", "empty route file"));
-    };
-    if root.name != "routes" {
-        return Err(at.err(root, "not a SUMO route file: the root element must be <routes>"));
-    }
-    let mut types: BTreeMap<&str, VehicleParams> = BTreeMap::new();
-    types.insert("DEFAULT_VEHTYPE", default_vtype());
-    let mut routes: HashMap<&str, &Element> = HashMap::new();
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut skip_below: Option<usize> = None;
-    for el in &els[1..] {
-        if let Some(d) = skip_below {
-            if el.depth > d {
-                continue;
-            }
-            skip_below = None;
-        }
-        match (el.depth, el.name.as_str()) {
-            (1, "vType") => {
-                types.insert(at.req(el, "id")?, vtype(at, el)?);
-            }
-            (1, "route") => {
-                routes.insert(at.req(el, "id")?, el);
-            }
-            (1, "vehicle" | "flow") => pending.push(Pending { el, route: None }),
-            (2, "route") => match pending.last_mut() {
-                Some(p) if el.depth == p.el.depth + 1 && p.route.is_none() => p.route = Some(el),
-                _ => return Err(at.err(el, "a nested route must follow its vehicle or flow")),
-            },
-            (2, "param") => {}
-            (1, "person" | "personFlow" | "container" | "containerFlow") => skip_below = Some(1),
-            (1, "trip") => return Err(at.err(el, "trips need a router: write routes with duarouter first")),
-            (2, "stop") => return Err(at.err(el, "stops are not supported by the twin")),
-            (_, name) => return Err(at.err(el, format!("unsupported element <{name}> here"))),
-        }
-    }
-    let mut flows = Vec::with_capacity(pending.len());
-    for p in pending {
-        let el = p.el;
-        let id = at.req(el, "id")?;
-        let route_el = match (p.route, el.get("route")) {
-            (Some(r), _) => r,
-            (None, Some(name)) => *routes.get(name).ok_or_else(|| at.err(el, format!("route: unknown route {name:?}")))?,
-            (None, None) => return Err(at.err(el, format!("{:?} has no route", id))),
-        };
-        let edges = at.req(route_el, "edges")?;
-        let mut route = Vec::new();
-        for name in edges.split_whitespace() {
-            let r =
-                net.road_by_name(name).ok_or_else(|| at.err(route_el, format!("edges: unknown edge {name:?} (in {:?})", id)))?;
-            route.push(r);
-        }
-        validate_route(net, &route, "edges").map_err(|e| at.err(route_el, format!("{:?}: {}", id, e.message)))?;
-        let ty = el.get("type").unwrap_or("DEFAULT_VEHTYPE");
-        let params = *types.get(ty).ok_or_else(|| at.err(el, format!("type: unknown vType {ty:?}")))?;
-        let (start, interval, end) = if el.name == "vehicle" {
-            let depart = at.req(el, "depart")?;
-            let t = depart
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|t| t.is_finite() && *t >= 0.0)
-                .ok_or_else(|| at.err(el, format!("depart: expected a time in seconds, got {depart:?}")))?;
-            (t, 1.0, t)
-        } else {
-            match flow_timing(at, el)? {
-                Some(t) => t,
-                None => continue,
-            }
-        };
-        // The engine releases on whole steps (CityFlow's rule stops a flow once the clock
-        // passes `end`), so a fractional last departure is kept until the next second,
-        // where SUMO would insert it too.
-        let flow = Flow { params, route, interval, start, end: Some(end.ceil()) };
-        validate_flow_timing(&flow, id).map_err(|e| at.err(el, e.message))?;
-        flows.push(flow);
-    }
-    Ok(Demand { flows })
 }
 
 /// Load a `.net.xml` + `.rou.xml` pair; the names are used in errors.

@@ -11,8 +11,9 @@
 //!   wrong place would misplace every lon/lat record and map.
 //! - No `<location>` at all: as `"!"` with a zero offset.
 //!
-//! Every number must be finite and within 10,000 km; `convBoundary` and `origBoundary`
-//! are checked for shape (four numbers) but not otherwise used.
+//! `netOffset` must be finite and within 10,000 km; `convBoundary` and `origBoundary`
+//! are checked for shape (four finite numbers) but not otherwise used (netgenerate
+//! writes ±1e10 there for "unknown").
 
 use super::xml::{At, Element};
 use super::ImportError;
@@ -23,10 +24,15 @@ use crate::geom::Point;
 const MAX_ABS: f64 = 1e7;
 
 fn numbers(at: At, el: &Element, key: &str, n: usize) -> Result<Option<Vec<f64>>, ImportError> {
+    bounded(at, el, key, n, MAX_ABS)
+}
+
+fn bounded(at: At, el: &Element, key: &str, n: usize, limit: f64) -> Result<Option<Vec<f64>>, ImportError> {
     let Some(s) = el.get(key) else { return Ok(None) };
     let v: Vec<Option<f64>> = s.split(',').map(|t| t.trim().parse::<f64>().ok()).collect();
-    if v.len() != n || v.iter().any(|x| !matches!(x, Some(f) if f.is_finite() && f.abs() <= MAX_ABS)) {
-        return Err(at.err(el, format!("{key}: expected {n} comma-separated finite numbers (|v| <= 1e7), got {s:?}")));
+    if v.len() != n || v.iter().any(|x| !matches!(x, Some(f) if f.is_finite() && f.abs() <= limit)) {
+        let bound = if limit.is_finite() { format!(" (|v| <= {limit:e})") } else { String::new() };
+        return Err(at.err(el, format!("{key}: expected {n} comma-separated finite numbers{bound}, got {s:?}")));
     }
     Ok(Some(v.into_iter().flatten().collect()))
 }
@@ -37,8 +43,8 @@ pub(super) fn georef(at: At, el: Option<&Element>) -> Result<Georef, ImportError
         return Ok(Georef::default());
     };
     let offset = numbers(at, el, "netOffset", 2)?.map_or(Point::new(0.0, 0.0), |v| Point::new(v[0], v[1]));
-    numbers(at, el, "convBoundary", 4)?;
-    numbers(at, el, "origBoundary", 4)?;
+    bounded(at, el, "convBoundary", 4, f64::INFINITY)?;
+    bounded(at, el, "origBoundary", 4, f64::INFINITY)?;
     let proj = el.get("projParameter").unwrap_or("!").trim();
     if proj == "!" {
         let (lon, lat) = DEFAULT_ORIGIN;
