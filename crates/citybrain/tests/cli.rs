@@ -87,7 +87,10 @@ fn bad_route_names_file_and_line_and_fails() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("skip.rou.xml: line 2: \"a\" skipped (1 vehicles): route edge \"nowhere\" is not in the network"), "{err}");
+    assert!(
+        err.contains("skip.rou.xml: line 2: \"a\" skipped (1 vehicles): route edge \"nowhere\" is not in the network"),
+        "{err}"
+    );
     assert!(err.contains("1 vehicles loaded") && err.contains("1 definitions skipped (1 vehicles) [unknown edge: 1"), "{err}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     assert_eq!(v["vehicles_created"], 1, "{v}");
