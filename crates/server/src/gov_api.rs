@@ -294,9 +294,12 @@ async fn submit_ticket(
     let n = NewTicket { category: t.category, lon: t.lon, lat: t.lat, text: t.text, photo_ref: t.photo_ref };
     let ticket = blocking(move || g.submit_ticket(&caller, n)).await?;
     if governance::tickets::TRAFFIC_CATEGORIES.contains(&ticket.category.as_str()) {
-        // Traffic reports also enter the incident pipeline, as the citizen feed's records.
+        // Traffic reports also enter the incident pipeline, as the citizen feed's records:
+        // category and place only. The citizen's text is personal data of the ticket's
+        // department and stays in the ticket (incidents are readable city-wide).
         let (backend, t2) = (app.backend.clone(), ticket.clone());
-        tokio::task::spawn_blocking(move || backend.citizen_report(&t2.category, &t2.text, t2.lon, t2.lat)).await?;
+        let summary = format!("citizen report ({}), see the {} queue", t2.category, t2.department);
+        tokio::task::spawn_blocking(move || backend.citizen_report(&t2.category, &summary, t2.lon, t2.lat)).await?;
     }
     let status = governance::TicketStatus {
         number: ticket.number,

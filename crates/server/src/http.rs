@@ -55,7 +55,8 @@ pub trait Backend: Send + Sync + 'static {
     /// The brain's clock: the end of the default query windows.
     fn now(&self) -> f64;
     /// Hand a citizen's traffic report to the incident pipeline (as a record of the
-    /// citizen feed). Default: not handed on.
+    /// citizen feed): category, a summary without personal data, and the place.
+    /// Default: not handed on.
     fn citizen_report(&self, _category: &str, _text: &str, _lon: Option<f64>, _lat: Option<f64>) {}
     /// What the brain holds outside governance (for the data-protection report).
     fn holdings(&self) -> Vec<governance::Holding> {

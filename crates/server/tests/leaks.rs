@@ -23,6 +23,7 @@ const M_REJECT: &str = "leakcheck-rejected-91c2";
 const M_EVENTS: &str = "TimeStamp,DeviceId,EventId,Parameter";
 const M_SENSORS: &str = "probe:taxi";
 const M_PURPOSE: &str = "leakcheck-purpose-55";
+const M_INCIDENT: &str = "leakcheck-incident-33";
 
 /// Each role: (name, department, role, token credential?).
 const ROLES: [(&str, &str, Role); 8] = [
@@ -75,6 +76,8 @@ fn may(who: &Who, rule: &str, phase: Phase) -> bool {
         // tried to (its own department's audit included).
         "purpose" => matches!(who.name, "tp.admin" | "cdo.admin" | "tb.admin"),
         "admin" => who.role == Role::Admin,
+        // Acting as a response unit: emergency services' operators.
+        "unit" => who.dept == Some("emergency-services") && who.role == Role::Operator,
         _ => panic!("rule {rule}"),
     }
 }
@@ -108,7 +111,14 @@ fn no_role_sees_what_it_may_not() {
     let cfg = BrainConfig { speed: 1e6, duration_s: Some(300.0), ..BrainConfig::new(dir.join("brain.sqlite")) };
     let c = city();
     let brain = Brain::open_with(c.network.clone(), &cfg, Box::new(Access(gov.clone()))).unwrap();
+    let incidents = incidents::Incidents::install(
+        &brain,
+        incidents::IncidentsConfig::default(),
+        incidents::dispatch::default_fleet(&brain.net, 3),
+    );
+    let unit = incidents.units(&sys).unwrap()[0].id.clone();
     let hub = server::Hub::new(&brain.net);
+    let hub_network = hub.network_geojson().to_string();
     server::attach(&brain, hub.clone());
     let http = server::HttpConfig { web_dir: web_dir(), ..Default::default() };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -139,6 +149,13 @@ fn no_role_sees_what_it_may_not() {
     );
     let (s, b) = send(addr, "POST", "/api/v1/observations", &loops.headers, &foreign);
     assert_eq!(s, 403, "posting for another department's sensor: {b}");
+    let net: serde_json::Value = serde_json::from_str(&hub_network).unwrap();
+    let point = net["features"].as_array().unwrap().iter().find(|f| f["geometry"]["type"] == "Point").unwrap();
+    let (lon, lat) = (point["geometry"]["coordinates"][0].clone(), point["geometry"]["coordinates"][1].clone());
+    let report = format!(r#"{{"source":"citizen","location":{{"lon":{lon},"lat":{lat}}},"text":"{M_INCIDENT}"}}"#);
+    let (s, b) = send(addr, "POST", "/api/v1/events/reports", "", &report);
+    assert_eq!(s, 201, "a citizen's incident report: {b}");
+    let event = b.split("\"event\":").nth(1).unwrap().trim_end_matches('}').trim().to_string();
     let inter = brain.net.intersections.iter().find(|i| i.is_signalised()).unwrap().name.clone();
     let road = brain.net.roads[0].name.clone();
 
@@ -171,8 +188,14 @@ fn no_role_sees_what_it_may_not() {
         ("/api/v1/queue?department=traffic-police".into(), "queue-tp"),
         ("/api/v1/auth/me".into(), "public"),
         (format!("/api/v1/tickets/{number}"), "public"),
+        ("/api/v1/events".into(), "internal"),
+        ("/api/v1/events?status=all".into(), "internal"),
+        ("/api/v1/units".into(), "internal"),
+        (format!("/api/v1/events/{event}"), "internal"),
+        (format!("/api/v1/units/{unit}"), "unit"),
     ];
-    let markers: [(&str, &str); 5] = [
+    let markers: [(&str, &str); 6] = [
+        (M_INCIDENT, "internal"),
         (M_TICKET, "queue-tp"),
         (M_REJECT, "rejected"),
         (M_EVENTS, "signal-events"),
@@ -182,6 +205,7 @@ fn no_role_sees_what_it_may_not() {
     let tp_admin = gov.login("tp.admin", "leakcheck password").unwrap().caller;
     let cdo_admin = gov.login("cdo.admin", "leakcheck password").unwrap().caller;
     let mut checks = 0usize;
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let mut leaks = Vec::new();
     let mut grant_ids = Vec::new();
     for phase in [Phase::NoGrants, Phase::Granted, Phase::Revoked] {
@@ -210,6 +234,9 @@ fn no_role_sees_what_it_may_not() {
                     leaks.push(format!("{phase:?} {} GET {path}: status {status}, expected allowed={allowed}", w.name));
                 }
                 for (m, mrule) in &markers {
+                    if text.contains(m) {
+                        *seen.entry(m).or_default() += 1;
+                    }
                     if text.contains(m) && !may(w, mrule, phase) {
                         leaks.push(format!("{phase:?} {} GET {path}: holds marker {m}", w.name));
                     }
@@ -221,7 +248,7 @@ fn no_role_sees_what_it_may_not() {
                 }
             }
             // The stream: public live state for everyone.
-            let mut h = format!(
+            let h = format!(
                 "GET /api/v1/stream HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{}\r\n",
                 w.headers
             );
@@ -233,9 +260,26 @@ fn no_role_sees_what_it_may_not() {
             if status != 101 {
                 leaks.push(format!("{phase:?} {} stream: status {status}", w.name));
             }
-            h.clear();
+            // A unit's alert stream: only the crew (emergency services' operators).
+            let h = h.replace("GET /api/v1/stream ", &format!("GET /api/v1/units/{unit}/stream "));
+            let s = std::net::TcpStream::connect(addr).unwrap();
+            let mut r = std::io::BufReader::new(s);
+            std::io::Write::write_all(r.get_mut(), h.as_bytes()).unwrap();
+            let (status, _, body) = read_response(&mut r);
+            checks += 1;
+            if (status == 101) != may(w, "unit", phase) {
+                leaks.push(format!("{phase:?} {} unit stream: status {status}", w.name));
+            }
+            if status != 101 && body.contains(M_INCIDENT) {
+                leaks.push(format!("{phase:?} {} unit stream refusal holds a marker", w.name));
+            }
         }
     }
+    // Each marker is really served to those who may see it (else its check proves nothing).
+    for (m, _) in &markers {
+        assert!(seen.get(m).copied().unwrap_or(0) > 0, "marker {m} never appeared in any answer");
+    }
+    eprintln!("markers seen in allowed answers: {seen:?}");
     eprintln!("matrix: {} findings\n{}", leaks.len(), leaks.join("\n"));
     // Writes: only the owner's writers post for a sensor; viewers and the public never.
     let lp = brain.registry.sensors().find(|(_, s)| s.kind == sense::SensorKind::Loop).unwrap().1.id.clone();
@@ -274,6 +318,11 @@ fn no_role_sees_what_it_may_not() {
         *m.entry(l.split(' ').nth(1).unwrap_or("")).or_default() += 1;
         m
     });
-    println!("{checks} checks over {} roles and {} endpoints, {} leaks {by:?}", who.len(), gets.len() + 2, leaks.len());
+    println!(
+        "{checks} checks over {} roles and {} endpoints (REST, streams, exports), {} leaks {by:?}",
+        who.len(),
+        gets.len() + 3,
+        leaks.len()
+    );
     assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
 }
