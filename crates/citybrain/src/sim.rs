@@ -48,6 +48,9 @@ pub struct SimArgs {
     pub protocol: crate::control::ProtocolArg,
     #[command(flatten)]
     pub incidents: IncidentArgs,
+    /// CityFlow's lane changing (its `laneChange: true`).
+    #[arg(long)]
+    pub lane_change: bool,
 }
 
 /// Incidents to inject (issue 16): from a file, drawn at random, or both.
@@ -123,7 +126,8 @@ pub fn run(args: &SimArgs) -> Result<()> {
         scenario::write_cityflow(dir, &spec, &scenario)?;
     }
     drop(spec);
-    let cfg = SimConfig { dt: args.dt, seed: args.seed, threads: args.threads, ..Default::default() };
+    let cfg =
+        SimConfig { dt: args.dt, seed: args.seed, threads: args.threads, lane_change: args.lane_change, ..Default::default() };
     let mut ctl = match &args.controller {
         Some(name) => Some(crate::control::sim_controller(name, args.protocol, &scenario, args.steps)?),
         None => None,

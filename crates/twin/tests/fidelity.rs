@@ -94,3 +94,43 @@ fn nanchang_first_10_minutes_match_cityflow() {
     assert!(err.abs() <= TOLERANCE, "average travel time {} s vs CityFlow's {reference} s", m.average_travel_time_s);
     assert_eq!(m.vehicles_running, 16_245);
 }
+
+/// With CityFlow's lane changing (`laneChange: true`) the twin must give CityFlow's average
+/// travel time to four decimals. CityFlow's own result there is not a function of its
+/// inputs: it visits vehicles in a `std::set<Vehicle *>` (heap-address order) and reads a
+/// vehicle's `gap` before it is ever written (`ControllerInfo::gap` is uninitialised), so it
+/// changes with the allocator's layout. Built from source here (`bench.cpp`, `g++ -O2`,
+/// glibc) it gives 525.2681 s (Hangzhou) and 444.6474 s (Jinan); under `MALLOC_PERTURB_`
+/// 525.2056 s and 444.6466 s; the issue quotes 525.0887 s and 444.6465 s from another
+/// build. The reference is therefore CityFlow with those two inputs defined (two lines
+/// changed, outside this repository: `double gap = 0;` in `ControllerInfo`, and the
+/// vehicle set ordered by creation instead of by address): 525.6461 s and 444.6474 s,
+/// with the same 26,692 lane-change events (start step, vehicle, position to 1e-6 m,
+/// lanes; completions; aborts) as the twin. See BENCHMARKS.md, "Lane changing".
+fn check_lane_change(name: &str, reference: f64) {
+    let Some(s) = testdata::cityflow(name) else { return };
+    let mut sim = Sim::new(&s, SimConfig { lane_change: true, ..Default::default() });
+    for _ in 0..3600 {
+        sim.step();
+    }
+    let m = sim.metrics();
+    eprintln!(
+        "{name} with lane changing: average travel time {} s vs CityFlow {reference} s, throughput {}, {} lane changes, {} undefined",
+        m.average_travel_time_s,
+        m.throughput,
+        sim.lane_changes_completed(),
+        sim.lane_changes_undefined()
+    );
+    assert_eq!(format!("{:.4}", m.average_travel_time_s), format!("{reference:.4}"));
+    assert_eq!(sim.lane_changes_undefined(), 0, "no change ends where CityFlow is undefined on this file");
+}
+
+#[test]
+fn hangzhou_4x4_with_lane_changing_matches_cityflow() {
+    check_lane_change("hangzhou_4x4", 525.6461);
+}
+
+#[test]
+fn jinan_3x4_with_lane_changing_matches_cityflow() {
+    check_lane_change("jinan_3x4", 444.6474);
+}

@@ -76,7 +76,7 @@ impl Sim {
                 // It finished its trip in `update_location`.
                 continue;
             }
-            if self.cfg.record_events {
+            if self.cfg.record_events && !self.is_shadow(v) {
                 self.apply_events(s, x, a, &mut events);
             }
             st.add(&self.apply_one(s, x, a));

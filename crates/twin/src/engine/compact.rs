@@ -80,6 +80,9 @@ impl Sim {
         // Crossing notifications are only read in the step that writes them (after this
         // renumbering), so they need no remapping.
         self.units.remap(&new_of);
+        if let Some(lc) = self.lc.as_mut() {
+            lc.remap(&order, &new_of, live);
+        }
         for slot in self.id_slot.values_mut() {
             *slot = new_of[*slot as usize];
         }

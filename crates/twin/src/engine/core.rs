@@ -55,9 +55,12 @@ impl Sim {
         if tail == NONE {
             // The lane was empty: look ahead now (as CityFlow does on entry).
             let (leader, gap) = self.find_leader(v);
+            let keep = leader == NONE && self.lc.is_some();
             let veh = &mut self.vs[v as usize];
             veh.leader = leader;
-            veh.gap = gap;
+            if !keep {
+                veh.gap = gap;
+            }
             self.head_next[l] = veh.next_drv;
         }
         self.stats.running += 1;
@@ -71,6 +74,10 @@ impl Sim {
     /// chunk of slots, so each list is in slot order whatever the thread count) the
     /// vehicles that leave their drivable and those whose action changes anything.
     pub(super) fn get_action(&mut self) {
+        if self.lc.is_some() {
+            self.get_action_lc();
+            return;
+        }
         let mut acts = std::mem::take(&mut self.acts);
         let mut movers = std::mem::take(&mut self.movers);
         let mut live = std::mem::take(&mut self.live);
@@ -148,13 +155,81 @@ impl Sim {
         select_unpredictable(s.front, s.gap, derived)
     }
 
+    /// The action phase with lane changing, as CityFlow's `vehicleControl` runs it with a
+    /// partner: sequential, vehicles in creation order (see `lanechange.rs`). A vehicle
+    /// with a partner also computes the partner's next speed; both take the lower one.
+    /// Each vehicle's lane-change bookkeeping follows its move at once, because a change
+    /// completed by one vehicle clears the signal that later vehicles yield to.
+    fn get_action_lc(&mut self) {
+        let n = self.vs.len();
+        let chunks = n.div_ceil(ACT_CHUNK);
+        self.movers.resize_with(chunks, Vec::new);
+        self.live.resize_with(chunks, Vec::new);
+        let mut order: Vec<u32> = (0..n as u32).filter(|&v| self.vs[v as usize].running).collect();
+        if let Some(lc) = self.lc.as_ref() {
+            order.sort_by_key(|&v| lc.v[v as usize].seq);
+        }
+        // Per vehicle: the speed its partner set for it this step.
+        let mut set: Vec<Option<f64>> = vec![None; n];
+        for &v in &order {
+            let (mut act, mut next) = match set[v as usize] {
+                Some(sp) => (self.acts[v as usize], sp),
+                None => {
+                    let gap = self.gap_of(v);
+                    let mut act = self.act_init(v, gap);
+                    let next = self.next_speed(v, gap, &mut act);
+                    (act, next)
+                }
+            };
+            let p = self.lc.as_ref().map_or(NONE, |lc| lc.v[v as usize].partner);
+            if p != NONE && set[p as usize].is_none() {
+                let gp = self.gap_of(p);
+                let mut pa = self.act_init(p, gp);
+                let ps = self.next_speed(p, gp, &mut pa);
+                // `min2double(nextSpeed, partnerSpeed)`.
+                next = if next < ps { next } else { ps };
+                set[p as usize] = Some(next);
+                self.acts[p as usize] = pa;
+            }
+            // Its own speed is set now too (`setSpeed`): its partner will not recompute it.
+            set[v as usize] = Some(next);
+            act = self.advance(v, next, act);
+            self.acts[v as usize] = act;
+            self.lc_after_action(v);
+        }
+        for l in self.movers.iter_mut().chain(self.live.iter_mut()) {
+            l.clear();
+        }
+        order.sort_unstable();
+        for &v in &order {
+            let c = v as usize / ACT_CHUNK;
+            self.live[c].push(v);
+            let a = &self.acts[v as usize];
+            if a.end || a.drv != NONE {
+                self.movers[c].push(v);
+            }
+        }
+    }
+
+    /// An action before the speed is known.
+    #[inline]
+    fn act_init(&self, v: u32, gap: f64) -> Act {
+        Act { drv: NONE, blocker: NONE, leader: self.vs[v as usize].leader, gap, deps: Deps::Own, ..Default::default() }
+    }
+
     /// CityFlow's `vehicleControl`: next speed, then walk the route by the distance covered.
     fn control(&self, v: u32, gap: f64) -> Act {
+        let mut act = self.act_init(v, gap);
+        let next = self.next_speed(v, gap, &mut act);
+        self.advance(v, next, act)
+    }
+
+    /// The rest of `vehicleControl`: with next speed `next`, walk the route.
+    #[inline]
+    fn advance(&self, v: u32, next: f64, mut act: Act) -> Act {
         let s = &self.vs[v as usize];
         let k = self.kin(v);
         let dt = self.cfg.dt;
-        let mut act = Act { drv: NONE, blocker: NONE, leader: s.leader, gap, deps: Deps::Own, ..Default::default() };
-        let next = self.next_speed(v, gap, &mut act);
         let (speed, delta) =
             if next < 0.0 { (0.0, 0.5 * s.speed * s.speed / k.p.max_neg_acc) } else { (next, (s.speed + next) * dt / 2.0) };
         let mut dis = s.dis + delta;
@@ -199,6 +274,9 @@ impl Sim {
         if self.is_link(s.drv) || (s.next_drv != NONE && self.is_link(s.next_drv) && len - s.dis <= k.approach) {
             speed = min(speed, self.intersection_speed(v, act));
         }
+        if self.lc.is_some() {
+            speed = min(speed, self.yield_speed(v));
+        }
         // A lane that does not continue the route (only when no lane link fits): stop at its end.
         if s.next_drv == NONE && (s.route_pos as usize) + 1 < self.route(s.flow).len() {
             speed = min(speed, k.no_collision_speed_max(0.0, 1.0, s.speed, len - s.dis, dt, k.p.min_gap));
@@ -211,6 +289,15 @@ impl Sim {
     pub(super) fn update_location(&mut self) {
         self.moved.clear();
         self.src_drvs.clear();
+        if self.lc.is_some() {
+            // Movers lose their leader: CityFlow keeps the gap each had (see `cf_gap`).
+            for c in 0..self.movers.len() {
+                for k in 0..self.movers[c].len() {
+                    let v = self.movers[c][k];
+                    self.vs[v as usize].gap = self.cf_gap(v);
+                }
+            }
+        }
         let stamp = self.step;
         for &v in self.movers.iter().flatten() {
             let d = self.vs[v as usize].drv;
@@ -256,6 +343,11 @@ impl Sim {
                     self.tail_from[d] = self.link_into(self.vs[self.tail[d] as usize].prev_drv, d as u32);
                 }
                 // Who follows whom changed inside the queue.
+                if self.lc.is_some() {
+                    if let Some(&h) = kept.first() {
+                        self.vs[h as usize].gap = self.cf_gap(h);
+                    }
+                }
                 let mut ahead = NONE;
                 for (k, &v) in kept.iter().enumerate() {
                     let s = &mut self.vs[v as usize];
@@ -294,6 +386,23 @@ impl Sim {
         let (s, x) = (self.vs[v as usize], self.aux[v as usize]);
         let free_time = self.flow_free_time[s.flow as usize];
         let tt = now - x.enter_time;
+        if self.lc.is_some() {
+            let counted = self.lc_leaving(v);
+            if counted != Some(true) {
+                // A shadow (counted in CityFlow's average travel time only) or the old self
+                // of a vehicle whose lane change completed (not counted).
+                let st = &mut self.stats;
+                if counted == Some(false) {
+                    st.ghost_finished += 1;
+                    st.ghost_tt_sum += tt;
+                }
+                st.alive -= 1;
+                st.running -= 1;
+                st.alive_enter_sum -= x.enter_time;
+                self.free_slot(v);
+                return;
+            }
+        }
         let st = &mut self.stats;
         st.finished += 1;
         st.finished_tt_sum += tt;
@@ -356,10 +465,13 @@ impl Sim {
             fronts.iter_mut().for_each(look);
         }
         let st = &mut self.stats;
+        let keep_gap = self.lc.is_some();
         for &(d, leader, gap, n) in &fronts {
             let s = &mut self.vs[self.head[d as usize] as usize];
             s.leader = leader;
-            s.gap = gap;
+            if !(keep_gap && leader == NONE) {
+                s.gap = gap;
+            }
             s.front = true;
             if d < self.n_lanes {
                 self.head_next[d as usize] = s.next_drv;

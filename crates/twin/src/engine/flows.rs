@@ -36,6 +36,11 @@ impl Sim {
                 return false;
             }
             while self.flow_rt[f].now_time >= interval {
+                if self.lc.is_some() {
+                    self.spawn_cf(f as u32, t);
+                    self.flow_rt[f].now_time -= interval;
+                    continue;
+                }
                 self.spawn(f as u32, t);
                 self.flow_rt[f].now_time -= interval;
             }
@@ -67,6 +72,18 @@ impl Sim {
         self.insert_vehicle(flow, t, lane, priority, false);
     }
 
+    /// A vehicle of `flow` released at `t` with lane changing on: CityFlow's priority and
+    /// thread draws now, its entry lane once every flow has released (`lc_place_pending`).
+    fn spawn_cf(&mut self, flow: u32, t: f64) {
+        self.flow_rt[flow as usize].count += 1;
+        let lc = self.lc.as_mut().expect("lane changing is on");
+        let prio = lc.draw_priority();
+        lc.reserve_priority(prio);
+        let _thread = lc.rng.next_u32();
+        let seq = lc.next_seq();
+        lc.pending.push((flow, t, prio, seq));
+    }
+
     /// Create a vehicle of `flow` at time `t` in lane `lane`'s entry buffer (at its front
     /// if `first`), with crossing tie-break `priority`; returns its slot.
     pub(crate) fn insert_vehicle(&mut self, flow: u32, t: f64, lane: u32, priority: u32, first: bool) -> u32 {
@@ -89,7 +106,30 @@ impl Sim {
             front: false,
         };
         let aux = VehAux { enter_time: t, id: self.stats.created, enter_link_step: u32::MAX, priority, stops: 0, alive: true };
-        let slot = match self.free_slots.pop() {
+        let slot = self.alloc_slot(veh, aux);
+        if let Some(lc) = self.lc.as_mut() {
+            // The raw draw behind the priority (see `cfrand::priority_key`).
+            lc.init_slot(slot, priority ^ 0x8000_0000, None);
+        }
+        self.vs[slot as usize].next_drv = self.next_of(flow, 0, lane);
+        if first {
+            self.waiting[lane as usize].push_front(slot);
+        } else {
+            self.waiting[lane as usize].push_back(slot);
+        }
+        self.buffered.insert(lane as usize);
+        if self.cfg.record_events {
+            self.id_slot.insert(self.stats.created, slot);
+        }
+        self.stats.created += 1;
+        self.stats.alive += 1;
+        self.stats.alive_enter_sum += t;
+        slot
+    }
+
+    /// A slot for a new vehicle (a free one, or a new one at the end of the arena).
+    pub(crate) fn alloc_slot(&mut self, veh: Veh, aux: VehAux) -> u32 {
+        match self.free_slots.pop() {
             Some(s) => {
                 self.vs[s as usize] = veh;
                 self.aux[s as usize] = aux;
@@ -109,21 +149,7 @@ impl Sim {
                 self.acts.push(Act::default());
                 (self.vs.len() - 1) as u32
             }
-        };
-        self.vs[slot as usize].next_drv = self.next_of(flow, 0, lane);
-        if first {
-            self.waiting[lane as usize].push_front(slot);
-        } else {
-            self.waiting[lane as usize].push_back(slot);
         }
-        self.buffered.insert(lane as usize);
-        if self.cfg.record_events {
-            self.id_slot.insert(self.stats.created, slot);
-        }
-        self.stats.created += 1;
-        self.stats.alive += 1;
-        self.stats.alive_enter_sum += t;
-        slot
     }
 
     /// The index of the vehicle type with parameters `p` and speed-limit factor `limit`,
@@ -141,6 +167,9 @@ impl Sim {
     }
 
     pub(super) fn free_slot(&mut self, v: u32) {
+        if let Some(lc) = self.lc.as_mut() {
+            lc.free_slot(v);
+        }
         self.vs[v as usize].running = false;
         self.aux[v as usize].alive = false;
         self.free_slots.push(v);

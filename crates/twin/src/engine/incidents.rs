@@ -333,6 +333,15 @@ impl Sim {
             .min_by(f64::total_cmp)
     }
 
+    /// [`Sim::block_ahead`] when any obstacle exists.
+    #[inline]
+    pub(super) fn block_ahead_of(&self, l: u32, dis: f64, v: u32) -> Option<f64> {
+        if self.inc.n_blocks == 0 {
+            return None;
+        }
+        self.block_ahead(l, dis, v)
+    }
+
     /// The gap from vehicle `v` to point `back` of lane `lane` along its route, if it is
     /// ahead within the look-ahead horizon.
     fn gap_to(&self, v: u32, lane: u32, back: f64) -> Option<f64> {

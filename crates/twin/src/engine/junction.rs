@@ -29,7 +29,23 @@ impl Sim {
             self.xs.iter_mut().for_each(|x| *x = CrossSt::default());
             self.link_hit.0.iter_mut().for_each(|h| *h.get_mut() = 0);
         }
-        debug_assert!(self.occupied.range(0, self.n_lanes as usize).all(|l| self.tail_from_ok(l)), "a lane's last vehicle");
+        debug_assert!(
+            self.occupied.range(0, self.n_lanes as usize).all(|l| self.tail_from_ok(l)),
+            "a lane's last vehicle: {:?}",
+            self.occupied
+                .range(0, self.n_lanes as usize)
+                .filter(|&l| !self.tail_from_ok(l))
+                .map(|l| (
+                    l,
+                    self.tail[l],
+                    self.tail_from[l],
+                    self.vs[self.tail[l] as usize].prev_drv,
+                    self.is_shadow(self.tail[l]),
+                    self.vs[self.tail[l] as usize].dis,
+                    self.step
+                ))
+                .collect::<Vec<_>>()
+        );
         let mut links = std::mem::take(&mut self.src_drvs);
         links.clear();
         let n = self.n_lanes;

@@ -36,6 +36,7 @@
 
 mod apply;
 mod bits;
+mod cfrand;
 mod compact;
 mod core;
 mod disjoint;
@@ -43,6 +44,7 @@ mod flows;
 mod forecast;
 pub(crate) mod incidents;
 mod junction;
+mod lanechange;
 pub(crate) mod model;
 mod observe;
 mod replay;
@@ -86,11 +88,14 @@ pub struct SimConfig {
     pub record_events: bool,
     /// Seconds between entries of the per-road speed time series.
     pub series_interval: f64,
+    /// CityFlow's lane changing (its `laneChange: true`, see `lanechange.rs`). Off, the
+    /// engine takes none of its code paths.
+    pub lane_change: bool,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
-        SimConfig { dt: 1.0, seed: 0, threads: 1, record_events: false, series_interval: 60.0 }
+        SimConfig { dt: 1.0, seed: 0, threads: 1, record_events: false, series_interval: 60.0, lane_change: false }
     }
 }
 
@@ -316,6 +321,8 @@ pub struct Sim {
     // --- incidents and dispatched units (`incidents`, `units`) ---
     pub(crate) inc: incidents::IncState,
     pub(crate) units: units::Units,
+    /// Lane changing, when on.
+    pub(crate) lc: Option<Box<lanechange::LcSim>>,
 }
 
 impl Sim {
@@ -394,7 +401,7 @@ impl Sim {
         let (link_cross_off, link_cross) = junction::flatten_crosses(&net);
         let n_slots = link_cross.len();
         let link_far = junction::far_cross_dists(&link_cross_off, &link_cross, &drvs[n_lanes as usize..]);
-        Sim {
+        let mut sim = Sim {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             step: 0,
             n_lanes,
@@ -454,9 +461,14 @@ impl Sim {
             id_slot: Default::default(),
             inc: Default::default(),
             units: units::Units::new(cfg.seed),
+            lc: None,
             net,
             cfg,
+        };
+        if cfg.lane_change {
+            sim.lc = Some(Box::new(lanechange::LcSim::new(&sim)));
         }
+        sim
     }
 
     /// Advance one step of `dt` seconds.
@@ -469,11 +481,20 @@ impl Sim {
             self.compact();
         }
         self.release_flows();
+        if self.lc.is_some() {
+            self.lc_place_pending();
+        }
         self.handle_waiting();
+        if self.lc.is_some() {
+            self.lc_plan();
+        }
         self.notify_crosses();
         self.get_action();
         self.update_location();
         self.update_action();
+        if self.lc.is_some() {
+            self.lc_clear_signals();
+        }
         self.update_leaders();
         self.pass_time();
         self.step += 1;
@@ -603,6 +624,11 @@ impl Sim {
         let d = d as usize;
         self.head[d] = self.vs[self.head[d] as usize].behind;
         self.qlen[d] -= 1;
+        if self.lc.is_some() && self.head[d] != NONE {
+            // The new front loses its leader: CityFlow keeps the gap it had to it.
+            let h = self.head[d];
+            self.vs[h as usize].gap = self.gap_of(h);
+        }
         if self.head[d] == NONE {
             self.tail[d] = NONE;
             self.occupied.remove(d);
@@ -626,6 +652,8 @@ impl Sim {
 
 #[cfg(test)]
 mod incident_tests;
+#[cfg(test)]
+mod lanechange_tests;
 #[cfg(test)]
 mod tests;
 

@@ -21,6 +21,10 @@ pub(crate) struct Accum {
     /// Sum over finished trips of travel time / free-flow time.
     pub delay_index_sum: f64,
     pub stops_sum: u64,
+    /// Lane-change shadows that left (CityFlow counts them as finished trips in its
+    /// average travel time), and their travel times.
+    pub ghost_finished: u64,
+    pub ghost_tt_sum: f64,
     pub vehicle_updates: u64,
     pub distance_sum: f64,
     pub road_speed_sum: Vec<f64>,
@@ -42,6 +46,8 @@ impl Accum {
             delay_sum: 0.0,
             delay_index_sum: 0.0,
             stops_sum: 0,
+            ghost_finished: 0,
+            ghost_tt_sum: 0.0,
             vehicle_updates: 0,
             distance_sum: 0.0,
             road_speed_sum: vec![0.0; n_roads],
@@ -163,8 +169,9 @@ impl Sim {
     pub fn metrics(&self) -> Metrics {
         let s = &self.stats;
         let now = self.time();
-        let n = s.finished + s.alive;
-        let tt = s.finished_tt_sum + s.alive as f64 * now - s.alive_enter_sum;
+        // Without lane changing the ghost terms are exactly 0 and change nothing.
+        let n = s.finished + s.ghost_finished + s.alive;
+        let tt = (s.finished_tt_sum + s.ghost_tt_sum) + s.alive as f64 * now - s.alive_enter_sum;
         Metrics {
             time_s: now,
             average_travel_time_s: if n == 0 { 0.0 } else { tt / n as f64 },
@@ -239,7 +246,7 @@ impl Sim {
     /// Visit every running vehicle (slot order, which is deterministic).
     pub fn for_each_vehicle(&self, mut f: impl FnMut(VehicleView)) {
         for v in 0..self.vs.len() as u32 {
-            if self.vs[v as usize].running {
+            if self.vs[v as usize].running && !self.is_shadow(v) {
                 f(self.vehicle_view(v));
             }
         }

@@ -112,6 +112,12 @@ impl Units {
             u.slot = NONE;
         }
     }
+    /// A tracked vehicle now lives in slot `slot` (its lane change completed).
+    pub fn reslot(&mut self, id: u64, slot: u32) {
+        if let Some(u) = self.map.get_mut(&id) {
+            u.slot = slot;
+        }
+    }
     /// Slots were renumbered.
     pub fn remap(&mut self, new_of: &[u32]) {
         for u in self.map.values_mut() {

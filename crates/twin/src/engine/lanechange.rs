@@ -1,0 +1,820 @@
+//! CityFlow's lane changing (`laneChange: true`, `SimpleLaneChange` in its
+//! `vehicle/lanechange.cpp`), step for step, with the shadow vehicles it uses.
+//!
+//! ## The model (CityFlow's)
+//! - **Signal** (`makeSignal`, every real running vehicle on a lane, each step): a vehicle
+//!   at least 30 m before its lane's end, whose gap to its leader is between 1.5 vehicle
+//!   lengths and `2 len + 4 dt maxSpeed`, targets the adjacent lane (outer first, then
+//!   inner if better) whose estimated gap beats its own by a vehicle length, provided the
+//!   route continues from that lane (or it is on its last road). Not within 3 s of the
+//!   vehicle's last completed change (the cooling time).
+//! - **Scheduling** (`scheduleLaneChange`): the signalling vehicles, in CityFlow's buffer
+//!   order, find their target leader and follower in the target lane (through the lane's
+//!   *segments*, 70 m buckets), send them the signal (a receiver keeps the signal of the
+//!   highest priority sender, unless it signals itself with a higher priority), and a
+//!   vehicle that received none and has room (`isGapValid`) starts changing: a **shadow**
+//!   copy of it is inserted into the target lane before its target follower.
+//! - **Driving**: the real vehicle and its shadow each compute their next speed in their
+//!   own lane; both take the lower one and move the same distance. A vehicle holding a
+//!   signal yields to its sender (no-collision speed behind it). The real vehicle's
+//!   lateral offset grows by `max(0.2 v, 1) dt` per step; at half the two lanes' widths the
+//!   change is complete: the real vehicle leaves and the shadow becomes the vehicle (with a
+//!   fresh lane-change state). A shadow that would enter a lane link aborts the change.
+//! - **Travel time** (CityFlow's `getAverageTravelTime`): a shadow counts as a vehicle in
+//!   the network while it exists, and a shadow that leaves (an aborted change, or the end
+//!   of its route) counts as a finished trip. The twin reproduces this in
+//!   `Metrics::average_travel_time_s` only; throughput and the other metrics count real
+//!   vehicles.
+//!
+//! ## Where the twin differs, deliberately (CityFlow's issue #171)
+//! CityFlow has undefined behaviour in two corners of this model; the twin defines it:
+//! - a changing vehicle whose route ends (or that enters a lane link) while its shadow
+//!   stays: CityFlow keeps a pointer to the deleted vehicle (use after free; it may crash).
+//!   The twin ends the change there: the shadow stays a shadow without a partner until it
+//!   leaves (counted as CityFlow counts a leaving shadow).
+//! - a changing vehicle on a lane link (its lane ended under it): CityFlow reads the
+//!   current lane as a lane (`dynamic_cast` to null, then dereferenced). The twin aborts
+//!   the change as it would for its shadow, so no change is ever in progress off a lane.
+//!
+//! ## What the twin cannot know of CityFlow
+//! CityFlow visits its vehicles in a `std::set<Vehicle *>`, i.e. in order of heap address,
+//! and sorts the lane-change buffer with an unstable sort. The twin visits them in order
+//! of creation (`Lc::seq`), the order a growing heap hands out addresses, then applies
+//! libstdc++'s sort permutation for equal keys ([`super::cfrand::sort_all_equal`]).
+//! Where a freed vehicle's memory is reused, CityFlow's order differs; so does a new
+//! vehicle's `gap` before it ever had a leader (CityFlow leaves it uninitialised; the
+//! twin starts it at 0).
+
+use std::collections::HashSet;
+
+use super::cfrand::{priority_key, sort_all_equal, Mt19937};
+use super::{Sim, NONE};
+
+/// `LaneChange::coolingTime`.
+const COOLING_S: f64 = 3.0;
+/// No signal within this distance of the lane's end.
+const MIN_REST_M: f64 = 30.0;
+/// Segment length: CityFlow's default vehicle (5 m + 2 m gap) times
+/// `MAX_NUM_CARS_ON_SEGMENT` (10).
+const SEGMENT_M: f64 = (5.0 + 2.0) * 10.0;
+/// `yieldSpeed`'s "no limit".
+const NO_YIELD: f64 = 100.0;
+
+/// A lane-change signal (`LaneChange::Signal`): the target lane (`NONE`: none), urgency
+/// and direction (1 outer, -1 inner, 0 none).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Signal {
+    pub target: u32,
+    pub urgency: i32,
+    pub direction: i8,
+}
+
+/// Per vehicle slot: CityFlow's `LaneChangeInfo` and `LaneChange` state.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lc {
+    /// The partner: the shadow of a real vehicle changing lanes, or a shadow's real vehicle.
+    pub partner: u32,
+    /// `partnerType`: 0 none, 1 a real vehicle with a shadow, 2 a shadow.
+    pub kind: u8,
+    pub offset: f64,
+    /// `segmentIndex`.
+    pub seg: u32,
+    pub send: Option<Signal>,
+    /// The sender whose signal this vehicle holds (`signalRecv->source`).
+    pub recv: u32,
+    pub target_leader: u32,
+    pub target_follower: u32,
+    pub leader_gap: f64,
+    pub follower_gap: f64,
+    pub changing: bool,
+    pub finished: bool,
+    pub last_change: f64,
+    pub last_dir: i8,
+    /// Creation order (stands for CityFlow's heap-address order).
+    pub seq: u64,
+    /// A shadow whose vehicle's change ended where CityFlow is undefined: it leaves.
+    pub orphan: bool,
+    /// The raw priority draw (CityFlow keeps priorities unique).
+    pub prio: u32,
+}
+
+impl Lc {
+    fn new(seq: u64, prio: u32) -> Lc {
+        Lc {
+            partner: NONE,
+            kind: 0,
+            offset: 0.0,
+            seg: 0,
+            send: None,
+            recv: NONE,
+            target_leader: NONE,
+            target_follower: NONE,
+            leader_gap: f64::MAX,
+            follower_gap: f64::MAX,
+            changing: false,
+            finished: false,
+            last_change: 0.0,
+            last_dir: 0,
+            seq,
+            orphan: false,
+            prio,
+        }
+    }
+}
+
+/// The lane-change state of a simulation (present only with lane changing on).
+#[derive(Clone, Debug)]
+pub(crate) struct LcSim {
+    pub v: Vec<Lc>,
+    pub rng: Mt19937,
+    prios: HashSet<u32>,
+    seq: u64,
+    /// Vehicles released this step, waiting for their entry-lane draw: (flow, time,
+    /// priority draw, creation order).
+    pub pending: Vec<(u32, f64, u32, u64)>,
+    /// Per road, its number of segments.
+    road_segs: Vec<u32>,
+    /// Per lane, its vehicles in segment-list order (segments from the last, each in
+    /// its list order), rebuilt each step.
+    seg_order: Vec<Vec<u32>>,
+    buffer: Vec<u32>,
+    /// Lane changes completed.
+    pub completed: u64,
+    /// Changes ended where CityFlow's behaviour is undefined (see the module docs).
+    pub undefined: u64,
+}
+
+impl LcSim {
+    pub fn new(sim: &Sim) -> LcSim {
+        let road_segs = sim
+            .net
+            .roads
+            .iter()
+            .map(|r| {
+                let len: f64 = r
+                    .points
+                    .windows(2)
+                    .map(|w| {
+                        let (x, y) = (w[1].x - w[0].x, w[1].y - w[0].y);
+                        (x * x + y * y).sqrt()
+                    })
+                    .sum();
+                ((len / SEGMENT_M).ceil() as u32).max(1)
+            })
+            .collect();
+        LcSim {
+            v: Vec::new(),
+            rng: Mt19937::new(sim.cfg.seed as u32),
+            prios: HashSet::new(),
+            seq: 0,
+            pending: Vec::new(),
+            road_segs,
+            seg_order: vec![Vec::new(); sim.n_lanes as usize],
+            buffer: Vec::new(),
+            completed: 0,
+            undefined: 0,
+        }
+    }
+
+    /// CityFlow's priority draw: repeated until no vehicle in the network has it.
+    pub fn draw_priority(&mut self) -> u32 {
+        loop {
+            let p = self.rng.next_u32();
+            if !self.prios.contains(&p) {
+                return p;
+            }
+        }
+    }
+
+    /// Give slot `slot` a fresh state (a new vehicle with raw priority `prio`).
+    pub fn init_slot(&mut self, slot: u32, prio: u32, seq: Option<u64>) {
+        if self.v.len() <= slot as usize {
+            self.v.resize(slot as usize + 1, Lc::new(0, 0));
+        }
+        let seq = seq.unwrap_or_else(|| self.next_seq());
+        self.v[slot as usize] = Lc::new(seq, prio);
+        self.prios.insert(prio);
+    }
+
+    /// A drawn priority is taken from now on (CityFlow adds the vehicle to its pool at once).
+    pub fn reserve_priority(&mut self, prio: u32) {
+        self.prios.insert(prio);
+    }
+
+    pub fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    pub fn free_slot(&mut self, slot: u32) {
+        if let Some(l) = self.v.get(slot as usize) {
+            self.prios.remove(&l.prio);
+        }
+    }
+
+    /// Slots were renumbered: `order[i]` is the old slot of new slot `i`, `new_of` the map.
+    pub fn remap(&mut self, order: &[u32], new_of: &[u32], live: usize) {
+        let old = std::mem::take(&mut self.v);
+        let remap = |v: u32| if v == NONE || v as usize >= new_of.len() { NONE } else { new_of[v as usize] };
+        self.v = order[..live]
+            .iter()
+            .map(|&o| {
+                let mut l = old.get(o as usize).copied().unwrap_or(Lc::new(0, 0));
+                l.partner = remap(l.partner);
+                l.recv = remap(l.recv);
+                l.target_leader = remap(l.target_leader);
+                l.target_follower = remap(l.target_follower);
+                l
+            })
+            .collect();
+    }
+}
+
+impl Sim {
+    /// A vehicle is a lane-change shadow (not a real vehicle).
+    #[inline]
+    pub(crate) fn is_shadow(&self, v: u32) -> bool {
+        self.lc.as_ref().is_some_and(|lc| lc.v[v as usize].kind == 2)
+    }
+
+    /// CityFlow's `controllerInfo.gap` of vehicle `v`: to its leader when it has one, else
+    /// the last gap it had (CityFlow leaves the gap unchanged when no leader is found).
+    #[inline]
+    pub(crate) fn cf_gap(&self, v: u32) -> f64 {
+        if self.vs[v as usize].leader != NONE {
+            self.gap_of(v)
+        } else {
+            self.vs[v as usize].gap
+        }
+    }
+
+    /// Place this step's released vehicles into entry buffers, drawing their entry lanes
+    /// as CityFlow's `planRoute` does: road by road, in order of creation within a road.
+    pub(super) fn lc_place_pending(&mut self) {
+        let Some(lc) = self.lc.as_mut() else { return };
+        let mut pending = std::mem::take(&mut lc.pending);
+        if pending.is_empty() {
+            lc.pending = pending;
+            return;
+        }
+        pending.sort_by_key(|&(f, _, _, seq)| (self.routes[self.route_off[f as usize] as usize].0, seq));
+        for &(flow, t, prio, seq) in &pending {
+            let route = self.route(flow);
+            let road = self.net.road(route[0]);
+            let lanes: Vec<u32> = if route.len() == 1 {
+                road.lanes().map(|l| l.0).collect()
+            } else {
+                let r1 = route[1].0;
+                road.lanes().map(|l| l.0).filter(|&l| self.lane_leads_to(l, r1)).collect()
+            };
+            let lanes = if lanes.is_empty() { vec![road.first_lane.0] } else { lanes };
+            let draw = self.lc.as_mut().expect("on").rng.next_u32();
+            let lane = lanes[(draw as usize) % lanes.len()];
+            let slot = self.insert_vehicle(flow, t, lane, priority_key(prio), false);
+            self.lc.as_mut().expect("on").v[slot as usize].seq = seq;
+        }
+        pending.clear();
+        self.lc.as_mut().expect("on").pending = pending;
+    }
+
+    /// `initSegments`, `planLaneChange` (signals, then `scheduleLaneChange`) and the
+    /// leader update that follows them in CityFlow's `nextStep`.
+    pub(super) fn lc_plan(&mut self) {
+        let Some(mut lc) = self.lc.take() else { return };
+        self.init_segments(&mut lc);
+        // Signals, for every real running vehicle (the order does not matter).
+        let now = self.time();
+        lc.buffer.clear();
+        for v in 0..self.vs.len() as u32 {
+            if !self.vs[v as usize].running || lc.v[v as usize].kind == 2 {
+                continue;
+            }
+            self.make_signal(&mut lc, v, now);
+            if plan_change(&lc.v[v as usize], self.vs[v as usize].drv) {
+                lc.buffer.push(v);
+            }
+        }
+        let mut buffer = std::mem::take(&mut lc.buffer);
+        buffer.sort_by_key(|&v| lc.v[v as usize].seq);
+        let urgency = |v: &u32| lc.v[*v as usize].send.map_or(0, |s| s.urgency);
+        if buffer.iter().all(|v| urgency(v) == urgency(&buffer[0])) {
+            sort_all_equal(&mut buffer);
+        } else {
+            // Only with incidents (urgency 2, the twin's own): the most urgent first.
+            buffer.sort_by_key(|v| std::cmp::Reverse(urgency(v)));
+        }
+        for &v in &buffer {
+            self.update_neighbors(&mut lc, v);
+            let l = lc.v[v as usize];
+            for r in [l.target_leader, l.target_follower] {
+                if r != NONE {
+                    self.receive_signal(&mut lc, r, v);
+                }
+            }
+            let l = lc.v[v as usize];
+            if plan_change(&l, self.vs[v as usize].drv)
+                && l.send.is_some()
+                && l.recv == NONE
+                && !l.changing
+                && self.gap_valid(&lc, v)
+                && !self.is_link(self.vs[v as usize].drv)
+            {
+                self.insert_shadow(&mut lc, v);
+            }
+        }
+        lc.buffer = buffer;
+        self.lc = Some(lc);
+        self.refresh_leaders();
+    }
+
+    /// `Lane::initSegments` for every occupied lane: each vehicle's segment, and each
+    /// lane's vehicles in segment-list order.
+    fn init_segments(&self, lc: &mut LcSim) {
+        for l in 0..self.n_lanes as usize {
+            lc.seg_order[l].clear();
+        }
+        for l in self.occupied.range(0, self.n_lanes as usize) {
+            let n = lc.road_segs[self.lane_road[l] as usize];
+            let len = self.drvs[l].len;
+            let mut i = n - 1;
+            for v in self.queue(l) {
+                let dis = self.vs[v as usize].dis;
+                while i > 0 && dis < i as f64 * len / n as f64 {
+                    i -= 1;
+                }
+                lc.v[v as usize].seg = i;
+                lc.seg_order[l].push(v);
+            }
+        }
+    }
+
+    /// `Lane::getVehicleAfterDistance`: scanning segments from `seg` up, each from its
+    /// back, the first vehicle at or after `dis`.
+    fn vehicle_after(&self, lc: &LcSim, lane: u32, dis: f64, seg: u32) -> u32 {
+        let order = &lc.seg_order[lane as usize];
+        let end = order.iter().position(|&v| lc.v[v as usize].seg < seg).unwrap_or(order.len());
+        order[..end].iter().rev().copied().find(|&v| self.vs[v as usize].dis >= dis).unwrap_or(NONE)
+    }
+
+    /// `Lane::getVehicleBeforeDistance`: scanning segments from `seg` down, each from its
+    /// front, the first vehicle before `dis`.
+    fn vehicle_before(&self, lc: &LcSim, lane: u32, dis: f64, seg: u32) -> u32 {
+        let order = &lc.seg_order[lane as usize];
+        let start = order.iter().position(|&v| lc.v[v as usize].seg <= seg).unwrap_or(order.len());
+        order[start..].iter().copied().find(|&v| self.vs[v as usize].dis < dis).unwrap_or(NONE)
+    }
+
+    /// The lane next to `lane` on its road, outer (`+1`) or inner (`-1`), if any.
+    fn side_lane(&self, lane: u32, dir: i32) -> u32 {
+        let road = &self.net.roads[self.lane_road[lane as usize] as usize];
+        let idx = self.lane_index[lane as usize] as i64 + dir as i64;
+        if idx < 0 || idx >= road.lane_count as i64 {
+            NONE
+        } else {
+            road.first_lane.0 + idx as u32
+        }
+    }
+
+    /// `SimpleLaneChange::makeSignal`.
+    fn make_signal(&self, lc: &mut LcSim, v: u32, now: f64) {
+        let l = &lc.v[v as usize];
+        if l.changing || now - l.last_change < COOLING_S {
+            return;
+        }
+        if self.inc.active {
+            if let Some(sig) = self.blocked_lane_signal(lc, v) {
+                lc.v[v as usize].send = Some(sig);
+                return;
+            }
+        }
+        let mut sig = Signal { target: NONE, urgency: 0, direction: 0 };
+        let s = &self.vs[v as usize];
+        let mut full = true;
+        if !self.is_link(s.drv) {
+            let k = self.kin(v);
+            let cur = s.drv;
+            let len = self.drvs[cur as usize].len;
+            let gap = self.cf_gap(v);
+            let expected = 2.0 * k.p.length + 4.0 * self.cfg.dt * k.p.max_speed;
+            if len - s.dis < MIN_REST_M || gap > expected || gap < 1.5 * k.p.length {
+                full = false;
+            } else {
+                let last_road = s.route_pos as usize + 1 == self.route(s.flow).len();
+                let cur_est = gap;
+                let mut outer_est = 0.0;
+                let outer = self.side_lane(cur, 1);
+                if outer != NONE && (last_road || self.next_of(s.flow, s.route_pos, outer) != NONE) {
+                    outer_est = self.estimate_gap(lc, v, outer);
+                    if outer_est > cur_est + k.p.length {
+                        sig.target = outer;
+                    }
+                }
+                let inner = self.side_lane(cur, -1);
+                if inner != NONE && (last_road || self.next_of(s.flow, s.route_pos, inner) != NONE) {
+                    let inner_est = self.estimate_gap(lc, v, inner);
+                    if inner_est > cur_est + k.p.length && inner_est > outer_est {
+                        sig.target = inner;
+                    }
+                }
+                sig.urgency = 1;
+            }
+        }
+        if full {
+            // `LaneChange::makeSignal`: the direction.
+            sig.direction = if self.is_link(s.drv) || sig.target == NONE {
+                0
+            } else if sig.target == self.side_lane(s.drv, 1) {
+                1
+            } else if sig.target == self.side_lane(s.drv, -1) {
+                -1
+            } else {
+                0
+            };
+        }
+        lc.v[v as usize].send = Some(sig);
+    }
+
+    /// The twin's addition to CityFlow's model: a vehicle whose lane an incident blocks
+    /// ahead of it signals (urgency 2, ahead of CityFlow's 1) for an adjacent lane that is
+    /// not blocked there and from which its route continues, whatever its gap to its
+    /// leader and however close the lane's end. The usual rules then apply: it changes
+    /// only when it received no other signal and the gaps are safe.
+    fn blocked_lane_signal(&self, lc: &LcSim, v: u32) -> Option<Signal> {
+        let s = &self.vs[v as usize];
+        if self.is_link(s.drv) || self.inc.lane_blocks.is_empty() {
+            return None;
+        }
+        let back = self.block_ahead_of(s.drv, s.dis, v)?;
+        let last_road = s.route_pos as usize + 1 == self.route(s.flow).len();
+        let mut best: Option<(f64, u32, i8)> = None;
+        for dir in [1i8, -1] {
+            let lane = self.side_lane(s.drv, dir as i32);
+            if lane == NONE || !(last_road || self.next_of(s.flow, s.route_pos, lane) != NONE) {
+                continue;
+            }
+            // Not blocked where the vehicle would drive past its own lane's obstacle.
+            if self.block_ahead_of(lane, s.dis, NONE).is_some_and(|b| b <= back + self.kin(v).p.length) {
+                continue;
+            }
+            let est = self.estimate_gap(lc, v, lane);
+            if best.is_none_or(|b| est > b.0) {
+                best = Some((est, lane, dir));
+            }
+        }
+        best.map(|(_, target, direction)| Signal { target, urgency: 2, direction })
+    }
+
+    /// `SimpleLaneChange::estimateGap`.
+    fn estimate_gap(&self, lc: &LcSim, v: u32, lane: u32) -> f64 {
+        let s = &self.vs[v as usize];
+        let leader = self.vehicle_after(lc, lane, s.dis, lc.v[v as usize].seg);
+        if leader == NONE {
+            self.drvs[lane as usize].len - s.dis
+        } else {
+            let l = &self.vs[leader as usize];
+            l.dis - s.dis - self.kins[l.kin as usize].p.length
+        }
+    }
+
+    /// `LaneChange::updateLeaderAndFollower`.
+    fn update_neighbors(&self, lc: &mut LcSim, v: u32) {
+        let target = lc.v[v as usize].send.map_or(NONE, |s| s.target);
+        let s = &self.vs[v as usize];
+        let seg = lc.v[v as usize].seg;
+        let mut leader = self.vehicle_after(lc, target, s.dis, seg);
+        let (mut leader_gap, follower_gap);
+        if leader == NONE {
+            let rest = self.drvs[s.drv as usize].len - s.dis;
+            leader_gap = rest;
+            let mut gap = f64::MAX;
+            for &ll in self.out_links(target) {
+                let c = self.tail[(self.n_lanes + ll) as usize];
+                if c != NONE {
+                    let cv = &self.vs[c as usize];
+                    let clen = self.kins[cv.kin as usize].p.length;
+                    if cv.dis + rest < gap {
+                        gap = cv.dis + rest;
+                        if gap < clen {
+                            leader = c;
+                            leader_gap = rest - (clen - gap);
+                        }
+                    }
+                }
+            }
+        } else {
+            let l = &self.vs[leader as usize];
+            leader_gap = l.dis - s.dis - self.kins[l.kin as usize].p.length;
+        }
+        let follower = self.vehicle_before(lc, target, s.dis, seg);
+        if follower != NONE {
+            follower_gap = s.dis - self.vs[follower as usize].dis - self.kin(v).p.length;
+        } else {
+            follower_gap = f64::MAX;
+        }
+        let l = &mut lc.v[v as usize];
+        l.target_leader = leader;
+        l.target_follower = follower;
+        l.leader_gap = leader_gap;
+        l.follower_gap = follower_gap;
+    }
+
+    /// `Vehicle::receiveSignal`: `r` receives `sender`'s signal.
+    fn receive_signal(&self, lc: &mut LcSim, r: u32, sender: u32) {
+        let rl = &lc.v[r as usize];
+        if rl.changing {
+            return;
+        }
+        let cur = if rl.recv != NONE { self.aux[rl.recv as usize].priority } else { priority_key(-1i32 as u32) };
+        let new = self.aux[sender as usize].priority;
+        if (rl.recv == NONE || cur < new) && (rl.send.is_none() || self.aux[r as usize].priority < new) {
+            lc.v[r as usize].recv = sender;
+        }
+    }
+
+    /// `LaneChange::isGapValid`.
+    fn gap_valid(&self, lc: &LcSim, v: u32) -> bool {
+        let l = &lc.v[v as usize];
+        let safe_after = self.kin(v).min_brake_distance(self.vs[v as usize].speed);
+        let safe_before = if l.target_follower != NONE {
+            self.kin(l.target_follower).min_brake_distance(self.vs[l.target_follower as usize].speed)
+        } else {
+            0.0
+        };
+        l.leader_gap >= safe_after && l.follower_gap >= safe_before
+    }
+
+    /// `Engine::insertShadow`: a copy of `v` in its target lane, before its target follower.
+    fn insert_shadow(&mut self, lc: &mut LcSim, v: u32) {
+        let target = lc.v[v as usize].send.expect("signal").target;
+        let follower = lc.v[v as usize].target_follower;
+        let prio = lc.draw_priority();
+        let gap = self.cf_gap(v);
+        let mut veh = self.vs[v as usize];
+        veh.drv = target;
+        veh.next_drv = self.next_of(veh.flow, veh.route_pos, target);
+        veh.blocker = NONE;
+        veh.still = false;
+        veh.gap = gap;
+        let mut aux = self.aux[v as usize];
+        aux.priority = priority_key(prio);
+        let slot = self.alloc_slot(veh, aux);
+        let seq = lc.next_seq();
+        lc.init_slot(slot, prio, Some(seq));
+        let (seg, offset) = (lc.v[v as usize].seg, lc.v[v as usize].offset);
+        {
+            let sl = &mut lc.v[slot as usize];
+            sl.kind = 2;
+            sl.partner = v;
+            sl.seg = seg;
+            sl.offset = offset;
+        }
+        let vl = &mut lc.v[v as usize];
+        vl.kind = 1;
+        vl.partner = slot;
+        vl.changing = true;
+        self.q_insert_before(target, slot, follower);
+        // The segment list: after every vehicle of its segment further along.
+        let dis = self.vs[slot as usize].dis;
+        let order = &lc.seg_order[target as usize];
+        let mut at = order.iter().position(|&o| lc.v[o as usize].seg <= seg).unwrap_or(order.len());
+        while at < order.len() && lc.v[order[at] as usize].seg == seg && self.vs[order[at] as usize].dis > dis {
+            at += 1;
+        }
+        lc.seg_order[target as usize].insert(at, slot);
+        let st = &mut self.stats;
+        st.alive += 1;
+        st.running += 1;
+        st.alive_enter_sum += self.aux[slot as usize].enter_time;
+    }
+
+    /// Insert `v` into lane `lane`'s queue before vehicle `before` (`NONE`: at the back).
+    fn q_insert_before(&mut self, lane: u32, v: u32, before: u32) {
+        if before == NONE {
+            self.q_push(lane, v);
+            // `q_push` takes `v`'s current drivable as the one it comes from: it is already
+            // on `lane`, so the lane link it came off is its previous drivable's.
+            self.tail_from[lane as usize] = self.link_into(self.vs[v as usize].prev_drv, lane);
+            if self.head[lane as usize] == v {
+                self.head_next[lane as usize] = self.vs[v as usize].next_drv;
+            }
+            return;
+        }
+        let d = lane as usize;
+        // The vehicle in front of `before` in the queue (a front's `leader` is its look-ahead's).
+        let b = &self.vs[before as usize];
+        let ahead = if b.front { NONE } else { b.leader };
+        debug_assert!(if ahead == NONE { self.head[lane as usize] == before } else { self.vs[ahead as usize].behind == before });
+        {
+            let s = &mut self.vs[v as usize];
+            s.leader = ahead;
+            s.front = ahead == NONE;
+            s.behind = before;
+        }
+        let b = &mut self.vs[before as usize];
+        b.leader = v;
+        b.front = false;
+        if ahead == NONE {
+            self.head[d] = v;
+            self.head_next[d] = self.vs[v as usize].next_drv;
+        } else {
+            self.vs[ahead as usize].behind = v;
+        }
+        self.qlen[d] += 1;
+    }
+
+    /// Fronts look ahead again (CityFlow's `updateLeaderAndGap` after lane-change
+    /// scheduling); a front without a leader keeps its gap. No statistics.
+    fn refresh_leaders(&mut self) {
+        for d in self.occupied.range(0, self.head.len()).collect::<Vec<_>>() {
+            let h = self.head[d];
+            let (leader, gap) = self.find_leader(h);
+            let s = &mut self.vs[h as usize];
+            s.leader = leader;
+            s.front = true;
+            if leader != NONE {
+                s.gap = gap;
+            }
+            if d < self.n_lanes as usize {
+                self.head_next[d] = s.next_drv;
+            }
+        }
+    }
+
+    /// `SimpleLaneChange::yieldSpeed` of vehicle `v` (infinite: no say).
+    #[inline]
+    pub(super) fn yield_speed(&self, v: u32) -> f64 {
+        let Some(lc) = self.lc.as_ref() else { return f64::INFINITY };
+        let src = lc.v[v as usize].recv;
+        if src == NONE {
+            return NO_YIELD;
+        }
+        let sl = &lc.v[src as usize];
+        if v == sl.target_leader {
+            return NO_YIELD;
+        }
+        let safe = if sl.target_follower != NONE {
+            self.kin(sl.target_follower).min_brake_distance(self.vs[sl.target_follower as usize].speed)
+        } else {
+            0.0
+        };
+        let gap = sl.follower_gap - safe;
+        let s = &self.vs[v as usize];
+        let sk = self.kin(src);
+        let y = self.kin(v).no_collision_speed_max(self.vs[src as usize].speed, sk.p.max_neg_acc, s.speed, gap, self.cfg.dt, 0.0);
+        if y < 0.0 {
+            NO_YIELD
+        } else {
+            y
+        }
+    }
+
+    /// Right after vehicle `v`'s move is computed (`acts`): a shadow entering a lane link
+    /// aborts its change; a changing vehicle moves sideways and may complete it.
+    pub(super) fn lc_after_action(&mut self, v: u32) {
+        let Some(mut lc) = self.lc.take() else { return };
+        if lc.v[v as usize].kind != 0 {
+            self.lc_after_action_in(&mut lc, v);
+        }
+        self.lc = Some(lc);
+    }
+
+    fn lc_after_action_in(&mut self, lc: &mut LcSim, v: u32) {
+        let l = lc.v[v as usize];
+        let a = self.acts[v as usize];
+        if l.kind == 2 && ((a.drv != NONE && !a.end) || l.orphan) {
+            // `abortLaneChange` (or the twin's own abort of an orphaned shadow, below).
+            self.acts[v as usize].end = true;
+            if l.partner != NONE {
+                reset_partner(&mut lc.v[l.partner as usize]);
+            }
+            clear_signal(&mut lc.v[v as usize]);
+            return;
+        }
+        if !(l.kind == 1 && l.changing) {
+            return;
+        }
+        if a.drv != NONE && !a.end {
+            // It left its lane while changing (CityFlow: undefined, issue #171): the change
+            // is over and its shadow leaves when its own action is computed (after this
+            // vehicle's, in creation order).
+            lc.undefined += 1;
+            let p = l.partner as usize;
+            lc.v[p].orphan = true;
+            lc.v[p].partner = NONE;
+            reset_partner(&mut lc.v[v as usize]);
+            return;
+        }
+        let dt = self.cfg.dt;
+        let dir = l.send.map_or(0, |s| s.direction) as f64;
+        let target = l.send.map_or(NONE, |s| s.target);
+        let max_off = (self.net.lanes[target as usize].width + self.net.lanes[self.vs[v as usize].drv as usize].width) / 2.0;
+        // `max2double(0.2 * nextSpeed, 1)`.
+        let x = 0.2 * a.speed;
+        let side = if x > 1.0 { x } else { 1.0 };
+        let mut off = (l.offset + side * dt * dir).abs();
+        off = if off < max_off { off } else { max_off };
+        lc.v[v as usize].offset = off * dir;
+        if off >= max_off {
+            // `finishChanging`: the shadow becomes the vehicle.
+            let p = l.partner;
+            let pl = &mut lc.v[p as usize];
+            pl.kind = 0;
+            pl.offset = 0.0;
+            pl.partner = NONE;
+            lc.completed += 1;
+            let vl = &mut lc.v[v as usize];
+            vl.changing = false;
+            vl.finished = true;
+            vl.last_change = self.time();
+            vl.partner = NONE;
+            clear_signal(vl);
+            self.acts[v as usize].end = true;
+            if self.cfg.record_events {
+                self.id_slot.insert(self.aux[p as usize].id, p);
+            }
+            if !self.units.is_empty() {
+                self.units.reslot(self.aux[p as usize].id, p);
+            }
+        }
+    }
+
+    /// A vehicle leaves the network (`updateLocation`): whether CityFlow counts it as a
+    /// finished trip (`Some(true)`: a real one; `Some(false)`: a shadow, counted in the
+    /// average travel time only) or not at all (`None`: a completed change's old self).
+    pub(super) fn lc_leaving(&mut self, v: u32) -> Option<bool> {
+        let Some(lc) = self.lc.as_mut() else { return Some(true) };
+        let l = lc.v[v as usize];
+        if l.finished {
+            return None;
+        }
+        if l.kind == 1 && l.partner != NONE {
+            // Its route ended while changing: the shadow loses its partner (CityFlow: a
+            // dangling pointer) and stays a shadow until it leaves. (The same end of the
+            // same road ends both at once on these networks: then nothing is undefined.)
+            let p = l.partner as usize;
+            if !self.acts[p].end {
+                lc.undefined += 1;
+            }
+            lc.v[p].partner = NONE;
+            lc.v[v as usize].partner = NONE;
+        }
+        Some(l.kind != 2)
+    }
+
+    /// `Vehicle::clearSignal` for every running vehicle (after `updateAction`).
+    pub(super) fn lc_clear_signals(&mut self) {
+        let Some(lc) = self.lc.as_mut() else { return };
+        for (v, s) in self.vs.iter().enumerate() {
+            if s.running {
+                clear_signal(&mut lc.v[v]);
+            }
+        }
+    }
+
+    /// Lane changes that ended where CityFlow's behaviour is undefined (its issue #171;
+    /// the twin's handling is in `lanechange.rs`).
+    pub fn lane_changes_undefined(&self) -> u64 {
+        self.lc.as_ref().map_or(0, |lc| lc.undefined)
+    }
+
+    /// Lane changes completed so far (0 with lane changing off).
+    pub fn lane_changes_completed(&self) -> u64 {
+        self.lc.as_ref().map_or(0, |lc| lc.completed)
+    }
+
+    /// The number of vehicles changing lanes now.
+    pub fn lane_changes_in_progress(&self) -> usize {
+        self.lc.as_ref().map_or(0, |lc| self.vs.iter().enumerate().filter(|(v, s)| s.running && lc.v[*v].changing).count())
+    }
+
+    /// The road of a vehicle, for tests.
+    #[cfg(test)]
+    pub(crate) fn lc_road(&self, v: u32) -> city::ids::RoadId {
+        city::ids::RoadId(self.lane_road[self.vs[v as usize].drv as usize])
+    }
+}
+
+/// `LaneChange::planChange`.
+fn plan_change(l: &Lc, drv: u32) -> bool {
+    l.send.is_some_and(|s| s.target != NONE && s.target != drv) || l.changing
+}
+
+/// `LaneChange::clearSignal`.
+fn clear_signal(l: &mut Lc) {
+    l.target_leader = NONE;
+    l.target_follower = NONE;
+    l.last_dir = l.send.map_or(0, |s| s.direction);
+    if l.changing {
+        return;
+    }
+    l.send = None;
+    l.recv = NONE;
+}
+
+/// A real vehicle's change is over without completing (`abortChanging` on its partner).
+fn reset_partner(l: &mut Lc) {
+    l.changing = false;
+    l.kind = 0;
+    l.offset = 0.0;
+    l.partner = NONE;
+}
