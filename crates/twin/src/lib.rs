@@ -19,6 +19,10 @@
 //!   **obstacle** (crash, stalled vehicle, illegal parking, road works), a closed road
 //!   (flood) or a signal fault (dark, flashing). A **decoy** is a demand surge with no
 //!   incident. The **ground truth** is the list of incidents as CSV.
+//! - **Lane change** (CityFlow's `laneChange: true`, [`engine::SimConfig::lane_change`]): a
+//!   vehicle signals for an adjacent lane; when it may go, a **shadow** copy of it enters
+//!   the target lane and both move together until the change completes (the shadow
+//!   becomes the vehicle) or aborts (the shadow leaves).
 //! - **Unit**: a vehicle spawned on demand on a given route ([`Sim::spawn_vehicle`]), e.g. a
 //!   dispatched ambulance ([`engine::VehicleClass::Emergency`]), tracked to arrival.
 //! - **Reading**: what a virtual sensor reports ([`sensors::Reading`]); [`wire`] turns it
@@ -30,6 +34,8 @@
 //!   bit-identical results on every run, whatever the thread count.
 //! - Without incidents in effect and without spawned units, the engine takes exactly the
 //!   code paths it took before they existed: outputs stay bit-identical (fidelity test).
+//! - With lane changing off the engine takes none of its code paths (`Sim::lc` is
+//!   `None`); with it on, priorities and entry lanes come from CityFlow's `mt19937` stream.
 //! - Spawned units draw from their own random stream: spawning one never changes what the
 //!   scenario's flows draw.
 //! - Entities are addressed by `city`'s typed indices; maps whose iteration order

@@ -165,23 +165,41 @@ impl Sim {
         let chunks = n.div_ceil(ACT_CHUNK);
         self.movers.resize_with(chunks, Vec::new);
         self.live.resize_with(chunks, Vec::new);
-        let mut order: Vec<u32> = (0..n as u32).filter(|&v| self.vs[v as usize].running).collect();
+        let (mut order, mut set, mut skip) = {
+            let lc = self.lc.as_mut().expect("lane changing is on");
+            (std::mem::take(&mut lc.order), std::mem::take(&mut lc.set), std::mem::take(&mut lc.skip))
+        };
+        order.clear();
+        order.extend((0..n as u32).filter(|&v| self.vs[v as usize].running));
         if let Some(lc) = self.lc.as_ref() {
-            order.sort_by_key(|&v| lc.v[v as usize].seq);
+            order.sort_unstable_by_key(|&v| lc.v[v as usize].seq);
         }
-        // Per vehicle: the speed its partner set for it this step.
-        let mut set: Vec<Option<f64>> = vec![None; n];
+        // Per vehicle: the speed set for it this step (by itself or by its partner), and
+        // whether it is at rest reusing its last action (left out of the apply pass).
+        set.clear();
+        set.resize(n, None);
+        skip.clear();
+        skip.resize(n, false);
         for &v in &order {
+            let l = self.lc.as_ref().expect("on").v[v as usize];
+            let involved = l.kind != 0 || l.recv != NONE;
             let (mut act, mut next) = match set[v as usize] {
                 Some(sp) => (self.acts[v as usize], sp),
                 None => {
                     let gap = self.gap_of(v);
+                    if !involved && self.act_reusable(v, &self.acts[v as usize], gap) {
+                        // Nothing of lane changing touches it: as without lane changing.
+                        debug_assert_eq!(self.acts[v as usize], self.control(v, gap), "reused action of vehicle {v} differs");
+                        skip[v as usize] = self.acts[v as usize].speed.to_bits() == 0;
+                        set[v as usize] = Some(self.acts[v as usize].speed);
+                        continue;
+                    }
                     let mut act = self.act_init(v, gap);
                     let next = self.next_speed(v, gap, &mut act);
                     (act, next)
                 }
             };
-            let p = self.lc.as_ref().map_or(NONE, |lc| lc.v[v as usize].partner);
+            let p = l.partner;
             if p != NONE && set[p as usize].is_none() {
                 let gp = self.gap_of(p);
                 let mut pa = self.act_init(p, gp);
@@ -189,19 +207,26 @@ impl Sim {
                 // `min2double(nextSpeed, partnerSpeed)`.
                 next = if next < ps { next } else { ps };
                 set[p as usize] = Some(next);
+                pa.deps = Deps::Any;
                 self.acts[p as usize] = pa;
             }
             // Its own speed is set now too (`setSpeed`): its partner will not recompute it.
             set[v as usize] = Some(next);
             act = self.advance(v, next, act);
+            if involved {
+                // It yielded to a signal or moved with a partner: never reuse this action.
+                act.deps = Deps::Any;
+            }
             self.acts[v as usize] = act;
             self.lc_after_action(v);
         }
         for l in self.movers.iter_mut().chain(self.live.iter_mut()) {
             l.clear();
         }
-        order.sort_unstable();
-        for &v in &order {
+        for v in 0..n as u32 {
+            if !self.vs[v as usize].running || skip[v as usize] {
+                continue;
+            }
             let c = v as usize / ACT_CHUNK;
             self.live[c].push(v);
             let a = &self.acts[v as usize];
@@ -209,6 +234,8 @@ impl Sim {
                 self.movers[c].push(v);
             }
         }
+        let lc = self.lc.as_mut().expect("on");
+        (lc.order, lc.set, lc.skip) = (order, set, skip);
     }
 
     /// An action before the speed is known.

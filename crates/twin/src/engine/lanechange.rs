@@ -57,8 +57,6 @@ const MIN_REST_M: f64 = 30.0;
 /// Segment length: CityFlow's default vehicle (5 m + 2 m gap) times
 /// `MAX_NUM_CARS_ON_SEGMENT` (10).
 const SEGMENT_M: f64 = (5.0 + 2.0) * 10.0;
-/// `yieldSpeed`'s "no limit".
-const NO_YIELD: f64 = 100.0;
 
 /// A lane-change signal (`LaneChange::Signal`): the target lane (`NONE`: none), urgency
 /// and direction (1 outer, -1 inner, 0 none).
@@ -136,8 +134,12 @@ pub(crate) struct LcSim {
     road_segs: Vec<u32>,
     /// Per lane, its vehicles in segment-list order (segments from the last, each in
     /// its list order), rebuilt each step.
-    seg_order: Vec<Vec<u32>>,
+    pub seg_order: Vec<Vec<u32>>,
     buffer: Vec<u32>,
+    /// Scratch of the action phase (`get_action_lc`).
+    pub order: Vec<u32>,
+    pub set: Vec<Option<f64>>,
+    pub skip: Vec<bool>,
     /// Lane changes completed.
     pub completed: u64,
     /// Changes ended where CityFlow's behaviour is undefined (see the module docs).
@@ -171,6 +173,9 @@ impl LcSim {
             road_segs,
             seg_order: vec![Vec::new(); sim.n_lanes as usize],
             buffer: Vec::new(),
+            order: Vec::new(),
+            set: Vec::new(),
+            skip: Vec::new(),
             completed: 0,
             undefined: 0,
         }
@@ -257,7 +262,7 @@ impl Sim {
             lc.pending = pending;
             return;
         }
-        pending.sort_by_key(|&(f, _, _, seq)| (self.routes[self.route_off[f as usize] as usize].0, seq));
+        pending.sort_unstable_by_key(|&(f, _, _, seq)| (self.routes[self.route_off[f as usize] as usize].0, seq));
         for &(flow, t, prio, seq) in &pending {
             let route = self.route(flow);
             let road = self.net.road(route[0]);
@@ -295,7 +300,7 @@ impl Sim {
             }
         }
         let mut buffer = std::mem::take(&mut lc.buffer);
-        buffer.sort_by_key(|&v| lc.v[v as usize].seq);
+        buffer.sort_unstable_by_key(|&v| lc.v[v as usize].seq);
         let urgency = |v: &u32| lc.v[*v as usize].send.map_or(0, |s| s.urgency);
         if buffer.iter().all(|v| urgency(v) == urgency(&buffer[0])) {
             sort_all_equal(&mut buffer);
@@ -543,234 +548,6 @@ impl Sim {
         l.leader_gap >= safe_after && l.follower_gap >= safe_before
     }
 
-    /// `Engine::insertShadow`: a copy of `v` in its target lane, before its target follower.
-    fn insert_shadow(&mut self, lc: &mut LcSim, v: u32) {
-        let target = lc.v[v as usize].send.expect("signal").target;
-        let follower = lc.v[v as usize].target_follower;
-        let prio = lc.draw_priority();
-        let gap = self.cf_gap(v);
-        let mut veh = self.vs[v as usize];
-        veh.drv = target;
-        veh.next_drv = self.next_of(veh.flow, veh.route_pos, target);
-        veh.blocker = NONE;
-        veh.still = false;
-        veh.gap = gap;
-        let mut aux = self.aux[v as usize];
-        aux.priority = priority_key(prio);
-        let slot = self.alloc_slot(veh, aux);
-        let seq = lc.next_seq();
-        lc.init_slot(slot, prio, Some(seq));
-        let (seg, offset) = (lc.v[v as usize].seg, lc.v[v as usize].offset);
-        {
-            let sl = &mut lc.v[slot as usize];
-            sl.kind = 2;
-            sl.partner = v;
-            sl.seg = seg;
-            sl.offset = offset;
-        }
-        let vl = &mut lc.v[v as usize];
-        vl.kind = 1;
-        vl.partner = slot;
-        vl.changing = true;
-        self.q_insert_before(target, slot, follower);
-        // The segment list: after every vehicle of its segment further along.
-        let dis = self.vs[slot as usize].dis;
-        let order = &lc.seg_order[target as usize];
-        let mut at = order.iter().position(|&o| lc.v[o as usize].seg <= seg).unwrap_or(order.len());
-        while at < order.len() && lc.v[order[at] as usize].seg == seg && self.vs[order[at] as usize].dis > dis {
-            at += 1;
-        }
-        lc.seg_order[target as usize].insert(at, slot);
-        let st = &mut self.stats;
-        st.alive += 1;
-        st.running += 1;
-        st.alive_enter_sum += self.aux[slot as usize].enter_time;
-    }
-
-    /// Insert `v` into lane `lane`'s queue before vehicle `before` (`NONE`: at the back).
-    fn q_insert_before(&mut self, lane: u32, v: u32, before: u32) {
-        if before == NONE {
-            self.q_push(lane, v);
-            // `q_push` takes `v`'s current drivable as the one it comes from: it is already
-            // on `lane`, so the lane link it came off is its previous drivable's.
-            self.tail_from[lane as usize] = self.link_into(self.vs[v as usize].prev_drv, lane);
-            if self.head[lane as usize] == v {
-                self.head_next[lane as usize] = self.vs[v as usize].next_drv;
-            }
-            return;
-        }
-        let d = lane as usize;
-        // The vehicle in front of `before` in the queue (a front's `leader` is its look-ahead's).
-        let b = &self.vs[before as usize];
-        let ahead = if b.front { NONE } else { b.leader };
-        debug_assert!(if ahead == NONE { self.head[lane as usize] == before } else { self.vs[ahead as usize].behind == before });
-        {
-            let s = &mut self.vs[v as usize];
-            s.leader = ahead;
-            s.front = ahead == NONE;
-            s.behind = before;
-        }
-        let b = &mut self.vs[before as usize];
-        b.leader = v;
-        b.front = false;
-        if ahead == NONE {
-            self.head[d] = v;
-            self.head_next[d] = self.vs[v as usize].next_drv;
-        } else {
-            self.vs[ahead as usize].behind = v;
-        }
-        self.qlen[d] += 1;
-    }
-
-    /// Fronts look ahead again (CityFlow's `updateLeaderAndGap` after lane-change
-    /// scheduling); a front without a leader keeps its gap. No statistics.
-    fn refresh_leaders(&mut self) {
-        for d in self.occupied.range(0, self.head.len()).collect::<Vec<_>>() {
-            let h = self.head[d];
-            let (leader, gap) = self.find_leader(h);
-            let s = &mut self.vs[h as usize];
-            s.leader = leader;
-            s.front = true;
-            if leader != NONE {
-                s.gap = gap;
-            }
-            if d < self.n_lanes as usize {
-                self.head_next[d] = s.next_drv;
-            }
-        }
-    }
-
-    /// `SimpleLaneChange::yieldSpeed` of vehicle `v` (infinite: no say).
-    #[inline]
-    pub(super) fn yield_speed(&self, v: u32) -> f64 {
-        let Some(lc) = self.lc.as_ref() else { return f64::INFINITY };
-        let src = lc.v[v as usize].recv;
-        if src == NONE {
-            return NO_YIELD;
-        }
-        let sl = &lc.v[src as usize];
-        if v == sl.target_leader {
-            return NO_YIELD;
-        }
-        let safe = if sl.target_follower != NONE {
-            self.kin(sl.target_follower).min_brake_distance(self.vs[sl.target_follower as usize].speed)
-        } else {
-            0.0
-        };
-        let gap = sl.follower_gap - safe;
-        let s = &self.vs[v as usize];
-        let sk = self.kin(src);
-        let y = self.kin(v).no_collision_speed_max(self.vs[src as usize].speed, sk.p.max_neg_acc, s.speed, gap, self.cfg.dt, 0.0);
-        if y < 0.0 {
-            NO_YIELD
-        } else {
-            y
-        }
-    }
-
-    /// Right after vehicle `v`'s move is computed (`acts`): a shadow entering a lane link
-    /// aborts its change; a changing vehicle moves sideways and may complete it.
-    pub(super) fn lc_after_action(&mut self, v: u32) {
-        let Some(mut lc) = self.lc.take() else { return };
-        if lc.v[v as usize].kind != 0 {
-            self.lc_after_action_in(&mut lc, v);
-        }
-        self.lc = Some(lc);
-    }
-
-    fn lc_after_action_in(&mut self, lc: &mut LcSim, v: u32) {
-        let l = lc.v[v as usize];
-        let a = self.acts[v as usize];
-        if l.kind == 2 && ((a.drv != NONE && !a.end) || l.orphan) {
-            // `abortLaneChange` (or the twin's own abort of an orphaned shadow, below).
-            self.acts[v as usize].end = true;
-            if l.partner != NONE {
-                reset_partner(&mut lc.v[l.partner as usize]);
-            }
-            clear_signal(&mut lc.v[v as usize]);
-            return;
-        }
-        if !(l.kind == 1 && l.changing) {
-            return;
-        }
-        if a.drv != NONE && !a.end {
-            // It left its lane while changing (CityFlow: undefined, issue #171): the change
-            // is over and its shadow leaves when its own action is computed (after this
-            // vehicle's, in creation order).
-            lc.undefined += 1;
-            let p = l.partner as usize;
-            lc.v[p].orphan = true;
-            lc.v[p].partner = NONE;
-            reset_partner(&mut lc.v[v as usize]);
-            return;
-        }
-        let dt = self.cfg.dt;
-        let dir = l.send.map_or(0, |s| s.direction) as f64;
-        let target = l.send.map_or(NONE, |s| s.target);
-        let max_off = (self.net.lanes[target as usize].width + self.net.lanes[self.vs[v as usize].drv as usize].width) / 2.0;
-        // `max2double(0.2 * nextSpeed, 1)`.
-        let x = 0.2 * a.speed;
-        let side = if x > 1.0 { x } else { 1.0 };
-        let mut off = (l.offset + side * dt * dir).abs();
-        off = if off < max_off { off } else { max_off };
-        lc.v[v as usize].offset = off * dir;
-        if off >= max_off {
-            // `finishChanging`: the shadow becomes the vehicle.
-            let p = l.partner;
-            let pl = &mut lc.v[p as usize];
-            pl.kind = 0;
-            pl.offset = 0.0;
-            pl.partner = NONE;
-            lc.completed += 1;
-            let vl = &mut lc.v[v as usize];
-            vl.changing = false;
-            vl.finished = true;
-            vl.last_change = self.time();
-            vl.partner = NONE;
-            clear_signal(vl);
-            self.acts[v as usize].end = true;
-            if self.cfg.record_events {
-                self.id_slot.insert(self.aux[p as usize].id, p);
-            }
-            if !self.units.is_empty() {
-                self.units.reslot(self.aux[p as usize].id, p);
-            }
-        }
-    }
-
-    /// A vehicle leaves the network (`updateLocation`): whether CityFlow counts it as a
-    /// finished trip (`Some(true)`: a real one; `Some(false)`: a shadow, counted in the
-    /// average travel time only) or not at all (`None`: a completed change's old self).
-    pub(super) fn lc_leaving(&mut self, v: u32) -> Option<bool> {
-        let Some(lc) = self.lc.as_mut() else { return Some(true) };
-        let l = lc.v[v as usize];
-        if l.finished {
-            return None;
-        }
-        if l.kind == 1 && l.partner != NONE {
-            // Its route ended while changing: the shadow loses its partner (CityFlow: a
-            // dangling pointer) and stays a shadow until it leaves. (The same end of the
-            // same road ends both at once on these networks: then nothing is undefined.)
-            let p = l.partner as usize;
-            if !self.acts[p].end {
-                lc.undefined += 1;
-            }
-            lc.v[p].partner = NONE;
-            lc.v[v as usize].partner = NONE;
-        }
-        Some(l.kind != 2)
-    }
-
-    /// `Vehicle::clearSignal` for every running vehicle (after `updateAction`).
-    pub(super) fn lc_clear_signals(&mut self) {
-        let Some(lc) = self.lc.as_mut() else { return };
-        for (v, s) in self.vs.iter().enumerate() {
-            if s.running {
-                clear_signal(&mut lc.v[v]);
-            }
-        }
-    }
-
     /// Lane changes that ended where CityFlow's behaviour is undefined (its issue #171;
     /// the twin's handling is in `lanechange.rs`).
     pub fn lane_changes_undefined(&self) -> u64 {
@@ -800,7 +577,7 @@ fn plan_change(l: &Lc, drv: u32) -> bool {
 }
 
 /// `LaneChange::clearSignal`.
-fn clear_signal(l: &mut Lc) {
+pub(super) fn clear_signal(l: &mut Lc) {
     l.target_leader = NONE;
     l.target_follower = NONE;
     l.last_dir = l.send.map_or(0, |s| s.direction);
@@ -812,7 +589,7 @@ fn clear_signal(l: &mut Lc) {
 }
 
 /// A real vehicle's change is over without completing (`abortChanging` on its partner).
-fn reset_partner(l: &mut Lc) {
+pub(super) fn reset_partner(l: &mut Lc) {
     l.changing = false;
     l.kind = 0;
     l.offset = 0.0;

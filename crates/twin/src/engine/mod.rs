@@ -45,6 +45,7 @@ mod forecast;
 pub(crate) mod incidents;
 mod junction;
 mod lanechange;
+mod lanechange_run;
 pub(crate) mod model;
 mod observe;
 mod replay;
