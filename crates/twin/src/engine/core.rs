@@ -165,24 +165,25 @@ impl Sim {
         let chunks = n.div_ceil(ACT_CHUNK);
         self.movers.resize_with(chunks, Vec::new);
         self.live.resize_with(chunks, Vec::new);
-        let (mut order, mut set, mut skip) = {
-            let lc = self.lc.as_mut().expect("lane changing is on");
-            (std::mem::take(&mut lc.order), std::mem::take(&mut lc.set), std::mem::take(&mut lc.skip))
-        };
-        order.clear();
-        order.extend((0..n as u32).filter(|&v| self.vs[v as usize].running));
-        if let Some(lc) = self.lc.as_ref() {
-            order.sort_unstable_by_key(|&v| lc.v[v as usize].seq);
-        }
+        let aux = &self.aux;
+        let lc = self.lc.as_mut().expect("lane changing is on");
+        let order = lc.creation_order(|v| aux[v as usize].alive);
+        let (mut set, mut skip) = (std::mem::take(&mut lc.set), std::mem::take(&mut lc.skip));
         // Per vehicle: the speed set for it this step (by itself or by its partner), and
         // whether it is at rest reusing its last action (left out of the apply pass).
         set.clear();
         set.resize(n, None);
         skip.clear();
         skip.resize(n, false);
-        for &v in &order {
-            let l = self.lc.as_ref().expect("on").v[v as usize];
-            let involved = l.kind != 0 || l.recv != NONE;
+        for &(_, v) in &order {
+            if !self.vs[v as usize].running {
+                continue;
+            }
+            let (kind, partner) = {
+                let l = &self.lc.as_ref().expect("on").v[v as usize];
+                (l.kind, l.partner)
+            };
+            let involved = kind != 0 || self.lc.as_ref().expect("on").v[v as usize].recv != NONE;
             let (mut act, mut next) = match set[v as usize] {
                 Some(sp) => (self.acts[v as usize], sp),
                 None => {
@@ -199,7 +200,7 @@ impl Sim {
                     (act, next)
                 }
             };
-            let p = l.partner;
+            let p = partner;
             if p != NONE && set[p as usize].is_none() {
                 let gp = self.gap_of(p);
                 let mut pa = self.act_init(p, gp);
@@ -218,7 +219,9 @@ impl Sim {
                 act.deps = Deps::Any;
             }
             self.acts[v as usize] = act;
-            self.lc_after_action(v);
+            if kind != 0 {
+                self.lc_after_action(v);
+            }
         }
         for l in self.movers.iter_mut().chain(self.live.iter_mut()) {
             l.clear();

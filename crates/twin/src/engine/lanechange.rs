@@ -136,8 +136,12 @@ pub(crate) struct LcSim {
     /// its list order), rebuilt each step.
     pub seg_order: Vec<Vec<u32>>,
     buffer: Vec<u32>,
+    /// Every vehicle as `(seq, slot)` in creation order (entries of freed slots are
+    /// dropped lazily: an entry is current while its slot's `seq` matches), and the ones
+    /// created since the last action phase.
+    pub order: Vec<(u64, u32)>,
+    pub fresh: Vec<(u64, u32)>,
     /// Scratch of the action phase (`get_action_lc`).
-    pub order: Vec<u32>,
     pub set: Vec<Option<f64>>,
     pub skip: Vec<bool>,
     /// Lane changes completed.
@@ -174,6 +178,7 @@ impl LcSim {
             seg_order: vec![Vec::new(); sim.n_lanes as usize],
             buffer: Vec::new(),
             order: Vec::new(),
+            fresh: Vec::new(),
             set: Vec::new(),
             skip: Vec::new(),
             completed: 0,
@@ -199,6 +204,7 @@ impl LcSim {
         let seq = seq.unwrap_or_else(|| self.next_seq());
         self.v[slot as usize] = Lc::new(seq, prio);
         self.prios.insert(prio);
+        self.fresh.push((seq, slot));
     }
 
     /// A drawn priority is taken from now on (CityFlow adds the vehicle to its pool at once).
@@ -217,8 +223,28 @@ impl LcSim {
         }
     }
 
+    /// The vehicles in creation order, with the ones created since the last call and
+    /// without the ones gone (`alive`: whether a slot holds a vehicle).
+    pub fn creation_order(&mut self, alive: impl Fn(u32) -> bool) -> Vec<(u64, u32)> {
+        let mut order = std::mem::take(&mut self.order);
+        // Everything created since is newer than everything before.
+        self.fresh.sort_unstable();
+        order.append(&mut self.fresh);
+        let v = &self.v;
+        order.retain(|&(seq, slot)| v.get(slot as usize).is_some_and(|l| l.seq == seq) && alive(slot));
+        order
+    }
+
     /// Slots were renumbered: `order[i]` is the old slot of new slot `i`, `new_of` the map.
     pub fn remap(&mut self, order: &[u32], new_of: &[u32], live: usize) {
+        for list in [&mut self.order, &mut self.fresh] {
+            list.retain(|&(seq, slot)| {
+                (slot as usize) < new_of.len() && new_of[slot as usize] != NONE && self.v.get(slot as usize).is_some_and(|l| l.seq == seq)
+            });
+            for e in list.iter_mut() {
+                e.1 = new_of[e.1 as usize];
+            }
+        }
         let old = std::mem::take(&mut self.v);
         let remap = |v: u32| if v == NONE || v as usize >= new_of.len() { NONE } else { new_of[v as usize] };
         self.v = order[..live]
@@ -276,7 +302,9 @@ impl Sim {
             let draw = self.lc.as_mut().expect("on").rng.next_u32();
             let lane = lanes[(draw as usize) % lanes.len()];
             let slot = self.insert_vehicle(flow, t, lane, priority_key(prio), false);
-            self.lc.as_mut().expect("on").v[slot as usize].seq = seq;
+            let lc = self.lc.as_mut().expect("on");
+            lc.v[slot as usize].seq = seq;
+            lc.fresh.last_mut().expect("just pushed").0 = seq;
         }
         pending.clear();
         self.lc.as_mut().expect("on").pending = pending;

@@ -92,7 +92,9 @@ impl Sim {
     /// Fronts look ahead again (CityFlow's `updateLeaderAndGap` after lane-change
     /// scheduling); a front without a leader keeps its gap. No statistics.
     pub(super) fn refresh_leaders(&mut self) {
-        for d in self.occupied.range(0, self.head.len()).collect::<Vec<_>>() {
+        let mut next = 0;
+        while let Some(d) = self.occupied.first_from(next) {
+            next = d + 1;
             let h = self.head[d];
             let (leader, gap) = self.find_leader(h);
             let s = &mut self.vs[h as usize];
