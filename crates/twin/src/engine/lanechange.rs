@@ -135,6 +135,10 @@ pub(crate) struct LcSim {
     /// Per lane, its vehicles in segment-list order (segments from the last, each in
     /// its list order), rebuilt each step.
     pub seg_order: Vec<Vec<u32>>,
+    /// Per lane, the step its segments were last built in (they are built on first use
+    /// in a step, before any shadow enters the lane, so as `initSegments` at the step's
+    /// start would have built them).
+    seg_stamp: Vec<u64>,
     buffer: Vec<u32>,
     /// Every vehicle as `(seq, slot)` in creation order (entries of freed slots are
     /// dropped lazily: an entry is current while its slot's `seq` matches), and the ones
@@ -176,6 +180,7 @@ impl LcSim {
             pending: Vec::new(),
             road_segs,
             seg_order: vec![Vec::new(); sim.n_lanes as usize],
+            seg_stamp: vec![u64::MAX; sim.n_lanes as usize],
             buffer: Vec::new(),
             order: Vec::new(),
             fresh: Vec::new(),
@@ -239,7 +244,9 @@ impl LcSim {
     pub fn remap(&mut self, order: &[u32], new_of: &[u32], live: usize) {
         for list in [&mut self.order, &mut self.fresh] {
             list.retain(|&(seq, slot)| {
-                (slot as usize) < new_of.len() && new_of[slot as usize] != NONE && self.v.get(slot as usize).is_some_and(|l| l.seq == seq)
+                (slot as usize) < new_of.len()
+                    && new_of[slot as usize] != NONE
+                    && self.v.get(slot as usize).is_some_and(|l| l.seq == seq)
             });
             for e in list.iter_mut() {
                 e.1 = new_of[e.1 as usize];
@@ -314,7 +321,6 @@ impl Sim {
     /// leader update that follows them in CityFlow's `nextStep`.
     pub(super) fn lc_plan(&mut self) {
         let Some(mut lc) = self.lc.take() else { return };
-        self.init_segments(&mut lc);
         // Signals, for every real running vehicle (the order does not matter).
         let now = self.time();
         lc.buffer.clear();
@@ -328,6 +334,13 @@ impl Sim {
             }
         }
         let mut buffer = std::mem::take(&mut lc.buffer);
+        // Every lane the scheduling reads gets its segments before any shadow enters one.
+        for &v in &buffer {
+            self.ensure_segments(&mut lc, self.vs[v as usize].drv);
+            if let Some(sig) = lc.v[v as usize].send {
+                self.ensure_segments(&mut lc, sig.target);
+            }
+        }
         buffer.sort_unstable_by_key(|&v| lc.v[v as usize].seq);
         let urgency = |v: &u32| lc.v[*v as usize].send.map_or(0, |s| s.urgency);
         if buffer.iter().all(|v| urgency(v) == urgency(&buffer[0])) {
@@ -360,24 +373,27 @@ impl Sim {
         self.refresh_leaders();
     }
 
-    /// `Lane::initSegments` for every occupied lane: each vehicle's segment, and each
-    /// lane's vehicles in segment-list order.
-    fn init_segments(&self, lc: &mut LcSim) {
-        for l in 0..self.n_lanes as usize {
-            lc.seg_order[l].clear();
+    /// `Lane::initSegments` of lane `l` (a lane or nothing), once per step: each vehicle's
+    /// segment, and the lane's vehicles in segment-list order.
+    pub(super) fn ensure_segments(&self, lc: &mut LcSim, l: u32) {
+        if l == NONE || self.is_link(l) || lc.seg_stamp[l as usize] == self.step {
+            return;
         }
-        for l in self.occupied.range(0, self.n_lanes as usize) {
-            let n = lc.road_segs[self.lane_road[l] as usize];
-            let len = self.drvs[l].len;
-            let mut i = n - 1;
-            for v in self.queue(l) {
-                let dis = self.vs[v as usize].dis;
-                while i > 0 && dis < i as f64 * len / n as f64 {
-                    i -= 1;
-                }
-                lc.v[v as usize].seg = i;
-                lc.seg_order[l].push(v);
+        let l = l as usize;
+        lc.seg_stamp[l] = self.step;
+        lc.seg_order[l].clear();
+        let n = lc.road_segs[self.lane_road[l] as usize];
+        let len = self.drvs[l].len;
+        let mut i = n - 1;
+        let mut start = i as f64 * len / n as f64;
+        for v in self.queue(l) {
+            let dis = self.vs[v as usize].dis;
+            while i > 0 && dis < start {
+                i -= 1;
+                start = i as f64 * len / n as f64;
             }
+            lc.v[v as usize].seg = i;
+            lc.seg_order[l].push(v);
         }
     }
 
@@ -432,11 +448,13 @@ impl Sim {
             if len - s.dis < MIN_REST_M || gap > expected || gap < 1.5 * k.p.length {
                 full = false;
             } else {
+                self.ensure_segments(lc, cur);
                 let last_road = s.route_pos as usize + 1 == self.route(s.flow).len();
                 let cur_est = gap;
                 let mut outer_est = 0.0;
                 let outer = self.side_lane(cur, 1);
                 if outer != NONE && (last_road || self.next_of(s.flow, s.route_pos, outer) != NONE) {
+                    self.ensure_segments(lc, outer);
                     outer_est = self.estimate_gap(lc, v, outer);
                     if outer_est > cur_est + k.p.length {
                         sig.target = outer;
@@ -444,6 +462,7 @@ impl Sim {
                 }
                 let inner = self.side_lane(cur, -1);
                 if inner != NONE && (last_road || self.next_of(s.flow, s.route_pos, inner) != NONE) {
+                    self.ensure_segments(lc, inner);
                     let inner_est = self.estimate_gap(lc, v, inner);
                     if inner_est > cur_est + k.p.length && inner_est > outer_est {
                         sig.target = inner;
@@ -472,12 +491,13 @@ impl Sim {
     /// not blocked there and from which its route continues, whatever its gap to its
     /// leader and however close the lane's end. The usual rules then apply: it changes
     /// only when it received no other signal and the gaps are safe.
-    fn blocked_lane_signal(&self, lc: &LcSim, v: u32) -> Option<Signal> {
+    fn blocked_lane_signal(&self, lc: &mut LcSim, v: u32) -> Option<Signal> {
         let s = &self.vs[v as usize];
         if self.is_link(s.drv) || self.inc.lane_blocks.is_empty() {
             return None;
         }
         let back = self.block_ahead_of(s.drv, s.dis, v)?;
+        self.ensure_segments(lc, s.drv);
         let last_road = s.route_pos as usize + 1 == self.route(s.flow).len();
         let mut best: Option<(f64, u32, i8)> = None;
         for dir in [1i8, -1] {
@@ -489,6 +509,7 @@ impl Sim {
             if self.block_ahead_of(lane, s.dis, NONE).is_some_and(|b| b <= back + self.kin(v).p.length) {
                 continue;
             }
+            self.ensure_segments(lc, lane);
             let est = self.estimate_gap(lc, v, lane);
             if best.is_none_or(|b| est > b.0) {
                 best = Some((est, lane, dir));
