@@ -38,6 +38,9 @@ CREATE INDEX IF NOT EXISTS agg_bucket ON agg (res, bucket);
 CREATE TABLE IF NOT EXISTS snapshots (
     time REAL PRIMARY KEY, delay_index REAL, tpi REAL NOT NULL, mean_speed REAL, congested_share REAL NOT NULL,
     roads BLOB NOT NULL);
+-- The KPI columns alone, so a history window reads this index and not the rows with
+-- their per-road blobs (one page per snapshot). Additive, as above.
+CREATE INDEX IF NOT EXISTS snapshots_kpi ON snapshots (time, mean_speed, delay_index, tpi);
 CREATE TABLE IF NOT EXISTS area_snapshots (
     area TEXT NOT NULL, time REAL NOT NULL, delay_index REAL, tpi REAL NOT NULL, mean_speed REAL,
     congested_share REAL NOT NULL, PRIMARY KEY (area, time)) WITHOUT ROWID;
