@@ -48,7 +48,7 @@ impl Client {
     pub fn request(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> std::io::Result<Reply> {
         match self.request_once(method, path, body) {
             Err(e) if method == "GET" && is_closed(&e) => {
-                *self = Client::connect(self.addr)?;
+                *self = Client::connect(self.addr)?.with_token(self.token.take());
                 self.request_once(method, path, body)
             }
             r => r,
