@@ -51,6 +51,10 @@ pub struct BenchArgs {
     /// Service token for --api (`citybrain demo` prints them); default `$CITYBRAIN_TOKEN`.
     #[arg(long)]
     pub token: Option<String>,
+    /// Token for the API phase's reads (live state, history, the controller event log,
+    /// rejected records) when the ingest token may not read them all; default `--token`.
+    #[arg(long)]
+    pub read_token: Option<String>,
     /// Time the authorisation path in-process (credential to caller, decision, audit)
     /// instead: N requests per case, percentiles reported.
     #[arg(long)]
@@ -106,6 +110,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             clients: args.clients,
             rate: args.rate,
             token: args.token.clone().or_else(|| std::env::var("CITYBRAIN_TOKEN").ok()),
+            read_token: args.read_token.clone(),
         });
     }
     let data = scenario::data_dir(args.data.as_deref())?;

@@ -24,6 +24,8 @@ pub struct LoadArgs {
     pub rate: f64,
     /// Service token to post and read with (a brain with governance refuses the public).
     pub token: Option<String>,
+    /// Token for the API phase's readers; `token` when absent.
+    pub read_token: Option<String>,
 }
 
 fn addr_of(url: &str) -> Result<SocketAddr> {
@@ -172,6 +174,7 @@ pub fn run(a: &LoadArgs) -> Result<()> {
             bail!("filling /rejected answered {}", r.status);
         }
     }
+    let reader_token = a.read_token.clone().or_else(|| a.token.clone());
     // The heavy readers run for the whole phase, back to back.
     let signals: serde_json::Value = serde_json::from_str(&c.get("/api/v1/signals")?.body)?;
     let heavy_paths = vec![
@@ -185,7 +188,7 @@ pub fn run(a: &LoadArgs) -> Result<()> {
         .into_iter()
         .map(|path| {
             let seconds = a.seconds;
-            let token = a.token.clone();
+            let token = reader_token.clone();
             std::thread::spawn(move || -> Result<(String, Vec<f64>, u64)> {
                 let mut c = Client::connect(addr)?.with_token(token);
                 let start = Instant::now();
@@ -207,7 +210,7 @@ pub fn run(a: &LoadArgs) -> Result<()> {
     for k in 0..a.clients {
         let paths = paths.clone();
         let seconds = a.seconds;
-        let token = a.token.clone();
+        let token = reader_token.clone();
         handles.push(std::thread::spawn(move || -> Result<(Vec<f64>, Vec<f64>)> {
             let mut c = Client::connect(addr)?.with_token(token);
             let (mut st, mut hi) = (Vec::new(), Vec::new());

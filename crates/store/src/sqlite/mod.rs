@@ -4,6 +4,7 @@
 mod read;
 mod schema;
 
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, RwLock};
@@ -241,8 +242,21 @@ fn upsert_cells(tx: &rusqlite::Transaction, cells: &Cells) -> Res<()> {
          ON CONFLICT (road, res, bucket) DO UPDATE SET speed_sum = speed_sum + excluded.speed_sum,
          speed_n = speed_n + excluded.speed_n, count = count + excluded.count",
     )?;
+    // The city's vehicle count per bucket, kept beside the road cells so that a city
+    // history reads one row per bucket instead of summing every road's.
+    let mut city: BTreeMap<(i64, i64), i64> = BTreeMap::new();
     for (road, res, bucket, c) in cells.iter() {
         st.execute(params![road, res, bucket, c.speed_sum, c.speed_n, c.count])?;
+        if c.count != 0 {
+            *city.entry((res, (bucket / res as f64).round() as i64)).or_default() += c.count;
+        }
+    }
+    let mut st = tx.prepare_cached(
+        "INSERT INTO agg_city (res, bucket, count) VALUES (?1, ?2, ?3)
+         ON CONFLICT (res, bucket) DO UPDATE SET count = count + excluded.count",
+    )?;
+    for ((res, idx), count) in city {
+        st.execute(params![res, (idx * res) as f64, count])?;
     }
     Ok(())
 }
@@ -393,6 +407,9 @@ impl Store for SqliteStore {
             let r = &self.retention;
             let snapshots = del("DELETE FROM snapshots WHERE time < ?1", r.snapshots_s)?;
             del("DELETE FROM area_snapshots WHERE time < ?1", r.snapshots_s)?;
+            // The city totals follow the road cells (not counted: they are sums of them).
+            del("DELETE FROM agg_city WHERE res = 60 AND bucket < ?1", r.minute_s)?;
+            del("DELETE FROM agg_city WHERE res = 900 AND bucket < ?1", r.quarter_s)?;
             let raw = match r.raw_s {
                 Some(k) => prune_raw(&tx, now - k)?,
                 None => 0,

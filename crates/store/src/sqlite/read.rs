@@ -92,7 +92,7 @@ pub(super) fn history(
             if let (Scope::City, Some(s)) = (area_or_city, sec) {
                 // City vehicle counts: sum of the road aggregates per bucket.
                 let mut st = c.prepare_cached(
-                    "SELECT bucket, SUM(count) FROM agg WHERE res = ?1 AND bucket >= ?2 AND bucket < ?3 GROUP BY bucket",
+                    "SELECT bucket, count FROM agg_city WHERE res = ?1 AND bucket >= ?2 AND bucket < ?3",
                 )?;
                 let counts: HashMap<i64, i64> = st
                     .query_map(params![s as i64, from, to], |r| {

@@ -32,9 +32,12 @@ CREATE TABLE IF NOT EXISTS agg (
     road INTEGER NOT NULL, res INTEGER NOT NULL, bucket REAL NOT NULL,
     speed_sum REAL NOT NULL DEFAULT 0, speed_n INTEGER NOT NULL DEFAULT 0, count INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (road, res, bucket)) WITHOUT ROWID;
--- The city history sums every road's bucket: without this it scans all of `agg`, which
--- grows with the retention window (about 120k rows a day for 80 roads). Additive, as above.
-CREATE INDEX IF NOT EXISTS agg_bucket ON agg (res, bucket);
+-- The city's vehicle count per bucket (the sum of `agg.count` over roads), written with
+-- the road cells: a city history reads one row per bucket. Additive: a version-3 file
+-- without it gains it, filled from `agg`, when opened (see `prepare`).
+CREATE TABLE IF NOT EXISTS agg_city (
+    res INTEGER NOT NULL, bucket REAL NOT NULL, count INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (res, bucket)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshots (
     time REAL PRIMARY KEY, delay_index REAL, tpi REAL NOT NULL, mean_speed REAL, congested_share REAL NOT NULL,
     roads BLOB NOT NULL);
@@ -68,7 +71,17 @@ pub(super) fn prepare(conn: &mut Connection, path: &str, net: &Network) -> Resul
             tx.execute_batch(SCHEMA)?;
             tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?1)", [SCHEMA_VERSION])?;
         }
-        Some(SCHEMA_VERSION) => tx.execute_batch(SCHEMA)?,
+        Some(SCHEMA_VERSION) => {
+            let had_city: bool = tx.query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'agg_city'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? > 0;
+            tx.execute_batch(SCHEMA)?;
+            if !had_city {
+                fill_agg_city(&tx)?;
+            }
+        }
         Some("2") => migrate_v2(&tx, path, net)?,
         Some(v) => {
             return Err(match v.parse::<u32>() {
@@ -105,6 +118,15 @@ fn register<'a>(tx: &Transaction, table: &str, names: impl Iterator<Item = &'a s
         out.push(id);
     }
     Ok(out)
+}
+
+/// Fill `agg_city` from the road cells (a version-3 file written before the table existed).
+fn fill_agg_city(tx: &Transaction) -> Result<(), Ex> {
+    tx.execute(
+        "INSERT INTO agg_city (res, bucket, count) SELECT res, bucket, SUM(count) FROM agg GROUP BY res, bucket",
+        [],
+    )?;
+    Ok(())
 }
 
 fn max_of(tx: &Transaction, sql: &str) -> Result<Option<i64>, Ex> {
@@ -189,6 +211,7 @@ fn migrate_v2(tx: &Transaction, path: &str, net: &Network) -> Result<(), Ex> {
         }
     }
     tx.execute_batch(SCHEMA)?;
+    fill_agg_city(tx)?;
     tx.execute("UPDATE meta SET value = ?1 WHERE key = 'schema'", [SCHEMA_VERSION])?;
     Ok(())
 }
