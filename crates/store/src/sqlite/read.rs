@@ -90,10 +90,9 @@ pub(super) fn history(
                 }
             };
             if let (Scope::City, Some(s)) = (area_or_city, sec) {
-                // City vehicle counts: sum of the road aggregates per bucket.
-                let mut st = c.prepare_cached(
-                    "SELECT bucket, count FROM agg_city WHERE res = ?1 AND bucket >= ?2 AND bucket < ?3",
-                )?;
+                // City vehicle counts per bucket (agg_city: the sum over roads, kept at write).
+                let mut st =
+                    c.prepare_cached("SELECT bucket, count FROM agg_city WHERE res = ?1 AND bucket >= ?2 AND bucket < ?3")?;
                 let counts: HashMap<i64, i64> = st
                     .query_map(params![s as i64, from, to], |r| {
                         Ok(((r.get::<_, f64>(0)? / s).round() as i64, r.get::<_, i64>(1)?))

@@ -72,11 +72,10 @@ pub(super) fn prepare(conn: &mut Connection, path: &str, net: &Network) -> Resul
             tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?1)", [SCHEMA_VERSION])?;
         }
         Some(SCHEMA_VERSION) => {
-            let had_city: bool = tx.query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'agg_city'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )? > 0;
+            let had_city: bool =
+                tx.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'agg_city'", [], |r| {
+                    r.get::<_, i64>(0)
+                })? > 0;
             tx.execute_batch(SCHEMA)?;
             if !had_city {
                 fill_agg_city(&tx)?;
@@ -122,10 +121,7 @@ fn register<'a>(tx: &Transaction, table: &str, names: impl Iterator<Item = &'a s
 
 /// Fill `agg_city` from the road cells (a version-3 file written before the table existed).
 fn fill_agg_city(tx: &Transaction) -> Result<(), Ex> {
-    tx.execute(
-        "INSERT INTO agg_city (res, bucket, count) SELECT res, bucket, SUM(count) FROM agg GROUP BY res, bucket",
-        [],
-    )?;
+    tx.execute("INSERT INTO agg_city (res, bucket, count) SELECT res, bucket, SUM(count) FROM agg GROUP BY res, bucket", [])?;
     Ok(())
 }
 
