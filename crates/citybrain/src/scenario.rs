@@ -111,6 +111,28 @@ fn load_sumo(roadnet: &Path, flow: Option<&Path>) -> Result<(twin::NetworkSpec, 
     Ok((spec, Scenario { network, demand }))
 }
 
+/// The jam-resolution time for a run (`SimConfig::teleport_after`): `flag` if given (0 or
+/// less: off); otherwise SUMO's 300 s for SUMO input, or a `.sumocfg`'s
+/// `time-to-teleport`; off for CityFlow and CBEngine files.
+pub fn teleport_after(args: &ScenarioArgs, flag: Option<f64>) -> Result<Option<f64>> {
+    let on = |t: f64| (t > 0.0).then_some(t);
+    if let Some(t) = flag {
+        anyhow::ensure!(t.is_finite(), "--time-to-teleport must be a number of seconds, got {t}");
+        return Ok(on(t));
+    }
+    if args.format.unwrap_or_else(|| Format::detect(&args.roadnet)) != Format::Sumo {
+        return Ok(None);
+    }
+    if args.roadnet.extension().is_some_and(|e| e == "sumocfg") {
+        let cfg = twin::import::sumo::parse_config(&read(&args.roadnet)?, &args.roadnet.display().to_string())
+            .map_err(anyhow::Error::msg)?;
+        if let Some(t) = cfg.time_to_teleport {
+            return Ok(on(t));
+        }
+    }
+    Ok(Some(twin::engine::SUMO_TIME_TO_TELEPORT))
+}
+
 /// Read and import a roadnet file in `format`.
 fn parse_network(roadnet: &Path, format: Format) -> Result<(twin::NetworkSpec, twin::Network)> {
     use twin::import::{cbengine, cityflow, sumo};

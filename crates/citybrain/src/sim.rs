@@ -51,6 +51,12 @@ pub struct SimArgs {
     /// CityFlow's lane changing (its `laneChange: true`).
     #[arg(long)]
     pub lane_change: bool,
+    /// Jam resolution: a lane's front vehicle standing this many seconds jumps to the next
+    /// lane of its route, counted as a teleport (SUMO's time-to-teleport). Default: 300 for
+    /// SUMO input (or the .sumocfg's value), off for CityFlow and CBEngine files, so
+    /// CityFlow runs stay exact. 0 or less: off.
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
+    pub time_to_teleport: Option<f64>,
 }
 
 /// Incidents to inject (issue 16): from a file, drawn at random, or both.
@@ -126,8 +132,15 @@ pub fn run(args: &SimArgs) -> Result<()> {
         scenario::write_cityflow(dir, &spec, &scenario)?;
     }
     drop(spec);
-    let cfg =
-        SimConfig { dt: args.dt, seed: args.seed, threads: args.threads, lane_change: args.lane_change, ..Default::default() };
+    let teleport_after = scenario::teleport_after(&args.scenario, args.time_to_teleport)?;
+    let cfg = SimConfig {
+        dt: args.dt,
+        seed: args.seed,
+        threads: args.threads,
+        lane_change: args.lane_change,
+        teleport_after,
+        ..Default::default()
+    };
     let mut ctl = match &args.controller {
         Some(name) => Some(crate::control::sim_controller(name, args.protocol, &scenario, args.steps)?),
         None => None,
@@ -214,6 +227,7 @@ pub fn print_report(r: &SimReport, json: bool) {
             "load_s": r.load_s,
             "run_s": r.run_s,
             "vehicle_updates": m.vehicle_updates,
+            "teleports": m.teleports,
             "vehicle_updates_per_s": ups,
             "peak_rss_bytes": scenario::peak_rss_bytes(),
         });
@@ -222,6 +236,7 @@ pub fn print_report(r: &SimReport, json: bool) {
         println!("simulated {} steps ({:.0} s)", r.steps, m.time_s);
         println!("average travel time  {:.2} s", m.average_travel_time_s);
         println!("throughput           {} of {} vehicles", m.throughput, m.vehicles_created);
+        println!("teleports            {}", m.teleports);
         println!(
             "mean delay           {:.1} s, {:.2} stops/vehicle, {:.2} m/s average speed",
             m.mean_delay_s, m.stops_per_vehicle, m.average_speed_mps

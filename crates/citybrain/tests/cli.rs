@@ -66,6 +66,9 @@ fn sumo_files_are_detected_and_run() {
     let d = data.join("sumo/hangzhou_4x4");
     let v = sim_json(&d.join("hangzhou_4x4.net.xml"), &d.join("hangzhou_4x4.rou.xml"), &[]);
     assert!(v["vehicles_created"].as_u64().unwrap() > 400, "{v}");
+    assert!(v["teleports"].is_u64(), "SUMO input runs with jam resolution and reports it: {v}");
+    let off = sim_json(&d.join("hangzhou_4x4.net.xml"), &d.join("hangzhou_4x4.rou.xml"), &["--time-to-teleport", "0"]);
+    assert_eq!(off["teleports"], 0, "{off}");
 }
 
 #[test]

@@ -25,6 +25,9 @@
 //!   becomes the vehicle) or aborts (the shadow leaves).
 //! - **Unit**: a vehicle spawned on demand on a given route ([`Sim::spawn_vehicle`]), e.g. a
 //!   dispatched ambulance ([`engine::VehicleClass::Emergency`]), tracked to arrival.
+//! - **Teleport** (jam resolution, SUMO's `time-to-teleport`): a lane's front vehicle that
+//!   has stood longer than [`SimConfig::teleport_after`] jumps to the next lane of its
+//!   route and is counted ([`Metrics::teleports`]); off unless configured.
 //! - **Reading**: what a virtual sensor reports ([`sensors::Reading`]); [`wire`] turns it
 //!   into the record a real device would send.
 //!
@@ -36,6 +39,8 @@
 //!   code paths it took before they existed: outputs stay bit-identical (fidelity test).
 //! - With lane changing off the engine takes none of its code paths (`Sim::lc` is
 //!   `None`); with it on, priorities and entry lanes come from CityFlow's `mt19937` stream.
+//! - With `teleport_after` unset (the default) the engine runs no jam-resolution code:
+//!   CityFlow runs stay bit-identical.
 //! - Spawned units draw from their own random stream: spawning one never changes what the
 //!   scenario's flows draw.
 //! - Entities are addressed by `city`'s typed indices; maps whose iteration order

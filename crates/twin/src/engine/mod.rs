@@ -50,6 +50,7 @@ pub(crate) mod model;
 mod observe;
 mod replay;
 mod signals;
+mod teleport;
 pub(crate) mod units;
 
 use std::collections::VecDeque;
@@ -67,6 +68,7 @@ use model::Kin;
 pub use observe::{LaneStats, Metrics, SeriesPoint, SimEvent, VehicleView};
 pub use replay::roadnet_log;
 use signals::Light;
+pub use teleport::SUMO_TIME_TO_TELEPORT;
 pub use units::{SpawnError, Tracked, TripState, VehicleClass};
 
 /// "No vehicle / no drivable".
@@ -92,11 +94,22 @@ pub struct SimConfig {
     /// CityFlow's lane changing (its `laneChange: true`, see `lanechange.rs`). Off, the
     /// engine takes none of its code paths.
     pub lane_change: bool,
+    /// Jam resolution: a lane's front vehicle standing this long jumps to the next lane
+    /// of its route (SUMO's `time-to-teleport`; see `teleport`). `None`: never (CityFlow).
+    pub teleport_after: Option<f64>,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
-        SimConfig { dt: 1.0, seed: 0, threads: 1, record_events: false, series_interval: 60.0, lane_change: false }
+        SimConfig {
+            dt: 1.0,
+            seed: 0,
+            threads: 1,
+            record_events: false,
+            series_interval: 60.0,
+            lane_change: false,
+            teleport_after: None,
+        }
     }
 }
 
@@ -324,6 +337,7 @@ pub struct Sim {
     pub(crate) units: units::Units,
     /// Lane changing, when on.
     pub(crate) lc: Option<Box<lanechange::LcSim>>,
+    pub(crate) tele: teleport::Teleports,
 }
 
 impl Sim {
@@ -463,6 +477,7 @@ impl Sim {
             inc: Default::default(),
             units: units::Units::new(cfg.seed),
             lc: None,
+            tele: Default::default(),
             net,
             cfg,
         };
@@ -480,6 +495,9 @@ impl Sim {
         }
         if self.step > 0 && self.step.is_multiple_of(compact::COMPACT_EVERY) {
             self.compact();
+        }
+        if self.cfg.teleport_after.is_some() {
+            self.resolve_jams();
         }
         self.release_flows();
         if self.lc.is_some() {

@@ -81,6 +81,8 @@ pub struct Metrics {
     pub average_speed_mps: f64,
     /// Vehicle updates performed (one vehicle advanced one step).
     pub vehicle_updates: u64,
+    /// Vehicles moved past a jam (`SimConfig::teleport_after`); 0 when that is off.
+    pub teleports: u64,
 }
 
 /// Per-lane observation at the current time.
@@ -188,6 +190,7 @@ impl Sim {
                 0.0
             },
             vehicle_updates: s.vehicle_updates,
+            teleports: self.tele.count,
         }
     }
 
