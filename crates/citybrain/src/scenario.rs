@@ -41,6 +41,11 @@ pub struct ScenarioArgs {
 }
 
 impl ScenarioArgs {
+    /// Whether the input is SUMO's (given or guessed format).
+    pub fn is_sumo(&self) -> bool {
+        self.format.unwrap_or_else(|| Format::detect(&self.roadnet)) == Format::Sumo
+    }
+
     pub fn load(&self) -> Result<Scenario> {
         load_with_spec(&self.roadnet, self.flow.as_deref(), self.format).map(|(_, s)| s)
     }

@@ -48,7 +48,7 @@ pub struct SimArgs {
     pub protocol: crate::control::ProtocolArg,
     #[command(flatten)]
     pub incidents: IncidentArgs,
-    /// CityFlow's lane changing (its `laneChange: true`).
+    /// CityFlow's lane changing (its `laneChange: true`); always on for SUMO input.
     #[arg(long)]
     pub lane_change: bool,
     /// Jam resolution: a lane's front vehicle standing this many seconds jumps to the next
@@ -137,7 +137,8 @@ pub fn run(args: &SimArgs) -> Result<()> {
         dt: args.dt,
         seed: args.seed,
         threads: args.threads,
-        lane_change: args.lane_change,
+        // SUMO's vehicles change lanes to follow their routes: SUMO input always runs with it.
+        lane_change: args.lane_change || args.scenario.is_sumo(),
         teleport_after,
         ..Default::default()
     };
