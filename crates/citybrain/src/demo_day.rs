@@ -18,7 +18,7 @@ struct Window {
 }
 
 /// Vehicles per hour city-wide at the height of the AM and PM peaks.
-pub const PEAK_VEHICLES_PER_HOUR: f64 = 7000.0;
+pub const PEAK_VEHICLES_PER_HOUR: f64 = 9000.0;
 
 /// The day from `start_hour`: AM peak around 08:30, PM peak around 18:00 (for a 07:00
 /// start), each a three- to four-hour bell; midday at half the peak rate; night light.
@@ -131,7 +131,8 @@ pub fn headless(
     let mut next = day_start_s;
     let mut peak = (0.0, 0.0, 0.0);
     for &(t, tpi, share, veh) in &ticks {
-        if tpi > peak.1 {
+        // The first quarter hour grades the few roads with evidence yet: not a peak.
+        if tpi > peak.1 && t >= day_start_s + 900.0 {
             peak = (t, tpi, share);
         }
         if t >= next {

@@ -59,6 +59,10 @@ pub struct IncidentsEvalArgs {
     /// Also write the ground truth of the scripted runs as CSV here.
     #[arg(long)]
     pub write_ground_truth: Option<PathBuf>,
+    /// Write every event (time from its run's start, type, status, road, confidence,
+    /// sources, first report's text) as CSV here, for study.
+    #[arg(long)]
+    pub dump_events: Option<PathBuf>,
 }
 
 fn brain_for(net: &twin::Network, dir: &std::path::Path, run: usize, t0: f64) -> Result<(Arc<Brain>, Arc<Incidents>)> {
@@ -168,6 +172,24 @@ pub fn run(a: &IncidentsEvalArgs) -> Result<()> {
             (truth, events, runs as f64 * a.duration / 3600.0)
         }
     };
+    if let Some(p) = &a.dump_events {
+        let mut out = String::from("run,t_s,type,status,road,confidence,sources,text\n");
+        for e in &events {
+            let run = ((e.detected_at - T0) / RUN_GAP_S).floor();
+            let t = e.detected_at - T0 - run * RUN_GAP_S;
+            let srcs: Vec<&str> = e.sources().iter().map(|s| s.as_str()).collect();
+            out.push_str(&format!(
+                "{run},{t:.0},{},{},{},{:.2},{},{}\n",
+                e.kind.as_str(),
+                e.status.as_str(),
+                e.road.map_or(String::new(), |r| net.road(r).name.clone()),
+                e.confidence,
+                srcs.join(";"),
+                e.reports.first().map_or(String::new(), |r| r.text.replace(',', ";"))
+            ));
+        }
+        std::fs::write(p, out).with_context(|| format!("cannot write {}", p.display()))?;
+    }
     let s = score::score(net, &truth, &events, T0, hours, &MatchRule::default());
     println!("{}", score::markdown(&s));
     if let Some(p) = &a.json {

@@ -182,6 +182,12 @@ impl Core {
     /// The system's own steps: verify what penalises nobody once confident, dispatch
     /// what is verified.
     fn auto(&mut self, id: u64, now: f64) {
+        let threshold = self.cfg.auto_verify;
+        if let Some(e) = self.fusion.get_mut(id) {
+            if e.alarm_at.is_none() && e.confidence >= threshold && e.status.open() {
+                e.alarm_at = Some(now);
+            }
+        }
         let Some(e) = self.fusion.get(id) else { return };
         if e.status == Status::Detected && !e.kind.penalises() && e.kind.is_incident() && e.confidence >= self.cfg.auto_verify {
             let note = format!("confidence {:.2} from {} source(s)", e.confidence, e.sources().len());

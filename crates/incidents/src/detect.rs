@@ -34,12 +34,22 @@ pub struct DetectConfig {
     pub drop_ratio: f64,
     /// A probe stopped this long beyond its signal's red (seconds) counts.
     pub probe_stop_margin_s: f64,
+    /// ... and at least this long (seconds).
+    pub probe_min_stop_s: f64,
     /// Metres beyond the measured signal queue a stopped probe must be.
     pub probe_queue_margin_m: f64,
     /// Queue over this share of the road's length is a spillback.
     pub spillback_share: f64,
     /// ... for this long (seconds).
     pub spillback_s: f64,
+    /// A queue reading longer than `queue_gap_m_per_vehicle` per waiting vehicle plus
+    /// `queue_gap_slack_m` (and at least `queue_gap_min_m`) has a gap: its front vehicle
+    /// is stopped far from the stop line.
+    pub queue_gap_m_per_vehicle: f64,
+    pub queue_gap_slack_m: f64,
+    pub queue_gap_min_m: f64,
+    /// ... for this long (seconds between the first and the latest such reading).
+    pub queue_gap_s: f64,
     /// A controller silent this long (seconds) after reporting is dark.
     pub dark_s: f64,
     /// A phase without green for this many cycles misses its greens.
@@ -59,10 +69,15 @@ impl Default for DetectConfig {
             red_margin_s: 30.0,
             starve_min_baseline: 2.0,
             drop_ratio: 0.25,
-            probe_stop_margin_s: 20.0,
+            probe_stop_margin_s: 30.0,
+            probe_min_stop_s: 60.0,
             probe_queue_margin_m: 25.0,
             spillback_share: 0.9,
             spillback_s: 60.0,
+            queue_gap_m_per_vehicle: 8.0,
+            queue_gap_slack_m: 40.0,
+            queue_gap_min_m: 60.0,
+            queue_gap_s: 0.0,
             dark_s: 180.0,
             missing_cycles: 3.0,
             max_green_s: 90.0,
@@ -121,8 +136,10 @@ pub struct Detectors {
     cycle: Vec<f64>,
     lanes: HashMap<LaneId, LaneWatch>,
     probes: HashMap<String, ProbeWatch>,
+    headings: HashMap<String, f64>,
     road_speed: Vec<(f64, u32)>,
     queue_since: HashMap<RoadId, (f64, bool)>,
+    gap_since: HashMap<RoadId, (f64, bool)>,
     queue_m: HashMap<RoadId, f64>,
     signals: BTreeMap<IntersectionId, SignalWatch>,
 }
@@ -228,8 +245,10 @@ impl Detectors {
             cycle,
             lanes: HashMap::new(),
             probes: HashMap::new(),
+            headings: HashMap::new(),
             road_speed: vec![(0.0, 0); net.roads.len()],
             queue_since: HashMap::new(),
+            gap_since: HashMap::new(),
             queue_m: HashMap::new(),
             signals: BTreeMap::new(),
         }
@@ -241,7 +260,10 @@ impl Detectors {
             match &o.data {
                 ObsData::Loop(l) => self.on_loop(net, l.lane, l.road, l.end, l.count, l.occupancy, out),
                 ObsData::Probe(p) => self.on_probe(net, o.time, &p.token, p.pos, p.speed, p.heading, out),
-                ObsData::Queue(q) => self.on_queue(net, o.time, q.road, q.queue_m, out),
+                ObsData::Queue(q) => {
+                    self.on_queue_gap(net, o.time, q.road, q.queue_m, q.waiting, out);
+                    self.on_queue(net, o.time, q.road, q.queue_m, out);
+                }
                 ObsData::Signal(s) => self.on_signal(o.time, s.intersection, s.code, s.param, out),
                 ObsData::Report(c) => {
                     let kind = match c.category.as_str() {
@@ -306,15 +328,18 @@ impl Detectors {
         }
         // The interval that first showed it started `interval` earlier; count from its end.
         let since = w.stuck_since.or(w.silent_since).unwrap_or(t);
+        // A silent lane: long enough that a Poisson stream at the learned rate would
+        // leave such a gap less than once in 10,000 (rate per 30 s interval).
+        let hold = if stuck { hold } else { 30.0 * (9.2 / w.baseline_count.max(0.1)).ceil().max(2.0) };
         if w.reported || t - since < hold.max(1.0) - 30.0 || down_occ >= cfg.downstream_clear {
             return;
         }
         w.reported = true;
         let len = net.lane(lane).length;
         let (pos, conf, what) = if stuck {
-            (point_on_road(net, road, len * 0.55), 0.6, "covered with nothing passing")
+            (point_on_road(net, road, len * 0.55), 0.2, "covered with nothing passing")
         } else {
-            (point_on_road(net, road, len * 0.4), 0.5, "silent while its road flows")
+            (point_on_road(net, road, len * 0.4), 0.2, "silent while its road flows")
         };
         out.push(Report {
             time: t,
@@ -337,7 +362,14 @@ impl Detectors {
 
     #[allow(clippy::too_many_arguments)]
     fn on_probe(&mut self, net: &Network, t: f64, token: &str, pos: Point, speed: f64, heading: f64, out: &mut Vec<Report>) {
-        let Some((road, s)) = match_road(net, pos, (speed > 1.0).then_some(heading)) else {
+        // A stopped probe's GPS heading is noise: use its last moving heading.
+        let hd = if speed > 1.0 {
+            self.headings.insert(token.to_string(), heading);
+            Some(heading)
+        } else {
+            self.headings.get(token).copied()
+        };
+        let Some((road, s)) = match_road(net, pos, hd) else {
             self.probes.remove(token);
             return;
         };
@@ -354,7 +386,7 @@ impl Detectors {
         let from_end = info.length - s;
         let dropped = speed < self.cfg.drop_ratio * baseline;
         let beyond_queue = from_end > queue + self.cfg.probe_queue_margin_m;
-        let hold = info.max_red + self.cfg.probe_stop_margin_s;
+        let hold = (info.max_red + self.cfg.probe_stop_margin_s).max(self.cfg.probe_min_stop_s);
         let w = self.probes.entry(token.to_string()).or_insert(ProbeWatch { road, pos, stopped_since: None, reported: false });
         if w.road != road || !dropped {
             *w = ProbeWatch { road, pos, stopped_since: None, reported: false };
@@ -373,7 +405,7 @@ impl Detectors {
             origin: format!("probe:{}", &token[..token.len().min(12)]),
             pos,
             road: Some(road),
-            confidence: 0.5,
+            confidence: 0.35,
             reference: None,
             text: format!(
                 "probe stopped {:.0} s at {:.0} m from the stop line (queue {:.0} m); road baseline {:.1} m/s",
@@ -381,6 +413,37 @@ impl Detectors {
                 from_end,
                 queue,
                 baseline
+            ),
+        });
+    }
+
+    fn on_queue_gap(&mut self, net: &Network, t: f64, road: RoadId, queue_m: f64, waiting: u32, out: &mut Vec<Report>) {
+        let c = &self.cfg;
+        let len = self.roads[road.0 as usize].length;
+        let gap = queue_m >= c.queue_gap_min_m && queue_m > c.queue_gap_m_per_vehicle * waiting as f64 + c.queue_gap_slack_m;
+        if !gap {
+            self.gap_since.remove(&road);
+            return;
+        }
+        let e = self.gap_since.entry(road).or_insert((t, false));
+        if e.1 || t - e.0 < c.queue_gap_s {
+            return;
+        }
+        e.1 = true;
+        let at = (len - queue_m + 10.0).clamp(0.0, len);
+        out.push(Report {
+            time: t,
+            kind: IncidentType::Blockage,
+            source: SourceKind::QueueGap,
+            origin: format!("camera:{}", net.intersection(net.road(road).to).name),
+            pos: point_on_road(net, road, at),
+            road: Some(road),
+            confidence: 0.6,
+            reference: None,
+            text: format!(
+                "queue reads {queue_m:.0} m with {waiting} waiting for {:.0} s: a vehicle stopped {:.0} m up the approach",
+                t - e.0,
+                queue_m
             ),
         });
     }

@@ -55,6 +55,9 @@ pub struct Incident {
     pub cleared_at: Option<f64>,
     /// Escalations (alerts not accepted in time).
     pub escalations: u32,
+    /// When its confidence first reached the alarm level (the system's verification
+    /// threshold), whatever its type: when it became an alarm an operator sees.
+    pub alarm_at: Option<f64>,
 }
 
 impl Incident {
@@ -87,6 +90,7 @@ impl Incident {
             arrived_at: None,
             cleared_at: None,
             escalations: 0,
+            alarm_at: None,
         }
     }
 
@@ -100,7 +104,10 @@ impl Incident {
 
     fn recompute(&mut self) {
         let mut best: BTreeMap<SourceKind, f64> = BTreeMap::new();
-        for r in &self.reports {
+        // Congestion is evidence of congestion only: a queue does not corroborate an
+        // obstruction (congestion without an incident must not raise one).
+        let kind = self.kind;
+        for r in self.reports.iter().filter(|r| r.kind != IncidentType::Congestion || kind == IncidentType::Congestion) {
             let e = best.entry(r.source).or_insert(0.0);
             *e = e.max(r.confidence.clamp(0.0, 1.0));
         }

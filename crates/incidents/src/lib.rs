@@ -7,12 +7,19 @@
 //!
 //! ## Glossary
 //! - **Report**: one piece of evidence ([`Report`]): a type, a place, a time, a
-//!   confidence and its source ([`SourceKind`]: occupancy, speed drop, spillback,
-//!   signal log, camera, citizen).
+//!   confidence and its source ([`SourceKind`]: occupancy, speed drop, spillback, queue
+//!   gap, signal log, camera, citizen).
+//! - **Queue gap**: an approach camera's queue reading much longer than its waiting
+//!   vehicles could make: the front of the queue is a vehicle stopped far up the road,
+//!   behind something that is not the signal (the strongest detector evidence).
+//! - **Alarm**: an event whose confidence reached `auto_verify`; the evaluation counts
+//!   detections and false alarms on alarms, from the time they became one
+//!   ([`Incident::alarm_at`]).
 //! - **Event** ([`Incident`]): reports fused by space–time proximity and type
 //!   compatibility ([`IncidentType::compatible`]); its confidence is
 //!   `1 − Π(1 − c)` over the best confidence of each distinct source kind, so it rises
-//!   only with *independent* corroboration.
+//!   only with *independent* corroboration. Congestion reports count only for a
+//!   congestion event: a queue never corroborates an obstruction.
 //! - **Lifecycle** ([`Status`]): detected → verified → dispatched → on scene → cleared →
 //!   closed, or rejected / merged. Every transition is an [`Entry`]: time, from, to,
 //!   [`Actor`] (system, operator or unit) and a note; each is journaled in the brain's

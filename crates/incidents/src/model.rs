@@ -191,6 +191,9 @@ pub enum SourceKind {
     SpeedDrop,
     /// Approach queue reaching the upstream junction.
     Spillback,
+    /// A stopped vehicle far up an approach with too few waiting behind the stop line to
+    /// make a queue that long: something stops traffic mid-road.
+    QueueGap,
     /// Controller event log: missing greens, max-out streaks, a dark controller.
     SignalLog,
     /// Camera video analytics.
@@ -200,10 +203,11 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
-    pub const ALL: [SourceKind; 6] = [
+    pub const ALL: [SourceKind; 7] = [
         SourceKind::Occupancy,
         SourceKind::SpeedDrop,
         SourceKind::Spillback,
+        SourceKind::QueueGap,
         SourceKind::SignalLog,
         SourceKind::Camera,
         SourceKind::Citizen,
@@ -213,6 +217,7 @@ impl SourceKind {
             SourceKind::Occupancy => "occupancy",
             SourceKind::SpeedDrop => "speed_drop",
             SourceKind::Spillback => "spillback",
+            SourceKind::QueueGap => "queue_gap",
             SourceKind::SignalLog => "signal_log",
             SourceKind::Camera => "camera",
             SourceKind::Citizen => "citizen",

@@ -171,14 +171,18 @@ fn near(net: &Network, e: &Incident, g: &GroundTruth, rule: &MatchRule) -> bool 
 
 /// Score `events` (times on the brain's clock, `t0` at run time 0) against `truth`
 /// (run seconds) over a run of `hours` on a network with `signalised` signalised
-/// junctions. Only incident-type events count (not congestion); rejected events do not
-/// count as alarms.
+/// junctions. Only alarms count: incident-type events (not congestion) whose confidence
+/// reached the alarm level (`alarm_at`), at that time; rejected and merged events do
+/// not count.
 pub fn score(net: &Network, truth: &[GroundTruth], events: &[Incident], t0: f64, hours: f64, rule: &MatchRule) -> Score {
     let signalised = net.intersections.iter().filter(|i| i.is_signalised()).count();
     let alarms: Vec<&Incident> = events
         .iter()
-        .filter(|e| e.kind.is_incident() && e.status != crate::Status::Rejected && e.merged_into.is_none())
+        .filter(|e| {
+            e.kind.is_incident() && e.status != crate::Status::Rejected && e.merged_into.is_none() && e.alarm_at.is_some()
+        })
         .collect();
+    let at = |e: &Incident| e.alarm_at.unwrap_or(e.detected_at);
     let mut used = vec![false; alarms.len()];
     let mut per: BTreeMap<String, Vec<Row<'_>>> = BTreeMap::new();
     for g in truth {
@@ -186,10 +190,10 @@ pub fn score(net: &Network, truth: &[GroundTruth], events: &[Incident], t0: f64,
             .iter()
             .enumerate()
             .filter(|(_, e)| {
-                let t = e.detected_at - t0;
+                let t = at(e) - t0;
                 t >= g.start_s - 1.0 && t <= g.end_s + rule.grace_s && near(net, e, g, rule)
             })
-            .min_by(|a, b| a.1.detected_at.total_cmp(&b.1.detected_at));
+            .min_by(|a, b| at(a.1).total_cmp(&at(b.1)));
         if let Some((k, e)) = hit {
             used[k] = true;
             per.entry(g.kind.clone()).or_default().push((true, Some(e), g.start_s));
@@ -204,7 +208,7 @@ pub fn score(net: &Network, truth: &[GroundTruth], events: &[Incident], t0: f64,
         if used[k] {
             continue;
         }
-        let t = e.detected_at - t0;
+        let t = at(e) - t0;
         let any = truth.iter().any(|g| t >= g.start_s - 1.0 && t <= g.end_s + rule.grace_s && near(net, e, g, rule));
         if !any {
             *false_alarms_by_type.entry(e.kind.as_str().to_string()).or_default() += 1;
@@ -212,12 +216,12 @@ pub fn score(net: &Network, truth: &[GroundTruth], events: &[Incident], t0: f64,
     }
     let figures = |rows: &[Row<'_>]| {
         let det: Vec<(&Incident, f64)> = rows.iter().filter_map(|(_, e, s)| e.map(|e| (e, *s))).collect();
-        let ttd: Vec<f64> = det.iter().map(|(e, s)| (e.detected_at - t0 - s).max(0.0)).collect();
-        let d2d: Vec<f64> = det.iter().filter_map(|(e, _)| Some(e.dispatched_at? - e.detected_at)).collect();
+        let ttd: Vec<f64> = det.iter().map(|(e, s)| (at(e) - t0 - s).max(0.0)).collect();
+        let d2d: Vec<f64> = det.iter().filter_map(|(e, _)| Some(e.dispatched_at? - at(e))).collect();
         let v2d: Vec<f64> =
             det.iter().filter_map(|(e, _)| Some(e.dispatched_at? - e.verified_at.unwrap_or(e.detected_at))).collect();
         let d2a: Vec<f64> = det.iter().filter_map(|(e, _)| Some(e.arrived_at? - e.dispatched_at?)).collect();
-        let clr: Vec<f64> = det.iter().filter_map(|(e, _)| Some(e.cleared_at? - e.detected_at)).collect();
+        let clr: Vec<f64> = det.iter().filter_map(|(e, _)| Some(e.cleared_at? - at(e))).collect();
         Figures {
             incidents: rows.len(),
             detected: det.len(),
