@@ -155,6 +155,10 @@ pub fn run(args: &SimArgs) -> Result<()> {
     }
     let mut replay = match &args.replay {
         Some(p) => {
+            // The static roadnet CityFlow's viewer loads with the replay (`roadnetLogFile`).
+            let log = p.with_extension("roadnet.json");
+            std::fs::write(&log, twin::engine::roadnet_log(sim.network()))
+                .with_context(|| format!("cannot write {}", log.display()))?;
             Some(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?))
         }
         None => None,

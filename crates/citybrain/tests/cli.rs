@@ -72,6 +72,42 @@ fn sumo_files_are_detected_and_run() {
 }
 
 #[test]
+fn replay_writes_the_roadnet_log_cityflows_viewer_reads() {
+    let Some(data) = testdata::data_dir() else { return };
+    let d = data.join("sumo/hangzhou_4x4");
+    let dir = tmp("replay");
+    std::fs::create_dir_all(&*dir).unwrap();
+    let replay = dir.join("run.txt");
+    sim_json(&d.join("hangzhou_4x4.net.xml"), &d.join("hangzhou_4x4.rou.xml"), &["--replay", replay.to_str().unwrap()]);
+    let log: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.roadnet.json")).expect("roadnet log beside the replay"))
+            .expect("JSON");
+    let nodes = log["static"]["nodes"].as_array().expect("static.nodes");
+    let edges = log["static"]["edges"].as_array().expect("static.edges");
+    assert!(!nodes.is_empty() && !edges.is_empty());
+    let ids: std::collections::HashSet<&str> = nodes.iter().map(|n| n["id"].as_str().expect("node id")).collect();
+    for n in nodes {
+        assert_eq!(n["point"].as_array().map(|p| p.len()), Some(2), "{n}");
+        assert!(n["virtual"].is_boolean() && n["width"].is_number() && n["outline"].is_array(), "{n}");
+        let outline = n["outline"].as_array().unwrap().len();
+        assert!(outline == 0 || outline % 2 == 0 && outline >= 6, "{n}");
+    }
+    for e in edges {
+        assert!(ids.contains(e["from"].as_str().unwrap()) && ids.contains(e["to"].as_str().unwrap()), "{e}");
+        assert!(e["points"].as_array().unwrap().len() >= 2, "{e}");
+        assert_eq!(e["nLane"].as_u64(), e["laneWidths"].as_array().map(|w| w.len() as u64), "{e}");
+    }
+    // Every road named in the replay's signal part is an edge of the log.
+    let edge_ids: std::collections::HashSet<&str> = edges.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let text = std::fs::read_to_string(&replay).unwrap();
+    let line = text.lines().nth(10).expect("replay lines");
+    let lights = line.split(';').nth(1).unwrap();
+    for road in lights.split(',').filter(|r| !r.is_empty()) {
+        assert!(edge_ids.contains(road.split(' ').next().unwrap()), "{road}");
+    }
+}
+
+#[test]
 fn bad_route_names_file_and_line_and_fails() {
     let Some(data) = testdata::data_dir() else { return };
     let dir = tmp("bad");
