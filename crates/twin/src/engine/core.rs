@@ -248,14 +248,17 @@ impl Sim {
     }
 
     /// CityFlow's `vehicleControl`: next speed, then walk the route by the distance covered.
+    #[inline]
     fn control(&self, v: u32, gap: f64) -> Act {
         let mut act = self.act_init(v, gap);
         let next = self.next_speed(v, gap, &mut act);
         self.advance(v, next, act)
     }
 
-    /// The rest of `vehicleControl`: with next speed `next`, walk the route.
-    #[inline]
+    /// The rest of `vehicleControl`: with next speed `next`, walk the route. Always
+    /// inlined: the action phase without lane changing is one loop body (measured: out of
+    /// line, it costs about 13 % of a run's CPU).
+    #[inline(always)]
     fn advance(&self, v: u32, next: f64, mut act: Act) -> Act {
         let s = &self.vs[v as usize];
         let k = self.kin(v);
@@ -287,6 +290,7 @@ impl Sim {
     }
 
     /// CityFlow's `getNextSpeed`; records the foe yielded to and the inputs used in `act`.
+    #[inline(always)]
     fn next_speed(&self, v: u32, gap: f64, act: &mut Act) -> f64 {
         let s = &self.vs[v as usize];
         let k = self.kin(v);
