@@ -65,7 +65,8 @@ try {
   assert.equal(shown.status, 'alerted');
   assert.ok(shown.route >= 2, 'no route to draw');
   await page.click('[data-testid="accept"]');
-  await page.waitForFunction(() => document.getElementById('unit-status').textContent === 'en route', null, { timeout: 10000 });
+  // Accepted: on its way (or already there, when the alert was where it stood).
+  await page.waitForFunction(() => ['en route', 'on scene'].includes(document.getElementById('unit-status').textContent), null, { timeout: 10000 });
   const after = await api(`units/${encodeURIComponent(unit)}`);
   assert.ok(['en_route', 'on_scene'].includes(after.unit.status), JSON.stringify(after.unit));
   const detail = await api(`events/${rep.event}`);
