@@ -25,6 +25,11 @@ cat >"$WORK/serve.json" <<JSON
 {"bind": "127.0.0.1", "port": $PORT, "data_dir": "$WORK/data", "web": "web",
  "roadnet": "$WORK/city/roadnet.json", "flow": "$WORK/city/flow.json", "speed": 20}
 JSON
+# The brain refuses the public's writes: schemathesis posts as a transport-bureau service
+# account (the loop detectors' owner), so ingest is exercised; other departments'
+# sensors are refused per record, restricted reads answer their documented 403.
+TOKEN="$("$REL"/citybrain accounts add --data-dir "$WORK/data" --name api.test --department transport-bureau --role service | sed -n 's/.*token (shown once): //p')"
+[ -n "$TOKEN" ] || { echo "no token from citybrain accounts add" >&2; exit 1; }
 "$REL"/citybrain serve --config "$WORK/serve.json" >"$WORK/serve.log" 2>&1 &
 PID=$!
 cleanup() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$WORK"; }
@@ -39,7 +44,7 @@ sleep 2 # a few state ticks, so live state and history have data
 run_schemathesis() {
   set +e
   "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
-    --url "http://127.0.0.1:$PORT" \
+    --url "http://127.0.0.1:$PORT" -H "Authorization: Bearer $TOKEN" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
     --phases examples,coverage,fuzzing --max-examples "${SCHEMATHESIS_EXAMPLES:-250}" --seed 1 \
     --workers 2 --request-timeout 20 --no-color --suppress-health-check too_slow \

@@ -6,6 +6,15 @@ import { $, call, esc, fmtDate, table } from './trust.js';
 const days = (s) => (s == null ? 'no limit' : `${(s / 86400).toFixed(s < 86400 ? 2 : 0)} days`);
 const month = (t) => new Date(t * 1000).toISOString().slice(0, 7);
 
+/** The open incidents CSV as objects (no field holds a comma but quoted ones; none here). */
+async function openIncidents() {
+  const r = await fetch('/api/v1/open/incidents.csv');
+  if (!r.ok) return [];
+  const [head, ...lines] = (await r.text()).trim().split('\n');
+  const cols = head.split(',');
+  return lines.filter(Boolean).map((l) => Object.fromEntries(l.split(',').map((v, i) => [cols[i], v])));
+}
+
 async function monthly(decisions) {
   const now = (await call('GET', 'state')).city.time_s || Date.now() / 1000;
   const by = new Map();
@@ -17,20 +26,34 @@ async function monthly(decisions) {
     if (!h.points.length) { if (k > 0) break; continue; }
     for (const p of h.points) {
       if (p.delay_index == null) continue;
-      const m = by.get(month(p.t)) || { di: 0, n: 0, decisions: 0 };
+      const m = by.get(month(p.t)) || { di: 0, n: 0 };
       m.di += p.delay_index; m.n += 1; by.set(month(p.t), m);
     }
   }
+  const blank = () => ({ di: 0, n: 0, decisions: 0, incidents: 0, cleared: 0, response: [] });
+  for (const m of by.values()) Object.assign(m, { ...blank(), di: m.di, n: m.n });
   for (const d of decisions) {
-    const m = by.get(month(d.time)) || { di: 0, n: 0, decisions: 0 };
+    const m = by.get(month(d.time)) || blank();
     m.decisions += 1; by.set(month(d.time), m);
   }
+  for (const e of await openIncidents()) {
+    const t = Number(e.detected_at);
+    const m = by.get(month(t)) || blank();
+    m.incidents += 1;
+    if (e.cleared_at) m.cleared += 1;
+    if (e.arrived_at) m.response.push(Number(e.arrived_at) - t);
+    by.set(month(t), m);
+  }
+  const median = (v) => (v.length ? [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] : null);
   const rows = [...by.entries()].sort().reverse();
   return rows.length ? table(rows, [
     ['month', ([m]) => esc(m)],
     ['delay index', ([, v]) => (v.n ? (v.di / v.n).toFixed(2) : '–')],
     ['quarters measured', ([, v]) => String(v.n)],
     ['automated decisions', ([, v]) => String(v.decisions)],
+    ['incidents', ([, v]) => String(v.incidents)],
+    ['incidents cleared', ([, v]) => String(v.cleared)],
+    ['median response', ([, v]) => { const r = median(v.response); return r == null ? '–' : `${(r / 60).toFixed(1)} min`; }],
   ]) : '<p class="how">No data stored yet.</p>';
 }
 

@@ -162,8 +162,10 @@ pub mod datasets {
     pub const TICKETS: &str = "citizen-tickets";
     /// The transparency log of automated decisions and the KPI page (public).
     pub const TRANSPARENCY: &str = "transparency";
-    /// Incidents without personal data (public) and their operational detail (internal).
+    /// Incidents with their operational detail: reports, timelines, units (internal).
     pub const INCIDENTS: &str = "incidents";
+    /// Incidents without personal data: type, status, place, response times (public).
+    pub const INCIDENTS_PUBLIC: &str = "incidents-public";
 }
 
 /// The default departments of a city.
@@ -199,6 +201,7 @@ pub fn default_datasets() -> Vec<Dataset> {
         (TICKETS, "city-hotline", Personal, "citizens' reports: text, location, photo reference"),
         (TRANSPARENCY, "city-data-office", Public, "automated decisions and KPIs"),
         (INCIDENTS, "emergency-services", Internal, "incident events, timelines and responses"),
+        (INCIDENTS_PUBLIC, "emergency-services", Public, "incidents without personal data: type, status, place, response times"),
     ]
     .into_iter()
     .map(|(name, owner, class, d)| Dataset { name: name.into(), owner: owner.into(), class, description: d.into() })

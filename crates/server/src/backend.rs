@@ -290,6 +290,31 @@ impl crate::Backend for Brain {
         }
     }
 
+    fn open_incidents(&self) -> Vec<crate::http::OpenIncident> {
+        let Some(svc) = self.service::<incidents::Incidents>() else { return Vec::new() };
+        // The edge already authorised the public dataset; this derived view keeps only
+        // the fields without personal data.
+        let Ok(list) = svc.list(&Caller::system(), true, 100_000) else { return Vec::new() };
+        list.into_iter()
+            .map(|e| {
+                let (lon, lat) = self.net.georef.to_lonlat(e.pos);
+                crate::http::OpenIncident {
+                    id: e.id,
+                    kind: e.kind.as_str().into(),
+                    status: e.status.as_str().into(),
+                    road: e.road.map(|r| self.net.road(r).name.clone()),
+                    lon: (lon * 1e5).round() / 1e5,
+                    lat: (lat * 1e5).round() / 1e5,
+                    detected_at: e.detected_at,
+                    verified_at: e.verified_at,
+                    dispatched_at: e.dispatched_at,
+                    arrived_at: e.arrived_at,
+                    cleared_at: e.cleared_at,
+                }
+            })
+            .collect()
+    }
+
     fn holdings(&self) -> Vec<governance::Holding> {
         let r = &self.config.retention;
         vec![

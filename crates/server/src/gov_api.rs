@@ -17,7 +17,7 @@ use governance::{GovError, Governance, NewTicket};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{session_cookie, Authed, SESSION_COOKIE};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::http::App;
 
 pub(crate) fn routes() -> Router<App> {
@@ -126,7 +126,10 @@ async fn logout(State(app): State<App>, headers: HeaderMap) -> Result<Response, 
     Ok(([(header::SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())
 }
 
-async fn me(State(app): State<App>, Authed(caller): Authed, headers: HeaderMap) -> Result<Response, ApiError> {
+/// Who the caller is: principal, department, role, scopes (and the session's CSRF token).
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "governance",
+    responses((status = 200, description = "The caller", body = Object), (status = 404, description = "Governance is not configured on this server", body = ErrorBody)))]
+pub(crate) async fn me(State(app): State<App>, Authed(caller): Authed, headers: HeaderMap) -> Result<Response, ApiError> {
     let g = gov(&app)?;
     let csrf = session_cookie(&headers).and_then(|id| g.session(&id).ok()).map(|(_, csrf)| csrf);
     Ok(Json(me_of(&g, &caller, csrf, None)).into_response())
@@ -252,7 +255,10 @@ struct Catalogue {
     ticket_categories: Vec<&'static str>,
 }
 
-async fn catalogue(State(app): State<App>) -> Result<Response, ApiError> {
+/// Departments, datasets (owner, classification) and the ticket categories.
+#[utoipa::path(get, path = "/api/v1/catalogue", tag = "governance",
+    responses((status = 200, description = "The catalogue", body = Object), (status = 404, description = "Governance is not configured on this server", body = ErrorBody)))]
+pub(crate) async fn catalogue(State(app): State<App>) -> Result<Response, ApiError> {
     let g = gov(&app)?;
     Ok(Json(Catalogue {
         departments: g.departments(),
@@ -262,12 +268,26 @@ async fn catalogue(State(app): State<App>) -> Result<Response, ApiError> {
     .into_response())
 }
 
-#[derive(Deserialize)]
-struct LimitParams {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LimitParams {
+    /// Most records (default 200, at most 5,000).
+    #[param(minimum = 0)]
     limit: Option<usize>,
 }
 
-async fn transparency(State(app): State<App>, q: Result<Query<LimitParams>, QueryRejection>) -> Result<Response, ApiError> {
+/// The public transparency log: automated decisions the brain took, newest first.
+#[utoipa::path(get, path = "/api/v1/transparency", tag = "governance", params(LimitParams),
+    responses(
+        (status = 200, description = "Decision records of the audit chain", body = Object),
+        (status = 400, description = "`limit` not a non-negative integer", body = ErrorBody),
+        (status = 404, description = "Governance is not configured on this server", body = ErrorBody),
+        (status = 503, description = "The audit log cannot be read", body = ErrorBody),
+    ))]
+pub(crate) async fn transparency(
+    State(app): State<App>,
+    q: Result<Query<LimitParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
     let g = gov(&app)?;
     let Query(q) = q?;
     let limit = q.limit.unwrap_or(200).clamp(1, 5000);
@@ -276,7 +296,7 @@ async fn transparency(State(app): State<App>, q: Result<Query<LimitParams>, Quer
 }
 
 #[derive(Deserialize)]
-struct TicketIn {
+pub(crate) struct TicketIn {
     category: String,
     lon: Option<f64>,
     lat: Option<f64>,
@@ -284,7 +304,20 @@ struct TicketIn {
     photo_ref: Option<String>,
 }
 
-async fn submit_ticket(
+/// A citizen's report: category, optional place, text, optional photo reference; the
+/// answer holds the ticket number to follow it.
+#[utoipa::path(post, path = "/api/v1/tickets", tag = "citizens", request_body(content = Object, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The ticket's status and number", body = Object),
+        (status = 400, description = "Not JSON of the ticket shape", body = ErrorBody),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "A session request without its CSRF token", body = ErrorBody),
+        (status = 404, description = "Governance is not configured on this server", body = ErrorBody),
+        (status = 415, description = "`Content-Type` is not `application/json`", body = ErrorBody),
+        (status = 422, description = "A field is not acceptable (the message names it)", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+pub(crate) async fn submit_ticket(
     State(app): State<App>,
     Authed(caller): Authed,
     b: Result<Json<TicketIn>, JsonRejection>,
@@ -313,7 +346,16 @@ async fn submit_ticket(
     Ok((StatusCode::CREATED, Json(status)).into_response())
 }
 
-async fn ticket_status(State(app): State<App>, Path(number): Path<String>) -> Result<Response, ApiError> {
+/// A ticket's status and its department's answer, by number (no text, no place).
+#[utoipa::path(get, path = "/api/v1/tickets/{number}", tag = "citizens", params(("number" = String, Path, description = "Ticket number")),
+    responses(
+        (status = 200, description = "Status", body = Object),
+        (status = 400, description = "The path is not a ticket number", body = ErrorBody),
+        (status = 404, description = "No such ticket, or governance not configured", body = ErrorBody),
+        (status = 422, description = "Not a ticket number", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+pub(crate) async fn ticket_status(State(app): State<App>, Path(number): Path<String>) -> Result<Response, ApiError> {
     let g = gov(&app)?;
     if number.len() > 40 {
         return Err(ApiError::Invalid("number: a ticket number such as T-ABCDE-FGHJK".into()));
@@ -360,12 +402,20 @@ async fn queue(
     Ok(Json(blocking(move || g.queue(&caller, &dept, limit)).await?).into_response())
 }
 
-async fn ticket_kpis(State(app): State<App>) -> Result<Response, ApiError> {
+/// Citizens' reports per department: received, open, answered, response times.
+#[utoipa::path(get, path = "/api/v1/kpis/tickets", tag = "citizens",
+    responses((status = 200, description = "Per department", body = Object), (status = 404, description = "Governance is not configured on this server", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody)))]
+pub(crate) async fn ticket_kpis(State(app): State<App>) -> Result<Response, ApiError> {
     let g = gov(&app)?;
     Ok(Json(blocking(move || g.ticket_kpis()).await?).into_response())
 }
 
-async fn data_protection(State(app): State<App>) -> Result<Response, ApiError> {
+/// The data-protection report: personal and restricted data held, by whom, how long.
+#[utoipa::path(get, path = "/api/v1/data-protection", tag = "governance",
+    responses((status = 200, description = "The report", body = Object), (status = 404, description = "Governance is not configured on this server", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody)))]
+pub(crate) async fn data_protection(State(app): State<App>) -> Result<Response, ApiError> {
     let g = gov(&app)?;
     let holdings = app.backend.holdings();
     Ok(Json(blocking(move || g.dp_report(holdings)).await?).into_response())

@@ -58,6 +58,11 @@ pub trait Backend: Send + Sync + 'static {
     /// citizen feed): category, a summary without personal data, and the place.
     /// Default: not handed on.
     fn citizen_report(&self, _category: &str, _text: &str, _lon: Option<f64>, _lat: Option<f64>) {}
+    /// Incidents without personal data (no reports, notes, names or units), newest
+    /// first: the public view of the incident capability (empty when it is not running).
+    fn open_incidents(&self) -> Vec<OpenIncident> {
+        Vec::new()
+    }
     /// What the brain holds outside governance (for the data-protection report).
     fn holdings(&self) -> Vec<governance::Holding> {
         Vec::new()
@@ -66,6 +71,22 @@ pub trait Backend: Send + Sync + 'static {
     fn incidents(&self) -> Option<Arc<incidents::Incidents>> {
         None
     }
+}
+
+/// An incident as open data: what, where, when, and how fast the city responded.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct OpenIncident {
+    pub id: u64,
+    pub kind: String,
+    pub status: String,
+    pub road: Option<String>,
+    pub lon: f64,
+    pub lat: f64,
+    pub detected_at: f64,
+    pub verified_at: Option<f64>,
+    pub dispatched_at: Option<f64>,
+    pub arrived_at: Option<f64>,
+    pub cleared_at: Option<f64>,
 }
 
 /// The outcome of an ingest call: the per-record response, and whether the accepted

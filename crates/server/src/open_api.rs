@@ -14,7 +14,7 @@ use governance::datasets;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Authed;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::http::App;
 
 pub(crate) fn routes() -> Router<App> {
@@ -25,6 +25,7 @@ pub(crate) fn routes() -> Router<App> {
         .route("/open/signal-plans.csv", get(signal_plans_csv))
         .route("/open/aggregates.csv", get(aggregates_csv))
         .route("/open/transparency.csv", get(transparency_csv))
+        .route("/open/incidents.csv", get(incidents_csv))
 }
 
 #[derive(Serialize)]
@@ -34,7 +35,9 @@ struct OpenDataset {
     downloads: Vec<&'static str>,
 }
 
-async fn index() -> Response {
+/// The open datasets and their downloads.
+#[utoipa::path(get, path = "/api/v1/open", tag = "open data", responses((status = 200, description = "Datasets", body = Object)))]
+pub(crate) async fn index() -> Response {
     Json(vec![
         OpenDataset {
             name: datasets::ROAD_STATE,
@@ -52,6 +55,11 @@ async fn index() -> Response {
             downloads: vec!["/api/v1/open/signal-plans.csv"],
         },
         OpenDataset {
+            name: datasets::INCIDENTS_PUBLIC,
+            description: "incidents without personal data: type, status, place, detection, dispatch, arrival, clearance",
+            downloads: vec!["/api/v1/open/incidents.csv"],
+        },
+        OpenDataset {
             name: datasets::TRANSPARENCY,
             description: "automated decisions the brain took on the city: what, when, why",
             downloads: vec!["/api/v1/open/transparency.csv", "/api/v1/transparency"],
@@ -61,7 +69,7 @@ async fn index() -> Response {
 }
 
 fn csv(body: String) -> Response {
-    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
+    ([(header::CONTENT_TYPE, "text/csv")], body).into_response()
 }
 
 /// A CSV field: quoted when it holds a comma, quote or line break; a leading `=`, `+`,
@@ -79,7 +87,12 @@ fn num(v: Option<f64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-async fn road_state_csv(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
+/// Live road state as CSV.
+#[utoipa::path(get, path = "/api/v1/open/road-state.csv", tag = "open data",
+    responses((status = 200, description = "`time_s,road,speed_kmh,tti,grade`", content_type = "text/csv", body = String),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller", body = ErrorBody)))]
+pub(crate) async fn road_state_csv(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
     app.backend.authorize(&caller, Action::Read { dataset: datasets::ROAD_STATE })?;
     let live = app.hub.live();
     let mut out = String::from("time_s,road,speed_kmh,tti,grade\n");
@@ -90,7 +103,12 @@ async fn road_state_csv(State(app): State<App>, Authed(caller): Authed) -> Resul
     Ok(csv(out))
 }
 
-async fn road_state_geojson(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
+/// Live road state as GeoJSON (RFC 7946, WGS84): the roads with speed, TTI and grade.
+#[utoipa::path(get, path = "/api/v1/open/road-state.geojson", tag = "open data",
+    responses((status = 200, description = "FeatureCollection of roads", content_type = "application/geo+json", body = Object),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller", body = ErrorBody)))]
+pub(crate) async fn road_state_geojson(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
     app.backend.authorize(&caller, Action::Read { dataset: datasets::ROAD_STATE })?;
     let live = app.hub.live();
     let mut net: serde_json::Value =
@@ -111,7 +129,12 @@ async fn road_state_geojson(State(app): State<App>, Authed(caller): Authed) -> R
     Ok(([(header::CONTENT_TYPE, "application/geo+json")], net.to_string()).into_response())
 }
 
-async fn signal_plans_csv(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
+/// Signal plans as CSV.
+#[utoipa::path(get, path = "/api/v1/open/signal-plans.csv", tag = "open data",
+    responses((status = 200, description = "`intersection,phase,duration_s,green_movements`", content_type = "text/csv", body = String),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller", body = ErrorBody)))]
+pub(crate) async fn signal_plans_csv(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
     app.backend.authorize(&caller, Action::Read { dataset: datasets::SIGNAL_PLANS })?;
     let backend = app.backend.clone();
     let s = tokio::task::spawn_blocking(move || backend.signals(&caller)).await??;
@@ -125,15 +148,29 @@ async fn signal_plans_csv(State(app): State<App>, Authed(caller): Authed) -> Res
     Ok(csv(out))
 }
 
-#[derive(Deserialize)]
-struct AggParams {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AggParams {
+    /// `city`, `road:ID`, `area:NAME` or `intersection:ID`.
     scope: Option<String>,
+    /// Window start, seconds (default: `to` minus a day).
     from: Option<f64>,
+    /// Window end, seconds (default: now).
     to: Option<f64>,
+    /// Seconds per point, at least 60 (default 900).
     resolution: Option<f64>,
 }
 
-async fn aggregates_csv(
+/// History of a scope as CSV (default: the city, the last day, 15-minute points).
+#[utoipa::path(get, path = "/api/v1/open/aggregates.csv", tag = "open data", params(AggParams),
+    responses((status = 200, description = "`t,scope,speed_kmh,count,delay_index`", content_type = "text/csv", body = String),
+        (status = 400, description = "A parameter is not a number", body = ErrorBody),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller", body = ErrorBody),
+        (status = 404, description = "Unknown road or intersection", body = ErrorBody),
+        (status = 422, description = "A window or resolution out of bounds, or an unknown scope kind", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody)))]
+pub(crate) async fn aggregates_csv(
     State(app): State<App>,
     Authed(caller): Authed,
     q: Result<Query<AggParams>, QueryRejection>,
@@ -159,13 +196,48 @@ async fn aggregates_csv(
     Ok(csv(out))
 }
 
-async fn transparency_csv(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
+/// The transparency log as CSV.
+#[utoipa::path(get, path = "/api/v1/open/transparency.csv", tag = "open data",
+    responses((status = 200, description = "`seq,time,source,decision`", content_type = "text/csv", body = String),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller", body = ErrorBody),
+        (status = 503, description = "The audit log cannot be read", body = ErrorBody)))]
+pub(crate) async fn transparency_csv(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
     app.backend.authorize(&caller, Action::Read { dataset: datasets::TRANSPARENCY })?;
     let Some(g) = app.gov.clone() else { return Ok(csv("seq,time,source,decision\n".into())) };
     let rows = tokio::task::spawn_blocking(move || g.transparency(10_000)).await?.map_err(crate::gov_api::gov_error)?;
     let mut out = String::from("seq,time,source,decision\n");
     for r in rows {
         out.push_str(&format!("{},{},{},{}\n", r.seq, r.time, field(&r.actor), field(&r.detail)));
+    }
+    Ok(csv(out))
+}
+
+/// Incidents without personal data as CSV (newest first).
+#[utoipa::path(get, path = "/api/v1/open/incidents.csv", tag = "open data",
+    responses((status = 200, description = "`id,type,status,road,lon,lat,detected_at,verified_at,dispatched_at,arrived_at,cleared_at`", content_type = "text/csv", body = String),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller", body = ErrorBody)))]
+pub(crate) async fn incidents_csv(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
+    app.backend.authorize(&caller, Action::Read { dataset: datasets::INCIDENTS_PUBLIC })?;
+    let backend = app.backend.clone();
+    let rows = tokio::task::spawn_blocking(move || backend.open_incidents()).await?;
+    let mut out = String::from("id,type,status,road,lon,lat,detected_at,verified_at,dispatched_at,arrived_at,cleared_at\n");
+    for e in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{}\n",
+            e.id,
+            field(&e.kind),
+            field(&e.status),
+            field(e.road.as_deref().unwrap_or("")),
+            e.lon,
+            e.lat,
+            e.detected_at,
+            num(e.verified_at),
+            num(e.dispatched_at),
+            num(e.arrived_at),
+            num(e.cleared_at)
+        ));
     }
     Ok(csv(out))
 }

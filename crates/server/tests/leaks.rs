@@ -178,6 +178,7 @@ fn no_role_sees_what_it_may_not() {
         ("/api/v1/open/signal-plans.csv".into(), "public"),
         (format!("/api/v1/open/aggregates.csv?scope=city&from={}&to={now}", now - 3600.0), "public"),
         ("/api/v1/open/transparency.csv".into(), "public"),
+        ("/api/v1/open/incidents.csv".into(), "public"),
         ("/api/v1/transparency".into(), "public"),
         ("/api/v1/catalogue".into(), "public"),
         ("/api/v1/kpis/tickets".into(), "public"),
