@@ -130,7 +130,9 @@ impl crate::Backend for Brain {
     }
 
     fn atspm_csv(&self, caller: &Caller, intersection: &str, from: f64, to: f64) -> Result<String, ApiError> {
-        let events = self.signal_events(caller, intersection, from, to).map_err(api_error)?;
+        let mut events = self.signal_events(caller, intersection, from, to).map_err(api_error)?;
+        // ATSPM tools read the log in time order (stable: same-time events keep their order).
+        events.sort_by(|a, b| a.0.total_cmp(&b.0));
         // Civil time of the city with its UTC offset: `2026-12-06 07:00:00.000+08:00`.
         let zone = &self.config.timezone;
         let mut out = String::from("TimeStamp,DeviceId,EventId,Parameter\n");

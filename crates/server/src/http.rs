@@ -403,17 +403,26 @@ pub(crate) async fn snapshot(
 pub(crate) struct AtspmParams {
     /// Intersection id.
     intersection: String,
-    /// Window start, seconds (default: `to` minus one hour).
-    from: Option<f64>,
-    /// Window end, seconds (default: now).
-    to: Option<f64>,
+    /// Window start: Unix seconds or an RFC 3339 datetime with an offset, e.g.
+    /// `2026-12-06T07:00:00+08:00` (default: `to` minus one hour).
+    from: Option<String>,
+    /// Window end: Unix seconds or an RFC 3339 datetime (default: now).
+    to: Option<String>,
+}
+
+/// A time query value: Unix seconds or an RFC 3339 datetime with an offset.
+fn time_param(name: &str, v: &str) -> Result<f64, ApiError> {
+    match v.trim().parse::<f64>() {
+        Ok(t) if t.is_finite() => Ok(t),
+        _ => sense::time::parse_rfc3339(v.trim()).map_err(|e| ApiError::Malformed(format!("{name}: {e}"))),
+    }
 }
 
 /// The ATSPM hi-res event log of one controller, as CSV.
 #[utoipa::path(get, path = "/api/v1/signals/events", tag = "signals", params(AtspmParams),
     responses(
         (status = 200, description = "`TimeStamp,DeviceId,EventId,Parameter` lines", content_type = "text/csv", body = String),
-        (status = 400, description = "`intersection` missing or a time not a number", body = ErrorBody),
+        (status = 400, description = "`intersection` missing, or a time neither Unix seconds nor an RFC 3339 datetime", body = ErrorBody),
         (status = 403, description = "Not allowed for this caller", body = ErrorBody),
         (status = 404, description = "Unknown intersection", body = ErrorBody),
         (status = 422, description = "`from` after `to` or a window beyond the maximum (24 h by default)", body = ErrorBody),
@@ -426,8 +435,15 @@ pub(crate) async fn atspm(
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
     let cfg = &app.cfg;
-    let to = q.to.unwrap_or_else(|| app.backend.now());
-    let from = q.from.unwrap_or(to - cfg.events_default_window_s).max(0.0);
+    let to = match &q.to {
+        Some(v) => time_param("to", v)?,
+        None => app.backend.now(),
+    };
+    let from = match &q.from {
+        Some(v) => time_param("from", v)?,
+        None => to - cfg.events_default_window_s,
+    }
+    .max(0.0);
     check_window("from/to", from, to, cfg.events_max_window_s)?;
     let backend = app.backend.clone();
     let csv = tokio::task::spawn_blocking(move || backend.atspm_csv(&caller, &q.intersection, from, to)).await??;

@@ -124,6 +124,14 @@ fn every_endpoint_answers_what_the_document_says() {
     let (status, csv) = get(&mut k, "/api/v1/signals/events", &events);
     assert_eq!(status, 200);
     assert!(csv.lines().count() > 10, "{csv}");
+    // The same window as RFC 3339 datetimes gives the same log, in time order.
+    let iso = |t: f64| sense::time::format_utc(t).replace('+', "%2B");
+    let by_iso = format!("/api/v1/signals/events?intersection={id}&from={}&to={}", iso(t_end - 400.0), iso(t_end));
+    assert_eq!(get(&mut k, "/api/v1/signals/events", &by_iso), (200, csv.clone()), "{by_iso}");
+    let stamps: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "CSV not in time order");
+    let bad = format!("/api/v1/signals/events?intersection={id}&from=2026-13-01T00:00:00Z");
+    assert_eq!(get(&mut k, "/api/v1/signals/events", &bad).0, 400);
     assert_eq!(get(&mut k, "/api/v1/signals/events", "/api/v1/signals/events?intersection=nowhere").0, 404);
     assert_eq!(get(&mut k, "/api/v1/signals/events", &format!("/api/v1/signals/events?intersection={id}&from=0&to=1e9")).0, 422);
     let (_, sensors) = get(&mut k, "/api/v1/sensors", "/api/v1/sensors");
