@@ -17,6 +17,21 @@ fn citybrain(args: &[&str]) {
     assert!(out.status.success(), "citybrain {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// `citybrain sim` of zero steps on these files, writing the network's GeoJSON to `out`.
+fn geojson_of(roadnet: &Path, flow: &Path, out: &Path) {
+    citybrain(&[
+        "sim",
+        "--roadnet",
+        roadnet.to_str().unwrap(),
+        "--flow",
+        flow.to_str().unwrap(),
+        "--steps",
+        "0",
+        "--geojson",
+        out.to_str().unwrap(),
+    ]);
+}
+
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("citybrain-geojson-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -94,17 +109,7 @@ fn nanchang_lands_on_its_own_lat_lon() {
     let tmp = scratch("nanchang");
     let out = tmp.join("nanchang.geojson");
     let (r, f) = (d.join("roadnet.txt"), d.join("flow.txt"));
-    citybrain(&[
-        "sim",
-        "--roadnet",
-        r.to_str().unwrap(),
-        "--flow",
-        f.to_str().unwrap(),
-        "--steps",
-        "0",
-        "--geojson",
-        out.to_str().unwrap(),
-    ]);
+    geojson_of(&r, &f, &out);
     let g = read_json(&out);
     assert_wgs84_within(&g, (115.7, 116.05), (28.55, 28.8));
     // Every intersection is where roadnet.txt puts it (`lat lon id signalised` lines).
@@ -139,17 +144,7 @@ fn hangzhou_cityflow_and_sumo_land_at_west_lake() {
     let mut extents = Vec::new();
     for (name, r, f) in runs {
         let out = tmp.join(format!("{name}.geojson"));
-        citybrain(&[
-            "sim",
-            "--roadnet",
-            r.to_str().unwrap(),
-            "--flow",
-            f.to_str().unwrap(),
-            "--steps",
-            "0",
-            "--geojson",
-            out.to_str().unwrap(),
-        ]);
+        geojson_of(&r, &f, &out);
         let g = read_json(&out);
         // The default origin, West Lake (120.15, 30.25), is CityFlow's (0, 0).
         assert_wgs84_within(&g, (120.14, 120.19), (30.24, 30.28));
