@@ -229,7 +229,14 @@ impl Core {
         if self.transition(id, Status::Dispatched, Actor::System, now, &note).is_err() {
             return None;
         }
-        let u = self.units.get_mut(&uid).expect("chosen from units");
+        self.alert(&uid, id, route, to, eta, now);
+        self.version += 1;
+        Some(uid)
+    }
+
+    /// Put unit `uid` on event `id`: alerted, with its route to `to` and its ETA.
+    fn alert(&mut self, uid: &str, id: u64, route: Vec<RoadId>, to: Spot, eta: f64, now: f64) {
+        let u = self.units.get_mut(uid).expect("chosen from units");
         u.status = UnitStatus::Alerted;
         u.event = Some(id);
         u.route = route;
@@ -237,10 +244,8 @@ impl Core {
         u.alerted_at = Some(now);
         u.eta_s = Some(eta);
         if let Some(e) = self.fusion.get_mut(id) {
-            e.unit = Some(uid.clone());
+            e.unit = Some(uid.to_string());
         }
-        self.version += 1;
-        Some(uid)
     }
 
     fn release(&mut self, uid: &str, now: f64) {
@@ -502,16 +507,7 @@ impl Core {
         match choose(&self.net, &self.speeds, self.units.values(), e.kind, to, exclude) {
             Some((uid, route, eta)) => {
                 let _ = self.transition(id, Status::Dispatched, Actor::System, now, &format!("alert to {uid}, {eta:.0} s away"));
-                let u = self.units.get_mut(&uid).expect("chosen");
-                u.status = UnitStatus::Alerted;
-                u.event = Some(id);
-                u.route = route;
-                u.target = Some(to);
-                u.alerted_at = Some(now);
-                u.eta_s = Some(eta);
-                if let Some(e) = self.fusion.get_mut(id) {
-                    e.unit = Some(uid);
-                }
+                self.alert(&uid, id, route, to, eta, now);
             }
             None => self.note(id, Actor::System, now, "no other free unit; operator attention needed".into()),
         }
@@ -544,16 +540,7 @@ impl Core {
                 now,
                 &format!("reassigned from {uid} ({eta:.0} s away) to {better} ({t:.0} s away)"),
             );
-            let u = self.units.get_mut(&better).expect("chosen");
-            u.status = UnitStatus::Alerted;
-            u.event = Some(id);
-            u.route = route;
-            u.target = Some(to);
-            u.alerted_at = Some(now);
-            u.eta_s = Some(t);
-            if let Some(e) = self.fusion.get_mut(id) {
-                e.unit = Some(better);
-            }
+            self.alert(&better, id, route, to, t, now);
         }
     }
 }
