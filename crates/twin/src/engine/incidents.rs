@@ -349,26 +349,7 @@ impl Sim {
         if s.drv == lane {
             return (s.dis <= back).then_some(back - s.dis);
         }
-        let horizon = self.kin(v).approach;
-        let mut dis = self.drvs[s.drv as usize].len - s.dis;
-        let (mut drv, mut pos) = (s.drv, s.route_pos);
-        let mut i = 0;
-        while dis <= horizon {
-            let next = if i == 0 { s.next_drv } else { self.next_of(s.flow, pos, drv) };
-            if next == NONE {
-                return None;
-            }
-            if self.is_link(drv) {
-                pos += 1;
-            }
-            drv = next;
-            i += 1;
-            if drv == lane {
-                return Some(dis + back);
-            }
-            dis += self.drvs[drv as usize].len;
-        }
-        None
+        self.walk_ahead(v, |drv, dis| (drv == lane).then_some(dis + back))
     }
 
     /// The gap from vehicle `v` to the nearest obstacle ahead along its route within its
@@ -380,6 +361,14 @@ impl Sim {
                 return Some(b - s.dis);
             }
         }
+        self.walk_ahead(v, |drv, dis| if self.is_link(drv) { None } else { self.block_ahead(drv, 0.0, v).map(|b| dis + b) })
+    }
+
+    /// Walk the lanes and links after vehicle `v`'s current one along its route, while
+    /// their start lies within its look-ahead horizon; `found(drv, dis)` gets each with the
+    /// distance from `v` to its start, and the first `Some` it returns is the answer.
+    fn walk_ahead(&self, v: u32, mut found: impl FnMut(u32, f64) -> Option<f64>) -> Option<f64> {
+        let s = &self.vs[v as usize];
         let horizon = self.kin(v).approach;
         let mut dis = self.drvs[s.drv as usize].len - s.dis;
         let (mut drv, mut pos) = (s.drv, s.route_pos);
@@ -394,10 +383,8 @@ impl Sim {
             }
             drv = next;
             i += 1;
-            if !self.is_link(drv) {
-                if let Some(b) = self.block_ahead(drv, 0.0, v) {
-                    return Some(dis + b);
-                }
+            if let Some(g) = found(drv, dis) {
+                return Some(g);
             }
             dis += self.drvs[drv as usize].len;
         }
