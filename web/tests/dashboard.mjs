@@ -1,17 +1,10 @@
 // Headless-Chromium checks of the dashboard (run by scripts/test-web.sh).
-import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
+import { run } from './browser.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
 const base = process.env.BASE_URL;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
-let failed = false;
-try {
+await run(async (browser) => {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -74,10 +67,4 @@ try {
   await page.screenshot({ path: process.env.SCREENSHOT || 'target/web-tests/dashboard.png' });
   assert.ok(errors.length === 0, `page errors: ${errors.join('; ')}`);
   console.log('dashboard tests passed');
-} catch (e) {
-  failed = true;
-  console.error(e);
-} finally {
-  await browser.close();
-}
-process.exit(failed ? 1 : 0);
+});

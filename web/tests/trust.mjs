@@ -2,12 +2,10 @@
 // dashboard test): a citizen reports a problem and follows the ticket; a traffic-police
 // administrator logs in, answers it, and grants, then revokes, the transport bureau's
 // access to the controller event logs, which the analyst sees take effect at once.
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
+import { run } from './browser.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
 const base = process.env.BASE_URL;
 const log = readFileSync(process.env.DEMO_LOG, 'utf8');
 const password = (user) => {
@@ -16,12 +14,7 @@ const password = (user) => {
   return m[1];
 };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
-let failed = false;
-try {
+await run(async (browser) => {
   const errors = [];
   // 1. The citizen's page.
   const citizen = await (await browser.newContext()).newPage({ viewport: { width: 1200, height: 900 } });
@@ -105,10 +98,4 @@ try {
   assert.match(await pub.textContent('[data-testid=dp-report]'), /personal/);
   assert.deepEqual(errors, [], 'page errors');
   console.log('trust pages: all checks passed');
-} catch (e) {
-  failed = true;
-  console.error(e);
-} finally {
-  await browser.close();
-}
-process.exit(failed ? 1 : 0);
+});

@@ -2,19 +2,12 @@
 // the police units are open, a camera reports a collision, the dispatched unit's page
 // receives the alert over its WebSocket with a route, and accepting it puts the unit
 // en route (checked through the API).
-import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
+import { run } from './browser.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
 const base = process.env.BASE_URL;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
-let failed = false;
-try {
+await run(async (browser) => {
   // The unit's crew logs in (an emergency-services operator of the demo accounts).
   const context = await browser.newContext({ viewport: { width: 400, height: 760 } });
   const login = await context.request.post(`${base}/api/v1/auth/login`, { data: { name: process.env.UNIT_USER, password: process.env.UNIT_PASSWORD } });
@@ -74,10 +67,4 @@ try {
   await page.screenshot({ path: process.env.UNIT_SCREENSHOT || 'target/web-tests/unit.png' });
   assert.ok(errors.length === 0, `page errors: ${errors.join('; ')}`);
   console.log('unit page tests passed');
-} catch (e) {
-  failed = true;
-  console.error(e);
-} finally {
-  await browser.close();
-}
-process.exit(failed ? 1 : 0);
+});
