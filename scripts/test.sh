@@ -36,6 +36,8 @@ echo "==> cargo test"
 cargo test --workspace
 echo "==> API contract (schemathesis) and hostile stream clients against citybrain serve"
 scripts/test-api.sh
+echo "==> incident detection on SUMO data (external check, short)"
+scripts/sumo-incidents/check.sh --short
 if [ -x scripts/test-web.sh ]; then
   echo "==> web dashboard tests"
   scripts/test-web.sh

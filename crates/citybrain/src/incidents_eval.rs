@@ -216,6 +216,7 @@ fn replay(
     let (brain, svc) = brain_for(net, dir, 0, T0)?;
     let mut last = 0.0_f64;
     let mut next_tick = 5.0;
+    let (mut accepted, mut rejected, mut shown) = (0usize, 0usize, 0usize);
     for (n, line) in lines.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let mut v: serde_json::Value =
             serde_json::from_str(line).with_context(|| format!("{}:{}: not JSON", obs.display(), n + 1))?;
@@ -241,10 +242,18 @@ fn replay(
         let out = brain
             .ingest_body(&brain::Caller::system(), v.to_string().as_bytes())
             .map_err(|e| anyhow::anyhow!("{}:{}: {e}", obs.display(), n + 1))?;
-        if out.report.rejected > 0 && n < 3 {
-            eprintln!("{}:{}: {} records rejected", obs.display(), n + 1, out.report.rejected);
+        accepted += out.report.accepted;
+        rejected += out.report.rejected;
+        for (_, r) in &out.report.results {
+            if let Err(e) = r {
+                if shown < 5 {
+                    eprintln!("{}:{}: rejected: {e}", obs.display(), n + 1);
+                    shown += 1;
+                }
+            }
         }
     }
+    eprintln!("{}: {accepted} records accepted, {rejected} rejected", obs.display());
     let events = svc.with(|c| c.fusion.events.values().cloned().collect());
     Ok((truth, events, (last / 3600.0).max(1e-9)))
 }
