@@ -16,10 +16,22 @@ command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v promtool >/dev/null || need_apt+=(prometheus)   # scripts/test-api.sh: promtool check metrics
 command -v ogrinfo >/dev/null || need_apt+=(gdal-bin)   # citybrain/tests/geojson.rs reads our GeoJSON with GDAL
+# crates/mqtt/tests: the real broker on 127.0.0.1:1883 (and scripts/mqtt-kill9.sh starts its own)
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+command -v mosquitto_pub >/dev/null || need_apt+=(mosquitto-clients)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> apt-get install ${need_apt[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+# Start Mosquitto on 127.0.0.1:1883 unless something already listens there (a fresh
+# machine: the Debian package's service is not started in a container).
+if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+  echo "==> starting mosquitto on 127.0.0.1:1883"
+  MOSQ_CONF="$(mktemp -d)/mosquitto.conf"
+  printf 'listener 1883 127.0.0.1\nallow_anonymous true\n' > "$MOSQ_CONF"
+  "$(command -v mosquitto || echo /usr/sbin/mosquitto)" -d -c "$MOSQ_CONF"
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break; sleep 0.1; done
 fi
 if command -v rustup >/dev/null; then rustup component add rustfmt clippy >/dev/null 2>&1 || true; fi
 

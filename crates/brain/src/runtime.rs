@@ -126,6 +126,9 @@ pub struct IngestOutcome {
     /// Whether the accepted records reached durable storage (if not, nothing of the
     /// batch may be called accepted: the client must retry).
     pub stored: bool,
+    /// Records recognised as already stored (same sensor and record id) and not stored
+    /// again; they are counted as accepted in the report.
+    pub duplicates: usize,
 }
 
 /// One point of a history answer (several scopes averaged per time).
@@ -384,6 +387,23 @@ impl Brain {
     pub fn ingest_body(&self, caller: &Caller, body: &[u8]) -> Result<IngestOutcome, BrainError> {
         self.authorize(caller, Action::Ingest)?;
         let mut records = sense::parse_batch(body).map_err(|e| BrainError::Malformed(e.to_string()))?;
+        let (refused, first_refusal) = self.authorize_records(caller, &mut records);
+        let out = self.ingest_records(&records);
+        if refused > 0 && refused == records.len() {
+            let why = first_refusal.unwrap_or_default();
+            return Err(BrainError::Denied(Denied(format!("{refused} record(s) refused and stored as rejected; {why}"))));
+        }
+        Ok(out)
+    }
+
+    /// Authorise each record of a batch for its sensor ([`Action::IngestFor`]: only the
+    /// owning department's services may post for a sensor), after the batch itself
+    /// passed [`Action::Ingest`]. A refused record becomes a rejected one in place (field
+    /// `sensor`, message `forbidden: ...`), to be stored with the other rejections by
+    /// [`Brain::ingest_records`]. Returns how many were refused and the first reason.
+    /// Edges that gather several callers' batches into one commit (MQTT) call this per
+    /// batch, then [`Brain::ingest_records`] once.
+    pub fn authorize_records(&self, caller: &Caller, records: &mut [RawRecord]) -> (usize, Option<String>) {
         let mut refused = 0usize;
         let mut first_refusal = None;
         for r in records.iter_mut() {
@@ -400,12 +420,26 @@ impl Brain {
                 *r = RawRecord::Malformed { json, field: "sensor".into(), message };
             }
         }
-        let out = self.ingest_records(&records);
-        if refused > 0 && refused == records.len() {
-            let why = first_refusal.unwrap_or_default();
-            return Err(BrainError::Denied(Denied(format!("{refused} record(s) refused and stored as rejected; {why}"))));
+        (refused, first_refusal)
+    }
+
+    /// Which records are duplicates of stored ones (same sensor and record id). Empty
+    /// when no record carries an id. A repeat inside the batch is not skipped here (the
+    /// first one may yet be rejected): the store's unique index keeps one of them.
+    fn duplicates(&self, records: &[RawRecord]) -> Vec<bool> {
+        let keyed: Vec<(usize, (&str, &str))> =
+            records.iter().enumerate().filter_map(|(i, r)| r.record_key().map(|k| (i, k))).collect();
+        if keyed.is_empty() {
+            return Vec::new();
         }
-        Ok(out)
+        let keys: Vec<(&str, &str)> = keyed.iter().map(|k| k.1).collect();
+        // A failed look-up finds nothing: the store's unique index still decides.
+        let known = self.store().known_record_ids(&keys).unwrap_or_else(|_| vec![false; keys.len()]);
+        let mut dup = vec![false; records.len()];
+        for ((i, _), k) in keyed.iter().zip(known) {
+            dup[*i] = k;
+        }
+        dup
     }
 
     /// Record an automated decision that acts on the city (a signal plan change, a
@@ -425,18 +459,48 @@ impl Brain {
     /// ([`Brain::now`]); rejections are stored too.
     /// Returns once the accepted records are committed to the store; then plug-ins see
     /// them and they are published on the bus.
+    ///
+    /// A record with an `id` whose sensor and id are already stored is a duplicate (a
+    /// retry, a redelivery): it is answered as accepted (it is durable) but neither
+    /// validated again, stored, seen by plug-ins nor published; a valid record repeating
+    /// one earlier in the same batch is validated, then stored once (the store's unique
+    /// index). [`IngestOutcome::duplicates`] counts both.
     pub fn ingest_records(&self, records: &[RawRecord]) -> IngestOutcome {
+        let dup = self.duplicates(records);
+        let filtered: Vec<RawRecord>;
+        // Index in `records` of each record given to the pipeline (when some were dropped).
+        let mut origin: Vec<usize> = Vec::new();
+        let input: &[RawRecord] = if dup.iter().any(|&d| d) {
+            origin = (0..records.len()).filter(|&i| !dup[i]).collect();
+            filtered = origin.iter().map(|&i| records[i].clone()).collect();
+            &filtered
+        } else {
+            records
+        };
         let mut p = lock(&self.pipeline);
-        let mut report = p.ingest(records, self.now());
-        let accepted = std::mem::take(&mut *lock(&self.staged));
+        let mut report = p.ingest(input, self.now());
+        let mut accepted = std::mem::take(&mut *lock(&self.staged));
         drop(p);
         let rejected = &report.rejections;
         let mut stored = true;
+        let mut duplicates = records.len() - input.len();
         if !accepted.is_empty() || !rejected.is_empty() {
             let store = self.store();
-            if let Err(e) = store.append(&self.registry, &accepted) {
-                stored = false;
-                report.sink_errors.push(SinkError { sink: "store".into(), message: e.to_string() });
+            let ids: Vec<Option<&str>> =
+                report.results.iter().filter(|r| r.1.is_ok()).map(|r| input[r.0].record_key().map(|k| k.1)).collect();
+            match store.append_identified(&self.registry, &accepted, &ids) {
+                Ok(fresh) => {
+                    if fresh.iter().any(|&f| !f) {
+                        // Stored concurrently by another batch since the look-up.
+                        duplicates += fresh.iter().filter(|&&f| !f).count();
+                        let mut keep = fresh.into_iter();
+                        accepted.retain(|_| keep.next().unwrap_or(true));
+                    }
+                }
+                Err(e) => {
+                    stored = false;
+                    report.sink_errors.push(SinkError { sink: "store".into(), message: e.to_string() });
+                }
             }
             if !rejected.is_empty() {
                 if let Err(e) = store.append_rejected(self.now(), rejected) {
@@ -458,7 +522,19 @@ impl Brain {
             self.run_plugins(|p, cx| p.on_observations(&batch, cx));
             self.bus.publish(&BusMessage::Accepted(batch));
         }
-        IngestOutcome { report, stored }
+        if input.len() != records.len() {
+            // Back to the caller's indices; the skipped duplicates are accepted.
+            for r in report.results.iter_mut() {
+                r.0 = origin[r.0];
+            }
+            for r in report.rejections.iter_mut() {
+                r.index = origin[r.index];
+            }
+            report.results.extend((0..records.len()).filter(|&i| dup[i]).map(|i| (i, Ok(()))));
+            report.results.sort_by_key(|r| r.0);
+            report.accepted += records.len() - input.len();
+        }
+        IngestOutcome { report, stored, duplicates }
     }
 
     /// Replace the signal status the next tick reports (from the twin or controllers).

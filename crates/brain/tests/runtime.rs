@@ -189,3 +189,32 @@ fn history_errors_name_the_problem() {
     assert!(matches!(brain.signal_events(&c, "Z", 0.0, 10.0), Err(BrainError::UnknownEntity(_))));
     assert!(brain.history(&c, "intersection:B", 0.0, 10.0, 60.0).unwrap().points.is_empty());
 }
+
+/// A record with an id is stored once: a resent batch and a repeat inside one batch are
+/// answered accepted, counted as duplicates, not stored, not shown to plug-ins again;
+/// indices of the other records' results stay the caller's.
+#[test]
+fn records_with_an_id_are_stored_once() {
+    let brain = Brain::open(sense::testnet::corridor(), &driven("dedupe", 1000.0)).unwrap();
+    let seen = Arc::new(Mutex::new((0, 0)));
+    brain.register(Box::new(Probe { seen: seen.clone() }));
+    let with_id = |t: f64, id: &str| {
+        let RawRecord::Record(mut w) = loop_record(&brain, t, 8.0, 0.1) else { unreachable!() };
+        w.id = Some(id.into());
+        RawRecord::Record(w)
+    };
+    let batch = vec![with_id(990.0, "a"), with_id(991.0, "b"), with_id(992.0, "a"), loop_record(&brain, 993.0, 999.0, 0.1)];
+    let out = brain.ingest_records(&batch);
+    assert!(out.stored);
+    assert_eq!(out.duplicates, 1, "the second `a` of the batch");
+    assert_eq!((out.report.accepted, out.report.rejected), (3, 1));
+    let status: Vec<(usize, bool)> = out.report.results.iter().map(|(i, r)| (*i, r.is_ok())).collect();
+    assert_eq!(status, vec![(0, true), (1, true), (2, true), (3, false)]);
+    assert_eq!(out.report.rejections[0].index, 3, "in the caller's numbering");
+    assert_eq!(brain.counters().accepted, 2);
+    assert_eq!(seen.lock().unwrap().0, 2);
+    let again = brain.ingest_records(&batch[..2]);
+    assert_eq!((again.duplicates, again.report.accepted), (2, 2));
+    assert_eq!(brain.counters().accepted, 2, "nothing stored again");
+    assert_eq!(seen.lock().unwrap().0, 2, "plug-ins see a record once");
+}

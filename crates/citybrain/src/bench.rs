@@ -59,6 +59,15 @@ pub struct BenchArgs {
     /// instead: N requests per case, percentiles reported.
     #[arg(long)]
     pub auth: Option<usize>,
+    /// MQTT load instead: QoS 1 publish → durable through the broker at HOST:PORT
+    /// (a brain with its bridge in this process; `--clients` gateways, `--batch` records
+    /// per message, `--seconds` per phase).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub mqtt: Option<String>,
+    /// Durability across a Mosquitto restart and `kill -9` of the brain: N runs against a
+    /// Mosquitto this command starts on 127.0.0.1:18283 (persistence in a temp directory).
+    #[arg(long)]
+    pub mqtt_kill9: Option<usize>,
 }
 
 struct Case {
@@ -94,6 +103,22 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(runs) = args.kill9 {
         anyhow::ensure!(runs > 0 && args.batch > 0, "--kill9 and --batch must be positive");
         return crate::kill9::run(runs, args.batch.min(2000));
+    }
+    if let Some(broker) = &args.mqtt {
+        anyhow::ensure!(
+            args.batch > 0 && args.clients > 0 && args.seconds > 0.0,
+            "--batch, --clients and --seconds must be positive"
+        );
+        return crate::bench_mqtt::run(&crate::bench_mqtt::MqttLoadArgs {
+            broker: broker.clone(),
+            seconds: args.seconds,
+            batch: args.batch,
+            clients: args.clients,
+        });
+    }
+    if let Some(runs) = args.mqtt_kill9 {
+        anyhow::ensure!(runs > 0 && args.batch > 0, "--mqtt-kill9 and --batch must be positive");
+        return crate::mqtt_kill9::run(runs, args.batch.min(2000));
     }
     if let Some(n) = args.auth {
         return crate::trust::bench_auth(n.max(1000));

@@ -49,6 +49,10 @@ pub struct DemoArgs {
     /// share and incidents every 15 minutes (`--duration` seconds, default a whole day).
     #[arg(long)]
     pub headless: bool,
+    /// Bridge to an MQTT broker at HOST:PORT (e.g. 127.0.0.1:1883): devices publish
+    /// observations, the brain publishes live state, signals and incidents. Off by default.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub mqtt: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -56,6 +60,9 @@ pub struct ServeArgs {
     /// JSON configuration file (see README: bind, port, data_dir, web, roadnet, flow, twin).
     #[arg(long)]
     pub config: PathBuf,
+    /// Bridge to an MQTT broker at HOST:PORT (overrides the configuration's `mqtt.broker`).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub mqtt: Option<String>,
 }
 
 /// `citybrain serve` configuration.
@@ -98,6 +105,9 @@ struct ServeConfig {
     origin: Option<String>,
     /// OpenID Connect: accept JWTs of this issuer, checked against a JWKS file.
     oidc: Option<OidcSettings>,
+    /// The MQTT bridge (off unless a broker is given here or with `--mqtt`).
+    #[serde(default)]
+    mqtt: crate::mqtt_cli::MqttSettings,
 }
 
 /// `oidc` of the `serve` configuration.
@@ -162,6 +172,7 @@ struct Live {
     /// Incidents the twin plays (the demo's day), seen by its virtual cameras.
     incidents: Option<twin::incident::IncidentPlan>,
     oidc: Option<governance::oidc::OidcConfig>,
+    mqtt: Option<mqtt::MqttConfig>,
 }
 
 pub fn run(a: &DemoArgs) -> Result<()> {
@@ -194,6 +205,7 @@ pub fn run(a: &DemoArgs) -> Result<()> {
         demo_accounts: true,
         incidents: Some(incidents),
         oidc: None,
+        mqtt: crate::mqtt_cli::MqttSettings::default().config(a.mqtt.as_deref())?,
     })
 }
 
@@ -248,6 +260,7 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
             c.role_claim = o.role_claim.unwrap_or(c.role_claim);
             c
         }),
+        mqtt: cfg.mqtt.config(a.mqtt.as_deref()).map_err(|e| anyhow::anyhow!("{path}: {e}"))?,
     })
 }
 
@@ -353,6 +366,10 @@ fn serve_live(l: Live) -> Result<()> {
     let http = server::HttpConfig { web_dir: l.web.clone(), ..l.http.clone() };
     let hub = server::Hub::new(&brain.net);
     server::attach(&brain, hub.clone());
+    let bridge = match l.mqtt {
+        Some(c) => Some(crate::mqtt_cli::start(&brain, c, gov.clone())?),
+        None => None,
+    };
     let app = server::router_with(hub, brain.clone(), &http, Some(gov.clone()));
     let retention = {
         let (g, s) = (gov.clone(), stop.clone());
@@ -389,6 +406,9 @@ fn serve_live(l: Live) -> Result<()> {
         server::serve(listener, app, &http, shutdown).await.context("http server")
     })?;
     stop.store(true, Ordering::Relaxed);
+    if let Some(b) = bridge {
+        b.stop();
+    }
     let _ = retention.join();
     let _ = gov.audit.sync();
     if let Some(t) = twin_thread {

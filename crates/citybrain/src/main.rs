@@ -3,6 +3,7 @@
 #[cfg(target_os = "linux")]
 mod alloc;
 mod bench;
+mod bench_mqtt;
 mod control;
 mod demo;
 mod demo_day;
@@ -10,6 +11,8 @@ mod gen;
 mod incidents_eval;
 mod kill9;
 mod loadgen;
+mod mqtt_cli;
+mod mqtt_kill9;
 mod plugins;
 mod scenario;
 mod sim;

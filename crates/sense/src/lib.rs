@@ -68,7 +68,7 @@ pub use registry::{
 pub use rejected::{Rejected, RejectedRing};
 pub use time::CityZone;
 pub use validate::{is_token, validate, RecordError};
-pub use wire::{batch_body, parse_batch, to_wire, BatchError, RawRecord, WireRecord};
+pub use wire::{batch_body, parse_batch, parse_record, to_wire, BatchError, RawRecord, WireRecord};
 
 #[cfg(test)]
 mod tests;

@@ -340,3 +340,21 @@ fn threaded_sink_delivers_everything_in_order_and_reports_errors() {
     let errs = failing.flush();
     assert!(!errs.is_empty() && errs.iter().all(|e| e.to_string() == "sink failing: disk full"), "{errs:?}");
 }
+
+#[test]
+fn record_ids_are_optional_bounded_and_key_the_record() {
+    let r = reg();
+    let with = |id: &str| WireRecord { id: Some(id.into()), ..loop_rec(500.0, 3.0, 0.1) };
+    assert!(validate(&r, &with("gw7-000123").into()).is_ok());
+    assert!(validate(&r, &with(&"x".repeat(validate::MAX_RECORD_ID)).into()).is_ok());
+    for bad in ["", "has space", "tab\t", "é", &"x".repeat(validate::MAX_RECORD_ID + 1)] {
+        let e = validate(&r, &with(bad).into()).unwrap_err();
+        assert_eq!(e.field, "id", "{bad:?}: {e}");
+    }
+    let raw: RawRecord = with("r1").into();
+    assert_eq!(raw.record_key(), Some(("loop:AB:0", "r1")));
+    assert_eq!(RawRecord::from(loop_rec(500.0, 3.0, 0.1)).record_key(), None);
+    let parsed = parse_batch(br#"{"observations":[{"id":"a-1","sensor":"loop:AB:0"}]}"#).unwrap();
+    assert_eq!(parsed[0].record_key(), Some(("loop:AB:0", "a-1")));
+    assert!(batch_body(&[with("z")]).contains(r#""id":"z""#), "serialised with the record");
+}

@@ -13,6 +13,8 @@ pub const MAX_SPEED: f64 = 100.0;
 pub const MAX_INTERVAL: f64 = 3600.0;
 /// Longest citizen report text, characters.
 pub const MAX_TEXT: usize = 2000;
+/// Longest record id (`id`), bytes.
+pub const MAX_RECORD_ID: usize = 128;
 
 /// Why one record was rejected. `field` is the wire field name (empty for the record as
 /// a whole); Display gives `field: message`.
@@ -132,12 +134,26 @@ fn position(reg: &SensorRegistry, w: &WireRecord) -> R<Option<Point>> {
     }
 }
 
+/// A record id: 1 to [`MAX_RECORD_ID`] bytes of printable ASCII (no spaces).
+fn record_id(id: &str) -> R<()> {
+    if id.is_empty() || id.len() > MAX_RECORD_ID || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(RecordError::new(
+            "id",
+            format!("must be 1 to {MAX_RECORD_ID} printable ASCII characters without spaces ({} bytes given)", id.len()),
+        ));
+    }
+    Ok(())
+}
+
 /// Validate one raw record against the registry.
 pub fn validate(reg: &SensorRegistry, raw: &RawRecord) -> Result<Observation, RecordError> {
     let w = match raw {
         RawRecord::Record(w) => w,
         RawRecord::Malformed { field, message, .. } => return Err(RecordError::new(field.clone(), message.clone())),
     };
+    if let Some(id) = &w.id {
+        record_id(id)?;
+    }
     let sensor_id = req_str(&w.sensor, "sensor")?;
     let sensor = reg.lookup(sensor_id).ok_or_else(|| RecordError::new("sensor", format!("unknown sensor `{sensor_id}`")))?;
     let s = reg.get(sensor).expect("lookup returns registered indices");

@@ -20,6 +20,9 @@
 //! - `signal`: `code` (1, 8, 9, 10, 11, 81, 82), `param` (phase or detector channel)
 //! - `report`: `category`, `text`, and `x`/`y`, `lon`/`lat` or `road`
 //!
+//! Any record may carry `id`, the device's own record id: a record whose sensor and id
+//! were stored before is a duplicate (a retry or a redelivery) and is stored once.
+//!
 //! A field the format does not define (`"foo": 1`) is a record error, so that a typo in a
 //! device's field name is noticed rather than silently ignored. JSON has no NaN or
 //! infinity, so those can only come from in-process records (the twin's readings,
@@ -36,6 +39,11 @@ use crate::registry::SensorRegistry;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WireRecord {
+    /// The record's own id, chosen by the device (a sequence number, a UUID): a record
+    /// sent again with the same sensor and id (a retry, an MQTT redelivery) is stored
+    /// once. Optional; at most [`crate::validate::MAX_RECORD_ID`] bytes of printable ASCII.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sensor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +107,15 @@ impl From<WireRecord> for RawRecord {
 }
 
 impl RawRecord {
+    /// The sensor and record id of a well-formed record that has both (the key under
+    /// which duplicates are recognised).
+    pub fn record_key(&self) -> Option<(&str, &str)> {
+        match self {
+            RawRecord::Record(w) => Some((w.sensor.as_deref()?, w.id.as_deref()?)),
+            RawRecord::Malformed { .. } => None,
+        }
+    }
+
     /// The record as JSON text (what was received, for rejected-record inspection).
     pub fn to_json(&self) -> String {
         match self {
@@ -135,7 +152,9 @@ pub fn parse_batch(body: &[u8]) -> Result<Vec<RawRecord>, BatchError> {
     Ok(batch.observations.into_iter().map(parse_record).collect())
 }
 
-fn parse_record(raw: &RawValue) -> RawRecord {
+/// One element of a batch (a JSON value) as a [`RawRecord`]: what [`parse_batch`] does
+/// for each element, for edges that read the batch's envelope themselves (MQTT).
+pub fn parse_record(raw: &RawValue) -> RawRecord {
     // Fast path; on failure parse again to locate the error.
     if let Ok(r) = serde_json::from_str::<WireRecord>(raw.get()) {
         return RawRecord::Record(Box::new(r));

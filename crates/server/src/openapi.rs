@@ -22,6 +22,9 @@ pub struct ObservationBatch {
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObservationRecord {
+    /// The device's own record id (1 to 128 printable ASCII characters): a record sent
+    /// again with the same sensor and id is stored once and answered `accepted`.
+    pub id: Option<String>,
     /// Registered sensor id, e.g. `loop:road_1_0_1:0`.
     pub sensor: String,
     /// `loop`, `movement`, `queue`, `plate`, `probe`, `signal` or `report`.

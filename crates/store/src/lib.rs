@@ -239,6 +239,34 @@ pub trait Store: Send + Sync {
     /// the 1- and 15-minute aggregates). When it returns `Ok`, the rows are durable and
     /// visible to every later read; on `Err` nothing of the batch is stored.
     fn append(&self, registry: &SensorRegistry, obs: &[Observation]) -> Result<(), StoreError>;
+    /// As [`Store::append`], for observations that may carry the device's record id
+    /// (`ids[i]` belongs to `obs[i]`; both slices have the same length). An observation
+    /// whose sensor and record id are already stored (by an earlier call, or earlier in
+    /// this batch) is not stored again: a unique index on (sensor, record id) decides in
+    /// the same transaction as the rows, so two concurrent calls never both store one
+    /// record. Returns, per observation, whether it was stored now (`false`: a
+    /// duplicate). Record ids are kept as long as raw observations (`Retention::raw_s`,
+    /// by the observation's time). A backend without record ids stores batches without
+    /// any id and refuses the others.
+    fn append_identified(
+        &self,
+        registry: &SensorRegistry,
+        obs: &[Observation],
+        ids: &[Option<&str>],
+    ) -> Result<Vec<bool>, StoreError> {
+        if ids.len() != obs.len() {
+            return Err(StoreError::invalid(format!("{} record ids for {} observations", ids.len(), obs.len())));
+        }
+        if ids.iter().all(Option::is_none) {
+            return self.append(registry, obs).map(|()| vec![true; obs.len()]);
+        }
+        Err(StoreError::backend("this store keeps no record ids".to_string()))
+    }
+    /// For each `(sensor id, record id)`, whether it is already stored. A read, so a key
+    /// being stored concurrently may be missed: [`Store::append_identified`] decides.
+    fn known_record_ids(&self, keys: &[(&str, &str)]) -> Result<Vec<bool>, StoreError> {
+        Ok(vec![false; keys.len()])
+    }
     /// Append a state snapshot (city and district KPIs, per-road speeds) and fold its
     /// road speeds into the aggregates.
     fn append_snapshot(&self, s: &CityState) -> Result<(), StoreError>;

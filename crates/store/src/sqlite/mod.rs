@@ -261,14 +261,39 @@ fn upsert_cells(tx: &rusqlite::Transaction, cells: &Cells) -> Res<()> {
     Ok(())
 }
 
-impl Store for SqliteStore {
-    fn append(&self, registry: &SensorRegistry, obs: &[Observation]) -> Result<(), StoreError> {
+impl SqliteStore {
+    /// [`Store::append`] and [`Store::append_identified`]: with `ids`, the record ids
+    /// are inserted first (ignoring those already present) and only the observations
+    /// whose id was new, or that have none, are stored.
+    fn append_rows(
+        &self,
+        registry: &SensorRegistry,
+        obs: &[Observation],
+        ids: Option<&[Option<&str>]>,
+    ) -> Result<Vec<bool>, StoreError> {
         if obs.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut added: Vec<(String, i64)> = Vec::new();
-        self.write(|conn| {
+        let fresh = self.write(|conn| {
             let tx = conn.transaction()?;
+            let mut fresh = vec![true; obs.len()];
+            if let Some(ids) = ids {
+                let mut st = tx.prepare_cached("INSERT OR IGNORE INTO record_ids (sensor, rid, time) VALUES (?1, ?2, ?3)")?;
+                for (i, (o, id)) in obs.iter().zip(ids).enumerate() {
+                    if let Some(id) = id {
+                        let name = registry.get(o.sensor).map(|s| s.id.as_str()).unwrap_or("?");
+                        fresh[i] = st.execute(params![name, id, o.time])? == 1;
+                    }
+                }
+            }
+            let kept: Vec<Observation>;
+            let obs: &[Observation] = if fresh.iter().all(|&f| f) {
+                obs
+            } else {
+                kept = obs.iter().zip(&fresh).filter(|(_, &f)| f).map(|(o, _)| o.clone()).collect();
+                &kept
+            };
             {
                 let mut st = tx.prepare_cached(
                     "INSERT INTO obs (time, sensor, kind, ref, road, a, b, c, d, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -313,7 +338,7 @@ impl Store for SqliteStore {
             cells.add_loops(obs, &self.keys);
             upsert_cells(&tx, &cells)?;
             tx.commit()?;
-            Ok(())
+            Ok(fresh)
         })?;
         if !added.is_empty() {
             let mut dict = self.sensors.write().unwrap_or_else(|e| e.into_inner());
@@ -322,7 +347,40 @@ impl Store for SqliteStore {
                 dict.names.insert(id, name);
             }
         }
-        Ok(())
+        Ok(fresh)
+    }
+}
+
+impl Store for SqliteStore {
+    fn append(&self, registry: &SensorRegistry, obs: &[Observation]) -> Result<(), StoreError> {
+        self.append_rows(registry, obs, None).map(|_| ())
+    }
+
+    fn append_identified(
+        &self,
+        registry: &SensorRegistry,
+        obs: &[Observation],
+        ids: &[Option<&str>],
+    ) -> Result<Vec<bool>, StoreError> {
+        if ids.len() != obs.len() {
+            return Err(StoreError::invalid(format!("{} record ids for {} observations", ids.len(), obs.len())));
+        }
+        let any = ids.iter().any(Option::is_some);
+        self.append_rows(registry, obs, any.then_some(ids))
+    }
+
+    fn known_record_ids(&self, keys: &[(&str, &str)]) -> Result<Vec<bool>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT 1 FROM record_ids WHERE sensor = ?1 AND rid = ?2")?;
+            let mut out = Vec::with_capacity(keys.len());
+            for (sensor, id) in keys {
+                out.push(st.exists(params![sensor, id])?);
+            }
+            Ok(out)
+        })
     }
 
     fn append_snapshot(&self, s: &CityState) -> Result<(), StoreError> {
@@ -414,6 +472,8 @@ impl Store for SqliteStore {
                 Some(k) => prune_raw(&tx, now - k)?,
                 None => 0,
             };
+            // Record ids go with the raw rows (not counted: they are not data of their own).
+            del("DELETE FROM record_ids WHERE time < ?1", r.raw_s)?;
             let report = PruneReport {
                 raw,
                 snapshots,

@@ -55,6 +55,12 @@ CREATE INDEX IF NOT EXISTS rejected_time ON rejected (time);
 CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT NOT NULL,
     time REAL NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS journal_key ON journal (topic, key, id);
+-- The device's record ids (`id` on the wire) of stored observations, by sensor name: the
+-- unique key that stores a resent record once. Kept as long as raw observations (by the
+-- observation's time). Additive, as above.
+CREATE TABLE IF NOT EXISTS record_ids (sensor TEXT NOT NULL, rid TEXT NOT NULL, time REAL NOT NULL,
+    PRIMARY KEY (sensor, rid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS record_ids_time ON record_ids (time);
 ";
 
 /// Create, check or migrate the schema and register the network's names, in one
