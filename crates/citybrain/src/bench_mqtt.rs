@@ -46,6 +46,8 @@ fn gateway(
     ids: bool,
     until: Instant,
     published: Arc<AtomicU64>,
+    stats: Arc<mqtt::Stats>,
+    window: u64,
 ) -> Result<(u64, Vec<f64>)> {
     let mut o = MqttOptions::new(format!("bench-gw-{}-{k}-{ids}", std::process::id()), broker.0, broker.1);
     o.set_keep_alive(Duration::from_secs(30));
@@ -87,7 +89,15 @@ fn gateway(
     }
     let mut m = 0u64;
     let mut body = String::with_capacity(batch * 200 + 200);
+    // The broker acknowledges a gateway at once, whatever the brain's pace: the gateways
+    // keep at most `window` records published but not yet committed, so the rate
+    // measured is the brain's, and the broker's queue stays small.
+    let base = stats.records_accepted.load(Ordering::Relaxed);
     while Instant::now() < until {
+        if published.load(Ordering::Relaxed) > stats.records_accepted.load(Ordering::Relaxed) - base + window {
+            std::thread::sleep(Duration::from_micros(200));
+            continue;
+        }
         let t = brain::wall_clock() - 1.0;
         body.clear();
         body.push_str(r#"{"token":""#);
@@ -153,6 +163,7 @@ fn run_in(a: &MqttLoadArgs, dir: &std::path::Path) -> Result<()> {
     cfg.publish = false;
     let broker = (cfg.host.clone(), cfg.port);
     let topic = format!("{}/transport-bureau/observations", cfg.prefix);
+    let forget = cfg.clone();
     let bridge = crate::mqtt_cli::start(&brain, cfg, gov)?;
     println!(
         "## MQTT QoS 1 ingest: {} gateways, {} records per message, {:.0} s per phase, broker {}",
@@ -169,8 +180,10 @@ fn run_in(a: &MqttLoadArgs, dir: &std::path::Path) -> Result<()> {
         let handles: Vec<_> = (0..a.clients)
             .map(|k| {
                 let (b, t, tok, l, p) = (broker.clone(), topic.clone(), token.clone(), loops.clone(), published.clone());
-                let batch = a.batch;
-                std::thread::spawn(move || gateway(b, t, tok, l, k, batch, ids, until, p))
+                let (batch, stats) = (a.batch, bridge.stats.clone());
+                // Twice the broker's in-flight window to the brain (20 messages), in records.
+                let window = 40 * batch as u64;
+                std::thread::spawn(move || gateway(b, t, tok, l, k, batch, ids, until, p, stats, window))
             })
             .collect();
         let mut messages = 0;
@@ -202,6 +215,7 @@ fn run_in(a: &MqttLoadArgs, dir: &std::path::Path) -> Result<()> {
     }
     let rejected = bridge.stats.get(|s| &s.records_rejected);
     bridge.stop();
+    mqtt::forget_session(&forget).map_err(|e| anyhow!("ending the bench's session: {e}"))?;
     if rejected > 0 {
         bail!("{rejected} records were rejected; the load is meant to be valid");
     }

@@ -232,6 +232,31 @@ impl Bridge {
     }
 }
 
+/// End the brain's persistent session at the broker (its subscriptions and whatever is
+/// queued for it): connect once with `cfg.client_id` and a clean session. For tests and
+/// benchmarks on a shared broker, and for retiring a brain; never needed in operation.
+/// The publisher's session (`{client_id}-pub`) is ended too.
+pub fn forget_session(cfg: &MqttConfig) -> Result<(), String> {
+    for id in [cfg.client_id.clone(), format!("{}-pub", cfg.client_id)] {
+        let (client, mut conn) = rumqttc::Client::new(options(cfg, &id, true), 10);
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match conn.recv_timeout(Duration::from_millis(200)) {
+                Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_)))) => {
+                    let _ = client.disconnect();
+                }
+                Ok(Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::Disconnect))) => break,
+                Ok(Err(e)) => return Err(e.to_string()),
+                _ => {}
+            }
+            if std::time::Instant::now() > end {
+                return Err("no answer from the broker within 10 s".into());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Reconnect backoff: 100 ms doubling to 5 s.
 pub(crate) fn next_backoff(d: Duration) -> Duration {
     (d * 2).clamp(Duration::from_millis(100), Duration::from_secs(5))

@@ -26,7 +26,8 @@ fn body(token: Option<&str>, records: Vec<serde_json::Value>) -> Vec<u8> {
 fn ingest_validates_authorises_reports_and_stores_duplicates_once() {
     let f = fixture();
     let p = f.prefix.clone();
-    let bridge = mqtt::Bridge::start(&f.brain, config(&p), f.gov.clone()).unwrap();
+    let cfg = config(&p);
+    let bridge = mqtt::Bridge::start(&f.brain, cfg.clone(), f.gov.clone()).unwrap();
     assert!(bridge.wait_subscribed(std::time::Duration::from_secs(20)), "the bridge subscribed");
     let mut dev = Device::connect(&[format!("{p}/+/errors"), format!("{p}/errors")]);
     let t = NOW - 10.0;
@@ -92,7 +93,7 @@ fn ingest_validates_authorises_reports_and_stores_duplicates_once() {
     let r = dev.message_on(&format!("{p}/errors"))["report"].clone();
     assert!(r["error"].as_str().unwrap().contains("department"), "{r}");
     assert_eq!(f.brain.counters().accepted, 3, "nothing else was stored");
-    bridge.stop();
+    finish(bridge, &cfg);
 }
 
 #[test]
@@ -117,19 +118,20 @@ fn a_restarted_bridge_receives_what_was_published_while_it_was_away() {
     send(&mut dev, 3, 5);
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(f.brain.counters().accepted, 3);
-    let bridge = mqtt::Bridge::start(&f.brain, cfg, f.gov.clone()).unwrap();
+    let bridge = mqtt::Bridge::start(&f.brain, cfg.clone(), f.gov.clone()).unwrap();
     assert!(bridge.wait_subscribed(std::time::Duration::from_secs(20)), "the bridge subscribed");
     eventually("the five published while away", || f.brain.counters().accepted == 8);
     send(&mut dev, 8, 1);
     eventually("the next one", || f.brain.counters().accepted == 9);
-    bridge.stop();
+    finish(bridge, &cfg);
 }
 
 #[test]
 fn live_state_and_signal_changes_are_published() {
     let f = fixture();
     let p = f.prefix.clone();
-    let bridge = mqtt::Bridge::start(&f.brain, config(&p), f.gov.clone()).unwrap();
+    let cfg = config(&p);
+    let bridge = mqtt::Bridge::start(&f.brain, cfg.clone(), f.gov.clone()).unwrap();
     assert!(bridge.wait_subscribed(std::time::Duration::from_secs(20)), "the bridge subscribed");
     let mut dev = Device::connect(&[format!("{p}/state/city"), format!("{p}/signals/+"), format!("{p}/events")]);
     let b = IntersectionId(1);
@@ -165,5 +167,10 @@ fn live_state_and_signal_changes_are_published() {
         matches!(e, rumqttc::Event::Incoming(rumqttc::Packet::Publish(m)) if m.topic.ends_with("/signals/B"))
     }));
     assert!(dev.inbox.iter().all(|(t, _)| !t.ends_with("/events")), "events are internal: never on an open topic");
-    bridge.stop();
+    // Leave no retained message on the shared broker.
+    for t in ["state/city", "state/roads", "signals/B"] {
+        dev.client.publish(format!("{p}/{t}"), rumqttc::QoS::AtLeastOnce, true, Vec::new()).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    finish(bridge, &cfg);
 }

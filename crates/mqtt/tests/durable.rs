@@ -105,7 +105,8 @@ fn nothing_is_acknowledged_until_it_is_durable() {
     });
     let brain = Brain::with_store(net, &cfg, flaky.clone(), Box::new(governance::Access(gov.clone())));
     let prefix = unique("cbtest");
-    let bridge = mqtt::Bridge::start(&brain, config(&prefix), gov).unwrap();
+    let mcfg = config(&prefix);
+    let bridge = mqtt::Bridge::start(&brain, mcfg.clone(), gov).unwrap();
     assert!(bridge.wait_subscribed(std::time::Duration::from_secs(20)), "the bridge subscribed");
     let mut dev = Device::connect(&[]);
     let records =
@@ -121,6 +122,6 @@ fn nothing_is_acknowledged_until_it_is_durable() {
     eventually("its acknowledgement", || bridge.stats.get(|s| &s.acked) >= 1);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(brain.counters().accepted, 2, "stored once");
-    bridge.stop();
+    finish(bridge, &mcfg);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -41,6 +41,13 @@ impl Drop for Fixture {
     }
 }
 
+/// Stop a bridge and end its persistent session, so the shared broker keeps nothing of
+/// the test.
+pub fn finish(bridge: mqtt::Bridge, cfg: &mqtt::MqttConfig) {
+    bridge.stop();
+    mqtt::forget_session(cfg).unwrap();
+}
+
 pub fn gov_and_tokens(dir: &std::path::Path) -> (Arc<Governance>, String, String) {
     let mut gcfg = GovConfig::new(dir);
     gcfg.pbkdf2_iterations = 1000;
