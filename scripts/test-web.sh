@@ -36,5 +36,8 @@ UNIT_PASSWORD="$(awk '$1 == "user" && $2 == "es.operator" {print $NF}' "$WORK/de
 [ -n "$UNIT_PASSWORD" ] || { echo "no es.operator password in the demo's output" >&2; exit 1; }
 NODE_PATH="$PWD/$NODE_DIR/node_modules" CHROMIUM="$CHROME" BASE_URL="http://127.0.0.1:$PORT" \
   UNIT_USER="$UNIT_USER" UNIT_PASSWORD="$UNIT_PASSWORD" node web/tests/unit.mjs
+# Green corridors: the same emergency-services operator starts one from the dashboard.
+NODE_PATH="$PWD/$NODE_DIR/node_modules" CHROMIUM="$CHROME" BASE_URL="http://127.0.0.1:$PORT" \
+  UNIT_USER="$UNIT_USER" UNIT_PASSWORD="$UNIT_PASSWORD" node web/tests/corridor.mjs
 NODE_PATH="$PWD/$NODE_DIR/node_modules" CHROMIUM="$CHROME" BASE_URL="http://127.0.0.1:$PORT" DEMO_LOG="$WORK/demo.log" \
   node web/tests/trust.mjs

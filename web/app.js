@@ -4,6 +4,7 @@
 import { NetworkMap } from './map.js';
 import { LineChart, fmtTime, setCityTimeZone } from './chart.js';
 import { EventsLayer } from './events.js';
+import { CorridorLayer } from './corridor.js';
 
 const $ = (id) => document.getElementById(id);
 const api = (path) => fetch(`/api/v1/${path}`).then((r) => {
@@ -116,6 +117,8 @@ async function main() {
   connect();
   ui.events = new EventsLayer(ui.map, { list: $('events'), detail: $('event-detail'), operator: $('operator') }, fmtTime);
   ui.events.start();
+  ui.corridors = new CorridorLayer(ui.map, { list: $('corridors'), form: $('corridor-form'), message: $('corridor-message') });
+  ui.corridors.run();
   document.body.dataset.ready = '1';
 }
 

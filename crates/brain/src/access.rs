@@ -131,6 +131,10 @@ pub enum Action<'a> {
     OperateIncidents,
     /// A response unit acting on its own alert (accept, on scene, cleared).
     ActAsUnit { unit: &'a str },
+    /// Start an emergency green corridor (signal preemption along a route).
+    StartCorridor,
+    /// Corridors: routes, live ETA per signal, reports.
+    ReadCorridors,
 }
 
 /// A refusal, with the reason the caller may be told.

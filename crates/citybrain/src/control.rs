@@ -2,6 +2,7 @@
 //! live brain and `sim --controller` run.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, ValueEnum};
@@ -26,16 +27,29 @@ impl From<ProtocolArg> for Protocol {
     }
 }
 
-/// A controller closure for the live brain (operational timing), `None` for `fixed`.
-pub fn live_controller(name: &str, scenario: &Scenario) -> Result<Option<brain::Controller>> {
-    if control::policy::cli_name(name) == Some("fixed") {
+/// A controller closure for the live brain (operational timing); `None` for `fixed`
+/// without corridors (the roadnet's plans run in the twin). With the corridor capability
+/// the closure first advances the corridors, which place their preemption calls on the
+/// controller's safety layer (`fixed` then runs the plans behind the safety layer, which
+/// a preemption can take back).
+pub fn live_controller(
+    name: &str,
+    scenario: &Scenario,
+    corridors: Option<Arc<corridor::Corridors>>,
+) -> Result<Option<brain::Controller>> {
+    if control::policy::cli_name(name) == Some("fixed") && corridors.is_none() {
         return Ok(None);
     }
     let mut c =
         Controller::new(scenario, name, Protocol::Operational, 86_400.0).map_err(|e| anyhow!("--controller {name}: {e}"))?;
-    // Plug-in commands (corridor holds) have no effect on the policies of today; they
-    // arrive here so that the safety layer stays the only way to the signals.
-    Ok(Some(Box::new(move |sim: &mut Sim, _commands: &[brain::Command]| c.before_step(sim))))
+    // Plug-in commands (holds) have no effect on the policies of today; they arrive here
+    // so that the safety layer stays the only way to the signals.
+    Ok(Some(Box::new(move |sim: &mut Sim, _commands: &[brain::Command]| {
+        if let Some(k) = &corridors {
+            k.before_step(sim, c.safety_mut());
+        }
+        c.before_step(sim)
+    })))
 }
 
 /// A controller for `citybrain sim --controller NAME --protocol P`.

@@ -330,7 +330,7 @@ fn serve_live(l: Live) -> Result<()> {
         Some(flows) => {
             let scenario = twin::Scenario { network: l.net.clone(), demand: twin::Demand { flows } };
             // Check the controller name here, where the error can still reach the user.
-            crate::control::live_controller(&l.controller, &scenario)?;
+            crate::control::live_controller(&l.controller, &scenario, None)?;
             brain.record_decision(
                 "controller",
                 "signal-policy",
@@ -339,8 +339,9 @@ fn serve_live(l: Live) -> Result<()> {
             );
             let (b, s, name, seed) = (brain.clone(), stop.clone(), l.controller.clone(), l.seed);
             let plan = l.incidents.clone();
+            let corridors = brain.service::<corridor::Corridors>();
             Some(std::thread::spawn(move || {
-                let control = crate::control::live_controller(&name, &scenario).ok().flatten();
+                let control = crate::control::live_controller(&name, &scenario, corridors).ok().flatten();
                 let mut sim = Sim::from_parts(
                     scenario.network,
                     scenario.demand.flows,

@@ -118,7 +118,7 @@ pub fn headless(
     let ticks = Arc::new(Mutex::new(Vec::new()));
     brain.bus().subscribe(Arc::new(Rec(ticks.clone())));
     let scenario = twin::Scenario { network: city.network.clone(), demand: city.demand.clone() };
-    let control = crate::control::live_controller(&a.controller, &scenario)?;
+    let control = crate::control::live_controller(&a.controller, &scenario, brain.service::<corridor::Corridors>())?;
     let mut sim = twin::Sim::from_parts(
         scenario.network,
         scenario.demand.flows,

@@ -5,6 +5,7 @@ mod alloc;
 mod bench;
 mod bench_mqtt;
 mod control;
+mod corridor_eval;
 mod demo;
 mod demo_day;
 mod gen;
@@ -39,7 +40,8 @@ enum Command {
     /// Serve the brain for a real deployment from a JSON config (twin optional).
     Serve(demo::ServeArgs),
     /// Evaluate signal controllers on a scenario under a protocol. `citybrain eval
-    /// incidents --help`: the incident evaluation.
+    /// incidents --help`: the incident evaluation; `citybrain eval corridor --help`: the
+    /// green-corridor evaluation.
     Eval(control::EvalArgs),
     /// Simulate a scenario headless and report metrics.
     Sim(sim::SimArgs),
@@ -62,8 +64,25 @@ struct EvalIncidents {
     args: incidents_eval::IncidentsEvalArgs,
 }
 
+/// `citybrain eval corridor`: paired runs with and without an emergency green corridor.
+#[derive(Parser)]
+#[command(name = "citybrain eval corridor")]
+struct EvalCorridor {
+    #[command(flatten)]
+    args: corridor_eval::CorridorEvalArgs,
+}
+
 fn main() {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "eval") && argv.get(2).is_some_and(|a| a == "corridor") {
+        let cli = EvalCorridor::parse_from(std::iter::once("citybrain eval corridor".into()).chain(argv[3..].iter().cloned()));
+        tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(tracing_subscriber::EnvFilter::new("warn")).init();
+        if let Err(e) = corridor_eval::run(&cli.args) {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if argv.get(1).is_some_and(|a| a == "eval") && argv.get(2).is_some_and(|a| a == "incidents") {
         let cli = EvalIncidents::parse_from(std::iter::once("citybrain eval incidents".into()).chain(argv[3..].iter().cloned()));
         tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(tracing_subscriber::EnvFilter::new("warn")).init();

@@ -12,6 +12,8 @@ use brain::Brain;
 pub fn register(b: &Arc<Brain>, simulated_units: bool) {
     b.register(Box::new(CongestionWatch::new(CongestionWatchConfig::default())));
     incidents::Incidents::install(b, incident_config(simulated_units), incidents::dispatch::default_fleet(&b.net, 3));
+    // After incidents: a tick's priority dispatches start their corridors in that tick.
+    corridor::Corridors::install(b, corridor::EngineConfig::default());
 }
 
 /// The incident capability's settings for the live brain.

@@ -107,6 +107,11 @@ impl Controller {
     pub fn safety(&self) -> &SafetyLayer {
         &self.safety
     }
+    /// The safety layer, to place or release preemption calls
+    /// ([`SafetyLayer::preempt`]); signals still change only in its `tick`.
+    pub fn safety_mut(&mut self) -> &mut SafetyLayer {
+        &mut self.safety
+    }
     pub fn policy_name(&self) -> &str {
         self.policy.name()
     }

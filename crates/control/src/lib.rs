@@ -52,6 +52,7 @@ pub mod grid;
 pub mod junction;
 pub mod observe;
 pub mod policy;
+pub mod preempt;
 pub mod report;
 pub mod safety;
 
@@ -61,5 +62,6 @@ pub use forecast::Forecast;
 pub use junction::{approach_of, junctions, movements_conflict, validate_plan, Approach, Junction, PhaseSet};
 pub use observe::{LaneObs, Observation, Observer};
 pub use policy::{Policy, PolicyContext};
+pub use preempt::{Call, CallKind, Serving};
 pub use report::{markdown_table, svg_plot};
-pub use safety::{Request, SafetyLayer, SignalSink, SignalState, Target, Timing};
+pub use safety::{Request, SafetyLayer, SignalSink, SignalState, Target, Timing, PREEMPT_MAX_DWELL_S};

@@ -10,7 +10,19 @@
 //! and all-red only movements green in both the old and the new phase (right turns
 //! among them) stay green: like CityFlow's phase-0 clearance, yellow is red for
 //! vehicles that have not yet entered the junction. `Plan` hands the intersection to
-//! the roadnet's own fixed-time plan (validated at construction); it is terminal.
+//! the roadnet's own fixed-time plan (validated at construction); it is terminal for
+//! policies, and only a preemption call takes an intersection back from it.
+//!
+//! ## Preemption (emergency green corridors)
+//! [`SafetyLayer::preempt`] places a call for one movement at one intersection; while
+//! calls are present they override the policy's requests (see `preempt.rs`): the layer
+//! moves to a phase serving the winning call through the same yellow and all-red, never
+//! cutting the current minimum green, and holds that phase (past `max_green`, up to
+//! [`PREEMPT_MAX_DWELL_S`]) until the call is released. Calls are ranked by kind
+//! (preemption before recovery), then priority (higher first), then id (older first),
+//! so concurrent calls resolve deterministically. ATSPM preempt events (102 call on,
+//! 105 entry started, 107 begin dwell, 104 call off, 111 begin exit) go to
+//! [`SignalSink::preempt_event`].
 
 use city::{IntersectionId, Network};
 use twin::Sim;
@@ -97,6 +109,14 @@ pub struct Request {
 pub trait SignalSink {
     fn set_green(&mut self, i: IntersectionId, mask: &[bool]);
     fn release_to_plan(&mut self, i: IntersectionId);
+    /// What `i` shows while it runs its own plan: the green mask and how long that plan
+    /// phase has been shown. `None` (the default) makes a preemption from the plan assume
+    /// every movement may be green and the phase has just begun.
+    fn shown(&self, _i: IntersectionId) -> Option<(Vec<bool>, f64)> {
+        None
+    }
+    /// An ATSPM preemption event (`code` 102, 104, 105, 107 or 111 on `channel`).
+    fn preempt_event(&mut self, _i: IntersectionId, _code: u16, _channel: u32) {}
 }
 
 impl SignalSink for Sim {
@@ -105,6 +125,18 @@ impl SignalSink for Sim {
     }
     fn release_to_plan(&mut self, i: IntersectionId) {
         Sim::release_to_plan(self, i)
+    }
+    fn shown(&self, i: IntersectionId) -> Option<(Vec<bool>, f64)> {
+        let inter = self.network().intersection(i);
+        let mask = inter.movements.iter().map(|&m| self.movement_green(m)).collect();
+        let elapsed = match self.current_phase(i) {
+            Some(p) if self.phase_remaining(i).is_finite() => (inter.phases[p].duration - self.phase_remaining(i)).max(0.0),
+            _ => 0.0,
+        };
+        Some((mask, elapsed))
+    }
+    fn preempt_event(&mut self, i: IntersectionId, code: u16, channel: u32) {
+        Sim::log_preempt(self, i, code, channel)
     }
 }
 
@@ -129,27 +161,34 @@ pub enum SignalState {
 }
 
 #[derive(Clone, Debug)]
-struct Ctrl {
-    state: SignalState,
+pub(crate) struct Ctrl {
+    pub(crate) state: SignalState,
     /// When the current state began.
-    since: f64,
+    pub(crate) since: f64,
     /// When the current (or last) green began.
-    green_since: f64,
-    pending: Option<Target>,
-    mask: Vec<bool>,
-    dirty: bool,
+    pub(crate) green_since: f64,
+    /// The policy's latest request not yet carried out.
+    pub(crate) pending: Option<Target>,
+    pub(crate) mask: Vec<bool>,
+    pub(crate) dirty: bool,
+    /// Preemption and recovery calls (see `preempt.rs`).
+    pub(crate) pre: crate::preempt::PreState,
 }
 
 /// Sits between every policy and the signals. See the module docs.
 #[derive(Clone, Debug)]
 pub struct SafetyLayer {
-    junctions: Vec<Junction>,
+    pub(crate) junctions: Vec<Junction>,
     timing: Timing,
     by_id: Vec<u32>,
-    ctrl: Vec<Ctrl>,
+    pub(crate) ctrl: Vec<Ctrl>,
     rejected: u64,
     changes: u64,
 }
+
+/// Longest a preempted phase is held past its minimum green, seconds: a call still
+/// present then is dropped (logged 111) and the intersection returns to its policy.
+pub const PREEMPT_MAX_DWELL_S: f64 = 180.0;
 
 impl SafetyLayer {
     /// Take control of `junctions`. Validates the timing, every candidate phase and each
@@ -174,6 +213,7 @@ impl SafetyLayer {
                 pending: None,
                 mask: j.always.clone(),
                 dirty: true,
+                pre: Default::default(),
             })
             .collect();
         Ok(SafetyLayer { junctions, timing, by_id, ctrl, rejected: 0, changes: 0 })
@@ -232,36 +272,47 @@ impl SafetyLayer {
     pub fn tick(&mut self, sink: &mut impl SignalSink, now: f64) {
         let t = self.timing;
         for k in 0..self.ctrl.len() {
+            // Preemption first: which phase a call wants (None: the policy rules).
+            let pre = self.preempt_step(k, sink, now);
             let j = &self.junctions[k];
             let c = &mut self.ctrl[k];
             // A state may end at once (zero yellow or all-red), so loop a few times.
             for _ in 0..4 {
                 let before = c.state;
                 match c.state {
-                    SignalState::Plan => {}
-                    SignalState::Startup => match c.pending.take() {
+                    SignalState::Plan => {
+                        if let Some(p) = pre {
+                            crate::preempt::leave_plan(c, j, p, t, sink.shown(j.id), now);
+                        }
+                    }
+                    SignalState::Startup => match pre.map(Target::Phase).or_else(|| c.pending.take()) {
                         Some(Target::Phase(p)) => enter_green(c, j, p, now),
                         Some(Target::Plan) => enter_plan(c, now),
                         None => {}
                     },
                     SignalState::Green { phase } => {
                         let g = now - c.green_since;
-                        let want = match c.pending {
-                            Some(Target::Phase(p)) if p == phase => {
+                        let want = match (pre, c.pending) {
+                            (Some(p), _) if p == phase => None,
+                            (Some(p), _) => Some(Target::Phase(p)),
+                            (None, Some(Target::Phase(p))) if p == phase => {
                                 c.pending = None;
                                 None
                             }
-                            other => other,
+                            (None, other) => other,
                         };
+                        let held = pre == Some(phase);
                         let to = if want.is_some() && g + EPS >= t.min_green {
                             want
-                        } else if g + EPS >= t.max_green && j.phases.len() > 1 {
+                        } else if !held && g + EPS >= t.max_green && j.phases.len() > 1 {
                             Some(want.unwrap_or(Target::Phase((phase + 1) % j.phases.len())))
                         } else {
                             None
                         };
                         if let Some(to) = to {
-                            c.pending = None;
+                            if pre.is_none() {
+                                c.pending = None;
+                            }
                             c.state = SignalState::Yellow { from: phase, to };
                             c.since = now;
                             let next = match to {
@@ -276,12 +327,16 @@ impl SafetyLayer {
                         }
                     }
                     SignalState::Yellow { from, to } => {
+                        let to = crate::preempt::redirect(c, j, to, pre);
+                        c.state = SignalState::Yellow { from, to };
                         if now - c.since + EPS >= t.yellow {
                             c.state = SignalState::AllRed { from, to };
                             c.since = now;
                         }
                     }
-                    SignalState::AllRed { to, .. } => {
+                    SignalState::AllRed { from, to } => {
+                        let to = crate::preempt::redirect(c, j, to, pre);
+                        c.state = SignalState::AllRed { from, to };
                         if now - c.since + EPS >= t.all_red {
                             match to {
                                 Target::Phase(p) => enter_green(c, j, p, now),
@@ -306,11 +361,12 @@ impl SafetyLayer {
                     sink.set_green(j.id, &c.mask);
                 }
             }
+            self.preempt_after(k, sink, now);
         }
     }
 }
 
-fn enter_green(c: &mut Ctrl, j: &Junction, p: usize, now: f64) {
+pub(crate) fn enter_green(c: &mut Ctrl, j: &Junction, p: usize, now: f64) {
     c.state = SignalState::Green { phase: p };
     c.since = now;
     c.green_since = now;

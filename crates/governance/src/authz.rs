@@ -60,6 +60,9 @@ fn target<'a>(action: &'a Action<'a>) -> Option<(&'a str, Op)> {
         Action::ReportIncident => return None,
         Action::ReadIncidents => (INCIDENTS, Op::Read),
         Action::OperateIncidents | Action::ActAsUnit { .. } => (INCIDENTS, Op::Write),
+        // The right to start a green corridor: emergency services' operators and services.
+        Action::StartCorridor => (CORRIDORS, Op::Write),
+        Action::ReadCorridors => (CORRIDORS, Op::Read),
         // An action this crate does not know yet: nobody but the system.
         _ => ("unmapped-action", Op::Manage),
     })

@@ -166,6 +166,9 @@ pub mod datasets {
     pub const INCIDENTS: &str = "incidents";
     /// Incidents without personal data: type, status, place, response times (public).
     pub const INCIDENTS_PUBLIC: &str = "incidents-public";
+    /// Emergency green corridors: who asked, why, the route, signal preemptions and what
+    /// they cost (internal; written only by emergency services).
+    pub const CORRIDORS: &str = "corridors";
 }
 
 /// The default departments of a city.
@@ -202,6 +205,7 @@ pub fn default_datasets() -> Vec<Dataset> {
         (TRANSPARENCY, "city-data-office", Public, "automated decisions and KPIs"),
         (INCIDENTS, "emergency-services", Internal, "incident events, timelines and responses"),
         (INCIDENTS_PUBLIC, "emergency-services", Public, "incidents without personal data: type, status, place, response times"),
+        (CORRIDORS, "emergency-services", Internal, "emergency green corridors: requester, reason, route, preemptions, cost"),
     ]
     .into_iter()
     .map(|(name, owner, class, d)| Dataset { name: name.into(), owner: owner.into(), class, description: d.into() })

@@ -9,7 +9,7 @@ use twin::{Network, RoadId};
 use crate::detect::{project_on_road, DetectConfig, Detectors};
 use crate::dispatch::{advance, choose, fastest, Speeds, Spot, Unit, UnitStatus};
 use crate::fusion::{Fused, Fusion, FusionConfig, Incident};
-use crate::model::{step_allowed, Actor, Entry, LifecycleError, Report, Status};
+use crate::model::{step_allowed, Actor, Entry, IncidentType, LifecycleError, Report, Status};
 
 /// Settings of the capability.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,6 +73,23 @@ pub struct Core {
     /// The twin's virtual camera analytics, fed by its ground truth (run seconds from
     /// the brain time `t0`).
     pub cameras: Option<(crate::cameras::Cameras, Vec<crate::cameras::Truth>, f64)>,
+    /// Alerts with a priority flag (the incident's [`IncidentType::corridor_priority`]) not
+    /// yet taken by the corridor capability, which starts a green corridor for each.
+    pub priority_dispatches: Vec<PriorityDispatch>,
+}
+
+/// A dispatch with a priority flag: the request for a green corridor it carries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PriorityDispatch {
+    pub unit: String,
+    pub kind: crate::model::UnitKind,
+    pub incident: u64,
+    pub incident_type: IncidentType,
+    pub priority: u32,
+    /// The unit's road when alerted and the incident's road.
+    pub from: RoadId,
+    pub to: RoadId,
+    pub time: f64,
 }
 
 impl Core {
@@ -89,6 +106,7 @@ impl Core {
             version: 0,
             watched: BTreeMap::new(),
             cameras: None,
+            priority_dispatches: Vec::new(),
         }
     }
 
@@ -243,8 +261,21 @@ impl Core {
         u.target = Some(to);
         u.alerted_at = Some(now);
         u.eta_s = Some(eta);
+        let (kind, from) = (u.kind, u.at.road);
         if let Some(e) = self.fusion.get_mut(id) {
             e.unit = Some(uid.to_string());
+            if let Some(priority) = e.kind.corridor_priority() {
+                self.priority_dispatches.push(PriorityDispatch {
+                    unit: uid.to_string(),
+                    kind,
+                    incident: id,
+                    incident_type: e.kind,
+                    priority,
+                    from,
+                    to: to.road,
+                    time: now,
+                });
+            }
         }
     }
 

@@ -115,6 +115,9 @@ struct SignalWatch {
     dark_reported: bool,
     missing_reported: BTreeMap<u32, bool>,
     streak_reported: bool,
+    /// Preempted (between ATSPM 105 and 111): missing greens and long greens are the
+    /// preemption's, not a fault.
+    preempted: bool,
 }
 
 /// Static per-road facts the detectors need.
@@ -483,6 +486,18 @@ impl Detectors {
                 w.missing_reported.insert(param, false);
                 w.green_start = Some((param, t));
             }
+            EventCode::PreemptEntryStarted => w.preempted = true,
+            EventCode::PreemptBeginExit => {
+                w.preempted = false;
+                w.streak = 0;
+                w.green_start = None;
+                for g in w.last_green.values_mut() {
+                    *g = g.max(t);
+                }
+            }
+            EventCode::PhaseBeginYellow if w.preempted => {
+                w.green_start = None;
+            }
             EventCode::PhaseBeginYellow => {
                 if let Some((p, s)) = w.green_start.take() {
                     if p == param && t - s >= self.cfg.max_green_s {
@@ -501,6 +516,9 @@ impl Detectors {
     pub fn on_tick(&mut self, net: &Network, now: f64, out: &mut Vec<Report>) {
         for (&i, w) in self.signals.iter_mut() {
             let Some(last) = w.last_event else { continue };
+            if w.preempted {
+                continue;
+            }
             let at = net.intersection(i).point;
             let name = &net.intersection(i).name;
             let report = |text: String, conf: f64| Report {

@@ -58,7 +58,7 @@ pub mod model;
 pub mod score;
 mod service;
 
-pub use crate::core::{Core, IncidentsConfig};
+pub use crate::core::{Core, IncidentsConfig, PriorityDispatch};
 pub use dispatch::{Speeds, Spot, Unit, UnitStatus};
 pub use fusion::{Fusion, FusionConfig, Incident};
 pub use model::{Actor, Entry, IncidentType, LifecycleError, Report, SourceKind, Status, UnitKind};

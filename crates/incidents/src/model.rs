@@ -24,6 +24,17 @@ pub enum IncidentType {
 }
 
 impl IncidentType {
+    /// The priority flag of a dispatch to this type (1..=9, higher first): life-threatening
+    /// types get an emergency green corridor for the unit sent (issue 17); `None` for the
+    /// rest, whose units drive in normal traffic.
+    pub fn corridor_priority(self) -> Option<u32> {
+        match self {
+            IncidentType::FireSmoke => Some(8),
+            IncidentType::Collision => Some(7),
+            IncidentType::Pedestrian => Some(6),
+            _ => None,
+        }
+    }
     pub const ALL: [IncidentType; 14] = [
         IncidentType::Collision,
         IncidentType::StalledVehicle,

@@ -156,6 +156,16 @@ pub enum EventCode {
     DetectorOff,
     /// 82: detector on (param = detector channel).
     DetectorOn,
+    /// 102: preempt call input on (param = preempt channel).
+    PreemptCallOn,
+    /// 104: preempt call input off (param = preempt channel).
+    PreemptCallOff,
+    /// 105: preempt entry started (param = preempt channel).
+    PreemptEntryStarted,
+    /// 107: preemption begin dwell service (param = preempt channel).
+    PreemptBeginDwell,
+    /// 111: preemption begin exit interval (param = preempt channel).
+    PreemptBeginExit,
 }
 
 impl EventCode {
@@ -168,6 +178,11 @@ impl EventCode {
             EventCode::PhaseEndRedClearance => 11,
             EventCode::DetectorOff => 81,
             EventCode::DetectorOn => 82,
+            EventCode::PreemptCallOn => 102,
+            EventCode::PreemptCallOff => 104,
+            EventCode::PreemptEntryStarted => 105,
+            EventCode::PreemptBeginDwell => 107,
+            EventCode::PreemptBeginExit => 111,
         }
     }
 
@@ -180,6 +195,11 @@ impl EventCode {
             11 => EventCode::PhaseEndRedClearance,
             81 => EventCode::DetectorOff,
             82 => EventCode::DetectorOn,
+            102 => EventCode::PreemptCallOn,
+            104 => EventCode::PreemptCallOff,
+            105 => EventCode::PreemptEntryStarted,
+            107 => EventCode::PreemptBeginDwell,
+            111 => EventCode::PreemptBeginExit,
             _ => return None,
         })
     }
@@ -187,6 +207,18 @@ impl EventCode {
     /// Whether the parameter is a detector channel (else a phase number).
     pub fn is_detector(self) -> bool {
         matches!(self, EventCode::DetectorOff | EventCode::DetectorOn)
+    }
+
+    /// Whether the parameter is a preempt channel (1..=10).
+    pub fn is_preempt(self) -> bool {
+        matches!(
+            self,
+            EventCode::PreemptCallOn
+                | EventCode::PreemptCallOff
+                | EventCode::PreemptEntryStarted
+                | EventCode::PreemptBeginDwell
+                | EventCode::PreemptBeginExit
+        )
     }
 }
 

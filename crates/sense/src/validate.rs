@@ -239,18 +239,25 @@ pub fn validate(reg: &SensorRegistry, raw: &RawRecord) -> Result<Observation, Re
         RecordKind::Signal => {
             let intersection = inter.ok_or_else(|| RecordError::new("sensor", "controller has no intersection"))?;
             let c = count(&w.code, "code")?;
-            let code = u16::try_from(c)
-                .ok()
-                .and_then(EventCode::from_code)
-                .ok_or_else(|| RecordError::new("code", format!("must be one of 1, 8, 9, 10, 11, 81, 82, got {c}")))?;
+            let code = u16::try_from(c).ok().and_then(EventCode::from_code).ok_or_else(|| {
+                RecordError::new("code", format!("must be one of 1, 8, 9, 10, 11, 81, 82, 102, 104, 105, 107, 111, got {c}"))
+            })?;
             let param = count(&w.param, "param")?;
             let ok = if code.is_detector() {
                 reg.detector_lane(intersection, param).is_some()
+            } else if code.is_preempt() {
+                (1..=10).contains(&param)
             } else {
                 param >= 1 && param <= reg.phase_count(intersection)
             };
             if !ok {
-                let what = if code.is_detector() { "detector channel" } else { "phase" };
+                let what = if code.is_detector() {
+                    "detector channel"
+                } else if code.is_preempt() {
+                    "preempt channel (1..=10)"
+                } else {
+                    "phase"
+                };
                 return Err(RecordError::new("param", format!("no {what} {param} at this controller")));
             }
             ObsData::Signal(SignalEvent { intersection, code, param })

@@ -344,4 +344,8 @@ impl crate::Backend for Brain {
     fn incidents(&self) -> Option<Arc<incidents::Incidents>> {
         self.service::<incidents::Incidents>()
     }
+
+    fn corridors(&self) -> Option<Arc<corridor::Corridors>> {
+        self.service::<corridor::Corridors>()
+    }
 }

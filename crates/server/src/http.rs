@@ -71,6 +71,10 @@ pub trait Backend: Send + Sync + 'static {
     fn incidents(&self) -> Option<Arc<incidents::Incidents>> {
         None
     }
+    /// The corridor capability, when its plug-in runs ([`crate::corridor_api`]).
+    fn corridors(&self) -> Option<Arc<corridor::Corridors>> {
+        None
+    }
 }
 
 /// An incident as open data: what, where, when, and how fast the city responded.
@@ -233,7 +237,8 @@ pub fn router_with(hub: Arc<Hub>, backend: Arc<dyn Backend>, cfg: &HttpConfig, g
         .route("/stream", get(crate::ws::stream))
         .merge(crate::gov_api::routes())
         .merge(crate::open_api::routes())
-        .merge(crate::incidents_api::routes());
+        .merge(crate::incidents_api::routes())
+        .merge(crate::corridor_api::routes());
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))

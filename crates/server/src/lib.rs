@@ -49,6 +49,7 @@ pub mod auth;
 pub mod backend;
 pub mod client;
 pub mod config;
+pub mod corridor_api;
 pub mod error;
 pub mod gov_api;
 pub mod http;

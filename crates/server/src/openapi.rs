@@ -178,6 +178,7 @@ pub struct ApiDoc;
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::incidents_api::IncidentsDoc::openapi());
+    doc.merge(crate::corridor_api::CorridorsDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     doc
 }

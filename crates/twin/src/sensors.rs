@@ -158,7 +158,8 @@ pub enum Reading {
         speed: f64,
         heading: f64,
     },
-    /// ATSPM controller phase event: code 1, 8, 9, 10 or 11; `phase` is the plan phase index.
+    /// ATSPM controller phase event: code 1, 8, 9, 10 or 11; `phase` is the plan phase
+    /// index. Preemption events (102, 104, 105, 107, 111) carry the preempt channel - 1.
     SignalEvent {
         intersection: IntersectionId,
         time: f64,
@@ -191,6 +192,8 @@ pub struct VirtualSensors {
     key_day: i64,
     day_key: Vec<u8>,
     signals: Vec<SignalTrack>,
+    /// Preemption events of `Sim::preempt_log` already reported.
+    preempt_seen: usize,
 }
 
 /// Per intersection: the phase last seen and the intergreen in progress.
@@ -217,6 +220,7 @@ impl VirtualSensors {
             signals: (0..sim.network().intersections.len())
                 .map(|i| SignalTrack { phase: sim.current_phase(IntersectionId(i as u32)), ..Default::default() })
                 .collect(),
+            preempt_seen: sim.preempt_log().len(),
             cfg,
         };
         s.rotate_key(sim.time());
@@ -295,6 +299,17 @@ impl VirtualSensors {
 
     /// ATSPM phase events from phase changes (see the module docs).
     fn signal_events(&mut self, sim: &Sim, now: f64, out: &mut Vec<Reading>) {
+        // Preemption events the control layer logged (codes 102-111; `phase` carries the
+        // preempt channel - 1, so the wire's 1-based parameter is the channel).
+        for e in &sim.preempt_log()[self.preempt_seen.min(sim.preempt_log().len())..] {
+            out.push(Reading::SignalEvent {
+                intersection: e.intersection,
+                time: e.time,
+                code: e.code,
+                phase: e.channel.saturating_sub(1) as usize,
+            });
+        }
+        self.preempt_seen = sim.preempt_log().len();
         let net = sim.network();
         for (i, inter) in net.intersections.iter().enumerate() {
             if inter.phases.is_empty() || inter.is_virtual {

@@ -52,6 +52,8 @@ use super::{Sim, NONE};
 
 /// `LaneChange::coolingTime`.
 const COOLING_S: f64 = 3.0;
+/// A vehicle with an emergency vehicle this close behind it on its lane moves aside.
+pub const YIELD_M: f64 = 80.0;
 /// No signal within this distance of the lane's end.
 const MIN_REST_M: f64 = 30.0;
 /// Segment length: CityFlow's default vehicle (5 m + 2 m gap) times
@@ -152,6 +154,9 @@ pub(crate) struct LcSim {
     pub completed: u64,
     /// Changes ended where CityFlow's behaviour is undefined (see the module docs).
     pub undefined: u64,
+    /// This step's running emergency vehicles: (drivable, distance, slot); empty
+    /// without one.
+    pub evs: Vec<(u32, f64, u32)>,
 }
 
 impl LcSim {
@@ -188,6 +193,7 @@ impl LcSim {
             skip: Vec::new(),
             completed: 0,
             undefined: 0,
+            evs: Vec::new(),
         }
     }
 
@@ -324,6 +330,17 @@ impl Sim {
         // Signals, for every real running vehicle (the order does not matter).
         let now = self.time();
         lc.buffer.clear();
+        // Emergency vehicles on lanes now (only while one runs; else nothing changes).
+        lc.evs.clear();
+        if self.units.has_emergency() {
+            let evs = self
+                .units
+                .emergency_slots()
+                .filter(|&e| self.vs[e as usize].running)
+                .map(|e| (self.vs[e as usize].drv, self.vs[e as usize].dis, e))
+                .collect();
+            lc.evs = evs;
+        }
         for v in 0..self.vs.len() as u32 {
             if !self.vs[v as usize].running || lc.v[v as usize].kind == 2 {
                 continue;
@@ -436,6 +453,12 @@ impl Sim {
                 return;
             }
         }
+        if !lc.evs.is_empty() {
+            if let Some(sig) = self.yield_signal(lc, v) {
+                lc.v[v as usize].send = Some(sig);
+                return;
+            }
+        }
         let mut sig = Signal { target: NONE, urgency: 0, direction: 0 };
         let s = &self.vs[v as usize];
         let mut full = true;
@@ -507,6 +530,40 @@ impl Sim {
             }
             // Not blocked where the vehicle would drive past its own lane's obstacle.
             if self.block_ahead_of(lane, s.dis, NONE).is_some_and(|b| b <= back + self.kin(v).p.length) {
+                continue;
+            }
+            self.ensure_segments(lc, lane);
+            let est = self.estimate_gap(lc, v, lane);
+            if best.is_none_or(|b| est > b.0) {
+                best = Some((est, lane, dir));
+            }
+        }
+        best.map(|(_, target, direction)| Signal { target, urgency: 2, direction })
+    }
+
+    /// The twin's addition for emergency vehicles (issue 17): a vehicle with an emergency
+    /// vehicle behind it on its lane, closer than [`YIELD_M`], moves aside: it signals
+    /// (urgency 2) for the adjacent lane with the largest gap from which its route
+    /// continues. The usual rules then apply (no other signal received, safe gaps), so a
+    /// vehicle only yields where a lane is free.
+    fn yield_signal(&self, lc: &mut LcSim, v: u32) -> Option<Signal> {
+        let s = &self.vs[v as usize];
+        if self.is_link(s.drv) {
+            return None;
+        }
+        let behind = lc.evs.iter().any(|&(d, dis, e)| e != v && d == s.drv && dis < s.dis && s.dis - dis < YIELD_M);
+        if !behind {
+            return None;
+        }
+        self.ensure_segments(lc, s.drv);
+        let last_road = s.route_pos as usize + 1 == self.route(s.flow).len();
+        let mut best: Option<(f64, u32, i8)> = None;
+        for dir in [1i8, -1] {
+            let lane = self.side_lane(s.drv, dir as i32);
+            if lane == NONE || !(last_road || self.next_of(s.flow, s.route_pos, lane) != NONE) {
+                continue;
+            }
+            if lc.evs.iter().any(|&(d, _, _)| d == lane) {
                 continue;
             }
             self.ensure_segments(lc, lane);

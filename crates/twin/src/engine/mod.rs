@@ -68,6 +68,7 @@ use model::Kin;
 pub use observe::{LaneStats, Metrics, SeriesPoint, SimEvent, VehicleView};
 pub use replay::roadnet_log;
 use signals::Light;
+pub use signals::PreemptEvent;
 pub use teleport::SUMO_TIME_TO_TELEPORT;
 pub use units::{SpawnError, Tracked, TripState, VehicleClass};
 
@@ -306,6 +307,8 @@ pub struct Sim {
     pub(crate) lights: Vec<Light>,
     /// Per movement: may go now.
     pub(crate) green: Vec<bool>,
+    /// ATSPM preemption events the control layer reported (`signals::PreemptEvent`).
+    pub(crate) preempt_log: Vec<signals::PreemptEvent>,
     // --- scratch, reused every step ---
     /// Per chunk of vehicle slots, the vehicles leaving their drivable this step.
     movers: Vec<Vec<u32>>,
@@ -462,6 +465,7 @@ impl Sim {
             link_hit: junction::Hits::new(net.lane_links.len()),
             lights,
             green,
+            preempt_log: Vec::new(),
             movers: Vec::new(),
             live: Vec::new(),
             moved: Vec::new(),

@@ -13,6 +13,17 @@ pub(crate) struct Light {
     pub external: bool,
 }
 
+/// An ATSPM preemption event a controller reported for an intersection (codes 102 call
+/// on, 104 call off, 105 entry started, 107 begin dwell, 111 begin exit; `channel` is
+/// the preempt input). The twin only keeps them for its virtual controllers to report.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PreemptEvent {
+    pub time: f64,
+    pub intersection: IntersectionId,
+    pub code: u16,
+    pub channel: u32,
+}
+
 pub(crate) fn init(net: &Network) -> (Vec<Light>, Vec<bool>) {
     let mut green = vec![false; net.movements.len()];
     let lights = net
@@ -116,5 +127,17 @@ impl Sim {
         } else {
             l.remain
         }
+    }
+
+    /// Record a preemption event at the current time (the control layer's safety layer
+    /// calls this when it preempts; the virtual controllers report it).
+    pub fn log_preempt(&mut self, i: IntersectionId, code: u16, channel: u32) {
+        let time = self.time();
+        self.preempt_log.push(PreemptEvent { time, intersection: i, code, channel });
+    }
+
+    /// Every preemption event recorded so far, oldest first.
+    pub fn preempt_log(&self) -> &[PreemptEvent] {
+        &self.preempt_log
     }
 }

@@ -11,7 +11,9 @@
 //! **Emergency class** (issue 17): a higher desired speed (1.5× the base type's) and a
 //! speed-limit factor of 1.5 (it may drive at 1.5× a lane's limit). It obeys signals and
 //! yields at crossing points like everyone else: the corridor's value is the green it
-//! gets, not running reds.
+//! gets, not running reds. With lane changing on, a vehicle that has one close behind
+//! it on its lane moves aside where an adjacent lane is free (`lanechange.rs`,
+//! `yield_signal`).
 
 use std::collections::{BTreeMap, BinaryHeap};
 
@@ -104,6 +106,14 @@ impl Units {
     }
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+    /// Whether an emergency vehicle is in the network (not waiting, not arrived).
+    pub fn has_emergency(&self) -> bool {
+        self.emergency_slots().next().is_some()
+    }
+    /// Slots of the emergency vehicles in the network, in spawn order.
+    pub fn emergency_slots(&self) -> impl Iterator<Item = u32> + '_ {
+        self.map.values().filter(|u| u.class == VehicleClass::Emergency && u.arrived.is_none() && u.slot != NONE).map(|u| u.slot)
     }
     /// A tracked vehicle finished its trip at `now`.
     pub fn finished(&mut self, id: u64, now: f64) {
@@ -210,6 +220,19 @@ impl Sim {
         let done: f64 = lens[..t.route_index].iter().sum::<f64>() + if self.is_link(s.drv) { lens[t.route_index] } else { s.dis };
         t.progress = if total > 0.0 { (done / total).clamp(0.0, 1.0) } else { 0.0 };
         Some(t)
+    }
+
+    /// A spawned vehicle's type and its factor on lane speed limits (the emergency
+    /// class's [`EMERGENCY_SPEED_FACTOR`], else 1).
+    pub fn unit_params(&self, id: VehicleId) -> Option<(VehicleParams, f64)> {
+        let u = self.units.map.get(&id.0)?;
+        let k = &self.kins[self.flow_kin[u.flow as usize] as usize];
+        Some((k.p, k.limit))
+    }
+
+    /// Trips finished so far and the sum of their travel times, seconds.
+    pub fn finished_trips(&self) -> (u64, f64) {
+        (self.stats.finished, self.stats.finished_tt_sum)
     }
 
     /// Every spawned vehicle's id, in spawn order.
