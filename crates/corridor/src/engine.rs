@@ -159,7 +159,7 @@ impl Engine {
             });
         }
         let (p, limit) = sim.unit_params(vehicle).expect("spawned");
-        let free_flow_s = remaining_free_flow(net, &route, 0, 0.0, false, p.max_speed, limit, p.turn_speed);
+        let free_flow_s = free_flow(net, &route, p.max_speed, limit, p.turn_speed);
         let c = Corridor {
             id,
             request: req,
@@ -211,6 +211,11 @@ impl Engine {
                 }
             }
             let net = sim.network();
+            let speeds = if c.signals.iter().any(|s| matches!(s.stage, Stage::Ahead | Stage::Called)) {
+                expected_speeds(sim, &c.route, &t, (p.max_speed, limit, p.turn_speed))
+            } else {
+                (Vec::new(), Vec::new())
+            };
             for (s_idx, s) in c.signals.iter_mut().enumerate() {
                 let i = s.intersection;
                 let passed = arrived.is_some()
@@ -232,23 +237,12 @@ impl Engine {
                         start_recovery(s, c.id, safety, sim, &cfg, now);
                     }
                     Stage::Ahead | Stage::Called => {
-                        let (on_link, pos) = (t.road.is_none() && t.state == TripState::Running, t.pos_m);
-                        let rem = if t.state == TripState::Waiting {
-                            remaining_to(net, &c.route, 0, 0.0, false, s.route_index, p.max_speed, limit, p.turn_speed)
-                        } else {
-                            remaining_to(
-                                net,
-                                &c.route,
-                                t.route_index,
-                                pos,
-                                on_link,
-                                s.route_index,
-                                p.max_speed,
-                                limit,
-                                p.turn_speed,
-                            )
+                        let at = match t.state {
+                            TripState::Running => (t.route_index, t.pos_m, t.road.is_none()),
+                            _ => (0, 0.0, false),
                         };
-                        let v = p.max_speed.min(limit * lane_speed(net, c.route[t.route_index]));
+                        let rem = remaining_to(net, &c.route, at, s.route_index, &speeds.0, &speeds.1);
+                        let v = speeds.0[at.0.min(c.route.len() - 1)];
                         let acc = (v - t.speed).max(0.0);
                         let eta = now + 1.0 + rem + acc * acc / (2.0 * p.max_pos_acc * v.max(0.1));
                         s.eta = eta;
@@ -313,59 +307,62 @@ fn link_len(net: &Network, a: RoadId, b: RoadId) -> f64 {
         .map_or(0.0, |&l| net.lane_link(l).length)
 }
 
-/// Free-flow seconds from (`idx`, `pos`, on a link or not) to the stop line at the end of
-/// road `until` of `route`.
-#[allow(clippy::too_many_arguments)]
-fn remaining_to(
-    net: &Network,
-    route: &[RoadId],
-    idx: usize,
-    pos: f64,
-    on_link: bool,
-    until: usize,
-    max_speed: f64,
-    limit: f64,
-    turn_speed: f64,
-) -> f64 {
+/// Seconds from (`idx`, `pos`, on a link or not) to the stop line at the end of road
+/// `until` of `route`, at `road_v[k]` on road `k` and `link_v[k]` on the link after it.
+fn remaining_to(net: &Network, route: &[RoadId], at: (usize, f64, bool), until: usize, road_v: &[f64], link_v: &[f64]) -> f64 {
+    let (idx, pos, on_link) = at;
     let mut t = 0.0;
-    let road_v = |r: RoadId| max_speed.min(limit * lane_speed(net, r)).max(0.1);
-    let link_v = |r: RoadId| road_v(r).min(turn_speed.max(0.1));
     let mut k = idx;
     if on_link {
         if k + 1 < route.len() {
-            t += (link_len(net, route[k], route[k + 1]) - pos).max(0.0) / link_v(route[k]);
+            t += (link_len(net, route[k], route[k + 1]) - pos).max(0.0) / link_v[k];
         }
         k += 1;
     } else if k <= until {
-        t += (net.road_length(route[k]) - pos).max(0.0) / road_v(route[k]);
+        t += (net.road_length(route[k]) - pos).max(0.0) / road_v[k];
         if k < until && k + 1 < route.len() {
-            t += link_len(net, route[k], route[k + 1]) / link_v(route[k]);
+            t += link_len(net, route[k], route[k + 1]) / link_v[k];
         }
         k += 1;
     }
     while k <= until && k < route.len() {
-        t += net.road_length(route[k]) / road_v(route[k]);
+        t += net.road_length(route[k]) / road_v[k];
         if k < until && k + 1 < route.len() {
-            t += link_len(net, route[k], route[k + 1]) / link_v(route[k]);
+            t += link_len(net, route[k], route[k + 1]) / link_v[k];
         }
         k += 1;
     }
     t
 }
 
-/// Free-flow seconds from a position to the end of the route.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn remaining_free_flow(
-    net: &Network,
-    route: &[RoadId],
-    idx: usize,
-    pos: f64,
-    on_link: bool,
-    max_speed: f64,
-    limit: f64,
-    turn_speed: f64,
-) -> f64 {
-    remaining_to(net, route, idx, pos, on_link, route.len() - 1, max_speed, limit, turn_speed)
+/// The vehicle's own speeds on each road of `route` and each link after it: its desired
+/// speed, at most `limit` times the lane's limit, at most its turn speed on links.
+fn free_speeds(net: &Network, route: &[RoadId], max_speed: f64, limit: f64, turn_speed: f64) -> (Vec<f64>, Vec<f64>) {
+    let road_v: Vec<f64> = route.iter().map(|&r| max_speed.min(limit * lane_speed(net, r)).max(0.1)).collect();
+    let link_v = road_v.iter().map(|&v| v.min(turn_speed.max(0.1))).collect();
+    (road_v, link_v)
+}
+
+/// Free-flow seconds of the whole route at the vehicle's own speeds.
+pub(crate) fn free_flow(net: &Network, route: &[RoadId], max_speed: f64, limit: f64, turn_speed: f64) -> f64 {
+    let (rv, lv) = free_speeds(net, route, max_speed, limit, turn_speed);
+    remaining_to(net, route, (0, 0.0, false), route.len() - 1, &rv, &lv)
+}
+
+/// The speeds the vehicle can expect: its own where its lanes ahead are empty, the
+/// traffic's (the lane's limit: it cannot overtake without a free lane) where another
+/// vehicle drives ahead of it.
+fn expected_speeds(sim: &Sim, route: &[RoadId], t: &twin::engine::Tracked, p: (f64, f64, f64)) -> (Vec<f64>, Vec<f64>) {
+    let net = sim.network();
+    let (mut rv, mut lv) = free_speeds(net, route, p.0, p.1, p.2);
+    for k in t.route_index..route.len() {
+        if queue_ahead(sim, route, k, t) > 0.0 {
+            let traffic = lane_speed(net, route[k]).max(0.1);
+            rv[k] = rv[k].min(traffic);
+            lv[k] = lv[k].min(traffic);
+        }
+    }
+    (rv, lv)
 }
 
 /// Vehicles per lane queued on road `route[k]` ahead of the corridor's vehicle, on the

@@ -78,6 +78,7 @@ fn every_endpoint_answers_what_the_document_says() {
     let c = city();
     let brain = Brain::open(c.network.clone(), &cfg).unwrap();
     incidents::Incidents::install(&brain, Default::default(), incidents::dispatch::default_fleet(&brain.net, 1));
+    corridor::Corridors::install(&brain, Default::default());
     let http = server::HttpConfig { web_dir: web_dir(), max_body_bytes: 1 << 16, ..Default::default() };
     let hub = server::Hub::new(&brain.net);
     server::attach(&brain, hub.clone());
@@ -192,6 +193,7 @@ fn every_endpoint_answers_what_the_document_says() {
     assert!(metrics.contains("citybrain_observations_accepted_total"));
 
     incident_routes(&mut k, addr, &brain);
+    corridor_routes(&mut k, addr, &brain);
 
     // Every documented route was exercised.
     let routes: Vec<String> = k.doc["paths"].as_object().unwrap().keys().cloned().collect();
@@ -224,6 +226,44 @@ fn read_ws_text(r: &mut std::io::BufReader<std::net::TcpStream>) -> String {
     let mut p = vec![0u8; len];
     r.read_exact(&mut p).unwrap();
     String::from_utf8(p).unwrap()
+}
+
+/// The corridor routes: start (and its errors), list, one, report.
+fn corridor_routes(k: &mut Contract, addr: SocketAddr, brain: &Brain) {
+    let json_ct = "Content-Type: application/json\r\n";
+    let net = &brain.net;
+    let (a, b) = (net.road(twin::RoadId(0)).name.clone(), net.road(twin::RoadId(1)).name.clone());
+    let post = |k: &mut Contract, body: &str, headers: &str| {
+        let (status, ct, b) = request(addr, "POST", "/api/v1/corridors", headers, body);
+        k.check("post", "/api/v1/corridors", status, &ct, &b);
+        (status, b)
+    };
+    let start = |vehicle: &str, priority: u32| {
+        json!({"origin": a, "destination": b, "vehicle": vehicle, "priority": priority, "reason": "contract test"}).to_string()
+    };
+    let (status, body) = post(k, &start("ambulance", 5), json_ct);
+    assert_eq!(status, 201, "{body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"].as_u64().unwrap();
+    let (status, body) = post(k, &start("tank", 5), json_ct);
+    assert_eq!(status, 422);
+    assert!(body.contains("vehicle"), "{body}");
+    assert_eq!(post(k, &start("ambulance", 0), json_ct).0, 422);
+    assert_eq!(post(k, "{", json_ct).0, 400);
+    assert_eq!(post(k, &start("ambulance", 5), "Content-Type: text/plain\r\n").0, 415);
+    let get = |k: &mut Contract, route: &str, path: &str| {
+        let (status, ct, body) = request(addr, "GET", path, "", "");
+        k.check("get", route, status, &ct, &body);
+        (status, body)
+    };
+    let (status, list) = get(k, "/api/v1/corridors", "/api/v1/corridors");
+    assert_eq!(status, 200);
+    assert!(list.contains("contract test"), "{list}");
+    assert_eq!(get(k, "/api/v1/corridors/{id}", &format!("/api/v1/corridors/{id}")).0, 200);
+    assert_eq!(get(k, "/api/v1/corridors/{id}", "/api/v1/corridors/999").0, 404);
+    assert_eq!(get(k, "/api/v1/corridors/{id}", "/api/v1/corridors/x").0, 404);
+    // The twin has stopped: the corridor stays planned, so there is no report yet.
+    assert_eq!(get(k, "/api/v1/corridors/{id}/report", &format!("/api/v1/corridors/{id}/report")).0, 409);
+    assert_eq!(get(k, "/api/v1/corridors/{id}/report", "/api/v1/corridors/999/report").0, 404);
 }
 
 /// The incident routes: reports, events, operator actions, units.
