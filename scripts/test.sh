@@ -50,6 +50,8 @@ echo "==> API contract (schemathesis) and hostile stream clients against citybra
 scripts/test-api.sh
 echo "==> incident detection on SUMO data (external check, short)"
 scripts/sumo-incidents/check.sh --short
+echo "==> ATSPM interop (the atspm package reads our signal log)"
+scripts/test-atspm.sh
 if [ -x scripts/test-web.sh ]; then
   echo "==> web dashboard tests"
   scripts/test-web.sh

@@ -11,8 +11,11 @@ use twin::{IntersectionId, RoadId};
 #[derive(Clone, Debug, PartialEq)]
 pub struct SignalStatus {
     pub intersection: IntersectionId,
-    /// Index of the plan stage shown, when the signal runs its plan.
+    /// Index of the plan stage shown: the plan's own, or under a policy the plan stage
+    /// whose greens are those shown (`None` when the policy shows none of them).
     pub phase: Option<usize>,
+    /// The NEMA phases green now ([`city::signal::Nema`]), under every controller.
+    pub green_phases: Vec<u8>,
     /// Number of stages in its plan.
     pub phases: usize,
     /// Whether a through or left movement has green (else it is in clearance).

@@ -61,4 +61,5 @@ pub use plugin::{Context, Plugin};
 pub use runtime::{
     wall_clock, Brain, BrainConfig, BrainError, ClockSource, Counters, HistoryPoint, HistorySeries, IngestOutcome, Replay,
 };
+pub use store::Retention;
 pub use twin_loop::{run_publisher, run_twin, Controller};

@@ -631,6 +631,12 @@ impl Brain {
         Ok(ring.iter().skip(ring.len().saturating_sub(limit)).cloned().collect())
     }
 
+    /// Replace the store's retention windows (the governance policy's), applied by the
+    /// next [`Self::prune`].
+    pub fn set_retention(&self, retention: Retention) {
+        self.store().set_retention(retention);
+    }
+
     /// Delete rows past their retention before the city clock.
     pub fn prune(&self) {
         let now = self.now();
@@ -723,6 +729,40 @@ impl Brain {
             .intersection_by_name(intersection)
             .ok_or_else(|| BrainError::UnknownEntity(format!("intersection: unknown {intersection:?}")))?;
         Ok(self.store().signal_events(i, from, to, usize::MAX)?)
+    }
+
+    /// The detector configuration of the controllers (all, or `intersection`'s): the
+    /// virtual stop-bar and advance detectors ([`twin::signal::detectors`]) as placed by
+    /// the sensor configuration, with the controller's id.
+    pub fn detector_config(
+        &self,
+        caller: &Caller,
+        intersection: Option<&str>,
+    ) -> Result<Vec<(String, twin::signal::Detector)>, BrainError> {
+        self.authorize(caller, Action::ReadSensors)?;
+        let ids: Vec<IntersectionId> = match intersection {
+            Some(name) => {
+                let i = self
+                    .net
+                    .intersection_by_name(name)
+                    .filter(|&i| self.registry.controller(i).is_some())
+                    .ok_or_else(|| BrainError::UnknownEntity(format!("intersection: no controller at {name:?}")))?;
+                vec![i]
+            }
+            None => (0..self.net.intersections.len())
+                .map(|k| IntersectionId(k as u32))
+                .filter(|&i| self.registry.controller(i).is_some())
+                .collect(),
+        };
+        let layout = &self.config.sensors.detectors;
+        Ok(ids
+            .into_iter()
+            .flat_map(|i| {
+                let nema = twin::signal::Nema::of(&self.net, i);
+                let name = self.net.intersection(i).name.clone();
+                twin::signal::detectors(&self.net, i, &nema, layout).into_iter().map(move |d| (name.clone(), d))
+            })
+            .collect())
     }
 
     /// The signal status of the latest tick (or as last set).

@@ -49,6 +49,7 @@ pub fn run_twin(brain: Arc<Brain>, mut sim: Sim, mut control: Option<Controller>
     let signalised: Vec<_> = (0..sim.network().intersections.len())
         .map(|k| twin::IntersectionId(k as u32))
         .filter(|&i| sim.network().intersection(i).is_signalised())
+        .map(|i| (i, twin::signal::Nema::of(sim.network(), i)))
         .collect();
     let mut readings = Vec::new();
     let mut records = Vec::new();
@@ -93,11 +94,15 @@ pub fn run_twin(brain: Arc<Brain>, mut sim: Sim, mut control: Option<Controller>
             brain.set_signals(
                 signalised
                     .iter()
-                    .map(|&i| SignalStatus {
-                        intersection: i,
-                        phase: sim.current_phase(i),
-                        phases: sim.network().intersection(i).phases.len(),
-                        serving: serving(&sim, i),
+                    .map(|(i, nema)| {
+                        let movements = &sim.network().intersection(*i).movements;
+                        SignalStatus {
+                            intersection: *i,
+                            phase: sim.displayed_stage(*i),
+                            green_phases: nema.green_phases(|k| sim.movement_green(movements[k])).collect(),
+                            phases: sim.network().intersection(*i).phases.len(),
+                            serving: serving(&sim, *i),
+                        }
                     })
                     .collect(),
             );

@@ -47,6 +47,7 @@ pub mod geom;
 pub mod ids;
 pub mod import;
 pub mod network;
+pub mod signal;
 pub mod spec;
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;

@@ -108,6 +108,44 @@ struct ServeConfig {
     /// The MQTT bridge (off unless a broker is given here or with `--mqtt`).
     #[serde(default)]
     mqtt: crate::mqtt_cli::MqttSettings,
+    /// Distance of the twin's advance detectors from the stop bar, metres (default 100;
+    /// served by `/api/v1/signals/detectors`).
+    advance_detector_m: Option<f64>,
+    /// Retention per dataset class, days (`null` or absent: the default; see
+    /// `governance::RetentionPolicy`). The store keeps each kind of row no longer than
+    /// its dataset's class allows.
+    #[serde(default)]
+    retention: RetentionSettings,
+}
+
+/// `retention` of the `serve` configuration.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct RetentionSettings {
+    personal_days: Option<f64>,
+    restricted_days: Option<f64>,
+    internal_days: Option<f64>,
+    public_days: Option<f64>,
+}
+
+impl RetentionSettings {
+    fn policy(&self) -> Result<governance::RetentionPolicy> {
+        let mut p = governance::RetentionPolicy::default();
+        let days = |field: &str, v: Option<f64>| -> Result<Option<f64>> {
+            match v {
+                Some(d) if d.is_finite() && d > 0.0 => Ok(Some(d * 86_400.0)),
+                Some(d) => anyhow::bail!("retention.{field}: must be a positive number of days, got {d}"),
+                None => Ok(None),
+            }
+        };
+        if let Some(s) = days("personal_days", self.personal_days)? {
+            p.personal_s = s;
+        }
+        p.restricted_s = days("restricted_days", self.restricted_days)?.or(p.restricted_s);
+        p.internal_s = days("internal_days", self.internal_days)?.or(p.internal_s);
+        p.public_s = days("public_days", self.public_days)?.or(p.public_s);
+        Ok(p)
+    }
 }
 
 /// `oidc` of the `serve` configuration.
@@ -173,6 +211,10 @@ struct Live {
     incidents: Option<twin::incident::IncidentPlan>,
     oidc: Option<governance::oidc::OidcConfig>,
     mqtt: Option<mqtt::MqttConfig>,
+    /// Where the controllers' virtual detectors sit.
+    detectors: twin::signal::DetectorLayout,
+    /// Retention per dataset class (`None`: the default policy).
+    retention: Option<governance::RetentionPolicy>,
 }
 
 pub fn run(a: &DemoArgs) -> Result<()> {
@@ -206,6 +248,8 @@ pub fn run(a: &DemoArgs) -> Result<()> {
         incidents: Some(incidents),
         oidc: None,
         mqtt: crate::mqtt_cli::MqttSettings::default().config(a.mqtt.as_deref())?,
+        detectors: Default::default(),
+        retention: None,
     })
 }
 
@@ -236,6 +280,12 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
         None => None,
     };
     crate::scenario::apply_origin(&mut net, origin)?;
+    let mut detectors = twin::signal::DetectorLayout::default();
+    if let Some(m) = cfg.advance_detector_m {
+        detectors.advance_m = m;
+    }
+    detectors.validate().map_err(|e| anyhow::anyhow!("{path}: advance_detector_m: {e}"))?;
+    let retention = cfg.retention.policy().map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
     serve_live(Live {
         net,
         flows,
@@ -261,6 +311,8 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
             c
         }),
         mqtt: cfg.mqtt.config(a.mqtt.as_deref()).map_err(|e| anyhow::anyhow!("{path}: {e}"))?,
+        detectors,
+        retention: Some(retention),
     })
 }
 
@@ -304,8 +356,9 @@ fn serve_live(l: Live) -> Result<()> {
         ..BrainConfig::new(l.data_dir.join("citybrain.sqlite"))
     };
     cfg.sensors.plate_key = plate_key;
+    cfg.sensors.detectors = l.detectors;
     eprintln!("city time zone {}; the twin's day starts at {}", l.timezone.name(), l.timezone.format(day_start_s));
-    let gov = crate::trust::open(&l.data_dir, l.oidc.clone())?;
+    let gov = crate::trust::open(&l.data_dir, l.oidc.clone(), l.retention.clone())?;
     crate::trust::check_bind(&addr, &gov)?;
     if l.demo_accounts {
         crate::trust::demo_accounts(&gov, &format!("http://{addr}/"))?;
@@ -373,13 +426,17 @@ fn serve_live(l: Live) -> Result<()> {
     };
     let app = server::router_with(hub, brain.clone(), &http, Some(gov.clone()));
     let retention = {
-        let (g, s) = (gov.clone(), stop.clone());
+        let (g, s, b, base) = (gov.clone(), stop.clone(), brain.clone(), cfg.retention.clone());
         std::thread::spawn(move || {
-            // Retention applied continuously: once a minute.
+            // Retention applied continuously, once a minute: governance's own data, and
+            // the store's windows from the policy per dataset class (pruned now and by
+            // the twin loop every city hour).
             while !s.load(Ordering::Relaxed) {
                 if let Err(e) = g.apply_retention(brain::wall_clock()) {
                     tracing::warn!("retention: {e}");
                 }
+                b.set_retention(g.store_retention(&base));
+                b.prune();
                 for _ in 0..300 {
                     if s.load(Ordering::Relaxed) {
                         break;

@@ -2,6 +2,7 @@
 
 #[cfg(target_os = "linux")]
 mod alloc;
+mod atspm_out;
 mod bench;
 mod bench_mqtt;
 mod control;
@@ -17,6 +18,7 @@ mod mqtt_kill9;
 mod plugins;
 mod scenario;
 mod sim;
+mod tripinfo;
 mod trust;
 
 use anyhow::Result;

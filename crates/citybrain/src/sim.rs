@@ -57,6 +57,14 @@ pub struct SimArgs {
     /// CityFlow runs stay exact. 0 or less: off.
     #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
     pub time_to_teleport: Option<f64>,
+    /// Write the virtual signal controllers' ATSPM event log into DIR (`events.csv`,
+    /// `detectors.csv`) with the twin's own signal trace (`signal_trace.csv`).
+    #[arg(long, value_name = "DIR")]
+    pub atspm: Option<PathBuf>,
+    /// Write one CSV row per vehicle, like SUMO's tripinfo (`id,depart,arrival,duration,
+    /// waiting_time,stops,route_length,finished`; unfinished vehicles last).
+    #[arg(long, value_name = "FILE")]
+    pub tripinfo: Option<PathBuf>,
 }
 
 /// Incidents to inject (issue 16): from a file, drawn at random, or both.
@@ -114,6 +122,8 @@ impl IncidentArgs {
 
 pub struct SimReport {
     pub metrics: twin::Metrics,
+    /// The vehicles that had not finished at the end.
+    pub unfinished: twin::engine::Unfinished,
     pub steps: u64,
     pub load_s: f64,
     pub run_s: f64,
@@ -140,6 +150,8 @@ pub fn run(args: &SimArgs) -> Result<()> {
         // SUMO's vehicles change lanes to follow their routes: SUMO input always runs with it.
         lane_change: args.lane_change || args.scenario.is_sumo(),
         teleport_after,
+        // The virtual sensors read the step's events.
+        record_events: args.atspm.is_some() || args.tripinfo.is_some(),
         ..Default::default()
     };
     let mut ctl = match &args.controller {
@@ -163,6 +175,14 @@ pub fn run(args: &SimArgs) -> Result<()> {
         }
         None => None,
     };
+    let mut atspm = match &args.atspm {
+        Some(dir) => Some(crate::atspm_out::AtspmOut::new(dir, &sim, args.seed)?),
+        None => None,
+    };
+    let mut trips = match &args.tripinfo {
+        Some(p) => Some(crate::tripinfo::TripInfo::create(p)?),
+        None => None,
+    };
     let bar = if std::io::stderr().is_terminal() && !args.json {
         let b = ProgressBar::new(args.steps);
         b.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} steps {msg}").expect("valid template"));
@@ -177,7 +197,16 @@ pub fn run(args: &SimArgs) -> Result<()> {
             if let Some(c) = ctl.as_mut() {
                 c.before_step(&mut sim);
             }
+            if let Some(a) = atspm.as_mut() {
+                a.before_step(&sim);
+            }
             sim.step();
+            if let Some(a) = atspm.as_mut() {
+                a.after_step(&sim);
+            }
+            if let Some(t) = trips.as_mut() {
+                t.after_step(&sim)?;
+            }
             if let Some(w) = replay.as_mut() {
                 line.clear();
                 sim.write_replay_line(&mut line);
@@ -208,13 +237,34 @@ pub fn run(args: &SimArgs) -> Result<()> {
     if let Some(mut w) = replay {
         w.flush()?;
     }
-    let rep = SimReport { metrics: sim.metrics(), steps: sim.steps(), load_s, run_s };
+    if let Some(a) = atspm {
+        let n = a.finish(&sim)?;
+        if !args.json {
+            eprintln!("wrote {n} ATSPM events into {}", args.atspm.as_deref().unwrap_or(std::path::Path::new(".")).display());
+        }
+    }
+    if let Some(t) = trips {
+        let (done, open) = t.finish(&sim)?;
+        if !args.json {
+            eprintln!(
+                "wrote {done} finished and {open} unfinished trips into {}",
+                args.tripinfo.as_deref().unwrap_or(std::path::Path::new(".")).display()
+            );
+        }
+    }
+    let rep = SimReport { metrics: sim.metrics(), unfinished: sim.unfinished(), steps: sim.steps(), load_s, run_s };
     print_report(&rep, args.json);
     Ok(())
 }
 
 pub fn print_report(r: &SimReport, json: bool) {
     let m = &r.metrics;
+    let u = &r.unfinished;
+    // Over every vehicle created: finished trips plus those still running or waiting.
+    let all = m.throughput + u.running + u.waiting;
+    let per = |sum: f64, n: u64| if n == 0 { 0.0 } else { sum / n as f64 };
+    let delay_all = per(m.mean_delay_s * m.throughput as f64 + u.delay_sum_s, all);
+    let stops_all = per(m.stops_per_vehicle * m.throughput as f64 + u.stops_sum as f64, all);
     let wall = r.load_s + r.run_s;
     let ups = if r.run_s > 0.0 { m.vehicle_updates as f64 / r.run_s } else { 0.0 };
     if json {
@@ -226,6 +276,10 @@ pub fn print_report(r: &SimReport, json: bool) {
             "vehicles_waiting": m.vehicles_waiting,
             "mean_delay_s": m.mean_delay_s,
             "stops_per_vehicle": m.stops_per_vehicle,
+            "mean_delay_all_s": delay_all,
+            "stops_per_vehicle_all": stops_all,
+            "mean_delay_unfinished_s": per(u.delay_sum_s, u.running + u.waiting),
+            "stops_per_vehicle_unfinished": per(u.stops_sum as f64, u.running + u.waiting),
             "average_speed_mps": m.average_speed_mps,
             "steps": r.steps,
             "wall_s": wall,
@@ -243,9 +297,16 @@ pub fn print_report(r: &SimReport, json: bool) {
         println!("throughput           {} of {} vehicles", m.throughput, m.vehicles_created);
         println!("teleports            {}", m.teleports);
         println!(
-            "mean delay           {:.1} s, {:.2} stops/vehicle, {:.2} m/s average speed",
-            m.mean_delay_s, m.stops_per_vehicle, m.average_speed_mps
+            "mean delay, all      {delay_all:.1} s, {stops_all:.2} stops/vehicle over all {all} vehicles ({} finished, {} running, {} waiting to enter)",
+            m.throughput, u.running, u.waiting
         );
+        println!("  finished trips     {:.1} s, {:.2} stops/vehicle", m.mean_delay_s, m.stops_per_vehicle);
+        println!(
+            "  unfinished so far  {:.1} s, {:.2} stops/vehicle",
+            per(u.delay_sum_s, u.running + u.waiting),
+            per(u.stops_sum as f64, u.running + u.waiting)
+        );
+        println!("average speed        {:.2} m/s", m.average_speed_mps);
         println!("wall time            {:.3} s (load {:.3} s, run {:.3} s)", wall, r.load_s, r.run_s);
         println!("vehicle updates      {} ({:.2} M/s)", m.vehicle_updates, ups / 1e6);
         println!("peak RSS             {:.1} MiB", scenario::peak_rss_bytes() as f64 / 1048576.0);

@@ -91,9 +91,16 @@ pub fn accounts(a: &AccountsArgs) -> Result<()> {
 }
 
 /// Open governance in `data_dir` with the serve configuration's settings.
-pub fn open(data_dir: &Path, oidc: Option<governance::oidc::OidcConfig>) -> Result<Arc<Governance>> {
+pub fn open(
+    data_dir: &Path,
+    oidc: Option<governance::oidc::OidcConfig>,
+    retention: Option<governance::RetentionPolicy>,
+) -> Result<Arc<Governance>> {
     let mut cfg = GovConfig::new(data_dir);
     cfg.oidc = oidc;
+    if let Some(r) = retention {
+        cfg.retention = r;
+    }
     Ok(Arc::new(Governance::open(cfg).context("opening governance")?))
 }
 

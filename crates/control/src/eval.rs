@@ -81,7 +81,8 @@ impl Controller {
         timing: Timing,
     ) -> Result<Controller, ControlError> {
         let observer = Observer::new(&scenario.network, &junctions);
-        let safety = SafetyLayer::new(&scenario.network, junctions, timing)?;
+        let mut safety = SafetyLayer::new(&scenario.network, junctions, timing)?;
+        safety.set_requested_termination(policy.termination());
         Ok(Controller { safety, observer, policy, next_decision: 0.0, decisions: 0 })
     }
 

@@ -2,51 +2,11 @@
 //! movements with their approach, turn and lanes, the conflict relation, and the
 //! candidate phases policies choose from. Also plan validation.
 
-use city::{IntersectionId, LaneId, MovementId, Network, RoadId, Turn};
+use city::{IntersectionId, LaneId, MovementId, Network, Turn};
 
 use crate::ControlError;
 
-/// The arm a movement arrives from (a vehicle on the North approach drives south).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Approach {
-    North,
-    East,
-    South,
-    West,
-}
-
-impl Approach {
-    pub fn is_north_south(self) -> bool {
-        matches!(self, Approach::North | Approach::South)
-    }
-    pub fn opposite(self) -> Approach {
-        match self {
-            Approach::North => Approach::South,
-            Approach::South => Approach::North,
-            Approach::East => Approach::West,
-            Approach::West => Approach::East,
-        }
-    }
-}
-
-/// The approach of an incoming road, from the heading of the last segment of its centre
-/// line: a road heading mostly south arrives from the North, and so on.
-pub fn approach_of(net: &Network, road: RoadId) -> Approach {
-    let pts = &net.road(road).points;
-    let n = pts.len();
-    let d = if n >= 2 { pts[n - 1] - pts[n - 2] } else { city::Point::new(1.0, 0.0) };
-    if d.x.abs() >= d.y.abs() {
-        if d.x >= 0.0 {
-            Approach::West
-        } else {
-            Approach::East
-        }
-    } else if d.y >= 0.0 {
-        Approach::South
-    } else {
-        Approach::North
-    }
-}
+pub use city::signal::{approach_of, Approach};
 
 /// A readable name for a movement: `road_a -> road_b (left)`.
 pub fn movement_label(net: &Network, m: MovementId) -> String {

@@ -25,7 +25,7 @@
 //! [`SignalSink::preempt_event`].
 
 use city::{IntersectionId, Network};
-use twin::Sim;
+use twin::{Clearance, Sim, Termination};
 
 use crate::junction::{validate_plan, Junction};
 use crate::ControlError;
@@ -117,6 +117,9 @@ pub trait SignalSink {
     }
     /// An ATSPM preemption event (`code` 102, 104, 105, 107 or 111 on `channel`).
     fn preempt_event(&mut self, _i: IntersectionId, _code: u16, _channel: u32) {}
+    /// What the signal displays beyond the mask (clearance times, why the last green
+    /// ended), for the controller's event log; ignored by default.
+    fn report_clearance(&mut self, _i: IntersectionId, _c: Clearance) {}
 }
 
 impl SignalSink for Sim {
@@ -134,6 +137,9 @@ impl SignalSink for Sim {
             _ => 0.0,
         };
         Some((mask, elapsed))
+    }
+    fn report_clearance(&mut self, i: IntersectionId, c: Clearance) {
+        Sim::report_clearance(self, i, c)
     }
     fn preempt_event(&mut self, i: IntersectionId, code: u16, channel: u32) {
         Sim::log_preempt(self, i, code, channel)
@@ -173,6 +179,8 @@ pub(crate) struct Ctrl {
     pub(crate) dirty: bool,
     /// Preemption and recovery calls (see `preempt.rs`).
     pub(crate) pre: crate::preempt::PreState,
+    /// Why the last green ended.
+    pub(crate) ended_by: Termination,
 }
 
 /// Sits between every policy and the signals. See the module docs.
@@ -184,6 +192,8 @@ pub struct SafetyLayer {
     pub(crate) ctrl: Vec<Ctrl>,
     rejected: u64,
     changes: u64,
+    /// How a green ended at the policy's request is logged.
+    requested_end: Termination,
 }
 
 /// Longest a preempted phase is held past its minimum green, seconds: a call still
@@ -214,9 +224,17 @@ impl SafetyLayer {
                 mask: j.always.clone(),
                 dirty: true,
                 pre: Default::default(),
+                ended_by: Termination::ForceOff,
             })
             .collect();
-        Ok(SafetyLayer { junctions, timing, by_id, ctrl, rejected: 0, changes: 0 })
+        Ok(SafetyLayer { junctions, timing, by_id, ctrl, rejected: 0, changes: 0, requested_end: Termination::ForceOff })
+    }
+
+    /// How greens the policy ends are logged (a gap-out for actuated control; force-off
+    /// by default). A green ended by the maximum is always a max-out, one a preemption
+    /// ends a force-off.
+    pub fn set_requested_termination(&mut self, t: Termination) {
+        self.requested_end = t;
     }
 
     pub fn junctions(&self) -> &[Junction] {
@@ -302,14 +320,16 @@ impl SafetyLayer {
                             (None, other) => other,
                         };
                         let held = pre == Some(phase);
-                        let to = if want.is_some() && g + EPS >= t.min_green {
-                            want
+                        let asked = if pre.is_some() { Termination::ForceOff } else { self.requested_end };
+                        let (to, why) = if want.is_some() && g + EPS >= t.min_green {
+                            (want, asked)
                         } else if !held && g + EPS >= t.max_green && j.phases.len() > 1 {
-                            Some(want.unwrap_or(Target::Phase((phase + 1) % j.phases.len())))
+                            (Some(want.unwrap_or(Target::Phase((phase + 1) % j.phases.len()))), Termination::MaxOut)
                         } else {
-                            None
+                            (None, Termination::ForceOff)
                         };
                         if let Some(to) = to {
+                            c.ended_by = why;
                             if pre.is_none() {
                                 c.pending = None;
                             }
@@ -351,6 +371,10 @@ impl SafetyLayer {
             }
             if c.dirty {
                 c.dirty = false;
+                if c.state != SignalState::Plan {
+                    let clearance = Clearance { yellow_s: t.yellow, red_s: t.all_red, termination: c.ended_by };
+                    sink.report_clearance(j.id, clearance);
+                }
                 if c.state == SignalState::Plan {
                     sink.release_to_plan(j.id);
                 } else if j.mask_conflict(&c.mask).is_none() {

@@ -6,11 +6,20 @@
 //! byte of a record changes its hash; changing a hash breaks the next record's `prev`;
 //! dropping or reordering lines breaks `seq`. [`verify`] walks the file and names the
 //! first broken record.
+//!
+//! Durability: records are written at once and made durable in batches (group commit):
+//! a background thread fsyncs the log every [`SYNC_EVERY`] when records were added, and
+//! then writes the *head anchor* `audit.head` (`<seq> <hash>` of the last durable
+//! record, replaced atomically). A log that ends before the anchor's record, or whose
+//! record at that position has another hash, was truncated or rewritten: [`verify`]
+//! names the first missing record. (Cutting whole records off the end leaves a valid
+//! chain; only the anchor can tell.)
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +28,13 @@ use crate::secret::{hex, sha256};
 
 /// File name of the audit log in the data directory.
 pub const AUDIT_FILE: &str = "audit.log";
+/// How often appended records are made durable (and the head anchor advanced).
+pub const SYNC_EVERY: Duration = Duration::from_millis(100);
+
+/// The head anchor's path for the log at `log`: `audit.head` beside `audit.log`.
+pub fn head_path(log: &Path) -> PathBuf {
+    log.with_extension("head")
+}
 /// `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -83,12 +99,64 @@ struct Tail {
     file: File,
     seq: u64,
     hash: String,
+    /// The last record made durable (and anchored).
+    synced: u64,
 }
 
-/// The open log, appended to under a lock.
-pub struct AuditLog {
+struct Inner {
     path: PathBuf,
     tail: Mutex<Tail>,
+}
+
+impl Inner {
+    /// Make the appended records durable, then advance the head anchor.
+    fn sync(&self) -> Result<(), GovError> {
+        let mut t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        if t.synced == t.seq {
+            return Ok(());
+        }
+        t.file.sync_data().map_err(GovError::io(&self.path))?;
+        write_head(&self.path, t.seq, &t.hash)?;
+        t.synced = t.seq;
+        Ok(())
+    }
+}
+
+/// Replace the head anchor atomically (write a temporary file, fsync, rename).
+fn write_head(log: &Path, seq: u64, hash: &str) -> Result<(), GovError> {
+    let head = head_path(log);
+    let tmp = head.with_extension("head.tmp");
+    let mut f = File::create(&tmp).map_err(GovError::io(&tmp))?;
+    f.write_all(format!("{seq} {hash}\n").as_bytes()).map_err(GovError::io(&tmp))?;
+    f.sync_all().map_err(GovError::io(&tmp))?;
+    std::fs::rename(&tmp, &head).map_err(GovError::io(&head))?;
+    Ok(())
+}
+
+/// The head anchor at `log`'s side, if there is one: `(seq, hash)`.
+fn read_head(log: &Path) -> Result<Option<(u64, String)>, GovError> {
+    let head = head_path(log);
+    let text = match std::fs::read_to_string(&head) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(GovError::Io { path: head, source: e }),
+    };
+    let bad = || GovError::Invalid(format!("{}: not `<seq> <hash>`", head.display()));
+    let (seq, hash) = text.trim().split_once(' ').ok_or_else(bad)?;
+    Ok(Some((seq.parse().map_err(|_| bad())?, hash.to_string())))
+}
+
+/// The open log, appended to under a lock; a background thread makes it durable.
+pub struct AuditLog {
+    inner: Arc<Inner>,
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        if let Err(e) = self.inner.sync() {
+            tracing::error!("audit log: {e}");
+        }
+    }
 }
 
 /// Why verification failed: the first broken record (1-based line) and what is wrong.
@@ -112,16 +180,29 @@ impl AuditLog {
             (0, GENESIS.to_string())
         };
         let file = OpenOptions::new().create(true).append(true).open(path).map_err(GovError::io(path))?;
-        Ok(AuditLog { path: path.to_path_buf(), tail: Mutex::new(Tail { file, seq, hash }) })
+        let inner = Arc::new(Inner { path: path.to_path_buf(), tail: Mutex::new(Tail { file, seq, hash, synced: 0 }) });
+        inner.sync()?;
+        let weak: Weak<Inner> = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("audit-sync".into())
+            .spawn(move || loop {
+                std::thread::sleep(SYNC_EVERY);
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = inner.sync() {
+                    tracing::error!("audit log: {e}");
+                }
+            })
+            .map_err(GovError::io(path))?;
+        Ok(AuditLog { inner })
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
     }
 
     /// Append a record; returns its sequence number.
     pub fn append(&self, time: f64, e: Entry) -> Result<u64, GovError> {
-        let mut t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        let mut t = self.inner.tail.lock().unwrap_or_else(|e| e.into_inner());
         let rec = AuditRecord {
             seq: t.seq + 1,
             prev: t.hash.clone(),
@@ -137,25 +218,25 @@ impl AuditLog {
         let json = serde_json::to_string(&rec).map_err(|e| GovError::Invalid(format!("audit record: {e}")))?;
         let hash = hex(&sha256(json.as_bytes()));
         let line = format!("{hash} {json}\n");
-        t.file.write_all(line.as_bytes()).map_err(GovError::io(&self.path))?;
+        t.file.write_all(line.as_bytes()).map_err(GovError::io(&self.inner.path))?;
         t.seq = rec.seq;
         t.hash = hash;
         Ok(rec.seq)
     }
 
-    /// Flush to disk (fsync).
+    /// Make every appended record durable now (fsync) and advance the head anchor.
     pub fn sync(&self) -> Result<(), GovError> {
-        let t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        t.file.sync_data().map_err(GovError::io(&self.path))
+        self.inner.sync()
     }
 
     /// Records for which `keep` holds, newest first, at most `limit`.
     pub fn query(&self, limit: usize, keep: impl Fn(&AuditRecord) -> bool) -> Result<Vec<AuditRecord>, GovError> {
-        let _t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        let f = File::open(&self.path).map_err(GovError::io(&self.path))?;
+        let _t = self.inner.tail.lock().unwrap_or_else(|e| e.into_inner());
+        let path = &self.inner.path;
+        let f = File::open(path).map_err(GovError::io(path))?;
         let mut out = Vec::new();
         for line in BufReader::new(f).lines() {
-            let line = line.map_err(GovError::io(&self.path))?;
+            let line = line.map_err(GovError::io(path))?;
             let Some((_, json)) = line.split_once(' ') else { continue };
             if let Ok(r) = serde_json::from_str::<AuditRecord>(json) {
                 if keep(&r) {
@@ -169,15 +250,48 @@ impl AuditLog {
     }
 }
 
-/// Verify the chain of the file at `path`: `Ok(Ok((records, last hash)))` when intact,
-/// `Ok(Err(first broken record))` when not, `Err` when it cannot be read.
+/// Verify the chain of the file at `path`, and that it reaches its head anchor:
+/// `Ok(Ok((records, last hash)))` when intact, `Ok(Err(first broken or missing record))`
+/// when not, `Err` when it cannot be read.
 pub fn verify(path: &Path) -> Result<Result<(u64, String), Broken>, GovError> {
     let bytes = std::fs::read(path).map_err(GovError::io(path))?;
-    Ok(verify_bytes(&bytes))
+    let head = read_head(path)?;
+    Ok(verify_anchored(&bytes, head.as_ref().map(|(s, h)| (*s, h.as_str()))))
 }
 
-/// [`verify`] on the log's bytes.
+/// [`verify_bytes`], and that the record numbered `anchor.0` exists with hash `anchor.1`.
+pub fn verify_anchored(bytes: &[u8], anchor: Option<(u64, &str)>) -> Result<(u64, String), Broken> {
+    let mut at_anchor = None;
+    let (n, last) = verify_chain(bytes, |seq, hash| {
+        if anchor.is_some_and(|a| a.0 == seq) {
+            at_anchor = Some(hash.to_string());
+        }
+    })?;
+    if let Some((seq, hash)) = anchor {
+        if n < seq {
+            return Err(Broken {
+                record: n + 1,
+                reason: format!(
+                    "missing: the log ends after record {n}, but record {seq} had been committed (audit.head): truncated"
+                ),
+            });
+        }
+        if at_anchor.as_deref() != Some(hash) {
+            return Err(Broken {
+                record: seq,
+                reason: "hash differs from the committed head anchor (audit.head): rewritten".into(),
+            });
+        }
+    }
+    Ok((n, last))
+}
+
+/// Verify the chain of the log's bytes (without a head anchor).
 pub fn verify_bytes(bytes: &[u8]) -> Result<(u64, String), Broken> {
+    verify_chain(bytes, |_, _| {})
+}
+
+fn verify_chain(bytes: &[u8], mut each: impl FnMut(u64, &str)) -> Result<(u64, String), Broken> {
     let mut prev = GENESIS.to_string();
     let mut n = 0u64;
     let mut rest = bytes;
@@ -202,6 +316,7 @@ pub fn verify_bytes(bytes: &[u8]) -> Result<(u64, String), Broken> {
         if rec.prev != prev {
             return Err(broken("prev does not match the previous record's hash"));
         }
+        each(record, &computed);
         prev = computed;
         n = record;
     }
@@ -268,6 +383,49 @@ mod tests {
             p.clone()
         })
         .is_err());
+    }
+
+    #[test]
+    fn cutting_whole_records_off_the_end_is_named_by_the_anchor() {
+        let d = tmp("truncate");
+        let p = sample(&d, 6);
+        // `sample`'s log was dropped, which made it durable and anchored at record 6.
+        assert_eq!(read_head(&p).unwrap().unwrap().0, 6);
+        let text = std::fs::read_to_string(&p).unwrap();
+        let kept: String = text.lines().take(4).map(|l| format!("{l}\n")).collect();
+        assert!(verify_bytes(kept.as_bytes()).is_ok(), "the shorter chain is valid on its own");
+        std::fs::write(&p, &kept).unwrap();
+        let b = verify(&p).unwrap().unwrap_err();
+        assert_eq!(b.record, 5, "{b}");
+        assert!(b.reason.contains("truncated"), "{b}");
+        assert!(AuditLog::open(&p).is_err(), "a truncated log is not extended");
+        // A record rewritten at the anchor's position is named too.
+        let log = text.lines().take(6).map(|l| format!("{l}\n")).collect::<String>();
+        std::fs::write(&p, &log).unwrap();
+        assert!(verify(&p).unwrap().is_ok());
+        write_head(&p, 6, GENESIS).unwrap();
+        assert_eq!(verify(&p).unwrap().unwrap_err().record, 6);
+    }
+
+    #[test]
+    fn records_become_durable_in_batches() {
+        let d = tmp("batch");
+        let p = d.join(AUDIT_FILE);
+        let log = AuditLog::open(&p).unwrap();
+        for k in 0..20 {
+            log.append(k as f64, Entry { detail: format!("r{k}"), ..Default::default() }).unwrap();
+        }
+        // The background thread anchors the batch within a few sync periods.
+        let mut anchored = 0;
+        for _ in 0..100 {
+            anchored = read_head(&p).unwrap().map_or(0, |h| h.0);
+            if anchored == 20 {
+                break;
+            }
+            std::thread::sleep(SYNC_EVERY);
+        }
+        assert_eq!(anchored, 20);
+        assert_eq!(verify(&p).unwrap().unwrap().0, 20);
     }
 
     proptest::proptest! {

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS tickets (
   status TEXT NOT NULL, answer TEXT, answered_at REAL, erased INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS tickets_dept ON tickets(department, status);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (key BLOB PRIMARY KEY, principal TEXT NOT NULL, expires REAL NOT NULL);
 ";
 
 /// What authorisation reads, in memory.
@@ -172,4 +173,38 @@ pub fn insert_grant(c: &Connection, g: &Grant) -> Result<u64, GovError> {
 pub fn revoke_grant(c: &Connection, id: u64, at: f64) -> Result<(), GovError> {
     c.execute("UPDATE grants SET revoked = ?2 WHERE id = ?1", params![id as i64, at])?;
     Ok(())
+}
+
+/// A session: the SHA-256 of its id (never the id), its principal and expiry.
+pub fn put_session(c: &Connection, key: &[u8; 32], principal: &str, expires: f64) -> Result<(), GovError> {
+    c.execute(
+        "INSERT OR REPLACE INTO sessions (key, principal, expires) VALUES (?1, ?2, ?3)",
+        params![&key[..], principal, expires],
+    )?;
+    Ok(())
+}
+
+/// Delete the sessions expired at `t`.
+pub fn purge_sessions(c: &Connection, t: f64) -> Result<(), GovError> {
+    c.execute("DELETE FROM sessions WHERE expires <= ?1", params![t])?;
+    Ok(())
+}
+
+pub fn delete_session(c: &Connection, key: &[u8; 32]) -> Result<(), GovError> {
+    c.execute("DELETE FROM sessions WHERE key = ?1", params![&key[..]])?;
+    Ok(())
+}
+
+/// Delete the sessions expired at `t` and load the others.
+pub fn load_sessions(c: &Connection, t: f64) -> Result<Vec<([u8; 32], String, f64)>, GovError> {
+    c.execute("DELETE FROM sessions WHERE expires <= ?1", params![t])?;
+    let mut s = c.prepare("SELECT key, principal, expires FROM sessions")?;
+    let mut out = Vec::new();
+    for r in s.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?, r.get::<_, f64>(2)?)))? {
+        let (k, p, e) = r?;
+        if let Ok(key) = <[u8; 32]>::try_from(k.as_slice()) {
+            out.push((key, p, e));
+        }
+    }
+    Ok(out)
 }

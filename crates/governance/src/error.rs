@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 /// Why a governance call failed. The edge maps each to a status: `BadCredentials` 401,
-/// `Forbidden` 403, `NotFound` 404, `Invalid` 422, `Conflict` 409, `Storage`/`Io` 503.
+/// `Forbidden` 403, `NotFound` 404, `Invalid` 422, `Conflict` 409, `TooManyAttempts` 429,
+/// `Storage`/`Io` 503.
 #[derive(Debug, thiserror::Error)]
 pub enum GovError {
     /// Unknown user, wrong password, unknown/expired/revoked token or session.
@@ -18,6 +19,9 @@ pub enum GovError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    /// Too many failed logins for the account or from the address ([`crate::limit`]).
+    #[error("{message}")]
+    TooManyAttempts { message: String, retry_after_s: u64 },
     #[error("governance store: {0}")]
     Storage(#[from] rusqlite::Error),
     #[error("{path}: {source}")]

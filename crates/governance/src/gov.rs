@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::audit::{AuditKind, AuditLog, Entry, AUDIT_FILE};
 use crate::db::{self, Cache, DB_FILE};
 use crate::error::GovError;
+use crate::limit::{Limiter, LoginLimits};
 use crate::model::*;
 use crate::oidc::OidcConfig;
 use crate::retention::RetentionPolicy;
@@ -30,6 +31,8 @@ pub struct GovConfig {
     pub retention: RetentionPolicy,
     /// OpenID Connect: accept JWTs of this issuer (keys from a JWKS file).
     pub oidc: Option<OidcConfig>,
+    /// Failed logins allowed per account and per client address.
+    pub login_limits: LoginLimits,
 }
 
 impl GovConfig {
@@ -41,6 +44,7 @@ impl GovConfig {
             max_token_ttl_s: 400.0 * 86_400.0,
             retention: RetentionPolicy::default(),
             oidc: None,
+            login_limits: LoginLimits::default(),
         }
     }
 }
@@ -49,9 +53,15 @@ impl GovConfig {
 #[derive(Clone, Debug)]
 pub(crate) struct Session {
     pub principal: String,
-    /// Must accompany every state-changing request made with the session cookie.
-    pub csrf: String,
     pub expires: f64,
+}
+
+/// The CSRF token of a session: derived from its id, so that nothing but the id's hash
+/// is stored and a session reloaded after a restart keeps its token.
+fn csrf_of(id: &str) -> String {
+    let mut b = b"citybrain/csrf/".to_vec();
+    b.extend_from_slice(id.as_bytes());
+    secret::hex(&secret::sha256(&b)[..16])
 }
 
 /// A session just opened: the cookie value and the CSRF token for the page.
@@ -81,6 +91,7 @@ pub struct Governance {
     pub(crate) db: Mutex<Connection>,
     pub(crate) cache: RwLock<Cache>,
     pub(crate) sessions: Mutex<HashMap<[u8; 32], Session>>,
+    pub(crate) limiter: Limiter,
     pub audit: AuditLog,
     /// The OpenID Connect issuer's keys, when configured.
     pub(crate) oidc: Option<crate::oidc::OidcVerifier>,
@@ -111,7 +122,19 @@ impl Governance {
         }
         let audit = AuditLog::open(&cfg.data_dir.join(AUDIT_FILE))?;
         let oidc = cfg.oidc.clone().map(crate::oidc::OidcVerifier::load).transpose()?;
-        Ok(Governance { cfg, db: Mutex::new(conn), cache: RwLock::new(cache), sessions: Mutex::new(HashMap::new()), audit, oidc })
+        let sessions = db::load_sessions(&conn, now())?
+            .into_iter()
+            .map(|(k, principal, expires)| (k, Session { principal, expires }))
+            .collect();
+        Ok(Governance {
+            limiter: Limiter::new(cfg.login_limits),
+            cfg,
+            db: Mutex::new(conn),
+            cache: RwLock::new(cache),
+            sessions: Mutex::new(sessions),
+            audit,
+            oidc,
+        })
     }
 
     pub fn config(&self) -> &GovConfig {
@@ -320,6 +343,22 @@ impl Governance {
 
     /// Check a user's password and open a session.
     pub fn login(&self, name: &str, password: &str) -> Result<NewSession, GovError> {
+        self.login_from(name, password, None)
+    }
+
+    /// [`Self::login`] from client address `address`: refused with
+    /// [`GovError::TooManyAttempts`] while the account or the address is locked.
+    pub fn login_from(&self, name: &str, password: &str, address: Option<&str>) -> Result<NewSession, GovError> {
+        let t = now();
+        if let Err(l) = self.limiter.check(name, address, t) {
+            self.record(Entry {
+                kind: Some(AuditKind::Login),
+                actor: name.chars().take(64).collect(),
+                detail: format!("login refused: {}", l.message),
+                ..Default::default()
+            });
+            return Err(GovError::TooManyAttempts { message: l.message, retry_after_s: l.retry_after_s });
+        }
         let p = self.cache().principals.get(name).cloned();
         let ok = match &p {
             Some(p) if !p.disabled => p.password_hash.as_deref().is_some_and(|h| secret::verify_password(password, h)),
@@ -336,17 +375,24 @@ impl Governance {
             detail: if ok { "login".into() } else { "failed login".into() },
             ..Default::default()
         });
-        let p = p.filter(|_| ok).ok_or_else(|| GovError::BadCredentials("wrong user name or password".into()))?;
-        Ok(self.open_session(&p))
+        if !ok {
+            self.limiter.failed(name, address, t);
+            return Err(GovError::BadCredentials("wrong user name or password".into()));
+        }
+        self.limiter.succeeded(name);
+        let p = p.ok_or_else(|| GovError::BadCredentials("wrong user name or password".into()))?;
+        self.open_session(&p)
     }
 
-    pub(crate) fn open_session(&self, p: &Principal) -> NewSession {
+    pub(crate) fn open_session(&self, p: &Principal) -> Result<NewSession, GovError> {
         let id = secret::hex(&secret::random_bytes::<32>());
-        let csrf = secret::hex(&secret::random_bytes::<16>());
+        let csrf = csrf_of(&id);
         let expires = now() + self.cfg.session_ttl_s;
-        let s = Session { principal: p.name.clone(), csrf: csrf.clone(), expires };
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(secret::sha256(id.as_bytes()), s);
-        NewSession { id, csrf, caller: Self::caller_of(p, role_scopes(p.role)), expires }
+        let key = secret::sha256(id.as_bytes());
+        self.with_db(|c| db::put_session(c, &key, &p.name, expires))?;
+        let s = Session { principal: p.name.clone(), expires };
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(key, s);
+        Ok(NewSession { id, csrf, caller: Self::caller_of(p, role_scopes(p.role)), expires })
     }
 
     /// The caller of a session cookie, and the session's CSRF token.
@@ -359,6 +405,7 @@ impl Governance {
                 Some(s) if s.expires > now() => s.clone(),
                 Some(_) => {
                     sessions.remove(&key);
+                    let _ = self.with_db(|c| db::delete_session(c, &key));
                     return Err(bad());
                 }
                 None => return Err(bad()),
@@ -366,12 +413,16 @@ impl Governance {
         };
         let c = self.cache();
         let p = c.principals.get(&s.principal).filter(|p| !p.disabled).ok_or_else(bad)?;
-        Ok((Self::caller_of(p, role_scopes(p.role)), s.csrf))
+        Ok((Self::caller_of(p, role_scopes(p.role)), csrf_of(id)))
     }
 
     pub fn logout(&self, id: &str) {
         let key = secret::sha256(id.as_bytes());
-        if let Some(s) = self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(&key) {
+        let removed = self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+        if let Err(e) = self.with_db(|c| db::delete_session(c, &key)) {
+            tracing::warn!("logout: {e}");
+        }
+        if let Some(s) = removed {
             self.record(Entry {
                 kind: Some(AuditKind::Login),
                 actor: s.principal,

@@ -11,9 +11,11 @@
 //!   tokens) of one department, with a [`brain::Role`]. The public is no principal.
 //! - **Token**: `cbt_<id>_<secret>`, 256 random bits; only SHA-256 of the secret is
 //!   stored; scoped (read, write, admin), expiring, revocable.
-//! - **Session**: a dashboard login kept server side; the browser holds a random id in
-//!   an HttpOnly, SameSite=Strict cookie and sends the session's CSRF token with every
-//!   state-changing request.
+//! - **Session**: a dashboard login kept server side (its id's SHA-256 in
+//!   `governance.sqlite`, so sessions survive a restart); the browser holds a random id in
+//!   an HttpOnly, SameSite=Strict cookie and sends the session's CSRF token (derived from
+//!   the id, never stored) with every state-changing request. Failed logins are limited
+//!   per account and per client address ([`limit`]); a locked login is a 429.
 //! - **Dataset**: something the brain holds or serves, with an owner and a
 //!   [`Classification`] (public, internal, restricted, personal).
 //! - **Grant**: the owner's permission for a grantee (department or principal) to read a
@@ -42,6 +44,7 @@ mod authz;
 mod db;
 pub mod error;
 mod gov;
+pub mod limit;
 pub mod model;
 pub mod oidc;
 pub mod retention;
@@ -53,6 +56,7 @@ pub use authz::{Access, GrantView};
 pub use db::DB_FILE;
 pub use error::GovError;
 pub use gov::{GovConfig, Governance, NewSession, TokenInfo};
+pub use limit::LoginLimits;
 pub use model::{datasets, Classification, Dataset, Department, Grant};
 pub use retention::{DpReport, Holding, RetentionPolicy};
 pub use tickets::{NewTicket, QueueKpi, Ticket, TicketStatus};

@@ -36,6 +36,15 @@ impl RetentionPolicy {
     }
 }
 
+/// The shorter of two keep times (`None` = forever).
+fn min_keep(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
 /// Something the brain holds outside governance's own store (the binary fills these in:
 /// raw observations with plate tokens in the store, the plate keys in the keystore).
 #[derive(Clone, Debug, Serialize)]
@@ -77,6 +86,7 @@ impl Governance {
     pub fn apply_retention(&self, t: f64) -> Result<usize, GovError> {
         let erased = self.erase_tickets_before(t - self.cfg.retention.personal_s)?;
         self.sessions.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, s| s.expires > t);
+        self.with_db(|c| crate::db::purge_sessions(c, t))?;
         if erased > 0 {
             self.record(Entry {
                 kind: Some(AuditKind::Retention),
@@ -89,6 +99,34 @@ impl Governance {
             });
         }
         Ok(erased)
+    }
+
+    /// The store's retention windows under this policy: each kind of stored row is kept
+    /// no longer than the class of the catalogue dataset(s) it belongs to allows (the
+    /// classes as the catalogue says now), and no longer than `base` (the storage
+    /// budget). Raw observations hold `observations` and the controllers' `signal-events`;
+    /// snapshots and aggregates are `aggregates`; rejected records `rejected`; plans
+    /// `signal-plans`.
+    pub fn store_retention(&self, base: &brain::Retention) -> brain::Retention {
+        use crate::model::datasets::*;
+        let class_limit = |names: &[&str]| -> Option<f64> {
+            let c = self.cache();
+            names
+                .iter()
+                // An unknown dataset counts as personal: the shortest window (fail safe).
+                .map(|n| self.cfg.retention.of(c.datasets.get(*n).map_or(Classification::Personal, |d| d.class)))
+                .fold(None, min_keep)
+        };
+        let raw = class_limit(&[OBSERVATIONS, SIGNAL_EVENTS]);
+        let aggregates = class_limit(&[AGGREGATES]);
+        brain::Retention {
+            raw_s: min_keep(base.raw_s, raw),
+            snapshots_s: min_keep(base.snapshots_s, aggregates),
+            minute_s: min_keep(base.minute_s, aggregates),
+            quarter_s: min_keep(base.quarter_s, aggregates),
+            rejected_s: min_keep(base.rejected_s, class_limit(&[REJECTED])),
+            plans_s: min_keep(base.plans_s, class_limit(&[SIGNAL_PLANS])),
+        }
     }
 
     /// The data-protection report; `holdings` are what the rest of the brain holds.

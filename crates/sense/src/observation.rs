@@ -144,6 +144,14 @@ pub struct ProbeFix {
 pub enum EventCode {
     /// 1: phase begin green (param = phase).
     PhaseBeginGreen,
+    /// 4: phase gap out (param = phase).
+    PhaseGapOut,
+    /// 5: phase max out (param = phase).
+    PhaseMaxOut,
+    /// 6: phase force off (param = phase).
+    PhaseForceOff,
+    /// 7: phase green termination (param = phase).
+    PhaseGreenTermination,
     /// 8: phase begin yellow clearance (param = phase).
     PhaseBeginYellow,
     /// 9: phase end yellow clearance (param = phase).
@@ -172,6 +180,10 @@ impl EventCode {
     pub fn code(self) -> u16 {
         match self {
             EventCode::PhaseBeginGreen => 1,
+            EventCode::PhaseGapOut => 4,
+            EventCode::PhaseMaxOut => 5,
+            EventCode::PhaseForceOff => 6,
+            EventCode::PhaseGreenTermination => 7,
             EventCode::PhaseBeginYellow => 8,
             EventCode::PhaseEndYellow => 9,
             EventCode::PhaseBeginRedClearance => 10,
@@ -189,6 +201,10 @@ impl EventCode {
     pub fn from_code(c: u16) -> Option<EventCode> {
         Some(match c {
             1 => EventCode::PhaseBeginGreen,
+            4 => EventCode::PhaseGapOut,
+            5 => EventCode::PhaseMaxOut,
+            6 => EventCode::PhaseForceOff,
+            7 => EventCode::PhaseGreenTermination,
             8 => EventCode::PhaseBeginYellow,
             9 => EventCode::PhaseEndYellow,
             10 => EventCode::PhaseBeginRedClearance,
@@ -222,8 +238,8 @@ impl EventCode {
     }
 }
 
-/// A controller high-resolution event. Phase numbers are 1-based (twin phase index + 1);
-/// detector channels are 1-based (see [`crate::SensorRegistry::detector_channel`]).
+/// A controller high-resolution event. Phases are NEMA phase numbers
+/// ([`city::signal::Nema`]); detector channels are 1-based ([`city::signal::detectors`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SignalEvent {
     pub intersection: IntersectionId,

@@ -113,11 +113,13 @@ impl GeoArea {
     }
 }
 
-/// Per signalised intersection: phase count and detector channels (1-based).
+/// Per signalised intersection: NEMA phases and detector channels (1-based).
 #[derive(Clone, Debug, Default)]
 struct ControllerInfo {
-    phases: u32,
-    /// Channel `c` (1-based) is `detectors[c - 1]`.
+    /// NEMA phase numbers ([`city::signal::Nema`]).
+    phases: Vec<u8>,
+    /// The approach lanes: presence channel `c` (1-based) is on `detectors[c - 1]`,
+    /// advance channel `n + c` on the same lane ([`city::signal::detectors`]).
     detectors: Vec<LaneId>,
 }
 
@@ -236,7 +238,7 @@ impl SensorRegistry {
                 continue;
             }
             let info = &mut reg.controller_info[i];
-            info.phases = inter.phases.len() as u32;
+            info.phases = city::signal::Nema::of(net, IntersectionId(i as u32)).phases.iter().map(|p| p.phase).collect();
             for &r in &inter.roads {
                 if net.road(r).to.idx() != i {
                     continue;
@@ -321,20 +323,31 @@ impl SensorRegistry {
         self.citizen_feed
     }
 
-    /// The controller and 1-based detector channel of a lane's stop-line detector.
+    /// The controller and 1-based channel of a lane's stop-bar presence detector.
     pub fn detector_channel(&self, lane: LaneId) -> Option<(IntersectionId, u32)> {
         self.channels.get(lane.idx()).copied().flatten()
     }
 
-    /// The lane behind detector channel `channel` (1-based) of intersection `i`.
+    /// The lane behind detector channel `channel` (1-based: the stop-bar presence
+    /// detectors, then the advance detectors of the same lanes) of intersection `i`.
     pub fn detector_lane(&self, i: IntersectionId, channel: u32) -> Option<LaneId> {
         let info = self.controller_info.get(i.idx())?;
-        info.detectors.get((channel as usize).checked_sub(1)?).copied()
+        let n = info.detectors.len();
+        let c = (channel as usize).checked_sub(1)?;
+        if c >= 2 * n {
+            return None;
+        }
+        info.detectors.get(c % n).copied()
     }
 
-    /// Number of plan phases of a controlled intersection (phase params are 1..=n).
-    pub fn phase_count(&self, i: IntersectionId) -> u32 {
-        self.controller_info.get(i.idx()).map_or(0, |c| c.phases)
+    /// Whether `phase` is a NEMA phase of the controller of `i`.
+    pub fn has_phase(&self, i: IntersectionId, phase: u32) -> bool {
+        self.controller_info.get(i.idx()).is_some_and(|c| c.phases.iter().any(|&p| u32::from(p) == phase))
+    }
+
+    /// The NEMA phases of the controller of `i`, by number.
+    pub fn phases(&self, i: IntersectionId) -> &[u8] {
+        self.controller_info.get(i.idx()).map_or(&[], |c| &c.phases)
     }
 
     pub fn road_by_name(&self, name: &str) -> Option<RoadId> {

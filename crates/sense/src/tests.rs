@@ -51,9 +51,15 @@ fn registry_covers_the_network() {
         let lane = r.detector_lane(b, c).unwrap();
         assert_eq!(r.detector_channel(lane), Some((b, c)));
     }
-    assert_eq!(r.detector_lane(b, 4), None);
+    // Advance detectors follow on the same lanes: channels 4..=6.
+    for c in 4..=6 {
+        assert_eq!(r.detector_lane(b, c), r.detector_lane(b, c - 3));
+    }
+    assert_eq!(r.detector_lane(b, 7), None);
     assert_eq!(r.detector_lane(b, 0), None);
-    assert_eq!(r.phase_count(b), 3);
+    // NEMA: AB arrives from the West (phase 2), CB from the East (phase 6).
+    assert_eq!(r.phases(b), &[2, 6]);
+    assert!(r.has_phase(b, 6) && !r.has_phase(b, 1));
 }
 
 #[test]
@@ -138,11 +144,14 @@ fn validation_rules() {
         param: Some(param),
         ..Default::default()
     };
-    assert!(check(sig(1.0, 3.0)).is_ok());
+    assert!(check(sig(1.0, 6.0)).is_ok());
+    assert!(check(sig(5.0, 2.0)).is_ok());
     assert!(check(sig(82.0, 3.0)).is_ok());
+    assert!(check(sig(82.0, 6.0)).is_ok());
     assert_eq!(check(sig(1.0, 4.0)).unwrap_err(), "param: no phase 4 at this controller");
     assert_eq!(check(sig(81.0, 0.0)).unwrap_err(), "param: no detector channel 0 at this controller");
-    assert!(check(sig(5.0, 1.0)).unwrap_err().starts_with("code: must be one of"));
+    assert_eq!(check(sig(81.0, 7.0)).unwrap_err(), "param: no detector channel 7 at this controller");
+    assert!(check(sig(3.0, 1.0)).unwrap_err().starts_with("code: must be one of"));
     let probe = WireRecord {
         sensor: Some(PROBE_FEED_ID.into()),
         kind: Some("probe".into()),
@@ -247,13 +256,15 @@ fn arb_obs(r: &SensorRegistry) -> impl Strategy<Value = Observation> {
                 }
             }
         ),
-        (0.0..1e6f64, prop::sample::select(vec![1u16, 8, 9, 10, 11, 81, 82]), 1u32..=3).prop_map(move |(t, c, param)| {
-            Observation {
-                sensor: ctl,
-                time: t,
-                data: ObsData::Signal(SignalEvent { intersection: b, code: EventCode::from_code(c).unwrap(), param }),
+        (0.0..1e6f64, prop::sample::select(vec![1u16, 4, 5, 6, 7, 8, 9, 10, 11, 81, 82]), 1u32..=3).prop_map(
+            move |(t, c, param)| {
+                Observation {
+                    sensor: ctl,
+                    time: t,
+                    data: ObsData::Signal(SignalEvent { intersection: b, code: EventCode::from_code(c).unwrap(), param }),
+                }
             }
-        }),
+        ),
         (
             0.0..1e6f64,
             prop::sample::select(REPORT_CATEGORIES.to_vec()),

@@ -259,11 +259,33 @@ pub struct SignalsResponse {
 pub struct SignalInfo {
     /// Intersection id.
     pub id: String,
-    /// Current phase of the plan; `null` while the controller runs off-plan.
+    /// Plan stage shown: the plan's own, or under a policy the plan stage whose greens are
+    /// those shown; `null` when the policy shows a set no plan stage has.
     pub phase: Option<usize>,
     /// Number of phases of the plan.
     pub phases: usize,
     pub plan: Vec<PlanPhase>,
+    /// NEMA phases green now, under every controller (numbers as in `nema`).
+    pub green_phases: Vec<u8>,
+    /// The NEMA numbering of the intersection's movements: the phase numbers of its
+    /// ATSPM event log.
+    pub nema: Vec<NemaPhaseInfo>,
+}
+
+/// One NEMA phase: through movements on 2/4/6/8, protected lefts on 1/3/5/7; extra
+/// approaches of junctions NEMA does not describe from 9 up.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct NemaPhaseInfo {
+    pub phase: u8,
+    /// Incoming road the phase serves.
+    pub road: String,
+    /// `N`, `E`, `S` or `W`: the arm the road arrives from.
+    pub approach: String,
+    /// `through` or `left`.
+    pub turn: String,
+    /// Indices of the intersection's movements in the phase (right turns go with their
+    /// approach's through phase and are green in every stage, so they are not listed).
+    pub movements: Vec<usize>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]

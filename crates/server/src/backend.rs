@@ -142,6 +142,25 @@ impl crate::Backend for Brain {
         Ok(out)
     }
 
+    fn detectors_csv(&self, caller: &Caller, intersection: Option<&str>) -> Result<String, ApiError> {
+        let list = Brain::detector_config(self, caller, intersection).map_err(api_error)?;
+        let mut out = String::from(crate::http::DETECTOR_CSV_HEADER);
+        for (device, d) in list {
+            let lane = self.net.lane(d.lane);
+            out.push_str(&format!(
+                "{device},{},{},{},{},{},{}:{}\n",
+                d.channel,
+                d.phase,
+                d.function.as_str(),
+                d.distance_m,
+                d.length_m,
+                self.net.road(lane.road).name,
+                lane.index
+            ));
+        }
+        Ok(out)
+    }
+
     fn history(&self, caller: &Caller, scope: &str, from: f64, to: f64, resolution_s: f64) -> Result<HistoryResponse, ApiError> {
         let h = Brain::history(self, caller, scope, from, to, resolution_s).map_err(api_error)?;
         let points = h
@@ -177,7 +196,25 @@ impl crate::Backend for Brain {
                         green_movements: p.green.iter().enumerate().filter(|(_, g)| **g).map(|(k, _)| k).collect(),
                     })
                     .collect();
-                SignalInfo { id: i.name.clone(), phase: s.phase, phases: s.phases, plan }
+                let nema = twin::signal::Nema::of(&self.net, s.intersection)
+                    .phases
+                    .iter()
+                    .map(|p| NemaPhaseInfo {
+                        phase: p.phase,
+                        road: self.net.road(p.road).name.clone(),
+                        approach: p.approach.as_str().into(),
+                        turn: if p.turn == twin::Turn::Left { "left" } else { "through" }.into(),
+                        movements: p.movements.clone(),
+                    })
+                    .collect();
+                SignalInfo {
+                    id: i.name.clone(),
+                    phase: s.phase,
+                    phases: s.phases,
+                    plan,
+                    green_phases: s.green_phases.clone(),
+                    nema,
+                }
             })
             .collect();
         Ok(SignalsResponse { time_s: self.now(), signals: list })

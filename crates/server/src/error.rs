@@ -11,6 +11,7 @@
 //! | `UnsupportedMediaType` | 415 | `unsupported_media_type` | a `POST` body that is not `application/json` |
 //! | `Conflict` | 409 | `conflict` | the action is not possible in the entity's current state (an incident's lifecycle) |
 //! | `Invalid` | 422 | `invalid` | parsed, but the content is not acceptable (a window beyond the maximum, `from > to`) |
+//! | `TooManyRequests` | 429 | `too_many_requests` | too many failed logins for the account or from the client address; `Retry-After` says when to try again |
 //! | `Unavailable` | 503 | `storage_unavailable` | the store cannot read or write; retry later |
 //! | `Overloaded` | 503 | `overloaded` | a capacity limit (stream clients) is reached; retry later |
 //! | `Internal` | 500 | `internal` | a bug (a panicked handler) |
@@ -41,6 +42,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_s: u64 },
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -61,6 +64,7 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     Conflict,
     Invalid,
+    TooManyRequests,
     StorageUnavailable,
     Overloaded,
     Internal,
@@ -90,6 +94,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) | ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -105,6 +110,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             ApiError::Conflict(_) => ErrorCode::Conflict,
             ApiError::Invalid(_) => ErrorCode::Invalid,
+            ApiError::TooManyRequests { .. } => ErrorCode::TooManyRequests,
             ApiError::Unavailable(_) => ErrorCode::StorageUnavailable,
             ApiError::Overloaded(_) => ErrorCode::Overloaded,
             ApiError::Internal(_) => ErrorCode::Internal,
@@ -127,6 +133,9 @@ impl IntoResponse for ApiError {
         }
         if matches!(self, ApiError::Unavailable(_) | ApiError::Overloaded(_)) {
             r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+        }
+        if let ApiError::TooManyRequests { retry_after_s, .. } = &self {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(*retry_after_s));
         }
         r
     }

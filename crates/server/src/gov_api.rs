@@ -49,6 +49,7 @@ pub fn gov_error(e: GovError) -> ApiError {
         GovError::NotFound { what, id } => ApiError::NotFound { what, id },
         GovError::Invalid(m) => ApiError::Invalid(m),
         GovError::Conflict(m) => ApiError::Invalid(m),
+        GovError::TooManyAttempts { message, retry_after_s } => ApiError::TooManyRequests { message, retry_after_s },
         e @ (GovError::Storage(_) | GovError::Io { .. }) => ApiError::Unavailable(e.to_string()),
     }
 }
@@ -103,14 +104,20 @@ struct Login {
     password: String,
 }
 
-async fn login(State(app): State<App>, b: Result<Json<Login>, JsonRejection>) -> Result<Response, ApiError> {
+async fn login(
+    State(app): State<App>,
+    peer: Option<axum::Extension<crate::transport::ClientAddr>>,
+    b: Result<Json<Login>, JsonRejection>,
+) -> Result<Response, ApiError> {
     let g = gov(&app)?;
     let l = body(b)?;
     if l.name.len() > 64 || l.password.len() > 256 {
         return Err(ApiError::Invalid("name/password: too long".into()));
     }
     let g2 = g.clone();
-    let s = blocking(move || g2.login(&l.name, &l.password)).await?;
+    // Failed logins are limited per account and per client address (429 when locked).
+    let address = peer.map(|p| p.0 .0.ip().to_string());
+    let s = blocking(move || g2.login_from(&l.name, &l.password, address.as_deref())).await?;
     let max_age = (s.expires - brain::wall_clock()).max(0.0) as u64;
     let cookie = format!("{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}", s.id);
     let me = me_of(&g, &s.caller, Some(s.csrf), Some(s.expires));

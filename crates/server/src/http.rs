@@ -45,6 +45,9 @@ pub trait Backend: Send + Sync + 'static {
     fn snapshot_at(&self, caller: &Caller, t: f64) -> Result<Option<LiveState>, ApiError>;
     /// ATSPM hi-res events of one controller as CSV (`TimeStamp,DeviceId,EventId,Parameter`).
     fn atspm_csv(&self, caller: &Caller, intersection: &str, from: f64, to: f64) -> Result<String, ApiError>;
+    /// The detector configuration of the controllers (all, or one intersection's) as CSV
+    /// with [`DETECTOR_CSV_HEADER`].
+    fn detectors_csv(&self, caller: &Caller, intersection: Option<&str>) -> Result<String, ApiError>;
     /// The runtime's one authorisation check, for routes that serve what the edge already
     /// holds (live state from the hub, the network, the stream).
     fn authorize(&self, caller: &Caller, action: Action<'_>) -> Result<(), ApiError>;
@@ -230,6 +233,7 @@ pub fn router_with(hub: Arc<Hub>, backend: Arc<dyn Backend>, cfg: &HttpConfig, g
         .route("/history", get(history))
         .route("/snapshot", get(snapshot))
         .route("/signals/events", get(atspm))
+        .route("/signals/detectors", get(detectors))
         .route("/signals", get(signals))
         .route("/sensors", get(sensors))
         .route("/rejected", get(rejected))
@@ -452,6 +456,38 @@ pub(crate) async fn atspm(
     check_window("from/to", from, to, cfg.events_max_window_s)?;
     let backend = app.backend.clone();
     let csv = tokio::task::spawn_blocking(move || backend.atspm_csv(&caller, &q.intersection, from, to)).await??;
+    Ok(([(header::CONTENT_TYPE, "text/csv")], csv).into_response())
+}
+
+/// The header of the detector configuration CSV: the columns ATSPM tools read
+/// (`DeviceId`, `Parameter` = detector channel, `Phase`, `Function` = detector type),
+/// then the zone's distance from the stop bar and length in metres, and the lane.
+pub const DETECTOR_CSV_HEADER: &str = "DeviceId,Parameter,Phase,Function,Distance_m,Length_m,Lane\n";
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DetectorParams {
+    /// Intersection id (default: every controller).
+    intersection: Option<String>,
+}
+
+/// The detector configuration of the signal controllers, as CSV in the column layout
+/// ATSPM tools read: stop-bar presence detectors on channels 1..n, advance detectors on
+/// n+1..2n, with the NEMA phase each calls.
+#[utoipa::path(get, path = "/api/v1/signals/detectors", tag = "signals", params(DetectorParams),
+    responses(
+        (status = 200, description = "`DeviceId,Parameter,Phase,Function,Distance_m,Length_m,Lane` lines", content_type = "text/csv", body = String),
+        (status = 400, description = "Malformed query", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller", body = ErrorBody),
+        (status = 404, description = "Unknown intersection, or one without a controller", body = ErrorBody),
+    ))]
+pub(crate) async fn detectors(
+    State(app): State<App>,
+    Authed(caller): Authed,
+    q: Result<Query<DetectorParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q?;
+    let csv = app.backend.detectors_csv(&caller, q.intersection.as_deref())?;
     Ok(([(header::CONTENT_TYPE, "text/csv")], csv).into_response())
 }
 

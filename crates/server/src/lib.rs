@@ -56,6 +56,7 @@ pub mod http;
 pub mod incidents_api;
 pub mod open_api;
 pub mod openapi;
+pub mod parquet;
 pub mod transport;
 pub mod ws;
 

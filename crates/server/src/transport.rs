@@ -121,6 +121,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
     }
 }
 
+/// The address of the client that opened the connection (a request extension).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::SocketAddr);
+
 /// Serve `app` on `listener` until `shutdown` resolves, with the timeouts and the
 /// connection cap of `cfg`. Open requests get up to 5 s to finish after shutdown.
 pub async fn serve(
@@ -132,14 +136,13 @@ pub async fn serve(
     let permits = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(cfg.header_read_timeout).keep_alive(true);
-    let service = TowerToHyperService::new(app);
     // Shutdown: each connection task watches `stop` and holds a `done` sender; when the
     // last sender is gone every connection has finished.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(1);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(s) => s,
                 Err(e) => {
@@ -157,7 +160,14 @@ pub async fn serve(
             continue;
         };
         let io = TokioIo::new(IdleIo::new(stream, cfg.idle_timeout, Some(permit)));
-        let conn = http.serve_connection(io, service.clone()).with_upgrades();
+        // The client's address rides on every request of the connection (login limits).
+        let svc = tower::ServiceBuilder::new()
+            .map_request(move |mut r: hyper::Request<hyper::body::Incoming>| {
+                r.extensions_mut().insert(ClientAddr(peer));
+                r
+            })
+            .service(app.clone());
+        let conn = http.serve_connection(io, TowerToHyperService::new(svc)).with_upgrades();
         let (mut stop, done) = (stop_rx.clone(), done_tx.clone());
         tokio::spawn(async move {
             let mut conn = std::pin::pin!(conn);

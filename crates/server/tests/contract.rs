@@ -121,6 +121,18 @@ fn every_endpoint_answers_what_the_document_says() {
     let (_, signals) = get(&mut k, "/api/v1/signals", "/api/v1/signals");
     let signals: Value = serde_json::from_str(&signals).unwrap();
     let id = signals["signals"][0]["id"].as_str().unwrap().to_string();
+    // The NEMA numbering is served with every signal, and the green phases are its numbers.
+    let nema: Vec<u64> = signals["signals"][0]["nema"].as_array().unwrap().iter().map(|p| p["phase"].as_u64().unwrap()).collect();
+    assert!(!nema.is_empty(), "{signals}");
+    assert!(signals["signals"][0]["green_phases"].as_array().unwrap().iter().all(|p| nema.contains(&p.as_u64().unwrap())));
+    let (status, dets) = get(&mut k, "/api/v1/signals/detectors", &format!("/api/v1/signals/detectors?intersection={id}"));
+    assert_eq!(status, 200);
+    assert!(dets.starts_with("DeviceId,Parameter,Phase,Function,Distance_m"), "{dets}");
+    assert!(dets.contains(",Presence,0,") && dets.contains(",Advance,"), "{dets}");
+    assert_eq!(get(&mut k, "/api/v1/signals/detectors", "/api/v1/signals/detectors?intersection=nowhere").0, 404);
+    let (status, all) = get(&mut k, "/api/v1/signals/detectors", "/api/v1/signals/detectors");
+    assert_eq!(status, 200);
+    assert!(all.lines().count() > dets.lines().count(), "every controller's detectors");
     let events = format!("/api/v1/signals/events?intersection={id}&from={}&to={t_end}", t_end - 400.0);
     let (status, csv) = get(&mut k, "/api/v1/signals/events", &events);
     assert_eq!(status, 200);
@@ -130,6 +142,11 @@ fn every_endpoint_answers_what_the_document_says() {
     let by_iso = format!("/api/v1/signals/events?intersection={id}&from={}&to={}", iso(t_end - 400.0), iso(t_end));
     assert_eq!(get(&mut k, "/api/v1/signals/events", &by_iso), (200, csv.clone()), "{by_iso}");
     let stamps: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    // Phase events pair up as ATSPM's timeline reads them: greens begin (1) and end (7).
+    let codes: std::collections::BTreeSet<&str> = csv.lines().skip(1).map(|l| l.split(',').nth(2).unwrap()).collect();
+    for c in ["1", "7", "8", "9", "10", "11", "81", "82"] {
+        assert!(codes.contains(c), "code {c} missing: {codes:?}");
+    }
     assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "CSV not in time order");
     let bad = format!("/api/v1/signals/events?intersection={id}&from=2026-13-01T00:00:00Z");
     assert_eq!(get(&mut k, "/api/v1/signals/events", &bad).0, 400);

@@ -37,6 +37,7 @@ pub fn run_all<H: Harness>(h: &mut H) {
     plans_by_intersection_and_window(h);
     rejected_paginated_newest_first_and_truncated(h);
     prune_keeps_the_retention_windows(h);
+    prune_applies_a_changed_retention(h);
     prune_refuses_an_absurd_now(h);
     prune_splits_a_batch_that_straddles_the_cut(h);
     restart_continues_time_and_completes_open_buckets(h);
@@ -451,6 +452,20 @@ pub fn prune_keeps_the_retention_windows<H: Harness>(h: &mut H) {
     assert_eq!(rej.iter().map(|x| x.time).collect::<Vec<_>>(), vec![T0 + 480.0]);
     assert_eq!(s.plans(Some("B"), 0.0, f64::MAX).unwrap().len(), 1);
     assert_eq!(s.prune(T0 + 500.0).unwrap(), PruneReport::default(), "idempotent");
+}
+
+/// A retention changed while the store runs (the governance policy's) is what the next
+/// prune applies.
+pub fn prune_applies_a_changed_retention<H: Harness>(h: &mut H) {
+    let net = corridor();
+    let r = reg(&net);
+    let s = pruning_fixture(h, &r, &net);
+    // Raw observations shortened to 50 s, rejected records kept forever.
+    s.set_retention(Retention { raw_s: Some(50.0), rejected_s: None, ..retention_short() });
+    let rep = s.prune(T0 + 500.0).unwrap();
+    assert_eq!(rep.raw, 3, "only the observation at 500 is within 50 s");
+    assert_eq!(rep.rejected, 0);
+    assert_eq!(times(&s.observations(&r, 0.0, f64::MAX, 10).unwrap()), vec![T0 + 500.0]);
 }
 
 pub fn prune_refuses_an_absurd_now<H: Harness>(h: &mut H) {

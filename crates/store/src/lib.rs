@@ -275,6 +275,9 @@ pub trait Store: Send + Sync {
     /// Record rejected records received at `time` (raw bodies and errors truncated to
     /// a bound with a marker).
     fn append_rejected(&self, time: f64, rejected: &[Rejected]) -> Result<(), StoreError>;
+    /// Replace the retention windows (the governance policy may change them while the
+    /// store runs); the next [`Store::prune`] applies them.
+    fn set_retention(&self, retention: Retention);
     /// Delete rows older than their retention window before `now`. `now` is the brain's
     /// clock (which never jumps); a non-finite `now`, or one more than
     /// [`PRUNE_MAX_AHEAD_S`] beyond the newest stored time, is refused with

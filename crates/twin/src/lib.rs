@@ -52,11 +52,12 @@ pub mod gen;
 mod import_runs;
 pub mod incident;
 pub mod sensors;
+pub mod signal_log;
 pub mod wire;
 
 // The city model, re-exported so that users of the simulator need one import path.
 pub use city::ids::*;
-pub use city::{demand, geo, geom, ids, import, network, spec};
+pub use city::{demand, geo, geom, ids, import, network, signal, spec};
 pub use city::{BuildError, Demand, Flow, Network, NetworkSpec, Point, Scenario, Turn, VehicleParams};
-pub use engine::{Metrics, Sim, SimConfig, VehicleId};
+pub use engine::{Clearance, Metrics, Sim, SimConfig, Termination, VehicleId};
 pub use incident::{Incident, IncidentKind, IncidentPlan, SignalFault};

@@ -9,8 +9,8 @@ use crate::sensors::Reading;
 /// The wire record a real device would send for a twin virtual-sensor reading. Times are
 /// shifted by `day_start`, the Unix time (seconds, UTC) of the twin's time 0, so the
 /// records carry absolute time. Returns `None`
-/// for readings no registered device would report (e.g. a detector event on a lane that
-/// does not end at a signal controller: its counts still arrive in the loop aggregate).
+/// for readings no registered device would report (e.g. an event of an intersection
+/// without a registered controller).
 pub fn from_reading(reading: &Reading, reg: &SensorRegistry, day_start: f64) -> Option<WireRecord> {
     let id = |s| reg.get(s).map(|s| s.id.clone());
     let mut w = WireRecord::default();
@@ -22,18 +22,17 @@ pub fn from_reading(reading: &Reading, reg: &SensorRegistry, day_start: f64) -> 
             (w.start, w.end, w.count) = (Some(start + day_start), Some(end + day_start), Some(*count as f64));
             (w.occupancy, w.speed) = (Some(*occupancy), *mean_speed);
         }
-        Reading::DetectorEvent { lane, time, code } => {
-            let (inter, channel) = reg.detector_channel(*lane)?;
-            w.sensor = id(reg.controller(inter)?);
+        Reading::DetectorEvent { intersection, channel, time, code } => {
+            w.sensor = id(reg.controller(*intersection)?);
             w.kind = Some("signal".into());
             w.time = Some(time + day_start);
-            (w.code, w.param) = (Some(*code as f64), Some(channel as f64));
+            (w.code, w.param) = (Some(*code as f64), Some(*channel as f64));
         }
         Reading::SignalEvent { intersection, time, code, phase } => {
             w.sensor = id(reg.controller(*intersection)?);
             w.kind = Some("signal".into());
             w.time = Some(time + day_start);
-            (w.code, w.param) = (Some(*code as f64), Some(*phase as f64 + 1.0));
+            (w.code, w.param) = (Some(*code as f64), Some(*phase as f64));
         }
         Reading::MovementCount { intersection, movement, start, end, count } => {
             let (from, to) = reg.movement_roads(*movement)?;
@@ -118,7 +117,7 @@ mod tests {
         }
         let codes: std::collections::BTreeSet<u16> =
             got.0.iter().filter_map(|o| if let ObsData::Signal(s) = &o.data { Some(s.code.code()) } else { None }).collect();
-        assert_eq!(codes.into_iter().collect::<Vec<_>>(), vec![1, 8, 9, 10, 11, 81, 82]);
+        assert_eq!(codes.into_iter().collect::<Vec<_>>(), vec![1, 6, 7, 8, 9, 10, 11, 81, 82]);
         assert!(got.0.iter().all(|o| o.time >= 86_400.0));
     }
 }

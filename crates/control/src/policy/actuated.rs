@@ -40,6 +40,10 @@ impl Policy for Actuated {
     fn name(&self) -> &str {
         "Actuated"
     }
+    /// It ends a green when the detectors see a gap.
+    fn termination(&self) -> twin::Termination {
+        twin::Termination::GapOut
+    }
     fn decide(&mut self, obs: &Observation, _now: f64) -> Vec<Request> {
         let mut out = Vec::with_capacity(self.junctions.len());
         for (j, o) in self.junctions.iter().zip(&obs.junctions) {

@@ -45,6 +45,11 @@ pub trait Policy: Send {
     fn decide_with_forecast(&mut self, obs: &Observation, _forecast: &Forecast, now: f64) -> Vec<Request> {
         self.decide(obs, now)
     }
+    /// How the signal's event log names a green this policy ends (a green that reaches
+    /// the maximum is a max-out whatever the policy): a force-off by default.
+    fn termination(&self) -> twin::Termination {
+        twin::Termination::ForceOff
+    }
 }
 
 /// What a policy may know when it is built: the static network, the controlled

@@ -48,6 +48,9 @@ impl Backend for Stub {
     fn atspm_csv(&self, _c: &Caller, _i: &str, _from: f64, _to: f64) -> Result<String, ApiError> {
         Ok("TimeStamp,DeviceId,EventId,Parameter\n".into())
     }
+    fn detectors_csv(&self, _c: &Caller, _i: Option<&str>) -> Result<String, ApiError> {
+        Ok(server::http::DETECTOR_CSV_HEADER.into())
+    }
     fn prometheus(&self, _out: &mut String) {}
     fn health(&self) -> StorageHealth {
         if self.healthy.load(Ordering::Relaxed) {

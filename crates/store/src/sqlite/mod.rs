@@ -91,7 +91,7 @@ struct SensorDict {
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
     path: PathBuf,
-    retention: Retention,
+    retention: RwLock<Retention>,
     keys: Keys,
     /// The one writer connection; held for exactly one write transaction.
     writer: Mutex<Connection>,
@@ -163,7 +163,7 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             path,
-            retention,
+            retention: RwLock::new(retention),
             keys,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
@@ -172,8 +172,8 @@ impl SqliteStore {
         })
     }
 
-    pub fn retention(&self) -> &Retention {
-        &self.retention
+    pub fn retention(&self) -> Retention {
+        self.retention.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The keys of the network the store was opened with.
@@ -438,6 +438,10 @@ impl Store for SqliteStore {
         })
     }
 
+    fn set_retention(&self, retention: Retention) {
+        *self.retention.write().unwrap_or_else(|e| e.into_inner()) = retention;
+    }
+
     fn prune(&self, now: f64) -> Result<PruneReport, StoreError> {
         if !now.is_finite() {
             return Err(StoreError::invalid(format!("prune: now = {now} is not a finite time")));
@@ -462,7 +466,7 @@ impl Store for SqliteStore {
                     None => 0,
                 })
             };
-            let r = &self.retention;
+            let r = &self.retention();
             let snapshots = del("DELETE FROM snapshots WHERE time < ?1", r.snapshots_s)?;
             del("DELETE FROM area_snapshots WHERE time < ?1", r.snapshots_s)?;
             // The city totals follow the road cells (not counted: they are sums of them).

@@ -459,7 +459,12 @@ impl Sim {
                     movement: None,
                 });
             }
-            self.events.push(SimEvent::TripEnd { veh: VehicleId(x.id), travel_time: tt, free_flow_time: free_time });
+            self.events.push(SimEvent::TripEnd {
+                veh: VehicleId(x.id),
+                travel_time: tt,
+                free_flow_time: free_time,
+                stops: x.stops,
+            });
         }
         self.free_slot(v);
     }

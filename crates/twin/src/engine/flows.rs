@@ -105,7 +105,12 @@ impl Sim {
             still: false,
             front: false,
         };
-        let aux = VehAux { enter_time: t, id: self.stats.created, enter_link_step: u32::MAX, priority, stops: 0, alive: true };
+        let seq = self.flow_rt.get_mut(flow as usize).map_or(0, |f| {
+            f.issued += 1;
+            f.issued - 1
+        });
+        let aux =
+            VehAux { enter_time: t, id: self.stats.created, enter_link_step: u32::MAX, priority, stops: 0, alive: true, seq };
         let slot = self.alloc_slot(veh, aux);
         if let Some(lc) = self.lc.as_mut() {
             // The raw draw behind the priority (see `cfrand::priority_key`).

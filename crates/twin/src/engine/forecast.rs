@@ -51,7 +51,7 @@ impl Sim {
             sim.flow_free_prefix.push(super::flows::free_flow_prefix(&sim.net, &old.params, route));
             sim.flow_free_time.push(self.flow_free_time[s.flow as usize]);
             sim.flow_kin.push(s.kin);
-            sim.flow_rt.push(FlowRt { now_time: 0.0, done: true, count: 1 });
+            sim.flow_rt.push(FlowRt { now_time: 0.0, done: true, count: 1, issued: 0 });
             super::push_route(&mut sim.routes, &mut sim.route_off, route);
             sim.flows.push(Flow {
                 params: old.params,

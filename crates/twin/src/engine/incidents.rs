@@ -470,7 +470,7 @@ impl Sim {
         let prefix = super::flows::free_flow_prefix(&self.net, &f.params, &f.route);
         self.flow_free_time.push(prefix.last().copied().unwrap_or(0.0));
         self.flow_free_prefix.push(prefix);
-        self.flow_rt.push(super::FlowRt { now_time: f.interval, done: false, count: 0 });
+        self.flow_rt.push(super::FlowRt { now_time: f.interval, done: false, count: 0, issued: 0 });
         super::push_route(&mut self.routes, &mut self.route_off, &std::mem::take(&mut f.route));
         let start = f.start;
         self.flows.push(f);

@@ -65,10 +65,10 @@ use city::network::Network;
 use city::Scenario;
 pub use incidents::{Block, BlockId};
 use model::Kin;
-pub use observe::{LaneStats, Metrics, SeriesPoint, SimEvent, VehicleView};
+pub use observe::{LaneStats, Metrics, SeriesPoint, SimEvent, Unfinished, VehicleView};
 pub use replay::roadnet_log;
 use signals::Light;
-pub use signals::PreemptEvent;
+pub use signals::{Clearance, PreemptEvent, Termination};
 pub use teleport::SUMO_TIME_TO_TELEPORT;
 pub use units::{SpawnError, Tracked, TripState, VehicleClass};
 
@@ -188,6 +188,8 @@ pub(crate) struct VehAux {
     pub priority: u32,
     pub stops: u32,
     pub alive: bool,
+    /// Its number within its flow (CityFlow's per-flow counter: `flow_<flow>_<seq>`).
+    pub seq: u32,
 }
 
 /// The buffered outcome of the action phase for one vehicle.
@@ -225,6 +227,8 @@ pub(crate) struct FlowRt {
     now_time: f64,
     done: bool,
     count: u32,
+    /// Vehicles of the flow created so far (the next one's `VehAux::seq`).
+    issued: u32,
 }
 
 /// A running simulation. Build with [`Sim::new`], advance with [`Sim::step`].
@@ -406,7 +410,7 @@ impl Sim {
         }
         let flow_free_prefix: Vec<Vec<f64>> = flows.iter().map(|f| flows::free_flow_prefix(&net, &f.params, &f.route)).collect();
         let flow_free_time = flow_free_prefix.iter().map(|p| p.last().copied().unwrap_or(0.0)).collect();
-        let flow_rt = flows.iter().map(|f| FlowRt { now_time: f.interval, done: false, count: 0 }).collect();
+        let flow_rt = flows.iter().map(|f| FlowRt { now_time: f.interval, done: false, count: 0, issued: 0 }).collect();
         let mut flow_order: Vec<u32> = (0..flows.len() as u32).collect();
         flow_order.sort_by(|&a, &b| flows[a as usize].start.total_cmp(&flows[b as usize].start));
         // The routes move into the flat store (`Flow::route` is left empty inside a `Sim`).
@@ -536,6 +540,13 @@ impl Sim {
     }
     pub fn network(&self) -> &Network {
         &self.net
+    }
+    /// The roads of flow `flow`'s route (empty for an unknown flow).
+    pub fn flow_route(&self, flow: u32) -> &[RoadId] {
+        if flow as usize + 1 >= self.route_off.len() {
+            return &[];
+        }
+        self.route(flow)
     }
     pub fn config(&self) -> &SimConfig {
         &self.cfg

@@ -85,6 +85,19 @@ pub struct Metrics {
     pub teleports: u64,
 }
 
+/// The vehicles that have not finished, at the current time ([`Sim::unfinished`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Unfinished {
+    /// Vehicles on the roads.
+    pub running: u64,
+    /// Vehicles created but still waiting to enter.
+    pub waiting: u64,
+    /// Sum of their delays so far, seconds.
+    pub delay_sum_s: f64,
+    /// Sum of their stops so far.
+    pub stops_sum: u64,
+}
+
 /// Per-lane observation at the current time.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LaneStats {
@@ -119,6 +132,8 @@ pub struct VehicleView {
     pub width: f64,
     /// Index of the flow that released it.
     pub flow: u32,
+    /// Its number within that flow: CityFlow names it `flow_<flow>_<seq>`.
+    pub seq: u32,
 }
 
 /// Things that happened during the last step: the raw material of virtual sensors.
@@ -151,6 +166,8 @@ pub enum SimEvent {
         veh: VehicleId,
         travel_time: f64,
         free_flow_time: f64,
+        /// Times it stopped (speed falling below 0.1 m/s after moving).
+        stops: u32,
     },
 }
 
@@ -204,20 +221,51 @@ impl Sim {
         let mut sum = self.stats.delay_index_sum;
         let mut n = self.stats.finished;
         for (s, x) in self.vs.iter().zip(&self.aux).filter(|(s, _)| s.running) {
-            let prefix = &self.flow_free_prefix[s.flow as usize];
-            let total = self.flow_free_time[s.flow as usize].max(1e-9);
-            let k = (s.route_pos as usize).min(prefix.len().saturating_sub(2));
-            let done = if self.is_link(s.drv) {
-                prefix.get(k + 1).copied().unwrap_or(total)
-            } else {
-                let (a, b) = (prefix[k], prefix.get(k + 1).copied().unwrap_or(total));
-                let len = self.drvs[s.drv as usize].len.max(1e-9);
-                a + (b - a) * (s.dis / len).clamp(0.0, 1.0)
-            };
+            let (done, total) = self.free_flow_done(s);
             sum += ((now - x.enter_time) + (total - done).max(0.0)) / total;
             n += 1;
         }
         (n > 0).then(|| sum / n as f64)
+    }
+
+    /// Free-flow time of the part of its route a running vehicle has covered, and of the
+    /// whole route (at least 1e-9), seconds; linear along the current road.
+    fn free_flow_done(&self, s: &super::Veh) -> (f64, f64) {
+        let prefix = &self.flow_free_prefix[s.flow as usize];
+        let total = self.flow_free_time[s.flow as usize].max(1e-9);
+        let k = (s.route_pos as usize).min(prefix.len().saturating_sub(2));
+        let done = if self.is_link(s.drv) {
+            prefix.get(k + 1).copied().unwrap_or(total)
+        } else {
+            let (a, b) = (prefix[k], prefix.get(k + 1).copied().unwrap_or(total));
+            let len = self.drvs[s.drv as usize].len.max(1e-9);
+            a + (b - a) * (s.dis / len).clamp(0.0, 1.0)
+        };
+        (done, total)
+    }
+
+    /// Delay and stops so far of the vehicles that have not finished: a running vehicle's
+    /// delay is its time since creation minus the free-flow time of what it has covered,
+    /// a vehicle still waiting to enter has covered nothing. With [`Metrics`] (finished
+    /// trips) this gives run metrics over every vehicle.
+    pub fn unfinished(&self) -> Unfinished {
+        let now = self.time();
+        let mut u = Unfinished::default();
+        for (v, (s, x)) in self.vs.iter().zip(&self.aux).enumerate() {
+            if !x.alive || self.is_shadow(v as u32) {
+                continue;
+            }
+            let done = if s.running {
+                u.running += 1;
+                self.free_flow_done(s).0
+            } else {
+                u.waiting += 1;
+                0.0
+            };
+            u.delay_sum_s += (now - x.enter_time - done).max(0.0);
+            u.stops_sum += u64::from(x.stops);
+        }
+        u
     }
 
     pub fn lane_stats(&self, l: LaneId) -> LaneStats {
@@ -277,6 +325,7 @@ impl Sim {
             length: k.p.length,
             width: k.p.width,
             flow: s.flow,
+            seq: self.aux[v as usize].seq,
         }
     }
 
@@ -292,6 +341,13 @@ impl Sim {
     pub fn vehicle(&self, id: VehicleId) -> Option<VehicleView> {
         let &slot = self.id_slot.get(&id.0)?;
         self.vs[slot as usize].running.then(|| self.vehicle_view(slot))
+    }
+
+    /// Stops so far of the vehicle with this id, running or waiting to enter (needs
+    /// `record_events`).
+    pub fn vehicle_stops(&self, id: VehicleId) -> Option<u32> {
+        let &slot = self.id_slot.get(&id.0)?;
+        Some(self.aux[slot as usize].stops)
     }
 
     /// Events of the last step (empty unless `record_events` is on).

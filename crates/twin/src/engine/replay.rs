@@ -1,6 +1,8 @@
 //! CityFlow's replay text format, so CityFlow's own viewer can play a run: one line per
 //! step, `x y heading id laneChangeDir length width,` per vehicle, `;`, then per road that
 //! does not end at a virtual intersection `roadId` and ` g`/` r`/` i` per lane, `,`.
+//! Vehicle ids follow CityFlow's: `flow_<flow index>_<n>`, `n` counting that flow's
+//! vehicles from 0.
 
 use std::fmt::Write;
 
@@ -13,7 +15,7 @@ impl Sim {
             let _ = write!(
                 out,
                 "{:.2} {:.2} {:.4} flow_{}_{} 0 {} {},",
-                v.pos.x, v.pos.y, v.heading, v.flow, v.id.0, v.length, v.width
+                v.pos.x, v.pos.y, v.heading, v.flow, v.seq, v.length, v.width
             );
         });
         out.push(';');

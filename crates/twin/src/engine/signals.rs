@@ -11,6 +11,43 @@ pub(crate) struct Light {
     pub phase: Option<usize>,
     pub remain: f64,
     pub external: bool,
+    /// When the green set last changed: the time from which it governs the vehicles.
+    pub changed_at: f64,
+    /// What the external controller reported with its last mask.
+    pub clearance: Option<Clearance>,
+}
+
+/// Why a green ended, as a controller's event log says it (ATSPM codes 4, 5, 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Termination {
+    /// An actuated phase ended because its detectors saw a gap in traffic.
+    GapOut,
+    /// The phase reached its maximum green.
+    MaxOut,
+    /// The controller (a plan, a coordinator or an adaptive policy) ended it.
+    ForceOff,
+}
+
+impl Termination {
+    /// The ATSPM event code: 4 gap out, 5 max out, 6 force off.
+    pub fn code(self) -> u16 {
+        match self {
+            Termination::GapOut => 4,
+            Termination::MaxOut => 5,
+            Termination::ForceOff => 6,
+        }
+    }
+}
+
+/// What an external controller reports along with a green mask: the clearance that
+/// follows a green it ends (yellow, then red clearance; the twin has no amber, so a
+/// movement in clearance is red to vehicles not yet in the junction) and why the green
+/// ended. The twin only keeps it for the virtual signal controller's event log.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Clearance {
+    pub yellow_s: f64,
+    pub red_s: f64,
+    pub termination: Termination,
 }
 
 /// An ATSPM preemption event a controller reported for an intersection (codes 102 call
@@ -35,12 +72,12 @@ pub(crate) fn init(net: &Network) -> (Vec<Light>, Vec<bool>) {
                 for m in &i.movements {
                     green[m.idx()] = true;
                 }
-                Light { phase: None, remain: f64::INFINITY, external: false }
+                Light { phase: None, remain: f64::INFINITY, external: false, changed_at: 0.0, clearance: None }
             } else {
                 for (k, m) in i.movements.iter().enumerate() {
                     green[m.idx()] = i.phases[0].green[k];
                 }
-                Light { phase: Some(0), remain: i.phases[0].duration, external: false }
+                Light { phase: Some(0), remain: i.phases[0].duration, external: false, changed_at: 0.0, clearance: None }
             }
         })
         .collect();
@@ -51,6 +88,8 @@ impl Sim {
     /// CityFlow's `TrafficLight::passTime` for every intersection on its fixed plan.
     pub(super) fn pass_time(&mut self) {
         let dt = self.cfg.dt;
+        // The new phase governs the vehicles from the next step on.
+        let from = (self.step + 1) as f64 * dt;
         for i in 0..self.lights.len() {
             let light = &mut self.lights[i];
             if light.external || light.phase.is_none() {
@@ -67,6 +106,7 @@ impl Sim {
                 light.remain += phases[p].duration.max(1e-9);
             }
             light.phase = Some(p);
+            light.changed_at = from;
             for (k, m) in self.net.intersections[i].movements.iter().enumerate() {
                 self.green[m.idx()] = phases[p].green[k];
             }
@@ -81,7 +121,9 @@ impl Sim {
         for (k, m) in inter.movements.iter().enumerate() {
             self.green[m.idx()] = p.green[k];
         }
-        self.lights[i.idx()] = Light { phase: Some(phase), remain: p.duration, external: true };
+        let clearance = self.lights[i.idx()].clearance;
+        self.lights[i.idx()] =
+            Light { phase: Some(phase), remain: p.duration, external: true, changed_at: self.time(), clearance };
         true
     }
 
@@ -92,9 +134,50 @@ impl Sim {
         for (k, m) in inter.movements.iter().enumerate() {
             self.green[m.idx()] = green.get(k).copied().unwrap_or(false);
         }
+        let now = self.time();
         let l = &mut self.lights[i.idx()];
         l.external = true;
         l.phase = None;
+        l.changed_at = now;
+    }
+
+    /// Record what the controller of `i` reports with its masks (see [`Clearance`]);
+    /// kept until the intersection returns to its plan.
+    pub fn report_clearance(&mut self, i: IntersectionId, c: Clearance) {
+        self.lights[i.idx()].clearance = Some(c);
+    }
+
+    /// What the external controller of `i` last reported (`None` on its plan).
+    pub fn clearance(&self, i: IntersectionId) -> Option<Clearance> {
+        let l = &self.lights[i.idx()];
+        if l.external {
+            l.clearance
+        } else {
+            None
+        }
+    }
+
+    /// Whether an external controller holds `i` (else it runs its plan).
+    pub fn is_external(&self, i: IntersectionId) -> bool {
+        self.lights[i.idx()].external
+    }
+
+    /// When the green set of `i` last changed: the first time it governed the vehicles.
+    pub fn signal_changed_at(&self, i: IntersectionId) -> f64 {
+        self.lights[i.idx()].changed_at
+    }
+
+    /// The plan stage `i` shows: its plan phase, or under external control the first plan
+    /// phase whose non-right-turn greens are exactly those shown (`None` when none is).
+    pub fn displayed_stage(&self, i: IntersectionId) -> Option<usize> {
+        if let Some(p) = self.current_phase(i) {
+            return Some(p);
+        }
+        let inter = &self.net.intersections[i.idx()];
+        let relevant = |k: usize| self.net.movements[inter.movements[k].idx()].turn != city::Turn::Right;
+        inter.phases.iter().position(|p| {
+            (0..inter.movements.len()).filter(|&k| relevant(k)).all(|k| p.green[k] == self.green[inter.movements[k].idx()])
+        })
     }
 
     /// Return `i` to its fixed-time plan, starting the plan's phase 0.
@@ -106,7 +189,8 @@ impl Sim {
         for (k, m) in inter.movements.iter().enumerate() {
             self.green[m.idx()] = inter.phases[0].green[k];
         }
-        self.lights[i.idx()] = Light { phase: Some(0), remain: inter.phases[0].duration, external: false };
+        self.lights[i.idx()] =
+            Light { phase: Some(0), remain: inter.phases[0].duration, external: false, changed_at: self.time(), clearance: None };
     }
 
     /// Whether movement `m` may go now.
