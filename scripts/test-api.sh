@@ -5,6 +5,7 @@
 # OpenAPI document; then 50 WebSocket clients send unfinished and oversized 45 MiB
 # frames and the server's RSS must stay under 200 MiB. `/metrics` must pass
 # `promtool check metrics` (Debian's prometheus package, installed by scripts/test.sh).
+# The Parquet downloads must open in pyarrow (PyPI, same venv) and equal the CSV.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REL="${CARGO_TARGET_DIR:-target}/release"   # where cargo puts release binaries
@@ -15,6 +16,7 @@ if [ ! -x "$VENV/bin/schemathesis" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check 'schemathesis>=4,<5'
 fi
+"$VENV/bin/python" -c 'import pyarrow' 2>/dev/null || "$VENV/bin/pip" install --quiet --disable-pip-version-check pyarrow
 
 cargo build --release -p citybrain
 cargo build --release -p server --example ws_flood
@@ -72,6 +74,9 @@ requests=$(curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^citybrain_http_re
 
 echo "==> promtool check metrics"
 curl -fsS "http://127.0.0.1:$PORT/metrics" | promtool check metrics
+
+echo "==> Parquet open data read by pyarrow, equal to the CSV"
+"$VENV/bin/python" scripts/parquet_check.py "http://127.0.0.1:$PORT"
 
 echo "==> 50 hostile WebSocket clients"
 "$REL"/examples/ws_flood "127.0.0.1:$PORT" "$PID" 50 45

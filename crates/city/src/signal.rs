@@ -350,7 +350,7 @@ mod tests {
                 let a = chord_approach(&net, mv.from_road);
                 let p = nema.movement_phase[k];
                 match mv.turn {
-                    Turn::Straight | Turn::Right => assert!(p % 2 == 0 && (2..=8).contains(&p), "{p}"),
+                    Turn::Straight | Turn::Right => assert!(p.is_multiple_of(2) && (2..=8).contains(&p), "{p}"),
                     Turn::Left => assert!(p % 2 == 1 && (1..=7).contains(&p), "{p}"),
                 }
                 // Opposing throughs are 4 apart; a left opposes the through numbered one above it.

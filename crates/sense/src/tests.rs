@@ -256,15 +256,12 @@ fn arb_obs(r: &SensorRegistry) -> impl Strategy<Value = Observation> {
                 }
             }
         ),
-        (0.0..1e6f64, prop::sample::select(vec![1u16, 4, 5, 6, 7, 8, 9, 10, 11, 81, 82]), 1u32..=3).prop_map(
-            move |(t, c, param)| {
-                Observation {
-                    sensor: ctl,
-                    time: t,
-                    data: ObsData::Signal(SignalEvent { intersection: b, code: EventCode::from_code(c).unwrap(), param }),
-                }
-            }
-        ),
+        (0.0..1e6f64, prop::sample::select(vec![1u16, 4, 5, 6, 7, 8, 9, 10, 11, 81, 82]), 1u32..=6).prop_map(move |(t, c, k)| {
+            let code = EventCode::from_code(c).unwrap();
+            // Detector channels 1..=6; B's NEMA phases are 2 and 6.
+            let param = if code.is_detector() { k } else { [2, 6][k as usize % 2] };
+            Observation { sensor: ctl, time: t, data: ObsData::Signal(SignalEvent { intersection: b, code, param }) }
+        }),
         (
             0.0..1e6f64,
             prop::sample::select(REPORT_CATEGORIES.to_vec()),
