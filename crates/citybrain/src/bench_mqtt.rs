@@ -150,7 +150,7 @@ fn run_in(a: &MqttLoadArgs, dir: &std::path::Path) -> Result<()> {
     let registry = sense::SensorRegistry::for_network(&net);
     let loops: Arc<Vec<String>> =
         Arc::new(registry.sensors().filter(|(_, s)| s.kind == sense::SensorKind::Loop).map(|(_, s)| s.id.clone()).collect());
-    let gov = crate::trust::open(dir, None)?;
+    let gov = crate::trust::open(dir, None, None)?;
     let sys = Caller::system();
     gov.put_principal(&sys, "bench.gateway", "transport-bureau", Role::Service, None)?;
     let token = gov.issue_token(&sys, "bench.gateway", Scopes::READ.union(Scopes::WRITE), 86_400.0, "bench")?;

@@ -139,7 +139,13 @@ fn live_state_and_signal_changes_are_published() {
     let mut tick = 0.0;
     let mut got = false;
     for _ in 0..100 {
-        f.brain.set_signals(vec![SignalStatus { intersection: b, phase: Some(1), phases: 3, serving: true }]);
+        f.brain.set_signals(vec![SignalStatus {
+            intersection: b,
+            phase: Some(1),
+            green_phases: vec![2],
+            phases: 3,
+            serving: true,
+        }]);
         tick += 5.0;
         f.brain.drive_clock(NOW + tick);
         f.brain.tick(NOW + tick, 0, 0);
@@ -158,7 +164,7 @@ fn live_state_and_signal_changes_are_published() {
     assert_eq!((sig["junction"].as_str(), sig["phase"].as_u64(), sig["serving"].as_bool()), (Some("B"), Some(1), Some(true)));
     // A change is published once; an unchanged signal is not published again.
     dev.inbox.retain(|(t, _)| !t.ends_with("/signals/B"));
-    f.brain.set_signals(vec![SignalStatus { intersection: b, phase: Some(2), phases: 3, serving: false }]);
+    f.brain.set_signals(vec![SignalStatus { intersection: b, phase: Some(2), green_phases: vec![6], phases: 3, serving: false }]);
     f.brain.tick(NOW + tick + 5.0, 0, 0);
     let sig = dev.message_on(&format!("{p}/signals/B"));
     assert_eq!((sig["phase"].as_u64(), sig["serving"].as_bool()), (Some(2), Some(false)));

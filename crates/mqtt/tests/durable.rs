@@ -53,6 +53,9 @@ impl Store for Flaky {
         self.check()?;
         self.inner.append_rejected(time, rejected)
     }
+    fn set_retention(&self, retention: store::Retention) {
+        self.inner.set_retention(retention)
+    }
     fn prune(&self, now: f64) -> Result<PruneReport, StoreError> {
         self.inner.prune(now)
     }
