@@ -240,7 +240,10 @@ pub fn validate(reg: &SensorRegistry, raw: &RawRecord) -> Result<Observation, Re
             let intersection = inter.ok_or_else(|| RecordError::new("sensor", "controller has no intersection"))?;
             let c = count(&w.code, "code")?;
             let code = u16::try_from(c).ok().and_then(EventCode::from_code).ok_or_else(|| {
-                RecordError::new("code", format!("must be one of 1, 4, 5, 6, 7, 8, 9, 10, 11, 81, 82, 102, 104, 105, 107, 111, got {c}"))
+                RecordError::new(
+                    "code",
+                    format!("must be one of 1, 4, 5, 6, 7, 8, 9, 10, 11, 81, 82, 102, 104, 105, 107, 111, got {c}"),
+                )
             })?;
             let param = count(&w.param, "param")?;
             let ok = if code.is_detector() {
