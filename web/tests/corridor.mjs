@@ -70,7 +70,12 @@ await run(async (browser) => {
   assert.ok(detail.requester.includes(process.env.UNIT_USER), `requester: ${detail.requester}`);
 
   // The map draws the route (magenta) and the vehicle (cyan).
-  await page.waitForFunction((id) => window.citybrain.corridors.details.has(id), detail.id, { timeout: 10000 });
+  await page.waitForFunction((id) => {
+    const d = window.citybrain.corridors.details.get(id);
+    return d && d.x != null && d.status === 'active';
+  }, detail.id, { timeout: 10000 });
+  // One animation frame for the map to draw what the last refresh brought.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   const pixels = await page.evaluate(() => {
     const c = document.getElementById('map');
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
