@@ -349,18 +349,29 @@ pub(crate) fn free_flow(net: &Network, route: &[RoadId], max_speed: f64, limit: 
     remaining_to(net, route, (0, 0.0, false), route.len() - 1, &rv, &lv)
 }
 
-/// The speeds the vehicle can expect: its own where its lanes ahead are empty, the
-/// traffic's (the lane's limit: it cannot overtake without a free lane) where another
-/// vehicle drives ahead of it.
+/// The speeds the vehicle can expect: its own where its lanes ahead are empty; on its
+/// current road with another vehicle ahead of it on its lane, the traffic's (the lane's
+/// limit: it cannot overtake without a free lane); on a later road with vehicles on the
+/// lanes it will take, halfway between the two (they may have left when it gets there).
 fn expected_speeds(sim: &Sim, route: &[RoadId], t: &twin::engine::Tracked, p: (f64, f64, f64)) -> (Vec<f64>, Vec<f64>) {
     let net = sim.network();
     let (mut rv, mut lv) = free_speeds(net, route, p.0, p.1, p.2);
     for k in t.route_index..route.len() {
-        if queue_ahead(sim, route, k, t) > 0.0 {
-            let traffic = lane_speed(net, route[k]).max(0.1);
-            rv[k] = rv[k].min(traffic);
-            lv[k] = lv[k].min(traffic);
-        }
+        let traffic = lane_speed(net, route[k]).max(0.1);
+        let v = if k == t.route_index && t.road == Some(route[k]) {
+            let ahead = t.lane.is_some_and(|l| sim.lane_vehicles(l).any(|(id, dis, _, _)| id != t.id && dis > t.pos_m));
+            if ahead {
+                traffic
+            } else {
+                rv[k]
+            }
+        } else if queue_ahead(sim, route, k, t) > 0.0 {
+            0.5 * (rv[k] + traffic.min(rv[k]))
+        } else {
+            rv[k]
+        };
+        rv[k] = rv[k].min(v);
+        lv[k] = lv[k].min(v);
     }
     (rv, lv)
 }
