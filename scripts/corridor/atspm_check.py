@@ -2,12 +2,13 @@
 """External check of the corridor's controller event log with the `atspm` package (PyPI).
 
 Against a running brain (`citybrain demo`): log in as an emergency-services operator,
-start a green corridor, wait until its vehicle arrived, download the ATSPM hi-res log
-(`/api/v1/signals/events`, CSV) of every signal on its route, run `atspm`'s `timeline`
+start a green corridor, wait until its vehicle arrived, download as traffic police (the
+controller logs are theirs) the ATSPM hi-res log (`/api/v1/signals/events`, CSV) of
+every signal on its route, run `atspm`'s `timeline`
 aggregation on it, and check that its `Preempt` rows (102 call on -> 104 call off)
 match the corridor's preemption intervals (call placed -> vehicle passed) to 1 s.
 
-usage: atspm_check.py BASE_URL USER PASSWORD ORIGIN DESTINATION
+usage: atspm_check.py BASE_URL ES_USER ES_PASSWORD TP_USER TP_PASSWORD ORIGIN DESTINATION
 (needs `pip install atspm`; prints the Preempt rows and exits 1 on a mismatch)
 """
 import http.cookiejar
@@ -20,12 +21,12 @@ import urllib.request
 import pandas as pd
 from atspm import SignalDataProcessor
 
-base, user, password, origin, destination = sys.argv[1:6]
-jar = http.cookiejar.CookieJar()
-web = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+base, user, password, tp_user, tp_password, origin, destination = sys.argv[1:8]
+es = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+tp = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 
 
-def call(path, body=None, csrf=None, raw=False):
+def call(path, body=None, csrf=None, raw=False, web=es):
     req = urllib.request.Request(base + "/api/v1/" + path)
     if body is not None:
         req.data = json.dumps(body).encode()
@@ -38,6 +39,7 @@ def call(path, body=None, csrf=None, raw=False):
 
 
 login = call("auth/login", {"name": user, "password": password})
+call("auth/login", {"name": tp_user, "password": tp_password}, web=tp)
 start = call("corridors", {"origin": origin, "destination": destination, "vehicle": "ambulance",
                            "priority": 5, "reason": "atspm check"}, csrf=login.get("csrf"))
 cid = start["id"]
@@ -51,7 +53,7 @@ rows = []
 ids = {}
 for s in c["signals"]:
     frm, to = s["called_at"] - 60, s["passed_at"] + 120
-    csv = call(f"signals/events?intersection={s['intersection']}&from={frm}&to={to}", raw=True)
+    csv = call(f"signals/events?intersection={s['intersection']}&from={frm}&to={to}", raw=True, web=tp)
     df = pd.read_csv(io.StringIO(csv))
     ids[s["intersection"]] = len(ids) + 1
     df["DeviceId"] = ids[s["intersection"]]
@@ -62,7 +64,7 @@ raw["TimeStamp"] = pd.to_datetime(raw["TimeStamp"].str.slice(0, 23))
 raw = raw[["TimeStamp", "DeviceId", "EventId", "Parameter"]]
 proc = SignalDataProcessor(raw_data=raw, bin_size=15, aggregations=[
     {"name": "has_data", "params": {"no_data_min": 1, "min_data_points": 1}},
-    {"name": "timeline", "params": {"cushion_time": 1, "max_event_gap_seconds": None}},
+    {"name": "timeline", "params": {"cushion_time": 1, "min_duration": 0, "max_event_gap_seconds": None}},
 ], verbose=0)
 proc.load()
 proc.aggregate()

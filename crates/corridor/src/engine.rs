@@ -175,6 +175,8 @@ impl Engine {
             point: None,
             progress: 0.0,
             failure: None,
+            stopped_since: None,
+            stuck: false,
         };
         self.corridors.insert(id, c);
         Ok(id)
@@ -209,6 +211,26 @@ impl Engine {
                     c.status = Status::Arrived;
                     c.arrived = Some(a);
                 }
+            }
+            // A vehicle standing still for `STUCK_S` is held by something other than its
+            // signals: give the calls back until it moves again.
+            let held = c
+                .signals
+                .iter()
+                .find(|s| s.passed_at.is_none())
+                .is_some_and(|s| s.stage == Stage::Called && safety.mask(s.junction).get(s.movement) == Some(&true));
+            if t.state == TripState::Running && t.speed < 0.5 && (held || c.stuck) {
+                let since = *c.stopped_since.get_or_insert(now);
+                if now - since >= crate::model::STUCK_S && !c.stuck {
+                    c.stuck = true;
+                    for s in c.signals.iter_mut().filter(|s| s.stage == Stage::Called) {
+                        safety.release(s.intersection, c.id);
+                        s.stage = Stage::Ahead;
+                    }
+                }
+            } else if t.speed >= 2.0 {
+                c.stopped_since = None;
+                c.stuck = false;
             }
             let net = sim.network();
             let speeds = if c.signals.iter().any(|s| matches!(s.stage, Stage::Ahead | Stage::Called)) {
@@ -250,7 +272,7 @@ impl Engine {
                         let queued = queue_ahead(sim, &c.route, s.route_index, &t);
                         s.lead_s = (timing.min_green + timing.lost_time() + cfg.flush_per_vehicle_s * queued + cfg.margin_s)
                             .min(cfg.max_lead_s);
-                        if s.stage == Stage::Ahead && eta - now <= s.lead_s {
+                        if s.stage == Stage::Ahead && eta - now <= s.lead_s && !c.stuck {
                             let call = Call {
                                 id: c.id,
                                 priority: c.request.priority,

@@ -144,6 +144,11 @@ pub struct SignalPlan {
     pub(crate) recovered: Vec<usize>,
 }
 
+/// Seconds a corridor's vehicle may stand still with its green held before the corridor
+/// gives its signals back (something other than the signal holds it: a crash, a queue
+/// that cannot move); it calls again once the vehicle moves.
+pub const STUCK_S: f64 = 30.0;
+
 /// A corridor: the request, the route, the vehicle and the plan per signal.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Corridor {
@@ -165,6 +170,9 @@ pub struct Corridor {
     pub point: Option<twin::Point>,
     pub progress: f64,
     pub failure: Option<String>,
+    /// Since when the vehicle stands still (and whether its calls were given back).
+    pub(crate) stopped_since: Option<f64>,
+    pub(crate) stuck: bool,
 }
 
 impl Corridor {

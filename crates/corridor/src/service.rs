@@ -276,6 +276,8 @@ fn planned(id: u64, req: &Request) -> Corridor {
         point: None,
         progress: 0.0,
         failure: None,
+        stopped_since: None,
+        stuck: false,
     }
 }
 
