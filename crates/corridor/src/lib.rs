@@ -11,9 +11,10 @@
 //! ## Glossary
 //! - **Corridor** ([`Corridor`]): one request, its route, its vehicle and a
 //!   [`SignalPlan`] per signalised intersection on the route.
-//! - **ETA**: predicted arrival at a signal's stop line: the free-flow time of the rest
-//!   of the way at the vehicle's desired speed (links at its turn speed) plus the time
-//!   to accelerate to it; updated every step from the vehicle's live position.
+//! - **ETA**: predicted arrival at a signal's stop line, updated every step from the
+//!   vehicle's live position: the rest of the way at its desired speed (links at its turn
+//!   speed), at the traffic's speed on its road behind another vehicle, halfway between
+//!   on later roads with vehicles on its lanes, plus the time to accelerate.
 //! - **Lead**: how long before the ETA the call is placed: minimum green + yellow +
 //!   all-red (the worst wait for a phase change) + the flush of the queue ahead
 //!   (2 s per queued vehicle per lane) + a margin, at most 90 s.
@@ -22,6 +23,9 @@
 //! - **Recovery**: after the vehicle passed a signal, the movements the preemption kept
 //!   red are served in order of their waiting queues (at most 30 s each, until the queue
 //!   is down to one), then the policy resumes.
+//! - **Stuck**: a vehicle standing still for `model::STUCK_S` (30 s) with its green held
+//!   is held by something else (a crash, a queue that cannot move): the corridor gives
+//!   its calls back and calls again once the vehicle moves.
 //! - **Cost**: vehicle-seconds other traffic waits at a signal's other approaches while
 //!   it is preempted; the paired evaluation ([`eval`]) measures the full cost.
 //!
