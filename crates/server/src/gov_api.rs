@@ -67,6 +67,11 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     })
 }
 
+/// At most 40 characters of a value echoed in an error message.
+pub(crate) fn short(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
 /// Run a blocking governance call off the async workers.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, GovError> + Send + 'static) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await?.map_err(gov_error)
@@ -104,6 +109,20 @@ struct Login {
     password: String,
 }
 
+/// Log in with a user name and password: a session cookie (HttpOnly, SameSite=Strict)
+/// and the caller with the session's CSRF token. Failed logins are limited per account
+/// and per client address: past the limit the answer is 429 with `Retry-After`.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "governance", request_body(content = Object, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The caller, with the session's CSRF token", body = Object),
+        (status = 400, description = "Not JSON of the documented shape", body = ErrorBody),
+        (status = 401, description = "Wrong user name or password", body = ErrorBody),
+        (status = 404, description = "Governance is not configured on this server", body = ErrorBody),
+        (status = 415, description = "`Content-Type` is not `application/json`", body = ErrorBody),
+        (status = 422, description = "Name or password too long", body = ErrorBody),
+        (status = 429, description = "Too many failed logins for the account or from the address; `Retry-After` says when to try again", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
 async fn login(
     State(app): State<App>,
     peer: Option<axum::Extension<crate::transport::ClientAddr>>,
@@ -124,6 +143,12 @@ async fn login(
     Ok(([(header::SET_COOKIE, cookie)], Json(me)).into_response())
 }
 
+/// End the session of the cookie (if any) and clear the cookie.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "governance",
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 404, description = "Governance is not configured on this server", body = ErrorBody),
+    ))]
 async fn logout(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     let g = gov(&app)?;
     if let Some(id) = session_cookie(&headers) {
@@ -142,6 +167,14 @@ pub(crate) async fn me(State(app): State<App>, Authed(caller): Authed, headers: 
     Ok(Json(me_of(&g, &caller, csrf, None)).into_response())
 }
 
+/// The tokens the caller may see (its own; a department admin's department's), never their secrets.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "governance",
+    responses(
+        (status = 200, description = "Tokens", body = [Object]),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Authentication required", body = ErrorBody),
+        (status = 404, description = "Governance is not configured on this server", body = ErrorBody),
+    ))]
 async fn list_tokens(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
     let g = gov(&app)?;
     if caller.is_public() {
@@ -166,6 +199,19 @@ struct IssuedToken {
     token: String,
 }
 
+/// Issue an API token for a principal (`scopes`: read, write, admin); the secret is in
+/// this answer only.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "governance", request_body(content = Object, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The token, shown once", body = Object),
+        (status = 400, description = "Not JSON of the documented shape", body = ErrorBody),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller, or a session request without its CSRF token", body = ErrorBody),
+        (status = 404, description = "Unknown principal, or governance not configured", body = ErrorBody),
+        (status = 415, description = "`Content-Type` is not `application/json`", body = ErrorBody),
+        (status = 422, description = "A field is not acceptable (the message names it)", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
 async fn issue_token(
     State(app): State<App>,
     Authed(caller): Authed,
@@ -179,6 +225,15 @@ async fn issue_token(
     Ok((StatusCode::CREATED, Json(IssuedToken { token })).into_response())
 }
 
+/// Revoke a token; it fails on the next request.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "governance", params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller, or a session request without its CSRF token", body = ErrorBody),
+        (status = 404, description = "Unknown token, or governance not configured", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
 async fn revoke_token(State(app): State<App>, Authed(caller): Authed, Path(id): Path<String>) -> Result<Response, ApiError> {
     let g = gov(&app)?;
     blocking(move || g.revoke_token(&caller, &id)).await?;
@@ -193,6 +248,18 @@ struct NewAccount {
     password: Option<String>,
 }
 
+/// Create or reset an account of a department (a department admin for their own).
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "governance", request_body(content = Object, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created"),
+        (status = 400, description = "Not JSON of the documented shape", body = ErrorBody),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller, or a session request without its CSRF token", body = ErrorBody),
+        (status = 404, description = "Unknown department, or governance not configured", body = ErrorBody),
+        (status = 415, description = "`Content-Type` is not `application/json`", body = ErrorBody),
+        (status = 422, description = "A field is not acceptable (the message names it)", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
 async fn create_account(
     State(app): State<App>,
     Authed(caller): Authed,
@@ -206,6 +273,13 @@ async fn create_account(
     Ok(StatusCode::CREATED.into_response())
 }
 
+/// The grants the caller may see: those its department issued or holds.
+#[utoipa::path(get, path = "/api/v1/grants", tag = "governance",
+    responses(
+        (status = 200, description = "Grants", body = [Object]),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 404, description = "Governance is not configured on this server", body = ErrorBody),
+    ))]
 async fn list_grants(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
     let g = gov(&app)?;
     Ok(Json(g.grants(&caller)).into_response())
@@ -220,6 +294,19 @@ struct NewGrant {
     expires: f64,
 }
 
+/// An owner grants another department or principal read access to a restricted or
+/// personal dataset, for a purpose, until a time.
+#[utoipa::path(post, path = "/api/v1/grants", tag = "governance", request_body(content = Object, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The grant", body = Object),
+        (status = 400, description = "Not JSON of the documented shape", body = ErrorBody),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller, or a session request without its CSRF token", body = ErrorBody),
+        (status = 404, description = "Unknown dataset, or governance not configured", body = ErrorBody),
+        (status = 415, description = "`Content-Type` is not `application/json`", body = ErrorBody),
+        (status = 422, description = "A field is not acceptable (the message names it)", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
 async fn issue_grant(
     State(app): State<App>,
     Authed(caller): Authed,
@@ -231,18 +318,45 @@ async fn issue_grant(
     Ok((StatusCode::CREATED, Json(grant)).into_response())
 }
 
-async fn revoke_grant(State(app): State<App>, Authed(caller): Authed, Path(id): Path<u64>) -> Result<Response, ApiError> {
+/// Revoke a grant; it stops on the next request.
+#[utoipa::path(delete, path = "/api/v1/grants/{id}", tag = "governance", params(("id" = u64, Path, description = "Grant id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 400, description = "The id is not a number", body = ErrorBody),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller, or a session request without its CSRF token", body = ErrorBody),
+        (status = 404, description = "Unknown grant, or governance not configured", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+async fn revoke_grant(State(app): State<App>, Authed(caller): Authed, Path(id): Path<String>) -> Result<Response, ApiError> {
     let g = gov(&app)?;
+    let id: u64 =
+        id.parse().map_err(|_| ApiError::Malformed(format!("id: a grant number, got {:?}", crate::gov_api::short(&id))))?;
     blocking(move || g.revoke_grant(&caller, id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
-struct AuditParams {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AuditParams {
+    /// Only records about this dataset.
     dataset: Option<String>,
+    /// Most records (default 200, at most 5,000).
+    #[param(minimum = 0)]
     limit: Option<usize>,
 }
 
+/// The audit trail an owner may read: who read or changed its data, when and for what
+/// purpose (an admin sees their department's).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "governance", params(AuditParams),
+    responses(
+        (status = 200, description = "Audit records, newest first", body = [Object]),
+        (status = 400, description = "`limit` not a non-negative integer", body = ErrorBody),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller, or a session request without its CSRF token", body = ErrorBody),
+        (status = 404, description = "Governance is not configured on this server", body = ErrorBody),
+        (status = 503, description = "The audit log cannot be read", body = ErrorBody),
+    ))]
 async fn audit(
     State(app): State<App>,
     Authed(caller): Authed,
@@ -286,7 +400,7 @@ pub(crate) struct LimitParams {
 /// The public transparency log: automated decisions the brain took, newest first.
 #[utoipa::path(get, path = "/api/v1/transparency", tag = "governance", params(LimitParams),
     responses(
-        (status = 200, description = "Decision records of the audit chain", body = Object),
+        (status = 200, description = "Decision records of the audit chain", body = [Object]),
         (status = 400, description = "`limit` not a non-negative integer", body = ErrorBody),
         (status = 404, description = "Governance is not configured on this server", body = ErrorBody),
         (status = 503, description = "The audit log cannot be read", body = ErrorBody),
@@ -376,6 +490,18 @@ struct Answer {
     answer: Option<String>,
 }
 
+/// A department answers a ticket it owns: its new status and an answer the citizen sees.
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/answer", tag = "citizens", params(("number" = String, Path, description = "Ticket number")), request_body(content = Object, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The ticket's status", body = Object),
+        (status = 400, description = "Not JSON of the documented shape", body = ErrorBody),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller, or a session request without its CSRF token", body = ErrorBody),
+        (status = 404, description = "No such ticket, or governance not configured", body = ErrorBody),
+        (status = 415, description = "`Content-Type` is not `application/json`", body = ErrorBody),
+        (status = 422, description = "A field is not acceptable (the message names it)", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
 async fn answer_ticket(
     State(app): State<App>,
     Authed(caller): Authed,
@@ -388,12 +514,27 @@ async fn answer_ticket(
     Ok(Json(s).into_response())
 }
 
-#[derive(Deserialize)]
-struct QueueParams {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct QueueParams {
+    /// Department (default: the caller's).
     department: Option<String>,
+    /// Most tickets (default 200, at most 2,000).
+    #[param(minimum = 0)]
     limit: Option<usize>,
 }
 
+/// A department's queue of citizens' tickets, with their text and place (its own staff,
+/// or a grantee of the tickets dataset).
+#[utoipa::path(get, path = "/api/v1/queue", tag = "citizens", params(QueueParams),
+    responses(
+        (status = 200, description = "Tickets, newest first", body = [Object]),
+        (status = 400, description = "`limit` not a non-negative integer", body = ErrorBody),
+        (status = 401, description = "A credential that does not authenticate", body = ErrorBody),
+        (status = 403, description = "Not allowed for this caller (or the public without a department)", body = ErrorBody),
+        (status = 404, description = "Governance is not configured on this server", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
 async fn queue(
     State(app): State<App>,
     Authed(caller): Authed,
@@ -411,7 +552,7 @@ async fn queue(
 
 /// Citizens' reports per department: received, open, answered, response times.
 #[utoipa::path(get, path = "/api/v1/kpis/tickets", tag = "citizens",
-    responses((status = 200, description = "Per department", body = Object), (status = 404, description = "Governance is not configured on this server", body = ErrorBody),
+    responses((status = 200, description = "Per department", body = [Object]), (status = 404, description = "Governance is not configured on this server", body = ErrorBody),
         (status = 503, description = "Storage unavailable", body = ErrorBody)))]
 pub(crate) async fn ticket_kpis(State(app): State<App>) -> Result<Response, ApiError> {
     let g = gov(&app)?;
@@ -427,6 +568,31 @@ pub(crate) async fn data_protection(State(app): State<App>) -> Result<Response, 
     let holdings = app.backend.holdings();
     Ok(Json(blocking(move || g.dp_report(holdings)).await?).into_response())
 }
+
+/// The governance and citizens' routes of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    login,
+    logout,
+    me,
+    list_tokens,
+    issue_token,
+    revoke_token,
+    create_account,
+    list_grants,
+    issue_grant,
+    revoke_grant,
+    audit,
+    catalogue,
+    transparency,
+    submit_ticket,
+    ticket_status,
+    answer_ticket,
+    queue,
+    ticket_kpis,
+    data_protection,
+))]
+pub struct GovDoc;
 
 /// Scopes a session of `role` has (for the dashboard's display).
 pub fn session_scopes(role: Role) -> Scopes {

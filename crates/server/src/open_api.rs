@@ -19,6 +19,24 @@ use crate::error::{ApiError, ErrorBody};
 use crate::http::App;
 use crate::parquet::{Table, Values};
 
+/// The open-data routes of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    index,
+    road_state_csv,
+    road_state_parquet,
+    road_state_geojson,
+    signal_plans_csv,
+    signal_plans_parquet,
+    aggregates_csv,
+    aggregates_parquet,
+    transparency_csv,
+    transparency_parquet,
+    incidents_csv,
+    incidents_parquet,
+))]
+pub struct OpenDataDoc;
+
 pub(crate) fn routes() -> Router<App> {
     Router::new()
         .route("/open", get(index))
@@ -43,7 +61,7 @@ struct OpenDataset {
 }
 
 /// The open datasets and their downloads.
-#[utoipa::path(get, path = "/api/v1/open", tag = "open data", responses((status = 200, description = "Datasets", body = Object)))]
+#[utoipa::path(get, path = "/api/v1/open", tag = "open data", responses((status = 200, description = "Datasets", body = [Object])))]
 pub(crate) async fn index() -> Response {
     Json(vec![
         OpenDataset {

@@ -180,6 +180,8 @@ pub struct ApiDoc;
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::incidents_api::IncidentsDoc::openapi());
+    doc.merge(crate::gov_api::GovDoc::openapi());
+    doc.merge(crate::open_api::OpenDataDoc::openapi());
     doc.merge(crate::corridor_api::CorridorsDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     doc
