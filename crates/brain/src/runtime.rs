@@ -423,16 +423,16 @@ impl Brain {
         (refused, first_refusal)
     }
 
-    /// Which records are duplicates of stored ones (same sensor and record id). Empty
+    /// Which records are duplicates of stored ones (same sensor, time and record id). Empty
     /// when no record carries an id. A repeat inside the batch is not skipped here (the
     /// first one may yet be rejected): the store's unique index keeps one of them.
     fn duplicates(&self, records: &[RawRecord]) -> Vec<bool> {
-        let keyed: Vec<(usize, (&str, &str))> =
+        let keyed: Vec<(usize, (&str, f64, &str))> =
             records.iter().enumerate().filter_map(|(i, r)| r.record_key().map(|k| (i, k))).collect();
         if keyed.is_empty() {
             return Vec::new();
         }
-        let keys: Vec<(&str, &str)> = keyed.iter().map(|k| k.1).collect();
+        let keys: Vec<(&str, f64, &str)> = keyed.iter().map(|k| k.1).collect();
         // A failed look-up finds nothing: the store's unique index still decides.
         let known = self.store().known_record_ids(&keys).unwrap_or_else(|_| vec![false; keys.len()]);
         let mut dup = vec![false; records.len()];
@@ -460,7 +460,7 @@ impl Brain {
     /// Returns once the accepted records are committed to the store; then plug-ins see
     /// them and they are published on the bus.
     ///
-    /// A record with an `id` whose sensor and id are already stored is a duplicate (a
+    /// A record with an `id` whose sensor, time and id are already stored is a duplicate (a
     /// retry, a redelivery): it is answered as accepted (it is durable) but neither
     /// validated again, stored, seen by plug-ins nor published; a valid record repeating
     /// one earlier in the same batch is validated, then stored once (the store's unique
@@ -487,7 +487,7 @@ impl Brain {
         if !accepted.is_empty() || !rejected.is_empty() {
             let store = self.store();
             let ids: Vec<Option<&str>> =
-                report.results.iter().filter(|r| r.1.is_ok()).map(|r| input[r.0].record_key().map(|k| k.1)).collect();
+                report.results.iter().filter(|r| r.1.is_ok()).map(|r| input[r.0].record_key().map(|k| k.2)).collect();
             match store.append_identified(&self.registry, &accepted, &ids) {
                 Ok(fresh) => {
                     if fresh.iter().any(|&f| !f) {

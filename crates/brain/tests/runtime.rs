@@ -203,7 +203,7 @@ fn records_with_an_id_are_stored_once() {
         w.id = Some(id.into());
         RawRecord::Record(w)
     };
-    let batch = vec![with_id(990.0, "a"), with_id(991.0, "b"), with_id(992.0, "a"), loop_record(&brain, 993.0, 999.0, 0.1)];
+    let batch = vec![with_id(990.0, "a"), with_id(991.0, "b"), with_id(990.0, "a"), loop_record(&brain, 993.0, 999.0, 0.1)];
     let out = brain.ingest_records(&batch);
     assert!(out.stored);
     assert_eq!(out.duplicates, 1, "the second `a` of the batch");

@@ -134,6 +134,20 @@ fn gateway(
     Ok((acked, lat))
 }
 
+fn stats_line(s: &mqtt::Stats) -> String {
+    format!(
+        "bridge: {} messages, {} acknowledged, {} commits, {} records accepted, {} rejected, {} duplicates, {} store failures, {} reconnects",
+        s.get(|s| &s.messages),
+        s.get(|s| &s.acked),
+        s.get(|s| &s.commits),
+        s.get(|s| &s.records_accepted),
+        s.get(|s| &s.records_rejected),
+        s.get(|s| &s.duplicates),
+        s.get(|s| &s.store_failures),
+        s.get(|s| &s.reconnects)
+    )
+}
+
 pub fn run(a: &MqttLoadArgs) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("citybrain-bench-mqtt-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -165,6 +179,8 @@ fn run_in(a: &MqttLoadArgs, dir: &std::path::Path) -> Result<()> {
     let topic = format!("{}/transport-bureau/observations", cfg.prefix);
     let forget = cfg.clone();
     let bridge = crate::mqtt_cli::start(&brain, cfg, gov)?;
+    // A message published before the session's subscription exists goes nowhere.
+    anyhow::ensure!(bridge.wait_subscribed(Duration::from_secs(30)), "the bridge did not subscribe at {} within 30 s", a.broker);
     println!(
         "## MQTT QoS 1 ingest: {} gateways, {} records per message, {:.0} s per phase, broker {}",
         a.clients, a.batch, a.seconds, a.broker
@@ -198,7 +214,11 @@ fn run_in(a: &MqttLoadArgs, dir: &std::path::Path) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(60);
         while brain.counters().accepted - before < sent {
             if Instant::now() > deadline {
-                bail!("only {} of {sent} published records stored", brain.counters().accepted - before);
+                bail!(
+                    "only {} of {sent} published records stored ({})",
+                    brain.counters().accepted - before,
+                    stats_line(&bridge.stats)
+                );
             }
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -213,6 +233,7 @@ fn run_in(a: &MqttLoadArgs, dir: &std::path::Path) -> Result<()> {
             bridge.stats.get(|s| &s.commits) - commits_before
         );
     }
+    println!("\n{}", stats_line(&bridge.stats));
     let rejected = bridge.stats.get(|s| &s.records_rejected);
     bridge.stop();
     mqtt::forget_session(&forget).map_err(|e| anyhow!("ending the bench's session: {e}"))?;

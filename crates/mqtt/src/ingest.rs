@@ -177,17 +177,20 @@ pub(crate) fn run(brain: Arc<Brain>, cfg: MqttConfig, creds: Arc<dyn Credentials
         o.set_manual_acks(true);
         let (client, mut conn) = Client::new(o, REQUESTS);
         let outcome = session(&brain, &cfg, &*creds, &stop, &stats, &client, &mut conn, &mut backoff);
-        let _ = client.disconnect();
-        // Let the disconnect go out (bounded: the broker may be gone).
-        let until = Instant::now() + Duration::from_millis(200);
-        while Instant::now() < until {
-            match conn.recv_timeout(Duration::from_millis(50)) {
-                Ok(Ok(_)) | Err(RecvTimeoutError::Timeout) => {}
-                _ => break,
+        if outcome != SessionEnd::Lost {
+            let _ = client.disconnect();
+            // Let the disconnect go out (bounded: the broker may be gone).
+            let until = Instant::now() + Duration::from_millis(200);
+            while Instant::now() < until {
+                match conn.recv_timeout(Duration::from_millis(50)) {
+                    Ok(Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect))) => break,
+                    Ok(Ok(_)) | Err(RecvTimeoutError::Timeout) => {}
+                    _ => break,
+                }
             }
         }
-        if outcome == SessionEnd::StoreFailed {
-            // Nothing of the batch was acknowledged: the broker redelivers it to the next
+        if outcome != SessionEnd::Stopped {
+            // Nothing unacknowledged is lost: the broker redelivers it to the next
             // connection of this persistent session.
             crate::sleep_unless(&stop, backoff);
             backoff = crate::next_backoff(backoff);
@@ -198,7 +201,10 @@ pub(crate) fn run(brain: Arc<Brain>, cfg: MqttConfig, creds: Arc<dyn Credentials
 #[derive(PartialEq, Eq)]
 enum SessionEnd {
     Stopped,
+    /// The store refused a batch (not acknowledged).
     StoreFailed,
+    /// The connection failed.
+    Lost,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -245,13 +251,11 @@ fn session(
             }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
-                // Unacknowledged publishes are redelivered by the broker after reconnecting.
+                // Unacknowledged publishes are redelivered by the broker to the next
+                // connection of the session, which starts from a fresh client.
                 stats.reconnects.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!("mqtt: connection to {}:{}: {e}; retrying in {:?}", cfg.host, cfg.port, backoff);
-                pending.clear();
-                (records, first) = (0, None);
-                crate::sleep_unless(stop, *backoff);
-                *backoff = crate::next_backoff(*backoff);
+                return SessionEnd::Lost;
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return SessionEnd::Stopped,

@@ -40,7 +40,7 @@ impl Store for Flaky {
         self.check()?;
         self.inner.append_identified(r, obs, ids)
     }
-    fn known_record_ids(&self, keys: &[(&str, &str)]) -> Result<Vec<bool>, StoreError> {
+    fn known_record_ids(&self, keys: &[(&str, f64, &str)]) -> Result<Vec<bool>, StoreError> {
         self.inner.known_record_ids(keys)
     }
     fn append_snapshot(&self, s: &CityState) -> Result<(), StoreError> {

@@ -360,9 +360,9 @@ fn record_ids_are_optional_bounded_and_key_the_record() {
         assert_eq!(e.field, "id", "{bad:?}: {e}");
     }
     let raw: RawRecord = with("r1").into();
-    assert_eq!(raw.record_key(), Some(("loop:AB:0", "r1")));
+    assert_eq!(raw.record_key(), Some(("loop:AB:0", 500.0, "r1")));
     assert_eq!(RawRecord::from(loop_rec(500.0, 3.0, 0.1)).record_key(), None);
-    let parsed = parse_batch(br#"{"observations":[{"id":"a-1","sensor":"loop:AB:0"}]}"#).unwrap();
-    assert_eq!(parsed[0].record_key(), Some(("loop:AB:0", "a-1")));
+    let parsed = parse_batch(br#"{"observations":[{"id":"a-1","sensor":"loop:AB:0","time":7}]}"#).unwrap();
+    assert_eq!(parsed[0].record_key(), Some(("loop:AB:0", 7.0, "a-1")));
     assert!(batch_body(&[with("z")]).contains(r#""id":"z""#), "serialised with the record");
 }

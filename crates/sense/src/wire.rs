@@ -20,8 +20,8 @@
 //! - `signal`: `code` (1, 8, 9, 10, 11, 81, 82), `param` (phase or detector channel)
 //! - `report`: `category`, `text`, and `x`/`y`, `lon`/`lat` or `road`
 //!
-//! Any record may carry `id`, the device's own record id: a record whose sensor and id
-//! were stored before is a duplicate (a retry or a redelivery) and is stored once.
+//! Any record may carry `id`, the device's own record id: a record whose sensor, time and
+//! id were stored before is a duplicate (a retry or a redelivery) and is stored once.
 //!
 //! A field the format does not define (`"foo": 1`) is a record error, so that a typo in a
 //! device's field name is noticed rather than silently ignored. JSON has no NaN or
@@ -40,8 +40,8 @@ use crate::registry::SensorRegistry;
 #[serde(deny_unknown_fields)]
 pub struct WireRecord {
     /// The record's own id, chosen by the device (a sequence number, a UUID): a record
-    /// sent again with the same sensor and id (a retry, an MQTT redelivery) is stored
-    /// once. Optional; at most [`crate::validate::MAX_RECORD_ID`] bytes of printable ASCII.
+    /// sent again with the same sensor, time and id (a retry, an MQTT redelivery) is
+    /// stored once. Optional; at most [`crate::validate::MAX_RECORD_ID`] bytes of printable ASCII.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,11 +107,11 @@ impl From<WireRecord> for RawRecord {
 }
 
 impl RawRecord {
-    /// The sensor and record id of a well-formed record that has both (the key under
-    /// which duplicates are recognised).
-    pub fn record_key(&self) -> Option<(&str, &str)> {
+    /// The sensor, time and record id of a well-formed record that has all three (the
+    /// key under which duplicates are recognised).
+    pub fn record_key(&self) -> Option<(&str, f64, &str)> {
         match self {
-            RawRecord::Record(w) => Some((w.sensor.as_deref()?, w.id.as_deref()?)),
+            RawRecord::Record(w) => Some((w.sensor.as_deref()?, w.time?, w.id.as_deref()?)),
             RawRecord::Malformed { .. } => None,
         }
     }

@@ -633,9 +633,9 @@ pub fn journal_round_trip_survives_prune_and_reopen<H: Harness>(h: &mut H) {
     assert_eq!(s.journal("audit", None, 10).unwrap().len(), 1);
 }
 
-/// Observations with the device's record id are stored once per (sensor, id), within a
-/// batch, across calls and across a restart; the ids go with the raw retention; ids and
-/// observations must pair up.
+/// Observations with the device's record id are stored once per (sensor, time, id),
+/// within a batch, across calls and across a restart; the keys go with the raw retention;
+/// ids and observations must pair up.
 pub fn record_ids_store_each_record_once<H: Harness>(h: &mut H) {
     let net = corridor();
     let r = reg(&net);
@@ -644,34 +644,42 @@ pub fn record_ids_store_each_record_once<H: Harness>(h: &mut H) {
     let batch = [
         loop_obs(&r, 0, T0 + 10.0, 1),
         loop_obs(&r, 1, T0 + 11.0, 2),
-        loop_obs(&r, 0, T0 + 12.0, 4),
+        loop_obs(&r, 0, T0 + 10.0, 4),
         loop_obs(&r, 0, T0 + 13.0, 8),
     ];
     let (a, b) = (name(&batch[0]), name(&batch[1]));
     assert_ne!(a, b);
-    // The same id on another sensor is another record; the same sensor and id again is not.
+    // The same id on another sensor is another record; the same sensor, time and id
+    // again is not.
     let fresh = s.append_identified(&r, &batch, &[Some("1"), Some("1"), Some("1"), None]).unwrap();
     assert_eq!(fresh, vec![true, true, false, true]);
     assert_eq!(times(&s.observations(&r, 0.0, f64::MAX, 10).unwrap()), vec![T0 + 10.0, T0 + 11.0, T0 + 13.0]);
     let counted = s.history(&Scope::Road(RoadId(0)), 0.0, f64::MAX, Resolution::Minute, 10).unwrap();
     assert_eq!(counted.iter().filter_map(|p| p.count).sum::<u64>(), 11, "the duplicate is not counted in the aggregates");
-    let again = [loop_obs(&r, 0, T0 + 20.0, 1), loop_obs(&r, 0, T0 + 21.0, 1)];
-    assert_eq!(s.append_identified(&r, &again, &[Some("1"), Some("2")]).unwrap(), vec![false, true]);
-    let keys = [(a.as_str(), "1"), (a.as_str(), "2"), (a.as_str(), "3"), (b.as_str(), "1"), (b.as_str(), "2")];
+    // The same id at another time is another record (a device may reuse ids).
+    let again = [loop_obs(&r, 0, T0 + 10.0, 1), loop_obs(&r, 0, T0 + 21.0, 1), loop_obs(&r, 0, T0 + 22.0, 1)];
+    assert_eq!(s.append_identified(&r, &again, &[Some("1"), Some("2"), Some("1")]).unwrap(), vec![false, true, true]);
+    let keys = [
+        (a.as_str(), T0 + 10.0, "1"),
+        (a.as_str(), T0 + 21.0, "2"),
+        (a.as_str(), T0 + 10.0, "3"),
+        (b.as_str(), T0 + 11.0, "1"),
+        (b.as_str(), T0 + 10.0, "1"),
+    ];
     assert_eq!(s.known_record_ids(&keys).unwrap(), vec![true, true, false, true, false]);
     assert!(s.known_record_ids(&[]).unwrap().is_empty());
     let s = h.reopen(s, &net, retention_short());
     assert_eq!(s.known_record_ids(&keys).unwrap(), vec![true, true, false, true, false], "after a restart");
     assert_eq!(s.append_identified(&r, &again[..1], &[Some("1")]).unwrap(), vec![false]);
-    assert_eq!(s.observations(&r, 0.0, f64::MAX, 10).unwrap().len(), 4);
+    assert_eq!(s.observations(&r, 0.0, f64::MAX, 10).unwrap().len(), 5);
     // All duplicates: nothing stored, nothing fails.
     assert_eq!(s.append_identified(&r, &batch[..2], &[Some("1"), Some("1")]).unwrap(), vec![false, false]);
-    assert_eq!(s.observations(&r, 0.0, f64::MAX, 10).unwrap().len(), 4);
+    assert_eq!(s.observations(&r, 0.0, f64::MAX, 10).unwrap().len(), 5);
     let e = s.append_identified(&r, &batch, &[Some("9")]).unwrap_err();
     assert_eq!(e.kind(), StoreErrorKind::InvalidArgument, "{e}");
-    // Ids leave with the raw rows they identified (raw retention 100 s).
+    // Keys leave with the raw rows they identified (raw retention 100 s).
     s.append(&r, &[loop_obs(&r, 2, T0 + 150.0, 1)]).unwrap();
     s.prune(T0 + 150.0).unwrap();
     assert_eq!(s.known_record_ids(&keys).unwrap(), vec![false; 5]);
-    assert_eq!(s.append_identified(&r, &[loop_obs(&r, 0, T0 + 150.0, 1)], &[Some("1")]).unwrap(), vec![true]);
+    assert_eq!(s.append_identified(&r, &batch[..1], &[Some("1")]).unwrap(), vec![true]);
 }

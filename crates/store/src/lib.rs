@@ -240,10 +240,11 @@ pub trait Store: Send + Sync {
     /// visible to every later read; on `Err` nothing of the batch is stored.
     fn append(&self, registry: &SensorRegistry, obs: &[Observation]) -> Result<(), StoreError>;
     /// As [`Store::append`], for observations that may carry the device's record id
-    /// (`ids[i]` belongs to `obs[i]`; both slices have the same length). An observation
-    /// whose sensor and record id are already stored (by an earlier call, or earlier in
-    /// this batch) is not stored again: a unique index on (sensor, record id) decides in
-    /// the same transaction as the rows, so two concurrent calls never both store one
+    /// (`ids[i]` belongs to `obs[i]`; both slices have the same length). A record is
+    /// identified by its sensor, time and id (a device may reuse ids at other times, e.g.
+    /// a daily sequence). An observation whose key is already stored (by an earlier call,
+    /// or earlier in this batch) is not stored again: a unique index on the key decides
+    /// in the same transaction as the rows, so two concurrent calls never both store one
     /// record. Returns, per observation, whether it was stored now (`false`: a
     /// duplicate). Record ids are kept as long as raw observations (`Retention::raw_s`,
     /// by the observation's time). A backend without record ids stores batches without
@@ -262,9 +263,9 @@ pub trait Store: Send + Sync {
         }
         Err(StoreError::backend("this store keeps no record ids".to_string()))
     }
-    /// For each `(sensor id, record id)`, whether it is already stored. A read, so a key
-    /// being stored concurrently may be missed: [`Store::append_identified`] decides.
-    fn known_record_ids(&self, keys: &[(&str, &str)]) -> Result<Vec<bool>, StoreError> {
+    /// For each `(sensor id, time, record id)`, whether it is already stored. A read, so a
+    /// key being stored concurrently may be missed: [`Store::append_identified`] decides.
+    fn known_record_ids(&self, keys: &[(&str, f64, &str)]) -> Result<Vec<bool>, StoreError> {
         Ok(vec![false; keys.len()])
     }
     /// Append a state snapshot (city and district KPIs, per-road speeds) and fold its

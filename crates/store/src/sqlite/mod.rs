@@ -279,11 +279,11 @@ impl SqliteStore {
             let tx = conn.transaction()?;
             let mut fresh = vec![true; obs.len()];
             if let Some(ids) = ids {
-                let mut st = tx.prepare_cached("INSERT OR IGNORE INTO record_ids (sensor, rid, time) VALUES (?1, ?2, ?3)")?;
+                let mut st = tx.prepare_cached("INSERT OR IGNORE INTO record_keys (time, sensor, rid) VALUES (?1, ?2, ?3)")?;
                 for (i, (o, id)) in obs.iter().zip(ids).enumerate() {
                     if let Some(id) = id {
                         let name = registry.get(o.sensor).map(|s| s.id.as_str()).unwrap_or("?");
-                        fresh[i] = st.execute(params![name, id, o.time])? == 1;
+                        fresh[i] = st.execute(params![o.time, name, id])? == 1;
                     }
                 }
             }
@@ -369,16 +369,21 @@ impl Store for SqliteStore {
         self.append_rows(registry, obs, any.then_some(ids))
     }
 
-    fn known_record_ids(&self, keys: &[(&str, &str)]) -> Result<Vec<bool>, StoreError> {
+    fn known_record_ids(&self, keys: &[(&str, f64, &str)]) -> Result<Vec<bool>, StoreError> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
         self.read(|c| {
-            let mut st = c.prepare_cached("SELECT 1 FROM record_ids WHERE sensor = ?1 AND rid = ?2")?;
+            // One read transaction for all the look-ups: one WAL read lock, not one each.
+            let tx = c.unchecked_transaction()?;
             let mut out = Vec::with_capacity(keys.len());
-            for (sensor, id) in keys {
-                out.push(st.exists(params![sensor, id])?);
+            {
+                let mut st = tx.prepare_cached("SELECT 1 FROM record_keys WHERE time = ?1 AND sensor = ?2 AND rid = ?3")?;
+                for (sensor, time, id) in keys {
+                    out.push(st.exists(params![time, sensor, id])?);
+                }
             }
+            tx.finish()?;
             Ok(out)
         })
     }
@@ -477,7 +482,7 @@ impl Store for SqliteStore {
                 None => 0,
             };
             // Record ids go with the raw rows (not counted: they are not data of their own).
-            del("DELETE FROM record_ids WHERE time < ?1", r.raw_s)?;
+            del("DELETE FROM record_keys WHERE time < ?1", r.raw_s)?;
             let report = PruneReport {
                 raw,
                 snapshots,
