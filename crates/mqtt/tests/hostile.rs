@@ -65,12 +65,10 @@ proptest! {
     fn any_topic_and_bytes_never_panic(t in "\\PC{0,40}", level in "[a-z/+#-]{0,20}", bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         let topics = [t.clone(), format!("cb/{t}"), format!("cb/{level}/observations"), format!("cb/transport-bureau/{level}")];
         let msgs: Vec<(&str, &[u8])> = topics.iter().map(|t| (t.as_str(), &bytes[..])).collect();
-        let before = shared().brain.counters().accepted;
         let out = run(&msgs);
         for r in out.reports.iter().flatten() {
             prop_assert!(r.error.is_some(), "random bytes are never a valid envelope: {:?}", r);
         }
-        prop_assert_eq!(shared().brain.counters().accepted, before);
         let _ = topic::error_topic("cb", &t);
         let _ = topic::parse_topic("cb", &t);
     }
