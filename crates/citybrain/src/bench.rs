@@ -68,6 +68,13 @@ pub struct BenchArgs {
     /// Mosquitto this command starts on 127.0.0.1:18283 (persistence in a temp directory).
     #[arg(long)]
     pub mqtt_kill9: Option<usize>,
+    /// The NGSI-LD load instead: N entities upserted over loopback HTTP in batches of
+    /// `--batch` (durable), then notification latency with `--ngsi-subs` subscriptions.
+    #[arg(long)]
+    pub ngsi: Option<usize>,
+    /// Subscriptions for the NGSI-LD notification phase.
+    #[arg(long, default_value_t = 1000)]
+    pub ngsi_subs: usize,
 }
 
 struct Case {
@@ -119,6 +126,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(runs) = args.mqtt_kill9 {
         anyhow::ensure!(runs > 0 && args.batch > 0, "--mqtt-kill9 and --batch must be positive");
         return crate::mqtt_kill9::run(runs, args.batch.min(2000));
+    }
+    if let Some(n) = args.ngsi {
+        anyhow::ensure!(n > 0 && args.batch > 0, "--ngsi and --batch must be positive");
+        return crate::bench_ngsi::run(n, args.batch.min(ngsi::batch::MAX_BATCH), args.ngsi_subs);
     }
     if let Some(n) = args.auth {
         return crate::trust::bench_auth(n.max(1000));

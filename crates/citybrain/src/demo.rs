@@ -116,6 +116,10 @@ struct ServeConfig {
     /// its dataset's class allows.
     #[serde(default)]
     retention: RetentionSettings,
+    /// The NGSI-LD interface (`/ngsi-ld/v1`): context sources, notification targets, and
+    /// the loopback-only anonymous mode for conformance runs.
+    #[serde(default)]
+    ngsi: crate::plugins::NgsiSettings,
 }
 
 /// `retention` of the `serve` configuration.
@@ -215,6 +219,7 @@ struct Live {
     detectors: twin::signal::DetectorLayout,
     /// Retention per dataset class (`None`: the default policy).
     retention: Option<governance::RetentionPolicy>,
+    ngsi: crate::plugins::NgsiSettings,
 }
 
 pub fn run(a: &DemoArgs) -> Result<()> {
@@ -250,6 +255,7 @@ pub fn run(a: &DemoArgs) -> Result<()> {
         mqtt: crate::mqtt_cli::MqttSettings::default().config(a.mqtt.as_deref())?,
         detectors: Default::default(),
         retention: None,
+        ngsi: Default::default(),
     })
 }
 
@@ -313,6 +319,7 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
         mqtt: cfg.mqtt.config(a.mqtt.as_deref()).map_err(|e| anyhow::anyhow!("{path}: {e}"))?,
         detectors,
         retention: Some(retention),
+        ngsi: cfg.ngsi,
     })
 }
 
@@ -367,6 +374,10 @@ fn serve_live(l: Live) -> Result<()> {
     let keep_days = (gov.config().retention.personal_s / 86_400.0).ceil().max(1.0) as i64;
     brain.set_key_schedule(schedule, keep_days);
     crate::plugins::register(&brain, l.start_hour.is_some());
+    if l.ngsi.anonymous_as.is_some() && !addr.ip().is_loopback() {
+        anyhow::bail!("ngsi.anonymous_as: refusing to let anonymous callers act as a department on {addr}; bind 127.0.0.1");
+    }
+    crate::plugins::register_ngsi(&brain, &l.data_dir, &gov, &l.ngsi)?;
     if let (Some(plan), Some(svc)) = (&l.incidents, brain.service::<incidents::Incidents>()) {
         // The twin's day starts where `run_twin` will start it.
         let t0 = match brain.stored_until() {
@@ -417,7 +428,7 @@ fn serve_live(l: Live) -> Result<()> {
         }
     };
     let rt = tokio::runtime::Runtime::new()?;
-    let http = server::HttpConfig { web_dir: l.web.clone(), ..l.http.clone() };
+    let http = server::HttpConfig { web_dir: l.web.clone(), ngsi_anonymous_as: l.ngsi.anonymous_as.clone(), ..l.http.clone() };
     let hub = server::Hub::new(&brain.net);
     server::attach(&brain, hub.clone());
     let bridge = match l.mqtt {

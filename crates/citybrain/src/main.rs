@@ -5,6 +5,7 @@ mod alloc;
 mod atspm_out;
 mod bench;
 mod bench_mqtt;
+mod bench_ngsi;
 mod control;
 mod corridor_eval;
 mod demo;

@@ -24,3 +24,57 @@ pub fn incident_config(simulated_units: bool) -> incidents::IncidentsConfig {
         ..Default::default()
     }
 }
+
+/// The `ngsi` section of the `serve` configuration (all optional).
+#[derive(serde::Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct NgsiSettings {
+    /// Loopback only: NGSI-LD requests without a credential act as a service account of
+    /// this department (to run a conformance suite, which sends none). Refused when the
+    /// server binds beyond loopback. Default: such requests are the public.
+    pub anonymous_as: Option<String>,
+    /// URL prefixes `@context` documents may be fetched from (default: loopback,
+    /// `http://127.0.0.1:` and `http://localhost:`); nothing else is ever fetched.
+    pub context_allow: Option<Vec<String>>,
+    /// Context documents known in advance: URL → local file (read at start).
+    #[serde(default)]
+    pub context_files: std::collections::BTreeMap<String, std::path::PathBuf>,
+    /// URL prefixes notifications may go to besides loopback.
+    #[serde(default)]
+    pub notify_allow: Vec<String>,
+}
+
+/// Open the NGSI-LD capability (`ngsi.sqlite` in `data_dir`); tenants are governance's
+/// departments.
+pub fn register_ngsi(
+    b: &Arc<Brain>,
+    data_dir: &std::path::Path,
+    gov: &Arc<governance::Governance>,
+    s: &NgsiSettings,
+) -> anyhow::Result<Arc<ngsi::Ngsi>> {
+    use anyhow::Context as _;
+    let mut preload = Vec::new();
+    for (url, path) in &s.context_files {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("ngsi.context_files: cannot read {}", path.display()))?;
+        serde_json::from_str::<serde_json::Value>(&text)
+            .with_context(|| format!("ngsi.context_files: {} is not JSON", path.display()))?;
+        preload.push((url.clone(), text));
+    }
+    if let Some(d) = &s.anonymous_as {
+        anyhow::ensure!(gov.departments().iter().any(|x| &x.id == d), "ngsi.anonymous_as: no department {d:?}");
+    }
+    let g = gov.clone();
+    let cfg = ngsi::NgsiConfig {
+        db_path: Some(data_dir.join("ngsi.sqlite")),
+        contexts: ngsi::ContextConfig {
+            allow: s.context_allow.clone().unwrap_or_else(|| vec!["http://127.0.0.1:".into(), "http://localhost:".into()]),
+            preload,
+            fetch_timeout_s: 5.0,
+        },
+        tenants: Some(Arc::new(move |t: &str| g.departments().iter().any(|d| d.id == t))),
+        notify_allow: s.notify_allow.clone(),
+        ..Default::default()
+    };
+    ngsi::Ngsi::install(b, cfg).map_err(|e| anyhow::anyhow!("ngsi: {e}"))
+}

@@ -80,7 +80,9 @@ pub struct GrantView {
 impl Governance {
     /// The dataset called `name`: the catalogue's, or a department's ticket queue
     /// (`tickets:<department>`, personal, owned by that department) or the department
-    /// itself (`department:<id>`, for administration).
+    /// itself (`department:<id>`, for administration), or its NGSI-LD tenant
+    /// (`ngsi-ld:<department>`, restricted: its own systems write it, others read with a
+    /// grant).
     pub fn dataset(&self, name: &str) -> Option<Dataset> {
         if let Some(d) = self.cache().datasets.get(name) {
             return Some(d.clone());
@@ -91,7 +93,7 @@ impl Governance {
         }
         let class = match kind {
             "tickets" => Classification::Personal,
-            "department" => Classification::Restricted,
+            "department" | "ngsi-ld" => Classification::Restricted,
             _ => return None,
         };
         Some(Dataset { name: name.into(), owner: dept.into(), class, description: String::new() })

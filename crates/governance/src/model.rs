@@ -169,6 +169,9 @@ pub mod datasets {
     /// Emergency green corridors: who asked, why, the route, signal preemptions and what
     /// they cost (internal; written only by emergency services).
     pub const CORRIDORS: &str = "corridors";
+    /// The NGSI-LD context data of the default tenant (internal; the city data office
+    /// writes it). A department's own tenant is the dataset `ngsi-ld:<department>`.
+    pub const NGSI_LD: &str = "ngsi-ld";
 }
 
 /// The default departments of a city.
@@ -206,6 +209,7 @@ pub fn default_datasets() -> Vec<Dataset> {
         (INCIDENTS, "emergency-services", Internal, "incident events, timelines and responses"),
         (INCIDENTS_PUBLIC, "emergency-services", Public, "incidents without personal data: type, status, place, response times"),
         (CORRIDORS, "emergency-services", Internal, "emergency green corridors: requester, reason, route, preemptions, cost"),
+        (NGSI_LD, "city-data-office", Internal, "NGSI-LD entities of the default tenant: the city's shared context data"),
     ]
     .into_iter()
     .map(|(name, owner, class, d)| Dataset { name: name.into(), owner: owner.into(), class, description: d.into() })

@@ -385,4 +385,7 @@ impl crate::Backend for Brain {
     fn corridors(&self) -> Option<Arc<corridor::Corridors>> {
         self.service::<corridor::Corridors>()
     }
+    fn ngsi(&self) -> Option<Arc<ngsi::Ngsi>> {
+        self.service::<ngsi::Ngsi>()
+    }
 }

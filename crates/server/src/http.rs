@@ -78,6 +78,10 @@ pub trait Backend: Send + Sync + 'static {
     fn corridors(&self) -> Option<Arc<corridor::Corridors>> {
         None
     }
+    /// The NGSI-LD capability, when it runs ([`crate::ngsi_api`]).
+    fn ngsi(&self) -> Option<Arc<ngsi::Ngsi>> {
+        None
+    }
 }
 
 /// An incident as open data: what, where, when, and how fast the city responded.
@@ -193,6 +197,10 @@ pub struct HttpConfig {
     /// Default and largest page of `/rejected`.
     pub rejected_default_limit: usize,
     pub rejected_max_limit: usize,
+    /// NGSI-LD only: a caller without a credential acts as a service of this department
+    /// (for running a conformance suite that sends no credentials). The binary allows it
+    /// only on a loopback bind; `None` (the default): such a caller is the public.
+    pub ngsi_anonymous_as: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -213,6 +221,7 @@ impl Default for HttpConfig {
             events_max_window_s: 86_400.0,
             rejected_default_limit: 100,
             rejected_max_limit: 1000,
+            ngsi_anonymous_as: None,
         }
     }
 }
@@ -245,6 +254,7 @@ pub fn router_with(hub: Arc<Hub>, backend: Arc<dyn Backend>, cfg: &HttpConfig, g
         .merge(crate::corridor_api::routes());
     Router::new()
         .nest("/api/v1", api)
+        .nest("/ngsi-ld/v1", crate::ngsi_api::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/app/unit/{id}", get(crate::incidents_api::unit_page))

@@ -54,6 +54,7 @@ pub mod error;
 pub mod gov_api;
 pub mod http;
 pub mod incidents_api;
+pub mod ngsi_api;
 pub mod open_api;
 pub mod openapi;
 pub mod parquet;

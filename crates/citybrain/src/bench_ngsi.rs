@@ -1,0 +1,203 @@
+//! `citybrain bench --ngsi N`: the NGSI-LD load on loopback against an in-process brain
+//! (governance on, a service token of the city data office, `ngsi.sqlite` in a temporary
+//! directory): N entities upserted in batches of `--batch` over HTTP
+//! (`/entityOperations/upsert`, each batch one durable commit) → entities/s; then 1,000
+//! subscriptions (one per entity), the entities updated in rounds, and the latency from
+//! the update request to the notification's arrival at a loopback receiver → p50/p99.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use brain::{Brain, BrainConfig, Caller, Role, Scopes};
+use serde_json::{json, Value};
+
+struct Conn {
+    r: BufReader<TcpStream>,
+    addr: SocketAddr,
+    auth: String,
+}
+
+impl Conn {
+    fn new(addr: SocketAddr, token: &str) -> Result<Conn> {
+        let s = TcpStream::connect(addr)?;
+        s.set_nodelay(true)?;
+        Ok(Conn { r: BufReader::new(s), addr, auth: format!("Bearer {token}") })
+    }
+    fn call(&mut self, method: &str, path: &str, body: &str) -> Result<(u16, String)> {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            self.auth,
+            body.len()
+        );
+        let s = self.r.get_mut();
+        s.write_all(head.as_bytes())?;
+        s.write_all(body.as_bytes())?;
+        let mut line = String::new();
+        self.r.read_line(&mut line)?;
+        let status: u16 = line.split_whitespace().nth(1).and_then(|x| x.parse().ok()).context("bad status line")?;
+        let mut len = 0;
+        loop {
+            line.clear();
+            self.r.read_line(&mut line)?;
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse()?;
+            }
+        }
+        let mut b = vec![0; len];
+        self.r.read_exact(&mut b)?;
+        Ok((status, String::from_utf8_lossy(&b).into_owned()))
+    }
+}
+
+fn entity(i: usize, v: f64) -> Value {
+    json!({"id": format!("urn:ngsi-ld:TrafficCounter:{i}"), "type": "TrafficCounter",
+           "count": {"type": "Property", "value": v, "observedAt": "2026-12-06T08:00:00Z"},
+           "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [120.1 + (i % 100) as f64 * 1e-3, 30.2 + (i / 100) as f64 * 1e-4]}}})
+}
+
+/// A loopback receiver: each notification's `data[*].count.value` holds the send time
+/// (µs since `t0`); the arrival latency goes to the channel.
+fn receiver(t0: Instant) -> Result<(SocketAddr, mpsc::Receiver<f64>)> {
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    let addr = l.local_addr()?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().expect("clone"));
+                let mut line = String::new();
+                let mut len = 0;
+                loop {
+                    line.clear();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut b = vec![0; len];
+                let _ = r.read_exact(&mut b);
+                let now = t0.elapsed().as_secs_f64() * 1e6;
+                if let Ok(v) = serde_json::from_slice::<Value>(&b) {
+                    for d in v["data"].as_array().into_iter().flatten() {
+                        if let Some(sent) = d["count"]["value"].as_f64() {
+                            let _ = tx.send((now - sent) / 1e6);
+                        }
+                    }
+                }
+                let mut s = s;
+                let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+            });
+        }
+    });
+    Ok((addr, rx))
+}
+
+fn pct(xs: &mut [f64], p: f64) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs[((xs.len() - 1) as f64 * p).round() as usize]
+}
+
+pub fn run(n: usize, batch: usize, subs: usize) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("citybrain-bench-ngsi-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let gov = Arc::new(governance::Governance::open(governance::GovConfig::new(&dir))?);
+    let sys = Caller::system();
+    gov.put_principal(&sys, "cdo.bench", "city-data-office", Role::Service, None)?;
+    let token = gov.issue_token(&sys, "cdo.bench", Scopes::READ.union(Scopes::WRITE), 3600.0, "bench")?;
+    let net = twin::gen::generate(&twin::gen::GenConfig { rows: 3, cols: 3, ..twin::gen::GenConfig::demo() })?.network;
+    let brain = Brain::open_with(net, &BrainConfig::new(dir.join("brain.sqlite")), Box::new(governance::Access(gov.clone())))?;
+    crate::plugins::register_ngsi(&brain, &dir, &gov, &Default::default())?;
+    let hub = server::Hub::new(&brain.net);
+    let http = server::HttpConfig { max_body_bytes: 64 << 20, ..Default::default() };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let app = server::router_with(hub, brain.clone(), &http, Some(gov.clone()));
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    let h2 = http.clone();
+    rt.spawn(async move {
+        let _ = server::serve(listener, app, &h2, std::future::pending()).await;
+    });
+
+    // Upserts.
+    let mut c = Conn::new(addr, &token)?;
+    let bodies: Vec<String> = (0..n.div_ceil(batch))
+        .map(|b| Value::Array((b * batch..((b + 1) * batch).min(n)).map(|i| entity(i, i as f64)).collect()).to_string())
+        .collect();
+    let t = Instant::now();
+    for body in &bodies {
+        let (s, b) = c.call("POST", "/ngsi-ld/v1/entityOperations/upsert", body)?;
+        anyhow::ensure!(s == 201 || s == 204, "upsert answered {s}: {b}");
+    }
+    let secs = t.elapsed().as_secs_f64();
+    // Again, now replacing existing entities.
+    let t = Instant::now();
+    for body in &bodies {
+        let (s, b) = c.call("POST", "/ngsi-ld/v1/entityOperations/upsert", body)?;
+        anyhow::ensure!(s == 201 || s == 204, "upsert answered {s}: {b}");
+    }
+    let secs2 = t.elapsed().as_secs_f64();
+    println!(
+        "| NGSI-LD batch upsert (new entities), {n} entities in batches of {batch}, durable | {:.0} entities/s |",
+        n as f64 / secs
+    );
+    println!(
+        "| NGSI-LD batch upsert (replacing), {n} entities in batches of {batch}, durable | {:.0} entities/s |",
+        n as f64 / secs2
+    );
+
+    // Notifications.
+    let t0 = Instant::now();
+    let (raddr, rx) = receiver(t0)?;
+    let subs = subs.min(n);
+    for i in 0..subs {
+        let s = json!({"type": "Subscription", "entities": [{"type": "TrafficCounter", "id": format!("urn:ngsi-ld:TrafficCounter:{i}")}],
+                       "watchedAttributes": ["count"], "notification": {"endpoint": {"uri": format!("http://{raddr}/notify")}, "attributes": ["count"]}});
+        let (st, b) = c.call("POST", "/ngsi-ld/v1/subscriptions", &s.to_string())?;
+        anyhow::ensure!(st == 201, "subscription answered {st}: {b}");
+    }
+    let rounds = 10;
+    let per = 100.min(subs.max(1));
+    let mut expected = 0;
+    for _ in 0..rounds {
+        for chunk in (0..subs).collect::<Vec<_>>().chunks(per) {
+            let sent = t0.elapsed().as_secs_f64() * 1e6;
+            let body = Value::Array(chunk.iter().map(|&i| entity(i, sent)).collect()).to_string();
+            let (s, b) = c.call("POST", "/ngsi-ld/v1/entityOperations/upsert?options=update", &body)?;
+            anyhow::ensure!(s == 204 || s == 201, "update answered {s}: {b}");
+            expected += chunk.len();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let mut lat = Vec::with_capacity(expected);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lat.len() < expected && Instant::now() < deadline {
+        if let Ok(x) = rx.recv_timeout(Duration::from_millis(500)) {
+            lat.push(x);
+        }
+    }
+    let got = lat.len();
+    let (p50, p99, max) = (pct(&mut lat, 0.5), pct(&mut lat, 0.99), pct(&mut lat, 1.0));
+    println!(
+        "| NGSI-LD notification latency, {subs} subscriptions, {expected} updates in batches of {per} | p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({got} of {expected} received) |",
+        p50 * 1e3,
+        p99 * 1e3,
+        max * 1e3
+    );
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -1,0 +1,649 @@
+//! The entity calls: create, retrieve, query, update/append/replace/delete attributes,
+//! merge, replace and delete entities. Every write goes through [`Ngsi::change`]: the
+//! new state is computed from the old under the tenant lock, committed to SQLite, then
+//! made visible and notified.
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use crate::context::ActiveContext;
+use crate::db::Write;
+use crate::error::NgsiError;
+use crate::model::{self, keep_created, parse_attrs, Attr, Entity};
+use crate::params::Params;
+use crate::render::{self, RenderOpts};
+pub use crate::select::{filter_of, parse_type_param, projection, render_opts, Filter};
+use crate::service::{object, rlock, wlock, Media, Ngsi, Out, Req, Tenant};
+
+/// One entity changed by a write.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub id: String,
+    pub old: Option<Entity>,
+    pub new: Option<Entity>,
+    /// History rows to write instead of the changed instances (temporal provision:
+    /// every instance given, `(attribute, instance)`), and other history edits.
+    pub history: Option<Vec<Write>>,
+}
+
+fn check_id(id: &str) -> Result<(), NgsiError> {
+    if crate::util::is_uri(id) {
+        Ok(())
+    } else {
+        Err(NgsiError::bad(format!("entity id {id:?} is not a URI")))
+    }
+}
+
+/// History rows for every attribute instance that changed.
+fn history_writes(tenant: &str, c: &Change, out: &mut Vec<Write>) {
+    if let Some(h) = &c.history {
+        out.extend(h.iter().map(|w| match w {
+            Write::History { entity, attr, time, body, .. } => {
+                Write::History { tenant: tenant.into(), entity: entity.clone(), attr: attr.clone(), time: *time, body: body.clone() }
+            }
+            Write::DelHistoryAttr { entity, attr, .. } => {
+                Write::DelHistoryAttr { tenant: tenant.into(), entity: entity.clone(), attr: attr.clone() }
+            }
+            Write::PutHistoryRow { row, body } => Write::PutHistoryRow { row: *row, body: body.clone() },
+            Write::DelHistoryRow { row } => Write::DelHistoryRow { row: *row },
+            _ => Write::DelHistoryRow { row: -1 },
+        }));
+        if c.new.is_none() {
+            out.push(Write::DelHistory { tenant: tenant.into(), entity: c.id.clone() });
+        }
+        return;
+    }
+    let Some(new) = &c.new else {
+        out.push(Write::DelHistory { tenant: tenant.into(), entity: c.id.clone() });
+        return;
+    };
+    for (name, insts) in &new.attrs {
+        for a in insts {
+            let same = c.old.as_ref().and_then(|o| o.attrs.get(name)).is_some_and(|olds| olds.contains(a));
+            if same {
+                continue;
+            }
+            let t = a
+                .get("observedAt")
+                .and_then(Value::as_str)
+                .and_then(crate::time::secs)
+                .or_else(|| a.get("modifiedAt").and_then(Value::as_str).and_then(crate::time::secs))
+                .unwrap_or(0.0);
+            out.push(Write::History {
+                tenant: tenant.into(),
+                entity: c.id.clone(),
+                attr: name.clone(),
+                time: t,
+                body: Value::Object(a.clone()).to_string(),
+            });
+        }
+    }
+}
+
+impl Ngsi {
+    /// Compute changes from the tenant's state, commit them, make them visible, notify.
+    pub(crate) fn change<T>(
+        &self,
+        tenant: &str,
+        f: impl FnOnce(&Tenant) -> Result<(T, Vec<Change>), NgsiError>,
+    ) -> Result<T, NgsiError> {
+        self.change_with(tenant, true, |t| {
+            let (o, ch) = f(t)?;
+            if let Some(c) = ch.iter().find(|c| c.old.as_ref().is_some_and(|o| o.brain)) {
+                return Err(NgsiError::OperationNotSupported(format!(
+                    "entity {} is the brain's own data (read-only); post observations to change it",
+                    c.id
+                )));
+            }
+            Ok((o, ch))
+        })
+    }
+
+    /// As [`Ngsi::change`]; `persist: false` for the brain's derived entities.
+    pub(crate) fn change_with<T>(
+        &self,
+        tenant: &str,
+        persist: bool,
+        f: impl FnOnce(&Tenant) -> Result<(T, Vec<Change>), NgsiError>,
+    ) -> Result<T, NgsiError> {
+        let changes;
+        let out;
+        {
+            let mut g = wlock(&self.tenants);
+            let empty = Tenant::default();
+            let (o, ch) = f(g.get(tenant).unwrap_or(&empty))?;
+            if ch.is_empty() {
+                return Ok(o);
+            }
+            let mut writes = Vec::with_capacity(ch.len() * 2);
+            for c in ch.iter().filter(|_| persist) {
+                match &c.new {
+                    Some(e) => writes.push(Write::PutEntity {
+                        tenant: tenant.into(),
+                        id: c.id.clone(),
+                        body: serde_json::to_string(e).unwrap_or_default(),
+                    }),
+                    None => writes.push(Write::DelEntity { tenant: tenant.into(), id: c.id.clone() }),
+                }
+                history_writes(tenant, c, &mut writes);
+            }
+            self.commit(&writes)?;
+            let t = g.entry(tenant.to_string()).or_default();
+            for c in &ch {
+                match &c.new {
+                    Some(e) => {
+                        t.entities.insert(c.id.clone(), e.clone());
+                    }
+                    None => {
+                        t.entities.remove(&c.id);
+                    }
+                }
+            }
+            out = o;
+            changes = ch;
+        }
+        self.notify_changes(tenant, &changes);
+        Ok(out)
+    }
+
+    /// `POST /entities`.
+    pub fn create_entity(&self, req: &Req, body: &[u8]) -> Result<Out, NgsiError> {
+        let tenant = self.begin(req, true)?;
+        let (ctx, v) = self.body(req, body)?;
+        let m = object(v, "entity")?;
+        let now = crate::time::now_iso();
+        let e = Entity::parse(&m, &ctx, true, &now)?;
+        let id = e.id.clone();
+        if tenant.is_empty() && crate::brainmap::is_flow_observation(&e) {
+            self.ingest_flows(req, &[&e])?.pop().unwrap_or(Ok(()))?;
+            return Ok(Out::empty(201).header("Location", format!("/ngsi-ld/v1/entities/{id}")));
+        }
+        self.change(&tenant, |t| {
+            if t.entities.contains_key(&id) {
+                return Err(NgsiError::AlreadyExists(format!("entity {id} already exists")));
+            }
+            Ok(((), vec![Change { history: None, id: id.clone(), old: None, new: Some(e) }]))
+        })?;
+        Ok(Out::empty(201).header("Location", format!("/ngsi-ld/v1/entities/{id}")))
+    }
+
+    /// `GET /entities/{id}`.
+    pub fn retrieve_entity(&self, req: &Req, id: &str) -> Result<Out, NgsiError> {
+        let media = Ngsi::accept(req, true)?;
+        check_id(id)?;
+        let tenant = self.begin(req, false)?;
+        let ctx = self.link_ctx(req)?;
+        let p = Ngsi::params(req);
+        let o = render_opts(&p, &ctx)?;
+        let types = p.get("type").map(|t| parse_type_param(t, &ctx)).transpose()?;
+        let g = rlock(&self.tenants);
+        let e = g
+            .get(&tenant)
+            .and_then(|t| t.entities.get(id))
+            .filter(|e| types.as_ref().is_none_or(|ts| ts.iter().any(|s| s.iter().all(|x| e.types.contains(x)))))
+            .ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
+        if media == Media::GeoJson {
+            let gp = ctx.expand(p.get("geometryProperty").unwrap_or("location"));
+            let f = render::feature(e, &ctx, &o, &gp);
+            return Ok(self.answer(200, media, &ctx, f));
+        }
+        let m = match crate::join::parse(&p)? {
+            Some((crate::join::Join::Inline, level)) => crate::join::inline(g.get(&tenant).expect("tenant"), e, &ctx, &o, level),
+            _ => render::entity(e, &ctx, &o),
+        };
+        // Nothing of what was asked for: 404.
+        let asked = o.pick.as_ref().is_some_and(|p| !p.is_empty()) || !o.omit.is_empty();
+        if asked && m.keys().all(|k| k == "id" || k == "type") && !(o.keep_id && o.keep_type && o.pick.is_none()) {
+            return Err(NgsiError::not_found(format!("entity {id} has none of the attributes asked for")));
+        }
+        let body = match crate::join::parse(&p)? {
+            Some((crate::join::Join::Flat, level)) => {
+                let mut list = vec![Value::Object(m)];
+                list.extend(crate::join::flat(g.get(&tenant).expect("tenant"), &[e], &ctx, &o, level));
+                Value::Array(list)
+            }
+            _ => Value::Object(m),
+        };
+        drop(g);
+        Ok(self.answer(200, media, &ctx, body))
+    }
+
+    /// Entities of a tenant matching `f`, as (total, page).
+    pub(crate) fn select(
+        &self,
+        tenant: &str,
+        f: &Filter,
+        ctx: &ActiveContext,
+        offset: usize,
+        limit: usize,
+    ) -> (usize, Vec<Entity>) {
+        let g = rlock(&self.tenants);
+        let Some(t) = g.get(tenant) else { return (0, Vec::new()) };
+        let mut total = 0;
+        let mut page = Vec::new();
+        let iter: Box<dyn Iterator<Item = &Entity>> = match &f.ids {
+            Some(ids) => Box::new(ids.iter().filter_map(|i| t.entities.get(i))),
+            None => Box::new(t.entities.values()),
+        };
+        for e in iter {
+            if f.matches(e, ctx) {
+                if total >= offset && page.len() < limit {
+                    page.push(e.clone());
+                }
+                total += 1;
+            }
+        }
+        (total, page)
+    }
+
+    /// `GET /entities` (and the body of `POST /entityOperations/query`).
+    pub fn query_entities(&self, req: &Req) -> Result<Out, NgsiError> {
+        let media = Ngsi::accept(req, true)?;
+        let tenant = self.begin(req, false)?;
+        let ctx = self.link_ctx(req)?;
+        let p = Ngsi::params(req);
+        let f = filter_of(&p, &ctx)?;
+        if f.types.is_none() && f.attrs.is_none() && f.q.is_none() && f.geo.is_none() && p.get("local") != Some("true") {
+            return Err(NgsiError::bad("a query needs type, attrs, q or georel"));
+        }
+        let o = render_opts(&p, &ctx)?;
+        self.page_answer(&tenant, &f, &ctx, &o, media, &p)
+    }
+
+    pub(crate) fn page_answer(
+        &self,
+        tenant: &str,
+        f: &Filter,
+        ctx: &Arc<ActiveContext>,
+        o: &RenderOpts,
+        media: Media,
+        p: &Params,
+    ) -> Result<Out, NgsiError> {
+        let limit = p.usize("limit")?.unwrap_or(20);
+        let offset = p.usize("offset")?.unwrap_or(0);
+        let count = p.bool("count")?;
+        if limit > self.cfg.max_limit {
+            return Err(NgsiError::TooManyResults(format!("limit: at most {}", self.cfg.max_limit)));
+        }
+        if limit == 0 && !count {
+            return Err(NgsiError::bad("limit: 0 only with count=true"));
+        }
+        let (total, page) = self.select(tenant, f, ctx, offset, limit);
+        let mut out = if media == Media::GeoJson {
+            let gp = ctx.expand(p.get("geometryProperty").unwrap_or("location"));
+            let feats: Vec<Value> = page.iter().map(|e| render::feature(e, ctx, o, &gp)).collect();
+            self.answer(200, media, ctx, json!({ "type": "FeatureCollection", "features": feats }))
+        } else {
+            let join = crate::join::parse(p)?;
+            let g = rlock(&self.tenants);
+            let empty = Tenant::default();
+            let t = g.get(tenant).unwrap_or(&empty);
+            let mut list: Vec<Value> = page
+                .iter()
+                .map(|e| match join {
+                    Some((crate::join::Join::Inline, level)) => Value::Object(crate::join::inline(t, e, ctx, o, level)),
+                    _ => Value::Object(render::entity(e, ctx, o)),
+                })
+                .collect();
+            if let Some((crate::join::Join::Flat, level)) = join {
+                let roots: Vec<&Entity> = page.iter().collect();
+                list.extend(crate::join::flat(t, &roots, ctx, o, level));
+            }
+            drop(g);
+            self.answer(200, media, ctx, Value::Array(list))
+        };
+        if count {
+            out = out.header("NGSILD-Results-Count", total.to_string());
+        }
+        Ok(out)
+    }
+
+    /// `DELETE /entities/{id}`.
+    pub fn delete_entity(&self, req: &Req, id: &str) -> Result<Out, NgsiError> {
+        check_id(id)?;
+        let tenant = self.begin(req, true)?;
+        self.change(&tenant, |t| {
+            let old = t.entities.get(id).ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
+            Ok(((), vec![Change { history: None, id: id.into(), old: Some(old.clone()), new: None }]))
+        })?;
+        Ok(Out::empty(204))
+    }
+
+    /// `POST /entities/{id}/attrs` (append; `options=noOverwrite` keeps existing ones).
+    pub fn append_attrs(&self, req: &Req, id: &str, body: &[u8]) -> Result<Out, NgsiError> {
+        check_id(id)?;
+        let tenant = self.begin(req, true)?;
+        let (ctx, v) = self.body(req, body)?;
+        let m = object(v, "attributes")?;
+        let p = Ngsi::params(req);
+        let no_overwrite = p.option("noOverwrite");
+        let now = crate::time::now_iso();
+        if let Some(Value::String(bid)) = m.get("id") {
+            if bid != id {
+                return Err(NgsiError::bad("id in the body differs from the URL's"));
+            }
+        }
+        let new_types = model::parse_types(m.get("type"), &ctx)?;
+        let attrs = parse_attrs(&m, &ctx, &now, true)?;
+        let skipped = self.change(&tenant, |t| {
+            let old = t.entities.get(id).ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
+            let mut e = old.clone();
+            let mut skipped = Vec::new();
+            for ty in new_types {
+                if !e.types.contains(&ty) {
+                    e.types.push(ty);
+                }
+            }
+            for (name, insts) in attrs {
+                let slot = e.attrs.entry(name.clone()).or_default();
+                for mut a in insts {
+                    let ds = a.get("datasetId").cloned();
+                    match slot.iter_mut().find(|x| x.get("datasetId") == ds.as_ref()) {
+                        Some(_) if no_overwrite => skipped.push(ctx.compact(&name)),
+                        Some(x) => {
+                            keep_created(&mut a, x);
+                            *x = a;
+                        }
+                        None => slot.push(a),
+                    }
+                }
+            }
+            e.modified_at = now.clone();
+            Ok((skipped, vec![Change { history: None, id: id.into(), old: Some(old.clone()), new: Some(e) }]))
+        })?;
+        if skipped.is_empty() {
+            Ok(Out::empty(204))
+        } else {
+            let nu: Vec<Value> =
+                skipped.iter().map(|a| json!({"attributeName": a, "reason": "attribute exists (noOverwrite)"})).collect();
+            Ok(Out {
+                status: 207,
+                body: Some(json!({"updated": [], "notUpdated": nu})),
+                content_type: "application/json".into(),
+                headers: vec![],
+            })
+        }
+    }
+
+    /// `PATCH /entities/{id}/attrs` (update existing attributes only).
+    pub fn update_attrs(&self, req: &Req, id: &str, body: &[u8]) -> Result<Out, NgsiError> {
+        check_id(id)?;
+        let tenant = self.begin(req, true)?;
+        let (ctx, v) = self.body(req, body)?;
+        let mut m = object(v, "attributes")?;
+        let now = crate::time::now_iso();
+        let deletes = model::take_deletions(&mut m, &ctx);
+        let attrs = parse_attrs(&m, &ctx, &now, true)?;
+        if attrs.is_empty() && deletes.is_empty() {
+            return Err(NgsiError::bad("no attributes to update"));
+        }
+        let (updated, not) = self.change(&tenant, |t| {
+            let old = t.entities.get(id).ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
+            let mut e = old.clone();
+            let mut deleted_any = false;
+            for d in &deletes {
+                if model::apply_deletions(&mut e, std::slice::from_ref(d)) {
+                    deleted_any = true;
+                }
+            }
+            let (mut updated, mut not) = (Vec::new(), Vec::new());
+            for (name, insts) in attrs {
+                let Some(slot) = e.attrs.get_mut(&name) else {
+                    not.push(ctx.compact(&name));
+                    continue;
+                };
+                for mut a in insts {
+                    let ds = a.get("datasetId").cloned();
+                    match slot.iter_mut().find(|x| x.get("datasetId") == ds.as_ref()) {
+                        Some(x) => {
+                            keep_created(&mut a, x);
+                            *x = a;
+                            updated.push(ctx.compact(&name));
+                        }
+                        None => not.push(ctx.compact(&name)),
+                    }
+                }
+            }
+            let ch = if updated.is_empty() && !deleted_any {
+                vec![]
+            } else {
+                e.modified_at = now.clone();
+                vec![Change { history: None, id: id.into(), old: Some(old.clone()), new: Some(e) }]
+            };
+            Ok(((updated, not), ch))
+        })?;
+        if !not.is_empty() {
+            let nu: Vec<Value> = not.iter().map(|a| json!({"attributeName": a, "reason": "attribute not found"})).collect();
+            return Ok(Out {
+                status: 207,
+                body: Some(json!({"updated": updated, "notUpdated": nu})),
+                content_type: "application/json".into(),
+                headers: vec![],
+            });
+        }
+        Ok(Out::empty(204))
+    }
+
+    /// `PATCH /entities/{id}/attrs/{attr}` (partial update of one attribute).
+    pub fn patch_attr(&self, req: &Req, id: &str, attr: &str, body: &[u8]) -> Result<Out, NgsiError> {
+        check_id(id)?;
+        let tenant = self.begin(req, true)?;
+        let (ctx, v) = self.body(req, body)?;
+        let m = object(v, "attribute")?;
+        let name = ctx.expand(attr);
+        let now = crate::time::now_iso();
+        let ds = m.get("datasetId").cloned();
+        let delete = model::is_null_marker(&Value::Object(m.clone()));
+        self.change(&tenant, |t| {
+            let old = t.entities.get(id).ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
+            let mut e = old.clone();
+            if delete {
+                if !model::apply_deletions(&mut e, &[(name.clone(), ds.clone())]) {
+                    return Err(NgsiError::not_found(format!("attribute {attr} not found")));
+                }
+                e.modified_at = now.clone();
+                return Ok(((), vec![Change { history: None, id: id.into(), old: Some(old.clone()), new: Some(e) }]));
+            }
+            let slot = e.attrs.get_mut(&name).ok_or_else(|| NgsiError::not_found(format!("attribute {attr} not found")))?;
+            let inst = slot
+                .iter_mut()
+                .find(|x| x.get("datasetId") == ds.as_ref())
+                .ok_or_else(|| NgsiError::not_found(format!("attribute {attr} has no such datasetId")))?;
+            let mut merged: Map<String, Value> = Map::new();
+            let kind = inst.get("type").cloned();
+            if let (Some(given), Some(k)) = (m.get("type"), &kind) {
+                if given != k {
+                    return Err(NgsiError::bad(format!("{attr}: is a {k}, not a {given}")));
+                }
+            }
+            for (k, v) in inst.iter() {
+                if model::ATTR_MEMBERS.contains(&k.as_str()) {
+                    merged.insert(k.clone(), v.clone());
+                } else {
+                    merged.insert(ctx.compact(k), render::attr(v.as_object().unwrap_or(&Map::new()), &ctx, &RenderOpts::new()));
+                }
+            }
+            for (k, v) in &m {
+                merged.insert(k.clone(), v.clone());
+            }
+            if m.get("type").is_none() {
+                if let Some(k) = kind {
+                    merged.insert("type".into(), k);
+                }
+            }
+            let mut a: Attr = model::parse_attr(attr, &name, &Value::Object(merged), &ctx, &now, true)?;
+            keep_created(&mut a, inst);
+            *inst = a;
+            e.modified_at = now.clone();
+            Ok(((), vec![Change { history: None, id: id.into(), old: Some(old.clone()), new: Some(e) }]))
+        })?;
+        Ok(Out::empty(204))
+    }
+
+    /// `PUT /entities/{id}/attrs/{attr}` (replace one attribute).
+    pub fn replace_attr(&self, req: &Req, id: &str, attr: &str, body: &[u8]) -> Result<Out, NgsiError> {
+        check_id(id)?;
+        let tenant = self.begin(req, true)?;
+        let (ctx, v) = self.body(req, body)?;
+        let name = ctx.expand(attr);
+        let now = crate::time::now_iso();
+        let mut v = v;
+        if let Value::Object(m) = &mut v {
+            m.remove("@context");
+        }
+        let insts = model::parse_attr_value(attr, &name, &v, &ctx, &now, true)?;
+        self.change(&tenant, |t| {
+            let old = t.entities.get(id).ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
+            let mut e = old.clone();
+            let slot = e.attrs.get_mut(&name).ok_or_else(|| NgsiError::not_found(format!("attribute {attr} not found")))?;
+            for mut a in insts {
+                let ds = a.get("datasetId").cloned();
+                match slot.iter_mut().find(|x| x.get("datasetId") == ds.as_ref()) {
+                    Some(x) => {
+                        keep_created(&mut a, x);
+                        *x = a;
+                    }
+                    None => return Err(NgsiError::not_found(format!("attribute {attr} has no such datasetId"))),
+                }
+            }
+            e.modified_at = now.clone();
+            Ok(((), vec![Change { history: None, id: id.into(), old: Some(old.clone()), new: Some(e) }]))
+        })?;
+        Ok(Out::empty(204))
+    }
+
+    /// `DELETE /entities/{id}/attrs/{attr}` (`datasetId`, `deleteAll`).
+    pub fn delete_attr(&self, req: &Req, id: &str, attr: &str) -> Result<Out, NgsiError> {
+        check_id(id)?;
+        let tenant = self.begin(req, true)?;
+        let ctx = self.link_ctx(req)?;
+        let p = Ngsi::params(req);
+        let name = ctx.expand(attr);
+        let all = p.bool("deleteAll")?;
+        let ds = p.get("datasetId").map(|s| Value::String(s.to_string()));
+        let now = crate::time::now_iso();
+        self.change(&tenant, |t| {
+            let old = t.entities.get(id).ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
+            let mut e = old.clone();
+            let slot = e.attrs.get_mut(&name).ok_or_else(|| NgsiError::not_found(format!("attribute {attr} not found")))?;
+            let before = slot.len();
+            if all {
+                slot.clear();
+            } else {
+                slot.retain(|x| x.get("datasetId") != ds.as_ref());
+            }
+            if slot.len() == before {
+                return Err(NgsiError::not_found(format!("attribute {attr} has no such instance")));
+            }
+            if slot.is_empty() {
+                e.attrs.remove(&name);
+            }
+            e.modified_at = now.clone();
+            Ok(((), vec![Change { history: None, id: id.into(), old: Some(old.clone()), new: Some(e) }]))
+        })?;
+        Ok(Out::empty(204))
+    }
+
+    /// `PUT /entities/{id}` (replace the entity, keeping its creation time).
+    pub fn replace_entity(&self, req: &Req, id: &str, body: &[u8]) -> Result<Out, NgsiError> {
+        check_id(id)?;
+        let tenant = self.begin(req, true)?;
+        let (ctx, v) = self.body(req, body)?;
+        let mut m = object(v, "entity")?;
+        match m.get("id") {
+            Some(Value::String(b)) if b != id => return Err(NgsiError::bad("id in the body differs from the URL's")),
+            _ => {}
+        }
+        m.insert("id".into(), Value::String(id.into()));
+        let now = crate::time::now_iso();
+        let mut e = Entity::parse(&m, &ctx, true, &now)?;
+        self.change(&tenant, |t| {
+            let old = t.entities.get(id).ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
+            e.created_at = old.created_at.clone();
+            Ok(((), vec![Change { history: None, id: id.into(), old: Some(old.clone()), new: Some(e) }]))
+        })?;
+        Ok(Out::empty(204))
+    }
+
+    /// `PATCH /entities/{id}` (merge: attributes replaced or added, `null` deletes; a
+    /// Property given as a bare value keeps the old instance's other members).
+    pub fn merge_entity(&self, req: &Req, id: &str, body: &[u8]) -> Result<Out, NgsiError> {
+        check_id(id)?;
+        let tenant = self.begin(req, true)?;
+        let (ctx, v) = self.body(req, body)?;
+        let m = object(v, "entity")?;
+        if let Some(Value::String(b)) = m.get("id") {
+            if b != id {
+                return Err(NgsiError::bad("id in the body differs from the URL's"));
+            }
+        }
+        let now = crate::time::now_iso();
+        let new_types = model::parse_types(m.get("type"), &ctx)?;
+        let mut rest = m.clone();
+        let deletes = model::take_deletions(&mut rest, &ctx);
+        let attrs = parse_attrs(&rest, &ctx, &now, true)?;
+        self.change(&tenant, |t| {
+            let old = t.entities.get(id).ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
+            let mut e = old.clone();
+            for ty in new_types {
+                if !e.types.contains(&ty) {
+                    e.types.push(ty);
+                }
+            }
+            model::apply_deletions(&mut e, &deletes);
+            for (name, insts) in attrs {
+                let slot = e.attrs.entry(name).or_default();
+                for mut a in insts {
+                    let ds = a.get("datasetId").cloned();
+                    match slot.iter_mut().find(|x| x.get("datasetId") == ds.as_ref()) {
+                        Some(x) => {
+                            keep_created(&mut a, x);
+                            for (k, v) in x.iter() {
+                                if !a.contains_key(k) && k != "value" && k != "object" {
+                                    a.insert(k.clone(), v.clone());
+                                }
+                            }
+                            *x = a;
+                        }
+                        None => slot.push(a),
+                    }
+                }
+            }
+            e.modified_at = now.clone();
+            Ok(((), vec![Change { history: None, id: id.into(), old: Some(old.clone()), new: Some(e) }]))
+        })?;
+        Ok(Out::empty(204))
+    }
+
+    /// `DELETE /entities` (purge: entities matching `type`, `q`, ...).
+    pub fn purge_entities(&self, req: &Req) -> Result<Out, NgsiError> {
+        let tenant = self.begin(req, true)?;
+        let ctx = self.link_ctx(req)?;
+        let p = Ngsi::params(req);
+        let f = filter_of(&p, &ctx)?;
+        if f.types.is_none() && f.q.is_none() && f.ids.is_none() && f.id_pattern.is_none() && f.geo.is_none() {
+            return Err(NgsiError::bad("a purge needs type, q, id, idPattern or georel"));
+        }
+        let drop_attrs = p.list("dropAttrs");
+        let n = self.change(&tenant, |t| {
+            let mut ch = Vec::new();
+            for e in t.entities.values().filter(|e| f.matches(e, &ctx)) {
+                let new = match &drop_attrs {
+                    Some(list) => {
+                        let mut n = e.clone();
+                        for a in list {
+                            n.attrs.remove(&ctx.expand(a));
+                        }
+                        Some(n)
+                    }
+                    None => None,
+                };
+                ch.push(Change { history: None, id: e.id.clone(), old: Some(e.clone()), new });
+            }
+            Ok((ch.len(), ch))
+        })?;
+        let _ = n;
+        Ok(Out::empty(204))
+    }
+}

@@ -1,0 +1,61 @@
+//! # ngsi: citybrain's NGSI-LD capability
+//!
+//! The brain speaks NGSI-LD (ETSI GS CIM 009, the FIWARE context broker API) so that
+//! every department's systems can share context data through it. A plug-in like
+//! `incidents`: [`Ngsi::install`] offers the service with `Brain::provide`; the HTTP edge
+//! (`server::ngsi_api`) finds it with `Brain::service::<Ngsi>()` and hands over each
+//! request as a [`Req`] (caller, tenant, headers, query string, body); every call passes
+//! `Brain::authorize` with `Action::Read/Write { dataset }` where the dataset is the
+//! tenant's (`ngsi-ld` for the default tenant, `ngsi-ld:<department>` for
+//! `NGSILD-Tenant: <department>`), so governance decides, not this crate.
+//!
+//! ## Modules
+//! - [`context`]: `@context` resolution (core built in, allow-listed remote, cached),
+//!   term expansion and compaction.
+//! - [`model`]: the stored entity (expanded names), parsing and validation.
+//! - [`render`]: stored → JSON (normalized / concise / keyValues, sysAttrs, pick/omit, GeoJSON).
+//! - [`query`]: the `q` language; [`geo`]: geometries and `georel`.
+//! - [`service`]: [`Ngsi`], tenants, headers, the entity calls; [`batch`], [`subs`]
+//!   (subscriptions and the notification worker), [`discovery`], [`temporal`],
+//!   [`ctxapi`] (`/jsonldContexts`), [`brainmap`] (the brain's own data as entities).
+//! - [`db`]: the capability's SQLite file.
+//!
+//! ## Invariants
+//! - Durable before visible: a write is committed to `ngsi.sqlite` before the in-memory
+//!   view changes and before it is answered or notified; a batch is one transaction.
+//! - Nothing malformed panics or answers 5xx: every parser returns a ProblemDetails error
+//!   (`BadRequestData`, `InvalidRequest`, ...); 503 means storage or an unavailable context.
+//! - Notifications never block a write: matching subscriptions are queued and a worker
+//!   thread posts them.
+//! - The brain never needs the internet: the core context is built in, remote contexts
+//!   come only from the allow-list or the preloaded documents.
+
+pub mod batch;
+pub mod brainmap;
+pub mod context;
+pub mod ctxapi;
+pub mod db;
+pub mod discovery;
+pub mod entities;
+pub mod error;
+pub mod geo;
+pub mod httpc;
+pub mod join;
+pub mod model;
+pub mod params;
+pub mod query;
+pub mod render;
+pub mod select;
+pub mod service;
+pub mod subs;
+pub mod temporal;
+pub mod time;
+pub mod util;
+
+pub use context::{ActiveContext, ContextConfig, Contexts};
+pub use error::NgsiError;
+pub use service::{Ngsi, NgsiConfig, Out, Req};
+
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
