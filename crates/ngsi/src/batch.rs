@@ -227,7 +227,7 @@ impl Ngsi {
 /// A Query body (`entities`, `attrs`, `q`, `geoQ`, `temporalQ`) as query parameters,
 /// after those of the URL.
 pub fn body_params(req: &Req, m: &Map<String, Value>) -> Params {
-let mut p = Params::parse(req.query.as_deref());
+    let mut p = Params::parse(req.query.as_deref());
     let mut push = |k: &str, v: String| p.0.push((k.to_string(), v));
     let mut types = Vec::new();
     let mut ids = Vec::new();

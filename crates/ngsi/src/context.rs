@@ -268,14 +268,7 @@ impl Contexts {
         let (core_terms, vocab) = parse_core();
         let core = Arc::new(ActiveContext::build(core_terms.clone(), vocab, Value::Null));
         let preload = cfg.preload.iter().filter_map(|(u, t)| Some((u.clone(), serde_json::from_str::<Value>(t).ok()?))).collect();
-        Contexts {
-            cfg,
-            core,
-            core_terms,
-            docs: Mutex::new(HashMap::new()),
-            preload,
-            resolved: Mutex::new(HashMap::new()),
-        }
+        Contexts { cfg, core, core_terms, docs: Mutex::new(HashMap::new()), preload, resolved: Mutex::new(HashMap::new()) }
     }
 
     /// The core context alone.

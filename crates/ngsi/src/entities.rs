@@ -39,9 +39,13 @@ fn check_id(id: &str) -> Result<(), NgsiError> {
 fn history_writes(tenant: &str, c: &Change, out: &mut Vec<Write>) {
     if let Some(h) = &c.history {
         out.extend(h.iter().map(|w| match w {
-            Write::History { entity, attr, time, body, .. } => {
-                Write::History { tenant: tenant.into(), entity: entity.clone(), attr: attr.clone(), time: *time, body: body.clone() }
-            }
+            Write::History { entity, attr, time, body, .. } => Write::History {
+                tenant: tenant.into(),
+                entity: entity.clone(),
+                attr: attr.clone(),
+                time: *time,
+                body: body.clone(),
+            },
             Write::DelHistoryAttr { entity, attr, .. } => {
                 Write::DelHistoryAttr { tenant: tenant.into(), entity: entity.clone(), attr: attr.clone() }
             }

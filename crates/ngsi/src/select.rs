@@ -2,7 +2,6 @@
 //! `attrs` and geo-query parameters as a [`Filter`], and `options`, `format`, `pick`,
 //! `omit`, `lang` as [`RenderOpts`].
 
-
 use crate::context::ActiveContext;
 use crate::error::NgsiError;
 use crate::geo::GeoQuery;
@@ -210,4 +209,3 @@ pub fn projection(s: &str) -> Result<Vec<String>, String> {
     }
     Ok(out)
 }
-

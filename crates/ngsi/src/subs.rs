@@ -368,7 +368,12 @@ impl Ngsi {
         if req.link.is_none() {
             out.headers.retain(|(k, _)| k != "Link");
         }
-        let link = |o: usize| format!("</ngsi-ld/v1/subscriptions?limit={limit}&offset={o}>;rel=\"{}\";type=\"application/ld+json\"", if o < offset { "prev" } else { "next" });
+        let link = |o: usize| {
+            format!(
+                "</ngsi-ld/v1/subscriptions?limit={limit}&offset={o}>;rel=\"{}\";type=\"application/ld+json\"",
+                if o < offset { "prev" } else { "next" }
+            )
+        };
         let mut links = Vec::new();
         if offset > 0 && limit > 0 {
             links.push(link(offset.saturating_sub(limit)));
@@ -470,10 +475,16 @@ impl Ngsi {
                     }
                 }
                 let Ok(ctx) = self.contexts.resolve(&s.ctx) else { continue };
-                let deleted: Vec<&Entity> =
-                    changes.iter().filter(|c| c.new.is_none() && sub_matches(s, &ctx, c)).filter_map(|c| c.old.as_ref()).collect();
-                let hits: Vec<&Entity> =
-                    changes.iter().filter(|c| c.new.is_some() && sub_matches(s, &ctx, c)).filter_map(|c| c.new.as_ref()).collect();
+                let deleted: Vec<&Entity> = changes
+                    .iter()
+                    .filter(|c| c.new.is_none() && sub_matches(s, &ctx, c))
+                    .filter_map(|c| c.old.as_ref())
+                    .collect();
+                let hits: Vec<&Entity> = changes
+                    .iter()
+                    .filter(|c| c.new.is_some() && sub_matches(s, &ctx, c))
+                    .filter_map(|c| c.new.as_ref())
+                    .collect();
                 if hits.is_empty() && deleted.is_empty() {
                     continue;
                 }
@@ -663,8 +674,11 @@ fn sub_matches(s: &Subscription, ctx: &ActiveContext, c: &Change) -> bool {
         None => ["entityCreated", "entityUpdated", "attributeCreated", "attributeUpdated"].map(String::from).to_vec(),
     };
     let (entity_event, attr_events) = fired(c);
-    let watched: Option<Vec<String>> =
-        s.spec.get("watchedAttributes").and_then(Value::as_array).map(|w| w.iter().filter_map(Value::as_str).map(|a| ctx.expand(a)).collect());
+    let watched: Option<Vec<String>> = s
+        .spec
+        .get("watchedAttributes")
+        .and_then(Value::as_array)
+        .map(|w| w.iter().filter_map(Value::as_str).map(|a| ctx.expand(a)).collect());
     let fires = match &watched {
         None => {
             entity_event.is_some_and(|t| triggers.iter().any(|x| x == t))

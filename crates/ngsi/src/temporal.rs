@@ -128,7 +128,12 @@ impl Ngsi {
                 let member = model::value_member(&kind).unwrap_or("value");
                 let vals: Vec<Value> = v
                     .iter()
-                    .map(|x| Value::Array(vec![x.get(member).cloned().unwrap_or(Value::Null), x.get("observedAt").cloned().unwrap_or(Value::Null)]))
+                    .map(|x| {
+                        Value::Array(vec![
+                            x.get(member).cloned().unwrap_or(Value::Null),
+                            x.get("observedAt").cloned().unwrap_or(Value::Null),
+                        ])
+                    })
                     .collect();
                 let mut o = Map::new();
                 o.insert("type".into(), kind.clone().into());
@@ -319,7 +324,14 @@ impl Ngsi {
     }
 
     /// `PATCH /temporal/entities/{id}/attrs/{attr}/{instanceId}`.
-    pub fn temporal_patch_instance(&self, req: &Req, id: &str, attr: &str, instance: &str, body: &[u8]) -> Result<Out, NgsiError> {
+    pub fn temporal_patch_instance(
+        &self,
+        req: &Req,
+        id: &str,
+        attr: &str,
+        instance: &str,
+        body: &[u8],
+    ) -> Result<Out, NgsiError> {
         check_id(id)?;
         let tenant = self.begin(req, true)?;
         let (ctx, v) = self.body(req, body)?;

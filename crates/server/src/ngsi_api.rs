@@ -37,7 +37,10 @@ pub(crate) fn routes() -> Router<App> {
         ("/temporal/entities/{id}/attrs", post(temporal_append)),
         ("/temporal/entityOperations/query", post(temporal_query_post)),
         ("/temporal/entities/{id}/attrs/{attr}", axum::routing::delete(temporal_delete_attr)),
-        ("/temporal/entities/{id}/attrs/{attr}/{instance}", axum::routing::patch(temporal_patch_instance).delete(temporal_delete_instance)),
+        (
+            "/temporal/entities/{id}/attrs/{attr}/{instance}",
+            axum::routing::patch(temporal_patch_instance).delete(temporal_delete_instance),
+        ),
         ("/jsonldContexts", get(list_contexts).post(add_context)),
         ("/jsonldContexts/{id}", get(serve_context).delete(delete_context)),
     ];

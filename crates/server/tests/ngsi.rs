@@ -284,7 +284,8 @@ fn anonymous_mode_entities_survive_a_reopen_and_malformed_input_is_4xx() {
         assert!(!problem(&b).is_empty(), "{m} {p}: a ProblemDetails body, got {b}");
     }
     // The one 5xx the spec prescribes: a context that cannot be had is 503 LdContextNotAvailable.
-    let (s, _, b) = call(a, "POST", "/ngsi-ld/v1/entities", &[LD], r#"{"id":"urn:a:b","type":"T","@context":"https://evil.example/c"}"#);
+    let (s, _, b) =
+        call(a, "POST", "/ngsi-ld/v1/entities", &[LD], r#"{"id":"urn:a:b","type":"T","@context":"https://evil.example/c"}"#);
     assert_eq!((s, problem(&b).as_str()), (503, "LdContextNotAvailable"), "{b}");
     drop(w._rt);
     // Reopen the capability on the same file: the entity is there.
