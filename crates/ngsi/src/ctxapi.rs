@@ -73,7 +73,7 @@ impl Ngsi {
         let id = crate::util::percent_decode(id);
         let details = Ngsi::params(req).bool("details")?;
         if id == "core" || crate::context::is_core(&id) {
-            let v: Value = serde_json::from_str(crate::context::CORE_DOC).unwrap_or(Value::Null);
+            let v: Value = serde_json::from_str(crate::context::core_doc()).unwrap_or(Value::Null);
             return Ok(Out { status: 200, body: Some(v), content_type: "application/ld+json".into(), headers: vec![] });
         }
         let docs = crate::lock(&self.contexts.docs);

@@ -33,6 +33,7 @@
 pub mod batch;
 pub mod brainmap;
 pub mod context;
+pub mod core_context;
 pub mod ctxapi;
 pub mod db;
 pub mod discovery;
