@@ -27,6 +27,8 @@ cat >"$WORK/serve.json" <<JSON
 {"bind": "127.0.0.1", "port": $PORT, "data_dir": "$WORK/data", "web": "web",
  "roadnet": "$WORK/city/roadnet.json", "flow": "$WORK/city/flow.json", "speed": 20}
 JSON
+# DELETE /api/v1/tokens/{id} is left out: the fuzzer finds its own token's id and revokes
+# it, after which every request is a 401 (the contract test covers that route).
 # The brain refuses the public's writes: schemathesis posts as a transport-bureau service
 # account (the loop detectors' owner), so ingest is exercised; other departments'
 # sensors are refused per record, restricted reads answer their documented 403.
@@ -47,6 +49,7 @@ run_schemathesis() {
   set +e
   "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
     --url "http://127.0.0.1:$PORT" -H "Authorization: Bearer $TOKEN" \
+    --exclude-path '/api/v1/tokens/{id}' \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
     --phases examples,coverage,fuzzing --max-examples "${SCHEMATHESIS_EXAMPLES:-250}" --seed 1 \
     --workers 2 --request-timeout 20 --no-color --suppress-health-check too_slow \
