@@ -57,6 +57,13 @@ impl Broker {
     fn start(dir: &Path) -> Result<Broker> {
         let store = dir.join("mosquitto");
         std::fs::create_dir_all(&store)?;
+        // Started as root, Mosquitto drops to its own user: the persistence directory
+        // must be writable by it, or a restart silently forgets every queued message.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o777))?;
+        }
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
