@@ -18,14 +18,14 @@ use server::client::Client;
 use store::Store;
 
 /// Key of one observation: sensor id and time in units of 10 µs.
-type Key = (String, i64);
+pub(crate) type Key = (String, i64);
 
 /// Record times are `T0 + n * STEP` for a counter `n` shared by every client and run,
 /// so each acknowledged observation has its own key (with `T0` a few minutes before the
 /// start, so every time stays inside the brain's accepted window).
-const STEP: f64 = 1e-5;
+pub(crate) const STEP: f64 = 1e-5;
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -87,21 +87,35 @@ fn client(addr: SocketAddr, loops: Arc<Vec<String>>, t0: f64, counter: Arc<Atomi
     }
 }
 
-/// Every (sensor, ms) key of the loop observations stored in `db`.
-fn stored_keys(db: &Path, net: &twin::Network, t0: f64, from: f64, to: f64) -> Result<HashSet<Key>> {
+/// Every (sensor, time step) key of the loop observations stored in `db` between `from`
+/// and `to`, and how many observations repeat a key already seen.
+pub(crate) fn stored_keys(db: &Path, net: &twin::Network, t0: f64, from: f64, to: f64) -> Result<(HashSet<Key>, usize)> {
     let registry = sense::SensorRegistry::for_network(net);
-    let store = store::SqliteStore::open(db, store::Retention::default(), net).context("opening the store after the kill")?;
+    let store = store::SqliteStore::open(db, store::Retention::default(), net).context("opening the store")?;
     let obs = store.observations(&registry, from, to, usize::MAX)?;
-    Ok(obs
-        .iter()
-        .map(|o| (registry.get(o.sensor).map(|s| s.id.clone()).unwrap_or_default(), ((o.time - t0) / STEP).round() as i64))
-        .collect())
+    let mut keys = HashSet::with_capacity(obs.len());
+    let mut twice = 0;
+    for o in &obs {
+        let k = (registry.get(o.sensor).map(|s| s.id.clone()).unwrap_or_default(), ((o.time - t0) / STEP).round() as i64);
+        if !keys.insert(k) {
+            twice += 1;
+        }
+    }
+    Ok((keys, twice))
 }
 
-pub fn run(runs: usize, batch: usize) -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("citybrain-kill9-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
+/// The generated 4x4 demo city both durability runs post to: its network, the loop
+/// sensors' ids, the brain's data directory and a transport-bureau service token (the
+/// loops' owner) named `account`.
+pub(crate) struct Rig {
+    pub city_dir: std::path::PathBuf,
+    pub net: twin::Network,
+    pub loops: Arc<Vec<String>>,
+    pub data: std::path::PathBuf,
+    pub token: String,
+}
+
+pub(crate) fn rig(dir: &Path, account: &str) -> Result<Rig> {
     let city_dir = dir.join("city");
     crate::gen::write_city(&crate::gen::GenArgs { demo: true, ..crate::gen::GenArgs::sized(4, &city_dir) })?;
     let net = crate::scenario::load_network(&city_dir.join("roadnet.json"))?;
@@ -109,8 +123,15 @@ pub fn run(runs: usize, batch: usize) -> Result<()> {
     let loops: Arc<Vec<String>> =
         Arc::new(registry.sensors().filter(|(_, s)| s.kind == sense::SensorKind::Loop).map(|(_, s)| s.id.clone()).collect());
     let data = dir.join("data");
-    // Loops belong to the transport bureau: post as its service account.
-    let token = crate::trust::service_token(&data, "bench.loops", "transport-bureau")?;
+    let token = crate::trust::service_token(&data, account, "transport-bureau")?;
+    Ok(Rig { city_dir, net, loops, data, token })
+}
+
+pub fn run(runs: usize, batch: usize) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("citybrain-kill9-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let Rig { city_dir, net, loops, data, token } = rig(&dir, "bench.loops")?;
     let exe = std::env::current_exe()?;
     let mut all_acked: HashSet<Key> = HashSet::new();
     let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ unix_now() as u64;
@@ -153,7 +174,7 @@ pub fn run(runs: usize, batch: usize) -> Result<()> {
         }
         let this_run = acked.lock().unwrap_or_else(|e| e.into_inner()).len();
         all_acked.extend(acked.lock().unwrap_or_else(|e| e.into_inner()).drain(..));
-        let found = stored_keys(&data.join("citybrain.sqlite"), &net, t0, t0 - 1.0, unix_now() + 3600.0)?;
+        let (found, _) = stored_keys(&data.join("citybrain.sqlite"), &net, t0, t0 - 1.0, unix_now() + 3600.0)?;
         let present = all_acked.iter().filter(|k| found.contains(*k)).count();
         let lost = all_acked.len() - present;
         lost_total += lost;

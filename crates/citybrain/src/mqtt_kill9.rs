@@ -14,7 +14,7 @@
 //! too: record ids make that 0.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -23,18 +23,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use rumqttc::{Client, Event, MqttOptions, Outgoing, Packet, QoS};
-use store::Store;
 
 /// The script's own broker port (the mqtt helper's range, away from the shared 1883).
 pub const BROKER_PORT: u16 = 18283;
-/// Record times are `T0 + n * STEP` for a counter `n` shared by every gateway and run.
-const STEP: f64 = 1e-5;
-
-type Key = (String, i64);
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
+use crate::kill9::{free_port, rig, stored_keys, Key, Rig, STEP};
 
 fn wait_port(port: u16, what: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -209,22 +201,6 @@ fn start_serve(exe: &Path, cfg_path: &Path, port: u16) -> Result<Child> {
     Ok(child)
 }
 
-/// Every stored loop key, and how many keys are stored more than once.
-fn stored(db: &Path, net: &twin::Network, t0: f64) -> Result<(HashSet<Key>, usize)> {
-    let registry = sense::SensorRegistry::for_network(net);
-    let store = store::SqliteStore::open(db, store::Retention::default(), net).context("opening the store")?;
-    let obs = store.observations(&registry, t0 - 1.0, t0 + 1e6, usize::MAX)?;
-    let mut keys = HashSet::with_capacity(obs.len());
-    let mut twice = 0;
-    for o in &obs {
-        let k = (registry.get(o.sensor).map(|s| s.id.clone()).unwrap_or_default(), ((o.time - t0) / STEP).round() as i64);
-        if !keys.insert(k) {
-            twice += 1;
-        }
-    }
-    Ok((keys, twice))
-}
-
 pub fn run(runs: usize, batch: usize) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("citybrain-mqtt-kill9-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -237,14 +213,7 @@ pub fn run(runs: usize, batch: usize) -> Result<()> {
 }
 
 fn run_with(dir: &Path, broker: &mut Broker, runs: usize, batch: usize) -> Result<()> {
-    let city_dir = dir.join("city");
-    crate::gen::write_city(&crate::gen::GenArgs { demo: true, ..crate::gen::GenArgs::sized(4, &city_dir) })?;
-    let net = crate::scenario::load_network(&city_dir.join("roadnet.json"))?;
-    let registry = sense::SensorRegistry::for_network(&net);
-    let loops: Arc<Vec<String>> =
-        Arc::new(registry.sensors().filter(|(_, s)| s.kind == sense::SensorKind::Loop).map(|(_, s)| s.id.clone()).collect());
-    let data = dir.join("data");
-    let token = crate::trust::service_token(&data, "kill9.gateway", "transport-bureau")?;
+    let Rig { city_dir, net, loops, data, token } = rig(dir, "kill9.gateway")?;
     let exe = std::env::current_exe()?;
     let port = free_port()?;
     let cfg_path = dir.join("serve.json");
@@ -314,11 +283,11 @@ fn run_with(dir: &Path, broker: &mut Broker, runs: usize, batch: usize) -> Resul
         // Phase 3: the brain comes back and drains what the broker kept for it.
         brain = start_serve(&exe, &cfg_path, port)?;
         let db = data.join("citybrain.sqlite");
-        let (mut found, mut twice) = stored(&db, &net, t0)?;
+        let (mut found, mut twice) = stored_keys(&db, &net, t0, t0 - 1.0, t0 + 1e6)?;
         let mut last_progress = (found.len(), Instant::now());
         while all_acked.iter().any(|k| !found.contains(k)) && last_progress.1.elapsed() < Duration::from_secs(20) {
             std::thread::sleep(Duration::from_millis(1000));
-            (found, twice) = stored(&db, &net, t0)?;
+            (found, twice) = stored_keys(&db, &net, t0, t0 - 1.0, t0 + 1e6)?;
             if found.len() != last_progress.0 {
                 last_progress = (found.len(), Instant::now());
             }
