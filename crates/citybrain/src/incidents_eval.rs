@@ -59,10 +59,37 @@ pub struct IncidentsEvalArgs {
     /// Also write the ground truth of the scripted runs as CSV here.
     #[arg(long)]
     pub write_ground_truth: Option<PathBuf>,
+    /// Instead of detecting, measure the perfect-information bound: each incident's run
+    /// against the same run without it, every sensor feed compared (see
+    /// `twin::incident::bound`); prints the share observable and the earliest possible
+    /// detection times. `--json` writes every incident's bound.
+    #[arg(long, conflicts_with = "ground_truth")]
+    pub bound: bool,
     /// Write every event (time from its run's start, type, status, road, confidence,
     /// sources, first report's text) as CSV here, for study.
     #[arg(long)]
     pub dump_events: Option<PathBuf>,
+}
+
+/// Run `run`'s incident plan (seeded): `--per-run` incidents and `--decoys` decoys.
+pub(crate) fn plan_for(a: &IncidentsEvalArgs, net: &twin::Network, run: usize) -> IncidentPlan {
+    IncidentPlan::random(
+        net,
+        &RandomIncidents {
+            seed: a.seed.wrapping_mul(1000).wrapping_add(run as u64),
+            count: a.per_run,
+            decoys: a.decoys,
+            // Ten minutes to learn baselines; incidents end before the run does.
+            start_s: 600.0,
+            end_s: (a.duration - 900.0).max(700.0),
+            ..Default::default()
+        },
+    )
+}
+
+/// Run `run`'s engine settings.
+pub(crate) fn sim_config(a: &IncidentsEvalArgs, run: usize) -> SimConfig {
+    SimConfig { seed: a.seed + run as u64, record_events: true, ..Default::default() }
 }
 
 fn brain_for(net: &twin::Network, dir: &std::path::Path, run: usize, t0: f64) -> Result<(Arc<Brain>, Arc<Incidents>)> {
@@ -90,23 +117,8 @@ fn run_once(
 ) -> Result<(Vec<Incident>, String)> {
     let net = &scenario.network;
     let t0 = T0 + run as f64 * RUN_GAP_S;
-    let plan = IncidentPlan::random(
-        net,
-        &RandomIncidents {
-            seed: a.seed.wrapping_mul(1000).wrapping_add(run as u64),
-            count: a.per_run,
-            decoys: a.decoys,
-            // Ten minutes to learn baselines; incidents end before the run does.
-            start_s: 600.0,
-            end_s: (a.duration - 900.0).max(700.0),
-            ..Default::default()
-        },
-    );
-    let mut sim = Sim::from_parts(
-        net.clone(),
-        scenario.demand.flows.clone(),
-        SimConfig { seed: a.seed + run as u64, record_events: true, ..Default::default() },
-    );
+    let plan = plan_for(a, net, run);
+    let mut sim = Sim::from_parts(net.clone(), scenario.demand.flows.clone(), sim_config(a, run));
     sim.schedule_incidents(&plan).map_err(anyhow::Error::msg)?;
     let (brain, svc) = brain_for(net, dir, run, t0)?;
     brain.drive_clock(t0);
@@ -142,6 +154,9 @@ fn run_once(
 
 pub fn run(a: &IncidentsEvalArgs) -> Result<()> {
     let scenario = a.scenario.load()?;
+    if a.bound {
+        return crate::incidents_bound::run(a, &scenario);
+    }
     let net = &scenario.network;
     let dir = std::env::temp_dir().join(format!("citybrain-eval-incidents-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -11,6 +11,7 @@ mod corridor_eval;
 mod demo;
 mod demo_day;
 mod gen;
+mod incidents_bound;
 mod incidents_eval;
 mod kill9;
 mod loadgen;

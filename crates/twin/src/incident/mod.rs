@@ -9,6 +9,9 @@
 //! driving from it straight on to the network's edge). They are not incidents, so the
 //! ground truth leaves them out: a detector that flags one raises a false alarm.
 
+pub mod bound;
+#[cfg(test)]
+mod bound_tests;
 mod json;
 mod random;
 #[cfg(test)]
