@@ -11,12 +11,17 @@
 //   control CONFIG.json replay SCHEDULE      play a schedule: 120 lines, one digit (0..3)
 //                                            per signalised intersection, as written by
 //                                            `cargo run -p control --release --example bound`
-//   control CONFIG.json trace TRACE          play a per-step signal trace: 3,600 lines, one
+//   control CONFIG.json trace TRACE [VEH]    play a per-step signal trace: one line per step
+//                                            (3,600 or more; every line is played), one
 //                                            hexadecimal green mask per signalised
 //                                            intersection (bit r = road link r), as written
 //                                            by `cargo run -p control --release --example trace`
-//                                            (any protocol and policy; each distinct mask
-//                                            becomes an extra lightphase)
+//                                            or `citybrain eval corridor --export` (any
+//                                            protocol and policy; each distinct mask becomes an
+//                                            extra lightphase). With VEH (a vehicle id such as
+//                                            flow_0_0) also print that vehicle's travel time
+//                                            and everyone else's average travel time
+//                                            (CityFlow's definition without that vehicle)
 //   control CONFIG.json mp [OUT [TIE]]       MaxPressure decided inside CityFlow; writes the
 //                                            schedule it played to ./mp_schedule.txt (not
 //                                            with YELLOW_OUTSIDE, off the 30 s grid)
@@ -34,10 +39,11 @@
 //
 // Build: it compiles against a CityFlow source tree you have (github.com/cityflow-project/
 // CityFlow, its src/ and extern/ directories); nothing here fetches or builds CityFlow.
-// With CITYFLOW=/path/to/CityFlow:
-//   g++ -O2 -std=c++14 -I"$CITYFLOW/src" -I"$CITYFLOW/extern" -I"$CITYFLOW/extern/compat" \
-//       -I"$CITYFLOW/extern/milo" scripts/cityflow/control.cpp "$CITYFLOW"/src/*/*.cpp -lpthread \
-//       -o cityflow_control
+// With CITYFLOW=/path/to/CityFlow (its extern/rapidjson submodule checked out, as
+// CityFlow's own CMake build needs it):
+//   g++ -O2 -std=c++14 -DRAPIDJSON_HAS_STDSTRING=1 -I"$CITYFLOW/src" -I"$CITYFLOW/extern" \
+//       -I"$CITYFLOW/extern/rapidjson/include" -I"$CITYFLOW/extern/milo" \
+//       scripts/cityflow/control.cpp "$CITYFLOW"/src/*/*.cpp -lpthread -o cityflow_control
 // It reads CityFlow's private members (the roadnet, phases and road links), so the
 // standard headers come first and CityFlow's headers are included with `private` and
 // `protected` defined to `public`.
@@ -80,12 +86,16 @@ static const int SLOT = 30, YELLOW = 5, END = 3600;
 
 // Each step, show the trace's green set at every intersection; a green set met for the
 // first time becomes an extra lightphase of that intersection.
+// With `veh`, `veh_tt` gets that vehicle's travel time once it has finished (else -1):
+// CityFlow counts a finished trip as the time of the step it ends in minus its enter time.
 static void play_trace(Engine &engine, const std::vector<Intersection *> &xs, const std::vector<std::string> &trace,
-                       const char *file) {
+                       const char *file, const std::string &veh, double &veh_tt) {
     int n = xs.size();
     std::vector<std::map<unsigned long long, int>> phase_of(n);
     std::vector<int> shown(n, -1);
-    for (int t = 0; t < END; ++t) {
+    double veh_enter = -1;
+    veh_tt = -1;
+    for (int t = 0; t < (int)trace.size(); ++t) {
         std::istringstream line(trace[t]);
         for (int j = 0; j < n; ++j) {
             std::string word;
@@ -112,7 +122,14 @@ static void play_trace(Engine &engine, const std::vector<Intersection *> &xs, co
                 shown[j] = it->second;
             }
         }
+        double now = engine.getCurrentTime();
+        bool present = false;
+        if (!veh.empty()) {
+            auto v = engine.vehicleMap.find(veh);
+            if ((present = v != engine.vehicleMap.end())) veh_enter = v->second->getEnterTime();
+        }
         engine.nextStep();
+        if (present && engine.vehicleMap.find(veh) == engine.vehicleMap.end()) veh_tt = now - veh_enter;
     }
 }
 
@@ -190,14 +207,16 @@ int main(int argc, char **argv) {
                              sched[k].c_str());
                 quit(2);
             }
-        size_t need = mode == "trace" ? END : END / SLOT;
+        size_t need = mode == "trace" ? END : END / SLOT; // a trace plays all its lines
         if (sched.size() < need) {
             std::fprintf(stderr, "%s: %zu lines, need %zu\n", argv[3], sched.size(), need);
             quit(2);
         }
     }
+    std::string veh = (mode == "trace" && argc > 4) ? argv[4] : "";
+    double veh_tt = -1;
     if (mode == "trace") {
-        play_trace(engine, xs, sched, argv[3]);
+        play_trace(engine, xs, sched, argv[3], veh, veh_tt);
     } else {
         // Decisions: from the schedule or by MaxPressure, through the protocol's yellow.
         std::vector<int> cur(n, -1), want(n, -1), yellow_end(n, -1), next_decision(n, 0);
@@ -239,7 +258,18 @@ int main(int argc, char **argv) {
             }
         }
     }
-    std::printf("{\"mode\":\"%s\",\"avg_travel_time\":%.4f,\"running\":%zu}\n", mode.c_str(), engine.getAverageTravelTime(),
-                engine.getVehicleCount());
+    double att = engine.getAverageTravelTime();
+    std::printf("{\"mode\":\"%s\",\"avg_travel_time\":%.4f,\"running\":%zu", mode.c_str(), att, engine.getVehicleCount());
+    if (!veh.empty()) {
+        // Vehicles counted by getAverageTravelTime(): finished ones and every one created since.
+        double n = engine.finishedVehicleCnt + (double)engine.vehiclePool.size();
+        if (veh_tt < 0) {
+            std::printf(",\"vehicle\":\"%s\",\"vehicle_finished\":false}\n", veh.c_str());
+            quit(1);
+        }
+        std::printf(",\"vehicle\":\"%s\",\"vehicle_travel_time\":%.4f,\"others_avg_travel_time\":%.4f,\"vehicles\":%.0f",
+                    veh.c_str(), veh_tt, (att * n - veh_tt) / (n - 1), n);
+    }
+    std::printf("}\n");
     quit(0);
 }

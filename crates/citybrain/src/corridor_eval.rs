@@ -34,6 +34,16 @@ pub struct CorridorEvalArgs {
     /// Write every pair and the summary as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// The emergency vehicle enters as a CityFlow flow entry in both runs (listed first,
+    /// its own vehicle type, capped by lane limits like everyone; nobody yields; lane
+    /// changing off), so CityFlow can replay the runs (`--export`).
+    #[arg(long)]
+    pub cityflow_ev: bool,
+    /// Write each pair's CityFlow replay (config, the flow file with the vehicle first,
+    /// both runs' per-step signal traces) under DIR and replay it in the twin (needs
+    /// --cityflow-ev).
+    #[arg(long, value_name = "DIR")]
+    pub export: Option<PathBuf>,
 }
 
 fn row(p: &PairResult) -> String {
@@ -60,6 +70,12 @@ pub fn run(a: &CorridorEvalArgs) -> Result<()> {
     anyhow::ensure!(a.recovery.is_finite() && a.recovery >= 0.0, "--recovery must be a non-negative number");
     let scenario = a.scenario.load()?;
     control::policy::cli_name(&a.controller).ok_or_else(|| anyhow!("--controller: unknown policy {:?}", a.controller))?;
+    anyhow::ensure!(a.export.is_none() || a.cityflow_ev, "--export needs --cityflow-ev (CityFlow has no dispatched units)");
+    anyhow::ensure!(!(a.cityflow_ev && a.lane_change), "--cityflow-ev needs lane changing off");
+    let mut engine = corridor::EngineConfig::default();
+    if a.cityflow_ev {
+        engine.spawn = twin::engine::SpawnMode::Flow;
+    }
     let cfg = EvalConfig {
         policy: a.controller.clone(),
         protocol: a.protocol.into(),
@@ -67,7 +83,8 @@ pub fn run(a: &CorridorEvalArgs) -> Result<()> {
         pairs: a.pairs,
         recovery_s: a.recovery,
         lane_change: a.lane_change,
-        ..Default::default()
+        engine,
+        record_traces: a.export.is_some(),
     };
     let (hour, results) = evaluate(&scenario, &cfg).map_err(|e| anyhow!("{e}"))?;
     let s = summarize(&results);
@@ -91,6 +108,9 @@ pub fn run(a: &CorridorEvalArgs) -> Result<()> {
         s.predictions,
         s.median_abs_prediction_error_s
     );
+    if let Some(dir) = &a.export {
+        crate::corridor_export::export(&a.scenario, &scenario, a.seed, &results, dir)?;
+    }
     if let Some(path) = &a.json {
         let pairs: Vec<serde_json::Value> = results
             .iter()

@@ -8,6 +8,7 @@ mod bench_mqtt;
 mod bench_ngsi;
 mod control;
 mod corridor_eval;
+mod corridor_export;
 mod demo;
 mod demo_day;
 mod gen;

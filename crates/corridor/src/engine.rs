@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use control::{Call, CallKind, SafetyLayer, Timing};
-use twin::engine::{TripState, VehicleClass};
+use twin::engine::{SpawnMode, TripState, VehicleClass};
 use twin::{LaneId, Network, RoadId, Sim};
 
 use crate::model::{Corridor, Request, SignalPlan, Stage, Status, MAX_PRIORITY};
@@ -48,6 +48,9 @@ pub struct EngineConfig {
     pub recovery_min_waiting: u32,
     /// ATSPM preempt channel of emergency vehicles.
     pub channel: u32,
+    /// How the vehicle enters the twin: as a dispatched unit, or as a CityFlow flow entry
+    /// for the external check ([`SpawnMode::Flow`]).
+    pub spawn: SpawnMode,
 }
 
 impl Default for EngineConfig {
@@ -59,6 +62,7 @@ impl Default for EngineConfig {
             recovery_max_s: 30.0,
             recovery_min_waiting: 3,
             channel: 1,
+            spawn: SpawnMode::Unit,
         }
     }
 }
@@ -111,7 +115,9 @@ impl Engine {
             }
         }
         let (route, predicted) = sim.fastest_route(req.origin, req.destination).ok_or(CorridorError::Unreachable)?;
-        let vehicle = sim.spawn_vehicle(&route, VehicleClass::Emergency).map_err(|e| CorridorError::Spawn(e.to_string()))?;
+        let vehicle = sim
+            .spawn_vehicle_as(&route, VehicleClass::Emergency, self.cfg.spawn)
+            .map_err(|e| CorridorError::Spawn(e.to_string()))?;
         let id = id.unwrap_or(self.next_id);
         self.next_id = self.next_id.max(id + 1);
         let net = sim.network();

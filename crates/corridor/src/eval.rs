@@ -26,6 +26,7 @@ use twin::engine::{TripState, VehicleClass};
 use twin::{RoadId, Sim, SimConfig, VehicleId};
 
 use crate::engine::{Engine, EngineConfig};
+use crate::external::{green_line, PairExport};
 use crate::model::{Request, Requester, VehicleType};
 
 /// Settings of an evaluation.
@@ -39,7 +40,10 @@ pub struct EvalConfig {
     /// Seconds after the last trip of the hour during which recovery is measured.
     pub recovery_s: f64,
     pub lane_change: bool,
+    /// How the emergency vehicle enters (in both runs): `engine.spawn`.
     pub engine: EngineConfig,
+    /// Keep each run's per-step signal trace ([`PairResult::export`]).
+    pub record_traces: bool,
 }
 
 impl Default for EvalConfig {
@@ -52,6 +56,7 @@ impl Default for EvalConfig {
             recovery_s: 600.0,
             lane_change: false,
             engine: EngineConfig::default(),
+            record_traces: false,
         }
     }
 }
@@ -80,6 +85,8 @@ pub struct PairResult {
     pub window_s: (f64, f64),
     /// Per signal passed: prediction 60 s before arrival minus the arrival, seconds.
     pub prediction_errors_s: Vec<f64>,
+    /// The vehicle's route and type and both runs' signal traces (with `record_traces`).
+    pub export: Option<PairExport>,
 }
 
 impl PairResult {
@@ -171,6 +178,8 @@ struct RunOut {
     free_flow_s: f64,
     signals: usize,
     errors: Vec<f64>,
+    route: Vec<RoadId>,
+    lines: String,
 }
 
 fn run(
@@ -190,6 +199,8 @@ fn run(
     let mut trace = Trace { finished: Vec::with_capacity(end_s as usize + 1) };
     let mut delay = 0.0;
     let mut ev_done = (0u64, 0.0);
+    let mut route = Vec::new();
+    let mut lines = String::new();
     let steps = end_s.round() as u64;
     for _ in 0..steps {
         let now = sim.time();
@@ -207,17 +218,22 @@ fn run(
                 let c = engine.get(id).expect("started");
                 ev = c.vehicle;
                 predicted_without_s = c.predicted_without_s;
+                route.clone_from(&c.route);
                 corridor = Some(id);
             } else {
-                let (route, tt) = sim.fastest_route(od.0, od.1).ok_or("unreachable")?;
-                ev = Some(sim.spawn_vehicle(&route, VehicleClass::Emergency).map_err(|e| e.to_string())?);
+                let (r, tt) = sim.fastest_route(od.0, od.1).ok_or("unreachable")?;
+                ev = Some(sim.spawn_vehicle_as(&r, VehicleClass::Emergency, cfg.engine.spawn).map_err(|e| e.to_string())?);
                 predicted_without_s = tt;
+                route = r;
             }
         }
         if with {
             engine.step(&sim, ctl.safety_mut());
         }
         ctl.before_step(&mut sim);
+        if cfg.record_traces {
+            lines.push_str(&green_line(&sim));
+        }
         sim.step();
         // Others' delay this step: running vehicles below their lane's limit.
         let net = sim.network();
@@ -257,7 +273,7 @@ fn run(
         signals = c.signals.len();
         errors = c.prediction_errors();
     }
-    Ok(RunOut { ev_s, others_att_s, trace, predicted_without_s, free_flow_s, signals, errors })
+    Ok(RunOut { ev_s, others_att_s, trace, predicted_without_s, free_flow_s, signals, errors, route, lines })
 }
 
 /// Evaluate `pairs` OD pairs on `scenario` (in parallel with rayon).
@@ -287,6 +303,15 @@ pub fn evaluate(scenario: &Scenario, cfg: &EvalConfig) -> Result<(f64, Vec<PairR
             };
             let (d0, a0) = window(&without.trace);
             let (d1, a1) = window(&with.trace);
+            if with.route != without.route {
+                return Err(format!("pair {k}: the two runs routed the vehicle differently"));
+            }
+            let export = cfg.record_traces.then(|| PairExport {
+                params: Sim::new(scenario, SimConfig::default()).spawn_params(VehicleClass::Emergency),
+                route: with.route.clone(),
+                trace_with: with.lines,
+                trace_without: without.lines,
+            });
             Ok(PairResult {
                 origin: net.road(od.0).name.clone(),
                 destination: net.road(od.1).name.clone(),
@@ -304,6 +329,7 @@ pub fn evaluate(scenario: &Scenario, cfg: &EvalConfig) -> Result<(f64, Vec<PairR
                 window_att_with_s: a1,
                 window_s: (w0, w1),
                 prediction_errors_s: with.errors,
+                export,
             })
         })
         .collect();

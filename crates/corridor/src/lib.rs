@@ -41,10 +41,13 @@
 //!   and with what it cost when it ends; both are journaled (topic `corridor`).
 //! - **Deterministic.** Concurrent calls at one intersection are ranked by priority,
 //!   then corridor id; corridors are stepped in id order.
-//! - **No IO of its own**; the twin is driven only through `Sim::spawn_vehicle`.
+//! - **No IO of its own**; the twin is driven only through `Sim::spawn_vehicle_as`
+//!   (as a dispatched unit, or as a CityFlow flow entry for the external check:
+//!   [`external`], [`EngineConfig::spawn`]).
 
 pub mod engine;
 pub mod eval;
+pub mod external;
 pub mod model;
 pub mod report;
 mod service;

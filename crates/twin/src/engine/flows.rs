@@ -50,7 +50,8 @@ impl Sim {
         self.active_flows = active;
     }
 
-    fn spawn(&mut self, flow: u32, t: f64) {
+    /// A vehicle of `flow` released at `t` (lane changing off); returns its slot.
+    pub(super) fn spawn(&mut self, flow: u32, t: f64) -> u32 {
         self.flow_rt[flow as usize].count += 1;
         let route = self.route(flow);
         let first_road = self.net.road(route[0]);
@@ -69,7 +70,7 @@ impl Sim {
                 .0
         };
         let priority = self.rng.gen::<u32>();
-        self.insert_vehicle(flow, t, lane, priority, false);
+        self.insert_vehicle(flow, t, lane, priority, false)
     }
 
     /// A vehicle of `flow` released at `t` with lane changing on: CityFlow's priority and

@@ -242,3 +242,36 @@ fn fastest_route_avoids_closed_roads() {
     }
     assert!(matches!(sim.tracked(id).unwrap().state, TripState::Arrived { .. }), "{:?}", sim.tracked(id));
 }
+
+#[test]
+fn a_vehicle_spawned_as_a_flow_entry_is_the_scenario_with_that_flow_first() {
+    let s = crate::gen::generate(&crate::gen::GenConfig::demo()).unwrap().scenario();
+    let route = s.demand.flows[0].route.clone();
+    let mut a = Sim::new(&s, SimConfig::default());
+    for _ in 0..300 {
+        a.step();
+    }
+    let mut unit = a.clone();
+    let id = a.spawn_vehicle_as(&route, VehicleClass::Emergency, SpawnMode::Flow).unwrap();
+    unit.spawn_vehicle(&route, VehicleClass::Emergency).unwrap();
+    // The same run from the files: the vehicle's flow entry first in the flow list.
+    let params = a.spawn_params(VehicleClass::Emergency);
+    assert!(params.max_speed > s.demand.flows[0].params.max_speed);
+    let mut s2 = s.clone();
+    s2.demand.flows.insert(0, Flow { params, route: route.clone(), interval: 1.0, start: 300.0, end: Some(300.0) });
+    let mut b = Sim::new(&s2, SimConfig::default());
+    for _ in 0..300 {
+        b.step();
+    }
+    for _ in 0..1500 {
+        a.step();
+        b.step();
+        unit.step();
+    }
+    assert!(matches!(a.tracked(id).unwrap().state, TripState::Arrived { .. }));
+    assert_eq!(a.metrics(), b.metrics());
+    // A dispatched unit (first in the buffer, its own draws, 1.5x the limits) is another run.
+    assert_ne!(unit.metrics(), b.metrics());
+    let mut lc = Sim::new(&s, SimConfig { lane_change: true, ..SimConfig::default() });
+    assert_eq!(lc.spawn_vehicle_as(&route, VehicleClass::Emergency, SpawnMode::Flow), Err(SpawnError::FlowModeWithLaneChange));
+}

@@ -70,7 +70,7 @@ pub use replay::roadnet_log;
 use signals::Light;
 pub use signals::{Clearance, PreemptEvent, Termination};
 pub use teleport::SUMO_TIME_TO_TELEPORT;
-pub use units::{SpawnError, Tracked, TripState, VehicleClass};
+pub use units::{SpawnError, SpawnMode, Tracked, TripState, VehicleClass};
 
 /// "No vehicle / no drivable".
 pub(crate) const NONE: u32 = u32::MAX;

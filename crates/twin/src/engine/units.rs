@@ -14,6 +14,14 @@
 //! gets, not running reds. With lane changing on, a vehicle that has one close behind
 //! it on its lane moves aside where an adjacent lane is free (`lanechange.rs`,
 //! `yield_signal`).
+//!
+//! **As a flow entry** ([`SpawnMode::Flow`], issue 17's external check): the vehicle
+//! enters exactly as a CityFlow flow entry with its own vehicle parameters that is
+//! listed before every flow of the file and releases one vehicle now (`startTime` =
+//! `endTime` = now): behind the vehicles already waiting at its entry, with the
+//! scenario's own lane and tie-break draws, capped by each lane's limit like every
+//! vehicle, and nobody yields to it (lane changing must be off). A run with it is the
+//! run of the scenario with that flow prepended, which CityFlow can replay.
 
 use std::collections::{BTreeMap, BinaryHeap};
 
@@ -38,6 +46,20 @@ pub enum VehicleClass {
     Emergency,
 }
 
+/// How a spawned vehicle enters (see the module header).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SpawnMode {
+    /// A dispatched unit: ahead of the vehicles waiting at its entry, its own random
+    /// stream; the emergency class may drive at [`EMERGENCY_SPEED_FACTOR`] times a lane's
+    /// limit and others yield to it with lane changing on.
+    #[default]
+    Unit,
+    /// A CityFlow flow entry released now, first in file order: behind the vehicles
+    /// waiting, the scenario's draws, lanes' limits; the emergency class keeps only its
+    /// higher desired speed. Needs lane changing off.
+    Flow,
+}
+
 /// Why a vehicle could not be spawned.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SpawnError {
@@ -47,6 +69,8 @@ pub enum SpawnError {
     UnknownRoad(usize),
     #[error("route[{0}]: no movement from the road before it onto this one")]
     NotConnected(usize),
+    #[error("a vehicle spawned as a flow entry needs lane changing off")]
+    FlowModeWithLaneChange,
 }
 
 /// Where a spawned vehicle's trip stands.
@@ -91,6 +115,8 @@ pub(crate) struct Unit {
     spawned: f64,
     arrived: Option<f64>,
     flow: u32,
+    /// Whether others move aside for it (an emergency unit spawned as a unit).
+    yields: bool,
 }
 
 /// The spawned vehicles, by id.
@@ -113,7 +139,10 @@ impl Units {
     }
     /// Slots of the emergency vehicles in the network, in spawn order.
     pub fn emergency_slots(&self) -> impl Iterator<Item = u32> + '_ {
-        self.map.values().filter(|u| u.class == VehicleClass::Emergency && u.arrived.is_none() && u.slot != NONE).map(|u| u.slot)
+        self.map
+            .values()
+            .filter(|u| u.class == VehicleClass::Emergency && u.yields && u.arrived.is_none() && u.slot != NONE)
+            .map(|u| u.slot)
     }
     /// A tracked vehicle finished its trip at `now`.
     pub fn finished(&mut self, id: u64, now: f64) {
@@ -143,6 +172,15 @@ impl Sim {
     /// from the one before). It enters at the next step, ahead of the vehicles waiting at
     /// its first lane's entry. Its position and arrival: [`Sim::tracked`].
     pub fn spawn_vehicle(&mut self, route: &[RoadId], class: VehicleClass) -> Result<VehicleId, SpawnError> {
+        self.spawn_vehicle_as(route, class, SpawnMode::Unit)
+    }
+
+    /// [`Sim::spawn_vehicle`] with the way it enters: as a dispatched unit or as a
+    /// CityFlow flow entry ([`SpawnMode`]).
+    pub fn spawn_vehicle_as(&mut self, route: &[RoadId], class: VehicleClass, mode: SpawnMode) -> Result<VehicleId, SpawnError> {
+        if mode == SpawnMode::Flow && self.lc.is_some() {
+            return Err(SpawnError::FlowModeWithLaneChange);
+        }
         if route.is_empty() {
             return Err(SpawnError::EmptyRoute);
         }
@@ -154,15 +192,20 @@ impl Sim {
                 return Err(SpawnError::NotConnected(k));
             }
         }
-        let mut params = self.flows.first().map(|f| f.params).unwrap_or_default();
-        let mut limit = 1.0;
-        if class == VehicleClass::Emergency {
-            params = VehicleParams { max_speed: params.max_speed * EMERGENCY_SPEED_FACTOR, ..params };
-            limit = EMERGENCY_SPEED_FACTOR;
-        }
+        let params = self.spawn_params(class);
+        let limit = if class == VehicleClass::Emergency && mode == SpawnMode::Unit { EMERGENCY_SPEED_FACTOR } else { 1.0 };
         let flow = self.add_flow(Flow { params, route: route.to_vec(), interval: 1.0, start: f64::INFINITY, end: None });
         self.flow_kin[flow as usize] = self.kin_index(params, limit);
         self.flow_rt[flow as usize].done = true;
+        let now = self.time();
+        if mode == SpawnMode::Flow {
+            // What the flow pass does for the first flow of the file (`spawn`); this runs
+            // before the step's flow pass, so it is the first flow of this step.
+            let id = self.stats.created;
+            let slot = self.spawn(flow, now);
+            self.units.map.insert(id, Unit { slot, class, spawned: now, arrived: None, flow, yields: false });
+            return Ok(VehicleId(id));
+        }
         // The first lane: as a flow vehicle chooses it, from the units' own draws.
         let first = self.net.road(route[0]);
         let ok: Vec<u32> =
@@ -170,11 +213,21 @@ impl Sim {
         let ok = if ok.is_empty() { first.lanes().map(|l| l.0).collect() } else { ok };
         let lane = ok[self.units.rng.gen_range(0..ok.len())];
         let priority = self.units.rng.gen::<u32>();
-        let now = self.time();
         let id = self.stats.created;
         let slot = self.insert_vehicle(flow, now, lane, priority, true);
-        self.units.map.insert(id, Unit { slot, class, spawned: now, arrived: None, flow });
+        self.units.map.insert(id, Unit { slot, class, spawned: now, arrived: None, flow, yields: true });
         Ok(VehicleId(id))
+    }
+
+    /// The vehicle type a spawned vehicle of `class` drives with: the scenario's first
+    /// flow's (or the default), the emergency class with [`EMERGENCY_SPEED_FACTOR`] times
+    /// its desired speed.
+    pub fn spawn_params(&self, class: VehicleClass) -> VehicleParams {
+        let params = self.flows.first().map(|f| f.params).unwrap_or_default();
+        match class {
+            VehicleClass::Emergency => VehicleParams { max_speed: params.max_speed * EMERGENCY_SPEED_FACTOR, ..params },
+            VehicleClass::Normal => params,
+        }
     }
 
     /// A spawned vehicle's state now (`None` for an id [`Sim::spawn_vehicle`] did not return).
