@@ -42,6 +42,10 @@ pub struct NgsiSettings {
     /// URL prefixes notifications may go to besides loopback.
     #[serde(default)]
     pub notify_allow: Vec<String>,
+    /// Show the brain's own data (devices, road segments, signals, flows, alerts) as
+    /// entities of the default tenant (default true). Off: the broker holds only what
+    /// clients write (e.g. for a conformance suite that expects an empty broker).
+    pub brain_entities: Option<bool>,
 }
 
 /// Open the NGSI-LD capability (`ngsi.sqlite` in `data_dir`); tenants are governance's
@@ -74,6 +78,7 @@ pub fn register_ngsi(
         },
         tenants: Some(Arc::new(move |t: &str| g.departments().iter().any(|d| d.id == t))),
         notify_allow: s.notify_allow.clone(),
+        brain_entities: s.brain_entities.unwrap_or(true),
         ..Default::default()
     };
     ngsi::Ngsi::install(b, cfg).map_err(|e| anyhow::anyhow!("ngsi: {e}"))

@@ -147,12 +147,13 @@ impl Ngsi {
                                 n.types.push(ty);
                             }
                         }
+                        let mut kept = Vec::new();
                         for (name, insts) in e.attrs {
-                            let slot = n.attrs.entry(name).or_default();
+                            let slot = n.attrs.entry(name.clone()).or_default();
                             for mut a in insts {
                                 let ds = a.get("datasetId").cloned();
                                 match slot.iter_mut().find(|x| x.get("datasetId") == ds.as_ref()) {
-                                    Some(_) if no_overwrite => {}
+                                    Some(_) if no_overwrite => kept.push(name.clone()),
                                     Some(x) => {
                                         keep_created(&mut a, x);
                                         if kind == Kind::Merge {
@@ -169,7 +170,13 @@ impl Ngsi {
                             }
                         }
                         n.modified_at = now.clone();
-                        success.push(id.clone());
+                        if kept.is_empty() {
+                            success.push(id.clone());
+                        } else {
+                            // Partly done: the existing attributes were left as they were.
+                            let e = NgsiError::bad(format!("not overwritten (noOverwrite): {}", kept.join(", ")));
+                            errors.push(err_item(&id, &e));
+                        }
                         n
                     }
                 };
@@ -220,7 +227,7 @@ impl Ngsi {
         let p = body_params(req, &m);
         let f = filter_of(&p, &ctx)?;
         let o = render_opts(&p, &ctx)?;
-        self.page_answer(&tenant, &f, &ctx, &o, media, &p)
+        Ok(self.page_answer(&tenant, &f, &ctx, &o, media, &p)?.0)
     }
 }
 
@@ -264,6 +271,17 @@ pub fn body_params(req: &Req, m: &Map<String, Value>) -> Params {
         }
         if let Some(c) = g.get("coordinates") {
             push("coordinates", c.as_str().map(str::to_string).unwrap_or_else(|| c.to_string()));
+        }
+    }
+    // Members that are plain query parameters in a GET.
+    for k in
+        ["join", "joinLevel", "pick", "omit", "lang", "scopeQ", "csf", "datasetId", "containedBy", "orderBy", "geometryProperty"]
+    {
+        match m.get(k) {
+            Some(Value::String(s)) => push(k, s.clone()),
+            Some(Value::Number(n)) => push(k, n.to_string()),
+            Some(Value::Array(a)) => push(k, a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")),
+            _ => {}
         }
     }
     if let Some(t) = m.get("temporalQ") {

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::db::Write;
 use crate::error::NgsiError;
-use crate::service::{Ngsi, Out, Req};
+use crate::service::{Media, Ngsi, Out, Req};
 
 impl Ngsi {
     /// `POST /jsonldContexts` (a document with an object or array `@context`).
@@ -27,6 +27,26 @@ impl Ngsi {
         self.commit(&[Write::PutContext { url: url.clone(), kind: "hosted".into(), body: v.to_string() }])?;
         self.contexts.store_doc(&url, v, "hosted");
         Ok(Out::empty(201).header("Location", url))
+    }
+
+    /// The implicitly created context of a composite `@context` (several entries, or an
+    /// inline object): stored as `ImplicitlyCreated` and served like a hosted one; the same
+    /// composite gives the same context. Its URL (`/ngsi-ld/v1/jsonldContexts/{id}`).
+    pub(crate) fn implicit_context(&self, raw: &Value) -> Result<String, NgsiError> {
+        // It must resolve (every part available) before it is kept.
+        self.contexts.resolve(raw)?;
+        let body = json!({ "@context": raw });
+        let known = crate::lock(&self.contexts.docs)
+            .values()
+            .find(|d| d.kind == "implicitlycreated" && *d.body == body)
+            .map(|d| d.url.clone());
+        if let Some(url) = known {
+            return Ok(url);
+        }
+        let url = format!("/ngsi-ld/v1/jsonldContexts/{}", crate::subs::uuid());
+        self.commit(&[Write::PutContext { url: url.clone(), kind: "implicitlycreated".into(), body: body.to_string() }])?;
+        self.contexts.store_doc(&url, body, "implicitlycreated");
+        Ok(url)
     }
 
     /// `GET /jsonldContexts` (`details=true`, `kind=`).
@@ -68,13 +88,19 @@ impl Ngsi {
     }
 
     /// `GET /jsonldContexts/{id}` (`details=true`: its description).
+    /// A context document is JSON: `application/json` unless the client prefers
+    /// `application/ld+json`.
     pub fn serve_context(&self, req: &Req, id: &str) -> Result<Out, NgsiError> {
+        let ct = match Ngsi::accept(req, false)? {
+            Media::LdJson => "application/ld+json",
+            _ => "application/json",
+        };
         self.begin(req, false)?;
         let id = crate::util::percent_decode(id);
         let details = Ngsi::params(req).bool("details")?;
         if id == "core" || crate::context::is_core(&id) {
             let v: Value = serde_json::from_str(crate::context::core_doc()).unwrap_or(Value::Null);
-            return Ok(Out { status: 200, body: Some(v), content_type: "application/ld+json".into(), headers: vec![] });
+            return Ok(Out { status: 200, body: Some(v), content_type: ct.into(), headers: vec![] });
         }
         let docs = crate::lock(&self.contexts.docs);
         let d = docs
@@ -85,7 +111,7 @@ impl Ngsi {
             let body = json!({"URL": d.url, "localId": d.id, "kind": kind_name(d.kind), "createdAt": d.created_at});
             return Ok(Out { status: 200, body: Some(body), content_type: "application/json".into(), headers: vec![] });
         }
-        Ok(Out { status: 200, body: Some((*d.body).clone()), content_type: "application/ld+json".into(), headers: vec![] })
+        Ok(Out { status: 200, body: Some((*d.body).clone()), content_type: ct.into(), headers: vec![] })
     }
 
     /// `DELETE /jsonldContexts/{id}` (`reload=true` refetches a cached one).
@@ -100,7 +126,15 @@ impl Ngsi {
             let docs = crate::lock(&self.contexts.docs);
             docs.values().find(|d| d.id == id || d.url == id).map(|d| (d.url.clone(), d.kind))
         };
-        let (url, kind) = found.ok_or_else(|| NgsiError::not_found(format!("context {id} not found")))?;
+        let (url, kind) = match found {
+            Some(f) => f,
+            // A reload fetches the context again from its URL: a name that is neither a
+            // stored context nor a URL is a bad request.
+            None if reload && !crate::util::is_uri(&id) => {
+                return Err(NgsiError::bad(format!("reload: {id:?} is not the URL of a cached context")))
+            }
+            None => return Err(NgsiError::not_found(format!("context {id} not found"))),
+        };
         if reload && kind == "hosted" {
             return Err(NgsiError::bad("reload: only a cached context can be reloaded"));
         }

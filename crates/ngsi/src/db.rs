@@ -1,6 +1,7 @@
 //! Durability: the capability's own SQLite file (`ngsi.sqlite` in the data directory, WAL,
 //! `synchronous=NORMAL` like the brain's store): entities, attribute history (the
-//! temporal API), subscriptions and hosted contexts, per tenant. Every write call is one
+//! temporal API), subscriptions, context source registrations and hosted contexts, per
+//! tenant. Every write call is one
 //! transaction, committed before the call returns; a batch of any size is one commit.
 
 use std::path::Path;
@@ -65,6 +66,16 @@ pub enum Write {
     DelContext {
         url: String,
     },
+    /// A context source registration.
+    PutReg {
+        tenant: String,
+        id: String,
+        body: String,
+    },
+    DelReg {
+        tenant: String,
+        id: String,
+    },
 }
 
 pub struct Db {
@@ -79,6 +90,7 @@ CREATE TABLE IF NOT EXISTS history (tenant TEXT NOT NULL, entity TEXT NOT NULL, 
 CREATE INDEX IF NOT EXISTS history_entity ON history (tenant, entity, attr, time);
 CREATE TABLE IF NOT EXISTS subscriptions (tenant TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (tenant, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS contexts (url TEXT PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS registrations (tenant TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (tenant, id)) WITHOUT ROWID;
 ";
 
 /// What a store holds at open.
@@ -87,6 +99,7 @@ pub struct Loaded {
     pub entities: Vec<(String, String, String)>,
     pub subs: Vec<(String, String, String)>,
     pub contexts: Vec<(String, String, String)>,
+    pub regs: Vec<(String, String, String)>,
 }
 
 impl Db {
@@ -108,6 +121,7 @@ impl Db {
             l.entities = rows3("SELECT tenant, id, body FROM entities")?;
             l.subs = rows3("SELECT tenant, id, body FROM subscriptions")?;
             l.contexts = rows3("SELECT url, kind, body FROM contexts")?;
+            l.regs = rows3("SELECT tenant, id, body FROM registrations")?;
         }
         Ok((Db { conn: Some(Mutex::new(conn)) }, l))
     }
@@ -168,6 +182,15 @@ impl Db {
                     }
                     Write::DelContext { url } => {
                         tx.execute("DELETE FROM contexts WHERE url = ?1", params![url])?;
+                    }
+                    Write::PutReg { tenant, id, body } => {
+                        tx.execute(
+                            "INSERT OR REPLACE INTO registrations (tenant, id, body) VALUES (?1, ?2, ?3)",
+                            params![tenant, id, body],
+                        )?;
+                    }
+                    Write::DelReg { tenant, id } => {
+                        tx.execute("DELETE FROM registrations WHERE tenant = ?1 AND id = ?2", params![tenant, id])?;
                     }
                 }
             }

@@ -105,7 +105,7 @@ impl Ngsi {
         let details = Ngsi::params(req).bool("details")?;
         let (_, attrs) = self.survey(&tenant);
         let body = if details {
-            Value::Array(attrs.iter().map(|(a, i)| attr_json(a, i, &ctx)).collect())
+            Value::Array(attrs.iter().map(|(a, i)| attr_json(a, i, &ctx, false)).collect())
         } else {
             json!({"id": format!("urn:ngsi-ld:AttributeList:{}", crate::subs::uuid()), "type": "AttributeList",
                    "attributeList": attrs.keys().map(|a| ctx.compact(a)).collect::<Vec<_>>()})
@@ -121,12 +121,18 @@ impl Ngsi {
         let iri = ctx.expand(&crate::util::percent_decode(attr));
         let (_, attrs) = self.survey(&tenant);
         let i = attrs.get(&iri).ok_or_else(|| NgsiError::not_found(format!("no attribute {attr}")))?;
-        Ok(self.answer(200, media, &ctx, attr_json(&iri, i, &ctx)))
+        Ok(self.answer(200, media, &ctx, attr_json(&iri, i, &ctx, true)))
     }
 }
 
-fn attr_json(a: &str, i: &AttrInfo, ctx: &crate::context::ActiveContext) -> Value {
-    json!({"id": a, "type": "Attribute", "attributeName": ctx.compact(a), "attributeCount": i.count,
-           "attributeTypes": i.types.iter().collect::<Vec<_>>(),
-           "typeNames": i.entity_types.iter().map(|t| ctx.compact(t)).collect::<Vec<_>>()})
+/// An Attribute: with `full` (the information on one attribute) also how many entities
+/// hold it and as which attribute types; the list of `details=true` leaves those out.
+fn attr_json(a: &str, i: &AttrInfo, ctx: &crate::context::ActiveContext, full: bool) -> Value {
+    let mut v = json!({"id": a, "type": "Attribute", "attributeName": ctx.compact(a),
+           "typeNames": i.entity_types.iter().map(|t| ctx.compact(t)).collect::<Vec<_>>()});
+    if full {
+        v["attributeCount"] = i.count.into();
+        v["attributeTypes"] = json!(i.types.iter().collect::<Vec<_>>());
+    }
+    v
 }

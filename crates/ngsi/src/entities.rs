@@ -27,6 +27,17 @@ pub struct Change {
     pub history: Option<Vec<Write>>,
 }
 
+/// An attribute name in a path: a valid name, and not one of the entity's own members.
+fn check_attr_name(attr: &str) -> Result<(), NgsiError> {
+    let a = crate::util::percent_decode(attr);
+    // `@...` names are JSON-LD keywords.
+    if !model::valid_name(&a) || a.starts_with('@') || matches!(a.as_str(), "id" | "type" | "scope" | "createdAt" | "modifiedAt")
+    {
+        return Err(NgsiError::bad(format!("{a:?} is not an attribute name")));
+    }
+    Ok(())
+}
+
 fn check_id(id: &str) -> Result<(), NgsiError> {
     if crate::util::is_uri(id) {
         Ok(())
@@ -203,9 +214,15 @@ impl Ngsi {
         }
         let body = match crate::join::parse(&p)? {
             Some((crate::join::Join::Flat, level)) => {
-                let mut list = vec![Value::Object(m)];
-                list.extend(crate::join::flat(g.get(&tenant).expect("tenant"), &[e], &ctx, &o, level));
-                Value::Array(list)
+                // The entity alone when nothing it links to is here, else a list.
+                let linked = crate::join::flat(g.get(&tenant).expect("tenant"), &[e], &ctx, &o, level);
+                if linked.is_empty() {
+                    Value::Object(m)
+                } else {
+                    let mut list = vec![Value::Object(m)];
+                    list.extend(linked);
+                    Value::Array(list)
+                }
             }
             _ => Value::Object(m),
         };
@@ -230,6 +247,12 @@ impl Ngsi {
             Some(ids) => Box::new(ids.iter().filter_map(|i| t.entities.get(i))),
             None => Box::new(t.entities.values()),
         };
+        if let Some(order) = &f.order {
+            let mut all: Vec<Entity> = iter.filter(|e| f.matches(e, ctx)).cloned().collect();
+            order.sort(&mut all);
+            let total = all.len();
+            return (total, all.into_iter().skip(offset).take(limit).collect());
+        }
         for e in iter {
             if f.matches(e, ctx) {
                 if total >= offset && page.len() < limit {
@@ -252,9 +275,15 @@ impl Ngsi {
             return Err(NgsiError::bad("a query needs type, attrs, q or georel"));
         }
         let o = render_opts(&p, &ctx)?;
-        self.page_answer(&tenant, &f, &ctx, &o, media, &p)
+        let (mut out, total) = self.page_answer(&tenant, &f, &ctx, &o, media, &p)?;
+        let links = p.page_links("/ngsi-ld/v1/entities", total)?;
+        if !links.is_empty() {
+            out = out.header("Link", links.join(","));
+        }
+        Ok(out)
     }
 
+    /// One page of the entities `f` selects, and how many there are in all.
     pub(crate) fn page_answer(
         &self,
         tenant: &str,
@@ -263,7 +292,7 @@ impl Ngsi {
         o: &RenderOpts,
         media: Media,
         p: &Params,
-    ) -> Result<Out, NgsiError> {
+    ) -> Result<(Out, usize), NgsiError> {
         let limit = p.usize("limit")?.unwrap_or(20);
         let offset = p.usize("offset")?.unwrap_or(0);
         let count = p.bool("count")?;
@@ -289,6 +318,8 @@ impl Ngsi {
                     Some((crate::join::Join::Inline, level)) => Value::Object(crate::join::inline(t, e, ctx, o, level)),
                     _ => Value::Object(render::entity(e, ctx, o)),
                 })
+                // An entity that keeps nothing of a pick/omit is left out.
+                .filter(|v| v.as_object().is_some_and(|m| !m.is_empty()))
                 .collect();
             if let Some((crate::join::Join::Flat, level)) = join {
                 let roots: Vec<&Entity> = page.iter().collect();
@@ -300,7 +331,7 @@ impl Ngsi {
         if count {
             out = out.header("NGSILD-Results-Count", total.to_string());
         }
-        Ok(out)
+        Ok((out, total))
     }
 
     /// `DELETE /entities/{id}`.
@@ -329,6 +360,7 @@ impl Ngsi {
             }
         }
         let new_types = model::parse_types(m.get("type"), &ctx)?;
+        let scope = m.get("scope").map(model::parse_scope).transpose()?;
         let attrs = parse_attrs(&m, &ctx, &now, true)?;
         let skipped = self.change(&tenant, |t| {
             let old = t.entities.get(id).ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
@@ -338,6 +370,10 @@ impl Ngsi {
                 if !e.types.contains(&ty) {
                     e.types.push(ty);
                 }
+            }
+            // `scope` is replaced, or with noOverwrite the new scopes are added.
+            if let Some(sc) = &scope {
+                e.scope = Some(if no_overwrite { model::merge_scopes(e.scope.as_ref(), sc) } else { sc.clone() });
             }
             for (name, insts) in attrs {
                 let slot = e.attrs.entry(name.clone()).or_default();
@@ -378,20 +414,42 @@ impl Ngsi {
         let mut m = object(v, "attributes")?;
         let now = crate::time::now_iso();
         let deletes = model::take_deletions(&mut m, &ctx);
+        let new_types = model::parse_types(m.get("type"), &ctx)?;
+        let scope = m.get("scope").map(model::parse_scope).transpose()?;
         let attrs = parse_attrs(&m, &ctx, &now, true)?;
-        if attrs.is_empty() && deletes.is_empty() {
+        if attrs.is_empty() && deletes.is_empty() && new_types.is_empty() && scope.is_none() {
             return Err(NgsiError::bad("no attributes to update"));
         }
         let (updated, not) = self.change(&tenant, |t| {
             let old = t.entities.get(id).ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
             let mut e = old.clone();
-            let mut deleted_any = false;
+            // Types given are added; a scope replaces the entity's (one it does not have
+            // is not updated).
+            let mut changed = new_types.iter().any(|ty| !e.types.contains(ty));
+            for ty in new_types {
+                if !e.types.contains(&ty) {
+                    e.types.push(ty);
+                }
+            }
+            let mut scope_done = None;
+            if let Some(sc) = scope {
+                scope_done = Some(e.scope.is_some());
+                if e.scope.is_some() {
+                    changed |= e.scope.as_ref() != Some(&sc);
+                    e.scope = Some(sc);
+                }
+            }
             for d in &deletes {
                 if model::apply_deletions(&mut e, std::slice::from_ref(d)) {
-                    deleted_any = true;
+                    changed = true;
                 }
             }
             let (mut updated, mut not) = (Vec::new(), Vec::new());
+            match scope_done {
+                Some(true) => updated.push("scope".to_string()),
+                Some(false) => not.push("scope".to_string()),
+                None => {}
+            }
             for (name, insts) in attrs {
                 let Some(slot) = e.attrs.get_mut(&name) else {
                     not.push(ctx.compact(&name));
@@ -409,7 +467,7 @@ impl Ngsi {
                     }
                 }
             }
-            let ch = if updated.is_empty() && !deleted_any {
+            let ch = if updated.iter().all(|u| u == "scope") && !changed {
                 vec![]
             } else {
                 e.modified_at = now.clone();
@@ -489,6 +547,7 @@ impl Ngsi {
     pub fn replace_attr(&self, req: &Req, id: &str, attr: &str, body: &[u8]) -> Result<Out, NgsiError> {
         check_id(id)?;
         let tenant = self.begin(req, true)?;
+        check_attr_name(attr)?;
         let (ctx, v) = self.body(req, body)?;
         let name = ctx.expand(attr);
         let now = crate::time::now_iso();
@@ -527,9 +586,15 @@ impl Ngsi {
         let all = p.bool("deleteAll")?;
         let ds = p.get("datasetId").map(|s| Value::String(s.to_string()));
         let now = crate::time::now_iso();
+        let scope = crate::util::percent_decode(attr) == "scope";
         self.change(&tenant, |t| {
             let old = t.entities.get(id).ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
             let mut e = old.clone();
+            if scope {
+                e.scope.take().ok_or_else(|| NgsiError::not_found(format!("entity {id} has no scope")))?;
+                e.modified_at = now.clone();
+                return Ok(((), vec![Change { history: None, id: id.into(), old: Some(old.clone()), new: Some(e) }]));
+            }
             let slot = e.attrs.get_mut(&name).ok_or_else(|| NgsiError::not_found(format!("attribute {attr} not found")))?;
             let before = slot.len();
             if all {
@@ -617,37 +682,6 @@ impl Ngsi {
             e.modified_at = now.clone();
             Ok(((), vec![Change { history: None, id: id.into(), old: Some(old.clone()), new: Some(e) }]))
         })?;
-        Ok(Out::empty(204))
-    }
-
-    /// `DELETE /entities` (purge: entities matching `type`, `q`, ...).
-    pub fn purge_entities(&self, req: &Req) -> Result<Out, NgsiError> {
-        let tenant = self.begin(req, true)?;
-        let ctx = self.link_ctx(req)?;
-        let p = Ngsi::params(req);
-        let f = filter_of(&p, &ctx)?;
-        if f.types.is_none() && f.q.is_none() && f.ids.is_none() && f.id_pattern.is_none() && f.geo.is_none() {
-            return Err(NgsiError::bad("a purge needs type, q, id, idPattern or georel"));
-        }
-        let drop_attrs = p.list("dropAttrs");
-        let n = self.change(&tenant, |t| {
-            let mut ch = Vec::new();
-            for e in t.entities.values().filter(|e| f.matches(e, &ctx)) {
-                let new = match &drop_attrs {
-                    Some(list) => {
-                        let mut n = e.clone();
-                        for a in list {
-                            n.attrs.remove(&ctx.expand(a));
-                        }
-                        Some(n)
-                    }
-                    None => None,
-                };
-                ch.push(Change { history: None, id: e.id.clone(), old: Some(e.clone()), new });
-            }
-            Ok((ch.len(), ch))
-        })?;
-        let _ = n;
         Ok(Out::empty(204))
     }
 }

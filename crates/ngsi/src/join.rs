@@ -29,9 +29,10 @@ pub fn parse(p: &crate::params::Params) -> Result<Option<(Join, usize)>, crate::
     })
 }
 
-fn targets(e: &Entity) -> Vec<(String, String)> {
+/// The Relationships of `e` that `o` shows, as (expanded name, target id).
+fn targets(e: &Entity, o: &RenderOpts) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for (name, insts) in &e.attrs {
+    for (name, insts) in e.attrs.iter().filter(|(n, _)| o.shows(n)) {
         for a in insts {
             if a.get("type").and_then(Value::as_str) != Some("Relationship") {
                 continue;
@@ -46,17 +47,20 @@ fn targets(e: &Entity) -> Vec<(String, String)> {
     out
 }
 
-/// Render `e` with its linked entities inline, `level` deep.
+/// Render `e` with its linked entities inline, `level` deep; a nested `pick`/`omit`
+/// (`rel{...}`) shapes the entity `rel` points to.
 pub fn inline(t: &Tenant, e: &Entity, ctx: &ActiveContext, o: &RenderOpts, level: usize) -> Map<String, Value> {
     let mut m = render::entity(e, ctx, o);
     if level == 0 {
         return m;
     }
-    let sub = RenderOpts { pick: None, omit: Vec::new(), keep_id: true, keep_type: true, ..o.clone() };
-    for (name, target) in targets(e) {
-        let Some(te) = t.entities.get(&target) else { continue };
-        let linked = Value::Object(inline(t, te, ctx, &sub, level - 1));
+    for (name, target) in targets(e, o) {
         let key = ctx.compact(&name);
+        if !m.contains_key(&key) {
+            continue;
+        }
+        let Some(te) = t.entities.get(&target) else { continue };
+        let linked = Value::Object(inline(t, te, ctx, &o.linked_opts(&name, ctx), level - 1));
         match (m.get_mut(&key), o.format) {
             (Some(slot @ Value::String(_)), Format::KeyValues) => *slot = linked,
             (Some(Value::Object(rel)), _) => {
@@ -68,20 +72,21 @@ pub fn inline(t: &Tenant, e: &Entity, ctx: &ActiveContext, o: &RenderOpts, level
     m
 }
 
-/// The linked entities of `roots`, `level` deep, each once and none of the roots.
+/// The linked entities of `roots`, `level` deep, each once and none of the roots; only
+/// through the Relationships shown, each shaped by its nested `pick`/`omit`.
 pub fn flat(t: &Tenant, roots: &[&Entity], ctx: &ActiveContext, o: &RenderOpts, level: usize) -> Vec<Value> {
-    let sub = RenderOpts { pick: None, omit: Vec::new(), keep_id: true, keep_type: true, ..o.clone() };
     let mut seen: BTreeSet<String> = roots.iter().map(|e| e.id.clone()).collect();
-    let mut frontier: Vec<&Entity> = roots.to_vec();
+    let mut frontier: Vec<(&Entity, RenderOpts)> = roots.iter().map(|e| (*e, o.clone())).collect();
     let mut out = Vec::new();
     for _ in 0..level {
         let mut next = Vec::new();
-        for e in frontier {
-            for (_, target) in targets(e) {
+        for (e, eo) in frontier {
+            for (name, target) in targets(e, &eo) {
                 if seen.insert(target.clone()) {
                     if let Some(te) = t.entities.get(&target) {
+                        let sub = eo.linked_opts(&name, ctx);
                         out.push(Value::Object(render::entity(te, ctx, &sub)));
-                        next.push(te);
+                        next.push((te, sub));
                     }
                 }
             }

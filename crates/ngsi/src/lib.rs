@@ -14,10 +14,11 @@
 //!   term expansion and compaction.
 //! - [`model`]: the stored entity (expanded names), parsing and validation.
 //! - [`render`]: stored → JSON (normalized / concise / keyValues, sysAttrs, pick/omit, GeoJSON).
+//! - [`order`]: `orderBy`; [`scope`]: `scopeQ`.
 //! - [`query`]: the `q` language; [`geo`]: geometries and `georel`.
 //! - [`service`]: [`Ngsi`], tenants, headers, the entity calls; [`batch`], [`subs`]
 //!   (subscriptions and the notification worker), [`discovery`], [`temporal`],
-//!   [`ctxapi`] (`/jsonldContexts`), [`brainmap`] (the brain's own data as entities).
+//!   [`ctxapi`] (`/jsonldContexts`), [`csr`] (context source registrations), [`brainmap`] (the brain's own data as entities).
 //! - [`db`]: the capability's SQLite file.
 //!
 //! ## Invariants
@@ -34,6 +35,7 @@ pub mod batch;
 pub mod brainmap;
 pub mod context;
 pub mod core_context;
+pub mod csr;
 pub mod ctxapi;
 pub mod db;
 pub mod discovery;
@@ -43,9 +45,12 @@ pub mod geo;
 pub mod httpc;
 pub mod join;
 pub mod model;
+pub mod order;
 pub mod params;
+pub mod purge;
 pub mod query;
 pub mod render;
+pub mod scope;
 pub mod select;
 pub mod service;
 pub mod subs;

@@ -117,7 +117,8 @@ impl Entity {
     }
 }
 
-fn parse_scope(s: &Value) -> Result<Value, NgsiError> {
+/// A `scope` member: a path starting with `/`, or a non-empty array of them.
+pub fn parse_scope(s: &Value) -> Result<Value, NgsiError> {
     let ok = |x: &Value| x.as_str().is_some_and(|s| s.starts_with('/') && !s.contains(' '));
     match s {
         Value::String(_) if ok(s) => Ok(s.clone()),
@@ -398,4 +399,26 @@ pub fn apply_deletions(e: &mut Entity, dels: &[(String, Option<Value>)]) -> bool
         }
     }
     any
+}
+
+/// The scopes of both, each once, `a`'s first (a single one stays a string).
+pub fn merge_scopes(a: Option<&Value>, b: &Value) -> Value {
+    let mut all: Vec<Value> = Vec::new();
+    for v in [a, Some(b)].into_iter().flatten() {
+        match v {
+            Value::Array(xs) => all.extend(xs.iter().cloned()),
+            x => all.push(x.clone()),
+        }
+    }
+    let mut out: Vec<Value> = Vec::new();
+    for x in all {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    if out.len() == 1 {
+        out.pop().unwrap_or(Value::Null)
+    } else {
+        Value::Array(out)
+    }
 }

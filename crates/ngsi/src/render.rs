@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::context::ActiveContext;
 use crate::model::{value_member, Attr, Entity, ATTR_MEMBERS};
+use crate::select::Proj;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {
@@ -30,12 +31,59 @@ pub struct RenderOpts {
     pub lang: Option<String>,
     /// `datasetId`: only these instances (`@none`: the default one).
     pub datasets: Option<Vec<String>>,
+    /// What `pick`/`omit` says about linked entities: expanded Relationship name → the
+    /// projection of the entity it points to (`rel{...}`), a pick or an omit as `linked_pick`.
+    pub linked: Vec<(String, Vec<Proj>)>,
+    pub linked_pick: bool,
 }
 
 impl RenderOpts {
     pub fn new() -> RenderOpts {
         RenderOpts { keep_id: true, keep_type: true, ..Default::default() }
     }
+
+    /// Keep only the members of a `pick` projection.
+    pub fn apply_pick(&mut self, list: &[Proj], ctx: &ActiveContext) {
+        self.keep_id = list.iter().any(|x| x.name == "id");
+        self.keep_type = list.iter().any(|x| x.name == "type");
+        self.pick = Some(list.iter().filter(|x| x.name != "id" && x.name != "type").map(|x| ctx.expand(&x.name)).collect());
+        self.linked = nested(list, ctx);
+        self.linked_pick = true;
+    }
+
+    /// Drop the members of an `omit` projection (a member with a nested projection is
+    /// kept: the projection applies to the entity it points to).
+    pub fn apply_omit(&mut self, list: &[Proj], ctx: &ActiveContext) {
+        let dropped = |n: &str| list.iter().any(|x| x.name == n && x.sub.is_none());
+        self.keep_id = !dropped("id");
+        self.keep_type = !dropped("type");
+        self.omit = list.iter().filter(|x| x.sub.is_none()).map(|x| ctx.expand(&x.name)).collect();
+        self.linked = nested(list, ctx);
+        self.linked_pick = false;
+    }
+
+    /// Whether an attribute (expanded name) is shown.
+    pub fn shows(&self, name: &str) -> bool {
+        self.pick.as_ref().is_none_or(|p| p.iter().any(|x| x == name)) && !self.omit.iter().any(|x| x == name)
+    }
+
+    /// The options for an entity a Relationship (expanded name) points to: the same
+    /// format, and the nested projection given for that Relationship, if any.
+    pub fn linked_opts(&self, rel: &str, ctx: &ActiveContext) -> RenderOpts {
+        let mut o = RenderOpts { format: self.format, sys_attrs: self.sys_attrs, lang: self.lang.clone(), ..RenderOpts::new() };
+        if let Some((_, sub)) = self.linked.iter().find(|(n, _)| n == rel) {
+            if self.linked_pick {
+                o.apply_pick(sub, ctx);
+            } else {
+                o.apply_omit(sub, ctx);
+            }
+        }
+        o
+    }
+}
+
+fn nested(list: &[Proj], ctx: &ActiveContext) -> Vec<(String, Vec<Proj>)> {
+    list.iter().filter_map(|x| x.sub.as_ref().map(|s| (ctx.expand(&x.name), s.clone()))).collect()
 }
 
 /// Compact one type (or a list) for output.
@@ -56,7 +104,7 @@ pub fn entity(e: &Entity, ctx: &ActiveContext, o: &RenderOpts) -> Map<String, Va
     if o.keep_type {
         m.insert("type".into(), types_out(&e.types, ctx));
     }
-    if let Some(s) = &e.scope {
+    if let Some(s) = e.scope.as_ref().filter(|_| o.shows(&format!("{}scope", crate::context::NGSI))) {
         m.insert("scope".into(), s.clone());
     }
     if o.sys_attrs {
@@ -64,7 +112,7 @@ pub fn entity(e: &Entity, ctx: &ActiveContext, o: &RenderOpts) -> Map<String, Va
         m.insert("modifiedAt".into(), e.modified_at.clone().into());
     }
     for (name, insts) in &e.attrs {
-        if o.pick.as_ref().is_some_and(|p| !p.contains(name)) || o.omit.contains(name) {
+        if !o.shows(name) {
             continue;
         }
         let keep = |a: &&Attr| {

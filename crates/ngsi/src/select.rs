@@ -1,5 +1,5 @@
 //! What a query selects and how it is shown: the `type`, `id`, `idPattern`, `q`,
-//! `attrs` and geo-query parameters as a [`Filter`], and `options`, `format`, `pick`,
+//! `scopeQ`, `attrs`, geo-query and `orderBy` parameters as a [`Filter`], and `options`, `format`, `pick`,
 //! `omit`, `lang` as [`RenderOpts`].
 
 use crate::context::ActiveContext;
@@ -21,6 +21,10 @@ pub struct Filter {
     pub geo: Option<GeoQuery>,
     /// Expanded attribute names; the entity must hold one of them.
     pub attrs: Option<Vec<String>>,
+    /// `scopeQ`.
+    pub scope: Option<crate::scope::ScopeQ>,
+    /// `orderBy`: the order of the answer (`None`: by id).
+    pub order: Option<crate::order::OrderBy>,
 }
 
 impl Filter {
@@ -37,6 +41,9 @@ impl Filter {
             return false;
         }
         if self.attrs.as_ref().is_some_and(|a| !a.iter().any(|n| e.attrs.contains_key(n))) {
+            return false;
+        }
+        if self.scope.as_ref().is_some_and(|s| !s.matches(e.scope.as_ref())) {
             return false;
         }
         if let Some(q) = &self.q {
@@ -115,6 +122,12 @@ pub fn filter_of(p: &Params, ctx: &ActiveContext) -> Result<Filter, NgsiError> {
         let prop = ctx.expand(p.get("geoproperty").unwrap_or("location"));
         f.geo = Some(GeoQuery::parse(r, g, c, prop).map_err(NgsiError::bad)?);
     }
+    if let Some(s) = p.get("scopeQ") {
+        f.scope = Some(crate::scope::ScopeQ::parse(s)?);
+    }
+    if let Some(o) = p.get("orderBy") {
+        f.order = Some(crate::order::OrderBy::parse(o, ctx)?);
+    }
     Ok(f)
 }
 
@@ -150,29 +163,39 @@ pub fn render_opts(p: &Params, ctx: &ActiveContext) -> Result<RenderOpts, NgsiEr
     if p.get("pick").is_some() && p.get("omit").is_some() {
         return Err(NgsiError::bad("pick and omit exclude each other"));
     }
-    let top = |k: &str| p.get(k).map(|s| projection(s).unwrap_or_default());
-    let pick = top("pick").or_else(|| p.list("attrs"));
-    if let Some(list) = pick {
-        o.keep_id = p.get("pick").is_none() || list.iter().any(|x| x == "id");
-        o.keep_type = p.get("pick").is_none() || list.iter().any(|x| x == "type");
+    if let Some(s) = p.get("pick") {
+        o.apply_pick(&projection_tree(s).unwrap_or_default(), ctx);
+    } else if let Some(list) = p.list("attrs") {
         o.pick = Some(list.iter().filter(|x| *x != "id" && *x != "type").map(|x| ctx.expand(x)).collect());
     }
-    if let Some(list) = top("omit") {
-        o.keep_id = !list.iter().any(|x| x == "id");
-        o.keep_type = !list.iter().any(|x| x == "type");
-        o.omit = list.iter().map(|x| ctx.expand(x)).collect();
+    if let Some(s) = p.get("omit") {
+        o.apply_omit(&projection_tree(s).unwrap_or_default(), ctx);
     }
     o.lang = p.get("lang").map(str::to_string);
     o.datasets = p.list("datasetId");
     Ok(o)
 }
 
-/// Parse a `pick`/`omit` projection (`a,b{c,d}`); the top-level names.
+/// One member of a `pick`/`omit` projection: a name, and for a Relationship the
+/// projection of the entity it points to (`locatedAt{id,name}`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Proj {
+    pub name: String,
+    pub sub: Option<Vec<Proj>>,
+}
+
+/// Parse a `pick`/`omit` projection (`a,b{c,d{e}}`); the top-level names.
 pub fn projection(s: &str) -> Result<Vec<String>, String> {
-    fn list(b: &[u8], i: &mut usize, depth: usize, out: &mut Vec<String>) -> Result<(), String> {
+    Ok(projection_tree(s)?.into_iter().map(|p| p.name).collect())
+}
+
+/// Parse a `pick`/`omit` projection into its tree (at most 16 levels of braces).
+pub fn projection_tree(s: &str) -> Result<Vec<Proj>, String> {
+    fn list(b: &[u8], i: &mut usize, depth: usize) -> Result<Vec<Proj>, String> {
         if depth > 16 {
             return Err("nested too deep".into());
         }
+        let mut out = Vec::new();
         loop {
             let st = *i;
             while *i < b.len() && !matches!(b[*i], b',' | b'{' | b'}') {
@@ -182,28 +205,26 @@ pub fn projection(s: &str) -> Result<Vec<String>, String> {
             if !model::valid_name(name) {
                 return Err(format!("{name:?} is not an attribute name"));
             }
-            if depth == 0 {
-                out.push(name.to_string());
-            }
+            let mut p = Proj { name: name.to_string(), sub: None };
             if *i < b.len() && b[*i] == b'{' {
                 *i += 1;
-                list(b, i, depth + 1, &mut Vec::new())?;
+                p.sub = Some(list(b, i, depth + 1)?);
                 if *i >= b.len() || b[*i] != b'}' {
                     return Err("unclosed {".into());
                 }
                 *i += 1;
             }
+            out.push(p);
             if *i < b.len() && b[*i] == b',' {
                 *i += 1;
                 continue;
             }
-            return Ok(());
+            return Ok(out);
         }
     }
     let b = s.as_bytes();
     let mut i = 0;
-    let mut out = Vec::new();
-    list(b, &mut i, 0, &mut out)?;
+    let out = list(b, &mut i, 0)?;
     if i != b.len() {
         return Err(format!("unexpected {:?} at {i}", b[i] as char));
     }

@@ -34,11 +34,20 @@ pub struct NgsiConfig {
     pub notify_allow: Vec<String>,
     /// Largest page (`limit`).
     pub max_limit: usize,
+    /// Show the brain's own data as entities of the default tenant ([`crate::brainmap`]).
+    pub brain_entities: bool,
 }
 
 impl Default for NgsiConfig {
     fn default() -> Self {
-        NgsiConfig { db_path: None, contexts: ContextConfig::default(), tenants: None, notify_allow: Vec::new(), max_limit: 1000 }
+        NgsiConfig {
+            db_path: None,
+            contexts: ContextConfig::default(),
+            tenants: None,
+            notify_allow: Vec::new(),
+            max_limit: 1000,
+            brain_entities: true,
+        }
     }
 }
 
@@ -47,6 +56,8 @@ impl Default for NgsiConfig {
 pub struct Tenant {
     pub entities: BTreeMap<String, Entity>,
     pub subs: BTreeMap<String, Subscription>,
+    /// Context source registrations ([`crate::csr`]).
+    pub regs: BTreeMap<String, crate::csr::Registration>,
 }
 
 /// A request as the edge hands it over.
@@ -115,7 +126,12 @@ impl Ngsi {
         let contexts = Contexts::new(cfg.contexts.clone());
         for (url, kind, body) in loaded.contexts {
             if let Ok(v) = serde_json::from_str::<Value>(&body) {
-                contexts.store_doc(&url, v, if kind == "hosted" { "hosted" } else { "cached" });
+                let kind = match kind.as_str() {
+                    "hosted" => "hosted",
+                    "implicitlycreated" => "implicitlycreated",
+                    _ => "cached",
+                };
+                contexts.store_doc(&url, v, kind);
             }
         }
         let mut tenants: HashMap<String, Tenant> = HashMap::new();
@@ -135,6 +151,14 @@ impl Ngsi {
                 Err(e) => tracing::warn!("ngsi: stored subscription {id} unreadable: {e}"),
             }
         }
+        for (t, id, body) in loaded.regs {
+            match serde_json::from_str::<crate::csr::Registration>(&body) {
+                Ok(r) => {
+                    tenants.entry(t).or_default().regs.insert(id, r);
+                }
+                Err(e) => tracing::warn!("ngsi: stored registration {id} unreadable: {e}"),
+            }
+        }
         let n = Arc::new(Ngsi {
             notifier: Notifier::new(cfg.notify_allow.clone()),
             cfg,
@@ -152,7 +176,9 @@ impl Ngsi {
         let n = Ngsi::open(cfg)?;
         let _ = n.brain.set(Arc::downgrade(brain));
         brain.provide(n.clone());
-        crate::brainmap::install(brain, &n);
+        if n.cfg.brain_entities {
+            crate::brainmap::install(brain, &n);
+        }
         Ok(n)
     }
 
@@ -321,7 +347,7 @@ impl Ngsi {
 }
 
 /// Every query parameter of the API; anything else is an InvalidRequest.
-pub const KNOWN_PARAMS: [&str; 48] = [
+pub const KNOWN_PARAMS: [&str; 50] = [
     "type",
     "id",
     "idPattern",
@@ -364,6 +390,8 @@ pub const KNOWN_PARAMS: [&str; 48] = [
     "aggrMethods",
     "aggrPeriodDuration",
     "dropAttrs",
+    "drop",
+    "keep",
     "observationSpace",
     "operationSpace",
     "doNotCompact",

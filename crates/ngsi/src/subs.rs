@@ -291,6 +291,12 @@ impl Ngsi {
         let mut m = object(v, "subscription")?;
         let raw_ctx = m.remove("@context").unwrap_or_else(|| ctx.raw.clone());
         validate(&m, &ctx, true)?;
+        // A composite @context becomes an implicitly created one, named by jsonldContext.
+        let composite =
+            raw_ctx.is_object() || raw_ctx.as_array().is_some_and(|a| a.len() > 1 || a.iter().any(|x| !x.is_string()));
+        if composite && !m.contains_key("jsonldContext") {
+            m.insert("jsonldContext".into(), self.implicit_context(&raw_ctx)?.into());
+        }
         let id = match m.remove("id") {
             Some(Value::String(s)) => s,
             _ => format!("urn:ngsi-ld:Subscription:{}", uuid()),
@@ -574,7 +580,7 @@ impl Ngsi {
         {
             let mut g = wlock(&self.tenants);
             for (tenant, t) in g.iter_mut() {
-                let crate::service::Tenant { entities, subs } = t;
+                let crate::service::Tenant { entities, subs, .. } = t;
                 for s in subs.values_mut() {
                     let Some(iv) = s.spec.get("timeInterval").and_then(Value::as_f64) else { continue };
                     if !s.active || expired(s, now) || now - s.last_sent_s < iv {

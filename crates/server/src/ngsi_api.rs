@@ -41,6 +41,10 @@ pub(crate) fn routes() -> Router<App> {
             "/temporal/entities/{id}/attrs/{attr}/{instance}",
             axum::routing::patch(temporal_patch_instance).delete(temporal_delete_instance),
         ),
+        ("/csourceRegistrations", get(query_regs).post(create_reg)),
+        ("/csourceRegistrations/{id}", get(retrieve_reg).patch(update_reg).delete(delete_reg)),
+        ("/csourceSubscriptions", get(query_csr_subs).post(csr_subs_unsupported)),
+        ("/csourceSubscriptions/{id}", get(csr_sub).patch(csr_sub).delete(csr_sub)),
         ("/jsonldContexts", get(list_contexts).post(add_context)),
         ("/jsonldContexts/{id}", get(serve_context).delete(delete_context)),
     ];
@@ -224,3 +228,11 @@ h0!(list_contexts, |n, r, b| n.list_contexts(r));
 h0!(add_context, |n, r, b| n.add_context(r, b));
 h1!(serve_context, |n, r, b, id| n.serve_context(r, &id));
 h1!(delete_context, |n, r, b, id| n.delete_context(r, &id));
+h0!(query_regs, |n, r, b| n.query_regs(r));
+h0!(create_reg, |n, r, b| n.create_reg(r, b));
+h1!(retrieve_reg, |n, r, b, id| n.retrieve_reg(r, &id));
+h1!(update_reg, |n, r, b, id| n.update_reg(r, &id, b));
+h1!(delete_reg, |n, r, b, id| n.delete_reg(r, &id));
+h0!(query_csr_subs, |n, r, b| n.query_csr_subs(r));
+h0!(csr_subs_unsupported, |n, r, b| n.csr_subs_unsupported(r));
+h1!(csr_sub, |n, r, b, id| n.csr_sub(r, &id));
