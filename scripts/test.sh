@@ -52,6 +52,8 @@ echo "==> incident detection on SUMO data (external check, short)"
 scripts/sumo-incidents/check.sh --short
 echo "==> ATSPM interop (the atspm package reads our signal log)"
 scripts/test-atspm.sh
+echo "==> green corridor: preemption intervals in atspm's timeline (external check)"
+scripts/corridor/atspm.sh
 if [ -x scripts/test-web.sh ]; then
   echo "==> web dashboard tests"
   scripts/test-web.sh
