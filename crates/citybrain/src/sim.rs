@@ -57,6 +57,13 @@ pub struct SimArgs {
     /// CityFlow runs stay exact. 0 or less: off.
     #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
     pub time_to_teleport: Option<f64>,
+    /// Route-aware lane changing (the twin's addition to CityFlow's model for SUMO
+    /// networks): vehicles change into a lane that leads on along their route, merge where
+    /// a lane ends, and may cross a junction into a lane they must leave again. Default: on
+    /// for SUMO input, off for CityFlow and CBEngine files (CityFlow runs stay exact).
+    /// Implies lane changing.
+    #[arg(long, value_name = "BOOL")]
+    pub strategic_lanes: Option<bool>,
     /// Write the virtual signal controllers' ATSPM event log into DIR (`events.csv`,
     /// `detectors.csv`) with the twin's own signal trace (`signal_trace.csv`).
     #[arg(long, value_name = "DIR")]
@@ -65,6 +72,11 @@ pub struct SimArgs {
     /// waiting_time,stops,route_length,finished`; unfinished vehicles last).
     #[arg(long, value_name = "FILE")]
     pub tripinfo: Option<PathBuf>,
+    /// Print, on stderr, the vehicles standing at these times (seconds, repeatable),
+    /// counted by what holds up the front of their queue (wrong lane, red, no room after
+    /// the junction, yielding, inside the junction, lane change, other).
+    #[arg(long, value_name = "SECONDS")]
+    pub standing_at: Vec<f64>,
 }
 
 /// Incidents to inject (issue 16): from a file, drawn at random, or both.
@@ -125,6 +137,8 @@ pub struct SimReport {
     /// The vehicles that had not finished at the end.
     pub unfinished: twin::engine::Unfinished,
     pub steps: u64,
+    /// The vehicle model's options the run used (reported with the metrics).
+    pub config: SimConfig,
     pub load_s: f64,
     pub run_s: f64,
 }
@@ -150,6 +164,7 @@ pub fn run(args: &SimArgs) -> Result<()> {
         // SUMO's vehicles change lanes to follow their routes: SUMO input always runs with it.
         lane_change: args.lane_change || args.scenario.is_sumo(),
         teleport_after,
+        strategic_lanes: args.strategic_lanes.unwrap_or(args.scenario.is_sumo()),
         // The virtual sensors read the step's events.
         record_events: args.atspm.is_some() || args.tripinfo.is_some(),
         ..Default::default()
@@ -201,6 +216,13 @@ pub fn run(args: &SimArgs) -> Result<()> {
                 a.before_step(&sim);
             }
             sim.step();
+            if args.standing_at.iter().any(|&t| (sim.time() - t).abs() < args.dt / 2.0) {
+                let w = sim.standing();
+                eprintln!(
+                    "t={:.0} standing {}: wrong lane {}, red {}, no room after junction {}, yielding {}, in junction {}, lane change {}, other {}",
+                    sim.time(), w.total, w.wrong_lane, w.red, w.no_room, w.yielding, w.in_junction, w.lane_change, w.other
+                );
+            }
             if let Some(a) = atspm.as_mut() {
                 a.after_step(&sim);
             }
@@ -252,7 +274,14 @@ pub fn run(args: &SimArgs) -> Result<()> {
             );
         }
     }
-    let rep = SimReport { metrics: sim.metrics(), unfinished: sim.unfinished(), steps: sim.steps(), load_s, run_s };
+    let rep = SimReport {
+        metrics: sim.metrics(),
+        unfinished: sim.unfinished(),
+        steps: sim.steps(),
+        config: *sim.config(),
+        load_s,
+        run_s,
+    };
     print_report(&rep, args.json);
     Ok(())
 }
@@ -287,6 +316,11 @@ pub fn print_report(r: &SimReport, json: bool) {
             "run_s": r.run_s,
             "vehicle_updates": m.vehicle_updates,
             "teleports": m.teleports,
+            "model": {
+                "lane_change": r.config.lane_change,
+                "strategic_lanes": r.config.strategic_lanes,
+                "time_to_teleport_s": r.config.teleport_after,
+            },
             "vehicle_updates_per_s": ups,
             "peak_rss_bytes": scenario::peak_rss_bytes(),
         });
@@ -296,6 +330,14 @@ pub fn print_report(r: &SimReport, json: bool) {
         println!("average travel time  {:.2} s", m.average_travel_time_s);
         println!("throughput           {} of {} vehicles", m.throughput, m.vehicles_created);
         println!("teleports            {}", m.teleports);
+        let c = &r.config;
+        let on = |b: bool| if b { "on" } else { "off" };
+        let tele = c.teleport_after.map_or("off".to_string(), |t| format!("after {t} s"));
+        println!(
+            "model                lane changing {}, strategic lanes {}, teleports {tele}",
+            on(c.lane_change),
+            on(c.strategic_lanes)
+        );
         println!(
             "mean delay, all      {delay_all:.1} s, {stops_all:.2} stops/vehicle over all {all} vehicles ({} finished, {} running, {} waiting to enter)",
             m.throughput, u.running, u.waiting

@@ -58,6 +58,10 @@ fn exported_scenario_runs_identically() {
     let b = sim_json(&export.join("roadnet.json"), &export.join("flow.json"), &[]);
     assert!(a["vehicles_created"].as_u64().unwrap() > 0);
     assert_eq!(outcome(&a), outcome(&b));
+    // CityFlow input runs CityFlow's model: none of the SUMO options.
+    assert_eq!(a["model"]["strategic_lanes"], false, "{a}");
+    assert_eq!(a["model"]["lane_change"], false, "{a}");
+    assert!(a["model"]["time_to_teleport_s"].is_null(), "{a}");
 }
 
 #[test]
@@ -67,8 +71,16 @@ fn sumo_files_are_detected_and_run() {
     let v = sim_json(&d.join("hangzhou_4x4.net.xml"), &d.join("hangzhou_4x4.rou.xml"), &[]);
     assert!(v["vehicles_created"].as_u64().unwrap() > 400, "{v}");
     assert!(v["teleports"].is_u64(), "SUMO input runs with jam resolution and reports it: {v}");
-    let off = sim_json(&d.join("hangzhou_4x4.net.xml"), &d.join("hangzhou_4x4.rou.xml"), &["--time-to-teleport", "0"]);
+    assert_eq!(v["model"]["strategic_lanes"], true, "SUMO input runs with strategic lanes and says so: {v}");
+    assert_eq!(v["model"]["time_to_teleport_s"], 300.0, "{v}");
+    let off = sim_json(
+        &d.join("hangzhou_4x4.net.xml"),
+        &d.join("hangzhou_4x4.rou.xml"),
+        &["--time-to-teleport", "0", "--strategic-lanes", "false"],
+    );
     assert_eq!(off["teleports"], 0, "{off}");
+    assert_eq!(off["model"]["strategic_lanes"], false, "{off}");
+    assert!(off["model"]["time_to_teleport_s"].is_null(), "{off}");
 }
 
 #[test]

@@ -13,7 +13,8 @@
 //!   (from edge, to edge); `dir` s/l/L/r/R gives the turn. U-turns (`t`) are dropped: the
 //!   vehicle model has no U-turn movement. Geometry follows the internal lanes (`via`,
 //!   chained through internal junctions).
-//! - A `<tlLogic>` becomes the fixed-time plan: a movement is green in a phase when any of
+//! - A `<tlLogic>` becomes the fixed-time plan (of several programs for one traffic light,
+//!   the one loaded last, which is the one SUMO runs): a movement is green in a phase when any of
 //!   its links shows `G`, `g`, `s` or `O` there. Actuated programs run at their
 //!   `duration`s. A junction without a traffic light is unsignalised (every movement
 //!   may go, yielding at crossings).
@@ -198,11 +199,8 @@ pub fn parse_net_spec_with(text: &str, file: &str, extra: &[(&str, &str)]) -> Re
                 }
             }
             "tlLogic" => {
-                let id = at.req(el, "id")?;
-                if tls.contains_key(id) {
-                    continue; // only the first program of a traffic light runs
-                }
-                tls.insert(id, tl_phases(at, el, &els[k..])?);
+                // SUMO runs the program of a traffic light loaded last.
+                tls.insert(at.req(el, "id")?, tl_phases(at, el, &els[k..])?);
             }
             "connection" => {
                 let from = at.req(el, "from")?;

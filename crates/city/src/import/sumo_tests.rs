@@ -48,7 +48,11 @@ fn cross_network_maps_lanes_movements_and_phases() {
     assert_eq!(c.movements[0].lane_links[0].points.len(), 3, "geometry from the via lane");
     assert!(c.movements[0].lane_links[1].points.is_empty(), "no via: Bézier derived later");
     let phases: Vec<(f64, Vec<usize>)> = c.phases.iter().map(|p| (p.duration, p.movements.clone())).collect();
-    assert_eq!(phases, vec![(30.0, vec![0, 1, 2, 4]), (3.0, vec![]), (30.0, vec![2, 3, 5])], "first program only");
+    assert_eq!(
+        phases,
+        vec![(30.0, vec![0, 1, 2, 4]), (3.0, vec![]), (30.0, vec![2, 3, 5])],
+        "the program loaded last runs, as in SUMO"
+    );
 }
 
 #[test]

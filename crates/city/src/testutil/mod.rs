@@ -81,7 +81,7 @@ pub const CBENGINE_CROSS_FLOW: &str = include_str!("cross_flow.txt");
 
 /// A SUMO `.net.xml`: a signalised cross `C` with four dead-end arms of two lanes each.
 /// SUMO lane 0 is the rightmost lane. One U-turn (dropped) and one connection with
-/// internal-lane geometry.
+/// internal-lane geometry. Two programs for `C`: the one loaded last (30/3/30 s) runs.
 pub const SUMO_CROSS_NET: &str = include_str!("cross.net.xml");
 
 /// A SUMO `.rou.xml` for [`SUMO_CROSS_NET`]: vehicles, flows of every repeat kind and

@@ -276,7 +276,7 @@ impl Sim {
     }
 
     /// `Lane::canEnter`: room behind the lane's last vehicle, or it is moving off.
-    fn can_enter(&self, lane: u32, v: u32) -> bool {
+    pub(super) fn can_enter(&self, lane: u32, v: u32) -> bool {
         if self.inc.active && !self.lane_open(lane, v) {
             return false;
         }

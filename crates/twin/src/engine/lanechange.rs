@@ -305,12 +305,13 @@ impl Sim {
         for &(flow, t, prio, seq) in &pending {
             let route = self.route(flow);
             let road = self.net.road(route[0]);
-            let lanes: Vec<u32> = if route.len() == 1 {
+            let mut lanes: Vec<u32> = if route.len() == 1 {
                 road.lanes().map(|l| l.0).collect()
             } else {
                 let r1 = route[1].0;
                 road.lanes().map(|l| l.0).filter(|&l| self.lane_leads_to(l, r1)).collect()
             };
+            self.strategic_entry(flow, &mut lanes);
             let lanes = if lanes.is_empty() { vec![road.first_lane.0] } else { lanes };
             let draw = self.lc.as_mut().expect("on").rng.next_u32();
             let lane = lanes[(draw as usize) % lanes.len()];
@@ -431,7 +432,7 @@ impl Sim {
     }
 
     /// The lane next to `lane` on its road, outer (`+1`) or inner (`-1`), if any.
-    fn side_lane(&self, lane: u32, dir: i32) -> u32 {
+    pub(super) fn side_lane(&self, lane: u32, dir: i32) -> u32 {
         let road = &self.net.roads[self.lane_road[lane as usize] as usize];
         let idx = self.lane_index[lane as usize] as i64 + dir as i64;
         if idx < 0 || idx >= road.lane_count as i64 {
@@ -459,6 +460,12 @@ impl Sim {
                 return;
             }
         }
+        if self.cfg.strategic_lanes {
+            if let Some(sig) = self.route_signal(v) {
+                lc.v[v as usize].send = Some(sig);
+                return;
+            }
+        }
         let mut sig = Signal { target: NONE, urgency: 0, direction: 0 };
         let s = &self.vs[v as usize];
         let mut full = true;
@@ -476,7 +483,7 @@ impl Sim {
                 let cur_est = gap;
                 let mut outer_est = 0.0;
                 let outer = self.side_lane(cur, 1);
-                if outer != NONE && (last_road || self.next_of(s.flow, s.route_pos, outer) != NONE) {
+                if outer != NONE && (last_road || self.may_change_to(v, outer)) {
                     self.ensure_segments(lc, outer);
                     outer_est = self.estimate_gap(lc, v, outer);
                     if outer_est > cur_est + k.p.length {
@@ -484,7 +491,7 @@ impl Sim {
                     }
                 }
                 let inner = self.side_lane(cur, -1);
-                if inner != NONE && (last_road || self.next_of(s.flow, s.route_pos, inner) != NONE) {
+                if inner != NONE && (last_road || self.may_change_to(v, inner)) {
                     self.ensure_segments(lc, inner);
                     let inner_est = self.estimate_gap(lc, v, inner);
                     if inner_est > cur_est + k.p.length && inner_est > outer_est {
@@ -633,6 +640,14 @@ impl Sim {
     fn receive_signal(&self, lc: &mut LcSim, r: u32, sender: u32) {
         let rl = &lc.v[r as usize];
         if rl.changing {
+            return;
+        }
+        if self.cfg.strategic_lanes {
+            // Urgency first, then priority (see `strategic.rs`).
+            let new = self.signal_rank(lc, sender);
+            if (rl.recv == NONE || self.signal_rank(lc, rl.recv) < new) && self.signal_rank(lc, r) < new {
+                lc.v[r as usize].recv = sender;
+            }
             return;
         }
         let cur = if rl.recv != NONE { self.aux[rl.recv as usize].priority } else { priority_key(-1i32 as u32) };

@@ -50,6 +50,8 @@ pub(crate) mod model;
 mod observe;
 mod replay;
 mod signals;
+mod standing;
+mod strategic;
 mod teleport;
 pub(crate) mod units;
 
@@ -69,6 +71,7 @@ pub use observe::{LaneStats, Metrics, SeriesPoint, SimEvent, Unfinished, Vehicle
 pub use replay::roadnet_log;
 use signals::Light;
 pub use signals::{Clearance, PreemptEvent, Termination};
+pub use standing::Standing;
 pub use teleport::SUMO_TIME_TO_TELEPORT;
 pub use units::{SpawnError, SpawnMode, Tracked, TripState, VehicleClass};
 
@@ -98,6 +101,12 @@ pub struct SimConfig {
     /// Jam resolution: a lane's front vehicle standing this long jumps to the next lane
     /// of its route (SUMO's `time-to-teleport`; see `teleport`). `None`: never (CityFlow).
     pub teleport_after: Option<f64>,
+    /// Route-aware (strategic) lane changing for SUMO input, the twin's addition to
+    /// CityFlow's model (see `strategic.rs`): a vehicle whose lane does not lead on along
+    /// its route changes lanes for one that does, anywhere on its lane, and may take a
+    /// junction into a lane from which it must change again (merging at lane drops and
+    /// ramps). Implies `lane_change`. Off for CityFlow files (exact fidelity).
+    pub strategic_lanes: bool,
 }
 
 impl Default for SimConfig {
@@ -110,6 +119,7 @@ impl Default for SimConfig {
             series_interval: 60.0,
             lane_change: false,
             teleport_after: None,
+            strategic_lanes: false,
         }
     }
 }
@@ -360,6 +370,7 @@ impl Sim {
             cfg.dt = 1.0;
         }
         cfg.threads = cfg.threads.max(1);
+        cfg.lane_change |= cfg.strategic_lanes;
         let n_lanes = net.lanes.len() as u32;
         let n_drv = net.lanes.len() + net.lane_links.len();
         let mut drvs = Vec::with_capacity(n_drv);
@@ -605,6 +616,9 @@ impl Sim {
                 best_diff = diff;
                 best = self.n_lanes + ll;
             }
+        }
+        if best == NONE && self.cfg.strategic_lanes {
+            return self.next_of_loose(drv, r1, r2);
         }
         best
     }
