@@ -46,6 +46,9 @@ pub struct NgsiSettings {
     /// entities of the default tenant (default true). Off: the broker holds only what
     /// clients write (e.g. for a conformance suite that expects an empty broker).
     pub brain_entities: Option<bool>,
+    /// Most attribute instances in one entity's temporal representation before the
+    /// answer is cut (206 + `Content-Range`); default 1000.
+    pub temporal_max_instances: Option<usize>,
 }
 
 /// Open the NGSI-LD capability (`ngsi.sqlite` in `data_dir`); tenants are governance's
@@ -79,6 +82,7 @@ pub fn register_ngsi(
         tenants: Some(Arc::new(move |t: &str| g.departments().iter().any(|d| d.id == t))),
         notify_allow: s.notify_allow.clone(),
         brain_entities: s.brain_entities.unwrap_or(true),
+        temporal_max_instances: s.temporal_max_instances.unwrap_or(1000).max(1),
         ..Default::default()
     };
     ngsi::Ngsi::install(b, cfg).map_err(|e| anyhow::anyhow!("ngsi: {e}"))

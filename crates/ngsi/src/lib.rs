@@ -17,7 +17,8 @@
 //! - [`order`]: `orderBy`; [`scope`]: `scopeQ`.
 //! - [`query`]: the `q` language; [`geo`]: geometries and `georel`.
 //! - [`service`]: [`Ngsi`], tenants, headers, the entity calls; [`batch`], [`subs`]
-//!   (subscriptions and the notification worker), [`discovery`], [`temporal`],
+//!   (subscriptions), [`notify`] (which subscriptions a change fires, the queue and its
+//!   workers), [`notice`] (what a notification says), [`discovery`], [`temporal`],
 //!   [`ctxapi`] (`/jsonldContexts`), [`csr`] (context source registrations), [`brainmap`] (the brain's own data as entities).
 //! - [`db`]: the capability's SQLite file.
 //!
@@ -31,6 +32,7 @@
 //! - The brain never needs the internet: the core context is built in, remote contexts
 //!   come only from the allow-list or the preloaded documents.
 
+pub mod aggregate;
 pub mod batch;
 pub mod brainmap;
 pub mod context;
@@ -45,6 +47,9 @@ pub mod geo;
 pub mod httpc;
 pub mod join;
 pub mod model;
+pub mod mqttc;
+pub mod notice;
+pub mod notify;
 pub mod order;
 pub mod params;
 pub mod purge;
@@ -55,6 +60,7 @@ pub mod select;
 pub mod service;
 pub mod subs;
 pub mod temporal;
+pub mod temporal_view;
 pub mod time;
 pub mod util;
 

@@ -14,8 +14,9 @@ use crate::context::{ActiveContext, ContextConfig, Contexts};
 use crate::db::{Db, Write};
 use crate::error::NgsiError;
 use crate::model::Entity;
+use crate::notify::Notifier;
 use crate::params::Params;
-use crate::subs::{Notifier, Subscription};
+use crate::subs::Subscription;
 
 /// Says whether a tenant (a department id) exists.
 pub type TenantCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
@@ -36,6 +37,9 @@ pub struct NgsiConfig {
     pub max_limit: usize,
     /// Show the brain's own data as entities of the default tenant ([`crate::brainmap`]).
     pub brain_entities: bool,
+    /// Most attribute instances in one entity's temporal representation; beyond, the
+    /// answer is cut in time and is 206 with a `Content-Range` (6.3.10).
+    pub temporal_max_instances: usize,
 }
 
 impl Default for NgsiConfig {
@@ -47,6 +51,7 @@ impl Default for NgsiConfig {
             notify_allow: Vec::new(),
             max_limit: 1000,
             brain_entities: true,
+            temporal_max_instances: 1000,
         }
     }
 }

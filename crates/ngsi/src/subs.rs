@@ -1,26 +1,19 @@
-//! Subscriptions (`/subscriptions`) and their HTTP notifications. A write never waits for
-//! a notification: matching subscriptions are found after the commit and their
-//! notifications queued; worker threads post them and keep `timesSent`, `timesFailed`,
-//! `lastNotification`, `lastSuccess`, `lastFailure`.
-
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+//! Subscriptions (`/subscriptions`): validation, storage and the answers. A write never
+//! waits for a notification: [`crate::notify`] finds the matching subscriptions after the
+//! commit and queues their notifications.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::context::ActiveContext;
 use crate::db::Write;
-use crate::entities::{parse_type_param, Change};
+use crate::entities::parse_type_param;
 use crate::error::NgsiError;
 use crate::geo::GeoQuery;
-use crate::model::Entity;
-use crate::render::{self, Format, RenderOpts};
 use crate::service::{object, rlock, wlock, Ngsi, Out, Req};
 
-/// A subscription as stored: the client's description (compact terms, its `@context`
-/// kept beside) and the broker's bookkeeping.
+/// A subscription as stored: the client's description (entity types and attribute names
+/// expanded, `q` as given, its `@context` kept beside) and the broker's bookkeeping.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Subscription {
     pub id: String,
@@ -39,72 +32,6 @@ pub struct Subscription {
     pub modified_at: String,
 }
 
-/// One notification to post.
-pub struct Job {
-    tenant: String,
-    sub: String,
-    url: String,
-    headers: Vec<(&'static str, String)>,
-    body: Vec<u8>,
-    /// When the change was committed (latency measurement).
-    pub at: std::time::Instant,
-}
-
-/// The queue and its workers.
-pub struct Notifier {
-    tx: SyncSender<Job>,
-    rx: Mutex<Option<Receiver<Job>>>,
-    allow: Vec<String>,
-    /// Notifications dropped because the queue was full.
-    pub dropped: std::sync::atomic::AtomicU64,
-}
-
-const QUEUE: usize = 100_000;
-const WORKERS: usize = 4;
-
-impl Notifier {
-    pub fn new(allow: Vec<String>) -> Notifier {
-        let (tx, rx) = sync_channel(QUEUE);
-        Notifier { tx, rx: Mutex::new(Some(rx)), allow, dropped: Default::default() }
-    }
-
-    pub(crate) fn start(&self, ngsi: Weak<Ngsi>) {
-        let Some(rx) = crate::lock(&self.rx).take() else { return };
-        // Periodic notifications (`timeInterval`), checked every second.
-        let weak = ngsi.clone();
-        let _ = std::thread::Builder::new().name("ngsi-periodic".into()).spawn(move || loop {
-            std::thread::sleep(Duration::from_secs(1));
-            match weak.upgrade() {
-                Some(n) => n.periodic(),
-                None => return,
-            }
-        });
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..WORKERS {
-            let rx = rx.clone();
-            let ngsi = ngsi.clone();
-            let _ = std::thread::Builder::new().name(format!("ngsi-notify-{i}")).spawn(move || loop {
-                let job = match crate::lock(&rx).recv() {
-                    Ok(j) => j,
-                    Err(_) => return,
-                };
-                let r = crate::httpc::request("POST", &job.url, &job.headers, &job.body, Duration::from_secs(5), 1 << 20);
-                let ok = matches!(&r, Ok(resp) if (200..300).contains(&resp.status));
-                let Some(n) = ngsi.upgrade() else { return };
-                n.notified(&job, ok);
-            });
-        }
-    }
-
-    fn allowed(&self, url: &str) -> bool {
-        let Ok((host, _, _)) = crate::httpc::split_url(url) else { return false };
-        if self.allow.iter().any(|p| url.starts_with(p.as_str())) {
-            return true;
-        }
-        matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]") || host.starts_with("127.")
-    }
-}
-
 fn sub_status(s: &Subscription, now: f64) -> &'static str {
     if expired(s, now) {
         "expired"
@@ -115,11 +42,11 @@ fn sub_status(s: &Subscription, now: f64) -> &'static str {
     }
 }
 
-fn expired(s: &Subscription, now: f64) -> bool {
+pub(crate) fn expired(s: &Subscription, now: f64) -> bool {
     s.spec.get("expiresAt").and_then(Value::as_str).and_then(crate::time::secs).is_some_and(|t| t <= now)
 }
 
-fn now_s() -> f64 {
+pub(crate) fn now_s() -> f64 {
     brain::wall_clock()
 }
 
@@ -185,9 +112,23 @@ fn validate(m: &Map<String, Value>, ctx: &ActiveContext, creating: bool) -> Resu
                 }
             }
             if let Some(f) = n.get("format") {
-                if !matches!(f.as_str(), Some("normalized" | "keyValues" | "concise")) {
+                if !matches!(f.as_str(), Some("normalized" | "keyValues" | "simplified" | "concise")) {
                     return Err(NgsiError::bad("notification.format: normalized, concise or keyValues"));
                 }
+            }
+            validate_projection(n)?;
+            for k in ["showChanges", "sysAttrs"] {
+                if n.get(k).is_some_and(|v| !v.is_boolean()) {
+                    return Err(NgsiError::bad(format!("notification.{k}: true or false")));
+                }
+            }
+            if let Some(j) = n.get("join") {
+                if !matches!(j.as_str(), Some("flat" | "inline" | "@none")) {
+                    return Err(NgsiError::bad("notification.join: flat, inline or @none"));
+                }
+            }
+            if n.get("joinLevel").is_some_and(|v| v.as_u64().is_none_or(|l| l < 1)) {
+                return Err(NgsiError::bad("notification.joinLevel: a positive integer"));
             }
             if let Some(a) = n.pointer("/endpoint/accept") {
                 if !matches!(a.as_str(), Some("application/json" | "application/ld+json" | "application/geo+json")) {
@@ -198,7 +139,7 @@ fn validate(m: &Map<String, Value>, ctx: &ActiveContext, creating: bool) -> Resu
     }
     if let Some(e) = m.get("expiresAt") {
         let t = e.as_str().and_then(crate::time::secs).ok_or_else(|| NgsiError::bad("expiresAt: a DateTime"))?;
-        if creating && t <= now_s() {
+        if t <= now_s() {
             return Err(NgsiError::bad("expiresAt: in the past"));
         }
     }
@@ -215,6 +156,23 @@ fn validate(m: &Map<String, Value>, ctx: &ActiveContext, creating: bool) -> Resu
     if m.contains_key("timeInterval") && m.contains_key("watchedAttributes") {
         return Err(NgsiError::bad("timeInterval and watchedAttributes exclude each other"));
     }
+    if let Some(t) = m.get("notificationTrigger") {
+        const KNOWN: [&str; 6] =
+            ["entityCreated", "entityUpdated", "entityDeleted", "attributeCreated", "attributeUpdated", "attributeDeleted"];
+        if !t.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(|x| x.as_str().is_some_and(|x| KNOWN.contains(&x)))) {
+            return Err(NgsiError::bad("notificationTrigger: a non-empty array of entity/attribute Created/Updated/Deleted"));
+        }
+    }
+    if let Some(d) = m.get("datasetId") {
+        if !d.as_array().is_some_and(|a| a.iter().all(|x| x.as_str().is_some_and(|x| x == "@none" || crate::util::is_uri(x)))) {
+            return Err(NgsiError::bad("datasetId: an array of URIs"));
+        }
+    }
+    if let Some(j) = m.get("jsonldContext") {
+        if !j.as_str().is_some_and(crate::util::is_uri) {
+            return Err(NgsiError::bad("jsonldContext: the URI of a context"));
+        }
+    }
     if let Some(a) = m.get("isActive") {
         if !a.is_boolean() {
             return Err(NgsiError::bad("isActive: true or false"));
@@ -223,7 +181,69 @@ fn validate(m: &Map<String, Value>, ctx: &ActiveContext, creating: bool) -> Resu
     Ok(())
 }
 
-fn geo_of(g: &Value, ctx: &ActiveContext) -> Result<GeoQuery, NgsiError> {
+/// `notification.attributes`, `pick` and `omit`: arrays of names; `pick` and `omit` not
+/// with `attributes`, and no member both picked and omitted (4.21).
+fn validate_projection(n: &Value) -> Result<(), NgsiError> {
+    let mut given = Vec::new();
+    for k in ["attributes", "pick", "omit"] {
+        if let Some(a) = n.get(k) {
+            let names = a
+                .as_array()
+                .filter(|a| a.iter().all(|x| x.as_str().is_some_and(crate::model::valid_name)))
+                .ok_or_else(|| NgsiError::bad(format!("notification.{k}: an array of names")))?;
+            given.push((k, names));
+        }
+    }
+    let has = |k: &str| given.iter().any(|(x, _)| *x == k);
+    if has("attributes") && (has("pick") || has("omit")) {
+        return Err(NgsiError::bad("notification: pick and omit exclude attributes"));
+    }
+    if let (Some((_, p)), Some((_, o))) = (given.iter().find(|(k, _)| *k == "pick"), given.iter().find(|(k, _)| *k == "omit")) {
+        if p.iter().any(|x| o.contains(x)) {
+            return Err(NgsiError::bad("notification: a member both picked and omitted"));
+        }
+    }
+    Ok(())
+}
+
+/// Map the terms of a subscription (entity types, watched, notified, picked and omitted
+/// attributes, the geoproperty) with `f`: expanded to store, compacted to answer.
+fn map_terms(m: &mut Map<String, Value>, f: &dyn Fn(&str) -> String) {
+    let simple = |t: &str| !t.contains([',', ';', '|', '(', ')']);
+    if let Some(Value::Array(es)) = m.get_mut("entities") {
+        for e in es {
+            if let Some(Value::String(t)) = e.get_mut("type") {
+                if simple(t) {
+                    *t = f(t);
+                }
+            }
+        }
+    }
+    let list = |v: Option<&mut Value>| {
+        if let Some(Value::Array(a)) = v {
+            for x in a {
+                if let Value::String(s) = x {
+                    if s != "id" && s != "type" {
+                        *s = f(s);
+                    }
+                }
+            }
+        }
+    };
+    list(m.get_mut("watchedAttributes"));
+    if let Some(Value::Object(n)) = m.get_mut("notification") {
+        for k in ["attributes", "pick", "omit"] {
+            list(n.get_mut(k));
+        }
+    }
+    if let Some(Value::Object(g)) = m.get_mut("geoQ") {
+        if let Some(Value::String(p)) = g.get_mut("geoproperty") {
+            *p = f(p);
+        }
+    }
+}
+
+pub(crate) fn geo_of(g: &Value, ctx: &ActiveContext) -> Result<GeoQuery, NgsiError> {
     let rel = g.get("georel").and_then(Value::as_str).ok_or_else(|| NgsiError::bad("geoQ.georel: missing"))?;
     let geom = g.get("geometry").and_then(Value::as_str).ok_or_else(|| NgsiError::bad("geoQ.geometry: missing"))?;
     let c = g.get("coordinates").ok_or_else(|| NgsiError::bad("geoQ.coordinates: missing"))?;
@@ -236,8 +256,12 @@ fn geo_of(g: &Value, ctx: &ActiveContext) -> Result<GeoQuery, NgsiError> {
 }
 
 /// The subscription as answered.
-fn render_sub(s: &Subscription, sys: bool) -> Value {
+fn render_sub(s: &Subscription, sys: bool, ctx: &ActiveContext) -> Value {
     let mut m = s.spec.clone();
+    map_terms(&mut m, &|t| ctx.compact(t));
+    if !m.contains_key("notificationTrigger") {
+        m.insert("notificationTrigger".into(), json!(crate::notify::DEFAULT_TRIGGERS));
+    }
     m.insert("id".into(), s.id.clone().into());
     m.insert("type".into(), "Subscription".into());
     let now = now_s();
@@ -284,6 +308,15 @@ impl Ngsi {
         }])
     }
 
+    /// A `jsonldContext` must be a context the brain can resolve (offline: the core, the
+    /// allow-list or a preloaded document), else 503 `LdContextNotAvailable`.
+    fn check_jsonld_context(&self, m: &Map<String, Value>) -> Result<(), NgsiError> {
+        match m.get("jsonldContext") {
+            Some(j) => self.contexts.resolve(j).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
     /// `POST /subscriptions`.
     pub fn create_subscription(&self, req: &Req, body: &[u8]) -> Result<Out, NgsiError> {
         let tenant = self.begin(req, true)?;
@@ -291,12 +324,14 @@ impl Ngsi {
         let mut m = object(v, "subscription")?;
         let raw_ctx = m.remove("@context").unwrap_or_else(|| ctx.raw.clone());
         validate(&m, &ctx, true)?;
+        self.check_jsonld_context(&m)?;
         // A composite @context becomes an implicitly created one, named by jsonldContext.
         let composite =
             raw_ctx.is_object() || raw_ctx.as_array().is_some_and(|a| a.len() > 1 || a.iter().any(|x| !x.is_string()));
         if composite && !m.contains_key("jsonldContext") {
             m.insert("jsonldContext".into(), self.implicit_context(&raw_ctx)?.into());
         }
+        map_terms(&mut m, &|t| ctx.expand(t));
         let id = match m.remove("id") {
             Some(Value::String(s)) => s,
             _ => format!("urn:ngsi-ld:Subscription:{}", uuid()),
@@ -344,7 +379,7 @@ impl Ngsi {
             .get(&tenant)
             .and_then(|t| t.subs.get(id))
             .ok_or_else(|| NgsiError::not_found(format!("subscription {id} not found")))?;
-        let body = render_sub(s, sys);
+        let body = render_sub(s, sys, &ctx);
         drop(g);
         Ok(self.answer(200, media, &ctx, body))
     }
@@ -368,7 +403,7 @@ impl Ngsi {
         let g = rlock(&self.tenants);
         let all: Vec<&Subscription> = g.get(&tenant).map(|t| t.subs.values().collect()).unwrap_or_default();
         let total = all.len();
-        let page: Vec<Value> = all.iter().skip(offset).take(limit).map(|s| render_sub(s, sys)).collect();
+        let page: Vec<Value> = all.iter().skip(offset).take(limit).map(|s| render_sub(s, sys, &ctx)).collect();
         drop(g);
         let mut out = self.answer(200, media, &ctx, Value::Array(page));
         if req.link.is_none() {
@@ -410,6 +445,8 @@ impl Ngsi {
         }
         m.remove("id");
         validate(&m, &ctx, false)?;
+        self.check_jsonld_context(&m)?;
+        map_terms(&mut m, &|t| ctx.expand(t));
         let mut g = wlock(&self.tenants);
         let s = g
             .get_mut(&tenant)
@@ -460,283 +497,6 @@ impl Ngsi {
         t.subs.remove(id);
         Ok(Out::empty(204))
     }
-
-    /// After a commit: queue the notifications of every subscription the changes match.
-    pub(crate) fn notify_changes(&self, tenant: &str, changes: &[Change]) {
-        let now = now_s();
-        let mut jobs = Vec::new();
-        {
-            let mut g = wlock(&self.tenants);
-            let Some(t) = g.get_mut(tenant) else { return };
-            if t.subs.is_empty() {
-                return;
-            }
-            for s in t.subs.values_mut() {
-                if !s.active || expired(s, now) || s.spec.contains_key("timeInterval") {
-                    continue;
-                }
-                if let Some(th) = s.spec.get("throttling").and_then(Value::as_f64) {
-                    if now - s.last_sent_s < th {
-                        continue;
-                    }
-                }
-                let Ok(ctx) = self.contexts.resolve(&s.ctx) else { continue };
-                let deleted: Vec<&Entity> = changes
-                    .iter()
-                    .filter(|c| c.new.is_none() && sub_matches(s, &ctx, c))
-                    .filter_map(|c| c.old.as_ref())
-                    .collect();
-                let hits: Vec<&Entity> = changes
-                    .iter()
-                    .filter(|c| c.new.is_some() && sub_matches(s, &ctx, c))
-                    .filter_map(|c| c.new.as_ref())
-                    .collect();
-                if hits.is_empty() && deleted.is_empty() {
-                    continue;
-                }
-                s.last_sent_s = now;
-                if let Some(job) = self.job(tenant, s, &ctx, &hits, &deleted) {
-                    jobs.push(job);
-                }
-            }
-        }
-        for j in jobs {
-            match self.notifier.tx.try_send(j) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                    self.notifier.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-            }
-        }
-    }
-
-    fn job(&self, tenant: &str, s: &Subscription, ctx: &ActiveContext, hits: &[&Entity], deleted: &[&Entity]) -> Option<Job> {
-        let n = s.spec.get("notification")?;
-        let url = n.pointer("/endpoint/uri")?.as_str()?.to_string();
-        if !self.notifier.allowed(&url) {
-            return None;
-        }
-        let mut o = RenderOpts::new();
-        o.format = match n.get("format").and_then(Value::as_str) {
-            Some("keyValues") => Format::KeyValues,
-            Some("concise") => Format::Concise,
-            _ => Format::Normalized,
-        };
-        o.sys_attrs = n.get("sysAttrs").and_then(Value::as_bool).unwrap_or(false);
-        if let Some(a) = n.get("attributes").and_then(Value::as_array) {
-            if !a.is_empty() {
-                o.pick = Some(a.iter().filter_map(Value::as_str).map(|x| ctx.expand(x)).collect());
-            }
-        }
-        let now = crate::time::now_iso();
-        let mut data: Vec<Value> = hits.iter().map(|e| Value::Object(render::entity(e, ctx, &o))).collect();
-        // A deleted entity: id, type and when.
-        data.extend(deleted.iter().map(|e| json!({"id": e.id, "type": render::types_out(&e.types, ctx), "deletedAt": now})));
-        let accept = n.pointer("/endpoint/accept").and_then(Value::as_str).unwrap_or("application/json");
-        let mut body = json!({
-            "id": format!("urn:ngsi-ld:Notification:{}", uuid()),
-            "type": "Notification",
-            "subscriptionId": s.id,
-            "notifiedAt": crate::time::now_iso(),
-            "data": data,
-        });
-        let mut headers = vec![];
-        if accept == "application/ld+json" {
-            body["@context"] = ctx.output();
-            headers.push(("Content-Type", "application/ld+json".to_string()));
-        } else {
-            headers.push(("Content-Type", "application/json".to_string()));
-            headers.push((
-                "Link",
-                format!("<{}>; rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\"", ctx.link_url()),
-            ));
-        }
-        if !tenant.is_empty() {
-            headers.push(("NGSILD-Tenant", tenant.to_string()));
-        }
-        if let Some(Value::Array(rh)) = n.pointer("/endpoint/receiverInfo") {
-            for kv in rh {
-                if let (Some(k), Some(v)) = (kv.get("key").and_then(Value::as_str), kv.get("value").and_then(Value::as_str)) {
-                    if crate::model::valid_name(k) {
-                        headers.push((leak_header(k), v.to_string()));
-                    }
-                }
-            }
-        }
-        Some(Job {
-            tenant: tenant.into(),
-            sub: s.id.clone(),
-            url,
-            headers,
-            body: body.to_string().into_bytes(),
-            at: std::time::Instant::now(),
-        })
-    }
-
-    /// Queue the notifications of `timeInterval` subscriptions that are due.
-    fn periodic(&self) {
-        let now = now_s();
-        let mut jobs = Vec::new();
-        {
-            let mut g = wlock(&self.tenants);
-            for (tenant, t) in g.iter_mut() {
-                let crate::service::Tenant { entities, subs, .. } = t;
-                for s in subs.values_mut() {
-                    let Some(iv) = s.spec.get("timeInterval").and_then(Value::as_f64) else { continue };
-                    if !s.active || expired(s, now) || now - s.last_sent_s < iv {
-                        continue;
-                    }
-                    let Ok(ctx) = self.contexts.resolve(&s.ctx) else { continue };
-                    let hits: Vec<&Entity> = entities
-                        .values()
-                        .filter(|e| {
-                            let c = Change { history: None, id: e.id.clone(), old: None, new: Some((*e).clone()) };
-                            let mut probe = s.clone();
-                            probe.spec.remove("notificationTrigger");
-                            probe.spec.remove("watchedAttributes");
-                            sub_matches(&probe, &ctx, &c)
-                        })
-                        .collect();
-                    s.last_sent_s = now;
-                    if hits.is_empty() {
-                        continue;
-                    }
-                    if let Some(j) = self.job(tenant, s, &ctx, &hits, &[]) {
-                        jobs.push(j);
-                    }
-                }
-            }
-        }
-        for j in jobs {
-            if self.notifier.tx.try_send(j).is_err() {
-                self.notifier.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// A worker posted `job`.
-    fn notified(&self, job: &Job, ok: bool) {
-        let now = crate::time::now_iso();
-        let mut g = wlock(&self.tenants);
-        if let Some(s) = g.get_mut(&job.tenant).and_then(|t| t.subs.get_mut(&job.sub)) {
-            s.last_notification = Some(now.clone());
-            if ok {
-                s.times_sent += 1;
-                s.last_success = Some(now);
-            } else {
-                s.times_sent += 1;
-                s.times_failed += 1;
-                s.last_failure = Some(now);
-            }
-        }
-        drop(g);
-    }
-}
-
-/// Custom receiver headers need a `'static` name; they are few and come from
-/// subscriptions, so the set is bounded by what clients registered.
-fn leak_header(k: &str) -> &'static str {
-    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut n = crate::lock(&NAMES);
-    if let Some(x) = n.iter().find(|x| **x == k) {
-        return x;
-    }
-    if n.len() > 256 {
-        return "X-Ngsi-Receiver-Info";
-    }
-    let s: &'static str = Box::leak(k.to_string().into_boxed_str());
-    n.push(s);
-    s
-}
-
-/// The triggers a change fires: entity-level, and attribute-level by expanded name.
-fn fired(c: &Change) -> (Option<&'static str>, Vec<(&'static str, String)>) {
-    match (&c.old, &c.new) {
-        (None, Some(n)) => (Some("entityCreated"), n.attrs.keys().map(|k| ("attributeCreated", k.clone())).collect()),
-        (Some(_), None) => (Some("entityDeleted"), Vec::new()),
-        (Some(o), Some(n)) => {
-            let mut a = Vec::new();
-            for (k, v) in &n.attrs {
-                match o.attrs.get(k) {
-                    None => a.push(("attributeCreated", k.clone())),
-                    Some(ov) if ov != v => a.push(("attributeUpdated", k.clone())),
-                    _ => {}
-                }
-            }
-            for k in o.attrs.keys().filter(|k| !n.attrs.contains_key(*k)) {
-                a.push(("attributeDeleted", k.clone()));
-            }
-            let changed = !a.is_empty() || o.types != n.types || o.scope != n.scope;
-            (changed.then_some("entityUpdated"), a)
-        }
-        (None, None) => (None, Vec::new()),
-    }
-}
-
-fn sub_matches(s: &Subscription, ctx: &ActiveContext, c: &Change) -> bool {
-    let Some(e) = c.new.as_ref().or(c.old.as_ref()) else { return false };
-    let triggers: Vec<String> = match s.spec.get("notificationTrigger").and_then(Value::as_array) {
-        Some(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-        None => ["entityCreated", "entityUpdated", "attributeCreated", "attributeUpdated"].map(String::from).to_vec(),
-    };
-    let (entity_event, attr_events) = fired(c);
-    let watched: Option<Vec<String>> = s
-        .spec
-        .get("watchedAttributes")
-        .and_then(Value::as_array)
-        .map(|w| w.iter().filter_map(Value::as_str).map(|a| ctx.expand(a)).collect());
-    let fires = match &watched {
-        None => {
-            entity_event.is_some_and(|t| triggers.iter().any(|x| x == t))
-                || attr_events.iter().any(|(t, _)| triggers.iter().any(|x| x == t))
-        }
-        Some(w) => {
-            attr_events.iter().any(|(t, a)| w.contains(a) && triggers.iter().any(|x| x == t))
-                || (entity_event == Some("entityDeleted") && triggers.iter().any(|x| x == "entityDeleted"))
-                || (entity_event == Some("entityCreated")
-                    && triggers.iter().any(|x| x == "entityCreated")
-                    && e.attrs.keys().any(|k| w.contains(k)))
-        }
-    };
-    if !fires {
-        return false;
-    }
-    if let Some(Value::Array(sel)) = s.spec.get("entities") {
-        let hit = sel.iter().any(|x| {
-            let t_ok = x
-                .get("type")
-                .and_then(Value::as_str)
-                .and_then(|t| parse_type_param(t, ctx).ok())
-                .is_some_and(|ts| ts.iter().any(|set| set.iter().all(|t| e.types.contains(t))));
-            let id_ok = x.get("id").and_then(Value::as_str).is_none_or(|i| i == e.id);
-            let pat_ok = x
-                .get("idPattern")
-                .and_then(Value::as_str)
-                .is_none_or(|p| crate::query::compile(p).is_ok_and(|r| r.is_match(&e.id)));
-            t_ok && id_ok && pat_ok
-        });
-        if !hit {
-            return false;
-        }
-    }
-    if let Some(q) = s.spec.get("q").and_then(Value::as_str) {
-        match crate::query::parse(&crate::util::percent_decode(q)) {
-            Ok(expr) if crate::query::eval(&expr, e, ctx) => {}
-            _ => return false,
-        }
-    }
-    if let Some(g) = s.spec.get("geoQ") {
-        let Ok(gq) = geo_of(g, ctx) else { return false };
-        let hit = e.attrs.get(&gq.property).is_some_and(|insts| {
-            insts
-                .iter()
-                .any(|a| a.get("value").and_then(|v| crate::geo::Geometry::parse(v).ok()).is_some_and(|geom| gq.matches(&geom)))
-        });
-        if !hit {
-            return false;
-        }
-    }
-    true
 }
 
 /// A random version-4 UUID (from the OS's hashing seed and a counter; unique, not secret).

@@ -13,7 +13,6 @@ use crate::entities::{filter_of, Change};
 use crate::error::NgsiError;
 use crate::model::{self, Attr, Entity};
 use crate::params::Params;
-use crate::render::{self, Format, RenderOpts};
 use crate::service::{object, rlock, Ngsi, Out, Req};
 
 const INSTANCE: &str = "urn:ngsi-ld:attribute:instance:";
@@ -85,76 +84,6 @@ fn history_rows(id: &str, instances: &BTreeMap<String, Vec<Attr>>) -> Vec<Write>
 }
 
 impl Ngsi {
-    fn temporal_of(&self, tenant: &str, e: &Entity, p: &Params, ctx: &ActiveContext, o: &RenderOpts) -> Result<Value, NgsiError> {
-        let (from, to) = window(p)?;
-        let last_n = p.usize("lastN")?;
-        let rows = self.db.history(tenant, &e.id, from, to, 1_000_000)?;
-        let mut by: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        let ro = RenderOpts { format: Format::Normalized, ..o.clone() };
-        for (row, attr, _, body) in rows {
-            if o.pick.as_ref().is_some_and(|p| !p.contains(&attr)) || o.omit.contains(&attr) {
-                continue;
-            }
-            if let Ok(Value::Object(a)) = serde_json::from_str::<Value>(&body) {
-                let mut v = render::attr(&a, ctx, &ro);
-                if let Value::Object(m) = &mut v {
-                    m.insert("instanceId".into(), format!("{INSTANCE}{row}").into());
-                }
-                by.entry(attr).or_default().push(v);
-            }
-        }
-        let mut m = Map::new();
-        if o.keep_id {
-            m.insert("id".into(), e.id.clone().into());
-        }
-        if o.keep_type {
-            m.insert("type".into(), render::types_out(&e.types, ctx));
-        }
-        if let Some(s) = &e.scope {
-            m.insert("scope".into(), s.clone());
-        }
-        if o.sys_attrs {
-            m.insert("createdAt".into(), e.created_at.clone().into());
-            m.insert("modifiedAt".into(), e.modified_at.clone().into());
-        }
-        let simplified = p.option("temporalValues") || o.format == Format::KeyValues;
-        for (a, mut v) in by {
-            if let Some(n) = last_n {
-                let k = v.len().saturating_sub(n);
-                v.drain(..k);
-            }
-            if simplified {
-                let kind = v.first().and_then(|x| x.get("type")).and_then(Value::as_str).unwrap_or("Property").to_string();
-                let member = model::value_member(&kind).unwrap_or("value");
-                let vals: Vec<Value> = v
-                    .iter()
-                    .map(|x| {
-                        Value::Array(vec![
-                            x.get(member).cloned().unwrap_or(Value::Null),
-                            x.get("observedAt").cloned().unwrap_or(Value::Null),
-                        ])
-                    })
-                    .collect();
-                let mut o = Map::new();
-                o.insert("type".into(), kind.clone().into());
-                let key = match kind.as_str() {
-                    "Relationship" => "objects",
-                    "LanguageProperty" => "languageMaps",
-                    "JsonProperty" => "jsons",
-                    "VocabProperty" => "vocabs",
-                    "ListProperty" => "valueLists",
-                    "ListRelationship" => "objectLists",
-                    _ => "values",
-                };
-                o.insert(key.into(), Value::Array(vals));
-                m.insert(ctx.compact(&a), Value::Object(o));
-            } else {
-                m.insert(ctx.compact(&a), Value::Array(v));
-            }
-        }
-        Ok(Value::Object(m))
-    }
-
     /// `GET /temporal/entities/{id}`.
     pub fn temporal_retrieve(&self, req: &Req, id: &str) -> Result<Out, NgsiError> {
         let media = Ngsi::accept(req, false)?;
@@ -165,8 +94,16 @@ impl Ngsi {
         let o = crate::entities::render_opts(&p, &ctx)?;
         let e = rlock(&self.tenants).get(&tenant).and_then(|t| t.entities.get(id).cloned());
         let e = e.ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
-        let body = self.temporal_of(&tenant, &e, &p, &ctx, &o)?;
-        Ok(self.answer(200, media, &ctx, body))
+        let v = self.temporal_view(&tenant, &e, &p, &ctx, &o)?;
+        // Nothing left of the entity by `attrs` / `pick` / `omit` (4.21, 5.7.3): 404.
+        let empty = v.body.as_object().is_none_or(|m| m.is_empty());
+        if (p.get("attrs").is_some() && v.attrs == 0) || ((p.get("pick").is_some() || p.get("omit").is_some()) && empty) {
+            return Err(NgsiError::not_found(format!("entity {id}: no attribute or member matches")));
+        }
+        match v.range {
+            Some(r) => Ok(self.answer(206, media, &ctx, v.body).header("Content-Range", r)),
+            None => Ok(self.answer(200, media, &ctx, v.body)),
+        }
     }
 
     /// `GET /temporal/entities`.
@@ -212,12 +149,36 @@ impl Ngsi {
             return Err(NgsiError::TooManyResults(format!("limit: at most {}", self.cfg.max_limit)));
         }
         let offset = p.usize("offset")?.unwrap_or(0);
-        let (total, page) = self.select(&tenant, &f, &ctx, offset, limit);
+        // With a time window, an entity without instances in it is not in the answer:
+        // the window filters before paging.
+        let windowed = p.get("timerel").is_some();
+        let (mut total, page) =
+            if windowed { self.select(&tenant, &f, &ctx, 0, usize::MAX) } else { self.select(&tenant, &f, &ctx, offset, limit) };
         let mut list = Vec::new();
+        let mut range = None;
+        let mut kept = 0;
         for e in &page {
-            list.push(self.temporal_of(&tenant, e, &p, &ctx, &o)?);
+            let v = self.temporal_view(&tenant, e, &p, &ctx, &o)?;
+            if windowed {
+                if v.found == 0 {
+                    continue;
+                }
+                kept += 1;
+                if kept <= offset || list.len() >= limit {
+                    continue;
+                }
+            }
+            range = range.or(v.range);
+            list.push(v.body);
         }
-        let mut out = self.answer(200, media, &ctx, Value::Array(list));
+        if windowed {
+            total = kept;
+        }
+        let status = if range.is_some() { 206 } else { 200 };
+        let mut out = self.answer(status, media, &ctx, Value::Array(list));
+        if let Some(r) = range {
+            out = out.header("Content-Range", r);
+        }
         if p.bool("count")? {
             out = out.header("NGSILD-Results-Count", total.to_string());
         }
@@ -296,24 +257,58 @@ impl Ngsi {
     /// `DELETE /temporal/entities/{id}/attrs/{attr}`: every instance of the attribute.
     pub fn temporal_delete_attr(&self, req: &Req, id: &str, attr: &str) -> Result<Out, NgsiError> {
         check_id(id)?;
+        check_attr(attr)?;
         let tenant = self.begin(req, true)?;
         let ctx = self.link_ctx(req)?;
+        let p = Ngsi::params(req);
+        let all = p.bool("deleteAll")?;
+        let ds = p.get("datasetId").filter(|d| !d.is_empty()).map(str::to_string);
+        if ds.as_deref().is_some_and(|d| !crate::util::is_uri(d)) {
+            return Err(NgsiError::bad("datasetId: not a URI"));
+        }
         let name = ctx.expand(attr);
+        // The instances of the default instance (no datasetId), of `datasetId`, or all.
+        let hit = |a: &Map<String, Value>| all || a.get("datasetId").and_then(Value::as_str) == ds.as_deref();
+        let rows: Vec<i64> = self
+            .db
+            .history(&tenant, id, f64::MIN, f64::MAX, 1_000_000)?
+            .into_iter()
+            .filter(|(_, a, _, body)| {
+                *a == name && serde_json::from_str::<Value>(body).ok().and_then(|v| v.as_object().map(hit)).unwrap_or(false)
+            })
+            .map(|(r, _, _, _)| r)
+            .collect();
         let now = crate::time::now_iso();
         self.change(&tenant, |t| {
             let old = t.entities.get(id).cloned().ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
             let mut e = old.clone();
-            if e.attrs.remove(&name).is_none() {
+            let current = e.attrs.get_mut(&name);
+            let before = current.as_ref().map_or(0, |v| v.len());
+            if let Some(v) = current {
+                v.retain(|a| !hit(a));
+            }
+            let after = e.attrs.get(&name).map_or(0, Vec::len);
+            if after == 0 {
+                e.attrs.remove(&name);
+            }
+            if before == after && rows.is_empty() {
                 return Err(NgsiError::not_found(format!("attribute {attr} not found")));
             }
             e.modified_at = now.clone();
-            let h = vec![Write::DelHistoryAttr { tenant: String::new(), entity: id.into(), attr: name.clone() }];
+            let h = if all {
+                vec![Write::DelHistoryAttr { tenant: String::new(), entity: id.into(), attr: name.clone() }]
+            } else {
+                rows.iter().map(|r| Write::DelHistoryRow { row: *r }).collect()
+            };
             Ok(((), vec![Change { history: Some(h), id: id.into(), old: Some(old), new: Some(e) }]))
         })?;
         Ok(Out::empty(204))
     }
 
     fn find_instance(&self, tenant: &str, id: &str, name: &str, instance: &str) -> Result<i64, NgsiError> {
+        if !crate::util::is_uri(instance) {
+            return Err(NgsiError::bad(format!("instanceId {instance:?} is not a URI")));
+        }
         let row = row_of(instance).ok_or_else(|| NgsiError::not_found(format!("instance {instance} not found")))?;
         let rows = self.db.history(tenant, id, f64::MIN, f64::MAX, 1_000_000)?;
         if rows.iter().any(|(r, a, _, _)| *r == row && a == name) {
@@ -333,6 +328,7 @@ impl Ngsi {
         body: &[u8],
     ) -> Result<Out, NgsiError> {
         check_id(id)?;
+        check_attr(attr)?;
         let tenant = self.begin(req, true)?;
         let (ctx, v) = self.body(req, body)?;
         let m = object(v, "attribute")?;
@@ -355,6 +351,7 @@ impl Ngsi {
     /// `DELETE /temporal/entities/{id}/attrs/{attr}/{instanceId}`.
     pub fn temporal_delete_instance(&self, req: &Req, id: &str, attr: &str, instance: &str) -> Result<Out, NgsiError> {
         check_id(id)?;
+        check_attr(attr)?;
         let tenant = self.begin(req, true)?;
         let ctx = self.link_ctx(req)?;
         let name = ctx.expand(attr);
@@ -367,33 +364,18 @@ impl Ngsi {
     }
 }
 
+fn check_attr(attr: &str) -> Result<(), NgsiError> {
+    if model::valid_name(attr) {
+        Ok(())
+    } else {
+        Err(NgsiError::bad(format!("attribute name {attr:?} is not valid")))
+    }
+}
+
 fn check_id(id: &str) -> Result<(), NgsiError> {
     if crate::util::is_uri(id) {
         Ok(())
     } else {
         Err(NgsiError::bad(format!("entity id {id:?} is not a URI")))
-    }
-}
-
-/// `timerel` with `timeAt`/`endTimeAt` as a window of Unix seconds.
-fn window(p: &Params) -> Result<(f64, f64), NgsiError> {
-    let t = |k: &str| -> Result<Option<f64>, NgsiError> {
-        match p.get(k) {
-            None => Ok(None),
-            Some(s) => crate::time::secs(s).map(Some).ok_or_else(|| NgsiError::bad(format!("{k}: not a DateTime"))),
-        }
-    };
-    let at = t("timeAt")?;
-    let end = t("endTimeAt")?;
-    let need = || NgsiError::bad("timeAt: needed with timerel");
-    match p.get("timerel") {
-        None => Ok((f64::MIN, f64::MAX)),
-        Some("before") => Ok((f64::MIN, at.ok_or_else(need)? - 1e-6)),
-        Some("after") => Ok((at.ok_or_else(need)?, f64::MAX)),
-        Some("between") => {
-            let (a, b) = (at.ok_or_else(need)?, end.ok_or_else(|| NgsiError::bad("endTimeAt: needed with timerel=between"))?);
-            Ok((a, b - 1e-6))
-        }
-        Some(o) => Err(NgsiError::bad(format!("timerel: unknown value {o:?}"))),
     }
 }
