@@ -92,23 +92,37 @@ impl Ngsi {
         if last_n == Some(0) {
             return Err(NgsiError::bad("lastN: at least 1"));
         }
-        let aggregated = p.option("aggregatedValues");
-        let simplified = p.option("temporalValues") || o.format == Format::KeyValues;
+        // `format` takes precedence over `options` (6.3.12).
+        let opts = p.list("options").unwrap_or_default();
+        let (aggregated, simplified) = match p.get("format") {
+            Some("aggregatedValues") => (true, false),
+            Some("temporalValues" | "simplified" | "keyValues") => (false, true),
+            Some(_) => (false, false),
+            None => (
+                opts.iter().any(|x| x == "aggregatedValues"),
+                opts.iter().any(|x| x == "temporalValues") || o.format == Format::KeyValues,
+            ),
+        };
         let methods = if aggregated { aggregate::methods(p.list("aggrMethods"))? } else { Vec::new() };
         let rows = self.db.history(tenant, &e.id, w.from, w.to, READ_MAX)?;
         let mut by: BTreeMap<String, Vec<Inst>> = BTreeMap::new();
+        // Instances in the window (a `pick` of core members only does not count).
+        let mut found = 0;
         for (row, attr, time, body) in rows {
-            if o.pick.as_ref().is_some_and(|p| !p.contains(&attr)) || o.omit.contains(&attr) {
-                continue;
-            }
             let Ok(Value::Object(a)) = serde_json::from_str::<Value>(&body) else { continue };
             let ds = a.get("datasetId").and_then(Value::as_str).unwrap_or("@none");
             if o.datasets.as_ref().is_some_and(|l| !l.iter().any(|x| x == ds)) {
                 continue;
             }
+            if o.pick.as_ref().is_some_and(|p| p.is_empty()) {
+                found += 1;
+            }
+            if o.pick.as_ref().is_some_and(|p| !p.contains(&attr)) || o.omit.contains(&attr) {
+                continue;
+            }
+            found += 1;
             by.entry(attr).or_default().push(Inst { time, row, body: a });
         }
-        let found = by.values().map(Vec::len).sum();
         let mut m = Map::new();
         if o.keep_id {
             m.insert("id".into(), e.id.clone().into());
@@ -167,7 +181,7 @@ impl Ngsi {
                     (i.time, v)
                 })
                 .collect();
-            let out = if simplified { simplify(&rendered) } else { Value::Array(rendered.into_iter().map(|(_, v)| v).collect()) };
+            let out = if simplified { simplify_by_dataset(rendered) } else { Value::Array(rendered.into_iter().map(|(_, v)| v).collect()) };
             m.insert(ctx.compact(&name), out);
         }
         Ok(View { body: Value::Object(m), range, attrs, found })
@@ -208,6 +222,34 @@ impl Ngsi {
             }
         };
         Some(format!("date-time {}-{}/{size}", iso(start), iso(edge)))
+    }
+}
+
+/// The simplified form of an attribute: one object per `datasetId` (with its
+/// `datasetId`), a list when there are several.
+fn simplify_by_dataset(insts: Vec<(f64, Value)>) -> Value {
+    let mut groups: Vec<(Option<Value>, Vec<(f64, Value)>)> = Vec::new();
+    for (t, v) in insts {
+        let ds = v.get("datasetId").cloned();
+        match groups.iter_mut().find(|(d, _)| *d == ds) {
+            Some((_, g)) => g.push((t, v)),
+            None => groups.push((ds, vec![(t, v)])),
+        }
+    }
+    let mut out: Vec<Value> = groups
+        .into_iter()
+        .map(|(ds, g)| {
+            let mut v = simplify(&g);
+            if let (Some(ds), Some(m)) = (ds, v.as_object_mut()) {
+                m.insert("datasetId".into(), ds);
+            }
+            v
+        })
+        .collect();
+    if out.len() == 1 {
+        out.remove(0)
+    } else {
+        Value::Array(out)
     }
 }
 

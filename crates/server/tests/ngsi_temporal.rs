@@ -136,6 +136,28 @@ fn simplified_values_of_each_attribute_type_and_nothing_left_is_404() {
     let (s, _, v) = get(a, &format!("{E}/urn:ngsi-ld:Building:T1?pick=doc"));
     assert_eq!(s, 200, "{v}");
     assert_eq!(v.as_object().map(|m| m.len()), Some(1), "{v}");
+
+    // One simplified object per datasetId; `format` wins over `options`.
+    create(
+        a,
+        json!({"id": "urn:ngsi-ld:Vehicle:T2", "type": "Vehicle",
+            "speed": [{"type": "Property", "value": 1, "observedAt": "2020-08-01T12:03:00Z"},
+                      {"type": "Property", "value": 2, "observedAt": "2020-08-01T12:04:00Z", "datasetId": "urn:ngsi-ld:Dataset:b"}]}),
+    );
+    let (s, _, v) = get(a, &format!("{E}/urn:ngsi-ld:Vehicle:T2?format=temporalValues&options=aggregatedValues&aggrMethods=sum"));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["speed"],
+        json!([{"type": "Property", "values": [[1, "2020-08-01T12:03:00Z"]]},
+               {"type": "Property", "datasetId": "urn:ngsi-ld:Dataset:b", "values": [[2, "2020-08-01T12:04:00Z"]]}]),
+        "{v}"
+    );
+    let (s, _, v) = get(a, &format!("{E}/urn:ngsi-ld:Vehicle:T2?datasetId=urn:ngsi-ld:Dataset:b&options=temporalValues"));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["speed"]["datasetId"], "urn:ngsi-ld:Dataset:b", "{v}");
+    // A query picking only `id` still lists the entities with instances in the window.
+    let (s, _, v) = get(a, &format!("{E}?type=Vehicle&timerel=after&timeAt=2020-01-01T00:00:00Z&pick=id"));
+    assert_eq!((s, v), (200, json!([{"id": "urn:ngsi-ld:Vehicle:T2"}])));
 }
 
 #[test]
