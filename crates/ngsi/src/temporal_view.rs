@@ -71,6 +71,9 @@ pub fn window(p: &Params) -> Result<Window, NgsiError> {
     Ok(Window { from, to, rel: p.get("timerel").map(str::to_string), at, end })
 }
 
+/// A rendered instance and its time.
+type Timed = (f64, Value);
+
 struct Inst {
     time: f64,
     row: i64,
@@ -181,7 +184,11 @@ impl Ngsi {
                     (i.time, v)
                 })
                 .collect();
-            let out = if simplified { simplify_by_dataset(rendered) } else { Value::Array(rendered.into_iter().map(|(_, v)| v).collect()) };
+            let out = if simplified {
+                simplify_by_dataset(rendered)
+            } else {
+                Value::Array(rendered.into_iter().map(|(_, v)| v).collect())
+            };
             m.insert(ctx.compact(&name), out);
         }
         Ok(View { body: Value::Object(m), range, attrs, found })
@@ -227,8 +234,8 @@ impl Ngsi {
 
 /// The simplified form of an attribute: one object per `datasetId` (with its
 /// `datasetId`), a list when there are several.
-fn simplify_by_dataset(insts: Vec<(f64, Value)>) -> Value {
-    let mut groups: Vec<(Option<Value>, Vec<(f64, Value)>)> = Vec::new();
+fn simplify_by_dataset(insts: Vec<Timed>) -> Value {
+    let mut groups: Vec<(Option<Value>, Vec<Timed>)> = Vec::new();
     for (t, v) in insts {
         let ds = v.get("datasetId").cloned();
         match groups.iter_mut().find(|(d, _)| *d == ds) {
