@@ -393,6 +393,14 @@ impl Contexts {
         Ok(sc.body)
     }
 
+    /// The document at `url` as a fetch gives it now (a preloaded one: its file's copy).
+    pub fn refetch(&self, url: &str) -> Result<Value, NgsiError> {
+        match self.preload.get(url) {
+            Some(v) => Ok(v.clone()),
+            None => self.fetch(url),
+        }
+    }
+
     fn fetch(&self, url: &str) -> Result<Value, NgsiError> {
         if !url.starts_with("http://") && !url.starts_with("https://") {
             return Err(NgsiError::LdContextNotAvailable(format!("{url}: not a URL")));

@@ -135,15 +135,19 @@ impl Ngsi {
             }
             None => return Err(NgsiError::not_found(format!("context {id} not found"))),
         };
-        if reload && kind == "hosted" {
+        if reload && kind != "cached" {
             return Err(NgsiError::bad("reload: only a cached context can be reloaded"));
+        }
+        if reload {
+            // Fetched again first: when it cannot be had (503), the cached copy stays.
+            let fresh = self.contexts.refetch(&url)?;
+            self.contexts.store_doc(&url, fresh, "cached");
+            self.contexts.invalidate();
+            return Ok(Out::empty(204));
         }
         self.commit(&[Write::DelContext { url: url.clone() }])?;
         crate::lock(&self.contexts.docs).remove(&url);
         self.contexts.invalidate();
-        if reload {
-            self.contexts.load(&url)?;
-        }
         Ok(Out::empty(204))
     }
 }
