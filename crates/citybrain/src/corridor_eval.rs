@@ -108,6 +108,12 @@ pub fn run(a: &CorridorEvalArgs) -> Result<()> {
         s.predictions,
         s.median_abs_prediction_error_s
     );
+    let causes: Vec<String> = corridor::eta_causes::CAUSES
+        .iter()
+        .enumerate()
+        .map(|(k, name)| format!("{name} {}/{}", s.misses_by_cause[k], s.predictions_by_cause[k]))
+        .collect();
+    println!("ETA misses (beyond ±10 s) by cause, of predictions by cause: {}", causes.join(", "));
     if let Some(dir) = &a.export {
         crate::corridor_export::export(&a.scenario, &scenario, a.seed, &results, dir)?;
     }
@@ -125,7 +131,7 @@ pub fn run(a: &CorridorEvalArgs) -> Result<()> {
                     "window_s": [p.window_s.0, p.window_s.1],
                     "window_delay_without_veh_s": p.window_delay_without, "window_delay_with_veh_s": p.window_delay_with,
                     "window_att_without_s": p.window_att_without_s, "window_att_with_s": p.window_att_with_s,
-                    "prediction_errors_s": p.prediction_errors_s,
+                    "prediction_errors_s": p.prediction_errors_s, "prediction_causes": p.prediction_causes,
                 })
             })
             .collect();
@@ -139,6 +145,8 @@ pub fn run(a: &CorridorEvalArgs) -> Result<()> {
                 "median_window_delay_change_pct": s.median_window_delay_change_pct,
                 "predictions_within_10s": s.predictions_within_10s, "predictions": s.predictions,
                 "median_abs_prediction_error_s": s.median_abs_prediction_error_s,
+                "eta_causes": corridor::eta_causes::CAUSES, "predictions_by_cause": s.predictions_by_cause,
+                "misses_by_cause": s.misses_by_cause,
             }
         });
         std::fs::write(path, serde_json::to_string_pretty(&out)?).with_context(|| format!("cannot write {}", path.display()))?;

@@ -26,6 +26,7 @@ use twin::engine::{TripState, VehicleClass};
 use twin::{RoadId, Sim, SimConfig, VehicleId};
 
 use crate::engine::{Engine, EngineConfig};
+use crate::eta_causes;
 use crate::external::{green_line, PairExport};
 use crate::model::{Request, Requester, VehicleType};
 
@@ -85,6 +86,8 @@ pub struct PairResult {
     pub window_s: (f64, f64),
     /// Per signal passed: prediction 60 s before arrival minus the arrival, seconds.
     pub prediction_errors_s: Vec<f64>,
+    /// Per prediction error: its cause, an index into [`eta_causes::CAUSES`].
+    pub prediction_causes: Vec<usize>,
     /// The vehicle's route and type and both runs' signal traces (with `record_traces`).
     pub export: Option<PairExport>,
 }
@@ -178,6 +181,7 @@ struct RunOut {
     free_flow_s: f64,
     signals: usize,
     errors: Vec<f64>,
+    causes: Vec<usize>,
     route: Vec<RoadId>,
     lines: String,
 }
@@ -201,6 +205,7 @@ fn run(
     let mut ev_done = (0u64, 0.0);
     let mut route = Vec::new();
     let mut lines = String::new();
+    let mut samples = Vec::new();
     let steps = end_s.round() as u64;
     for _ in 0..steps {
         let now = sim.time();
@@ -229,6 +234,9 @@ fn run(
         }
         if with {
             engine.step(&sim, ctl.safety_mut());
+            if let (Some(v), Some(id)) = (ev, corridor) {
+                samples.extend(eta_causes::sample(&sim, v, &engine, id, ctl.safety()));
+            }
         }
         ctl.before_step(&mut sim);
         if cfg.record_traces {
@@ -267,13 +275,19 @@ fn run(
     let m = sim.metrics();
     let n = (m.throughput + m.vehicles_running + m.vehicles_waiting) as f64;
     let others_att_s = (m.average_travel_time_s * n - ev_s) / (n - 1.0);
-    let (mut free_flow_s, mut signals, mut errors) = (f64::NAN, 0, Vec::new());
+    let (mut free_flow_s, mut signals, mut errors, mut causes) = (f64::NAN, 0, Vec::new(), Vec::new());
     if let Some(c) = corridor.and_then(|id| engine.get(id)) {
         free_flow_s = c.free_flow_s;
         signals = c.signals.len();
         errors = c.prediction_errors();
+        // The same signals, in the same order, as `prediction_errors`.
+        for sp in &c.signals {
+            if let (Some(pred), Some(pass)) = (sp.predicted_at_60s, sp.passed_at) {
+                causes.push(eta_causes::classify(&samples, pred - pass, pass - 60.0, pass, sim.dt()));
+            }
+        }
     }
-    Ok(RunOut { ev_s, others_att_s, trace, predicted_without_s, free_flow_s, signals, errors, route, lines })
+    Ok(RunOut { ev_s, others_att_s, trace, predicted_without_s, free_flow_s, signals, errors, causes, route, lines })
 }
 
 /// Evaluate `pairs` OD pairs on `scenario` (in parallel with rayon).
@@ -329,6 +343,7 @@ pub fn evaluate(scenario: &Scenario, cfg: &EvalConfig) -> Result<(f64, Vec<PairR
                 window_att_with_s: a1,
                 window_s: (w0, w1),
                 prediction_errors_s: with.errors,
+                prediction_causes: with.causes,
                 export,
             })
         })
@@ -367,6 +382,9 @@ pub struct Summary {
     pub predictions_within_10s: usize,
     pub predictions: usize,
     pub median_abs_prediction_error_s: f64,
+    /// Per cause ([`eta_causes::CAUSES`]): predictions, and those off by more than 10 s.
+    pub predictions_by_cause: [usize; 6],
+    pub misses_by_cause: [usize; 6],
 }
 
 pub fn summarize(r: &[PairResult]) -> Summary {
@@ -386,5 +404,20 @@ pub fn summarize(r: &[PairResult]) -> Summary {
         predictions_within_10s: errs.iter().filter(|e| e.abs() <= 10.0).count(),
         predictions: errs.len(),
         median_abs_prediction_error_s: median(errs.iter().map(|e| e.abs()).collect()),
+        predictions_by_cause: by_cause(r, |_| true),
+        misses_by_cause: by_cause(r, |e| e.abs() > 10.0),
     }
+}
+
+/// Predictions whose error passes `keep`, counted by cause.
+fn by_cause(r: &[PairResult], keep: impl Fn(f64) -> bool) -> [usize; 6] {
+    let mut n = [0; 6];
+    for p in r {
+        for (&e, &c) in p.prediction_errors_s.iter().zip(&p.prediction_causes) {
+            if keep(e) {
+                n[c.min(5)] += 1;
+            }
+        }
+    }
+    n
 }

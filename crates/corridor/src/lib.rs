@@ -46,6 +46,7 @@
 //!   [`external`], [`EngineConfig::spawn`]).
 
 pub mod engine;
+pub mod eta_causes;
 pub mod eval;
 pub mod external;
 pub mod model;
