@@ -1,5 +1,5 @@
-// The public transparency page: monthly KPIs with how each is measured, response times
-// of citizens' reports, the automated-decision log, the data-protection report, open data.
+// The public transparency page: monthly KPIs with how each is measured, green corridors'
+// costs month by month, response times of citizens' reports, the automated-decision log, the data-protection report, open data.
 
 import { $, call, esc, fmtDate, table } from './trust.js';
 
@@ -57,6 +57,29 @@ async function monthly(decisions) {
   ]) : '<p class="how">No data stored yet.</p>';
 }
 
+/** Green corridors month by month, from the corridor plug-in's reports, with the
+ * API's own words for how each figure is measured. */
+async function corridors() {
+  const r = await fetch('/api/v1/kpis/corridors');
+  if (!r.ok) return `<p class="how">Green corridors are not running in this brain (HTTP ${r.status}).</p>`;
+  const k = await r.json();
+  const sec = (x) => (x == null ? '–' : `${Math.round(x)} s`);
+  const cell = (field, text, m) => `<span data-field="${field}" data-value="${esc(m[field] ?? '')}">${text}</span>`;
+  const rows = k.months.length ? table(k.months, [
+    ['month', (m) => cell('month', esc(m.month), m)],
+    ['corridors requested', (m) => cell('requested', String(m.requested), m)],
+    ['corridors run', (m) => cell('run', String(m.run), m)],
+    ['emergency vehicles\' travel time', (m) => cell('ev_actual_s', sec(m.ev_actual_s), m)],
+    ['predicted without a corridor', (m) => cell('ev_predicted_without_s', sec(m.ev_predicted_without_s), m)],
+    ['time saved', (m) => cell('ev_saved_s', sec(m.ev_saved_s), m)],
+    ['median saved per corridor', (m) => cell('ev_saved_median_s', sec(m.ev_saved_median_s), m)],
+    ['signals preempted', (m) => cell('signals_preempted', `${m.signals_preempted} for ${sec(m.preempted_s)}`, m)],
+    ['others\' delay', (m) => cell('others_delay_veh_s', `${Math.round(m.others_delay_veh_s)} veh·s (${(m.others_delay_veh_s / 3600).toFixed(2)} veh·h)`, m)],
+  ]) : '<p class="how">No corridor has run yet.</p>';
+  const how = Object.entries(k.method).map(([f, t]) => `<dt>${esc(f)}</dt><dd>${esc(t)}</dd>`).join('');
+  return `${rows}<dl class="how" data-testid="corridor-method">${how}</dl>`;
+}
+
 async function main() {
   const decisions = await call('GET', 'transparency?limit=500');
   $('decisions').innerHTML = decisions.length ? table(decisions.slice(0, 100), [
@@ -83,6 +106,7 @@ async function main() {
     ['download', (d) => d.downloads.map((u) => `<a href="${esc(u)}">${esc(u.split('/').pop())}</a>`).join(' ')],
   ]);
   $('kpis').innerHTML = await monthly(decisions);
+  $('corridors').innerHTML = await corridors();
   document.body.dataset.ready = '1';
 }
 

@@ -90,12 +90,38 @@ await run(async (browser) => {
   assert.match(audit, /signal timing review/);
   console.log('grant issued, used, revoked; the read is in the owner\'s audit');
 
-  // 4. The transparency page renders its figures.
+  // 4. The transparency page renders its figures. The corridor test before this one ran
+  // a corridor to its end: wait until its report is journaled (signals recovered).
+  let ck = null;
+  for (let i = 0; i < 300; i++) {
+    const r = await fetch(`${base}/api/v1/kpis/corridors`);
+    assert.equal(r.status, 200, 'the corridor KPIs are public');
+    ck = await r.json();
+    if (ck.months.some((m) => m.run > 0)) break;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  const cm = ck.months.find((m) => m.run > 0);
+  assert.ok(cm, `no corridor run reached the KPIs: ${JSON.stringify(ck)}`);
+  assert.ok(cm.ev_actual_s > 0 && cm.ev_predicted_without_s > 0 && cm.others_delay_veh_s >= 0, JSON.stringify(cm));
+  assert.ok(Math.abs(cm.ev_predicted_without_s - cm.ev_actual_s - cm.ev_saved_s) < 0.2, `saved = predicted - actual: ${JSON.stringify(cm)}`);
   const pub = await (await browser.newContext()).newPage();
   await pub.goto(base + '/transparency.html');
   await pub.waitForSelector('body[data-ready="1"]', { timeout: 30000 });
   assert.match(await pub.textContent('[data-testid=ticket-kpis]'), /traffic-police/);
   assert.match(await pub.textContent('[data-testid=dp-report]'), /personal/);
+  // The corridor figures really render: the month's row shows the API's numbers.
+  const shown = await pub.$$eval('[data-testid=corridor-kpis] tr', (rows) => rows.map((tr) =>
+    Object.fromEntries([...tr.querySelectorAll('[data-field]')].map((s) => [s.dataset.field, [s.dataset.value, s.textContent]]))));
+  const row = shown.find((r) => r.month && r.month[0] === cm.month);
+  assert.ok(row, `no row for ${cm.month} on the page: ${JSON.stringify(shown)}`);
+  assert.equal(Number(row.run[0]), cm.run);
+  assert.equal(row.ev_saved_s[1], `${Math.round(cm.ev_saved_s)} s`);
+  assert.equal(row.ev_predicted_without_s[1], `${Math.round(cm.ev_predicted_without_s)} s`);
+  assert.match(row.others_delay_veh_s[1], new RegExp(`^${Math.round(cm.others_delay_veh_s)} veh·s`));
+  const method = await pub.textContent('[data-testid=corridor-method]');
+  for (const k of ['ev_saved_s', 'others_delay_veh_s', 'run']) assert.ok(method.includes(k), `how ${k} is measured is not shown`);
+  assert.ok(!/cardiac arrest/.test(await pub.textContent('[data-testid=corridor-kpis]')), 'a corridor\'s reason on the KPI table');
+  console.log('corridor KPIs on the transparency page', cm.month, 'run', cm.run, 'saved', cm.ev_saved_s, 's, others', cm.others_delay_veh_s, 'veh-s');
   assert.deepEqual(errors, [], 'page errors');
   console.log('trust pages: all checks passed');
 });

@@ -135,6 +135,11 @@ pub enum Action<'a> {
     StartCorridor,
     /// Corridors: routes, live ETA per signal, reports.
     ReadCorridors,
+    /// A record department `owner` keeps for itself inside `dataset` (an NGSI-LD
+    /// subscription: its filters, endpoint and receiver secrets): only `owner`'s
+    /// principals, and only while they may read `dataset`. A grant of the dataset does
+    /// not open another department's own records.
+    ReadOwned { dataset: &'a str, owner: &'a str },
 }
 
 /// A refusal, with the reason the caller may be told.
@@ -163,6 +168,12 @@ pub trait Authorizer: Send + Sync {
     fn authorize(&self, caller: &Caller, action: &Action<'_>) -> Result<(), Denied>;
     /// An automated decision was taken (default: not recorded).
     fn decision(&self, _decision: &Decision) {}
+    /// The caller as it stands now, for a request made earlier that keeps acting for it
+    /// (an NGSI-LD subscription's notifications): `None` once its principal is disabled
+    /// or gone; its department and role as recorded now. Default: unchanged.
+    fn standing(&self, caller: &Caller) -> Option<Caller> {
+        Some(caller.clone())
+    }
 }
 
 /// Allows everything: for a brain bound to loopback only.

@@ -352,6 +352,17 @@ impl Brain {
         self.access.authorize(caller, &action).map_err(BrainError::from)
     }
 
+    /// Authorise `action` for a caller that asked earlier and whose request keeps acting
+    /// (a standing read, such as a subscription): the caller as it stands now
+    /// ([`Authorizer::standing`]), then the one decision.
+    pub fn authorize_standing(&self, caller: &Caller, action: Action<'_>) -> Result<(), BrainError> {
+        let now = self
+            .access
+            .standing(caller)
+            .ok_or_else(|| crate::Denied(format!("{} is disabled or no longer exists", caller.principal)))?;
+        self.access.authorize(&now, &action).map_err(BrainError::from)
+    }
+
     pub(crate) fn store(&self) -> &dyn Store {
         &*self.store
     }

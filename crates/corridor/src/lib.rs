@@ -49,11 +49,13 @@ pub mod engine;
 pub mod eta_causes;
 pub mod eval;
 pub mod external;
+pub mod kpi;
 pub mod model;
 pub mod report;
 mod service;
 
 pub use engine::{CorridorError, Engine, EngineConfig};
+pub use kpi::MonthCosts;
 pub use model::{Corridor, Request, Requester, SignalPlan, Stage, Status, VehicleType, MAX_PRIORITY};
 pub use report::Report;
 pub use service::{route_names, CorridorPlugin, Corridors, CorridorsError, StartInput, MAX_REASON};

@@ -109,7 +109,7 @@ impl Corridors {
         lock(&self.inner).offset
     }
 
-    fn brain(&self) -> Result<Arc<Brain>, CorridorsError> {
+    pub(crate) fn brain(&self) -> Result<Arc<Brain>, CorridorsError> {
         self.brain.get().and_then(Weak::upgrade).ok_or(CorridorsError::Detached)
     }
 

@@ -31,7 +31,11 @@
 //! - **No secret at rest.** Tokens and session ids are stored as SHA-256 digests,
 //!   passwords as salted PBKDF2; raw secrets exist only in the answer that issues them.
 //! - **Revocation is immediate.** Decisions read the in-memory cache that every change
-//!   writes through, so a revoked token or grant fails on the next request.
+//!   writes through, so a revoked token or grant fails on the next request; a request
+//!   that keeps acting (an NGSI-LD subscription's notifications) is decided again each
+//!   time for the account as it stands ([`Governance::standing`]).
+//! - **Own records stay own.** `Action::ReadOwned` (a department's subscription inside
+//!   a tenant it shares): only that department's principals, a grant does not open it.
 //! - **Audit.** Every allowed read or write of non-public data, every refusal of an
 //!   authenticated principal, every grant and credential change, every login and every
 //!   automated decision is appended to the chain; `citybrain audit verify` names the

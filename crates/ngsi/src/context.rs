@@ -162,6 +162,9 @@ pub struct StoredContext {
     pub last_usage: Option<String>,
     pub uses: u64,
     pub body: Arc<Value>,
+    /// The tenant whose writer hosted it (`""`: the default tenant); `None` for a cached
+    /// copy of a remote context, which is the broker's (the default tenant's).
+    pub tenant: Option<String>,
 }
 
 /// A resolution and the remote documents it used (their hits are counted on reuse).
@@ -278,6 +281,14 @@ impl Contexts {
         self.core.clone()
     }
 
+    /// Keep a hosted context, remembering the tenant that hosted it.
+    pub(crate) fn store_hosted(&self, url: &str, body: Value, tenant: &str) {
+        self.store_doc(url, body, "hosted");
+        if let Some(d) = crate::lock(&self.docs).get_mut(url) {
+            d.tenant = Some(tenant.to_string());
+        }
+    }
+
     pub(crate) fn store_doc(&self, url: &str, body: Value, kind: &'static str) -> StoredContext {
         let id = url.rsplit('/').next().unwrap_or(url).to_string();
         let sc = StoredContext {
@@ -288,6 +299,7 @@ impl Contexts {
             last_usage: None,
             uses: 0,
             body: Arc::new(body),
+            tenant: None,
         };
         crate::lock(&self.docs).insert(url.to_string(), sc.clone());
         sc

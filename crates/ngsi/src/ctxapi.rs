@@ -10,7 +10,7 @@ use crate::service::{Media, Ngsi, Out, Req};
 impl Ngsi {
     /// `POST /jsonldContexts` (a document with an object or array `@context`).
     pub fn add_context(&self, req: &Req, body: &[u8]) -> Result<Out, NgsiError> {
-        self.begin(req, true)?;
+        let tenant = self.begin(req, true)?;
         let ct = crate::service::media_type(req.content_type.as_deref());
         if ct != "application/json" && ct != "application/ld+json" {
             return Err(NgsiError::UnsupportedMediaType(format!("Content-Type: {ct:?} is not supported")));
@@ -24,8 +24,8 @@ impl Ngsi {
         self.contexts.resolve(c)?;
         let id = crate::subs::uuid();
         let url = format!("/ngsi-ld/v1/jsonldContexts/{id}");
-        self.commit(&[Write::PutContext { url: url.clone(), kind: "hosted".into(), body: v.to_string() }])?;
-        self.contexts.store_doc(&url, v, "hosted");
+        self.commit(&[Write::PutContext { url: url.clone(), kind: format!("hosted@{tenant}"), body: v.to_string() }])?;
+        self.contexts.store_hosted(&url, v, &tenant);
         Ok(Out::empty(201).header("Location", url))
     }
 
@@ -115,6 +115,7 @@ impl Ngsi {
     }
 
     /// `DELETE /jsonldContexts/{id}` (`reload=true` refetches a cached one).
+    /// Only writers of the tenant that hosted it (of the default tenant for a cached one).
     pub fn delete_context(&self, req: &Req, id: &str) -> Result<Out, NgsiError> {
         self.begin(req, true)?;
         let id = crate::util::percent_decode(id);
@@ -124,9 +125,9 @@ impl Ngsi {
         }
         let found = {
             let docs = crate::lock(&self.contexts.docs);
-            docs.values().find(|d| d.id == id || d.url == id).map(|d| (d.url.clone(), d.kind))
+            docs.values().find(|d| d.id == id || d.url == id).map(|d| (d.url.clone(), d.kind, d.tenant.clone()))
         };
-        let (url, kind) = match found {
+        let (url, kind, host) = match found {
             Some(f) => f,
             // A reload fetches the context again from its URL: a name that is neither a
             // stored context nor a URL is a bad request.
@@ -135,6 +136,9 @@ impl Ngsi {
             }
             None => return Err(NgsiError::not_found(format!("context {id} not found"))),
         };
+        // A hosted context is the hosting tenant's to delete; a cached or implicitly
+        // created one the broker's (the default tenant's writers).
+        self.authorize_tenant(req, host.as_deref().unwrap_or(""), true)?;
         if reload && kind != "cached" {
             return Err(NgsiError::bad("reload: only a cached context can be reloaded"));
         }

@@ -29,6 +29,9 @@
 //!   (`BadRequestData`, `InvalidRequest`, ...); 503 means storage or an unavailable context.
 //! - Notifications never block a write: matching subscriptions are queued and a worker
 //!   thread posts them.
+//! - A subscription is a standing read of its subscriber ([`subowner`]): each
+//!   notification is authorised again for the subscriber as the account stands, and the
+//!   subscription itself is only its subscriber's department's to see or change.
 //! - The brain never needs the internet: the core context is built in, remote contexts
 //!   come only from the allow-list or the preloaded documents.
 
@@ -58,6 +61,7 @@ pub mod render;
 pub mod scope;
 pub mod select;
 pub mod service;
+pub mod subowner;
 pub mod subs;
 pub mod temporal;
 pub mod temporal_view;

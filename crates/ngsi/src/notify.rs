@@ -40,6 +40,8 @@ pub struct Notifier {
     allow: Vec<String>,
     /// Notifications dropped because the queue was full.
     pub dropped: std::sync::atomic::AtomicU64,
+    /// Notifications not sent: the subscriber may no longer read the tenant.
+    pub withheld: std::sync::atomic::AtomicU64,
 }
 
 const QUEUE: usize = 100_000;
@@ -48,7 +50,7 @@ const WORKERS: usize = 4;
 impl Notifier {
     pub fn new(allow: Vec<String>) -> Notifier {
         let (tx, rx) = sync_channel(QUEUE);
-        Notifier { tx, rx: Mutex::new(Some(rx)), allow, dropped: Default::default() }
+        Notifier { tx, rx: Mutex::new(Some(rx)), allow, dropped: Default::default(), withheld: Default::default() }
     }
 
     pub(crate) fn start(&self, ngsi: Weak<Ngsi>) {
@@ -128,7 +130,7 @@ impl Ngsi {
                 }
                 let Ok(ctx) = self.contexts.resolve(&s.ctx) else { continue };
                 let hits: Vec<&Change> = changes.iter().filter(|c| sub_matches(s, &ctx, c)).collect();
-                if hits.is_empty() {
+                if hits.is_empty() || !self.may_deliver(tenant, s) {
                     continue;
                 }
                 fired.push(s.id.clone());
@@ -247,7 +249,7 @@ impl Ngsi {
                         .map(|e| Change { history: None, id: e.id.clone(), old: None, new: Some(e.clone()) })
                         .filter(|c| sub_matches(&probe, &ctx, c))
                         .collect();
-                    if all.is_empty() {
+                    if all.is_empty() || !self.may_deliver(tenant, s) {
                         continue;
                     }
                     let hits: Vec<&Change> = all.iter().collect();

@@ -131,12 +131,17 @@ impl Ngsi {
         let contexts = Contexts::new(cfg.contexts.clone());
         for (url, kind, body) in loaded.contexts {
             if let Ok(v) = serde_json::from_str::<Value>(&body) {
-                let kind = match kind.as_str() {
-                    "hosted" => "hosted",
-                    "implicitlycreated" => "implicitlycreated",
-                    _ => "cached",
-                };
-                contexts.store_doc(&url, v, kind);
+                // `hosted@<tenant>`; `hosted` alone was written before hosts were kept
+                // and is the default tenant's.
+                match (kind.as_str(), kind.strip_prefix("hosted")) {
+                    (_, Some(t)) => contexts.store_hosted(&url, v, t.strip_prefix('@').unwrap_or("")),
+                    ("implicitlycreated", _) => {
+                        contexts.store_doc(&url, v, "implicitlycreated");
+                    }
+                    _ => {
+                        contexts.store_doc(&url, v, "cached");
+                    }
+                }
             }
         }
         let mut tenants: HashMap<String, Tenant> = HashMap::new();
@@ -220,11 +225,17 @@ impl Ngsi {
                 return Err(NgsiError::NonexistentTenant(format!("tenant {t} does not exist")));
             }
         }
+        self.authorize_tenant(req, &t, write)?;
+        Ok(t)
+    }
+
+    /// The one check for reading or writing `tenant`'s data.
+    pub(crate) fn authorize_tenant(&self, req: &Req, tenant: &str, write: bool) -> Result<(), NgsiError> {
         let b = self.brain().ok_or_else(|| NgsiError::Unavailable("the NGSI-LD service is not attached to a brain".into()))?;
-        let ds = Ngsi::dataset(&t);
+        let ds = Ngsi::dataset(tenant);
         let action = if write { Action::Write { dataset: &ds } } else { Action::Read { dataset: &ds } };
         b.authorize(&req.caller, action)?;
-        Ok(t)
+        Ok(())
     }
 
     /// The context of a request without a body: the `Link` header's, or the core.

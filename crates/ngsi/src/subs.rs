@@ -30,6 +30,9 @@ pub struct Subscription {
     pub last_sent_s: f64,
     pub created_at: String,
     pub modified_at: String,
+    /// Who subscribed (see [`crate::subowner`]).
+    #[serde(default)]
+    pub subscriber: Option<crate::subowner::Subscriber>,
 }
 
 fn sub_status(s: &Subscription, now: f64) -> &'static str {
@@ -319,7 +322,8 @@ impl Ngsi {
 
     /// `POST /subscriptions`.
     pub fn create_subscription(&self, req: &Req, body: &[u8]) -> Result<Out, NgsiError> {
-        let tenant = self.begin(req, true)?;
+        // A standing read: whoever may read the tenant may subscribe to it.
+        let tenant = self.begin(req, false)?;
         let (ctx, v) = self.body(req, body)?;
         let mut m = object(v, "subscription")?;
         let raw_ctx = m.remove("@context").unwrap_or_else(|| ctx.raw.clone());
@@ -352,6 +356,7 @@ impl Ngsi {
             last_sent_s: 0.0,
             created_at: now.clone(),
             modified_at: now,
+            subscriber: Some(crate::subowner::Subscriber::of(&req.caller)),
         };
         {
             let mut g = wlock(&self.tenants);
@@ -378,6 +383,7 @@ impl Ngsi {
         let s = g
             .get(&tenant)
             .and_then(|t| t.subs.get(id))
+            .filter(|s| self.owns_sub(&req.caller, &tenant, s))
             .ok_or_else(|| NgsiError::not_found(format!("subscription {id} not found")))?;
         let body = render_sub(s, sys, &ctx);
         drop(g);
@@ -401,7 +407,10 @@ impl Ngsi {
         }
         let sys = p.option("sysAttrs");
         let g = rlock(&self.tenants);
-        let all: Vec<&Subscription> = g.get(&tenant).map(|t| t.subs.values().collect()).unwrap_or_default();
+        let all: Vec<&Subscription> = g
+            .get(&tenant)
+            .map(|t| t.subs.values().filter(|s| self.owns_sub(&req.caller, &tenant, s)).collect())
+            .unwrap_or_default();
         let total = all.len();
         let page: Vec<Value> = all.iter().skip(offset).take(limit).map(|s| render_sub(s, sys, &ctx)).collect();
         drop(g);
@@ -436,7 +445,7 @@ impl Ngsi {
         if !crate::util::is_uri(id) {
             return Err(NgsiError::bad(format!("subscription id {id:?} is not a URI")));
         }
-        let tenant = self.begin(req, true)?;
+        let tenant = self.begin(req, false)?;
         let (ctx, v) = self.body(req, body)?;
         let mut m = object(v, "subscription")?;
         let new_ctx = m.remove("@context");
@@ -451,6 +460,7 @@ impl Ngsi {
         let s = g
             .get_mut(&tenant)
             .and_then(|t| t.subs.get_mut(id))
+            .filter(|s| self.owns_sub(&req.caller, &tenant, s))
             .ok_or_else(|| NgsiError::not_found(format!("subscription {id} not found")))?;
         let mut n = s.clone();
         if let Some(a) = m.get("isActive").and_then(|v| v.as_bool()) {
@@ -487,10 +497,10 @@ impl Ngsi {
         if !crate::util::is_uri(id) {
             return Err(NgsiError::bad(format!("subscription id {id:?} is not a URI")));
         }
-        let tenant = self.begin(req, true)?;
+        let tenant = self.begin(req, false)?;
         let mut g = wlock(&self.tenants);
         let t = g.get_mut(&tenant).ok_or_else(|| NgsiError::not_found(format!("subscription {id} not found")))?;
-        if !t.subs.contains_key(id) {
+        if !t.subs.get(id).is_some_and(|s| self.owns_sub(&req.caller, &tenant, s)) {
             return Err(NgsiError::not_found(format!("subscription {id} not found")));
         }
         self.commit(&[Write::DelSub { tenant: tenant.clone(), id: id.into() }])?;

@@ -25,6 +25,73 @@ pub(crate) fn routes() -> Router<App> {
         .route("/corridors", get(list).post(start))
         .route("/corridors/{id}", get(detail_route))
         .route("/corridors/{id}/report", get(report))
+        .route("/kpis/corridors", get(kpis))
+}
+
+/// One month of green corridors on the public KPI page.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct CorridorMonth {
+    /// `YYYY-MM` (UTC).
+    pub month: String,
+    pub requested: usize,
+    pub run: usize,
+    pub ev_actual_s: f64,
+    pub ev_predicted_without_s: f64,
+    pub ev_saved_s: f64,
+    pub ev_saved_median_s: Option<f64>,
+    pub signals_preempted: usize,
+    pub preempted_s: f64,
+    pub others_delay_veh_s: f64,
+}
+
+/// Corridor costs month by month (newest first), with how each figure is measured.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct CorridorKpis {
+    pub months: Vec<CorridorMonth>,
+    /// Field name → how it is measured.
+    pub method: std::collections::BTreeMap<String, String>,
+}
+
+/// How each figure of [`CorridorMonth`] is measured (shown on the public KPI page).
+const METHOD: [(&str, &str); 8] = [
+    ("requested", "corridors accepted in the month: operators' requests and dispatches with a priority flag"),
+    ("run", "corridors that ended in the month: the vehicle arrived and every signal on its route was back to normal control"),
+    ("ev_actual_s", "sum of the emergency vehicles' travel times from entering the network to arrival, seconds"),
+    ("ev_predicted_without_s", "sum of the routes' live travel times when each corridor was planned: the prediction without a corridor, seconds"),
+    ("ev_saved_s", "predicted without a corridor minus actual, summed (median per corridor beside it); negative when corridors were slower than predicted"),
+    ("signals_preempted", "signals whose phase was called for the vehicle; preempted_s: seconds from each call to the vehicle passing, summed"),
+    ("others_delay_veh_s", "vehicle-seconds other traffic waited at the corridors' signals while they were preempted, counted every step by the twin"),
+    ("source", "the corridor plug-in's reports, journaled in the brain's store when each corridor ends; no requester, reason or route is published here"),
+];
+
+/// Corridor costs month by month: public, from the corridor plug-in's journaled reports.
+#[utoipa::path(get, path = "/api/v1/kpis/corridors", tag = "corridors",
+    responses(
+        (status = 200, body = CorridorKpis),
+        (status = 401, description = "A credential was given and is not valid", body = ErrorBody),
+        (status = 404, description = "The corridor capability is not running", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ))]
+pub(crate) async fn kpis(State(app): State<App>, Authed(caller): Authed) -> Result<Response, ApiError> {
+    let svc = service(&app)?;
+    let months = tokio::task::spawn_blocking(move || svc.monthly_costs(&caller)).await?.map_err(api_error)?;
+    let months = months
+        .into_iter()
+        .map(|m| CorridorMonth {
+            month: m.month,
+            requested: m.requested,
+            run: m.run,
+            ev_actual_s: round(m.ev_actual_s),
+            ev_predicted_without_s: round(m.ev_predicted_without_s),
+            ev_saved_s: round(m.ev_saved_s),
+            ev_saved_median_s: m.ev_saved_median_s.map(round),
+            signals_preempted: m.signals_preempted,
+            preempted_s: round(m.preempted_s),
+            others_delay_veh_s: round(m.others_delay_veh_s),
+        })
+        .collect();
+    let method = METHOD.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Ok(Json(CorridorKpis { months, method }).into_response())
 }
 
 /// A request for an emergency green corridor.
@@ -355,8 +422,10 @@ pub(crate) async fn report(State(app): State<App>, Authed(caller): Authed, Path(
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(start, list, detail_route, report),
+    paths(start, list, detail_route, report, kpis),
     components(schemas(
+        CorridorMonth,
+        CorridorKpis,
         StartCorridor,
         CorridorStarted,
         CorridorSignal,

@@ -285,6 +285,14 @@ fn corridor_routes(k: &mut Contract, addr: SocketAddr, brain: &Brain) {
     // The twin has stopped: the corridor stays planned, so there is no report yet.
     assert_eq!(get(k, "/api/v1/corridors/{id}/report", &format!("/api/v1/corridors/{id}/report")).0, 409);
     assert_eq!(get(k, "/api/v1/corridors/{id}/report", "/api/v1/corridors/999/report").0, 404);
+    // The public KPIs count the accepted request, and none has run; no reason shown.
+    let (status, kpis) = get(k, "/api/v1/kpis/corridors", "/api/v1/kpis/corridors");
+    assert_eq!(status, 200, "{kpis}");
+    let v: Value = serde_json::from_str(&kpis).unwrap();
+    let requested: u64 = v["months"].as_array().unwrap().iter().map(|m| m["requested"].as_u64().unwrap()).sum();
+    let run: u64 = v["months"].as_array().unwrap().iter().map(|m| m["run"].as_u64().unwrap()).sum();
+    assert!(requested >= 1 && run == 0, "{kpis}");
+    assert!(!kpis.contains("contract test") && v["method"]["others_delay_veh_s"].is_string(), "{kpis}");
 }
 
 /// The incident routes: reports, events, operator actions, units.

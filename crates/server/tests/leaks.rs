@@ -117,6 +117,7 @@ fn no_role_sees_what_it_may_not() {
         incidents::dispatch::default_fleet(&brain.net, 3),
     );
     let unit = incidents.units(&sys).unwrap()[0].id.clone();
+    corridor::Corridors::install(&brain, corridor::EngineConfig::default());
     let hub = server::Hub::new(&brain.net);
     let hub_network = hub.network_geojson().to_string();
     server::attach(&brain, hub.clone());
@@ -200,6 +201,8 @@ fn no_role_sees_what_it_may_not() {
         ("/api/v1/units".into(), "internal"),
         (format!("/api/v1/events/{event}"), "internal"),
         (format!("/api/v1/units/{unit}"), "unit"),
+        ("/api/v1/corridors".into(), "internal"),
+        ("/api/v1/kpis/corridors".into(), "public"),
     ];
     let markers: [(&str, &str); 6] = [
         (M_INCIDENT, "internal"),
