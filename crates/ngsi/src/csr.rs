@@ -58,6 +58,10 @@ pub struct Registration {
     pub members: Map<String, Value>,
     pub created_at: String,
     pub modified_at: String,
+    /// The department whose writer registered it: only its principals see
+    /// `contextSourceInfo` (what the broker would send the source, often a credential).
+    #[serde(default)]
+    pub registrant: Option<String>,
 }
 
 /// Members the spec defines besides `id`, `type` and `information`.
@@ -234,7 +238,7 @@ impl Registration {
         };
         let information = parse_info(m.get("information").ok_or_else(|| bad("information: missing"))?, ctx)?;
         let members = parse_members(m, ctx)?;
-        Ok(Registration { id, information, members, created_at: now.into(), modified_at: now.into() })
+        Ok(Registration { id, information, members, created_at: now.into(), modified_at: now.into(), registrant: None })
     }
 
     /// The registration as JSON, compacted with `ctx`.
@@ -346,10 +350,23 @@ impl Ngsi {
     pub fn create_reg(&self, req: &Req, body: &[u8]) -> Result<Out, NgsiError> {
         let tenant = self.begin(req, true)?;
         let (ctx, v) = self.body(req, body)?;
-        let r = Registration::parse(&object(v, "registration")?, &ctx, &crate::time::now_iso())?;
+        let mut r = Registration::parse(&object(v, "registration")?, &ctx, &crate::time::now_iso())?;
+        r.registrant = req.caller.department.clone();
         let id = r.id.clone();
         self.put_reg(&tenant, r, true)?;
         Ok(Out::empty(201).header("Location", format!("/ngsi-ld/v1/csourceRegistrations/{id}")))
+    }
+
+    /// A registration as `caller` may see it: `contextSourceInfo` only for the
+    /// registrant's department (`Action::ReadOwned`), the rest for every reader of the tenant.
+    fn shown(&self, caller: &brain::Caller, tenant: &str, r: &Registration, ctx: &ActiveContext, sys: bool) -> Value {
+        let mut v = r.render(ctx, sys);
+        if !self.owns(caller, tenant, r.registrant.as_deref()) {
+            if let Value::Object(m) = &mut v {
+                m.remove("contextSourceInfo");
+            }
+        }
+        v
     }
 
     /// `GET /csourceRegistrations/{id}`.
@@ -363,7 +380,7 @@ impl Ngsi {
             .get(&tenant)
             .and_then(|t| t.regs.get(id))
             .ok_or_else(|| NgsiError::not_found(format!("registration {id} not found")))?;
-        let body = r.render(&ctx, sys);
+        let body = self.shown(&req.caller, &tenant, r, &ctx, sys);
         drop(g);
         Ok(self.answer(200, media, &ctx, body))
     }
@@ -406,7 +423,8 @@ impl Ngsi {
             })
             .collect();
         let total = hits.len();
-        let page: Vec<Value> = hits.into_iter().skip(offset).take(limit).map(|r| r.render(&ctx, sys)).collect();
+        let page: Vec<Value> =
+            hits.into_iter().skip(offset).take(limit).map(|r| self.shown(&req.caller, &tenant, r, &ctx, sys)).collect();
         drop(g);
         let mut out = self.answer(200, media, &ctx, Value::Array(page));
         let links = p.page_links("/ngsi-ld/v1/csourceRegistrations", total)?;

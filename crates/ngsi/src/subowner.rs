@@ -3,7 +3,8 @@
 //! it is authorised again when it is due (`Brain::authorize_standing`: a revoked grant
 //! or a disabled account stops it at once). The subscription itself (filters, endpoint,
 //! receiver secrets) belongs to the subscriber's department: `Action::ReadOwned` decides
-//! who else sees or changes it (nobody; a grant of the tenant does not open it).
+//! who else sees or changes it (nobody; a grant of the tenant does not open it). The same
+//! rule keeps a context source registration's `contextSourceInfo` its registrant's.
 
 use brain::{Action, Caller, Role, Scopes};
 use serde::{Deserialize, Serialize};
@@ -45,9 +46,14 @@ impl Subscriber {
 impl Ngsi {
     /// Whether `caller` may see and change subscription `s` of `tenant`.
     pub(crate) fn owns_sub(&self, caller: &Caller, tenant: &str, s: &Subscription) -> bool {
+        self.owns(caller, tenant, s.subscriber.as_ref().and_then(|x| x.department.as_deref()))
+    }
+
+    /// Whether `caller` may see a record department `owner` keeps in `tenant` for itself
+    /// (`None`: a record stored before its owner was kept, nobody's but the system's).
+    pub(crate) fn owns(&self, caller: &Caller, tenant: &str, owner: Option<&str>) -> bool {
         let Some(b) = self.brain() else { return false };
-        let owner = s.subscriber.as_ref().and_then(|x| x.department.as_deref()).unwrap_or("");
-        b.authorize(caller, Action::ReadOwned { dataset: &Ngsi::dataset(tenant), owner }).is_ok()
+        b.authorize(caller, Action::ReadOwned { dataset: &Ngsi::dataset(tenant), owner: owner.unwrap_or("") }).is_ok()
     }
 
     /// Whether `s` may notify now: its subscriber, as the account stands, may read

@@ -1,7 +1,7 @@
 //! The exhaustive access test of the NGSI-LD interface (`/ngsi-ld/v1`): a real brain with
 //! governance and the NGSI-LD capability (its own SQLite file), served on loopback. Every
 //! read route (entities, queries, batch query, temporal, discovery, subscriptions,
-//! contexts) is called in every tenant (the default one and two departments') as every
+//! context source registrations, contexts) is called in every tenant (the default one and two departments') as every
 //! role, without grants, with a grant of the traffic police's tenant to the transport
 //! bureau, and after its revocation; every write route is tried as every role in every
 //! tenant. An answer must be a success exactly when the role may do what the route does,
@@ -35,6 +35,8 @@ const M_SUB_TP: &str = "leakcheck-subsecret-tp-a9";
 const M_SUB_TB: &str = "leakcheck-subsecret-tb-b3";
 const M_SUB_CDO: &str = "leakcheck-subsecret-cdo-c7";
 const M_CTX: &str = "leakcheckCtxTerm";
+const M_REG_TP: &str = "leakcheck-reg-tp-3f";
+const M_REG_SECRET: &str = "leakcheck-regsecret-tp-66";
 
 const ROLES: [(&str, &str, Role); 8] = [
     ("tp.admin", TP, Role::Admin),
@@ -218,6 +220,13 @@ fn no_role_sees_or_changes_what_it_may_not_over_ngsi_ld() {
         assert_eq!(s, 201, "{writer} subscribes: {b}");
         sub_ids.insert(tenant, sid);
     }
+    // A context source registration of the police's tenant (its data, readable under a grant).
+    let reg = json!({"id": "urn:ngsi-ld:ContextSourceRegistration:leak-tp", "type": "ContextSourceRegistration",
+                     "information": [{"entities": [{"type": "LeakProbe"}]}], "endpoint": format!("http://127.0.0.1:9/{M_REG_TP}"),
+                     "contextSourceInfo": [{"key": "Authorization", "value": M_REG_SECRET}]});
+    let (s, b) =
+        call(addr, "POST", "/ngsi-ld/v1/csourceRegistrations", &hdrs(&who[by("tp.cameras")], Some(TP)), &reg.to_string());
+    assert_eq!(s, 201, "{b}");
     let ctx = json!({"@context": {M_CTX: "https://example.org/leakcheck#term"}}).to_string();
     let (s, b) = call(addr, "POST", "/ngsi-ld/v1/jsonldContexts", &hdrs(&who[by("tp.operator")], Some(TP)), &ctx);
     assert_eq!(s, 201, "{b}");
@@ -233,18 +242,18 @@ fn no_role_sees_or_changes_what_it_may_not_over_ngsi_ld() {
     // Which marker each role may see: (marker, rule).
     let may_see = |w: &Who, m: &str, phase: Phase| -> bool {
         match m {
-            M_TP => reads(w, Some(TP), phase),
+            M_TP | M_REG_TP => reads(w, Some(TP), phase),
             M_TB => reads(w, Some(TB), phase),
             M_DEF | M_CTX => w.role != Role::Public,
             // A subscription is its subscriber's department's: its filters, endpoint and
             // receiver secrets are nobody else's business, grantees' included.
-            M_SUB_TP => w.dept == Some(TP),
+            M_SUB_TP | M_REG_SECRET => w.dept == Some(TP),
             M_SUB_TB => w.dept == Some(TB),
             M_SUB_CDO => w.dept == Some(CDO),
             _ => unreachable!(),
         }
     };
-    let markers = [M_TP, M_TB, M_DEF, M_SUB_TP, M_SUB_TB, M_SUB_CDO, M_CTX];
+    let markers = [M_TP, M_TB, M_DEF, M_SUB_TP, M_SUB_TB, M_SUB_CDO, M_CTX, M_REG_TP, M_REG_SECRET];
     let query = r#"{"type":"Query","entities":[{"type":"LeakProbe"}]}"#;
     let near = "georel=near;maxDistance==100000&geometry=Point&coordinates=%5B120.15,30.25%5D";
     let mut checks = 0usize;
@@ -289,6 +298,13 @@ fn no_role_sees_or_changes_what_it_may_not_over_ngsi_ld() {
                     ("GET", "/ngsi-ld/v1/attributes/note".into(), "", r),
                     ("GET", "/ngsi-ld/v1/subscriptions".into(), "", r),
                     ("GET", format!("/ngsi-ld/v1/subscriptions/{sub}"), "", r && w.dept == Some(owner(tenant))),
+                    ("GET", "/ngsi-ld/v1/csourceRegistrations?type=LeakProbe".into(), "", r),
+                    (
+                        "GET",
+                        "/ngsi-ld/v1/csourceRegistrations/urn:ngsi-ld:ContextSourceRegistration:leak-tp".into(),
+                        "",
+                        r && tenant == Some(TP),
+                    ),
                     ("GET", "/ngsi-ld/v1/jsonldContexts?details=true".into(), "", r),
                     ("GET", ctx_url.clone(), "", r),
                 ];
