@@ -55,7 +55,7 @@ pub fn run(a: &IncidentsEvalArgs, scenario: &twin::Scenario) -> Result<()> {
     let junctions: Vec<twin::Point> = net.intersections.iter().filter(|i| i.is_signalised()).map(|i| i.point).collect();
     let mut rows = Vec::new();
     for run in 0..runs {
-        let plan = plan_for(a, net, run);
+        let plan = plan_for(a, scenario, run);
         let seed = a.seed + run as u64;
         let cfg = BoundConfig {
             sensors: SensorConfig { seed, ..Default::default() },

@@ -59,6 +59,10 @@ pub struct IncidentsEvalArgs {
     /// Also write the ground truth of the scripted runs as CSV here.
     #[arg(long)]
     pub write_ground_truth: Option<PathBuf>,
+    /// Draw incidents on any eligible road, including roads no flow of the demand
+    /// drives (by default only roads some flow drives: roads with probes).
+    #[arg(long)]
+    pub any_road: bool,
     /// Instead of detecting, measure the perfect-information bound: each incident's run
     /// against the same run without it, every sensor feed compared (see
     /// `twin::incident::bound`); prints the share observable and the earliest possible
@@ -72,19 +76,44 @@ pub struct IncidentsEvalArgs {
 }
 
 /// Run `run`'s incident plan (seeded): `--per-run` incidents and `--decoys` decoys.
-pub(crate) fn plan_for(a: &IncidentsEvalArgs, net: &twin::Network, run: usize) -> IncidentPlan {
-    IncidentPlan::random(
-        net,
-        &RandomIncidents {
-            seed: a.seed.wrapping_mul(1000).wrapping_add(run as u64),
-            count: a.per_run,
-            decoys: a.decoys,
-            // Ten minutes to learn baselines; incidents end before the run does.
-            start_s: 600.0,
-            end_s: (a.duration - 900.0).max(700.0),
-            ..Default::default()
-        },
-    )
+/// Incidents go only on roads some flow of the demand drives (roads with probes: the
+/// target's "roads with detectors or probes"), unless `--any-road`: the plan is drawn
+/// as `IncidentPlan::random` draws it, with three times as many incidents, and the first
+/// `--per-run` on such roads are kept (a uniform draw among them), renumbered.
+pub(crate) fn plan_for(a: &IncidentsEvalArgs, scenario: &twin::Scenario, run: usize) -> IncidentPlan {
+    let net = &scenario.network;
+    let draw = |count: usize| {
+        IncidentPlan::random(
+            net,
+            &RandomIncidents {
+                seed: a.seed.wrapping_mul(1000).wrapping_add(run as u64),
+                count,
+                decoys: a.decoys,
+                // Ten minutes to learn baselines; incidents end before the run does.
+                start_s: 600.0,
+                end_s: (a.duration - 900.0).max(700.0),
+                ..Default::default()
+            },
+        )
+    };
+    if a.any_road {
+        return draw(a.per_run);
+    }
+    let driven: std::collections::BTreeSet<twin::RoadId> =
+        scenario.demand.flows.iter().flat_map(|f| f.route.iter().copied()).collect();
+    let mut plan = draw(a.per_run * 3);
+    plan.incidents.retain(|i| i.road_and_pos(net).0.is_some_and(|r| driven.contains(&r)));
+    plan.incidents.truncate(a.per_run);
+    let mut id = 0;
+    for i in &mut plan.incidents {
+        id += 1;
+        i.id = id;
+    }
+    for d in &mut plan.decoys {
+        id += 1;
+        d.id = id;
+    }
+    plan
 }
 
 /// Run `run`'s engine settings.
@@ -117,7 +146,7 @@ fn run_once(
 ) -> Result<(Vec<Incident>, String)> {
     let net = &scenario.network;
     let t0 = T0 + run as f64 * RUN_GAP_S;
-    let plan = plan_for(a, net, run);
+    let plan = plan_for(a, scenario, run);
     let mut sim = Sim::from_parts(net.clone(), scenario.demand.flows.clone(), sim_config(a, run));
     sim.schedule_incidents(&plan).map_err(anyhow::Error::msg)?;
     let (brain, svc) = brain_for(net, dir, run, t0)?;
