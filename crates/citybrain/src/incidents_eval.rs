@@ -301,3 +301,49 @@ fn replay(
     let events = svc.with(|c| c.fusion.events.values().cloned().collect());
     Ok((truth, events, (last / 3600.0).max(1e-9)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: IncidentsEvalArgs,
+    }
+
+    /// A generated city whose demand is cut to one flow: most of its roads see no vehicle.
+    fn city() -> twin::Scenario {
+        let mut s = twin::gen::generate(&twin::gen::GenConfig::demo()).unwrap().scenario();
+        s.demand.flows.truncate(1);
+        s
+    }
+
+    #[test]
+    fn incidents_go_on_driven_roads_unless_any_road() {
+        let s = city();
+        let driven: std::collections::BTreeSet<twin::RoadId> = s.demand.flows[0].route.iter().copied().collect();
+        let args = |extra: &[&str]| {
+            let base = ["eval", "--roadnet", "r.json", "--per-run", "10", "--decoys", "2"];
+            Cli::parse_from(base.iter().chain(extra)).a
+        };
+        let a = args(&[]);
+        let (mut on_driven, mut off) = (0, 0);
+        for run in 0..5 {
+            let plan = plan_for(&a, &s, run);
+            assert_eq!(plan.decoys.len(), 2);
+            let ids: Vec<u32> = plan.incidents.iter().map(|i| i.id).chain(plan.decoys.iter().map(|d| d.id)).collect();
+            assert_eq!(ids, (1..=ids.len() as u32).collect::<Vec<_>>(), "ids renumbered 1, 2, ...");
+            for i in &plan.incidents {
+                assert!(driven.contains(&i.road_and_pos(&s.network).0.unwrap()), "run {run}: {i:?} on a road no flow drives");
+                on_driven += 1;
+            }
+            let any = plan_for(&args(&["--any-road"]), &s, run);
+            assert_eq!(any.incidents.len(), 10);
+            off += any.incidents.iter().filter(|i| !driven.contains(&i.road_and_pos(&s.network).0.unwrap())).count();
+        }
+        assert!(on_driven >= 5, "{on_driven} incidents drawn on driven roads");
+        assert!(off > 0, "--any-road draws roads no flow drives");
+    }
+}
