@@ -2,11 +2,11 @@
 //! batch is one SQLite transaction; the answer is 201/204 when every item succeeded and
 //! 207 with a BatchOperationResult (`success`, `errors` with ProblemDetails) otherwise.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Map, Value};
 
-use crate::entities::{filter_of, render_opts, Change};
+use crate::entities::{changed_instances, filter_of, render_opts, Change};
 use crate::error::NgsiError;
 use crate::model::{keep_created, Entity};
 use crate::params::Params;
@@ -109,7 +109,14 @@ impl Ngsi {
             let mut created = Vec::new();
             let mut success = Vec::new();
             let mut errors = Vec::new();
-            let mut next: BTreeMap<String, Change> = BTreeMap::new();
+            // The batch's changes, one per entity id (a later item builds on an earlier one
+            // of the same id), committed in id order.
+            let mut next: Vec<Change> = Vec::with_capacity(parsed.len());
+            // Without subscriptions nothing reads a replaced entity after the commit: instead
+            // of a copy of it in the change, its history rows are worked out here against
+            // the stored one (the brain's own entities keep the copy, which refuses them).
+            let lean = t.subs.is_empty();
+            let mut at: HashMap<String, usize> = HashMap::with_capacity(parsed.len());
             for r in parsed {
                 let e = match r {
                     Ok(e) => e,
@@ -119,8 +126,11 @@ impl Ngsi {
                     }
                 };
                 let id = e.id.clone();
-                let current = next.get(&id).and_then(|c| c.new.clone()).or_else(|| t.entities.get(&id).cloned());
-                let old = next.get(&id).map(|c| c.old.clone()).unwrap_or_else(|| t.entities.get(&id).cloned());
+                let pending = at.get(&id).copied();
+                let current = match pending {
+                    Some(i) => next[i].new.as_ref(),
+                    None => t.entities.get(&id),
+                };
                 let new = match (kind, current) {
                     (Kind::Create, Some(_)) => {
                         errors.push(err_item(&id, &NgsiError::AlreadyExists(format!("entity {id} already exists"))));
@@ -180,9 +190,30 @@ impl Ngsi {
                         n
                     }
                 };
-                next.insert(id.clone(), Change { history: None, id, old, new: Some(new) });
+                match pending {
+                    Some(i) => next[i].new = Some(new),
+                    None => {
+                        let old = match t.entities.get(&id) {
+                            Some(cur) if lean && !cur.brain => None,
+                            cur => cur.cloned(),
+                        };
+                        at.insert(id.clone(), next.len());
+                        next.push(Change { history: None, id, old, new: Some(new) });
+                    }
+                }
             }
-            Ok(((created, success, errors), next.into_values().collect()))
+            if lean {
+                let mut buf = Vec::new();
+                for c in next.iter_mut().filter(|c| c.old.is_none()) {
+                    if let Some(n) = &c.new {
+                        let mut rows = Vec::new();
+                        changed_instances(&tenant, &c.id, t.entities.get(&c.id), n, &mut rows, &mut buf);
+                        c.history = Some(rows);
+                    }
+                }
+            }
+            next.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+            Ok(((created, success, errors), next))
         })?;
         created.extend(flow_ok);
         errors.extend(flow_errors);

@@ -5,7 +5,9 @@
 //! transaction, committed before the call returns; a batch of any size is one commit.
 
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection};
 
@@ -80,6 +82,32 @@ pub enum Write {
 
 pub struct Db {
     conn: Option<Mutex<Connection>>,
+    /// Wakes the checkpointer after a commit; dropping it ends the thread.
+    checkpoints: Option<SyncSender<()>>,
+}
+
+/// Least time between two background checkpoints.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Copy the WAL into the main file from a thread of its own (`PRAGMA wal_checkpoint
+/// (PASSIVE)` on a second connection, at most once per [`CHECKPOINT_EVERY`] after a
+/// commit), so that a commit does not also pay for a checkpoint: a PASSIVE checkpoint
+/// never blocks the writer, and the writer restarts the WAL once everything in it was
+/// copied. The writer's own automatic checkpoint (every 16,384 pages) stays as the
+/// backstop. Durability is the commit's, unchanged.
+fn checkpointer(path: &Path) -> Option<SyncSender<()>> {
+    let conn = Connection::open(path).ok()?;
+    let (tx, rx) = sync_channel::<()>(1);
+    let spawned = std::thread::Builder::new().name("ngsi-checkpoint".into()).spawn(move || {
+        while rx.recv().is_ok() {
+            let t = Instant::now();
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!("ngsi: background checkpoint: {e}");
+            }
+            std::thread::sleep(CHECKPOINT_EVERY.saturating_sub(t.elapsed()));
+        }
+    });
+    spawned.ok().map(|_| tx)
 }
 
 const SCHEMA: &str = "
@@ -105,7 +133,7 @@ pub struct Loaded {
 impl Db {
     /// Open (or create) the file; `None`: memory only (tests of pure logic).
     pub fn open(path: Option<&Path>) -> Result<(Db, Loaded), NgsiError> {
-        let Some(p) = path else { return Ok((Db { conn: None }, Loaded::default())) };
+        let Some(p) = path else { return Ok((Db { conn: None, checkpoints: None }, Loaded::default())) };
         let conn = Connection::open(p)?;
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
@@ -123,7 +151,7 @@ impl Db {
             l.contexts = rows3("SELECT url, kind, body FROM contexts")?;
             l.regs = rows3("SELECT tenant, id, body FROM registrations")?;
         }
-        Ok((Db { conn: Some(Mutex::new(conn)) }, l))
+        Ok((Db { conn: Some(Mutex::new(conn)), checkpoints: checkpointer(p) }, l))
     }
 
     /// Commit `writes` as one transaction.
@@ -196,6 +224,10 @@ impl Db {
             }
         }
         tx.commit()?;
+        drop(c);
+        if let Some(k) = &self.checkpoints {
+            let _ = k.try_send(());
+        }
         Ok(())
     }
 

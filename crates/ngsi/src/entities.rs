@@ -23,7 +23,8 @@ pub struct Change {
     pub old: Option<Entity>,
     pub new: Option<Entity>,
     /// History rows to write instead of the changed instances (temporal provision:
-    /// every instance given, `(attribute, instance)`), and other history edits.
+    /// every instance given, `(attribute, instance)`), and other history edits; a batch
+    /// write without subscriptions gives the changed instances' rows here itself.
     pub history: Option<Vec<Write>>,
 }
 
@@ -46,22 +47,24 @@ fn check_id(id: &str) -> Result<(), NgsiError> {
     }
 }
 
-/// History rows for every attribute instance that changed.
-fn history_writes(tenant: &str, c: &Change, out: &mut Vec<Write>) {
-    if let Some(h) = &c.history {
-        out.extend(h.iter().map(|w| match w {
-            Write::History { entity, attr, time, body, .. } => Write::History {
-                tenant: tenant.into(),
-                entity: entity.clone(),
-                attr: attr.clone(),
-                time: *time,
-                body: body.clone(),
-            },
-            Write::DelHistoryAttr { entity, attr, .. } => {
-                Write::DelHistoryAttr { tenant: tenant.into(), entity: entity.clone(), attr: attr.clone() }
-            }
-            Write::PutHistoryRow { row, body } => Write::PutHistoryRow { row: *row, body: body.clone() },
-            Write::DelHistoryRow { row } => Write::DelHistoryRow { row: *row },
+/// `v` as JSON text, serialised through the scratch `buf` so that the text is allocated
+/// once, at its size.
+pub(crate) fn json<T: serde::Serialize + ?Sized>(buf: &mut Vec<u8>, v: &T) -> String {
+    buf.clear();
+    match serde_json::to_writer(&mut *buf, v) {
+        Ok(()) => std::str::from_utf8(buf).unwrap_or_default().to_owned(),
+        Err(_) => String::new(),
+    }
+}
+
+/// History rows for every attribute instance that changed; rows a write gave itself
+/// (`Change::history`) are taken from the change.
+fn history_writes(tenant: &str, c: &mut Change, out: &mut Vec<Write>, buf: &mut Vec<u8>) {
+    if let Some(h) = c.history.take() {
+        out.extend(h.into_iter().map(|w| match w {
+            Write::History { entity, attr, time, body, .. } => Write::History { tenant: tenant.into(), entity, attr, time, body },
+            Write::DelHistoryAttr { entity, attr, .. } => Write::DelHistoryAttr { tenant: tenant.into(), entity, attr },
+            w @ (Write::PutHistoryRow { .. } | Write::DelHistoryRow { .. }) => w,
             _ => Write::DelHistoryRow { row: -1 },
         }));
         if c.new.is_none() {
@@ -69,13 +72,24 @@ fn history_writes(tenant: &str, c: &Change, out: &mut Vec<Write>) {
         }
         return;
     }
-    let Some(new) = &c.new else {
-        out.push(Write::DelHistory { tenant: tenant.into(), entity: c.id.clone() });
-        return;
-    };
+    match &c.new {
+        Some(new) => changed_instances(tenant, &c.id, c.old.as_ref(), new, out, buf),
+        None => out.push(Write::DelHistory { tenant: tenant.into(), entity: c.id.clone() }),
+    }
+}
+
+/// A history row for every attribute instance of `new` that `old` does not hold as it is.
+pub(crate) fn changed_instances(
+    tenant: &str,
+    id: &str,
+    old: Option<&Entity>,
+    new: &Entity,
+    out: &mut Vec<Write>,
+    buf: &mut Vec<u8>,
+) {
     for (name, insts) in &new.attrs {
         for a in insts {
-            let same = c.old.as_ref().and_then(|o| o.attrs.get(name)).is_some_and(|olds| olds.contains(a));
+            let same = old.and_then(|o| o.attrs.get(name)).is_some_and(|olds| olds.contains(a));
             if same {
                 continue;
             }
@@ -87,10 +101,10 @@ fn history_writes(tenant: &str, c: &Change, out: &mut Vec<Write>) {
                 .unwrap_or(0.0);
             out.push(Write::History {
                 tenant: tenant.into(),
-                entity: c.id.clone(),
+                entity: id.to_string(),
                 attr: name.clone(),
                 time: t,
-                body: Value::Object(a.clone()).to_string(),
+                body: json(buf, a),
             });
         }
     }
@@ -127,24 +141,32 @@ impl Ngsi {
         {
             let mut g = wlock(&self.tenants);
             let empty = Tenant::default();
-            let (o, ch) = f(g.get(tenant).unwrap_or(&empty))?;
+            let (o, mut ch) = f(g.get(tenant).unwrap_or(&empty))?;
             if ch.is_empty() {
                 return Ok(o);
             }
-            let mut writes = Vec::with_capacity(ch.len() * 2);
-            for c in ch.iter().filter(|_| persist) {
+            let mut writes = Vec::with_capacity(if persist { ch.len() * 3 } else { 0 });
+            let mut buf = Vec::new();
+            for c in ch.iter_mut().filter(|_| persist) {
                 match &c.new {
-                    Some(e) => writes.push(Write::PutEntity {
-                        tenant: tenant.into(),
-                        id: c.id.clone(),
-                        body: serde_json::to_string(e).unwrap_or_default(),
-                    }),
+                    Some(e) => writes.push(Write::PutEntity { tenant: tenant.into(), id: c.id.clone(), body: json(&mut buf, e) }),
                     None => writes.push(Write::DelEntity { tenant: tenant.into(), id: c.id.clone() }),
                 }
-                history_writes(tenant, c, &mut writes);
+                history_writes(tenant, c, &mut writes, &mut buf);
             }
             self.commit(&writes)?;
+            drop(writes);
             let t = g.entry(tenant.to_string()).or_default();
+            if t.subs.is_empty() {
+                // Nothing to notify: the new states move into the map.
+                for c in ch {
+                    match c.new {
+                        Some(e) => t.entities.insert(c.id, e),
+                        None => t.entities.remove(&c.id),
+                    };
+                }
+                return Ok(o);
+            }
             for c in &ch {
                 match &c.new {
                     Some(e) => {

@@ -20,7 +20,8 @@
 //!   (subscriptions), [`notify`] (which subscriptions a change fires, the queue and its
 //!   workers), [`notice`] (what a notification says), [`discovery`], [`temporal`],
 //!   [`ctxapi`] (`/jsonldContexts`), [`csr`] (context source registrations), [`brainmap`] (the brain's own data as entities).
-//! - [`db`]: the capability's SQLite file.
+//! - [`db`]: the capability's SQLite file (its WAL copied into the file by a thread of its
+//!   own, so that a commit does not wait for a checkpoint).
 //!
 //! ## Invariants
 //! - Durable before visible: a write is committed to `ngsi.sqlite` before the in-memory

@@ -355,6 +355,13 @@ pub(crate) fn watched(s: &Subscription, ctx: &ActiveContext) -> Option<Vec<Strin
 
 pub(crate) fn sub_matches(s: &Subscription, ctx: &ActiveContext, c: &Change) -> bool {
     let Some(e) = c.new.as_ref().or(c.old.as_ref()) else { return false };
+    // The cheapest test first (a write is matched against every subscription): every
+    // `entities` selector names an id, none of them this entity's.
+    if let Some(Value::Array(sel)) = s.spec.get("entities") {
+        if sel.iter().all(|x| x.get("id").and_then(Value::as_str).is_some_and(|i| i != e.id)) {
+            return false;
+        }
+    }
     let triggers = triggers(s);
     let (entity_event, attr_events) = fired(c);
     let watched = watched(s, ctx);
