@@ -313,17 +313,28 @@ mod tests {
         a: IncidentsEvalArgs,
     }
 
-    /// A generated city whose demand is cut to one flow: most of its roads see no vehicle.
+    /// A generated city whose demand is cut until about half its roads see no vehicle.
     fn city() -> twin::Scenario {
         let mut s = twin::gen::generate(&twin::gen::GenConfig::demo()).unwrap().scenario();
-        s.demand.flows.truncate(1);
+        let mut driven = std::collections::BTreeSet::new();
+        let keep = s
+            .demand
+            .flows
+            .iter()
+            .take_while(|f| {
+                driven.extend(f.route.iter().copied());
+                driven.len() * 2 < s.network.roads.len()
+            })
+            .count();
+        s.demand.flows.truncate(keep + 1);
         s
     }
 
     #[test]
     fn incidents_go_on_driven_roads_unless_any_road() {
         let s = city();
-        let driven: std::collections::BTreeSet<twin::RoadId> = s.demand.flows[0].route.iter().copied().collect();
+        let driven: std::collections::BTreeSet<twin::RoadId> =
+            s.demand.flows.iter().flat_map(|f| f.route.iter().copied()).collect();
         let args = |extra: &[&str]| {
             let base = ["eval", "--roadnet", "r.json", "--per-run", "10", "--decoys", "2"];
             Cli::parse_from(base.iter().chain(extra)).a
@@ -343,7 +354,7 @@ mod tests {
             assert_eq!(any.incidents.len(), 10);
             off += any.incidents.iter().filter(|i| !driven.contains(&i.road_and_pos(&s.network).0.unwrap())).count();
         }
-        assert!(on_driven >= 5, "{on_driven} incidents drawn on driven roads");
+        assert!(on_driven >= 40, "{on_driven} incidents drawn on driven roads in 5 runs of 10");
         assert!(off > 0, "--any-road draws roads no flow drives");
     }
 }
