@@ -399,15 +399,7 @@ impl Ngsi {
         }
         let f = crate::select::filter_of(&p, &ctx)?;
         let types: Option<Vec<String>> = f.types.as_ref().map(|alts| alts.iter().flatten().cloned().collect());
-        let limit = p.usize("limit")?.unwrap_or(20);
-        let offset = p.usize("offset")?.unwrap_or(0);
-        let count = p.bool("count")?;
-        if limit > self.cfg.max_limit {
-            return Err(NgsiError::TooManyResults(format!("limit: at most {}", self.cfg.max_limit)));
-        }
-        if limit == 0 && !count {
-            return Err(NgsiError::bad("limit: 0 only with count=true"));
-        }
+        let (limit, offset, count) = p.page(self.cfg.max_limit)?;
         let sys = p.option("sysAttrs");
         let g = rlock(&self.tenants);
         let empty = BTreeMap::new();

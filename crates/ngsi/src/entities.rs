@@ -315,15 +315,7 @@ impl Ngsi {
         media: Media,
         p: &Params,
     ) -> Result<(Out, usize), NgsiError> {
-        let limit = p.usize("limit")?.unwrap_or(20);
-        let offset = p.usize("offset")?.unwrap_or(0);
-        let count = p.bool("count")?;
-        if limit > self.cfg.max_limit {
-            return Err(NgsiError::TooManyResults(format!("limit: at most {}", self.cfg.max_limit)));
-        }
-        if limit == 0 && !count {
-            return Err(NgsiError::bad("limit: 0 only with count=true"));
-        }
+        let (limit, offset, count) = p.page(self.cfg.max_limit)?;
         let (total, page) = self.select(tenant, f, ctx, offset, limit);
         let mut out = if media == Media::GeoJson {
             let gp = ctx.expand(p.get("geometryProperty").unwrap_or("location"));

@@ -54,6 +54,21 @@ impl Params {
         }
     }
 
+    /// `limit` (default 20, at most `max_limit`; 0 only with `count=true`), `offset` and
+    /// `count` of a paged query.
+    pub fn page(&self, max_limit: usize) -> Result<(usize, usize, bool), NgsiError> {
+        let limit = self.usize("limit")?.unwrap_or(20);
+        let offset = self.usize("offset")?.unwrap_or(0);
+        let count = self.bool("count")?;
+        if limit > max_limit {
+            return Err(NgsiError::TooManyResults(format!("limit: at most {max_limit}")));
+        }
+        if limit == 0 && !count {
+            return Err(NgsiError::bad("limit: 0 only with count=true"));
+        }
+        Ok((limit, offset, count))
+    }
+
     /// The `Link` headers of a page (`rel="prev"`, `rel="next"`): the same query with the
     /// `offset` of the page before and after, when there is one.
     pub fn page_links(&self, path: &str, total: usize) -> Result<Vec<String>, NgsiError> {

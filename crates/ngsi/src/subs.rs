@@ -396,15 +396,7 @@ impl Ngsi {
         let tenant = self.begin(req, false)?;
         let ctx = self.link_ctx(req)?;
         let p = Ngsi::params(req);
-        let limit = p.usize("limit")?.unwrap_or(20);
-        let offset = p.usize("offset")?.unwrap_or(0);
-        let count = p.bool("count")?;
-        if limit > self.cfg.max_limit {
-            return Err(NgsiError::TooManyResults(format!("limit: at most {}", self.cfg.max_limit)));
-        }
-        if limit == 0 && !count {
-            return Err(NgsiError::bad("limit: 0 only with count=true"));
-        }
+        let (limit, offset, count) = p.page(self.cfg.max_limit)?;
         let sys = p.option("sysAttrs");
         let g = rlock(&self.tenants);
         let all: Vec<&Subscription> = g
