@@ -38,7 +38,7 @@ def main(d):
     if set(cfg["Function"]) != {"Presence", "Advance"}:
         fail(f"detector functions {set(cfg['Function'])}")
     codes = set(raw["EventId"])
-    for c in [1, 7, 8, 9, 10, 11, 81, 82]:
+    for c in [1, 7, 8, 9, 10, 11, 43, 44, 81, 82, 131, 132]:
         if c not in codes:
             fail(f"event code {c} never logged (codes: {sorted(codes)})")
     if not codes & {4, 5, 6}:

@@ -89,9 +89,7 @@ impl AtspmOut {
         self.sensors.observe(sim, &mut self.readings);
         for r in &self.readings {
             match *r {
-                Reading::SignalEvent { intersection, time, code, phase } => {
-                    self.events.push((time, intersection, code, u32::from(phase)))
-                }
+                Reading::SignalEvent { intersection, time, code, param } => self.events.push((time, intersection, code, param)),
                 Reading::DetectorEvent { intersection, channel, time, code } => {
                     self.events.push((time, intersection, code, channel))
                 }

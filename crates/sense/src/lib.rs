@@ -24,7 +24,10 @@
 //!   speed of one lane's loop over an interval.
 //! - **ATSPM event**: Indiana high-resolution controller event: 1 begin green, 8 begin
 //!   yellow, 9 end yellow, 10 begin red clearance, 11 end red clearance (param = phase,
-//!   1-based), 81 detector off, 82 detector on (param = detector channel, 1-based).
+//!   1-based), 43 phase call registered, 44 phase call dropped (param = phase), 81
+//!   detector off, 82 detector on (param = detector channel, 1-based), preemption 102,
+//!   104, 105, 107, 111 (param = preempt channel), 131 coordination pattern change
+//!   (param = pattern, 254 free), 132 cycle length change (param = seconds).
 //! - **Token**: the pseudonym of a plate, 24 lowercase hex characters (96 bits of a keyed
 //!   hash whose key rotates daily). A raw plate is never accepted.
 //! - **Sink**: a consumer of accepted observations ([`ObservationSink`]), e.g. the state

@@ -160,6 +160,10 @@ pub enum EventCode {
     PhaseBeginRedClearance,
     /// 11: phase end red clearance (param = phase).
     PhaseEndRedClearance,
+    /// 43: phase call registered (param = phase).
+    PhaseCallRegistered,
+    /// 44: phase call dropped, served or removed (param = phase).
+    PhaseCallDropped,
     /// 81: detector off (param = detector channel).
     DetectorOff,
     /// 82: detector on (param = detector channel).
@@ -174,7 +178,29 @@ pub enum EventCode {
     PreemptBeginDwell,
     /// 111: preemption begin exit interval (param = preempt channel).
     PreemptBeginExit,
+    /// 131: coordination pattern change (param = pattern number; 254 free, 255 flash).
+    CoordPatternChange,
+    /// 132: cycle length change (param = cycle length in seconds, 0 when free).
+    CycleLengthChange,
 }
+
+/// What an event's parameter names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// A NEMA phase of the controller.
+    Phase,
+    /// A detector channel of the controller.
+    Detector,
+    /// A preempt input, 1..=10.
+    Preempt,
+    /// A coordination pattern number, 0..=255.
+    Pattern,
+    /// A cycle length in seconds, 0..=MAX_CYCLE_S.
+    CycleSeconds,
+}
+
+/// The longest cycle a 132 event may report, seconds.
+pub const MAX_CYCLE_S: u32 = 999;
 
 impl EventCode {
     pub fn code(self) -> u16 {
@@ -188,6 +214,8 @@ impl EventCode {
             EventCode::PhaseEndYellow => 9,
             EventCode::PhaseBeginRedClearance => 10,
             EventCode::PhaseEndRedClearance => 11,
+            EventCode::PhaseCallRegistered => 43,
+            EventCode::PhaseCallDropped => 44,
             EventCode::DetectorOff => 81,
             EventCode::DetectorOn => 82,
             EventCode::PreemptCallOn => 102,
@@ -195,6 +223,8 @@ impl EventCode {
             EventCode::PreemptEntryStarted => 105,
             EventCode::PreemptBeginDwell => 107,
             EventCode::PreemptBeginExit => 111,
+            EventCode::CoordPatternChange => 131,
+            EventCode::CycleLengthChange => 132,
         }
     }
 
@@ -209,6 +239,8 @@ impl EventCode {
             9 => EventCode::PhaseEndYellow,
             10 => EventCode::PhaseBeginRedClearance,
             11 => EventCode::PhaseEndRedClearance,
+            43 => EventCode::PhaseCallRegistered,
+            44 => EventCode::PhaseCallDropped,
             81 => EventCode::DetectorOff,
             82 => EventCode::DetectorOn,
             102 => EventCode::PreemptCallOn,
@@ -216,8 +248,49 @@ impl EventCode {
             105 => EventCode::PreemptEntryStarted,
             107 => EventCode::PreemptBeginDwell,
             111 => EventCode::PreemptBeginExit,
+            131 => EventCode::CoordPatternChange,
+            132 => EventCode::CycleLengthChange,
             _ => return None,
         })
+    }
+
+    /// Every code, in code order.
+    pub const ALL: [EventCode; 20] = [
+        EventCode::PhaseBeginGreen,
+        EventCode::PhaseGapOut,
+        EventCode::PhaseMaxOut,
+        EventCode::PhaseForceOff,
+        EventCode::PhaseGreenTermination,
+        EventCode::PhaseBeginYellow,
+        EventCode::PhaseEndYellow,
+        EventCode::PhaseBeginRedClearance,
+        EventCode::PhaseEndRedClearance,
+        EventCode::PhaseCallRegistered,
+        EventCode::PhaseCallDropped,
+        EventCode::DetectorOff,
+        EventCode::DetectorOn,
+        EventCode::PreemptCallOn,
+        EventCode::PreemptCallOff,
+        EventCode::PreemptEntryStarted,
+        EventCode::PreemptBeginDwell,
+        EventCode::PreemptBeginExit,
+        EventCode::CoordPatternChange,
+        EventCode::CycleLengthChange,
+    ];
+
+    /// What the event's parameter names.
+    pub fn param_kind(self) -> ParamKind {
+        if self.is_detector() {
+            ParamKind::Detector
+        } else if self.is_preempt() {
+            ParamKind::Preempt
+        } else {
+            match self {
+                EventCode::CoordPatternChange => ParamKind::Pattern,
+                EventCode::CycleLengthChange => ParamKind::CycleSeconds,
+                _ => ParamKind::Phase,
+            }
+        }
     }
 
     /// Whether the parameter is a detector channel (else a phase number).

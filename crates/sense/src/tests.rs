@@ -152,6 +152,12 @@ fn validation_rules() {
     assert_eq!(check(sig(81.0, 0.0)).unwrap_err(), "param: no detector channel 0 at this controller");
     assert_eq!(check(sig(81.0, 7.0)).unwrap_err(), "param: no detector channel 7 at this controller");
     assert!(check(sig(3.0, 1.0)).unwrap_err().starts_with("code: must be one of"));
+    assert!(check(sig(43.0, 2.0)).is_ok());
+    assert_eq!(check(sig(44.0, 3.0)).unwrap_err(), "param: no phase 3 at this controller");
+    assert!(check(sig(131.0, 254.0)).is_ok());
+    assert!(check(sig(132.0, 120.0)).is_ok());
+    assert_eq!(check(sig(131.0, 256.0)).unwrap_err(), "param: must be a coordination pattern 0..=255, got 256");
+    assert_eq!(check(sig(132.0, 1000.0)).unwrap_err(), "param: must be a cycle length 0..=999 s, got 1000");
     let probe = WireRecord {
         sensor: Some(PROBE_FEED_ID.into()),
         kind: Some("probe".into()),
@@ -256,10 +262,14 @@ fn arb_obs(r: &SensorRegistry) -> impl Strategy<Value = Observation> {
                 }
             }
         ),
-        (0.0..1e6f64, prop::sample::select(vec![1u16, 4, 5, 6, 7, 8, 9, 10, 11, 81, 82]), 1u32..=6).prop_map(move |(t, c, k)| {
-            let code = EventCode::from_code(c).unwrap();
+        (0.0..1e6f64, prop::sample::select(EventCode::ALL.to_vec()), 1u32..=6).prop_map(move |(t, code, k)| {
             // Detector channels 1..=6; B's NEMA phases are 2 and 6.
-            let param = if code.is_detector() { k } else { [2, 6][k as usize % 2] };
+            let param = match code.param_kind() {
+                ParamKind::Detector | ParamKind::Preempt => k,
+                ParamKind::Pattern => [1, 254][k as usize % 2],
+                ParamKind::CycleSeconds => 30 * k,
+                ParamKind::Phase => [2, 6][k as usize % 2],
+            };
             Observation { sensor: ctl, time: t, data: ObsData::Signal(SignalEvent { intersection: b, code, param }) }
         }),
         (

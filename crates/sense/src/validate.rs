@@ -240,27 +240,23 @@ pub fn validate(reg: &SensorRegistry, raw: &RawRecord) -> Result<Observation, Re
             let intersection = inter.ok_or_else(|| RecordError::new("sensor", "controller has no intersection"))?;
             let c = count(&w.code, "code")?;
             let code = u16::try_from(c).ok().and_then(EventCode::from_code).ok_or_else(|| {
-                RecordError::new(
-                    "code",
-                    format!("must be one of 1, 4, 5, 6, 7, 8, 9, 10, 11, 81, 82, 102, 104, 105, 107, 111, got {c}"),
-                )
+                let known: Vec<String> = EventCode::ALL.iter().map(|e| e.code().to_string()).collect();
+                RecordError::new("code", format!("must be one of {}, got {c}", known.join(", ")))
             })?;
             let param = count(&w.param, "param")?;
-            let ok = if code.is_detector() {
-                reg.detector_lane(intersection, param).is_some()
-            } else if code.is_preempt() {
-                (1..=10).contains(&param)
-            } else {
-                reg.has_phase(intersection, param)
+            let (ok, what) = match code.param_kind() {
+                ParamKind::Detector => (reg.detector_lane(intersection, param).is_some(), "detector channel".to_string()),
+                ParamKind::Preempt => ((1..=10).contains(&param), "preempt channel (1..=10)".into()),
+                ParamKind::Pattern if param > 255 => {
+                    return Err(RecordError::new("param", format!("must be a coordination pattern 0..=255, got {param}")))
+                }
+                ParamKind::CycleSeconds if param > MAX_CYCLE_S => {
+                    return Err(RecordError::new("param", format!("must be a cycle length 0..={MAX_CYCLE_S} s, got {param}")))
+                }
+                ParamKind::Pattern | ParamKind::CycleSeconds => (true, String::new()),
+                ParamKind::Phase => (reg.has_phase(intersection, param), "phase".into()),
             };
             if !ok {
-                let what = if code.is_detector() {
-                    "detector channel"
-                } else if code.is_preempt() {
-                    "preempt channel (1..=10)"
-                } else {
-                    "phase"
-                };
                 return Err(RecordError::new("param", format!("no {what} {param} at this controller")));
             }
             ObsData::Signal(SignalEvent { intersection, code, param })

@@ -17,7 +17,7 @@
 //! - `queue`: `road` (approach road name), `queue_m`, `waiting`
 //! - `plate`: `road`, `token` (24 lowercase hex characters)
 //! - `probe`: `token`, `x`/`y` (metres) or `lon`/`lat`, `speed`, `heading` (radians)
-//! - `signal`: `code` (1, 8, 9, 10, 11, 81, 82), `param` (phase or detector channel)
+//! - `signal`: `code` (an ATSPM code of [`crate::EventCode`]), `param` (phase, detector channel, preempt channel, pattern or cycle seconds)
 //! - `report`: `category`, `text`, and `x`/`y`, `lon`/`lat` or `road`
 //!
 //! Any record may carry `id`, the device's own record id: a record whose sensor, time and

@@ -160,13 +160,15 @@ pub enum Reading {
         speed: f64,
         heading: f64,
     },
-    /// ATSPM controller phase event: code 1, 4-11 with `phase` the NEMA phase number, or a
-    /// preemption event (102, 104, 105, 107, 111) with `phase` the preempt channel.
+    /// ATSPM controller event with its parameter: phase events 1, 4-11 and phase calls
+    /// 43/44 with `param` the NEMA phase number; preemption events (102, 104, 105, 107,
+    /// 111) with the preempt channel; coordination 131 with the pattern number (254 free)
+    /// and 132 with the cycle length in seconds.
     SignalEvent {
         intersection: IntersectionId,
         time: f64,
         code: u16,
-        phase: u8,
+        param: u32,
     },
 }
 
@@ -282,12 +284,7 @@ impl VirtualSensors {
         self.probe_reports(sim, now, out);
         // Preemption events the control layer logged (codes 102-111, with the channel).
         for e in &sim.preempt_log()[self.preempt_seen.min(sim.preempt_log().len())..] {
-            out.push(Reading::SignalEvent {
-                intersection: e.intersection,
-                time: e.time,
-                code: e.code,
-                phase: u8::try_from(e.channel).unwrap_or(u8::MAX),
-            });
+            out.push(Reading::SignalEvent { intersection: e.intersection, time: e.time, code: e.code, param: e.channel });
         }
         self.preempt_seen = sim.preempt_log().len();
         self.signals.observe(sim, out);
@@ -509,11 +506,14 @@ mod tests {
     #[test]
     fn controllers_report_nema_phase_events_in_atspm_order() {
         let out = run(0.0);
-        let ev: Vec<(f64, u16, u8)> = out
+        let ev: Vec<(f64, u16, u32)> = out
             .iter()
-            .filter_map(
-                |r| if let Reading::SignalEvent { time, code, phase, .. } = r { Some((*time, *code, *phase)) } else { None },
-            )
+            .filter_map(|r| match r {
+                Reading::SignalEvent { time, code, param, .. } if !matches!(code, 43 | 44 | 131 | 132) => {
+                    Some((*time, *code, *param))
+                }
+                _ => None,
+            })
             .collect();
         // Corridor plan: stage 0 green 30 s (the eastbound through: NEMA 2), stage 1
         // (nothing green) 30 s as intergreen: 3 s yellow, 27 s red clearance.
@@ -535,6 +535,58 @@ mod tests {
         assert!((t(3) - t(0) - 3.0).abs() < 1e-6, "yellow lasts yellow_s");
         assert!((t(5) - t(0) - 30.0).abs() < 1e-6, "red clearance ends with the intergreen");
         assert_eq!(t(5), t(6), "the next green begins when the clearance ends");
+    }
+
+    #[test]
+    fn controllers_report_calls_and_coordination() {
+        let out = run(0.0);
+        let ev: Vec<(f64, u16, u32)> = out
+            .iter()
+            .filter_map(
+                |r| if let Reading::SignalEvent { time, code, param, .. } = r { Some((*time, *code, *param)) } else { None },
+            )
+            .collect();
+        // The roadnet's plan from the start: pattern 1 with its 60 s cycle, reported once.
+        let coord: Vec<_> = ev.iter().filter(|e| e.1 == 131 || e.1 == 132).collect();
+        assert_eq!(coord, vec![&(0.0, 131, 1), &(0.0, 132, 60)], "{ev:?}");
+        // Calls: every 43 comes while phase 2 is red, and the next 1 drops it (44) at once.
+        let greens: Vec<f64> = ev.iter().filter(|e| e.1 == 1).map(|e| e.0).collect();
+        let ends: Vec<f64> = ev.iter().filter(|e| e.1 == 7).map(|e| e.0).collect();
+        let calls: Vec<f64> = ev.iter().filter(|e| e.1 == 43).map(|e| e.0).collect();
+        let drops: Vec<f64> = ev.iter().filter(|e| e.1 == 44).map(|e| e.0).collect();
+        assert!(calls.len() >= 5, "vehicles arrive on red every cycle: {ev:?}");
+        for &c in &calls {
+            let last_end = ends.iter().copied().filter(|&e| e <= c + 1e-9).fold(f64::NEG_INFINITY, f64::max);
+            let last_green = greens.iter().copied().filter(|&g| g <= c + 1e-9).fold(f64::NEG_INFINITY, f64::max);
+            assert!(last_end >= last_green, "call at {c} while green (green {last_green}, end {last_end})");
+            let served = greens.iter().copied().find(|&g| g > c).expect("served");
+            assert!(drops.iter().any(|&d| (d - served).abs() < 1e-9), "call at {c} not dropped at green {served}");
+        }
+        assert_eq!(calls.len(), drops.len() + usize::from(calls.last() > greens.last()), "one drop per call");
+
+        // An external controller takes over: pattern 254 (free), cycle 0, at the change.
+        let s = corridor(vec![(4.0, 0.0, 400.0)]);
+        let mut sim = Sim::new(&s, SimConfig { record_events: true, ..Default::default() });
+        let mut sensors = VirtualSensors::new(&sim, SensorConfig::default());
+        let mut out = Vec::new();
+        for k in 0..20 {
+            if k == 10 {
+                let net = sim.network();
+                let i = IntersectionId(net.intersections.iter().position(|x| x.is_signalised()).unwrap() as u32);
+                let n = net.intersection(i).movements.len();
+                sim.set_green(i, &vec![true; n]);
+            }
+            sim.step();
+            sensors.observe(&sim, &mut out);
+        }
+        let coord: Vec<(u16, u32)> = out
+            .iter()
+            .filter_map(|r| match r {
+                Reading::SignalEvent { code: code @ (131 | 132), param, .. } => Some((*code, *param)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(coord, vec![(131, 1), (132, 60), (131, crate::signal_log::PATTERN_FREE), (132, 0)]);
     }
 
     #[test]

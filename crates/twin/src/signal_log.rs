@@ -13,6 +13,14 @@
 //!   intergreen (its first `yellow_s` seconds yellow, the rest red clearance), a direct
 //!   change has none, and every end is a force-off. Times are when the mask began to
 //!   govern the vehicles ([`crate::Sim::signal_changed_at`]).
+//! - **Phase calls** 43 (registered) and 44 (dropped), locking memory: a detector of the
+//!   phase ([`city::signal::Detector::phase`]) turning on while the phase is not green,
+//!   or occupied when its green ends, registers a call; the call is dropped when the
+//!   phase's green begins (served).
+//! - **Coordination** 131 (pattern) and 132 (cycle length, seconds) when the log starts
+//!   and whenever the intersection changes hands: on the roadnet's own plan pattern 1
+//!   with the plan's cycle; under an external controller (a policy behind the safety
+//!   layer, or a preemption) pattern 254, "free", with cycle 0.
 //! - **Detector events** 82 (on) and 81 (off) of the stop-bar presence and advance
 //!   zones ([`city::signal::detectors`]): a zone is occupied while any part of a vehicle
 //!   is over it. Within a step a vehicle moves at its new speed, so on and off times are
@@ -36,12 +44,18 @@ struct PhaseTrack {
     green: bool,
     /// `(end of yellow, end of red clearance, yellow already ended)`.
     clearing: Option<(f64, f64, bool)>,
+    /// A call is registered and not yet served.
+    called: bool,
+    /// When the phase's last green ended (0 before any).
+    red_since: f64,
 }
 
 /// One detector zone being tracked.
 #[derive(Clone, Copy, Debug)]
 struct DetTrack {
     channel: u32,
+    /// NEMA phase the detector calls (0: none).
+    phase: u8,
     /// Zone along the lane, `(start, end)`.
     zone: (f64, f64),
     /// Whether the zone is at the stop line.
@@ -57,7 +71,14 @@ struct Controller {
     phases: Vec<PhaseTrack>,
     /// The intersection's approach lanes with their detectors.
     lanes: Vec<(LaneId, Vec<DetTrack>)>,
+    /// The coordination pattern and cycle last reported (`None` before the first).
+    coord: Option<(u32, u32)>,
+    /// The plan's cycle, seconds.
+    plan_cycle_s: u32,
 }
+
+/// ATSPM's pattern number for free operation.
+pub const PATTERN_FREE: u32 = 254;
 
 /// The event log of every signalised intersection of a twin.
 #[derive(Clone, Debug)]
@@ -88,13 +109,20 @@ impl SignalLog {
                 .map(|p| {
                     let movements: Vec<MovementId> = p.movements.iter().map(|&k| inter.movements[k]).collect();
                     let green = movements.iter().any(|&m| sim.movement_green(m));
-                    PhaseTrack { phase: p.phase, movements, green, clearing: None }
+                    PhaseTrack { phase: p.phase, movements, green, clearing: None, called: false, red_since: 0.0 }
                 })
                 .collect();
             let mut lanes: Vec<(LaneId, Vec<DetTrack>)> = Vec::new();
             for d in detectors(net, id, &nema, layout) {
                 let zone = d.zone(net.lane(d.lane).length);
-                let t = DetTrack { channel: d.channel, zone, stop_bar: d.distance_m == 0.0, on: false, cover_end: 0.0 };
+                let t = DetTrack {
+                    channel: d.channel,
+                    phase: d.phase,
+                    zone,
+                    stop_bar: d.distance_m == 0.0,
+                    on: false,
+                    cover_end: 0.0,
+                };
                 match lanes.iter_mut().find(|(l, _)| *l == d.lane) {
                     Some((_, v)) => v.push(t),
                     None => {
@@ -103,7 +131,8 @@ impl SignalLog {
                     }
                 }
             }
-            ctrls.push(Controller { id, phases, lanes });
+            let plan_cycle_s = inter.phases.iter().map(|p| p.duration).sum::<f64>().round().clamp(0.0, 999.0) as u32;
+            ctrls.push(Controller { id, phases, lanes, coord: None, plan_cycle_s });
         }
         SignalLog { ctrls, yellow_s, lane_slot, scratch: Vec::new() }
     }
@@ -122,7 +151,13 @@ impl SignalLog {
         let ctrl = &mut self.ctrls[c];
         let id = ctrl.id;
         let at = sim.signal_changed_at(id).min(now);
-        let ev = |time: f64, code: u16, phase: u8| Reading::SignalEvent { intersection: id, time, code, phase };
+        let ev = |time: f64, code: u16, phase: u8| Reading::SignalEvent { intersection: id, time, code, param: u32::from(phase) };
+        let coord = if sim.is_external(id) { (PATTERN_FREE, 0) } else { (1, ctrl.plan_cycle_s) };
+        if ctrl.coord != Some(coord) {
+            out.push(Reading::SignalEvent { intersection: id, time: at, code: 131, param: coord.0 });
+            out.push(Reading::SignalEvent { intersection: id, time: at, code: 132, param: coord.1 });
+            ctrl.coord = Some(coord);
+        }
         let mut clearance: Option<(f64, f64, Termination)> = None;
         let yellow_s = self.yellow_s;
         let mut clearance_of = || {
@@ -154,6 +189,10 @@ impl SignalLog {
                         }
                         out.push(ev(er.min(at), 11, ph.phase));
                     }
+                    if ph.called {
+                        out.push(ev(at, 44, ph.phase));
+                        ph.called = false;
+                    }
                     out.push(ev(at, 1, ph.phase));
                 } else {
                     let (y, r, why) = clearance_of();
@@ -161,6 +200,13 @@ impl SignalLog {
                     out.push(ev(at, why.code(), ph.phase));
                     out.push(ev(at, 8, ph.phase));
                     ph.clearing = Some((at + y, at + y + r, false));
+                    ph.red_since = at;
+                    // Locking memory: a vehicle still on a detector of the phase calls it.
+                    let waiting = ctrl.lanes.iter().flat_map(|(_, d)| d).any(|d| d.on && d.phase == ph.phase);
+                    if waiting && !ph.called {
+                        out.push(ev(at, 43, ph.phase));
+                        ph.called = true;
+                    }
                 }
             }
             if let Some((ey, er, yd)) = ph.clearing.as_mut() {
@@ -196,7 +242,9 @@ impl SignalLog {
                 exits.push((lane, len_lane + past, speed, len));
             }
         }
+        let mut actuations: Vec<(u8, f64)> = Vec::new();
         for c in 0..self.ctrls.len() {
+            actuations.clear();
             for s in 0..self.ctrls[c].lanes.len() {
                 let lane = self.ctrls[c].lanes[s].0;
                 let id = self.ctrls[c].id;
@@ -252,11 +300,22 @@ impl SignalLog {
                             out.push(ev(a, 82));
                             t.on = true;
                             t.cover_end = b;
+                            actuations.push((det.phase, a));
                         }
                     }
                     if t.on && t.cover_end < now - EPS {
                         out.push(ev(t.cover_end, 81));
                         t.on = false;
+                    }
+                }
+            }
+            // An actuation while its phase is not green registers a call (once).
+            let id = self.ctrls[c].id;
+            for &(phase, a) in &actuations {
+                if let Some(ph) = self.ctrls[c].phases.iter_mut().find(|p| p.phase == phase) {
+                    if !ph.green && !ph.called && a + EPS >= ph.red_since {
+                        out.push(Reading::SignalEvent { intersection: id, time: a, code: 43, param: u32::from(phase) });
+                        ph.called = true;
                     }
                 }
             }

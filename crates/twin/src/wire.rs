@@ -28,11 +28,11 @@ pub fn from_reading(reading: &Reading, reg: &SensorRegistry, day_start: f64) -> 
             w.time = Some(time + day_start);
             (w.code, w.param) = (Some(*code as f64), Some(*channel as f64));
         }
-        Reading::SignalEvent { intersection, time, code, phase } => {
+        Reading::SignalEvent { intersection, time, code, param } => {
             w.sensor = id(reg.controller(*intersection)?);
             w.kind = Some("signal".into());
             w.time = Some(time + day_start);
-            (w.code, w.param) = (Some(*code as f64), Some(*phase as f64));
+            (w.code, w.param) = (Some(*code as f64), Some(*param as f64));
         }
         Reading::MovementCount { intersection, movement, start, end, count } => {
             let (from, to) = reg.movement_roads(*movement)?;
@@ -117,7 +117,7 @@ mod tests {
         }
         let codes: std::collections::BTreeSet<u16> =
             got.0.iter().filter_map(|o| if let ObsData::Signal(s) = &o.data { Some(s.code.code()) } else { None }).collect();
-        assert_eq!(codes.into_iter().collect::<Vec<_>>(), vec![1, 6, 7, 8, 9, 10, 11, 81, 82]);
+        assert_eq!(codes.into_iter().collect::<Vec<_>>(), vec![1, 6, 7, 8, 9, 10, 11, 43, 44, 81, 82, 131, 132]);
         assert!(got.0.iter().all(|o| o.time >= 86_400.0));
     }
 }

@@ -190,7 +190,7 @@ enum Key {
     Movement(u32),
     Plate(u32, u64),
     Detector(u32, u32, u16),
-    Phase(u32, u8, u16),
+    Phase(u32, u32, u16),
 }
 
 impl Key {
@@ -387,8 +387,8 @@ impl Runner {
                 Reading::DetectorEvent { intersection, channel, code, .. } => {
                     (Key::Detector(intersection.0, *channel, *code), Val::n(1.0))
                 }
-                Reading::SignalEvent { intersection, code, phase, .. } => {
-                    (Key::Phase(intersection.0, *phase, *code), Val::n(1.0))
+                Reading::SignalEvent { intersection, code, param, .. } => {
+                    (Key::Phase(intersection.0, *param, *code), Val::n(1.0))
                 }
                 Reading::Probe { .. } => continue,
             };
