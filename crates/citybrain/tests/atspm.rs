@@ -82,15 +82,18 @@ fn the_adaptive_demo_logs_complete_atspm_events() {
         })
         .collect();
     let codes: BTreeSet<u64> = rows.iter().map(|r| r.0).collect();
-    for code in [1, 7, 8, 9, 10, 11, 81, 82] {
+    for code in [1, 7, 8, 9, 10, 11, 43, 44, 81, 82] {
         assert!(codes.contains(&code), "code {code} missing under the adaptive controller: {codes:?}");
     }
     assert!(codes.iter().any(|c| (4..=6).contains(c)), "no termination: {codes:?}");
     for &(code, param) in &rows {
-        if code < 81 {
-            assert!(nema.contains(&param), "phase {param} is not one of the NEMA phases {nema:?}");
-        } else {
-            assert!(channels.contains_key(&param), "detector channel {param} is not configured");
+        match code {
+            0..=80 => assert!(nema.contains(&param), "phase {param} is not one of the NEMA phases {nema:?}"),
+            81 | 82 => assert!(channels.contains_key(&param), "detector channel {param} is not configured"),
+            // The adaptive controller runs free: pattern 254, no cycle.
+            131 => assert_eq!(param, 254),
+            132 => assert_eq!(param, 0),
+            _ => panic!("unexpected code {code}"),
         }
     }
     // Every green that ends is followed by its clearance.

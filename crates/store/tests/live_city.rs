@@ -79,7 +79,7 @@ fn hangzhou_twin_feeds_state_and_store() {
     let ctl = net.intersections.iter().position(|i| i.is_signalised() && !i.is_virtual).unwrap();
     let ev = s.signal_events(city::IntersectionId(ctl as u32), 0.0, 1e9, usize::MAX).unwrap();
     let codes: std::collections::BTreeSet<u16> = ev.iter().map(|e| e.1.code()).collect();
-    assert_eq!(codes.into_iter().collect::<Vec<_>>(), vec![1, 6, 7, 8, 9, 10, 11, 81, 82]);
+    assert_eq!(codes.into_iter().collect::<Vec<_>>(), vec![1, 6, 7, 8, 9, 10, 11, 43, 44, 81, 82, 131, 132]);
     let latest = s.latest_snapshot().unwrap().unwrap();
     assert_eq!(latest.road_speeds.len(), net.roads.len());
     drop(s);
