@@ -44,6 +44,17 @@ pub struct CorridorEvalArgs {
     /// --cityflow-ev).
     #[arg(long, value_name = "DIR")]
     pub export: Option<PathBuf>,
+    /// The arrival predictor: speeds (speeds per road, no car following), or the
+    /// car-following one seeing detectors (the vehicle's GPS, per lane camera queues,
+    /// loop counts and speeds) or perfect (every vehicle's position, speed and route: a
+    /// bound, not a brain's view).
+    #[arg(long, default_value = "speeds")]
+    pub eta: String,
+    /// How the corridor routes its vehicle: traffic (the fastest route on general
+    /// traffic's live travel times, the same as without a corridor) or lanes (the fastest
+    /// for a vehicle with green signals that cannot overtake: the traffic on its lanes).
+    #[arg(long, default_value = "traffic")]
+    pub route: String,
 }
 
 fn row(p: &PairResult) -> String {
@@ -73,6 +84,10 @@ pub fn run(a: &CorridorEvalArgs) -> Result<()> {
     anyhow::ensure!(a.export.is_none() || a.cityflow_ev, "--export needs --cityflow-ev (CityFlow has no dispatched units)");
     anyhow::ensure!(!(a.cityflow_ev && a.lane_change), "--cityflow-ev needs lane changing off");
     let mut engine = corridor::EngineConfig::default();
+    engine.eta = corridor::EtaModel::parse(&a.eta)
+        .ok_or_else(|| anyhow!("--eta: expected detectors, perfect or speeds, got {:?}", a.eta))?;
+    engine.route =
+        corridor::RouteMode::parse(&a.route).ok_or_else(|| anyhow!("--route: expected traffic or lanes, got {:?}", a.route))?;
     if a.cityflow_ev {
         engine.spawn = twin::engine::SpawnMode::Flow;
     }
@@ -114,6 +129,32 @@ pub fn run(a: &CorridorEvalArgs) -> Result<()> {
         .map(|(k, name)| format!("{name} {}/{}", s.misses_by_cause[k], s.predictions_by_cause[k]))
         .collect();
     println!("ETA misses (beyond ±10 s) by cause, of predictions by cause: {}", causes.join(", "));
+    println!("\nwhere the vehicle's time goes: seconds lost against its desired speed (without / with the corridor), by cause\n");
+    println!("| OD pair | without − free flow (s) | with − free flow (s) | following | queue | red | other |");
+    println!("|---|---|---|---|---|---|---|");
+    for p in &results {
+        let (w, c) = (p.lost_without_s, p.lost_with_s);
+        println!(
+            "| {} → {} | {:.0} | {:.0} | {:.0} / {:.0} | {:.0} / {:.0} | {:.0} / {:.0} | {:.0} / {:.0} |",
+            p.origin,
+            p.destination,
+            p.ev_without_s - p.free_flow_s,
+            p.ev_with_s - p.free_flow_s,
+            w[0],
+            c[0],
+            w[1],
+            c[1],
+            w[2],
+            c[2],
+            w[3],
+            c[3]
+        );
+    }
+    let (w, c) = (s.median_lost_without_s, s.median_lost_with_s);
+    println!(
+        "medians lost (without / with): following {:.0} / {:.0} s, queue {:.0} / {:.0} s, red {:.0} / {:.0} s, other {:.0} / {:.0} s",
+        w[0], c[0], w[1], c[1], w[2], c[2], w[3], c[3]
+    );
     if let Some(dir) = &a.export {
         crate::corridor_export::export(&a.scenario, &scenario, a.seed, &results, dir)?;
     }
@@ -132,6 +173,7 @@ pub fn run(a: &CorridorEvalArgs) -> Result<()> {
                     "window_delay_without_veh_s": p.window_delay_without, "window_delay_with_veh_s": p.window_delay_with,
                     "window_att_without_s": p.window_att_without_s, "window_att_with_s": p.window_att_with_s,
                     "prediction_errors_s": p.prediction_errors_s, "prediction_causes": p.prediction_causes,
+                    "lost_without_s": p.lost_without_s, "lost_with_s": p.lost_with_s,
                 })
             })
             .collect();
@@ -146,7 +188,8 @@ pub fn run(a: &CorridorEvalArgs) -> Result<()> {
                 "predictions_within_10s": s.predictions_within_10s, "predictions": s.predictions,
                 "median_abs_prediction_error_s": s.median_abs_prediction_error_s,
                 "eta_causes": corridor::eta_causes::CAUSES, "predictions_by_cause": s.predictions_by_cause,
-                "misses_by_cause": s.misses_by_cause,
+                "misses_by_cause": s.misses_by_cause, "eta_model": a.eta,
+                "median_lost_without_s": s.median_lost_without_s, "median_lost_with_s": s.median_lost_with_s,
             }
         });
         std::fs::write(path, serde_json::to_string_pretty(&out)?).with_context(|| format!("cannot write {}", path.display()))?;

@@ -15,6 +15,8 @@ use twin::engine::{SpawnMode, TripState, VehicleClass};
 use twin::{LaneId, Network, RoadId, Sim};
 
 use crate::model::{Corridor, Request, SignalPlan, Stage, Status, MAX_PRIORITY};
+use crate::predict::{predict, predicted_trip, EtaModel, Kin, Path};
+use crate::route::{lanes_route, RouteMode};
 
 /// Why a corridor could not be started.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -51,6 +53,10 @@ pub struct EngineConfig {
     /// How the vehicle enters the twin: as a dispatched unit, or as a CityFlow flow entry
     /// for the external check ([`SpawnMode::Flow`]).
     pub spawn: SpawnMode,
+    /// What the arrival predictor sees of the traffic ahead ([`crate::predict`]).
+    pub eta: EtaModel,
+    /// How the corridor routes its vehicle ([`crate::route`]).
+    pub route: RouteMode,
 }
 
 impl Default for EngineConfig {
@@ -63,6 +69,8 @@ impl Default for EngineConfig {
             recovery_min_waiting: 3,
             channel: 1,
             spawn: SpawnMode::Unit,
+            eta: EtaModel::default(),
+            route: RouteMode::default(),
         }
     }
 }
@@ -114,7 +122,21 @@ impl Engine {
                 return Err(CorridorError::UnknownRoad { field, name: format!("#{}", r.0) });
             }
         }
-        let (route, predicted) = sim.fastest_route(req.origin, req.destination).ok_or(CorridorError::Unreachable)?;
+        let (mut route, predicted) = sim.fastest_route(req.origin, req.destination).ok_or(CorridorError::Unreachable)?;
+        if self.cfg.route == RouteMode::Lanes {
+            let p = sim.spawn_params(VehicleClass::Emergency);
+            // The twin's emergency speed-limit factor for a unit (its `EMERGENCY_SPEED_FACTOR`:
+            // the desired speed over the type's).
+            let base = sim.spawn_params(VehicleClass::Normal).max_speed;
+            let limit = if self.cfg.spawn == SpawnMode::Unit { p.max_speed / base.max(0.1) } else { 1.0 };
+            // The lanes route where the car-following prediction expects it to be faster.
+            if let Some((r, _)) = lanes_route(sim, req.origin, req.destination, p.max_speed, limit, p.turn_speed) {
+                let model = if self.cfg.eta == EtaModel::Speeds { EtaModel::Detectors } else { self.cfg.eta };
+                if predicted_trip(sim, &r, model, &p, limit) < predicted_trip(sim, &route, model, &p, limit) {
+                    route = r;
+                }
+            }
+        }
         let vehicle = sim
             .spawn_vehicle_as(&route, VehicleClass::Emergency, self.cfg.spawn)
             .map_err(|e| CorridorError::Spawn(e.to_string()))?;
@@ -244,6 +266,30 @@ impl Engine {
             } else {
                 (Vec::new(), Vec::new())
             };
+            // The car-following prediction of every signal still ahead, in one run.
+            let mut follow: Vec<Option<f64>> = vec![None; c.signals.len()];
+            if cfg.eta != EtaModel::Speeds && !speeds.0.is_empty() && arrived.is_none() {
+                let ahead: Vec<usize> = (0..c.signals.len())
+                    .filter(|&k| {
+                        let s = &c.signals[k];
+                        matches!(s.stage, Stage::Ahead | Stage::Called)
+                            && (t.route_index < s.route_index || (t.route_index == s.route_index && t.road.is_some()))
+                    })
+                    .collect();
+                if !ahead.is_empty() {
+                    let (rv, lv) = free_speeds(net, &c.route, p.max_speed, limit, p.turn_speed);
+                    let path = Path::new(net, &c.route, (&rv, &lv), p.turn_speed);
+                    let stops: Vec<(usize, f64)> = ahead
+                        .iter()
+                        .map(|&k| (c.signals[k].route_index, green_from(&c.signals[k], safety, timing, now)))
+                        .collect();
+                    let kin = Kin { acc: p.max_pos_acc, dec: p.usual_neg_acc, min_gap: p.min_gap, headway: p.headway_time };
+                    let got = predict(sim, &c.route, &t, &path, cfg.eta, kin, &stops);
+                    for (&k, e) in ahead.iter().zip(got) {
+                        follow[k] = e;
+                    }
+                }
+            }
             for (s_idx, s) in c.signals.iter_mut().enumerate() {
                 let i = s.intersection;
                 let passed = arrived.is_some()
@@ -272,7 +318,7 @@ impl Engine {
                         let rem = remaining_to(net, &c.route, at, s.route_index, &speeds.0, &speeds.1);
                         let v = speeds.0[at.0.min(c.route.len() - 1)];
                         let acc = (v - t.speed).max(0.0);
-                        let eta = now + 1.0 + rem + acc * acc / (2.0 * p.max_pos_acc * v.max(0.1));
+                        let eta = follow[s_idx].unwrap_or(now + 1.0 + rem + acc * acc / (2.0 * p.max_pos_acc * v.max(0.1)));
                         s.eta = eta;
                         s.history.push((now, eta));
                         let queued = queue_ahead(sim, &c.route, s.route_index, &t);
@@ -311,6 +357,21 @@ impl Engine {
     }
 }
 
+/// When the vehicle's movement at signal `s` is expected green: now when it is; after a
+/// call, at worst its minimum green and clearance after the call; before a call, the same
+/// after the call the engine will place (`lead_s` before the last ETA).
+fn green_from(s: &SignalPlan, safety: &SafetyLayer, timing: Timing, now: f64) -> f64 {
+    if safety.mask(s.junction).get(s.movement) == Some(&true) {
+        return now;
+    }
+    let call = match (s.stage, s.called_at) {
+        (Stage::Called, Some(at)) => at,
+        _ if s.eta.is_finite() => (s.eta - s.lead_s).max(now),
+        _ => return now,
+    };
+    (call + timing.min_green + timing.lost_time()).max(now)
+}
+
 /// The prediction in `history` made at the time closest to `at` (none before the
 /// history starts).
 fn prediction_at(history: &[(f64, f64)], at: f64) -> Option<f64> {
@@ -320,12 +381,12 @@ fn prediction_at(history: &[(f64, f64)], at: f64) -> Option<f64> {
     history.iter().min_by(|a, b| (a.0 - at).abs().total_cmp(&(b.0 - at).abs())).map(|h| h.1)
 }
 
-fn lane_speed(net: &Network, r: RoadId) -> f64 {
+pub(crate) fn lane_speed(net: &Network, r: RoadId) -> f64 {
     net.road(r).lanes().map(|l| net.lane(l).max_speed).fold(0.1, f64::max)
 }
 
 /// Length of the lane link of the movement from road `a` to road `b`.
-fn link_len(net: &Network, a: RoadId, b: RoadId) -> f64 {
+pub(crate) fn link_len(net: &Network, a: RoadId, b: RoadId) -> f64 {
     let i = net.intersection(net.road(a).to);
     i.movements
         .iter()
@@ -365,7 +426,7 @@ fn remaining_to(net: &Network, route: &[RoadId], at: (usize, f64, bool), until: 
 
 /// The vehicle's own speeds on each road of `route` and each link after it: its desired
 /// speed, at most `limit` times the lane's limit, at most its turn speed on links.
-fn free_speeds(net: &Network, route: &[RoadId], max_speed: f64, limit: f64, turn_speed: f64) -> (Vec<f64>, Vec<f64>) {
+pub(crate) fn free_speeds(net: &Network, route: &[RoadId], max_speed: f64, limit: f64, turn_speed: f64) -> (Vec<f64>, Vec<f64>) {
     let road_v: Vec<f64> = route.iter().map(|&r| max_speed.min(limit * lane_speed(net, r)).max(0.1)).collect();
     let link_v = road_v.iter().map(|&v| v.min(turn_speed.max(0.1))).collect();
     (road_v, link_v)

@@ -18,8 +18,6 @@
 use control::SafetyLayer;
 use twin::{Sim, VehicleId};
 
-use crate::engine::Engine;
-
 /// A vehicle this close ahead (metres, bumper to bumper) holds the corridor's vehicle.
 pub const FOLLOW_GAP_M: f64 = 30.0;
 
@@ -36,8 +34,9 @@ pub struct EvSample {
     pub green: Option<bool>,
 }
 
-/// Sample the vehicle `ev` of corridor `id` now (`None` unless it is on the road).
-pub fn sample(sim: &Sim, ev: VehicleId, engine: &Engine, id: u64, safety: &SafetyLayer) -> Option<EvSample> {
+/// Sample the vehicle `ev` now (`None` unless it is on the road); `green` is whether its
+/// movement at the next signal of its route is green ([`movement_green`]).
+pub fn sample(sim: &Sim, ev: VehicleId, safety: &SafetyLayer) -> Option<EvSample> {
     let t = sim.tracked(ev)?;
     let (p, limit) = sim.unit_params(ev)?;
     let net = sim.network();
@@ -53,9 +52,29 @@ pub fn sample(sim: &Sim, ev: VehicleId, engine: &Engine, id: u64, safety: &Safet
         None if t.road.is_none() && t.state == twin::engine::TripState::Running => (p.max_speed.min(p.turn_speed), None),
         None => return None,
     };
-    let c = engine.get(id)?;
-    let green = c.signals.iter().find(|s| s.passed_at.is_none()).and_then(|s| safety.mask(s.junction).get(s.movement).copied());
+    let green = movement_green(sim, &t, safety);
     Some(EvSample { t: sim.time(), speed: t.speed, v_free: v_free.max(0.1), gap_m, green })
+}
+
+/// Whether the movement of tracked vehicle `t` at the end of its road is green (`None`
+/// on a link, or where the road ends at no signal).
+pub fn movement_green(sim: &Sim, t: &twin::engine::Tracked, safety: &SafetyLayer) -> Option<bool> {
+    let net = sim.network();
+    let r = t.road?;
+    let next = *t.route.get(t.route_index + 1)?;
+    let jk = safety.index_of(net.road(r).to)?;
+    let j = &safety.junctions()[jk];
+    let m = (0..j.len()).find(|&m| {
+        let mv = net.movement(j.movements[m]);
+        mv.from_road == r && mv.to_road == next
+    })?;
+    safety.mask(jk).get(m).copied()
+}
+
+/// Seconds the vehicle lost over its whole trip, by cause (following, queue, red, other),
+/// from its samples.
+pub fn trip_losses(samples: &[EvSample], dt: f64) -> [f64; 4] {
+    lost_between(samples, f64::NEG_INFINITY, f64::INFINITY, dt)
 }
 
 /// Seconds lost in `[t0, t1)` by cause: following, queue, red, other.

@@ -88,6 +88,10 @@ pub struct PairResult {
     pub prediction_errors_s: Vec<f64>,
     /// Per prediction error: its cause, an index into [`eta_causes::CAUSES`].
     pub prediction_causes: Vec<usize>,
+    /// Seconds the vehicle lost against its desired speed, by cause (following, queue,
+    /// red, other: [`eta_causes::lost_between`]), without and with the corridor.
+    pub lost_without_s: [f64; 4],
+    pub lost_with_s: [f64; 4],
     /// The vehicle's route and type and both runs' signal traces (with `record_traces`).
     pub export: Option<PairExport>,
 }
@@ -184,6 +188,7 @@ struct RunOut {
     causes: Vec<usize>,
     route: Vec<RoadId>,
     lines: String,
+    lost: [f64; 4],
 }
 
 fn run(
@@ -234,9 +239,9 @@ fn run(
         }
         if with {
             engine.step(&sim, ctl.safety_mut());
-            if let (Some(v), Some(id)) = (ev, corridor) {
-                samples.extend(eta_causes::sample(&sim, v, &engine, id, ctl.safety()));
-            }
+        }
+        if let Some(v) = ev {
+            samples.extend(eta_causes::sample(&sim, v, ctl.safety()));
         }
         ctl.before_step(&mut sim);
         if cfg.record_traces {
@@ -276,6 +281,9 @@ fn run(
     let n = (m.throughput + m.vehicles_running + m.vehicles_waiting) as f64;
     let others_att_s = (m.average_travel_time_s * n - ev_s) / (n - 1.0);
     let (mut free_flow_s, mut signals, mut errors, mut causes) = (f64::NAN, 0, Vec::new(), Vec::new());
+    if let Some((p, limit)) = ev.and_then(|v| sim.unit_params(v)) {
+        free_flow_s = crate::engine::free_flow(sim.network(), &route, p.max_speed, limit, p.turn_speed);
+    }
     if let Some(c) = corridor.and_then(|id| engine.get(id)) {
         free_flow_s = c.free_flow_s;
         signals = c.signals.len();
@@ -287,7 +295,8 @@ fn run(
             }
         }
     }
-    Ok(RunOut { ev_s, others_att_s, trace, predicted_without_s, free_flow_s, signals, errors, causes, route, lines })
+    let lost = eta_causes::trip_losses(&samples, sim.dt());
+    Ok(RunOut { ev_s, others_att_s, trace, predicted_without_s, free_flow_s, signals, errors, causes, route, lines, lost })
 }
 
 /// Evaluate `pairs` OD pairs on `scenario` (in parallel with rayon).
@@ -317,7 +326,7 @@ pub fn evaluate(scenario: &Scenario, cfg: &EvalConfig) -> Result<(f64, Vec<PairR
             };
             let (d0, a0) = window(&without.trace);
             let (d1, a1) = window(&with.trace);
-            if with.route != without.route {
+            if with.route != without.route && cfg.engine.route == crate::route::RouteMode::Traffic {
                 return Err(format!("pair {k}: the two runs routed the vehicle differently"));
             }
             let export = cfg.record_traces.then(|| PairExport {
@@ -331,7 +340,8 @@ pub fn evaluate(scenario: &Scenario, cfg: &EvalConfig) -> Result<(f64, Vec<PairR
                 destination: net.road(od.1).name.clone(),
                 spawn_s,
                 signals: with.signals,
-                free_flow_s: with.free_flow_s,
+                // The lower of the two routes' (they differ only with the corridor's own routing).
+                free_flow_s: with.free_flow_s.min(without.free_flow_s),
                 predicted_without_s: without.predicted_without_s,
                 ev_without_s: without.ev_s,
                 ev_with_s: with.ev_s,
@@ -344,6 +354,8 @@ pub fn evaluate(scenario: &Scenario, cfg: &EvalConfig) -> Result<(f64, Vec<PairR
                 window_s: (w0, w1),
                 prediction_errors_s: with.errors,
                 prediction_causes: with.causes,
+                lost_without_s: without.lost,
+                lost_with_s: with.lost,
                 export,
             })
         })
@@ -385,6 +397,10 @@ pub struct Summary {
     /// Per cause ([`eta_causes::CAUSES`]): predictions, and those off by more than 10 s.
     pub predictions_by_cause: [usize; 6],
     pub misses_by_cause: [usize; 6],
+    /// Median seconds the vehicle lost per cause (following, queue, red, other), without
+    /// and with the corridor.
+    pub median_lost_without_s: [f64; 4],
+    pub median_lost_with_s: [f64; 4],
 }
 
 pub fn summarize(r: &[PairResult]) -> Summary {
@@ -406,6 +422,8 @@ pub fn summarize(r: &[PairResult]) -> Summary {
         median_abs_prediction_error_s: median(errs.iter().map(|e| e.abs()).collect()),
         predictions_by_cause: by_cause(r, |_| true),
         misses_by_cause: by_cause(r, |e| e.abs() > 10.0),
+        median_lost_without_s: std::array::from_fn(|k| median(r.iter().map(|p| p.lost_without_s[k]).collect())),
+        median_lost_with_s: std::array::from_fn(|k| median(r.iter().map(|p| p.lost_with_s[k]).collect())),
     }
 }
 

@@ -15,6 +15,14 @@
 //!   vehicle's live position: the rest of the way at its desired speed (links at its turn
 //!   speed), at the traffic's speed on its road behind another vehicle, halfway between
 //!   on later roads with vehicles on its lanes, plus the time to accelerate.
+//!   With [`EngineConfig::eta`] set to a car-following model ([`predict`]), a small
+//!   simulation of the vehicle's lane ahead instead: the vehicles on it (seen by
+//!   detectors, or perfectly: a bound) follow each other and stop at signals not yet
+//!   green; the vehicle catches up with them and is held to their speed.
+//! - **Route**: the fastest on live travel times (as without a corridor), or with
+//!   [`RouteMode::Lanes`] the fastest for a vehicle with green signals that cannot
+//!   overtake ([`route`]), taken only where the car-following prediction expects it
+//!   faster.
 //! - **Lead**: how long before the ETA the call is placed: minimum green + yellow +
 //!   all-red (the worst wait for a phase change) + the flush of the queue ahead
 //!   (2 s per queued vehicle per lane) + a margin, at most 90 s.
@@ -51,11 +59,15 @@ pub mod eval;
 pub mod external;
 pub mod kpi;
 pub mod model;
+pub mod predict;
 pub mod report;
+pub mod route;
 mod service;
 
 pub use engine::{CorridorError, Engine, EngineConfig};
 pub use kpi::MonthCosts;
 pub use model::{Corridor, Request, Requester, SignalPlan, Stage, Status, VehicleType, MAX_PRIORITY};
+pub use predict::EtaModel;
 pub use report::Report;
+pub use route::RouteMode;
 pub use service::{route_names, CorridorPlugin, Corridors, CorridorsError, StartInput, MAX_REASON};
