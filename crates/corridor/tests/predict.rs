@@ -18,7 +18,7 @@ fn config(eta: EtaModel, route: RouteMode) -> EvalConfig {
 
 #[test]
 fn the_perfect_information_predictor_is_at_least_as_close_as_speeds_per_road() {
-    let s = grid_scenario(3, 3, 6.0, 3600.0);
+    let s = grid_scenario(3, 3, 12.0, 3600.0);
     let (_, speeds) = evaluate(&s, &config(EtaModel::Speeds, RouteMode::Traffic)).unwrap();
     let (_, perfect) = evaluate(&s, &config(EtaModel::Perfect, RouteMode::Traffic)).unwrap();
     let (a, b) = (summarize(&speeds), summarize(&perfect));
@@ -40,7 +40,7 @@ fn the_perfect_information_predictor_is_at_least_as_close_as_speeds_per_road() {
 
 #[test]
 fn detectors_and_the_corridors_own_routing_run_every_pair_to_arrival() {
-    let s = grid_scenario(3, 3, 6.0, 3600.0);
+    let s = grid_scenario(3, 3, 12.0, 3600.0);
     let (_, r) = evaluate(&s, &config(EtaModel::Detectors, RouteMode::Lanes)).unwrap();
     assert_eq!(r.len(), 3);
     for p in &r {
