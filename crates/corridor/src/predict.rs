@@ -239,7 +239,7 @@ fn observe_detectors(sim: &Sim, route: &[RoadId], t: &Tracked, path: &Path, unti
                 // Every k-th crossing vehicle goes on in the corridor's lane.
                 let before = kept;
                 kept += share;
-                let exit_x = if before.floor() < kept.floor() && k + 2 <= route.len() - 1 {
+                let exit_x = if before.floor() < kept.floor() && k + 2 < route.len() {
                     path.road_x[k + 2]
                 } else {
                     path.road_x[(k + 1).min(route.len() - 1)]
