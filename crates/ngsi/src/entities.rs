@@ -420,7 +420,8 @@ impl Ngsi {
         }
     }
 
-    /// `PATCH /entities/{id}/attrs` (update existing attributes only).
+    /// `PATCH /entities/{id}/attrs` (Update Entity Attributes: existing attributes are
+    /// replaced, missing ones appended; a `scope` the entity lacks is not added).
     pub fn update_attrs(&self, req: &Req, id: &str, body: &[u8]) -> Result<Out, NgsiError> {
         check_id(id)?;
         let tenant = self.begin(req, true)?;
@@ -464,21 +465,21 @@ impl Ngsi {
                 Some(false) => not.push("scope".to_string()),
                 None => {}
             }
+            // ETSI GS CIM 009 (v1.8.1 and v1.9.1) clause 5.6.2: an attribute, or an instance
+            // of one (by datasetId), that the entity lacks is appended; a matching one is
+            // replaced (its createdAt kept).
             for (name, insts) in attrs {
-                let Some(slot) = e.attrs.get_mut(&name) else {
-                    not.push(ctx.compact(&name));
-                    continue;
-                };
+                let slot = e.attrs.entry(name.clone()).or_default();
                 for mut a in insts {
                     let ds = a.get("datasetId").cloned();
                     match slot.iter_mut().find(|x| x.get("datasetId") == ds.as_ref()) {
                         Some(x) => {
                             keep_created(&mut a, x);
                             *x = a;
-                            updated.push(ctx.compact(&name));
                         }
-                        None => not.push(ctx.compact(&name)),
+                        None => slot.push(a),
                     }
+                    updated.push(ctx.compact(&name));
                 }
             }
             let ch = if updated.iter().all(|u| u == "scope") && !changed {
@@ -490,7 +491,10 @@ impl Ngsi {
             Ok(((updated, not), ch))
         })?;
         if !not.is_empty() {
-            let nu: Vec<Value> = not.iter().map(|a| json!({"attributeName": a, "reason": "attribute not found"})).collect();
+            let nu: Vec<Value> = not
+                .iter()
+                .map(|a| json!({"attributeName": a, "reason": "the entity has no scope; an update does not add one"}))
+                .collect();
             return Ok(Out {
                 status: 207,
                 body: Some(json!({"updated": updated, "notUpdated": nu})),

@@ -33,6 +33,10 @@ pub struct Subscription {
     /// Who subscribed (see [`crate::subowner`]).
     #[serde(default)]
     pub subscriber: Option<crate::subowner::Subscriber>,
+    /// Creation order within the tenant (1, 2, ...): subscriptions are listed in it.
+    /// Stored before this field existed: 0, listed first, by creation time then id.
+    #[serde(default)]
+    pub seq: u64,
 }
 
 fn sub_status(s: &Subscription, now: f64) -> &'static str {
@@ -273,8 +277,14 @@ fn render_sub(s: &Subscription, sys: bool, ctx: &ActiveContext) -> Value {
     }
     m.insert("status".into(), sub_status(s, now).into());
     if let Some(Value::Object(n)) = m.get_mut("notification") {
-        n.insert("timesSent".into(), s.times_sent.into());
-        n.insert("timesFailed".into(), s.times_failed.into());
+        // The counters (cardinality 0..1) are shown once there is something to count, as
+        // lastNotification/lastSuccess/lastFailure are: a new subscription has none.
+        if s.times_sent > 0 {
+            n.insert("timesSent".into(), s.times_sent.into());
+        }
+        if s.times_failed > 0 {
+            n.insert("timesFailed".into(), s.times_failed.into());
+        }
         if let Some(t) = &s.last_notification {
             n.insert("lastNotification".into(), t.clone().into());
         }
@@ -357,13 +367,16 @@ impl Ngsi {
             created_at: now.clone(),
             modified_at: now,
             subscriber: Some(crate::subowner::Subscriber::of(&req.caller)),
+            seq: 0,
         };
         {
+            let mut s = s;
             let mut g = wlock(&self.tenants);
             let t = g.entry(tenant.clone()).or_default();
             if t.subs.contains_key(&id) {
                 return Err(NgsiError::AlreadyExists(format!("subscription {id} already exists")));
             }
+            s.seq = t.subs.values().map(|x| x.seq).max().unwrap_or(0) + 1;
             self.persist_sub(&tenant, &s)?;
             t.subs.insert(id.clone(), s);
         }
@@ -399,10 +412,12 @@ impl Ngsi {
         let (limit, offset, count) = p.page(self.cfg.max_limit)?;
         let sys = p.option("sysAttrs");
         let g = rlock(&self.tenants);
-        let all: Vec<&Subscription> = g
+        let mut all: Vec<&Subscription> = g
             .get(&tenant)
             .map(|t| t.subs.values().filter(|s| self.owns_sub(&req.caller, &tenant, s)).collect())
             .unwrap_or_default();
+        // In creation order (the order clients made them; ids are often random).
+        all.sort_by(|a, b| (a.seq, &a.created_at, &a.id).cmp(&(b.seq, &b.created_at, &b.id)));
         let total = all.len();
         let page: Vec<Value> = all.iter().skip(offset).take(limit).map(|s| render_sub(s, sys, &ctx)).collect();
         drop(g);

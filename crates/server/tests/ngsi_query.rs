@@ -258,6 +258,19 @@ fn order_scopes_linked_projections_and_purges() {
     assert!(c.json(p).get("scope").is_none());
     let (s, _, _) = c.call("PATCH", &format!("{p}/attrs"), &[JSON], r#"{"scope": "/Only"}"#);
     assert_eq!(s, 207);
+    // Update Entity Attributes (ETSI GS CIM 009 5.6.2) appends an attribute, or a datasetId
+    // instance, the entity lacks (the suite's 011_01_03, 046_2x).
+    let frag = r#"{"height": {"type": "Property", "value": 300},
+        "width": {"type": "Property", "value": 2, "datasetId": "urn:ngsi-ld:Dataset:w"}}"#;
+    let (s, _, b) = c.call("PATCH", &format!("{p}/attrs"), &[JSON], frag);
+    assert_eq!(s, 204, "{b}");
+    let frag = r#"{"width": {"type": "Property", "value": 3}, "height": {"type": "Property", "value": 301}}"#;
+    let (s, _, b) = c.call("PATCH", &format!("{p}/attrs"), &[JSON], frag);
+    assert_eq!(s, 204, "{b}");
+    let e = c.json(p);
+    assert_eq!(e["height"]["value"], 301, "{e}");
+    let widths = e["width"].as_array().unwrap_or_else(|| panic!("two width instances: {e}"));
+    assert_eq!(widths.len(), 2, "{e}");
     for bad in ["scope", "@invalid"] {
         let (s, _, _) = c.call("PUT", &format!("{p}/attrs/{bad}"), &[JSON], r#"{"type":"Property","value":1}"#);
         assert_eq!(s, 400, "{bad}");

@@ -283,6 +283,21 @@ fn subscriptions_are_validated_and_answered_with_the_callers_terms() {
     let (s, _, b) =
         call(a, "PATCH", "/ngsi-ld/v1/subscriptions/urn:ngsi-ld:Subscription:S1", &[JSON], r#"{"expiresAt": "9999-99-99"}"#);
     assert_eq!((s, problem(&b).as_str()), (400, "BadRequestData"), "{b}");
+
+    // Listed in creation order whatever the ids (the suite's 031_01_01 compares the list),
+    // and a subscription that never notified shows no counters.
+    let mut made = Vec::new();
+    for id in ["urn:ngsi-ld:Subscription:9", "urn:ngsi-ld:Subscription:1", "urn:ngsi-ld:Subscription:5"] {
+        subscribe(a, with(&|v| v["id"] = json!(id)));
+        made.push(id);
+    }
+    let (s, _, b) = call(a, "GET", "/ngsi-ld/v1/subscriptions?limit=100", &[], "");
+    assert_eq!(s, 200, "{b}");
+    let list = json(&b);
+    let ids: Vec<&str> = list.as_array().unwrap().iter().filter_map(|x| x["id"].as_str()).collect();
+    assert_eq!(&ids[ids.len() - 3..], &made[..], "{b}");
+    let first = &list[ids.len() - 3];
+    assert!(first["notification"].get("timesSent").is_none() && first["notification"].get("timesFailed").is_none(), "{first}");
     drop(w);
 }
 
