@@ -3,14 +3,15 @@
 #
 #   scripts/fuzz.sh TARGET SECONDS [LIBFUZZER_ARGS...]
 #
-# TARGET: ingest | cityflow | cbengine | sumo (see fuzz/README.md). Needs cargo-fuzz
+# TARGET: ingest | cityflow | cbengine | sumo | ngsi_context | ngsi_query | ngsi_geo
+# (see fuzz/README.md). Needs cargo-fuzz
 # (`cargo install cargo-fuzz`) and a nightly toolchain (`rustup toolchain install nightly`).
 # The corpus grows in fuzz/corpus/TARGET (seeded from fuzz/seeds/TARGET); a crashing input
 # is written to fuzz/artifacts/TARGET/. CI does not run this.
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
-    echo "usage: $0 TARGET SECONDS [LIBFUZZER_ARGS...]   (targets: ingest cityflow cbengine sumo)" >&2
+    echo "usage: $0 TARGET SECONDS [LIBFUZZER_ARGS...]   (targets: ingest cityflow cbengine sumo ngsi_context ngsi_query ngsi_geo)" >&2
     exit 2
 fi
 target=$1
@@ -27,8 +28,11 @@ case "$target" in
     cityflow) max_len=16384 ;;
     cbengine) max_len=4096 ;;
     sumo) max_len=8192 ;;
+    ngsi_context) max_len=8192 ;;
+    ngsi_query) max_len=1024 ;;
+    ngsi_geo) max_len=2048 ;;
     *)
-        echo "unknown target '$target' (targets: ingest cityflow cbengine sumo)" >&2
+        echo "unknown target '$target' (targets: ingest cityflow cbengine sumo ngsi_context ngsi_query ngsi_geo)" >&2
         exit 2
         ;;
 esac
