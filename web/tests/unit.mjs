@@ -21,9 +21,16 @@ await run(async (browser) => {
     if (!r.ok()) throw new Error(`${path}: HTTP ${r.status()} ${JSON.stringify(body)}`);
     return body;
   };
-  const { units } = await api('units');
-  const police = units.filter((u) => u.kind === 'police' && u.status === 'available');
-  assert.ok(police.length > 0, `no free police unit: ${JSON.stringify(units)}`);
+  // The demo's own incidents keep units busy for a while: wait (up to 60 s) for a free
+  // police unit. Units clear their scenes by themselves, so one always frees up.
+  let units = [];
+  let police = [];
+  for (let i = 0; i < 120 && police.length === 0; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 500));
+    ({ units } = await api('units'));
+    police = units.filter((u) => u.kind === 'police' && u.status === 'available');
+  }
+  assert.ok(police.length > 0, `no free police unit within 60 s: ${JSON.stringify(units)}`);
   const errors = [];
   const pages = new Map();
   for (const u of police) {

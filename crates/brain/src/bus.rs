@@ -96,6 +96,10 @@ pub enum Command {
     HoldPhase { intersection: IntersectionId, phase: usize, until: f64, reason: String },
     /// Return `intersection` to its normal policy.
     Release { intersection: IntersectionId },
+    /// A response unit finished its work on scene: the twin ends the incident in effect
+    /// there (on `road`, or a signal fault at a junction within 150 m of `at`). Handled by
+    /// the twin loop itself, not the signal controller.
+    ClearIncident { event: u64, unit: String, road: Option<twin::RoadId>, at: twin::Point },
 }
 
 /// One message on the bus.

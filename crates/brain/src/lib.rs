@@ -62,4 +62,4 @@ pub use runtime::{
     wall_clock, Brain, BrainConfig, BrainError, ClockSource, Counters, HistoryPoint, HistorySeries, IngestOutcome, Replay,
 };
 pub use store::Retention;
-pub use twin_loop::{run_publisher, run_twin, Controller};
+pub use twin_loop::{apply_clearances, run_publisher, run_twin, Controller, CLEAR_RADIUS_M};

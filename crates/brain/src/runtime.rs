@@ -625,6 +625,14 @@ impl Brain {
                     format!("intersection:{}", self.net.intersection(*intersection).name),
                     "return to the normal signal policy".to_string(),
                 ),
+                Command::ClearIncident { event, unit, road, .. } => (
+                    "clear-incident",
+                    format!("incident:{event}"),
+                    format!(
+                        "unit {unit} finished on scene{}",
+                        road.map_or(String::new(), |r| format!(" on {}", self.net.road(r).name))
+                    ),
+                ),
             };
             self.record_decision("plug-in", kind, &subject, &reason);
             lock(&self.commands).push(c.clone());

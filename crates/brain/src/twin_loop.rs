@@ -67,6 +67,7 @@ pub fn run_twin(brain: Arc<Brain>, mut sim: Sim, mut control: Option<Controller>
             continue;
         }
         let commands = brain.take_commands();
+        apply_clearances(&mut sim, &commands);
         if let Some(c) = control.as_mut() {
             c(&mut sim, &commands);
         }
@@ -142,4 +143,20 @@ pub fn run_publisher(brain: Arc<Brain>, interval: Duration, stop: Arc<AtomicBool
             brain.prune();
         }
     }
+}
+
+/// Radius around a cleared event's position within which a junction's signal fault is
+/// the one cleared, metres.
+pub const CLEAR_RADIUS_M: f64 = 150.0;
+
+/// End the twin incidents response units cleared ([`Command::ClearIncident`]); returns
+/// the ids of the twin incidents ended.
+pub fn apply_clearances(sim: &mut Sim, commands: &[Command]) -> Vec<u32> {
+    let mut ended = Vec::new();
+    for c in commands {
+        if let Command::ClearIncident { road, at, .. } = c {
+            ended.extend(sim.end_incident_at(*road, *at, CLEAR_RADIUS_M));
+        }
+    }
+    ended
 }

@@ -73,6 +73,11 @@ pub struct IncidentsEvalArgs {
     /// sources, first report's text) as CSV here, for study.
     #[arg(long)]
     pub dump_events: Option<PathBuf>,
+    /// Also print each kind of report's reliability (the share that matched a real
+    /// incident), the figures `incidents::detect::Reliability` is calibrated from. Run it
+    /// on seeds other than the one evaluated.
+    #[arg(long)]
+    pub calibrate: bool,
 }
 
 /// Run `run`'s incident plan (seeded): `--per-run` incidents and `--decoys` decoys.
@@ -175,6 +180,9 @@ fn run_once(
             next_tick += 5.0;
             let m = sim.metrics();
             brain.tick(now, m.vehicles_running, m.throughput);
+            // The scenes units cleared are not ended early here: the scripted incidents
+            // keep their durations, so the ground truth stays the plan's.
+            drop(brain.take_commands());
         }
     }
     let events = svc.with(|c| c.fusion.events.values().cloned().collect());
@@ -236,8 +244,17 @@ pub fn run(a: &IncidentsEvalArgs) -> Result<()> {
     }
     let s = score::score(net, &truth, &events, T0, hours, &MatchRule::default());
     println!("{}", score::markdown(&s));
+    let rel = score::reliability(net, &truth, &events, T0, &MatchRule::default());
+    if a.calibrate {
+        println!("\n{}", score::reliability_markdown(&rel));
+    }
     if let Some(p) = &a.json {
-        let j = serde_json::to_string_pretty(&score::json(&s))?;
+        let mut j = score::json(&s);
+        j["reliability"] = serde_json::json!(rel
+            .iter()
+            .map(|(k, &(n, m))| (k.clone(), serde_json::json!({"reports": n, "matched": m})))
+            .collect::<serde_json::Map<_, _>>());
+        let j = serde_json::to_string_pretty(&j)?;
         std::fs::write(p, j).with_context(|| format!("cannot write {}", p.display()))?;
     }
     std::fs::remove_dir_all(&dir).ok();

@@ -305,6 +305,42 @@ impl Plugin for CorridorPlugin {
                 tracing::warn!("corridor for the dispatch of {} to incident {}: {e}", d.unit, d.incident);
             }
         }
+        // One source of truth for a unit with a corridor: the twin's vehicle. The
+        // incident capability's unit stands where the vehicle is and is on scene when it
+        // arrives.
+        let net = &self.0.net;
+        let follow: Vec<(String, u64, incidents::Spot, bool, bool)> = self
+            .0
+            .snapshot()
+            .iter()
+            .filter_map(|c| {
+                let Requester::Dispatch { unit, incident } = &c.request.requester else { return None };
+                let failed = c.status == crate::model::Status::Failed;
+                let spot = match c.point {
+                    Some(p) if !failed => c
+                        .route
+                        .iter()
+                        .map(|&r| (r, incidents::detect::project_on_road(net, r, p)))
+                        .min_by(|a, b| a.1 .1.total_cmp(&b.1 .1))
+                        .map(|(r, (s, _, _))| incidents::Spot { road: r, offset: s })?,
+                    _ => incidents::Spot { road: c.request.origin, offset: 0.0 },
+                };
+                Some((unit.clone(), *incident, spot, c.status == crate::model::Status::Arrived, failed))
+            })
+            .collect();
+        if follow.is_empty() {
+            return;
+        }
+        let now = b.now();
+        inc.with(|c| {
+            for (unit, incident, spot, arrived, failed) in follow {
+                if failed {
+                    c.unfollow_twin(&unit);
+                } else {
+                    c.follow_twin(&unit, incident, spot, arrived, now);
+                }
+            }
+        });
     }
 }
 

@@ -149,7 +149,7 @@ impl Cameras {
             road,
             confidence: c,
             reference: Some(format!("snapshot://camera/{name}/{:.0}.jpg", t)),
-            text: format!("video analytics: {}", kind.as_str()),
+            text: format!("video analytics: {}, analytics confidence {c:.3}", kind.as_str()),
         }
     }
 }

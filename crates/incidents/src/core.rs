@@ -26,6 +26,10 @@ pub struct IncidentsConfig {
     /// Simulated units clear the scene after this many seconds on it; `None`: only the
     /// unit page clears.
     pub auto_clear_s: Option<f64>,
+    /// Simulated units at an event with nothing of the twin's behind it (a false alarm,
+    /// or a type the twin does not play, such as a pedestrian or a crowd) clear after
+    /// this many seconds of looking instead (needs the twin's ground truth, `cameras`).
+    pub nothing_found_s: f64,
     /// A free unit takes over an alert when it is at least this many seconds closer.
     pub reassign_margin_s: f64,
     /// The system closes a cleared event after this many seconds.
@@ -44,6 +48,7 @@ impl Default for IncidentsConfig {
             accept_timeout_s: 60.0,
             auto_accept_s: None,
             auto_clear_s: None,
+            nothing_found_s: 120.0,
             reassign_margin_s: 30.0,
             close_after_s: 300.0,
             keep_s: 6.0 * 3600.0,
@@ -76,6 +81,24 @@ pub struct Core {
     /// Alerts with a priority flag (the incident's [`IncidentType::corridor_priority`]) not
     /// yet taken by the corridor capability, which starts a green corridor for each.
     pub priority_dispatches: Vec<PriorityDispatch>,
+    /// Scenes units cleared, not yet handed to the twin (the plug-in turns each into a
+    /// `brain::Command::ClearIncident`, which ends the twin's incident there).
+    pub clearances: Vec<Clearance>,
+    /// Seconds of work on scene for each simulated unit there (set on arrival).
+    work_s: BTreeMap<String, f64>,
+    /// Units the twin drives (a green corridor's vehicle): their position is the
+    /// vehicle's, never advanced by [`advance`].
+    twin_driven: std::collections::BTreeSet<String>,
+}
+
+/// A scene a unit cleared.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Clearance {
+    pub event: u64,
+    pub unit: String,
+    pub road: Option<RoadId>,
+    pub at: twin::Point,
+    pub time: f64,
 }
 
 /// A dispatch with a priority flag: the request for a green corridor it carries.
@@ -107,6 +130,9 @@ impl Core {
             watched: BTreeMap::new(),
             cameras: None,
             priority_dispatches: Vec::new(),
+            clearances: Vec::new(),
+            work_s: BTreeMap::new(),
+            twin_driven: Default::default(),
         }
     }
 
@@ -285,6 +311,7 @@ impl Core {
             None => return,
         };
         let route = self.units.get(uid).and_then(|u| fastest(&self.net, &self.speeds, u.at, home));
+        self.twin_driven.remove(uid);
         if let Some(u) = self.units.get_mut(uid) {
             u.event = None;
             u.alerted_at = None;
@@ -306,6 +333,37 @@ impl Core {
         }
         let _ = now;
         self.version += 1;
+    }
+
+    /// The twin drives unit `uid` to event `event` (a green corridor's vehicle): the unit
+    /// stands at `at`, and is on scene once the vehicle `arrived` (and the alert was
+    /// accepted). Ignored when the unit is no longer on its way to that event.
+    pub fn follow_twin(&mut self, uid: &str, event: u64, at: Spot, arrived: bool, now: f64) {
+        let Some(u) = self.units.get_mut(uid) else { return };
+        if u.event != Some(event) || !matches!(u.status, UnitStatus::Alerted | UnitStatus::EnRoute) {
+            self.twin_driven.remove(uid);
+            return;
+        }
+        self.twin_driven.insert(uid.to_string());
+        if u.at != at {
+            u.at = at;
+            if let Some(k) = u.route.iter().position(|&r| r == at.road) {
+                u.route.drain(..k);
+            }
+            if let Some(t) = u.target {
+                u.eta_s = fastest(&self.net, &self.speeds, u.at, t).map(|x| x.1);
+            }
+            self.version += 1;
+        }
+        if arrived && u.status == UnitStatus::EnRoute {
+            let _ = self.on_scene(uid, now);
+        }
+    }
+
+    /// The twin no longer drives unit `uid` (its corridor failed): the capability moves
+    /// it again.
+    pub fn unfollow_twin(&mut self, uid: &str) {
+        self.twin_driven.remove(uid);
     }
 
     /// A unit accepts its alert.
@@ -331,6 +389,14 @@ impl Core {
         u.status = UnitStatus::OnScene;
         u.on_scene_at = Some(now);
         u.alerted_at = None;
+        if let Some(work) = self.cfg.auto_clear_s {
+            let real = self.twin_incident_at(id, now);
+            let w = if real == Some(false) { self.cfg.nothing_found_s.min(work) } else { work };
+            self.work_s.insert(uid.to_string(), w);
+            if real == Some(false) {
+                self.note(id, Actor::Unit(uid.into()), now, "nothing of the reported kind found on scene".into());
+            }
+        }
         Ok(id)
     }
 
@@ -341,6 +407,11 @@ impl Core {
             return Err(LifecycleError::NotAssigned { unit: uid.into(), id: u.event.unwrap_or(0) });
         };
         self.transition(id, Status::Cleared, Actor::Unit(uid.into()), now, "scene cleared")?;
+        if let Some(e) = self.fusion.get(id) {
+            self.clearances.push(Clearance { event: id, unit: uid.into(), road: e.road, at: e.pos, time: now });
+        }
+        self.work_s.remove(uid);
+        self.end_truth(id, now);
         self.release(uid, now);
         Ok(id)
     }
@@ -423,6 +494,7 @@ impl Core {
         self.move_units(now, dt);
         self.escalate(now);
         self.reassign(now);
+        self.dispatch_waiting(now);
         let to_close: Vec<u64> = self
             .fusion
             .events
@@ -439,6 +511,7 @@ impl Core {
             let t0 = *t0;
             for mut r in out {
                 r.time += t0;
+                r.confidence = self.cfg.detect.reliability.camera_of(r.confidence);
                 self.report(r, now);
             }
         }
@@ -463,6 +536,7 @@ impl Core {
                         }
                     }
                 }
+                UnitStatus::EnRoute if self.twin_driven.contains(&uid) => {}
                 UnitStatus::EnRoute | UnitStatus::Returning => {
                     let u = self.units.get_mut(&uid).expect("listed");
                     let arrived = advance(&self.net, &self.speeds, u, dt);
@@ -482,13 +556,76 @@ impl Core {
                     }
                 }
                 UnitStatus::OnScene => {
-                    if let (Some(c), Some(t), false) = (self.cfg.auto_clear_s, on_scene, person) {
+                    let work = self.work_s.get(&uid).copied().or(self.cfg.auto_clear_s);
+                    if let (Some(c), Some(t), false) = (work, on_scene, person) {
                         if now - t >= c {
                             let _ = self.cleared(&uid, now);
                         }
                     }
                 }
                 UnitStatus::Available => {}
+            }
+        }
+    }
+
+    /// Whether a twin incident is in effect where event `id` is (from the twin's ground
+    /// truth the virtual cameras hold): `None` without a twin.
+    fn twin_incident_at(&self, id: u64, now: f64) -> Option<bool> {
+        let (_, truth, t0) = self.cameras.as_ref()?;
+        let e = self.fusion.get(id)?;
+        let t = now - t0;
+        Some(truth.iter().any(|x| {
+            t >= x.start_s
+                && t <= x.end_s
+                && ((e.road.is_some() && x.road == e.road) || crate::fusion::dist(x.pos, e.pos) <= 200.0)
+        }))
+    }
+
+    /// The twin incident behind event `id` ends now (a unit cleared it; the twin loop
+    /// ends it in the engine): the cameras' ground truth follows, so they stop seeing it.
+    fn end_truth(&mut self, id: u64, now: f64) {
+        let Some(e) = self.fusion.get(id) else { return };
+        let (road, pos) = (e.road, e.pos);
+        if let Some((_, truth, t0)) = self.cameras.as_mut() {
+            let t = now - *t0;
+            if let Some(x) = truth
+                .iter_mut()
+                .filter(|x| t >= x.start_s && t <= x.end_s)
+                .filter(|x| (road.is_some() && x.road == road) || crate::fusion::dist(x.pos, pos) <= 200.0)
+                .min_by(|a, b| a.start_s.total_cmp(&b.start_s))
+            {
+                x.end_s = t;
+            }
+        }
+    }
+
+    /// Verified events still waiting for a unit (none was free when they were verified)
+    /// get the first that is: checked on every tick, so the wait ends within one tick
+    /// of a unit freeing up.
+    fn dispatch_waiting(&mut self, now: f64) {
+        let waiting: Vec<u64> = self
+            .fusion
+            .events
+            .values()
+            .filter(|e| e.status == Status::Verified && e.unit.is_none() && e.kind.responder().is_some())
+            .map(|e| e.id)
+            .collect();
+        for id in waiting {
+            let Some(e) = self.fusion.get(id) else { continue };
+            let to = self.spot_of(e);
+            if choose(&self.net, &self.speeds, self.units.values(), e.kind, to, &[]).is_some() {
+                self.dispatch(id, now, &[]);
+            }
+        }
+        // Escalated alerts that found no other unit: the next free one not yet tried.
+        let orphans: Vec<u64> =
+            self.fusion.events.values().filter(|e| e.status == Status::Dispatched && e.unit.is_none()).map(|e| e.id).collect();
+        for id in orphans {
+            let Some(e) = self.fusion.get(id) else { continue };
+            let to = self.spot_of(e);
+            let tried = self.tried(id);
+            if choose(&self.net, &self.speeds, self.units.values(), e.kind, to, &tried).is_some() {
+                self.redispatch(id, now, &tried);
             }
         }
     }

@@ -52,13 +52,14 @@
 pub mod cameras;
 pub mod core;
 pub mod detect;
+pub mod detect_log;
 pub mod dispatch;
 pub mod fusion;
 pub mod model;
 pub mod score;
 mod service;
 
-pub use crate::core::{Core, IncidentsConfig, PriorityDispatch};
+pub use crate::core::{Clearance, Core, IncidentsConfig, PriorityDispatch};
 pub use dispatch::{Speeds, Spot, Unit, UnitStatus};
 pub use fusion::{Fusion, FusionConfig, Incident};
 pub use model::{Actor, Entry, IncidentType, LifecycleError, Report, SourceKind, Status, UnitKind};

@@ -194,6 +194,9 @@ pub enum SourceKind {
     QueueGap,
     /// Controller event log: missing greens, max-out streaks, a dark controller.
     SignalLog,
+    /// Controller detector log (ATSPM 81/82): one lane's stop-bar detector gone quiet
+    /// while the other lanes of its road keep actuating theirs.
+    DetectorLog,
     /// Camera video analytics.
     Camera,
     /// A citizen.
@@ -201,12 +204,13 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
-    pub const ALL: [SourceKind; 7] = [
+    pub const ALL: [SourceKind; 8] = [
         SourceKind::Occupancy,
         SourceKind::SpeedDrop,
         SourceKind::Spillback,
         SourceKind::QueueGap,
         SourceKind::SignalLog,
+        SourceKind::DetectorLog,
         SourceKind::Camera,
         SourceKind::Citizen,
     ];
@@ -217,6 +221,7 @@ impl SourceKind {
             SourceKind::Spillback => "spillback",
             SourceKind::QueueGap => "queue_gap",
             SourceKind::SignalLog => "signal_log",
+            SourceKind::DetectorLog => "detector_log",
             SourceKind::Camera => "camera",
             SourceKind::Citizen => "citizen",
         }

@@ -314,3 +314,73 @@ pub fn json(s: &Score) -> serde_json::Value {
         "false_alarms_per_100_junctions_per_hour": s.false_alarms_per_100_junction_hours,
     })
 }
+
+/// The calibration label of a report: its source kind, occupancy split into its two
+/// signatures (`occupancy:stuck`, `occupancy:silent`).
+pub fn report_label(r: &crate::model::Report) -> String {
+    match r.source {
+        crate::model::SourceKind::Occupancy if r.text.contains("covered") => "occupancy:stuck".into(),
+        crate::model::SourceKind::Occupancy => "occupancy:silent".into(),
+        // The twin's analytics by tenth of the confidence they stated.
+        crate::model::SourceKind::Camera if r.text.contains("analytics confidence ") => {
+            let c: f64 = r.text.rsplit(' ').next().and_then(|x| x.parse().ok()).unwrap_or(0.0);
+            format!("camera:{:.1}", (c * 10.0).floor().clamp(0.0, 9.0) / 10.0)
+        }
+        s => s.as_str().into(),
+    }
+}
+
+/// Per report label: how many reports (of every event, alarm or not) there were and how
+/// many of them matched a real incident in time and place. Their share is the label's
+/// reliability, the confidence [`crate::detect::Reliability`] gives its reports.
+pub fn reliability(
+    net: &Network,
+    truth: &[GroundTruth],
+    events: &[Incident],
+    t0: f64,
+    rule: &MatchRule,
+) -> BTreeMap<String, (usize, usize)> {
+    let mut out: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for e in events {
+        for r in &e.reports {
+            let t = r.time - t0;
+            let hit = truth.iter().any(|g| {
+                t >= g.start_s - 1.0
+                    && t <= g.end_s + rule.grace_s
+                    && (dist(r.pos, g.pos) <= rule.radius_m
+                        || match (r.road, g.road) {
+                            (Some(a), Some(b)) => {
+                                a == b || net.road(a).to == net.road(b).from && net.road(a).from != net.road(b).to
+                            }
+                            _ => false,
+                        })
+            });
+            let x = out.entry(report_label(r)).or_default();
+            x.0 += 1;
+            x.1 += usize::from(hit);
+        }
+    }
+    out
+}
+
+/// [`reliability`] as a Markdown table with the 95 % Wilson interval of each share.
+pub fn reliability_markdown(rel: &BTreeMap<String, (usize, usize)>) -> String {
+    let mut out =
+        String::from("| report | reports | matched an incident | reliability | 95 % interval |\n|---|---|---|---|---|\n");
+    for (k, &(n, m)) in rel {
+        let (lo, hi) = wilson(m, n);
+        out.push_str(&format!("| {k} | {n} | {m} | {:.3} | {lo:.3}–{hi:.3} |\n", if n > 0 { m as f64 / n as f64 } else { 0.0 }));
+    }
+    out
+}
+
+/// The 95 % Wilson score interval of `m` successes in `n`.
+pub fn wilson(m: usize, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (n, p, z) = (n as f64, m as f64 / n as f64, 1.96_f64);
+    let c = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let h = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / (1.0 + z * z / n);
+    ((c - h).max(0.0), (c + h).min(1.0))
+}

@@ -323,7 +323,14 @@ impl Plugin for IncidentsPlugin {
         let now = cx.now;
         self.0.with(|c| c.observe(batch, now));
     }
-    fn on_tick(&mut self, tick: &Tick, _cx: &mut Context<'_>) {
-        self.0.with(|c| c.tick(tick.time, Some(&tick.state)));
+    fn on_tick(&mut self, tick: &Tick, cx: &mut Context<'_>) {
+        let cleared = self.0.with(|c| {
+            c.tick(tick.time, Some(&tick.state));
+            std::mem::take(&mut c.clearances)
+        });
+        // Scenes units cleared: the twin ends its incident there.
+        for x in cleared {
+            cx.command(brain::Command::ClearIncident { event: x.event, unit: x.unit, road: x.road, at: x.at });
+        }
     }
 }

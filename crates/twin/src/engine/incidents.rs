@@ -302,17 +302,47 @@ impl Sim {
                     Location::Junction { intersection, fault } => self.set_signal_fault(*intersection, Some(*fault)),
                 }
                 self.inc.live.insert(k, blocks);
-            } else if let Some(blocks) = self.inc.live.remove(&k) {
-                for b in blocks {
-                    self.unblock(b);
-                }
-                match &inc.location {
-                    Location::Road { road } => self.close_road(*road, false),
-                    Location::Junction { intersection, .. } => self.set_signal_fault(*intersection, None),
-                    Location::Lanes { .. } => {}
-                }
+            } else {
+                self.switch_off(k);
             }
         }
+    }
+
+    /// Lift scheduled incident `k` (by index in the plan) if it is in effect.
+    fn switch_off(&mut self, k: usize) -> bool {
+        let Some(blocks) = self.inc.live.remove(&k) else { return false };
+        for b in blocks {
+            self.unblock(b);
+        }
+        match self.inc.plan[k].location.clone() {
+            Location::Road { road } => self.close_road(road, false),
+            Location::Junction { intersection, .. } => self.set_signal_fault(intersection, None),
+            Location::Lanes { .. } => {}
+        }
+        true
+    }
+
+    /// End now the scheduled incident in effect that a response unit cleared: the one on
+    /// `road` (a blocked lane or a closed road), else a signal fault whose junction lies
+    /// within `radius_m` of `at`; the earliest started when several match. Its scheduled
+    /// end then does nothing. Returns its id, `None` when nothing there is in effect.
+    pub fn end_incident_at(&mut self, road: Option<RoadId>, at: city::geom::Point, radius_m: f64) -> Option<u32> {
+        let net = &self.net;
+        let k = self
+            .inc
+            .live
+            .keys()
+            .copied()
+            .filter(|&k| match &self.inc.plan[k].location {
+                Location::Lanes { road: r, .. } | Location::Road { road: r } => road == Some(*r),
+                Location::Junction { intersection, .. } => {
+                    let p = net.intersection(*intersection).point;
+                    ((p.x - at.x).powi(2) + (p.y - at.y).powi(2)).sqrt() <= radius_m
+                }
+            })
+            .min_by(|&a, &b| self.inc.plan[a].start_s.total_cmp(&self.inc.plan[b].start_s).then(a.cmp(&b)))?;
+        self.switch_off(k);
+        Some(self.inc.plan[k].id)
     }
 
     /// The time the next scheduled switch is due (infinite when none is left).
