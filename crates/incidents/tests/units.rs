@@ -127,7 +127,7 @@ fn a_unit_that_finishes_on_scene_ends_the_twin_incident() {
     // A clearance elsewhere ends nothing.
     let elsewhere = brain::Command::ClearIncident { event: 0, unit: "u".into(), road: Some(b), at: x.at };
     assert!(brain::apply_clearances(&mut sim, &[elsewhere]).is_empty());
-    assert_eq!(brain::apply_clearances(&mut sim, &[cmd.clone()]), vec![7]);
+    assert_eq!(brain::apply_clearances(&mut sim, std::slice::from_ref(&cmd)), vec![7]);
     assert_eq!(sim.active_incidents().count(), 0);
     assert!(sim.lane_blocks(lane).is_empty(), "the obstacle is gone");
     assert!(brain::apply_clearances(&mut sim, &[cmd]).is_empty(), "ended once");
