@@ -65,6 +65,61 @@ impl VehicleParams {
     }
 }
 
+/// How a vehicle enters its first lane. [`Default`] is CityFlow's rule (and SUMO's
+/// defaults): at rest, in a lane chosen among those that lead on along the route.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Depart {
+    pub speed: DepartSpeed,
+}
+
+/// The speed a vehicle enters at (SUMO's `departSpeed`). Every choice is capped at the
+/// vehicle's and the lane's top speed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DepartSpeed {
+    /// This speed in m/s; 0 is CityFlow's entry at rest. Above 0 the vehicle waits until
+    /// the speed is safe behind the lane's last vehicle (SUMO delays such an insertion).
+    Given(f64),
+    /// The highest speed that is safe behind the lane's last vehicle and before a red
+    /// signal at the lane's end (`"max"`).
+    Max,
+    /// The vehicle's top speed on the lane, waiting until it is safe (`"desired"`,
+    /// `"speedLimit"`).
+    Desired,
+    /// A uniform draw up to the top speed, lowered to a safe one (`"random"`).
+    Random,
+    /// The speed of the lane's last vehicle, or the top speed on an empty lane, lowered
+    /// to a safe one (`"last"`).
+    Last,
+    /// The mean speed of the lane's vehicles, or the top speed on an empty lane, lowered
+    /// to a safe one (`"avg"`).
+    Avg,
+}
+
+impl Default for DepartSpeed {
+    fn default() -> Self {
+        DepartSpeed::Given(0.0)
+    }
+}
+
+impl DepartSpeed {
+    /// SUMO's `departSpeed` attribute; `None` if it is not one of SUMO's values.
+    pub fn parse_sumo(s: &str) -> Option<DepartSpeed> {
+        Some(match s.trim() {
+            "max" => DepartSpeed::Max,
+            "desired" | "speedLimit" => DepartSpeed::Desired,
+            "random" => DepartSpeed::Random,
+            "last" => DepartSpeed::Last,
+            "avg" => DepartSpeed::Avg,
+            x => DepartSpeed::Given(x.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0)?),
+        })
+    }
+
+    /// Whether this is CityFlow's entry at rest.
+    pub fn at_rest(&self) -> bool {
+        *self == DepartSpeed::Given(0.0)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Flow {
     pub params: VehicleParams,
@@ -75,6 +130,8 @@ pub struct Flow {
     pub start: f64,
     /// Last release time in seconds, inclusive; `None` means no end.
     pub end: Option<f64>,
+    /// How its vehicles enter.
+    pub depart: Depart,
 }
 
 /// All flows of a scenario, in file order.

@@ -77,9 +77,11 @@ struct ServeConfig {
     data_dir: PathBuf,
     #[serde(default = "default_web")]
     web: PathBuf,
-    /// The city's road network (CityFlow JSON or CBEngine text).
+    /// The city's road network (CityFlow JSON, CBEngine text, SUMO `.net.xml`), or a
+    /// SUMO `.sumocfg` (which brings its own routes).
     roadnet: PathBuf,
-    /// Demand for the twin; the twin runs only when this is given.
+    /// Demand for the twin; the twin runs only when this is given (or the roadnet is a
+    /// `.sumocfg`).
     flow: Option<PathBuf>,
     #[serde(default = "default_speed")]
     speed: f64,
@@ -195,6 +197,8 @@ fn default_controller() -> String {
 struct Live {
     net: twin::Network,
     flows: Option<Vec<twin::Flow>>,
+    /// The vehicle model the twin runs (SUMO input: SUMO's; see `scenario::model_config`).
+    model: SimConfig,
     bind: String,
     port: u16,
     data_dir: PathBuf,
@@ -236,6 +240,7 @@ pub fn run(a: &DemoArgs) -> Result<()> {
     serve_live(Live {
         net: city.network,
         flows: Some(city.demand.flows),
+        model: SimConfig::default(),
         bind: a.bind.clone(),
         port: a.port,
         data_dir: a.data_dir.clone(),
@@ -274,13 +279,7 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
     };
     let pipeline = sense::PipelineConfig { max_skew_s: cfg.max_skew_s, max_age_s: cfg.max_age_s, ..Default::default() };
     let http = cfg.http.apply(server::HttpConfig::default()).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
-    let (mut net, flows) = match &cfg.flow {
-        Some(flow) => {
-            let s = crate::scenario::load(&cfg.roadnet, flow, None)?;
-            (s.network, Some(s.demand.flows))
-        }
-        None => (crate::scenario::load_network(&cfg.roadnet)?, None),
-    };
+    let (mut net, flows, model) = twin_input(&cfg.roadnet, cfg.flow.as_deref())?;
     let origin = match &cfg.origin {
         Some(o) => Some(crate::scenario::parse_origin(o).map_err(|e| anyhow::anyhow!("{}: origin: {e}", a.config.display()))?),
         None => None,
@@ -295,6 +294,7 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
     serve_live(Live {
         net,
         flows,
+        model,
         bind: cfg.bind,
         port: cfg.port,
         data_dir: cfg.data_dir,
@@ -321,6 +321,22 @@ pub fn serve(a: &ServeArgs) -> Result<()> {
         retention: Some(retention),
         ngsi: cfg.ngsi,
     })
+}
+
+/// What `serve` gives the twin: the network, the demand (when `flow` is given or the
+/// roadnet is a `.sumocfg`) and the vehicle model its format runs with.
+fn twin_input(
+    roadnet: &std::path::Path,
+    flow: Option<&std::path::Path>,
+) -> Result<(twin::Network, Option<Vec<twin::Flow>>, SimConfig)> {
+    let args =
+        crate::scenario::ScenarioArgs { roadnet: roadnet.to_path_buf(), flow: flow.map(|f| f.to_path_buf()), format: None };
+    let model = crate::scenario::model_config(&args, None)?;
+    if flow.is_some() || roadnet.extension().is_some_and(|e| e == "sumocfg") {
+        let s = args.load()?;
+        return Ok((s.network, Some(s.demand.flows), model));
+    }
+    Ok((crate::scenario::load_network(roadnet)?, None, model))
 }
 
 fn serve_live(l: Live) -> Result<()> {
@@ -401,16 +417,13 @@ fn serve_live(l: Live) -> Result<()> {
                 "every signalised intersection",
                 &format!("signal control by the '{}' policy behind the safety layer (minimum greens, intergreens)", l.controller),
             );
-            let (b, s, name, seed) = (brain.clone(), stop.clone(), l.controller.clone(), l.seed);
+            let (b, s, name) = (brain.clone(), stop.clone(), l.controller.clone());
+            let sim_cfg = SimConfig { seed: l.seed, record_events: true, ..l.model };
             let plan = l.incidents.clone();
             let corridors = brain.service::<corridor::Corridors>();
             Some(std::thread::spawn(move || {
                 let control = crate::control::live_controller(&name, &scenario, corridors).ok().flatten();
-                let mut sim = Sim::from_parts(
-                    scenario.network,
-                    scenario.demand.flows,
-                    SimConfig { seed, record_events: true, ..Default::default() },
-                );
+                let mut sim = Sim::from_parts(scenario.network, scenario.demand.flows, sim_cfg);
                 if let Some(plan) = &plan {
                     if let Err(e) = sim.schedule_incidents(plan) {
                         tracing::error!("the day's incidents: {e}");
@@ -494,4 +507,31 @@ fn check_writable(dir: &std::path::Path) -> Result<()> {
     std::fs::write(&probe, b"ok")
         .and_then(|_| std::fs::remove_file(&probe))
         .with_context(|| format!("data directory {} is not writable", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn testdata(name: &str) -> PathBuf {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../city/src/testutil")).join(name)
+    }
+
+    #[test]
+    fn serve_runs_sumo_input_with_sumos_vehicle_model() {
+        let (net, flows, m) = twin_input(&testdata("cross.net.xml"), Some(&testdata("cross.rou.xml"))).unwrap();
+        assert!(!net.roads.is_empty() && flows.is_some_and(|f| !f.is_empty()));
+        assert!(m.lane_change && m.strategic_lanes, "{m:?}");
+        assert_eq!(m.teleport_after, Some(twin::engine::SUMO_TIME_TO_TELEPORT), "{m:?}");
+    }
+
+    #[test]
+    fn serve_keeps_cityflows_model_for_other_input() {
+        let (_, flows, m) = twin_input(&testdata("cross_roadnet.txt"), Some(&testdata("cross_flow.txt"))).unwrap();
+        assert!(flows.is_some());
+        assert!(!m.lane_change && !m.strategic_lanes && m.teleport_after.is_none(), "{m:?}");
+        // Without demand the network alone loads, and the model is CityFlow's.
+        let (_, none, m) = twin_input(&testdata("cross_roadnet.txt"), None).unwrap();
+        assert!(none.is_none() && !m.lane_change && m.teleport_after.is_none());
+    }
 }

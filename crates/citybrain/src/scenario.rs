@@ -55,11 +55,6 @@ fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// Read and import a roadnet + flow pair. Errors name the file and the JSON path or line.
-pub fn load(roadnet: &Path, flow: &Path, format: Option<Format>) -> Result<Scenario> {
-    load_with_spec(roadnet, Some(flow), format).map(|(_, s)| s)
-}
-
 /// [`load`], also returning the importer-neutral network description (for exporting).
 /// A `.sumocfg` roadnet brings its own route files (`flow` may then be omitted; if given,
 /// it replaces them). SUMO vehicles that cannot be driven are skipped with a warning on
@@ -136,6 +131,22 @@ pub fn teleport_after(args: &ScenarioArgs, flag: Option<f64>) -> Result<Option<f
         }
     }
     Ok(Some(twin::engine::SUMO_TIME_TO_TELEPORT))
+}
+
+/// The vehicle model a scenario runs with: SUMO input with SUMO's behaviour (lane
+/// changing, strategic lanes, teleports after [`teleport_after`]), CityFlow and CBEngine
+/// files with CityFlow's (none of them, so CityFlow runs stay exact). `sim`, `serve` and
+/// every other command that runs a scenario from files start from this.
+pub fn model_config(args: &ScenarioArgs, time_to_teleport: Option<f64>) -> Result<twin::SimConfig> {
+    let sumo = args.is_sumo();
+    Ok(twin::SimConfig {
+        // SUMO's vehicles change lanes to follow their routes.
+        lane_change: sumo,
+        strategic_lanes: sumo,
+        signal_lookahead: sumo,
+        teleport_after: teleport_after(args, time_to_teleport)?,
+        ..Default::default()
+    })
 }
 
 /// Read and import a roadnet file in `format`.

@@ -156,18 +156,16 @@ pub fn run(args: &SimArgs) -> Result<()> {
         scenario::write_cityflow(dir, &spec, &scenario)?;
     }
     drop(spec);
-    let teleport_after = scenario::teleport_after(&args.scenario, args.time_to_teleport)?;
+    let model = scenario::model_config(&args.scenario, args.time_to_teleport)?;
     let cfg = SimConfig {
         dt: args.dt,
         seed: args.seed,
         threads: args.threads,
-        // SUMO's vehicles change lanes to follow their routes: SUMO input always runs with it.
-        lane_change: args.lane_change || args.scenario.is_sumo(),
-        teleport_after,
-        strategic_lanes: args.strategic_lanes.unwrap_or(args.scenario.is_sumo()),
+        lane_change: args.lane_change || model.lane_change,
+        strategic_lanes: args.strategic_lanes.unwrap_or(model.strategic_lanes),
         // The virtual sensors read the step's events.
         record_events: args.atspm.is_some() || args.tripinfo.is_some(),
-        ..Default::default()
+        ..model
     };
     let mut ctl = match &args.controller {
         Some(name) => Some(crate::control::sim_controller(name, args.protocol, &scenario, args.steps)?),
@@ -319,6 +317,7 @@ pub fn print_report(r: &SimReport, json: bool) {
             "model": {
                 "lane_change": r.config.lane_change,
                 "strategic_lanes": r.config.strategic_lanes,
+                "signal_lookahead": r.config.signal_lookahead,
                 "time_to_teleport_s": r.config.teleport_after,
             },
             "vehicle_updates_per_s": ups,
@@ -334,9 +333,10 @@ pub fn print_report(r: &SimReport, json: bool) {
         let on = |b: bool| if b { "on" } else { "off" };
         let tele = c.teleport_after.map_or("off".to_string(), |t| format!("after {t} s"));
         println!(
-            "model                lane changing {}, strategic lanes {}, teleports {tele}",
+            "model                lane changing {}, strategic lanes {}, signal look-ahead {}, teleports {tele}",
             on(c.lane_change),
-            on(c.strategic_lanes)
+            on(c.strategic_lanes),
+            on(c.signal_lookahead)
         );
         println!(
             "mean delay, all      {delay_all:.1} s, {stops_all:.2} stops/vehicle over all {all} vehicles ({} finished, {} running, {} waiting to enter)",

@@ -122,7 +122,14 @@ pub fn grid_scenario(rows: usize, cols: usize, interval: f64, end: f64) -> Scena
                 py += DIRS[dir].1;
             }
             if route.len() >= 2 {
-                flows.push(Flow { params, route, interval: interval * every, start: 0.0, end: Some(end) });
+                flows.push(Flow {
+                    params,
+                    route,
+                    interval: interval * every,
+                    start: 0.0,
+                    end: Some(end),
+                    depart: Default::default(),
+                });
             }
         }
     }

@@ -47,7 +47,8 @@ pub fn green_line(sim: &Sim) -> String {
 /// The scenario's demand with the emergency vehicle's flow entry first: one vehicle of
 /// type `params` on `route` released at `spawn_s` (CityFlow names it `flow_0_0`).
 pub fn demand_with_ev(demand: &Demand, route: &[RoadId], params: VehicleParams, spawn_s: f64) -> Demand {
-    let ev = Flow { params, route: route.to_vec(), interval: 1.0, start: spawn_s, end: Some(spawn_s) };
+    let ev =
+        Flow { params, route: route.to_vec(), interval: 1.0, start: spawn_s, end: Some(spawn_s), depart: Default::default() };
     Demand { flows: std::iter::once(ev).chain(demand.flows.iter().cloned()).collect() }
 }
 

@@ -201,7 +201,14 @@ fn twin_feed_produces_plausible_state() {
     use twin::wire::from_reading;
     use twin::{Sim, SimConfig};
     let net = corridor();
-    let flow = |route: Vec<RoadId>, interval| Flow { params: VehicleParams::default(), route, interval, start: 0.0, end: None };
+    let flow = |route: Vec<RoadId>, interval| Flow {
+        params: VehicleParams::default(),
+        route,
+        interval,
+        start: 0.0,
+        end: None,
+        depart: Default::default(),
+    };
     let scenario =
         Scenario { network: net.clone(), demand: Demand { flows: vec![flow(vec![AB, BC], 2.0), flow(vec![CB, BA], 6.0)] } };
     let mut sim = Sim::new(&scenario, SimConfig { record_events: true, ..Default::default() });

@@ -83,8 +83,14 @@ mod tests {
     #[test]
     fn twin_readings_flow_through_the_same_pipeline() {
         let net = corridor();
-        let flow =
-            |route: Vec<RoadId>| Flow { params: VehicleParams::default(), route, interval: 3.0, start: 0.0, end: Some(500.0) };
+        let flow = |route: Vec<RoadId>| Flow {
+            params: VehicleParams::default(),
+            route,
+            interval: 3.0,
+            start: 0.0,
+            end: Some(500.0),
+            depart: Default::default(),
+        };
         let scenario = Scenario {
             network: net.clone(),
             demand: Demand { flows: vec![flow(vec![RoadId(0), RoadId(1)]), flow(vec![RoadId(2), RoadId(3)])] },

@@ -451,7 +451,7 @@ pub fn parse_flow(text: &str, net: &Network, file: &str) -> Result<Demand, Impor
             }
             route.push(r);
         }
-        flows.push(Flow { params: VehicleParams::default(), route, interval, start, end: Some(end) });
+        flows.push(Flow { params: VehicleParams::default(), route, interval, start, end: Some(end), depart: Default::default() });
     }
     t.end()?;
     Ok(Demand { flows })

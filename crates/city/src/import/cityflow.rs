@@ -365,6 +365,7 @@ pub fn parse_flow(text: &str, net: &Network, file: &str) -> Result<Demand, Impor
             interval: fj.interval,
             start: fj.start_time,
             end: if fj.end_time == -1.0 { None } else { Some(fj.end_time) },
+            depart: Default::default(),
         };
         located(|p| validate_flow_timing(&flow, p), || format!("[{f}]")).map_err(|e| ImportError::from_build(file, e))?;
         flows.push(flow);

@@ -22,18 +22,20 @@
 //! - A vehicle, trip or flow whose route cannot be driven (an unknown edge, two edges the
 //!   network does not join — a U-turn the twin lacks, for instance — or no path from
 //!   `from` to `to`) is skipped and reported with its id, file and line; the rest loads.
+//! - `departSpeed` (a number, `max`, `desired`, `speedLimit`, `random`, `last`, `avg`)
+//!   sets [`Depart::speed`]; without it a vehicle enters at rest, SUMO's default.
 //! - Not modelled, counted in [`RouteReport::ignored`]: `<stop>`s (the vehicle drives
-//!   through), `departLane`, `departSpeed`, `departPos`, `arrivalPos` (the twin chooses
-//!   the entry lane among those leading on, enters at the start of the first edge at the
-//!   entry speed of CityFlow's model and leaves at the end of the last), persons and
-//!   containers (skipped whole), and any element the twin has no use for.
+//!   through), `departLane`, `departPos`, `arrivalPos` (the twin chooses the entry lane
+//!   among those leading on, enters at the start of the first edge and leaves at the end
+//!   of the last), persons and containers (skipped whole), and any element the twin has
+//!   no use for.
 
 use std::collections::{BTreeMap, HashMap};
 
 use super::sumo_router::Router;
 use super::xml::{elements, At, Element};
 use super::ImportError;
-use crate::demand::{validate_flow_timing, validate_route, Demand, Flow, VehicleParams};
+use crate::demand::{validate_flow_timing, validate_route, Demand, Depart, DepartSpeed, Flow, VehicleParams};
 use crate::ids::RoadId;
 use crate::network::Network;
 
@@ -414,7 +416,7 @@ impl<'n> RouteReader<'n> {
     fn vehicle(&mut self, p: &Pending, rng: &mut Rng, flows: &mut Vec<Flow>) -> Result<(), ImportError> {
         let at = At { file: &p.file };
         let el = &p.el;
-        for key in ["departLane", "departSpeed", "departPos", "arrivalPos", "arrivalLane", "arrivalSpeed"] {
+        for key in ["departLane", "departPos", "arrivalPos", "arrivalLane", "arrivalSpeed"] {
             if el.get(key).is_some() {
                 self.ignore(key);
             }
@@ -434,6 +436,14 @@ impl<'n> RouteReader<'n> {
         if count == 0 {
             return Ok(());
         }
+        let depart = match el.get("departSpeed").map(|v| (v, DepartSpeed::parse_sumo(v))) {
+            None => Depart::default(),
+            Some((_, Some(speed))) => Depart { speed },
+            Some((v, None)) => {
+                self.skip(p, SkipKind::Unsupported, format!("departSpeed={v:?} is not a speed or one of SUMO's keywords"), count);
+                return Ok(());
+            }
+        };
         let ty = el.get("type").unwrap_or("DEFAULT_VEHTYPE");
         let Some(types) = self.types.get(ty).cloned() else {
             self.skip(p, SkipKind::UnknownReference, format!("unknown vType {ty:?}"), count);
@@ -458,7 +468,7 @@ impl<'n> RouteReader<'n> {
             // The engine releases on whole steps (CityFlow's rule stops a flow once the
             // clock passes `end`), so a fractional last departure is kept until the next
             // second, where SUMO would insert it too.
-            let flow = Flow { params: types.0[0].1, route, interval: *interval, start: *start, end: Some(last.ceil()) };
+            let flow = Flow { params: types.0[0].1, route, interval: *interval, start: *start, end: Some(last.ceil()), depart };
             validate_flow_timing(&flow, id).map_err(|e| at.err(el, e.message))?;
             flows.push(flow);
             self.report.vehicles += count;
@@ -470,7 +480,7 @@ impl<'n> RouteReader<'n> {
             let r = routes.draw(rng);
             match &self.route_list[r] {
                 Ok(route) => {
-                    let flow = Flow { params, route: route.clone(), interval: 1.0, start: t, end: Some(t.ceil()) };
+                    let flow = Flow { params, route: route.clone(), interval: 1.0, start: t, end: Some(t.ceil()), depart };
                     validate_flow_timing(&flow, id).map_err(|e| at.err(el, e.message))?;
                     flows.push(flow);
                     self.report.vehicles += 1;

@@ -57,6 +57,7 @@ pub fn corridor(flows: Vec<(f64, f64, f64)>) -> Scenario {
             interval,
             start,
             end: Some(end),
+            depart: Default::default(),
         })
         .collect();
     Scenario { network, demand: Demand { flows } }

@@ -46,9 +46,24 @@ impl Sim {
                 return;
             }
         }
+        // SUMO's departure speeds (CityFlow's vehicles enter at rest).
+        let depart = self.flows[self.vs[v as usize].flow as usize].depart.speed;
+        let speed = if depart.at_rest() {
+            0.0
+        } else {
+            match self.entry_speed(v, l, depart) {
+                Some(x) => x,
+                None => return,
+            }
+        };
         self.waiting[l].pop_front();
         if self.waiting[l].is_empty() {
             self.buffered.remove(l);
+        }
+        if speed > 0.0 {
+            let veh = &mut self.vs[v as usize];
+            veh.speed = speed;
+            veh.stopped = false;
         }
         self.vs[v as usize].running = true;
         self.q_push(l as u32, v);
@@ -307,6 +322,9 @@ impl Sim {
         let len = self.drvs[s.drv as usize].len;
         if self.is_link(s.drv) || (s.next_drv != NONE && self.is_link(s.next_drv) && len - s.dis <= k.approach) {
             speed = min(speed, self.intersection_speed(v, act));
+        }
+        if self.cfg.signal_lookahead {
+            speed = min(speed, self.red_ahead_speed(v, act));
         }
         if self.lc.is_some() {
             speed = min(speed, self.yield_speed(v));

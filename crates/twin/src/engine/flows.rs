@@ -3,9 +3,9 @@
 
 use rand::Rng;
 
-use super::model::Kin;
+use super::model::{car_follow_speed, min, Kin};
 use super::{Act, Sim, Veh, VehAux, NONE};
-use city::demand::VehicleParams;
+use city::demand::{DepartSpeed, VehicleParams};
 use city::ids::RoadId;
 use city::network::Network;
 
@@ -131,6 +131,62 @@ impl Sim {
         self.stats.alive += 1;
         self.stats.alive_enter_sum += t;
         slot
+    }
+
+    /// The speed waiting vehicle `v` enters lane `l` at under its flow's departure speed
+    /// (not at rest: SUMO input), or `None` while that speed is not safe yet. Safe: the
+    /// vehicle needs no braking in its next step behind the vehicle ahead (the car-following
+    /// speed at that speed is at least that speed), and it can stop at the lane's end at its
+    /// usual deceleration if it must stop there.
+    pub(super) fn entry_speed(&mut self, v: u32, l: usize, depart: DepartSpeed) -> Option<f64> {
+        let k = *self.kin(v);
+        let top = min(k.p.max_speed, self.drvs[l].max_speed * k.limit);
+        let mut safe = top;
+        let (leader, gap) = match self.tail[l] {
+            NONE => self.find_leader(v),
+            t => (t, self.vs[t as usize].dis - self.kins[self.vs[t as usize].kin as usize].p.length),
+        };
+        if leader != NONE {
+            let (lk, ls) = (self.kins[self.vs[leader as usize].kin as usize], self.vs[leader as usize].speed);
+            let dt = self.cfg.dt;
+            let ok = |x: f64| car_follow_speed(&k, x, &lk, ls, gap, dt) >= x;
+            if !ok(safe) {
+                // The car-following speed falls as the own speed rises: bisect.
+                let (mut lo, mut hi) = (0.0, safe);
+                for _ in 0..32 {
+                    let mid = 0.5 * (lo + hi);
+                    if ok(mid) {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                safe = lo;
+            }
+        }
+        let next = self.vs[v as usize].next_drv;
+        if next != NONE && self.is_link(next) && self.must_stop(next, v) {
+            safe = min(safe, (2.0 * k.p.usual_neg_acc * self.drvs[l].len).sqrt());
+        }
+        let want = match depart {
+            DepartSpeed::Given(x) => return (min(x, top) <= safe).then_some(min(x, top)),
+            DepartSpeed::Desired => return (top <= safe).then_some(top),
+            DepartSpeed::Max => top,
+            DepartSpeed::Random => top * self.rng.gen::<f64>(),
+            DepartSpeed::Last => match self.tail[l] {
+                NONE => top,
+                t => self.vs[t as usize].speed,
+            },
+            DepartSpeed::Avg => {
+                let (n, sum) = self.queue(l).fold((0u32, 0.0), |(n, s), u| (n + 1, s + self.vs[u as usize].speed));
+                if n == 0 {
+                    top
+                } else {
+                    sum / n as f64
+                }
+            }
+        };
+        Some(min(min(want, top), safe))
     }
 
     /// A slot for a new vehicle (a free one, or a new one at the end of the arena).

@@ -59,6 +59,7 @@ impl Sim {
                 interval: 1.0,
                 start: f64::INFINITY,
                 end: Some(f64::INFINITY),
+                depart: old.depart,
             });
             let flow = (sim.flows.len() - 1) as u32;
             sim.vs[v].flow = flow;

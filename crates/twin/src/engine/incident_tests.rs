@@ -258,7 +258,10 @@ fn a_vehicle_spawned_as_a_flow_entry_is_the_scenario_with_that_flow_first() {
     let params = a.spawn_params(VehicleClass::Emergency);
     assert!(params.max_speed > s.demand.flows[0].params.max_speed);
     let mut s2 = s.clone();
-    s2.demand.flows.insert(0, Flow { params, route: route.clone(), interval: 1.0, start: 300.0, end: Some(300.0) });
+    s2.demand.flows.insert(
+        0,
+        Flow { params, route: route.clone(), interval: 1.0, start: 300.0, end: Some(300.0), depart: Default::default() },
+    );
     let mut b = Sim::new(&s2, SimConfig::default());
     for _ in 0..300 {
         b.step();

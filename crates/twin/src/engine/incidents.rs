@@ -248,7 +248,7 @@ impl Sim {
         for d in &plan.decoys {
             let route = crate::incident::surge_route(&self.net, d.road, 12);
             let interval = 3600.0 / d.vehicles_per_hour;
-            self.add_flow(Flow { params, route, interval, start: d.start_s, end: Some(d.end_s) });
+            self.add_flow(Flow { params, route, interval, start: d.start_s, end: Some(d.end_s), depart: Default::default() });
         }
         self.process_incidents();
         Ok(())

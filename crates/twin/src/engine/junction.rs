@@ -268,6 +268,46 @@ impl Sim {
         speed
     }
 
+    /// SUMO input (`SimConfig::signal_lookahead`): the speed that stops vehicle `v` before
+    /// the first red lane link along its route beyond the one directly ahead (which
+    /// `intersection_speed` handles), if that link starts within the vehicle's approach
+    /// distance; else no limit. Such a red is behind a lane shorter than the approach
+    /// distance, which CityFlow's vehicles enter too fast to stop on.
+    pub(super) fn red_ahead_speed(&self, v: u32, act: &mut Act) -> f64 {
+        let s = &self.vs[v as usize];
+        let k = self.kin(v);
+        let mut dist = self.drvs[s.drv as usize].len - s.dis;
+        let (mut drv, mut pos) = (s.drv, s.route_pos);
+        let mut links = 0;
+        let mut i = 0;
+        while dist < k.approach {
+            let next = if i == 0 { s.next_drv } else { self.next_of(s.flow, pos, drv) };
+            i += 1;
+            if next == NONE {
+                break;
+            }
+            if self.is_link(drv) {
+                pos += 1;
+            }
+            if self.is_link(next) {
+                links += 1;
+                // The link directly ahead (or the one being crossed) is `intersection_speed`'s.
+                let ahead = links > 1 || self.is_link(s.drv);
+                if ahead && !self.link_available(next) {
+                    act.deps = Deps::Any;
+                    if k.min_brake_distance(s.speed) > dist {
+                        // Too late to stop (as for the link directly ahead): go on.
+                        break;
+                    }
+                    return k.stop_before_speed(s.speed, dist, self.cfg.dt);
+                }
+            }
+            drv = next;
+            dist += self.drvs[drv as usize].len;
+        }
+        k.p.max_speed
+    }
+
     /// Whether a vehicle `v` about to take lane link `link` must stop before it: the link is
     /// red or its end lane has no room.
     #[inline]

@@ -14,8 +14,14 @@ fn three_lanes(interval: f64) -> Scenario {
     spec.intersections[1].phases =
         vec![PhaseSpec { duration: 30.0, movements: vec![0] }, PhaseSpec { duration: 30.0, movements: vec![0] }];
     let network = Network::build(&spec).expect("builds");
-    let flow =
-        Flow { params: VehicleParams::default(), route: vec![RoadId(0), RoadId(1)], interval, start: 0.0, end: Some(1800.0) };
+    let flow = Flow {
+        params: VehicleParams::default(),
+        route: vec![RoadId(0), RoadId(1)],
+        interval,
+        start: 0.0,
+        end: Some(1800.0),
+        depart: Default::default(),
+    };
     Scenario { network, demand: Demand { flows: vec![flow] } }
 }
 

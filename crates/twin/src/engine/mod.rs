@@ -107,6 +107,12 @@ pub struct SimConfig {
     /// junction into a lane from which it must change again (merging at lane drops and
     /// ramps). Implies `lane_change`. Off for CityFlow files (exact fidelity).
     pub strategic_lanes: bool,
+    /// Signals beyond the next junction (SUMO input): a vehicle also brakes for a red
+    /// lane link further along its route within its approach distance, as SUMO's drivers
+    /// look ahead over short edges. CityFlow's vehicles see only the lane link directly
+    /// ahead, so a red behind an edge shorter than the braking distance is run. Off for
+    /// CityFlow files (exact fidelity).
+    pub signal_lookahead: bool,
 }
 
 impl Default for SimConfig {
@@ -120,6 +126,7 @@ impl Default for SimConfig {
             lane_change: false,
             teleport_after: None,
             strategic_lanes: false,
+            signal_lookahead: false,
         }
     }
 }

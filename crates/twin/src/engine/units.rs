@@ -194,7 +194,14 @@ impl Sim {
         }
         let params = self.spawn_params(class);
         let limit = if class == VehicleClass::Emergency && mode == SpawnMode::Unit { EMERGENCY_SPEED_FACTOR } else { 1.0 };
-        let flow = self.add_flow(Flow { params, route: route.to_vec(), interval: 1.0, start: f64::INFINITY, end: None });
+        let flow = self.add_flow(Flow {
+            params,
+            route: route.to_vec(),
+            interval: 1.0,
+            start: f64::INFINITY,
+            end: None,
+            depart: Default::default(),
+        });
         self.flow_kin[flow as usize] = self.kin_index(params, limit);
         self.flow_rt[flow as usize].done = true;
         let now = self.time();

@@ -242,6 +242,7 @@ pub(super) fn demand(
                 interval: SLICE_S,
                 start: t.time as f64,
                 end: Some(t.time as f64),
+                depart: Default::default(),
             }
         })
         .collect())

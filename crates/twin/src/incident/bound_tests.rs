@@ -71,6 +71,7 @@ fn a_lane_no_route_uses_is_unobservable_and_says_why() {
         interval: 4.0,
         start: 0.0,
         end: Some(1200.0),
+        depart: Default::default(),
     }];
     let bounds = incident_bounds(&net, &flows, SimConfig::default(), &stalled(1, 1, 200.0, 300.0, 600.0), &cfg(700.0)).unwrap();
     let b = &bounds[0];
