@@ -83,11 +83,11 @@ pub fn run(a: &CorridorEvalArgs) -> Result<()> {
     control::policy::cli_name(&a.controller).ok_or_else(|| anyhow!("--controller: unknown policy {:?}", a.controller))?;
     anyhow::ensure!(a.export.is_none() || a.cityflow_ev, "--export needs --cityflow-ev (CityFlow has no dispatched units)");
     anyhow::ensure!(!(a.cityflow_ev && a.lane_change), "--cityflow-ev needs lane changing off");
-    let mut engine = corridor::EngineConfig::default();
-    engine.eta = corridor::EtaModel::parse(&a.eta)
+    let eta = corridor::EtaModel::parse(&a.eta)
         .ok_or_else(|| anyhow!("--eta: expected detectors, perfect or speeds, got {:?}", a.eta))?;
-    engine.route =
+    let route =
         corridor::RouteMode::parse(&a.route).ok_or_else(|| anyhow!("--route: expected traffic or lanes, got {:?}", a.route))?;
+    let mut engine = corridor::EngineConfig { eta, route, ..Default::default() };
     if a.cityflow_ev {
         engine.spawn = twin::engine::SpawnMode::Flow;
     }
