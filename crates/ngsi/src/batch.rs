@@ -79,11 +79,11 @@ impl Ngsi {
         let now = crate::time::now_iso();
         // Parse every item first (outside the lock).
         let mut parsed: Vec<Result<Entity, (String, NgsiError)>> = Vec::with_capacity(items.len());
-        for it in &items {
+        for it in items {
             let id = it.get("id").and_then(Value::as_str).unwrap_or("").to_string();
             let r = (|| {
-                let ctx = self.value_ctx(req, it, ld)?;
-                let m = it.as_object().ok_or_else(|| NgsiError::bad("an entity must be an object"))?;
+                let ctx = self.value_ctx(req, &it, ld)?;
+                let Value::Object(m) = it else { return Err(NgsiError::bad("an entity must be an object")) };
                 Entity::parse(m, &ctx, kind != Kind::Update && kind != Kind::Merge, &now)
             })();
             parsed.push(r.map_err(|e| (id, e)));

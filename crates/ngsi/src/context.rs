@@ -59,6 +59,14 @@ pub struct ActiveContext {
     pub raw: Value,
 }
 
+/// `a` followed by `b`, allocated once at its size.
+fn concat(a: &str, b: &str) -> String {
+    let mut s = String::with_capacity(a.len() + b.len());
+    s.push_str(a);
+    s.push_str(b);
+    s
+}
+
 impl ActiveContext {
     fn build(terms: HashMap<String, String>, vocab: Option<String>, raw: Value) -> ActiveContext {
         let mut rev: HashMap<String, String> = HashMap::new();
@@ -89,12 +97,12 @@ impl ActiveContext {
                 return term.to_string();
             }
             if let Some(p) = self.terms.get(prefix) {
-                return format!("{p}{suffix}");
+                return concat(p, suffix);
             }
             return term.to_string();
         }
         match &self.vocab {
-            Some(v) => format!("{v}{term}"),
+            Some(v) => concat(v, term),
             None => term.to_string(),
         }
     }

@@ -190,7 +190,7 @@ impl Ngsi {
         let (ctx, v) = self.body(req, body)?;
         let m = object(v, "entity")?;
         let now = crate::time::now_iso();
-        let e = Entity::parse(&m, &ctx, true, &now)?;
+        let e = Entity::parse(m, &ctx, true, &now)?;
         let id = e.id.clone();
         if tenant.is_empty() && crate::brainmap::is_flow_observation(&e) {
             self.ingest_flows(req, &[&e])?.pop().unwrap_or(Ok(()))?;
@@ -375,7 +375,7 @@ impl Ngsi {
         }
         let new_types = model::parse_types(m.get("type"), &ctx)?;
         let scope = m.get("scope").map(model::parse_scope).transpose()?;
-        let attrs = parse_attrs(&m, &ctx, &now, true)?;
+        let attrs = parse_attrs(m, &ctx, &now, true)?;
         let skipped = self.change(&tenant, |t| {
             let old = t.entities.get(id).ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
             let mut e = old.clone();
@@ -431,7 +431,7 @@ impl Ngsi {
         let deletes = model::take_deletions(&mut m, &ctx);
         let new_types = model::parse_types(m.get("type"), &ctx)?;
         let scope = m.get("scope").map(model::parse_scope).transpose()?;
-        let attrs = parse_attrs(&m, &ctx, &now, true)?;
+        let attrs = parse_attrs(m, &ctx, &now, true)?;
         if attrs.is_empty() && deletes.is_empty() && new_types.is_empty() && scope.is_none() {
             return Err(NgsiError::bad("no attributes to update"));
         }
@@ -552,7 +552,7 @@ impl Ngsi {
                     merged.insert("type".into(), k);
                 }
             }
-            let mut a: Attr = model::parse_attr(attr, &name, &Value::Object(merged), &ctx, &now, true)?;
+            let mut a: Attr = model::parse_attr(attr, &name, Value::Object(merged), &ctx, &now, true)?;
             keep_created(&mut a, inst);
             *inst = a;
             e.modified_at = now.clone();
@@ -573,7 +573,7 @@ impl Ngsi {
         if let Value::Object(m) = &mut v {
             m.remove("@context");
         }
-        let insts = model::parse_attr_value(attr, &name, &v, &ctx, &now, true)?;
+        let insts = model::parse_attr_value(attr, &name, v, &ctx, &now, true)?;
         self.change(&tenant, |t| {
             let old = t.entities.get(id).ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
             let mut e = old.clone();
@@ -644,7 +644,7 @@ impl Ngsi {
         }
         m.insert("id".into(), Value::String(id.into()));
         let now = crate::time::now_iso();
-        let mut e = Entity::parse(&m, &ctx, true, &now)?;
+        let mut e = Entity::parse(m, &ctx, true, &now)?;
         self.change(&tenant, |t| {
             let old = t.entities.get(id).ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
             e.created_at = old.created_at.clone();
@@ -669,7 +669,7 @@ impl Ngsi {
         let new_types = model::parse_types(m.get("type"), &ctx)?;
         let mut rest = m.clone();
         let deletes = model::take_deletions(&mut rest, &ctx);
-        let attrs = parse_attrs(&rest, &ctx, &now, true)?;
+        let attrs = parse_attrs(rest, &ctx, &now, true)?;
         self.change(&tenant, |t| {
             let old = t.entities.get(id).ok_or_else(|| NgsiError::not_found(format!("entity {id} not found")))?;
             let mut e = old.clone();

@@ -79,12 +79,27 @@ pub fn is_geo_name(iri: &str) -> bool {
 
 /// Characters an attribute or type name may not hold.
 pub fn valid_name(n: &str) -> bool {
-    !n.is_empty() && n.len() <= 512 && !n.chars().any(|c| c.is_control() || c.is_whitespace() || "<>\"'=;()\\".contains(c))
+    let bad = |c: char| c.is_control() || c.is_whitespace() || "<>\"'=;()\\".contains(c);
+    // ASCII bytes (nearly every name) are checked by a table; the rest char by char.
+    !n.is_empty() && n.len() <= 512 && if n.is_ascii() { !n.bytes().any(|b| BAD_ASCII[b as usize]) } else { !n.chars().any(bad) }
 }
+
+/// The ASCII characters [`valid_name`] refuses: controls, whitespace and `<>"'=;()\`.
+static BAD_ASCII: [bool; 128] = {
+    let mut t = [false; 128];
+    let mut i = 0;
+    while i < 128 {
+        let c = i as u8;
+        t[i] = c < 0x20 || c == 0x7f || c == b' ' || matches!(c, b'<' | b'>' | b'"' | b'\'' | b'=' | b';' | b'(' | b')' | b'\\');
+        i += 1;
+    }
+    t
+};
 
 impl Entity {
     /// Parse an entity body with its context. `need_type`: creation (type required).
-    pub fn parse(body: &Map<String, Value>, ctx: &ActiveContext, need_type: bool, now: &str) -> Result<Entity, NgsiError> {
+    /// The body is taken: its values move into the entity instead of being copied.
+    pub fn parse(body: Map<String, Value>, ctx: &ActiveContext, need_type: bool, now: &str) -> Result<Entity, NgsiError> {
         let id = match body.get("id").or_else(|| body.get("@id")) {
             Some(Value::String(s)) if is_uri(s) => s.clone(),
             Some(Value::String(s)) => return Err(NgsiError::bad(format!("id: {s:?} is not a URI"))),
@@ -104,10 +119,10 @@ impl Entity {
             attrs: BTreeMap::new(),
             brain: false,
         };
-        e.attrs = parse_attrs(body, ctx, now, true)?;
         if let Some(s) = body.get("scope") {
             e.scope = Some(parse_scope(s)?);
         }
+        e.attrs = parse_attrs(body, ctx, now, true)?;
         Ok(e)
     }
 
@@ -157,7 +172,7 @@ pub fn parse_types(v: Option<&Value>, ctx: &ActiveContext) -> Result<Vec<String>
 
 /// Attributes of an entity (or fragment) body: every member but the reserved ones.
 pub fn parse_attrs(
-    body: &Map<String, Value>,
+    body: Map<String, Value>,
     ctx: &ActiveContext,
     now: &str,
     top: bool,
@@ -168,11 +183,11 @@ pub fn parse_attrs(
         {
             continue;
         }
-        if !valid_name(k) {
+        if !valid_name(&k) {
             return Err(NgsiError::bad(format!("{k:?}: not a valid attribute name")));
         }
-        let name = ctx.expand(k);
-        let instances = parse_attr_value(k, &name, v, ctx, now, top)?;
+        let name = ctx.expand(&k);
+        let instances = parse_attr_value(&k, &name, v, ctx, now, top)?;
         let slot = out.entry(name).or_default();
         for i in instances {
             let ds = i.get("datasetId").cloned();
@@ -189,17 +204,17 @@ pub fn parse_attrs(
 pub fn parse_attr_value(
     k: &str,
     name: &str,
-    v: &Value,
+    v: Value,
     ctx: &ActiveContext,
     now: &str,
     top: bool,
 ) -> Result<Vec<Attr>, NgsiError> {
-    if let Value::Array(a) = v {
-        if !a.is_empty() && a.iter().all(|x| x.as_object().is_some_and(looks_like_attr)) {
-            return a.iter().map(|x| parse_attr(k, name, x, ctx, now, top)).collect();
+    match v {
+        Value::Array(a) if !a.is_empty() && a.iter().all(|x| x.as_object().is_some_and(looks_like_attr)) => {
+            a.into_iter().map(|x| parse_attr(k, name, x, ctx, now, top)).collect()
         }
+        v => Ok(vec![parse_attr(k, name, v, ctx, now, top)?]),
     }
-    Ok(vec![parse_attr(k, name, v, ctx, now, top)?])
 }
 
 fn looks_like_attr(m: &Map<String, Value>) -> bool {
@@ -213,26 +228,27 @@ const GEO_TYPES: [&str; 7] =
     ["Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection"];
 
 /// One attribute instance.
-pub fn parse_attr(k: &str, name: &str, v: &Value, ctx: &ActiveContext, now: &str, top: bool) -> Result<Attr, NgsiError> {
+/// The value is taken: an instance given in full becomes the stored one without a copy.
+pub fn parse_attr(k: &str, name: &str, v: Value, ctx: &ActiveContext, now: &str, top: bool) -> Result<Attr, NgsiError> {
     let geo_name = is_geo_name(name);
     let mut a = match v {
         Value::Null => return Err(NgsiError::bad(format!("{k}: null is not a value"))),
-        Value::Object(m) if looks_like_attr(m) => m.clone(),
+        Value::Object(m) if looks_like_attr(&m) => m,
         Value::Object(m)
             if m.get("type").and_then(Value::as_str).is_some_and(|t| GEO_TYPES.contains(&t)) && m.contains_key("coordinates") =>
         {
             let mut a = Map::new();
             a.insert("type".into(), "GeoProperty".into());
-            a.insert("value".into(), v.clone());
+            a.insert("value".into(), Value::Object(m));
             a
         }
         Value::Object(m) if m.contains_key("type") => {
             return Err(NgsiError::bad(format!("{k}: attribute type {} is not an NGSI-LD attribute type", m["type"])));
         }
-        _ => {
+        v => {
             let mut a = Map::new();
             a.insert("type".into(), if geo_name { "GeoProperty" } else { "Property" }.into());
-            a.insert("value".into(), v.clone());
+            a.insert("value".into(), v);
             a
         }
     };
@@ -277,7 +293,7 @@ pub fn parse_attr(k: &str, name: &str, v: &Value, ctx: &ActiveContext, now: &str
             return Err(NgsiError::bad(format!("{k}.{s}: not a valid attribute name")));
         }
         let sn = ctx.expand(&s);
-        let sub = parse_attr(&s, &sn, &sv, ctx, now, false)?;
+        let sub = parse_attr(&s, &sn, sv, ctx, now, false)?;
         a.insert(sn, Value::Object(sub));
     }
     if kind == "VocabProperty" {
@@ -420,5 +436,27 @@ pub fn merge_scopes(a: Option<&Value>, b: &Value) -> Value {
         out.pop().unwrap_or(Value::Null)
     } else {
         Value::Array(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ASCII table says what the per-character rule says, for every ASCII character
+    /// alone and inside a name.
+    #[test]
+    fn the_ascii_table_agrees_with_the_character_rule() {
+        let slow = |n: &str| !n.chars().any(|c| c.is_control() || c.is_whitespace() || "<>\"'=;()\\".contains(c));
+        for b in 0u8..128 {
+            let c = b as char;
+            for n in [c.to_string(), format!("speed{c}"), format!("{c}x{c}")] {
+                assert_eq!(valid_name(&n), slow(&n), "{n:?}");
+            }
+        }
+        assert!(valid_name("vélocité"));
+        assert!(!valid_name("a\u{2003}b"), "an em space outside ASCII");
+        assert!(!valid_name(""));
+        assert!(!valid_name(&"a".repeat(513)));
     }
 }

@@ -157,7 +157,7 @@ mod tests {
         let ctx = crate::context::Contexts::new(Default::default()).core();
         let body = json!({"id": id, "type": "Building",
             "name": {"type": "Property", "value": name, "subProperty": {"type": "Property", "value": sub}}});
-        let mut e = Entity::parse(body.as_object().unwrap(), &ctx, true, created).unwrap();
+        let mut e = Entity::parse(body.as_object().unwrap().clone(), &ctx, true, created).unwrap();
         e.created_at = created.into();
         e
     }

@@ -46,7 +46,7 @@ fn parse_instances(m: &Map<String, Value>, ctx: &ActiveContext, now: &str) -> Re
             x => vec![x],
         };
         for x in list {
-            out.entry(name.clone()).or_default().push(model::parse_attr(k, &name, x, ctx, now, true)?);
+            out.entry(name.clone()).or_default().push(model::parse_attr(k, &name, x.clone(), ctx, now, true)?);
         }
     }
     Ok(out)
@@ -343,7 +343,7 @@ impl Ngsi {
             Value::Array(mut a) if !a.is_empty() => a.remove(0),
             x => x,
         };
-        let a = model::parse_attr(attr, &name, &inst, &ctx, &now, true)?;
+        let a = model::parse_attr(attr, &name, inst, &ctx, &now, true)?;
         self.commit(&[Write::PutHistoryRow { row, body: Value::Object(a).to_string() }])?;
         Ok(Out::empty(204))
     }
