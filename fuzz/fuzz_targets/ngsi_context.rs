@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let c = v.get("@context").cloned().unwrap_or(serde_json::Value::Null);
     let Ok(active) = CTX.resolve(&c) else { return };
     if let Some(m) = v.as_object() {
-        if let Ok(e) = ngsi::model::Entity::parse(m, &active, true, "2024-01-01T00:00:00.000Z") {
+        if let Ok(e) = ngsi::model::Entity::parse(m.clone(), &active, true, "2024-01-01T00:00:00.000Z") {
             let _ = ngsi::render::entity(&e, &active, &ngsi::render::RenderOpts::new());
         }
         for k in m.keys() {

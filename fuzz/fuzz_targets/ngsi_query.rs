@@ -24,7 +24,7 @@ static ENTITY: LazyLock<ngsi::model::Entity> = LazyLock::new(|| {
         "on": {"type": "Property", "value": true},
         "when": {"type": "Property", "value": "2021-05-01T10:00:00Z"}
     });
-    ngsi::model::Entity::parse(v.as_object().expect("object"), &CORE, true, "2024-01-01T00:00:00.000Z")
+    ngsi::model::Entity::parse(v.as_object().expect("object").clone(), &CORE, true, "2024-01-01T00:00:00.000Z")
         .expect("the fixed entity parses")
 });
 
