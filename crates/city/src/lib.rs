@@ -44,6 +44,7 @@
 pub mod demand;
 pub mod geo;
 pub mod geom;
+pub mod heap;
 pub mod ids;
 pub mod import;
 pub mod network;

@@ -465,18 +465,22 @@ fn expected_speeds(sim: &Sim, route: &[RoadId], t: &twin::engine::Tracked, p: (f
     (rv, lv)
 }
 
-/// Vehicles per lane queued on road `route[k]` ahead of the corridor's vehicle, on the
-/// lanes that lead to the route's next road.
-fn queue_ahead(sim: &Sim, route: &[RoadId], k: usize, t: &twin::engine::Tracked) -> f64 {
-    let net = sim.network();
-    let (a, b) = (route[k], route.get(k + 1).copied());
-    let lanes: Vec<LaneId> = net
-        .road(a)
+/// The lanes of road `a` that lead to road `b` (all of them when `b` is `None`).
+pub(crate) fn lanes_toward(net: &Network, a: RoadId, b: Option<RoadId>) -> Vec<LaneId> {
+    net.road(a)
         .lanes()
         .filter(|&l| {
             b.is_none_or(|b| net.lane(l).lane_links.iter().any(|&ll| net.movement(net.lane_link(ll).movement).to_road == b))
         })
-        .collect();
+        .collect()
+}
+
+/// Vehicles per lane queued on road `route[k]` ahead of the corridor's vehicle, on the
+/// lanes that lead to the route's next road.
+fn queue_ahead(sim: &Sim, route: &[RoadId], k: usize, t: &twin::engine::Tracked) -> f64 {
+    let net = sim.network();
+    let a = route[k];
+    let lanes = lanes_toward(net, a, route.get(k + 1).copied());
     if lanes.is_empty() {
         return 0.0;
     }

@@ -354,21 +354,7 @@ pub(crate) fn predicted_trip(sim: &Sim, route: &[RoadId], model: EtaModel, p: &t
     let net = sim.network();
     let (rv, lv) = crate::engine::free_speeds(net, route, p.max_speed, limit, p.turn_speed);
     let path = Path::new(net, route, (&rv, &lv), p.turn_speed);
-    let t = Tracked {
-        id: twin::VehicleId(u64::MAX),
-        class: twin::engine::VehicleClass::Emergency,
-        state: TripState::Waiting,
-        spawned_s: sim.time(),
-        route: route.to_vec(),
-        route_index: 0,
-        road: None,
-        lane: None,
-        pos_m: 0.0,
-        speed: 0.0,
-        progress: 0.0,
-        point: None,
-        lonlat: None,
-    };
+    let t = Tracked::waiting(twin::VehicleId(u64::MAX), twin::engine::VehicleClass::Emergency, sim.time(), route.to_vec());
     let kin = Kin { acc: p.max_pos_acc, dec: p.usual_neg_acc, min_gap: p.min_gap, headway: p.headway_time };
     let last = route.len() - 1;
     let got = predict(sim, route, &t, &path, model, kin, &[(last, sim.time())]);

@@ -10,9 +10,10 @@
 //! 1 / v_own) × (1 − e^(−n))` (`n` vehicles per such lane), plus 2 s per standing
 //! vehicle per lane (the flush). Dijkstra over roads, ties broken by road index.
 
+use city::heap::MinCost;
 use std::collections::BinaryHeap;
 
-use twin::{LaneId, RoadId, Sim};
+use twin::{RoadId, Sim};
 
 use crate::engine::{lane_speed, link_len};
 
@@ -43,13 +44,7 @@ fn cost(sim: &Sim, a: RoadId, b: Option<RoadId>, v_own: f64, limit: f64, turn: f
     let traffic = lane_speed(net, a);
     let v = v_own.min(limit * traffic).max(0.1);
     let len = net.road_length(a);
-    let lanes: Vec<LaneId> = net
-        .road(a)
-        .lanes()
-        .filter(|&l| {
-            b.is_none_or(|b| net.lane(l).lane_links.iter().any(|&ll| net.movement(net.lane_link(ll).movement).to_road == b))
-        })
-        .collect();
+    let lanes = crate::engine::lanes_toward(net, a, b);
     let k = lanes.len().max(1) as f64;
     let (n, waiting) = lanes.iter().fold((0.0, 0.0), |(n, w), &l| {
         let st = sim.lane_stats(l);
@@ -80,8 +75,8 @@ pub fn lanes_route(sim: &Sim, from: RoadId, to: RoadId, v_own: f64, limit: f64, 
     let mut prev = vec![u32::MAX; n];
     let mut heap = BinaryHeap::new();
     best[from.idx()] = 0.0;
-    heap.push(Entry(0.0, from.0));
-    while let Some(Entry(c, r)) = heap.pop() {
+    heap.push(MinCost(0.0, from.0));
+    while let Some(MinCost(c, r)) = heap.pop() {
         if c > best[r as usize] {
             continue;
         }
@@ -93,7 +88,7 @@ pub fn lanes_route(sim: &Sim, from: RoadId, to: RoadId, v_own: f64, limit: f64, 
             if nc < best[b.idx()] {
                 best[b.idx()] = nc;
                 prev[b.idx()] = r;
-                heap.push(Entry(nc, b.0));
+                heap.push(MinCost(nc, b.0));
             }
         }
     }
@@ -110,22 +105,4 @@ pub fn lanes_route(sim: &Sim, from: RoadId, to: RoadId, v_own: f64, limit: f64, 
     }
     route.reverse();
     Some((route, best[to.idx()] + cost(sim, to, None, v_own, limit, turn)))
-}
-
-/// A Dijkstra heap entry: the lowest cost first, then the lowest road index.
-#[derive(PartialEq)]
-struct Entry(f64, u32);
-
-impl Eq for Entry {}
-
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-
-impl Ord for Entry {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        o.0.total_cmp(&self.0).then(o.1.cmp(&self.1))
-    }
 }

@@ -31,6 +31,7 @@ use rand_chacha::ChaCha8Rng;
 use super::{Sim, VehicleId, NONE};
 use city::demand::{Flow, VehicleParams};
 use city::geom::{point_at, Point};
+use city::heap::MinCost;
 use city::ids::{LaneId, RoadId};
 
 /// Desired-speed and speed-limit factor of the emergency class.
@@ -106,6 +107,27 @@ pub struct Tracked {
     /// Position in network metres and in WGS84 (lon, lat), while running.
     pub point: Option<Point>,
     pub lonlat: Option<(f64, f64)>,
+}
+
+impl Tracked {
+    /// A vehicle spawned at `spawned_s` on `route` that has not entered it yet.
+    pub fn waiting(id: VehicleId, class: VehicleClass, spawned_s: f64, route: Vec<RoadId>) -> Tracked {
+        Tracked {
+            id,
+            class,
+            state: TripState::Waiting,
+            spawned_s,
+            route,
+            route_index: 0,
+            road: None,
+            lane: None,
+            pos_m: 0.0,
+            speed: 0.0,
+            progress: 0.0,
+            point: None,
+            lonlat: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -241,21 +263,7 @@ impl Sim {
     pub fn tracked(&self, id: VehicleId) -> Option<Tracked> {
         let u = self.units.map.get(&id.0)?;
         let route = self.route(u.flow).to_vec();
-        let mut t = Tracked {
-            id,
-            class: u.class,
-            state: TripState::Waiting,
-            spawned_s: u.spawned,
-            route,
-            route_index: 0,
-            road: None,
-            lane: None,
-            pos_m: 0.0,
-            speed: 0.0,
-            progress: 0.0,
-            point: None,
-            lonlat: None,
-        };
+        let mut t = Tracked::waiting(id, u.class, u.spawned, route);
         if let Some(time_s) = u.arrived {
             t.state = TripState::Arrived { time_s };
             t.route_index = t.route.len() - 1;
@@ -359,8 +367,8 @@ impl Sim {
         // The origin counts even when closed: the vehicle is on it already.
         let c0 = if tt[from.idx()].is_finite() { tt[from.idx()] } else { 0.0 };
         best[from.idx()] = c0;
-        heap.push(Entry(c0, from.0));
-        while let Some(Entry(c, r)) = heap.pop() {
+        heap.push(MinCost(c0, from.0));
+        while let Some(MinCost(c, r)) = heap.pop() {
             if c > best[r as usize] {
                 continue;
             }
@@ -372,7 +380,7 @@ impl Sim {
                 if nc < best[nr as usize] {
                     best[nr as usize] = nc;
                     prev[nr as usize] = r;
-                    heap.push(Entry(nc, nr));
+                    heap.push(MinCost(nc, nr));
                 }
             }
         }
@@ -394,23 +402,5 @@ impl Sim {
     /// A point `pos_m` along lane `lane`, in network metres.
     pub fn lane_point(&self, lane: LaneId, pos_m: f64) -> Point {
         point_at(&self.net.lane(lane).points, pos_m)
-    }
-}
-
-/// A Dijkstra heap entry: the lowest cost first, then the lowest road index.
-#[derive(PartialEq)]
-struct Entry(f64, u32);
-
-impl Eq for Entry {}
-
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-
-impl Ord for Entry {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        o.0.total_cmp(&self.0).then(o.1.cmp(&self.1))
     }
 }
