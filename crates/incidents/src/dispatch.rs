@@ -1,9 +1,9 @@
 //! Response units and the choice of one: live travel time on the network (Dijkstra over
 //! roads at their fused speeds), never straight-line distance.
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
 
+use twin::heap::MinCost;
 use twin::{Network, Point, RoadId};
 
 use crate::detect::point_on_road;
@@ -114,20 +114,6 @@ impl Speeds {
     }
 }
 
-#[derive(PartialEq)]
-struct Node(f64, RoadId);
-impl Eq for Node {}
-impl PartialOrd for Node {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Node {
-    fn cmp(&self, o: &Self) -> Ordering {
-        o.0.total_cmp(&self.0).then(o.1.cmp(&self.1))
-    }
-}
-
 /// The roads each road's movements lead to (a vehicle can turn only where a movement
 /// exists: no U-turn unless the junction has one).
 pub fn successors(net: &Network) -> Vec<Vec<RoadId>> {
@@ -156,10 +142,11 @@ pub fn fastest(net: &Network, speeds: &Speeds, from: Spot, to: Spot) -> Option<(
     for &q in &next[from.road.0 as usize] {
         if leave < dist.get(&q).map_or(f64::INFINITY, |x| x.0) {
             dist.insert(q, (leave, Some(from.road)));
-            heap.push(Node(leave, q));
+            heap.push(MinCost(leave, q.0));
         }
     }
-    while let Some(Node(d, r)) = heap.pop() {
+    while let Some(MinCost(d, r)) = heap.pop() {
+        let r = RoadId(r);
         if d > dist.get(&r).map_or(f64::INFINITY, |x| x.0) {
             continue;
         }
@@ -170,7 +157,7 @@ pub fn fastest(net: &Network, speeds: &Speeds, from: Spot, to: Spot) -> Option<(
         for &q in &next[r.0 as usize] {
             if nd < dist.get(&q).map_or(f64::INFINITY, |x| x.0) {
                 dist.insert(q, (nd, Some(r)));
-                heap.push(Node(nd, q));
+                heap.push(MinCost(nd, q.0));
             }
         }
     }

@@ -57,7 +57,7 @@ pub mod wire;
 
 // The city model, re-exported so that users of the simulator need one import path.
 pub use city::ids::*;
-pub use city::{demand, geo, geom, ids, import, network, signal, spec};
+pub use city::{demand, geo, geom, heap, ids, import, network, signal, spec};
 pub use city::{BuildError, Demand, Flow, Network, NetworkSpec, Point, Scenario, Turn, VehicleParams};
 pub use engine::{Clearance, Metrics, Sim, SimConfig, Termination, VehicleId};
 pub use incident::{Incident, IncidentKind, IncidentPlan, SignalFault};
