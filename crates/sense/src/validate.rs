@@ -244,20 +244,22 @@ pub fn validate(reg: &SensorRegistry, raw: &RawRecord) -> Result<Observation, Re
                 RecordError::new("code", format!("must be one of {}, got {c}", known.join(", ")))
             })?;
             let param = count(&w.param, "param")?;
+            // Per-record path: no allocation unless the record is refused.
+            const _: () = assert!(MAX_CYCLE_S == 999, "the cycle message below names the limit");
             let (ok, what) = match code.param_kind() {
-                ParamKind::Detector => (reg.detector_lane(intersection, param).is_some(), "detector channel".to_string()),
-                ParamKind::Preempt => ((1..=10).contains(&param), "preempt channel (1..=10)".into()),
-                ParamKind::Pattern if param > 255 => {
-                    return Err(RecordError::new("param", format!("must be a coordination pattern 0..=255, got {param}")))
-                }
-                ParamKind::CycleSeconds if param > MAX_CYCLE_S => {
-                    return Err(RecordError::new("param", format!("must be a cycle length 0..={MAX_CYCLE_S} s, got {param}")))
-                }
-                ParamKind::Pattern | ParamKind::CycleSeconds => (true, String::new()),
-                ParamKind::Phase => (reg.has_phase(intersection, param), "phase".into()),
+                ParamKind::Detector => (reg.detector_lane(intersection, param).is_some(), "no detector channel"),
+                ParamKind::Preempt => ((1..=10).contains(&param), "no preempt channel (1..=10)"),
+                ParamKind::Phase => (reg.has_phase(intersection, param), "no phase"),
+                ParamKind::Pattern => (param <= 255, "must be a coordination pattern 0..=255, got"),
+                ParamKind::CycleSeconds => (param <= MAX_CYCLE_S, "must be a cycle length 0..=999 s, got"),
             };
             if !ok {
-                return Err(RecordError::new("param", format!("no {what} {param} at this controller")));
+                let at = if matches!(code.param_kind(), ParamKind::Pattern | ParamKind::CycleSeconds) {
+                    ""
+                } else {
+                    " at this controller"
+                };
+                return Err(RecordError::new("param", format!("{what} {param}{at}")));
             }
             ObsData::Signal(SignalEvent { intersection, code, param })
         }
