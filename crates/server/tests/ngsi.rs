@@ -4,48 +4,21 @@
 //! durability across a reopen, and malformed input answered 4xx.
 
 mod common;
+mod ngsi_kit;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::Duration;
 
-use brain::{Brain, BrainConfig, Caller, Role, Scopes};
-use common::{city, raw, web_dir};
-use governance::{Access, GovConfig, Governance};
+use brain::{Caller, Role, Scopes};
+use governance::Governance;
+use ngsi_kit::{call, problem, world_as, World, JSON, LD};
 use serde_json::{json, Value};
 
-struct World {
-    addr: SocketAddr,
-    _rt: tokio::runtime::Runtime,
-    gov: Arc<Governance>,
-    dir: std::path::PathBuf,
-}
-
+/// A world with the default temporal page.
 fn world(name: &str, anonymous_as: Option<&str>) -> World {
-    let dir = std::env::temp_dir().join(format!("citybrain-ngsi-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let gov = Arc::new(Governance::open(GovConfig::new(&dir)).unwrap());
-    let cfg = BrainConfig::new(dir.join("brain.sqlite"));
-    let brain = Brain::open_with(city().network, &cfg, Box::new(Access(gov.clone()))).unwrap();
-    let g = gov.clone();
-    let ncfg = ngsi::NgsiConfig {
-        db_path: Some(dir.join("ngsi.sqlite")),
-        contexts: ngsi::ContextConfig { allow: vec!["http://127.0.0.1:".into()], preload: vec![], fetch_timeout_s: 2.0 },
-        tenants: Some(Arc::new(move |t: &str| g.departments().iter().any(|d| d.id == t))),
-        ..Default::default()
-    };
-    ngsi::Ngsi::install(&brain, ncfg).unwrap();
-    let hub = server::Hub::new(&brain.net);
-    let http =
-        server::HttpConfig { web_dir: web_dir(), ngsi_anonymous_as: anonymous_as.map(str::to_string), ..Default::default() };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let app = server::router_with(hub, brain.clone(), &http, Some(gov.clone()));
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(async move { server::serve(listener, app, &http, std::future::pending()).await.unwrap() });
-    World { addr, _rt: rt, gov, dir }
+    world_as(name, anonymous_as, ngsi::NgsiConfig::default().temporal_max_instances)
 }
 
 fn token(gov: &Governance, name: &str, dept: &str) -> String {
@@ -53,31 +26,8 @@ fn token(gov: &Governance, name: &str, dept: &str) -> String {
     gov.issue_token(&Caller::system(), name, Scopes::READ.union(Scopes::WRITE), 3600.0, "test").unwrap()
 }
 
-/// One request: (status, lower-cased headers, body).
-fn call(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
-    let mut h = String::new();
-    for (k, v) in headers {
-        h.push_str(&format!("{k}: {v}\r\n"));
-    }
-    raw(
-        addr,
-        &format!(
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{h}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ),
-    )
-}
-
-fn problem(body: &str) -> String {
-    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-    v["type"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("").to_string()
-}
-
 /// Method, path, headers, body.
 type BadCase<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
-
-const JSON: (&str, &str) = ("Content-Type", "application/json");
-const LD: (&str, &str) = ("Content-Type", "application/ld+json");
 
 /// A one-shot-per-connection HTTP server on loopback answering every request with `body`,
 /// reporting each request's body on the channel.
@@ -246,7 +196,7 @@ fn tenants_are_departments_and_governance_decides() {
 
 #[test]
 fn anonymous_mode_entities_survive_a_reopen_and_malformed_input_is_4xx() {
-    let w = world("anon", Some("city-data-office"));
+    let mut w = world("anon", Some("city-data-office"));
     let a = w.addr;
     let e = r#"{"id":"urn:ngsi-ld:Building:1","type":"Building","height":{"type":"Property","value":30}}"#;
     let (s, _, b) = call(a, "POST", "/ngsi-ld/v1/entities", &[JSON], e);
@@ -287,7 +237,7 @@ fn anonymous_mode_entities_survive_a_reopen_and_malformed_input_is_4xx() {
     let (s, _, b) =
         call(a, "POST", "/ngsi-ld/v1/entities", &[LD], r#"{"id":"urn:a:b","type":"T","@context":"https://evil.example/c"}"#);
     assert_eq!((s, problem(&b).as_str()), (503, "LdContextNotAvailable"), "{b}");
-    drop(w._rt);
+    w.stop();
     // Reopen the capability on the same file: the entity is there.
     let n = ngsi::Ngsi::open(ngsi::NgsiConfig { db_path: Some(w.dir.join("ngsi.sqlite")), ..Default::default() }).unwrap();
     assert_eq!(n.count_entities(""), 1);

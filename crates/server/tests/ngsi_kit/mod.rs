@@ -16,8 +16,17 @@ use crate::common::{city, raw, web_dir};
 
 pub struct World {
     pub addr: SocketAddr,
-    pub rt: tokio::runtime::Runtime,
+    /// The server's runtime; `None` once [`World::stop`] has stopped it.
+    pub rt: Option<tokio::runtime::Runtime>,
+    pub gov: Arc<Governance>,
     pub dir: std::path::PathBuf,
+}
+
+impl World {
+    /// Stop serving (the data directory stays until the world is dropped).
+    pub fn stop(&mut self) {
+        self.rt.take();
+    }
 }
 
 impl Drop for World {
@@ -28,6 +37,11 @@ impl Drop for World {
 
 /// `temporal_max_instances`: the temporal page (instances per entity).
 pub fn world(name: &str, temporal_max_instances: usize) -> World {
+    world_as(name, Some("city-data-office"), temporal_max_instances)
+}
+
+/// A world whose anonymous NGSI-LD callers act as `anonymous_as` (`None`: refused).
+pub fn world_as(name: &str, anonymous_as: Option<&str>, temporal_max_instances: usize) -> World {
     let dir = std::env::temp_dir().join(format!("citybrain-ngsikit-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -45,13 +59,13 @@ pub fn world(name: &str, temporal_max_instances: usize) -> World {
     ngsi::Ngsi::install(&brain, ncfg).unwrap();
     let hub = server::Hub::new(&brain.net);
     let http =
-        server::HttpConfig { web_dir: web_dir(), ngsi_anonymous_as: Some("city-data-office".into()), ..Default::default() };
+        server::HttpConfig { web_dir: web_dir(), ngsi_anonymous_as: anonymous_as.map(str::to_string), ..Default::default() };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let app = server::router_with(hub, brain.clone(), &http, Some(gov.clone()));
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr = listener.local_addr().unwrap();
     rt.spawn(async move { server::serve(listener, app, &http, std::future::pending()).await.unwrap() });
-    World { addr, rt, dir }
+    World { addr, rt: Some(rt), gov, dir }
 }
 
 /// One request: (status, lower-cased headers, body).
