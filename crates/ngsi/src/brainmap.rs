@@ -149,9 +149,15 @@ fn signals(net: &Network, tick: &Tick, now: &str) -> Vec<Entity> {
 }
 
 /// `TrafficFlowObserved` entities of the loop aggregates in a batch.
-fn flows(net: &Network, reg: &SensorRegistry, batch: &[sense::Observation], now: &str) -> Vec<Entity> {
+/// One `TrafficFlowObserved` per loop detector, from its latest record.
+fn flows<'a>(
+    net: &Network,
+    reg: &SensorRegistry,
+    latest: impl Iterator<Item = &'a sense::Observation>,
+    now: &str,
+) -> Vec<Entity> {
     let mut out: std::collections::BTreeMap<String, Entity> = Default::default();
-    for o in batch {
+    for o in latest {
         let ObsData::Loop(l) = &o.data else { continue };
         let Some(s) = reg.get(o.sensor) else { continue };
         let mut attrs = vec![
@@ -201,42 +207,57 @@ impl Ngsi {
 }
 
 fn same_values(a: &Entity, b: &Entity) -> bool {
-    let strip = |e: &Entity| -> Vec<(String, Vec<Value>)> {
-        e.attrs
+    fn value(x: &Attr) -> Option<&Value> {
+        x.get("value").or_else(|| x.get("object"))
+    }
+    a.attrs.len() == b.attrs.len()
+        && a.attrs
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.iter().map(|x| x.get("value").or_else(|| x.get("object")).cloned().unwrap_or(Value::Null)).collect(),
-                )
-            })
-            .collect()
-    };
-    strip(a) == strip(b)
+            .zip(&b.attrs)
+            .all(|((ka, va), (kb, vb))| ka == kb && va.len() == vb.len() && va.iter().zip(vb).all(|(x, y)| value(x) == value(y)))
 }
 
 /// The plug-in that refreshes the brain's entities.
 pub struct NgsiPlugin {
     ngsi: Weak<Ngsi>,
     brain: Weak<Brain>,
+    /// Each loop detector's latest record since the last tick. The entities are
+    /// refreshed once per tick, not per ingested batch: the ingest path only keeps a
+    /// record here (a batch of thousands of records for a few hundred loops builds a few
+    /// hundred entities per tick, and ingest does not wait for them).
+    pending: std::collections::HashMap<sense::SensorIdx, sense::Observation>,
+    /// The time of the record each detector's entity shows (or will at the next tick):
+    /// a record older than that, arriving late, does not replace it.
+    shown: std::collections::HashMap<sense::SensorIdx, f64>,
 }
 
 impl Plugin for NgsiPlugin {
     fn name(&self) -> &'static str {
         "ngsi-ld"
     }
-    fn on_observations(&mut self, batch: &[sense::Observation], cx: &mut Context<'_>) {
-        let Some(n) = self.ngsi.upgrade() else { return };
-        let now = crate::time::now_iso();
-        let f = flows(cx.net, cx.registry, batch, &now);
-        if !f.is_empty() {
-            n.put_brain_entities(f);
+    fn on_observations(&mut self, batch: &[sense::Observation], _cx: &mut Context<'_>) {
+        for o in batch {
+            if let ObsData::Loop(_) = o.data {
+                let shown = self.shown.entry(o.sensor).or_insert(f64::NEG_INFINITY);
+                if o.time < *shown {
+                    continue;
+                }
+                *shown = o.time;
+                match self.pending.get_mut(&o.sensor) {
+                    Some(p) => p.clone_from(o),
+                    None => {
+                        self.pending.insert(o.sensor, o.clone());
+                    }
+                }
+            }
         }
     }
     fn on_tick(&mut self, tick: &Tick, cx: &mut Context<'_>) {
         let Some(n) = self.ngsi.upgrade() else { return };
         let now = crate::time::now_iso();
-        let mut ents = roads(cx.net, tick, &now);
+        let mut ents = flows(cx.net, cx.registry, self.pending.values(), &now);
+        self.pending.clear();
+        ents.extend(roads(cx.net, tick, &now));
         ents.extend(signals(cx.net, tick, &now));
         if let Some(b) = self.brain.upgrade() {
             if let Ok(events) = b.events(&brain::Caller::system(), 200) {
@@ -264,7 +285,12 @@ impl Plugin for NgsiPlugin {
 pub fn install(brain: &Arc<Brain>, n: &Arc<Ngsi>) {
     let now = crate::time::now_iso();
     n.put_brain_entities(devices(&brain.net, &brain.registry, &now));
-    brain.register(Box::new(NgsiPlugin { ngsi: Arc::downgrade(n), brain: Arc::downgrade(brain) }));
+    brain.register(Box::new(NgsiPlugin {
+        ngsi: Arc::downgrade(n),
+        brain: Arc::downgrade(brain),
+        pending: Default::default(),
+        shown: Default::default(),
+    }));
 }
 
 /// Whether `e` is a `TrafficFlowObserved` (any context) a client sends as an observation.
@@ -322,5 +348,66 @@ impl Ngsi {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::Req;
+
+    /// 2026-12-06T00:00:00Z.
+    const NOW: f64 = 1_796_515_200.0;
+
+    fn loop_body(records: &[(f64, u32)]) -> Vec<u8> {
+        let r: Vec<Value> = records
+            .iter()
+            .map(|&(t, count)| {
+                json!({"sensor": "loop:AB:0", "kind": "loop", "time": t, "start": t - 30.0, "end": t,
+                       "count": count, "occupancy": 0.1, "speed": 8.0})
+            })
+            .collect();
+        serde_json::to_vec(&json!({ "observations": r })).unwrap()
+    }
+
+    fn intensity(n: &Ngsi) -> Option<Value> {
+        let req =
+            Req { caller: brain::Caller::system(), tenant: None, link: None, content_type: None, accept: None, query: None };
+        let out = n.retrieve_entity(&req, "urn:ngsi-ld:TrafficFlowObserved:loop:AB:0").ok()?;
+        let body = out.body?;
+        body.as_object()?.iter().find(|(k, _)| k.ends_with("intensity")).map(|(_, v)| v["value"].clone())
+    }
+
+    #[test]
+    fn a_loop_entity_shows_its_latest_record_from_the_next_tick() {
+        let dir = std::env::temp_dir().join(format!("citybrain-ngsi-brainmap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = brain::BrainConfig {
+            day_start_s: NOW - 120.0,
+            clock: brain::ClockSource::Driven,
+            ..brain::BrainConfig::new(dir.join("brain.sqlite"))
+        };
+        let b = Brain::open(sense::testnet::corridor(), &cfg).unwrap();
+        let n = Ngsi::install(&b, crate::NgsiConfig::default()).unwrap();
+        b.drive_clock(NOW);
+        let out = b.ingest_records(&sense::parse_batch(&loop_body(&[(NOW - 60.0, 3), (NOW - 30.0, 7)])).unwrap());
+        assert_eq!(out.report.accepted, 2, "{:?}", out.report.results);
+        assert_eq!(intensity(&n), None, "refreshed on the tick, not on ingest");
+        b.tick(NOW, 0, 0);
+        assert_eq!(intensity(&n), Some(json!(7)), "the latest of the batch");
+        // A record older than the one shown arrives late: the entity keeps the newer one.
+        let _ = b.ingest_records(&sense::parse_batch(&loop_body(&[(NOW - 90.0, 1)])).unwrap());
+        b.drive_clock(NOW + 5.0);
+        b.tick(NOW + 5.0, 0, 0);
+        assert_eq!(intensity(&n), Some(json!(7)));
+        // A newer one replaces it.
+        let _ = b.ingest_records(&sense::parse_batch(&loop_body(&[(NOW, 9)])).unwrap());
+        b.drive_clock(NOW + 10.0);
+        b.tick(NOW + 10.0, 0, 0);
+        assert_eq!(intensity(&n), Some(json!(9)));
+        drop(n);
+        drop(b);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
