@@ -27,6 +27,12 @@ pub struct MqttSettings {
     pub department_tokens: HashMap<String, String>,
     /// Publish live state, signals, incidents (default true).
     pub publish: Option<bool>,
+    /// The bridge's user name at the broker (a broker with `password_file` and the ACL
+    /// of `citybrain accounts mqtt-acl`).
+    pub username: Option<String>,
+    /// Name of the environment variable holding that user's password (default
+    /// `CITYBRAIN_MQTT_PASSWORD`); the password is never written in the configuration.
+    pub password_env: Option<String>,
 }
 
 impl MqttSettings {
@@ -51,6 +57,14 @@ impl MqttSettings {
             c.publish = v;
         }
         c.department_tokens = self.department_tokens.clone();
+        if let Some(user) = &self.username {
+            let var = self.password_env.as_deref().unwrap_or("CITYBRAIN_MQTT_PASSWORD");
+            let password = std::env::var(var)
+                .map_err(|_| anyhow!("mqtt.username is set: the broker password must be in the environment variable {var}"))?;
+            c.login = Some(mqtt::BrokerLogin { user: user.clone(), password });
+        } else if self.password_env.is_some() {
+            anyhow::bail!("mqtt.password_env without mqtt.username");
+        }
         c.check()?;
         Ok(Some(c))
     }

@@ -50,6 +50,23 @@ pub enum AccountsCmd {
         #[arg(long, default_value_t = 90.0)]
         token_days: f64,
     },
+    /// Write a Mosquitto ACL (`acl_file`) for the brain's MQTT topics: every account
+    /// reads its own department's error topic, service accounts publish on their
+    /// department's topics, the open topics are read-only for everyone, the bridge
+    /// user reads and writes everything under the prefix.
+    MqttAcl {
+        #[arg(long, default_value = "citybrain-data")]
+        data_dir: PathBuf,
+        /// First topic level (the `mqtt.prefix` of the serve configuration).
+        #[arg(long, default_value = "citybrain")]
+        prefix: String,
+        /// The bridge's user name at the broker (`mqtt.username`).
+        #[arg(long, default_value = "citybrain")]
+        brain_user: String,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 pub fn audit(a: &AuditArgs) -> Result<()> {
@@ -84,6 +101,23 @@ pub fn accounts(a: &AccountsArgs) -> Result<()> {
                 let pw = governance::secret::random_password();
                 gov.put_principal(&sys, name, department, role, Some(&pw))?;
                 println!("user {name} ({department}, {}); password (shown once): {pw}", role.as_str());
+            }
+            Ok(())
+        }
+        AccountsCmd::MqttAcl { data_dir, prefix, brain_user, out } => {
+            let gov = Governance::open(GovConfig::new(data_dir))?;
+            let accounts: Vec<mqtt::acl::AclAccount> = gov
+                .accounts()
+                .into_iter()
+                .map(|(name, department, role)| mqtt::acl::AclAccount { name, department, service: role == Role::Service })
+                .collect();
+            let acl = mqtt::acl::mosquitto_acl(prefix, brain_user, &accounts)?;
+            match out {
+                Some(p) => {
+                    std::fs::write(p, acl).with_context(|| format!("writing {}", p.display()))?;
+                    eprintln!("wrote {} ({} accounts)", p.display(), accounts.len());
+                }
+                None => print!("{acl}"),
             }
             Ok(())
         }

@@ -165,6 +165,19 @@ impl Governance {
         self.cache().departments.values().cloned().collect()
     }
 
+    /// The enabled accounts as (name, department, role), in name order (no secrets).
+    pub fn accounts(&self) -> Vec<(String, String, Role)> {
+        let mut v: Vec<_> = self
+            .cache()
+            .principals
+            .values()
+            .filter(|p| !p.disabled)
+            .map(|p| (p.name.clone(), p.department.clone(), p.role))
+            .collect();
+        v.sort();
+        v
+    }
+
     pub fn datasets(&self) -> Vec<Dataset> {
         self.cache().datasets.values().cloned().collect()
     }

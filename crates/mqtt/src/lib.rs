@@ -50,6 +50,7 @@
 //!   ([`MqttConfig::max_payload_bytes`]) and every failure is a message on an error
 //!   topic.
 
+pub mod acl;
 pub mod ingest;
 pub mod publish;
 pub mod topic;
@@ -84,6 +85,22 @@ pub struct MqttConfig {
     /// Publish live state, signals, incidents and events.
     pub publish: bool,
     pub keep_alive: Duration,
+    /// The bridge's user name and password at the broker (both clients), for a broker
+    /// with `password_file` and an ACL (`acl` writes one). Never logged.
+    pub login: Option<BrokerLogin>,
+}
+
+/// A user name and password at the broker. `Debug` shows the user only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BrokerLogin {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for BrokerLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerLogin").field("user", &self.user).field("password", &"<hidden>").finish()
+    }
 }
 
 impl MqttConfig {
@@ -107,6 +124,7 @@ impl MqttConfig {
             department_tokens: HashMap::new(),
             publish: true,
             keep_alive: Duration::from_secs(30),
+            login: None,
         })
     }
 
@@ -279,6 +297,9 @@ pub(crate) fn options(cfg: &MqttConfig, client_id: &str, clean: bool) -> rumqttc
     let mut o = rumqttc::MqttOptions::new(client_id, cfg.host.clone(), cfg.port);
     o.set_keep_alive(cfg.keep_alive);
     o.set_clean_session(clean);
+    if let Some(l) = &cfg.login {
+        o.set_credentials(l.user.clone(), l.password.clone());
+    }
     // The client takes any packet MQTT allows: a body over `max_payload_bytes` is then
     // refused on the error topic and acknowledged, instead of failing the connection
     // (which would make the broker redeliver it forever). The broker's own

@@ -101,7 +101,15 @@ pub struct Device {
 
 impl Device {
     pub fn connect(subscriptions: &[String]) -> Device {
-        let mut o = MqttOptions::new(unique("device"), "127.0.0.1", 1883);
+        Device::connect_to(1883, None, subscriptions)
+    }
+
+    /// A device of the broker on `127.0.0.1:port`, logged in as `login` (user, password).
+    pub fn connect_to(port: u16, login: Option<(&str, &str)>, subscriptions: &[String]) -> Device {
+        let mut o = MqttOptions::new(unique("device"), "127.0.0.1", port);
+        if let Some((u, pw)) = login {
+            o.set_credentials(u, pw);
+        }
         o.set_keep_alive(Duration::from_secs(10));
         o.set_max_packet_size(64 << 20, 64 << 20);
         let (client, mut conn) = Client::new(o, 1000);
@@ -114,7 +122,9 @@ impl Device {
                             break;
                         }
                     }
-                    Err(e) => panic!("device: cannot reach Mosquitto at {BROKER} ({e}); scripts/test.sh installs and starts it"),
+                    Err(e) => {
+                        panic!("device: cannot reach Mosquitto on port {port} ({e}); scripts/test.sh installs and starts it")
+                    }
                 }
             }
         });
