@@ -63,7 +63,8 @@ fn entity(i: usize, v: f64) -> Value {
 }
 
 /// A loopback receiver: each notification's `data[*].count.value` holds the send time
-/// (µs since `t0`); the arrival latency goes to the channel.
+/// (µs since `t0`); the arrival latency goes to the channel. It keeps a connection open
+/// across requests (HTTP/1.1 keep-alive) unless the request says `Connection: close`.
 fn receiver(t0: Instant) -> Result<(SocketAddr, mpsc::Receiver<f64>)> {
     let l = TcpListener::bind("127.0.0.1:0")?;
     let addr = l.local_addr()?;
@@ -72,30 +73,51 @@ fn receiver(t0: Instant) -> Result<(SocketAddr, mpsc::Receiver<f64>)> {
         for s in l.incoming().flatten() {
             let tx = tx.clone();
             std::thread::spawn(move || {
-                let mut r = BufReader::new(s.try_clone().expect("clone"));
+                let Ok(w) = s.try_clone() else { return };
+                let mut r = BufReader::new(s);
+                let mut w = w;
                 let mut line = String::new();
-                let mut len = 0;
                 loop {
-                    line.clear();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut b = vec![0; len];
-                let _ = r.read_exact(&mut b);
-                let now = t0.elapsed().as_secs_f64() * 1e6;
-                if let Ok(v) = serde_json::from_slice::<Value>(&b) {
-                    for d in v["data"].as_array().into_iter().flatten() {
-                        if let Some(sent) = d["count"]["value"].as_f64() {
-                            let _ = tx.send((now - sent) / 1e6);
+                    let (mut len, mut close, mut any) = (0, false, false);
+                    loop {
+                        line.clear();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line.trim().is_empty() {
+                            if any {
+                                break;
+                            }
+                            continue;
+                        }
+                        any = true;
+                        let l = line.to_ascii_lowercase();
+                        if let Some(v) = l.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        } else if l.starts_with("connection:") && l.contains("close") {
+                            close = true;
                         }
                     }
+                    let mut b = vec![0; len];
+                    if r.read_exact(&mut b).is_err() {
+                        return;
+                    }
+                    let now = t0.elapsed().as_secs_f64() * 1e6;
+                    if let Ok(v) = serde_json::from_slice::<Value>(&b) {
+                        for d in v["data"].as_array().into_iter().flatten() {
+                            if let Some(sent) = d["count"]["value"].as_f64() {
+                                let _ = tx.send((now - sent) / 1e6);
+                            }
+                        }
+                    }
+                    let answer: &[u8] = match close {
+                        true => b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+                        false => b"HTTP/1.1 204 No Content\r\n\r\n",
+                    };
+                    if w.write_all(answer).is_err() || close {
+                        return;
+                    }
                 }
-                let mut s = s;
-                let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
             });
         }
     });

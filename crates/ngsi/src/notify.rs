@@ -4,6 +4,7 @@
 //! `lastNotification`, `lastSuccess`, `lastFailure`). What a notification says about an
 //! entity is [`crate::notice`]'s.
 
+use std::collections::HashMap;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -38,6 +39,8 @@ pub struct Notifier {
     tx: SyncSender<Job>,
     rx: Mutex<Option<Receiver<Job>>>,
     allow: Vec<String>,
+    /// Keep-alive connections to HTTP endpoints, shared by the workers.
+    pool: Arc<crate::httpc::Pool>,
     /// Notifications dropped because the queue was full.
     pub dropped: std::sync::atomic::AtomicU64,
     /// Notifications not sent: the subscriber may no longer read the tenant.
@@ -50,7 +53,14 @@ const WORKERS: usize = 4;
 impl Notifier {
     pub fn new(allow: Vec<String>) -> Notifier {
         let (tx, rx) = sync_channel(QUEUE);
-        Notifier { tx, rx: Mutex::new(Some(rx)), allow, dropped: Default::default(), withheld: Default::default() }
+        Notifier {
+            tx,
+            rx: Mutex::new(Some(rx)),
+            allow,
+            pool: Arc::new(crate::httpc::Pool::new(WORKERS)),
+            dropped: Default::default(),
+            withheld: Default::default(),
+        }
     }
 
     pub(crate) fn start(&self, ngsi: Weak<Ngsi>) {
@@ -68,6 +78,7 @@ impl Notifier {
         for i in 0..WORKERS {
             let rx = rx.clone();
             let ngsi = ngsi.clone();
+            let pool = self.pool.clone();
             let _ = std::thread::Builder::new().name(format!("ngsi-notify-{i}")).spawn(move || loop {
                 let job = match crate::lock(&rx).recv() {
                     Ok(j) => j,
@@ -77,7 +88,15 @@ impl Notifier {
                     let client = format!("ngsi-{}", &uuid()[..13]);
                     crate::mqttc::publish(&job.url, &job.body, job.qos, &client, Duration::from_secs(5)).is_ok()
                 } else {
-                    let r = crate::httpc::request("POST", &job.url, &job.headers, &job.body, Duration::from_secs(5), 1 << 20);
+                    let r = crate::httpc::send(
+                        Some(&pool),
+                        "POST",
+                        &job.url,
+                        &job.headers,
+                        &job.body,
+                        Duration::from_secs(5),
+                        1 << 20,
+                    );
                     matches!(&r, Ok(resp) if (200..300).contains(&resp.status))
                 };
                 let Some(n) = ngsi.upgrade() else { return };
@@ -119,6 +138,16 @@ impl Ngsi {
                 return;
             }
             let mut fired = Vec::new();
+            // The changes by entity id: a subscription whose selectors all name an id
+            // looks only at those entities' changes (a write is matched against every
+            // subscription, so this is what keeps many subscriptions cheap).
+            let mut by_id: HashMap<&str, Vec<usize>> = HashMap::with_capacity(changes.len());
+            for (i, c) in changes.iter().enumerate() {
+                if let Some(e) = c.new.as_ref().or(c.old.as_ref()) {
+                    by_id.entry(e.id.as_str()).or_default().push(i);
+                }
+            }
+            let mut at = Vec::new();
             for s in t.subs.values() {
                 if !s.active || expired(s, now) || s.spec.contains_key("timeInterval") {
                     continue;
@@ -128,8 +157,21 @@ impl Ngsi {
                         continue;
                     }
                 }
+                let named = named_ids(s);
+                if let Some(ids) = &named {
+                    at.clear();
+                    at.extend(ids.iter().filter_map(|id| by_id.get(id)).flatten().copied());
+                    if at.is_empty() {
+                        continue;
+                    }
+                    at.sort_unstable();
+                    at.dedup();
+                }
                 let Ok(ctx) = self.contexts.resolve(&s.ctx) else { continue };
-                let hits: Vec<&Change> = changes.iter().filter(|c| sub_matches(s, &ctx, c)).collect();
+                let hits: Vec<&Change> = match named {
+                    Some(_) => at.iter().map(|&i| &changes[i]).filter(|c| sub_matches(s, &ctx, c)).collect(),
+                    None => changes.iter().filter(|c| sub_matches(s, &ctx, c)).collect(),
+                };
                 if hits.is_empty() || !self.may_deliver(tenant, s) {
                     continue;
                 }
@@ -342,6 +384,15 @@ pub(crate) fn triggers(s: &Subscription) -> Vec<String> {
     match s.spec.get("notificationTrigger").and_then(Value::as_array) {
         Some(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
         None => DEFAULT_TRIGGERS.map(String::from).to_vec(),
+    }
+}
+
+/// The entity ids a subscription's `entities` selectors name, when every selector names
+/// one (no other entity can match it; an empty list matches none).
+fn named_ids(s: &Subscription) -> Option<Vec<&str>> {
+    match s.spec.get("entities") {
+        Some(Value::Array(sel)) => sel.iter().map(|x| x.get("id").and_then(Value::as_str)).collect(),
+        _ => None,
     }
 }
 
