@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Map, Value};
 
-use crate::entities::{changed_instances, filter_of, render_opts, Change};
+use crate::entities::{filter_of, render_opts, Change};
 use crate::error::NgsiError;
 use crate::model::{keep_created, Entity};
 use crate::params::Params;
@@ -112,9 +112,10 @@ impl Ngsi {
             // The batch's changes, one per entity id (a later item builds on an earlier one
             // of the same id), committed in id order.
             let mut next: Vec<Change> = Vec::with_capacity(parsed.len());
-            // Without subscriptions nothing reads a replaced entity after the commit: instead
-            // of a copy of it in the change, its history rows are worked out here against
-            // the stored one (the brain's own entities keep the copy, which refuses them).
+            // Without subscriptions nothing reads a replaced entity after the commit: the
+            // change holds no copy of it, and its history rows are worked out against the
+            // stored one at the commit (the brain's own entities keep the copy, which
+            // refuses them).
             let lean = t.subs.is_empty();
             let mut at: HashMap<String, usize> = HashMap::with_capacity(parsed.len());
             for r in parsed {
@@ -199,16 +200,6 @@ impl Ngsi {
                         };
                         at.insert(id.clone(), next.len());
                         next.push(Change { history: None, id, old, new: Some(new) });
-                    }
-                }
-            }
-            if lean {
-                let mut buf = Vec::new();
-                for c in next.iter_mut().filter(|c| c.old.is_none()) {
-                    if let Some(n) = &c.new {
-                        let mut rows = Vec::new();
-                        changed_instances(&tenant, &c.id, t.entities.get(&c.id), n, &mut rows, &mut buf);
-                        c.history = Some(rows);
                     }
                 }
             }

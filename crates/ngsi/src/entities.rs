@@ -93,17 +93,11 @@ pub(crate) fn changed_instances(
             if same {
                 continue;
             }
-            let t = a
-                .get("observedAt")
-                .and_then(Value::as_str)
-                .and_then(crate::time::secs)
-                .or_else(|| a.get("modifiedAt").and_then(Value::as_str).and_then(crate::time::secs))
-                .unwrap_or(0.0);
             out.push(Write::History {
                 tenant: tenant.into(),
                 entity: id.to_string(),
                 attr: name.clone(),
-                time: t,
+                time: crate::stored::row_time(a),
                 body: json(buf, a),
             });
         }
@@ -147,10 +141,23 @@ impl Ngsi {
             }
             let mut writes = Vec::with_capacity(if persist { ch.len() * 3 } else { 0 });
             let mut buf = Vec::new();
+            // What the store holds now: a change without `old` (a batch without
+            // subscriptions leaves it out) compares its instances with it.
+            let stored = g.get(tenant);
             for c in ch.iter_mut().filter(|_| persist) {
-                match &c.new {
-                    Some(e) => writes.push(Write::PutEntity { tenant: tenant.into(), id: c.id.clone(), body: json(&mut buf, e) }),
-                    None => writes.push(Write::DelEntity { tenant: tenant.into(), id: c.id.clone() }),
+                match (&c.new, &c.history) {
+                    (Some(e), None) => {
+                        let at = writes.len();
+                        writes.push(Write::DelHistoryRow { row: -1 });
+                        let old = c.old.as_ref().or_else(|| stored.and_then(|t| t.entities.get(&c.id)));
+                        let body = crate::stored::entity_and_rows(tenant, &c.id, old, e, &mut writes, &mut buf);
+                        writes[at] = Write::PutEntity { tenant: tenant.into(), id: c.id.clone(), body };
+                        continue;
+                    }
+                    (Some(e), Some(_)) => {
+                        writes.push(Write::PutEntity { tenant: tenant.into(), id: c.id.clone(), body: json(&mut buf, e) })
+                    }
+                    (None, _) => writes.push(Write::DelEntity { tenant: tenant.into(), id: c.id.clone() }),
                 }
                 history_writes(tenant, c, &mut writes, &mut buf);
             }

@@ -62,6 +62,7 @@ pub mod render;
 pub mod scope;
 pub mod select;
 pub mod service;
+pub mod stored;
 pub mod subowner;
 pub mod subs;
 pub mod temporal;

@@ -252,20 +252,22 @@ pub fn parse_attr(k: &str, name: &str, v: Value, ctx: &ActiveContext, now: &str,
             a
         }
     };
-    let kind = match a.get("type") {
-        Some(Value::String(t)) => t.clone(),
+    let (kind, member): (&'static str, &'static str) = match a.get("type") {
+        Some(Value::String(t)) => match ATTR_TYPES.iter().find(|(x, _)| x == t) {
+            Some(&(kind, member)) => (kind, member),
+            None => return Err(NgsiError::bad(format!("{k}: unknown attribute type {t:?}"))),
+        },
         Some(_) => return Err(NgsiError::bad(format!("{k}: type must be a string"))),
         None => {
             let t = ATTR_TYPES.iter().find(|(_, m)| a.contains_key(*m)).map(|(t, _)| *t).unwrap_or("Property");
             let t = if t == "Property" && geo_name { "GeoProperty" } else { t };
             a.insert("type".into(), t.into());
-            t.to_string()
+            (t, value_member(t).unwrap_or("value"))
         }
     };
-    let member = value_member(&kind).ok_or_else(|| NgsiError::bad(format!("{k}: unknown attribute type {kind:?}")))?;
     match a.get(member) {
         None | Some(Value::Null) => return Err(NgsiError::bad(format!("{k}: a {kind} needs {member}"))),
-        Some(val) => check_value(k, &kind, val, geo_name)?,
+        Some(val) => check_value(k, kind, val, geo_name)?,
     }
     if let Some(ds) = a.get("datasetId") {
         if !ds.as_str().is_some_and(is_uri) {
