@@ -204,11 +204,11 @@ pub fn run(n: usize, batch: usize, subs: usize) -> Result<()> {
         let _ = server::serve(listener, app, &h2, std::future::pending()).await;
     });
 
-    // Upserts.
-    let mut c = Conn::new(addr, &token)?;
+    // Upserts (the bodies made before connecting: the server closes an idle connection).
     let bodies: Vec<String> = (0..n.div_ceil(batch))
         .map(|b| Value::Array((b * batch..((b + 1) * batch).min(n)).map(|i| entity(i, i as f64)).collect()).to_string())
         .collect();
+    let mut c = Conn::new(addr, &token)?;
     let t = Instant::now();
     for body in &bodies {
         let (s, b) = c.call("POST", "/ngsi-ld/v1/entityOperations/upsert", body)?;
