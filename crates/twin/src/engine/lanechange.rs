@@ -54,6 +54,9 @@ use super::{Sim, NONE};
 const COOLING_S: f64 = 3.0;
 /// A vehicle with an emergency vehicle this close behind it on its lane moves aside.
 pub const YIELD_M: f64 = 80.0;
+/// A vehicle moves aside into a lane its route does not continue from only with this
+/// much of its lane left (room to return once the emergency vehicle has passed).
+pub const ASIDE_REST_M: f64 = 60.0;
 /// No signal within this distance of the lane's end.
 const MIN_REST_M: f64 = 30.0;
 /// Segment length: CityFlow's default vehicle (5 m + 2 m gap) times
@@ -96,6 +99,9 @@ pub(crate) struct Lc {
     pub orphan: bool,
     /// The raw priority draw (CityFlow keeps priorities unique).
     pub prio: u32,
+    /// It signalled to move aside for an emergency vehicle into a lane its route does
+    /// not continue from: it returns once the vehicle has passed (`return_signal`).
+    pub aside: bool,
 }
 
 impl Lc {
@@ -118,6 +124,7 @@ impl Lc {
             seq,
             orphan: false,
             prio,
+            aside: false,
         }
     }
 }
@@ -154,6 +161,10 @@ pub(crate) struct LcSim {
     pub completed: u64,
     /// Changes ended where CityFlow's behaviour is undefined (see the module docs).
     pub undefined: u64,
+    /// Changes completed aside for an emergency vehicle into a lane the route does not
+    /// continue from, and changes back from such a lane.
+    pub asides: u64,
+    pub returns: u64,
     /// This step's running emergency vehicles: (drivable, distance, slot); empty
     /// without one.
     pub evs: Vec<(u32, f64, u32)>,
@@ -193,6 +204,8 @@ impl LcSim {
             skip: Vec::new(),
             completed: 0,
             undefined: 0,
+            asides: 0,
+            returns: 0,
             evs: Vec::new(),
         }
     }
@@ -460,6 +473,16 @@ impl Sim {
                 return;
             }
         }
+        if lc.v[v as usize].aside {
+            match self.return_signal(lc, v) {
+                Some(Some(sig)) => {
+                    lc.v[v as usize].send = Some(sig);
+                    return;
+                }
+                Some(None) => return,
+                None => lc.v[v as usize].aside = false,
+            }
+        }
         if self.cfg.strategic_lanes {
             if let Some(sig) = self.route_signal(v) {
                 lc.v[v as usize].send = Some(sig);
@@ -551,8 +574,12 @@ impl Sim {
     /// The twin's addition for emergency vehicles (issue 17): a vehicle with an emergency
     /// vehicle behind it on its lane, closer than [`YIELD_M`], moves aside: it signals
     /// (urgency 2) for the adjacent lane with the largest gap from which its route
-    /// continues. The usual rules then apply (no other signal received, safe gaps), so a
-    /// vehicle only yields where a lane is free.
+    /// continues. Where no adjacent lane continues its route (every movement has its own
+    /// lane), it moves aside into a free adjacent lane all the same when at least
+    /// [`ASIDE_REST_M`] of its lane are left, and returns to a lane of its route once the
+    /// emergency vehicle has passed (`return_signal`; until then it stops at that lane's
+    /// end if it must). The usual rules then apply (no other signal received, safe gaps),
+    /// so a vehicle only yields where a lane is free.
     fn yield_signal(&self, lc: &mut LcSim, v: u32) -> Option<Signal> {
         let s = &self.vs[v as usize];
         if self.is_link(s.drv) {
@@ -564,10 +591,16 @@ impl Sim {
         }
         self.ensure_segments(lc, s.drv);
         let last_road = s.route_pos as usize + 1 == self.route(s.flow).len();
-        let mut best: Option<(f64, u32, i8)> = None;
+        let rest = self.drvs[s.drv as usize].len - s.dis;
+        // (continues its route, gap): a lane that continues the route first.
+        let mut best: Option<((bool, f64), u32, i8)> = None;
         for dir in [1i8, -1] {
             let lane = self.side_lane(s.drv, dir as i32);
-            if lane == NONE || !(last_road || self.next_of(s.flow, s.route_pos, lane) != NONE) {
+            if lane == NONE {
+                continue;
+            }
+            let continues = last_road || self.next_of(s.flow, s.route_pos, lane) != NONE;
+            if !continues && rest < ASIDE_REST_M {
                 continue;
             }
             if lc.evs.iter().any(|&(d, _, _)| d == lane) {
@@ -575,11 +608,30 @@ impl Sim {
             }
             self.ensure_segments(lc, lane);
             let est = self.estimate_gap(lc, v, lane);
-            if best.is_none_or(|b| est > b.0) {
-                best = Some((est, lane, dir));
+            let key = (continues, est);
+            if best.is_none_or(|b| key > b.0) {
+                best = Some((key, lane, dir));
             }
         }
-        best.map(|(_, target, direction)| Signal { target, urgency: 2, direction })
+        let ((continues, _), target, direction) = best?;
+        if !continues {
+            lc.v[v as usize].aside = true;
+        }
+        Some(Signal { target, urgency: 2, direction })
+    }
+
+    /// A vehicle that moved aside (`yield_signal`) into a lane its route does not
+    /// continue from: `None` once it is back on a lane of its route; `Some(None)` (wait)
+    /// while an emergency vehicle on the lane it returns to has not passed it; else its
+    /// signal towards the nearest lane of its route (urgency 3).
+    fn return_signal(&self, lc: &LcSim, v: u32) -> Option<Option<Signal>> {
+        let s = &self.vs[v as usize];
+        if self.is_link(s.drv) {
+            return Some(None);
+        }
+        let sig = self.route_signal(v)?;
+        let passed = lc.evs.iter().all(|&(d, dis, _)| d != sig.target || dis > s.dis + self.kin(v).p.length);
+        Some(passed.then_some(Signal { urgency: 3, ..sig }))
     }
 
     /// `SimpleLaneChange::estimateGap`.
@@ -678,6 +730,12 @@ impl Sim {
     /// Lane changes completed so far (0 with lane changing off).
     pub fn lane_changes_completed(&self) -> u64 {
         self.lc.as_ref().map_or(0, |lc| lc.completed)
+    }
+
+    /// Vehicles that moved aside for an emergency vehicle into a lane their route does
+    /// not continue from, and those that have changed back (`yield_signal`).
+    pub fn emergency_asides(&self) -> (u64, u64) {
+        self.lc.as_ref().map_or((0, 0), |lc| (lc.asides, lc.returns))
     }
 
     /// The number of vehicles changing lanes now.

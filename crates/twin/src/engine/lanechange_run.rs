@@ -190,7 +190,18 @@ impl Sim {
             pl.kind = 0;
             pl.offset = 0.0;
             pl.partner = NONE;
+            // A vehicle that moved aside for an emergency vehicle keeps that state.
+            pl.aside = l.aside;
             lc.completed += 1;
+            if l.aside {
+                let s = &self.vs[p as usize];
+                let off_route = s.next_drv == NONE && (s.route_pos as usize) + 1 < self.route(s.flow).len();
+                if off_route {
+                    lc.asides += 1;
+                } else {
+                    lc.returns += 1;
+                }
+            }
             let vl = &mut lc.v[v as usize];
             vl.changing = false;
             vl.finished = true;

@@ -66,6 +66,7 @@ use city::ids::*;
 use city::network::Network;
 use city::Scenario;
 pub use incidents::{Block, BlockId};
+pub use lanechange::{ASIDE_REST_M, YIELD_M};
 use model::Kin;
 pub use observe::{LaneStats, Metrics, SeriesPoint, SimEvent, Unfinished, VehicleView};
 pub use replay::roadnet_log;
