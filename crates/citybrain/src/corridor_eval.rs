@@ -155,6 +155,10 @@ pub fn run(a: &CorridorEvalArgs) -> Result<()> {
         "medians lost (without / with): following {:.0} / {:.0} s, queue {:.0} / {:.0} s, red {:.0} / {:.0} s, other {:.0} / {:.0} s",
         w[0], c[0], w[1], c[1], w[2], c[2], w[3], c[3]
     );
+    if a.lane_change {
+        let (n0, n1): (u64, u64) = (results.iter().map(|p| p.asides_without).sum(), results.iter().map(|p| p.asides_with).sum());
+        println!("vehicles that moved aside into a lane off their route: {n0} without, {n1} with the corridor");
+    }
     if let Some(dir) = &a.export {
         crate::corridor_export::export(&a.scenario, &scenario, a.seed, &results, dir)?;
     }
@@ -174,6 +178,7 @@ pub fn run(a: &CorridorEvalArgs) -> Result<()> {
                     "window_att_without_s": p.window_att_without_s, "window_att_with_s": p.window_att_with_s,
                     "prediction_errors_s": p.prediction_errors_s, "prediction_causes": p.prediction_causes,
                     "lost_without_s": p.lost_without_s, "lost_with_s": p.lost_with_s,
+                    "asides_without": p.asides_without, "asides_with": p.asides_with,
                 })
             })
             .collect();

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use control::{Call, CallKind, SafetyLayer, Timing};
-use twin::engine::{SpawnMode, TripState, VehicleClass};
+use twin::engine::{SpawnMode, TripState, VehicleClass, ASIDE_REST_M};
 use twin::{LaneId, Network, RoadId, Sim};
 
 use crate::model::{Corridor, Request, SignalPlan, Stage, Status, MAX_PRIORITY};
@@ -321,7 +321,7 @@ impl Engine {
                         let eta = follow[s_idx].unwrap_or(now + 1.0 + rem + acc * acc / (2.0 * p.max_pos_acc * v.max(0.1)));
                         s.eta = eta;
                         s.history.push((now, eta));
-                        let queued = queue_ahead(sim, &c.route, s.route_index, &t);
+                        let queued = queue_ahead(sim, &c.route, s.route_index, &t, 0.0);
                         s.lead_s = (timing.min_green + timing.lost_time() + cfg.flush_per_vehicle_s * queued + cfg.margin_s)
                             .min(cfg.max_lead_s);
                         if s.stage == Stage::Ahead && eta - now <= s.lead_s && !c.stuck {
@@ -448,13 +448,16 @@ fn expected_speeds(sim: &Sim, route: &[RoadId], t: &twin::engine::Tracked, p: (f
     for k in t.route_index..route.len() {
         let traffic = lane_speed(net, route[k]).max(0.1);
         let v = if k == t.route_index && t.road == Some(route[k]) {
-            let ahead = t.lane.is_some_and(|l| sim.lane_vehicles(l).any(|(id, dis, _, _)| id != t.id && dis > t.pos_m));
+            // With lane changing on, those with room to move aside do (`predict`).
+            let keep = |l: LaneId, dis: f64| !sim.config().lane_change || net.lane(l).length - dis < ASIDE_REST_M;
+            let ahead =
+                t.lane.is_some_and(|l| sim.lane_vehicles(l).any(|(id, dis, _, _)| id != t.id && dis > t.pos_m && keep(l, dis)));
             if ahead {
                 traffic
             } else {
                 rv[k]
             }
-        } else if queue_ahead(sim, route, k, t) > 0.0 {
+        } else if queue_ahead(sim, route, k, t, keep_back(sim, route[k])) > 0.0 {
             0.5 * (rv[k] + traffic.min(rv[k]))
         } else {
             rv[k]
@@ -475,9 +478,20 @@ pub(crate) fn lanes_toward(net: &Network, a: RoadId, b: Option<RoadId>) -> Vec<L
         .collect()
 }
 
+/// Where on road `r`'s lanes vehicles stay in the corridor's vehicle's way: everywhere
+/// (0 m), or with lane changing on only the last [`ASIDE_REST_M`] before the stop line
+/// (vehicles further back move aside).
+fn keep_back(sim: &Sim, r: RoadId) -> f64 {
+    if sim.config().lane_change {
+        (sim.network().road_length(r) - ASIDE_REST_M).max(0.0)
+    } else {
+        0.0
+    }
+}
+
 /// Vehicles per lane queued on road `route[k]` ahead of the corridor's vehicle, on the
-/// lanes that lead to the route's next road.
-fn queue_ahead(sim: &Sim, route: &[RoadId], k: usize, t: &twin::engine::Tracked) -> f64 {
+/// lanes that lead to the route's next road, from `from_m` on.
+fn queue_ahead(sim: &Sim, route: &[RoadId], k: usize, t: &twin::engine::Tracked, from_m: f64) -> f64 {
     let net = sim.network();
     let a = route[k];
     let lanes = lanes_toward(net, a, route.get(k + 1).copied());
@@ -487,7 +501,9 @@ fn queue_ahead(sim: &Sim, route: &[RoadId], k: usize, t: &twin::engine::Tracked)
     let on_road = t.road == Some(a);
     let n: usize = lanes
         .iter()
-        .map(|&l| sim.lane_vehicles(l).filter(|&(id, dis, _, _)| id != t.id && (!on_road || dis > t.pos_m)).count())
+        .map(|&l| {
+            sim.lane_vehicles(l).filter(|&(id, dis, _, _)| id != t.id && (!on_road || dis > t.pos_m) && dis >= from_m).count()
+        })
         .sum();
     n as f64 / lanes.len() as f64
 }

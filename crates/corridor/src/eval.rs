@@ -92,6 +92,10 @@ pub struct PairResult {
     /// red, other: [`eta_causes::lost_between`]), without and with the corridor.
     pub lost_without_s: [f64; 4],
     pub lost_with_s: [f64; 4],
+    /// Vehicles that moved aside for it into a lane their route does not continue from
+    /// (with lane changing), without and with the corridor ([`Sim::emergency_asides`]).
+    pub asides_without: u64,
+    pub asides_with: u64,
     /// The vehicle's route and type and both runs' signal traces (with `record_traces`).
     pub export: Option<PairExport>,
 }
@@ -189,6 +193,7 @@ struct RunOut {
     route: Vec<RoadId>,
     lines: String,
     lost: [f64; 4],
+    asides: u64,
 }
 
 fn run(
@@ -296,7 +301,21 @@ fn run(
         }
     }
     let lost = eta_causes::trip_losses(&samples, sim.dt());
-    Ok(RunOut { ev_s, others_att_s, trace, predicted_without_s, free_flow_s, signals, errors, causes, route, lines, lost })
+    let asides = sim.emergency_asides().0;
+    Ok(RunOut {
+        ev_s,
+        others_att_s,
+        trace,
+        predicted_without_s,
+        free_flow_s,
+        signals,
+        errors,
+        causes,
+        route,
+        lines,
+        lost,
+        asides,
+    })
 }
 
 /// Evaluate `pairs` OD pairs on `scenario` (in parallel with rayon).
@@ -356,6 +375,8 @@ pub fn evaluate(scenario: &Scenario, cfg: &EvalConfig) -> Result<(f64, Vec<PairR
                 prediction_causes: with.causes,
                 lost_without_s: without.lost,
                 lost_with_s: with.lost,
+                asides_without: without.asides,
+                asides_with: with.asides,
                 export,
             })
         })

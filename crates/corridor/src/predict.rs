@@ -33,7 +33,7 @@
 //!   the engine's default: on the real networks the detector-level model is not better
 //!   overall (BENCHMARKS.md, "Green corridors").
 
-use twin::engine::{Tracked, TripState};
+use twin::engine::{Tracked, TripState, ASIDE_REST_M, YIELD_M};
 use twin::{LaneId, Network, RoadId, Sim};
 
 /// What the arrival predictor sees of the traffic ahead (see the module header).
@@ -91,6 +91,15 @@ impl Path {
             }
         }
         Path { road_x, link_x, end_x: x, segs }
+    }
+    /// Metres from `x` to the stop line of the road it is on (0 on a link).
+    fn rest(&self, x: f64) -> f64 {
+        let k = self.road_x.partition_point(|&r| r <= x).saturating_sub(1);
+        if x < self.link_x[k] {
+            self.link_x[k] - x
+        } else {
+            0.0
+        }
     }
     fn seg(&self, x: f64) -> &(f64, f64, f64) {
         let i = self.segs.partition_point(|s| s.0 <= x);
@@ -303,12 +312,24 @@ pub(crate) fn predict(
         }
         cap
     };
+    // With lane changing on, a vehicle the corridor's vehicle gets within `YIELD_M` of
+    // moves aside where at least `ASIDE_REST_M` of its road are left (the twin's
+    // `yield_signal`); it leaves the lane when its sideways move ends.
+    let yields = sim.config().lane_change;
+    let mut aside_at: Vec<Option<f64>> = vec![None; obs.len()];
     let steps = (HORIZON_S / dt) as usize;
     for n in 1..=steps {
         let time = now + n as f64 * dt;
         let mut lead: Option<(f64, f64)> = None; // (x, len) of the vehicle ahead, moved
         for (i, o) in obs.iter_mut().enumerate() {
             if !active[i] {
+                continue;
+            }
+            if yields && aside_at[i].is_none() && o.x > x && o.x - x < YIELD_M && path.rest(o.x) >= ASIDE_REST_M {
+                aside_at[i] = Some(time + aside_s(o.v, dt));
+            }
+            if aside_at[i].is_some_and(|a| time >= a) {
+                active[i] = false;
                 continue;
             }
             let mut vn = (o.v + kin.acc * dt).min(path.seg(o.x).2);
@@ -346,6 +367,13 @@ pub(crate) fn predict(
         }
     }
     out
+}
+
+/// Seconds from a vehicle's signal to move aside until it has left its lane: the shadow
+/// enters the next step, then the sideways move of a lane's width (3.2 m on the CityFlow
+/// networks) at CityFlow's `max(0.2 × speed, 1)` m/s.
+fn aside_s(v: f64, dt: f64) -> f64 {
+    dt * (1.0 + (3.2 / ((0.2 * v).max(1.0) * dt)).ceil())
 }
 
 /// Predicted seconds for a vehicle entering `route` now (every signal green for it, the
