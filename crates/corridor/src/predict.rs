@@ -95,11 +95,7 @@ impl Path {
     /// Metres from `x` to the stop line of the road it is on (0 on a link).
     fn rest(&self, x: f64) -> f64 {
         let k = self.road_x.partition_point(|&r| r <= x).saturating_sub(1);
-        if x < self.link_x[k] {
-            self.link_x[k] - x
-        } else {
-            0.0
-        }
+        self.link_x.get(k).map_or(0.0, |&end| (end - x).max(0.0))
     }
     fn seg(&self, x: f64) -> &(f64, f64, f64) {
         let i = self.segs.partition_point(|s| s.0 <= x);

@@ -49,3 +49,15 @@ fn detectors_and_the_corridors_own_routing_run_every_pair_to_arrival() {
         assert!(p.free_flow_s <= p.ev_with_s + 1e-9 && p.free_flow_s <= p.ev_without_s + 1e-9, "{p:?}");
     }
 }
+
+#[test]
+fn with_lane_changing_the_predictors_run_and_the_corridor_still_helps() {
+    let s = grid_scenario(3, 3, 12.0, 3600.0);
+    for eta in [EtaModel::Speeds, EtaModel::Perfect] {
+        let cfg = EvalConfig { lane_change: true, ..config(eta, RouteMode::Traffic) };
+        let (_, r) = evaluate(&s, &cfg).unwrap();
+        let sum = summarize(&r);
+        assert!(sum.predictions > 0, "{eta:?}: no prediction made 60 s before a signal");
+        assert!(sum.median_reduction_pct > 0.0, "{eta:?}: {sum:?}");
+    }
+}
