@@ -266,7 +266,19 @@ impl Core {
         let e = self.fusion.get(id)?.clone();
         let to = self.spot_of(&e);
         let Some((uid, route, eta)) = choose(&self.net, &self.speeds, self.units.values(), e.kind, to, exclude) else {
-            self.note(id, Actor::System, now, format!("no free {} unit", e.kind.responder().map_or("", |k| k.as_str())));
+            if let Some(x) = self.fusion.get_mut(id) {
+                x.queued_at.get_or_insert(now);
+            }
+            self.note(
+                id,
+                Actor::System,
+                now,
+                format!(
+                    "no free {} unit; queued (priority {})",
+                    e.kind.responder().map_or("", |k| k.as_str()),
+                    e.kind.dispatch_priority()
+                ),
+            );
             return None;
         };
         let note = format!("alert to {uid}, {eta:.0} s away at live speeds");
@@ -493,8 +505,10 @@ impl Core {
         }
         self.move_units(now, dt);
         self.escalate(now);
-        self.reassign(now);
+        // The queue before reassignment: a unit that frees up goes to a waiting event
+        // before it shortens another's trip.
         self.dispatch_waiting(now);
+        self.reassign(now);
         let to_close: Vec<u64> = self
             .fusion
             .events
@@ -599,35 +613,71 @@ impl Core {
         }
     }
 
-    /// Verified events still waiting for a unit (none was free when they were verified)
-    /// get the first that is: checked on every tick, so the wait ends within one tick
-    /// of a unit freeing up.
+    /// Events waiting for a unit (none was free when they were verified, or their alert
+    /// escalated or was diverted and found no other) get the first suitable one that is
+    /// free, highest [`IncidentType::dispatch_priority`] first, then the longest waiting:
+    /// checked on every tick, so the wait ends within one tick of a unit freeing up. A
+    /// life-threatening event that finds none takes a unit on its way to an event that is
+    /// not ([`Core::divert`]).
     fn dispatch_waiting(&mut self, now: f64) {
-        let waiting: Vec<u64> = self
+        let mut queue: Vec<(u32, f64, u64, bool)> = self
             .fusion
             .events
             .values()
-            .filter(|e| e.status == Status::Verified && e.unit.is_none() && e.kind.responder().is_some())
-            .map(|e| e.id)
+            .filter(|e| {
+                e.unit.is_none()
+                    && ((e.status == Status::Verified && e.kind.responder().is_some()) || e.status == Status::Dispatched)
+            })
+            .map(|e| {
+                let since = e.diverted_at.or(e.queued_at).or(e.verified_at).unwrap_or(e.detected_at);
+                (e.kind.dispatch_priority(), since, e.id, e.status == Status::Dispatched)
+            })
             .collect();
-        for id in waiting {
+        queue.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+        for (_, _, id, orphan) in queue {
             let Some(e) = self.fusion.get(id) else { continue };
             let to = self.spot_of(e);
-            if choose(&self.net, &self.speeds, self.units.values(), e.kind, to, &[]).is_some() {
-                self.dispatch(id, now, &[]);
+            let (kind, tried) = (e.kind, if orphan { self.tried(id) } else { Vec::new() });
+            if choose(&self.net, &self.speeds, self.units.values(), kind, to, &tried).is_some() {
+                if orphan {
+                    self.redispatch(id, now, &tried);
+                } else {
+                    self.dispatch(id, now, &[]);
+                }
+            } else if kind.corridor_priority().is_some() {
+                self.divert(id, to, now, &tried);
             }
         }
-        // Escalated alerts that found no other unit: the next free one not yet tried.
-        let orphans: Vec<u64> =
-            self.fusion.events.values().filter(|e| e.status == Status::Dispatched && e.unit.is_none()).map(|e| e.id).collect();
-        for id in orphans {
-            let Some(e) = self.fusion.get(id) else { continue };
-            let to = self.spot_of(e);
-            let tried = self.tried(id);
-            if choose(&self.net, &self.speeds, self.units.values(), e.kind, to, &tried).is_some() {
-                self.redispatch(id, now, &tried);
-            }
+    }
+
+    /// Life-threatening event `id` waits with no suitable unit free: the suitable unit
+    /// alerted or on its way (not yet on scene) to an event that is not life-threatening
+    /// and that reaches `to` first is sent here instead; the event it leaves waits in the
+    /// queue for the next free unit.
+    fn divert(&mut self, id: u64, to: Spot, now: f64, exclude: &[String]) {
+        let Some(kind) = self.fusion.get(id).map(|e| e.kind) else { return };
+        let busy = self.units.values().filter(|u| {
+            matches!(u.status, UnitStatus::Alerted | UnitStatus::EnRoute)
+                && u.kind.suits(kind)
+                && !exclude.contains(&u.id)
+                && !self.twin_driven.contains(&u.id)
+                && u.event.and_then(|x| self.fusion.get(x)).is_some_and(|x| x.kind.corridor_priority().is_none())
+        });
+        let best = busy
+            .filter_map(|u| fastest(&self.net, &self.speeds, u.at, to).map(|(r, t)| (u.id.clone(), u.event, r, t)))
+            .min_by(|a, b| a.3.total_cmp(&b.3).then(a.0.cmp(&b.0)));
+        let Some((uid, Some(left), route, eta)) = best else { return };
+        let note = format!("alert to {uid} (diverted from event {left}), {eta:.0} s away at live speeds");
+        if self.transition(id, Status::Dispatched, Actor::System, now, &note).is_err() {
+            return;
         }
+        if let Some(x) = self.fusion.get_mut(left) {
+            x.unit = None;
+            x.diverted_at = Some(now);
+        }
+        self.note(left, Actor::System, now, format!("{uid} diverted to event {id} (higher priority); queued for another unit"));
+        self.alert(&uid, id, route, to, eta, now);
+        self.version += 1;
     }
 
     /// Alerts not accepted in time go to the next unit.
@@ -698,6 +748,11 @@ impl Core {
                 continue;
             };
             if t + self.cfg.reassign_margin_s >= eta {
+                continue;
+            }
+            // Mutual aid stands in for a type's own responder, never replaces one.
+            let aid = |id: &str| self.units.get(id).is_some_and(|u| u.kind.aids(e.kind));
+            if aid(&better) && !aid(&uid) {
                 continue;
             }
             self.release(&uid, now);

@@ -115,13 +115,28 @@ impl Speeds {
 }
 
 /// The roads each road's movements lead to (a vehicle can turn only where a movement
-/// exists: no U-turn unless the junction has one).
+/// exists: no U-turn unless the junction has one). A road that leaves the network (no
+/// movement out of it) leads to its reverse road: a unit turns around beyond the edge.
+/// Without that, an incident on a road entering the network could not be reached (no
+/// movement leads into it), and a unit that attended one on a road leaving it could
+/// never drive back.
 pub fn successors(net: &Network) -> Vec<Vec<RoadId>> {
     let mut out = vec![Vec::new(); net.roads.len()];
     for m in &net.movements {
         let v: &mut Vec<RoadId> = &mut out[m.from_road.0 as usize];
         if !v.contains(&m.to_road) {
             v.push(m.to_road);
+        }
+    }
+    for (k, v) in out.iter_mut().enumerate() {
+        let r = net.road(RoadId(k as u32));
+        if v.is_empty() {
+            if let Some(q) = (0..net.roads.len()).map(|j| RoadId(j as u32)).find(|&q| {
+                let x = net.road(q);
+                x.from == r.to && x.to == r.from
+            }) {
+                v.push(q);
+            }
         }
     }
     out
@@ -180,7 +195,9 @@ pub fn fastest(net: &Network, speeds: &Speeds, from: Spot, to: Spot) -> Option<(
 }
 
 /// The free unit that suits `kind` and reaches `to` first at live speeds, with its
-/// route and time; units in `exclude` are skipped.
+/// route and time; units in `exclude` are skipped. The type's own responders come
+/// first; a unit of another kind (mutual aid, [`UnitKind::aids`]) only when none of them
+/// is free.
 pub fn choose<'a>(
     net: &Network,
     speeds: &Speeds,

@@ -51,6 +51,10 @@ pub struct Incident {
     pub detected_at: f64,
     pub verified_at: Option<f64>,
     pub dispatched_at: Option<f64>,
+    /// When a dispatch first found no suitable free unit (it waited in the queue).
+    pub queued_at: Option<f64>,
+    /// When its unit was last taken for a life-threatening event (it waited again).
+    pub diverted_at: Option<f64>,
     pub arrived_at: Option<f64>,
     pub cleared_at: Option<f64>,
     /// Escalations (alerts not accepted in time).
@@ -90,6 +94,8 @@ impl Incident {
             arrived_at: None,
             cleared_at: None,
             escalations: 0,
+            queued_at: None,
+            diverted_at: None,
             alarm_at: None,
         }
     }

@@ -33,6 +33,12 @@
 //! - **Escalation**: an alert not accepted within `accept_timeout_s` goes to the next unit.
 //! - **Reassignment**: a unit that frees up and would arrive `reassign_margin_s` sooner
 //!   than the one on its way takes over.
+//! - **Dispatch queue**: events verified with no suitable unit free wait, recorded in
+//!   [`Incident::queued_at`], and are served on every tick by
+//!   [`IncidentType::dispatch_priority`], then by time waiting; a life-threatening event
+//!   that finds none takes a unit on its way (not yet on scene) to an event that is not.
+//! - **Mutual aid** ([`UnitKind::aids`]): police for tow-truck work, a fire engine for a
+//!   collision, only when none of the type's own units is free.
 //!
 //! ## Invariants
 //! - **No automated penalty path.** An event of a penalty type reaches `verified` only by

@@ -35,6 +35,18 @@ impl IncidentType {
             _ => None,
         }
     }
+    /// Order of the dispatch queue when events wait for a free unit (higher first):
+    /// life-threatening types (those with a corridor priority) first, then what blocks
+    /// traffic, then the rest.
+    pub fn dispatch_priority(self) -> u32 {
+        self.corridor_priority().unwrap_or(match self {
+            IncidentType::Flooding => 5,
+            IncidentType::StalledVehicle | IncidentType::Debris | IncidentType::Blockage | IncidentType::WrongWay => 4,
+            IncidentType::SignalFault | IncidentType::Crowd => 3,
+            IncidentType::RoadWorks => 2,
+            _ => 1,
+        })
+    }
     pub const ALL: [IncidentType; 14] = [
         IncidentType::Collision,
         IncidentType::StalledVehicle,
@@ -169,12 +181,19 @@ impl UnitKind {
     pub fn parse(s: &str) -> Option<UnitKind> {
         UnitKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
-    /// Can this unit handle `t`? Its own responder kind; police can attend anything a
-    /// tow truck would (they secure the scene), as a fallback.
+    /// Can this unit handle `t`? Its own responder kind, or mutual aid ([`UnitKind::aids`]).
     pub fn suits(self, t: IncidentType) -> bool {
+        t.responder() == Some(self) || self.aids(t)
+    }
+    /// Mutual aid: a unit of another kind that may stand in when none of the type's own
+    /// is free. Police attend anything a tow truck would (they secure the scene); a fire
+    /// engine attends a collision (rescue and scene safety, as fire services attend road
+    /// collisions). A life-threatening event that finds no unit free takes one on its
+    /// way to an event that is not (`Core::divert`), so aid cannot starve it.
+    pub fn aids(self, t: IncidentType) -> bool {
         match t.responder() {
-            Some(k) if k == self => true,
             Some(UnitKind::TowTruck) => self == UnitKind::Police,
+            Some(UnitKind::Police) if t == IncidentType::Collision => self == UnitKind::FireEngine,
             _ => false,
         }
     }

@@ -135,6 +135,19 @@ pub struct Figures {
     pub mean_detection_to_dispatch_s: Option<f64>,
     /// After verification (operator-verified types) or detection (the others).
     pub mean_verification_to_dispatch_s: Option<f64>,
+    /// The same split: events dispatched on their first attempt (a suitable unit was
+    /// free), and their mean latency (the brain's own delay) ...
+    pub dispatched_free: usize,
+    pub mean_dispatch_latency_free_s: Option<f64>,
+    /// ... and events that waited in the queue for a free unit, and their mean wait.
+    pub queued: usize,
+    pub mean_queued_s: Option<f64>,
+    /// Verified (so due a unit) but never dispatched before the run ended.
+    pub never_dispatched: usize,
+    /// Events whose unit was diverted to a life-threatening event, and their mean wait
+    /// for the next unit (those that got one).
+    pub diverted: usize,
+    pub mean_diverted_wait_s: Option<f64>,
     pub mean_dispatch_to_arrival_s: Option<f64>,
     pub mean_clearance_s: Option<f64>,
 }
@@ -220,6 +233,21 @@ pub fn score(net: &Network, truth: &[GroundTruth], events: &[Incident], t0: f64,
         let d2d: Vec<f64> = det.iter().filter_map(|(e, _)| Some(e.dispatched_at? - at(e))).collect();
         let v2d: Vec<f64> =
             det.iter().filter_map(|(e, _)| Some(e.dispatched_at? - e.verified_at.unwrap_or(e.detected_at))).collect();
+        let v2d_of = |e: &Incident| Some(e.dispatched_at? - e.verified_at.unwrap_or(e.detected_at));
+        let free: Vec<f64> = det.iter().filter(|(e, _)| e.queued_at.is_none()).filter_map(|(e, _)| v2d_of(e)).collect();
+        let queued: Vec<f64> = det.iter().filter(|(e, _)| e.queued_at.is_some()).filter_map(|(e, _)| v2d_of(e)).collect();
+        let never = det
+            .iter()
+            .filter(|(e, _)| e.verified_at.is_some() && e.dispatched_at.is_none() && e.kind.responder().is_some())
+            .count();
+        let diverted: Vec<&Incident> = det.iter().filter(|(e, _)| e.diverted_at.is_some()).map(|(e, _)| *e).collect();
+        let div_wait: Vec<f64> = diverted
+            .iter()
+            .filter_map(|e| {
+                let at = e.diverted_at?;
+                e.timeline.iter().find(|x| x.time >= at && x.note.starts_with("alert to ")).map(|x| x.time - at)
+            })
+            .collect();
         let d2a: Vec<f64> = det.iter().filter_map(|(e, _)| Some(e.arrived_at? - e.dispatched_at?)).collect();
         let clr: Vec<f64> = det.iter().filter_map(|(e, _)| Some(e.cleared_at? - at(e))).collect();
         Figures {
@@ -229,6 +257,13 @@ pub fn score(net: &Network, truth: &[GroundTruth], events: &[Incident], t0: f64,
             mean_time_to_detect_s: mean(&ttd),
             mean_detection_to_dispatch_s: mean(&d2d),
             mean_verification_to_dispatch_s: mean(&v2d),
+            dispatched_free: free.len(),
+            mean_dispatch_latency_free_s: mean(&free),
+            queued: queued.len(),
+            mean_queued_s: mean(&queued),
+            never_dispatched: never,
+            diverted: diverted.len(),
+            mean_diverted_wait_s: mean(&div_wait),
             mean_dispatch_to_arrival_s: mean(&d2a),
             mean_clearance_s: mean(&clr),
         }
@@ -258,17 +293,21 @@ fn opt(v: Option<f64>) -> String {
 /// The score as a Markdown table.
 pub fn markdown(s: &Score) -> String {
     let mut out = String::from(
-        "| type | incidents | detected | detection rate | MTTD s | detection→dispatch s | verification→dispatch s | dispatch→arrival s | clearance s |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| type | incidents | detected | detection rate | MTTD s | detection→dispatch s | verification→dispatch s | of which: unit free (n) s | queued for a unit (n) s | dispatch→arrival s | clearance s |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let row = |name: &str, f: &Figures| {
         format!(
-            "| {name} | {} | {} | {:.1} % | {} | {} | {} | {} | {} |\n",
+            "| {name} | {} | {} | {:.1} % | {} | {} | {} | ({}) {} | ({}) {} | {} | {} |\n",
             f.incidents,
             f.detected,
             100.0 * f.detection_rate,
             opt(f.mean_time_to_detect_s),
             opt(f.mean_detection_to_dispatch_s),
             opt(f.mean_verification_to_dispatch_s),
+            f.dispatched_free,
+            opt(f.mean_dispatch_latency_free_s),
+            f.queued,
+            opt(f.mean_queued_s),
             opt(f.mean_dispatch_to_arrival_s),
             opt(f.mean_clearance_s)
         )
@@ -277,6 +316,12 @@ pub fn markdown(s: &Score) -> String {
         out.push_str(&row(k, f));
     }
     out.push_str(&row("**all**", &s.all));
+    out.push_str(&format!(
+        "\nDispatch: {} verified and never dispatched; {} diverted to a life-threatening event (mean wait for the next unit {} s)\n",
+        s.all.never_dispatched,
+        s.all.diverted,
+        opt(s.all.mean_diverted_wait_s)
+    ));
     out.push_str(&format!(
         "\nFalse alarms: {} in {:.2} h on {} signalised junctions = {:.2} per hour, {:.2} per 100 junctions per hour",
         s.false_alarms, s.hours, s.signalised, s.false_alarms_per_hour, s.false_alarms_per_100_junction_hours
@@ -299,6 +344,13 @@ pub fn json(s: &Score) -> serde_json::Value {
             "mean_time_to_detect_s": f.mean_time_to_detect_s,
             "mean_detection_to_dispatch_s": f.mean_detection_to_dispatch_s,
             "mean_verification_to_dispatch_s": f.mean_verification_to_dispatch_s,
+            "dispatched_free": f.dispatched_free,
+            "mean_dispatch_latency_free_s": f.mean_dispatch_latency_free_s,
+            "queued": f.queued,
+            "mean_queued_s": f.mean_queued_s,
+            "never_dispatched": f.never_dispatched,
+            "diverted": f.diverted,
+            "mean_diverted_wait_s": f.mean_diverted_wait_s,
             "mean_dispatch_to_arrival_s": f.mean_dispatch_to_arrival_s,
             "mean_clearance_s": f.mean_clearance_s,
         })

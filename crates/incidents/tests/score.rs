@@ -124,6 +124,9 @@ fn scoring_counts_detections_delays_and_false_alarms() {
     assert_eq!(s.all.detection_rate, 0.5);
     assert_eq!(s.all.mean_time_to_detect_s, Some(40.0));
     assert_eq!(s.all.mean_detection_to_dispatch_s, Some(0.0));
+    // A tow truck was free: dispatched in the same call as the verification.
+    assert_eq!((s.all.dispatched_free, s.all.mean_dispatch_latency_free_s), (1, Some(0.0)));
+    assert_eq!((s.all.queued, s.all.never_dispatched, s.all.diverted), (0, 0, 0));
     assert_eq!(s.false_alarms, 1);
     let signalised = net.intersections.iter().filter(|i| i.is_signalised()).count() as f64;
     assert!((s.false_alarms_per_100_junction_hours - 100.0 / signalised).abs() < 1e-9);

@@ -157,3 +157,111 @@ fn a_unit_sent_where_the_twin_has_nothing_clears_after_looking() {
     assert!(e.timeline.iter().any(|x| x.note.starts_with("nothing")), "{:?}", e.timeline);
     assert_ne!(c.units["police-1"].status, UnitStatus::OnScene, "police are not kept on scene");
 }
+
+fn report(net: &Network, kind: IncidentType, road: RoadId, t: f64) -> Report {
+    Report { kind, ..collision(net, road, t) }
+}
+
+#[test]
+fn the_queue_serves_the_highest_priority_first_and_records_the_wait() {
+    let net = grid();
+    let (a, b) = two_roads(&net);
+    let mut c = simulated(&net, vec![Unit::new("police-1", UnitKind::Police, Spot { road: a, offset: 0.0 })]);
+    let busy = c.report(report(&net, IncidentType::SignalFault, a, 0.0), 0.0);
+    assert_eq!(c.fusion.get(busy).unwrap().queued_at, None, "dispatched at once: never queued");
+    assert_eq!(c.fusion.get(busy).unwrap().dispatched_at, Some(0.0));
+    // The unit is on scene (no diversion from there); road works wait, then a collision.
+    run(&mut c, 5.0, 600.0);
+    assert_eq!(c.fusion.get(busy).unwrap().status, Status::OnScene);
+    let works = c.report(report(&net, IncidentType::RoadWorks, b, 601.0), 601.0);
+    let crash = c.report(report(&net, IncidentType::Collision, b, 602.0), 602.0);
+    assert_ne!(works, crash);
+    for id in [works, crash] {
+        let e = c.fusion.get(id).unwrap();
+        assert_eq!(e.status, Status::Verified);
+        assert!(e.queued_at.is_some(), "queued: {:?}", e.timeline);
+    }
+    c.close(busy, "ops", 700.0).unwrap();
+    c.tick(705.0, None);
+    assert_eq!(c.fusion.get(crash).unwrap().unit.as_deref(), Some("police-1"), "the collision first, though it came later");
+    assert_eq!(c.fusion.get(works).unwrap().status, Status::Verified, "the road works still wait");
+    let e = c.fusion.get(crash).unwrap();
+    assert_eq!(e.dispatched_at, Some(705.0));
+    assert_eq!(e.queued_at, Some(602.0));
+}
+
+#[test]
+fn mutual_aid_stands_in_only_when_no_own_unit_is_free() {
+    let net = grid();
+    let (a, b) = two_roads(&net);
+    let fire = Unit::new("fire-engine-1", UnitKind::FireEngine, Spot { road: a, offset: 0.0 });
+    let police = Unit::new("police-1", UnitKind::Police, Spot { road: b, offset: 0.0 });
+    // A police unit far away goes before a fire engine on the spot ...
+    let mut c = simulated(&net, vec![fire.clone(), police.clone()]);
+    let first = c.report(collision(&net, a, 0.0), 0.0);
+    assert_eq!(c.fusion.get(first).unwrap().unit.as_deref(), Some("police-1"));
+    // ... and with no police free, the fire engine stands in.
+    let second = c.report(collision(&net, b, 1.0), 1.0);
+    let e = c.fusion.get(second).unwrap();
+    assert_eq!(e.unit.as_deref(), Some("fire-engine-1"), "{:?}", e.timeline);
+    // An ambulance never stands in for a collision's police.
+    let mut c = simulated(&net, vec![Unit::new("ambulance-1", UnitKind::Ambulance, Spot { road: b, offset: 0.0 })]);
+    let id = c.report(collision(&net, a, 0.0), 0.0);
+    assert_eq!(c.fusion.get(id).unwrap().status, Status::Verified);
+    assert!(c.fusion.get(id).unwrap().queued_at.is_some());
+    // Police stand in for a tow truck.
+    let mut c = simulated(&net, vec![police]);
+    let stalled = c.report(report(&net, IncidentType::StalledVehicle, a, 0.0), 0.0);
+    assert_eq!(c.fusion.get(stalled).unwrap().unit.as_deref(), Some("police-1"));
+}
+
+#[test]
+fn a_collision_takes_a_unit_on_its_way_to_road_works() {
+    let net = grid();
+    let (a, b) = two_roads(&net);
+    let mut c = simulated(&net, vec![Unit::new("police-1", UnitKind::Police, Spot { road: b, offset: 0.0 })]);
+    let works = c.report(report(&net, IncidentType::RoadWorks, a, 0.0), 0.0);
+    assert_eq!(c.fusion.get(works).unwrap().unit.as_deref(), Some("police-1"));
+    let crash = c.report(collision(&net, b, 1.0), 1.0);
+    assert_eq!(c.fusion.get(crash).unwrap().status, Status::Verified, "no free unit when it arrives");
+    c.tick(5.0, None);
+    let e = c.fusion.get(crash).unwrap();
+    assert_eq!(e.unit.as_deref(), Some("police-1"), "{:?}", e.timeline);
+    assert_eq!(e.dispatched_at, Some(5.0));
+    let w = c.fusion.get(works).unwrap();
+    assert_eq!(w.unit, None);
+    assert_eq!(w.diverted_at, Some(5.0));
+    assert_eq!(w.status, Status::Dispatched, "still due a unit");
+    // A unit on scene is never diverted.
+    run(&mut c, 10.0, 300.0);
+    assert_eq!(c.fusion.get(crash).unwrap().status, Status::OnScene);
+    let crash2 = c.report(collision(&net, a, 301.0), 301.0);
+    c.tick(305.0, None);
+    assert_eq!(c.fusion.get(crash2).unwrap().status, Status::Verified);
+    assert_eq!(c.units["police-1"].event, Some(crash));
+}
+
+#[test]
+fn a_unit_reaches_a_road_entering_the_network_and_drives_back_home() {
+    let net = grid();
+    let (a, _) = two_roads(&net);
+    let entry = (0..net.roads.len())
+        .map(|k| RoadId(k as u32))
+        .find(|&r| net.intersection(net.road(r).from).is_virtual)
+        .expect("an entry road");
+    assert!(
+        !net.movements.iter().any(|m| m.to_road == entry),
+        "no movement leads into an entry road: it is reached by turning around beyond the edge"
+    );
+    let home = Spot { road: a, offset: 0.0 };
+    let mut c = simulated(&net, vec![Unit::new("police-1", UnitKind::Police, home)]);
+    let id = c.report(collision(&net, entry, 0.0), 0.0);
+    let e = c.fusion.get(id).unwrap();
+    assert_eq!(e.status, Status::Dispatched, "{:?}", e.timeline);
+    run(&mut c, 5.0, 3000.0);
+    let e = c.fusion.get(id).unwrap();
+    assert!(e.arrived_at.is_some() && e.cleared_at.is_some(), "{:?}", e.timeline);
+    let u = &c.units["police-1"];
+    assert_eq!(u.status, UnitStatus::Available, "back home, not stranded at the edge: {u:?}");
+    assert_eq!(u.at.road, a);
+}
