@@ -53,6 +53,16 @@ pub struct IncidentsEvalArgs {
     /// times in seconds of the run), with `--ground-truth`.
     #[arg(long, requires = "ground_truth")]
     pub observations: Option<PathBuf>,
+    /// Response units of each kind (police, ambulance, tow truck, fire engine), spread
+    /// over the network's junctions: the fleet is a parameter of the scenario.
+    #[arg(long, default_value_t = 3)]
+    pub units: usize,
+    /// Override one kind of report's confidence for this evaluation (to tune, on seeds
+    /// other than the one reported): `loop_stuck`, `loop_silent`, `probe_stop`,
+    /// `queue_gap` or `detector_log` (0 turns the starved-lane test off), e.g.
+    /// `--confidence detector_log=0.25`. Repeatable.
+    #[arg(long = "confidence", value_parser = parse_confidence)]
+    pub confidence: Vec<(String, f64)>,
     /// Write the figures as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -78,6 +88,34 @@ pub struct IncidentsEvalArgs {
     /// on seeds other than the one evaluated.
     #[arg(long)]
     pub calibrate: bool,
+}
+
+fn parse_confidence(s: &str) -> std::result::Result<(String, f64), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("expected KIND=VALUE, got {s:?}"))?;
+    if !["loop_stuck", "loop_silent", "probe_stop", "queue_gap", "detector_log"].contains(&k) {
+        return Err(format!("unknown report kind {k:?}"));
+    }
+    match v.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok((k.to_string(), x)),
+        _ => Err(format!("{k}: expected a confidence in 0..=1, got {v:?}")),
+    }
+}
+
+/// The capability's settings for the evaluation: simulated units, `--confidence`
+/// overrides.
+fn incident_config(a: &IncidentsEvalArgs) -> incidents::IncidentsConfig {
+    let mut cfg = incidents::IncidentsConfig { keep_s: f64::INFINITY, ..crate::plugins::incident_config(true) };
+    let r = &mut cfg.detect.reliability;
+    for (k, v) in &a.confidence {
+        match k.as_str() {
+            "loop_stuck" => r.loop_stuck = *v,
+            "loop_silent" => r.loop_silent = *v,
+            "probe_stop" => r.probe_stop = *v,
+            "queue_gap" => r.queue_gap = *v,
+            _ => r.detector_log = *v,
+        }
+    }
+    cfg
 }
 
 /// Run `run`'s incident plan (seeded): `--per-run` incidents and `--decoys` decoys.
@@ -126,7 +164,13 @@ pub(crate) fn sim_config(a: &IncidentsEvalArgs, run: usize) -> SimConfig {
     SimConfig { seed: a.seed + run as u64, record_events: true, ..Default::default() }
 }
 
-fn brain_for(net: &twin::Network, dir: &std::path::Path, run: usize, t0: f64) -> Result<(Arc<Brain>, Arc<Incidents>)> {
+fn brain_for(
+    net: &twin::Network,
+    dir: &std::path::Path,
+    run: usize,
+    t0: f64,
+    a: &IncidentsEvalArgs,
+) -> Result<(Arc<Brain>, Arc<Incidents>)> {
     let db = dir.join(format!("run-{run}.sqlite"));
     let _ = std::fs::remove_file(&db);
     let cfg = BrainConfig {
@@ -137,8 +181,7 @@ fn brain_for(net: &twin::Network, dir: &std::path::Path, run: usize, t0: f64) ->
         ..BrainConfig::new(&db)
     };
     let brain = Brain::open(net.clone(), &cfg)?;
-    let icfg = incidents::IncidentsConfig { keep_s: f64::INFINITY, ..crate::plugins::incident_config(true) };
-    let svc = Incidents::install(&brain, icfg, incidents::dispatch::default_fleet(&brain.net, 3));
+    let svc = Incidents::install(&brain, incident_config(a), incidents::dispatch::default_fleet(&brain.net, a.units));
     Ok((brain, svc))
 }
 
@@ -154,7 +197,7 @@ fn run_once(
     let plan = plan_for(a, scenario, run);
     let mut sim = Sim::from_parts(net.clone(), scenario.demand.flows.clone(), sim_config(a, run));
     sim.schedule_incidents(&plan).map_err(anyhow::Error::msg)?;
-    let (brain, svc) = brain_for(net, dir, run, t0)?;
+    let (brain, svc) = brain_for(net, dir, run, t0, a)?;
     brain.drive_clock(t0);
     let mut sensors = VirtualSensors::new(&sim, SensorConfig { seed: a.seed + run as u64, ..Default::default() });
     if a.camera_accuracy > 0.0 {
@@ -274,7 +317,7 @@ fn replay(
     let truth = score::parse_csv(&text, net, &gt.display().to_string()).map_err(anyhow::Error::msg)?;
     let obs = a.observations.as_ref().context("--ground-truth needs --observations FILE (JSON lines of observation batches)")?;
     let lines = std::fs::read_to_string(obs).with_context(|| format!("cannot read {}", obs.display()))?;
-    let (brain, svc) = brain_for(net, dir, 0, T0)?;
+    let (brain, svc) = brain_for(net, dir, 0, T0, a)?;
     let mut last = 0.0_f64;
     let mut next_tick = 5.0;
     let (mut accepted, mut rejected, mut shown) = (0usize, 0usize, 0usize);
