@@ -133,6 +133,16 @@ pub fn teleport_after(args: &ScenarioArgs, flag: Option<f64>) -> Result<Option<f
     Ok(Some(twin::engine::SUMO_TIME_TO_TELEPORT))
 }
 
+/// A `.sumocfg`'s `step-length` (seconds per step), if the roadnet is one and sets it.
+pub fn step_length(args: &ScenarioArgs) -> Result<Option<f64>> {
+    if !args.is_sumo() || !args.roadnet.extension().is_some_and(|e| e == "sumocfg") {
+        return Ok(None);
+    }
+    let cfg = twin::import::sumo::parse_config(&read(&args.roadnet)?, &args.roadnet.display().to_string())
+        .map_err(anyhow::Error::msg)?;
+    Ok(cfg.step_length)
+}
+
 /// The vehicle model a scenario runs with: SUMO input with SUMO's behaviour (lane
 /// changing, strategic lanes, teleports after [`teleport_after`]), CityFlow and CBEngine
 /// files with CityFlow's (none of them, so CityFlow runs stay exact). `sim`, `serve` and

@@ -17,12 +17,15 @@ pub struct SimArgs {
     pub scenario: scenario::ScenarioArgs,
     #[command(flatten)]
     pub geo: scenario::GeoArgs,
-    /// Steps to simulate.
-    #[arg(long, default_value_t = 3600)]
-    pub steps: u64,
-    /// Step length in seconds.
-    #[arg(long, default_value_t = 1.0)]
-    pub dt: f64,
+    /// Steps to simulate (default: as many as --end needs).
+    #[arg(long, conflicts_with = "end")]
+    pub steps: Option<u64>,
+    /// Simulate until this many seconds (default 3600; SUMO's --end).
+    #[arg(long, value_name = "SECONDS")]
+    pub end: Option<f64>,
+    /// Step length in seconds. Default: a .sumocfg's step-length, else 1.
+    #[arg(long)]
+    pub dt: Option<f64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Worker threads for the action phase (results do not depend on it).
@@ -144,7 +147,7 @@ pub struct SimReport {
 }
 
 pub fn run(args: &SimArgs) -> Result<()> {
-    anyhow::ensure!(args.dt.is_finite() && args.dt > 0.0, "--dt must be a positive number of seconds, got {}", args.dt);
+    let (dt, steps) = run_length(args)?;
     let t0 = Instant::now();
     let (spec, mut scenario) =
         scenario::load_with_spec(&args.scenario.roadnet, args.scenario.flow.as_deref(), args.scenario.format)?;
@@ -158,7 +161,7 @@ pub fn run(args: &SimArgs) -> Result<()> {
     drop(spec);
     let model = scenario::model_config(&args.scenario, args.time_to_teleport)?;
     let cfg = SimConfig {
-        dt: args.dt,
+        dt,
         seed: args.seed,
         threads: args.threads,
         lane_change: args.lane_change || model.lane_change,
@@ -168,10 +171,10 @@ pub fn run(args: &SimArgs) -> Result<()> {
         ..model
     };
     let mut ctl = match &args.controller {
-        Some(name) => Some(crate::control::sim_controller(name, args.protocol, &scenario, args.steps)?),
+        Some(name) => Some(crate::control::sim_controller(name, args.protocol, &scenario, steps)?),
         None => None,
     };
-    let plan = args.incidents.plan(&scenario.network, args.steps as f64 * args.dt)?;
+    let plan = args.incidents.plan(&scenario.network, steps as f64 * dt)?;
     let t_build = Instant::now();
     let mut sim = Sim::from_parts(scenario.network, scenario.demand.flows, cfg);
     load_s += t_build.elapsed().as_secs_f64();
@@ -197,7 +200,7 @@ pub fn run(args: &SimArgs) -> Result<()> {
         None => None,
     };
     let bar = if std::io::stderr().is_terminal() && !args.json {
-        let b = ProgressBar::new(args.steps);
+        let b = ProgressBar::new(steps);
         b.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} steps {msg}").expect("valid template"));
         Some(b)
     } else {
@@ -206,7 +209,7 @@ pub fn run(args: &SimArgs) -> Result<()> {
     let t1 = Instant::now();
     let mut line = String::new();
     let mut run = || -> Result<()> {
-        for s in 0..args.steps {
+        for s in 0..steps {
             if let Some(c) = ctl.as_mut() {
                 c.before_step(&mut sim);
             }
@@ -214,7 +217,7 @@ pub fn run(args: &SimArgs) -> Result<()> {
                 a.before_step(&sim);
             }
             sim.step();
-            if args.standing_at.iter().any(|&t| (sim.time() - t).abs() < args.dt / 2.0) {
+            if args.standing_at.iter().any(|&t| (sim.time() - t).abs() < dt / 2.0) {
                 let w = sim.standing();
                 eprintln!(
                     "t={:.0} standing {}: wrong lane {}, red {}, no room after junction {}, yielding {}, in junction {}, lane change {}, other {}",
@@ -282,6 +285,31 @@ pub fn run(args: &SimArgs) -> Result<()> {
     };
     print_report(&rep, args.json);
     Ok(())
+}
+
+/// The step length and the number of steps of a run: `--dt`, else a `.sumocfg`'s
+/// `step-length` (said on stderr), else 1 s; `--steps`, else `--end` (3600 s) over it.
+fn run_length(args: &SimArgs) -> Result<(f64, u64)> {
+    let dt = match args.dt {
+        Some(dt) => dt,
+        None => match scenario::step_length(&args.scenario)? {
+            Some(dt) => {
+                eprintln!("step length {dt} s (the .sumocfg's step-length)");
+                dt
+            }
+            None => 1.0,
+        },
+    };
+    anyhow::ensure!(dt.is_finite() && dt > 0.0, "--dt must be a positive number of seconds, got {dt}");
+    let steps = match (args.steps, args.end) {
+        (Some(n), _) => n,
+        (None, end) => {
+            let end = end.unwrap_or(3600.0);
+            anyhow::ensure!(end.is_finite() && end >= 0.0, "--end must be a non-negative number of seconds, got {end}");
+            (end / dt).round() as u64
+        }
+    };
+    Ok((dt, steps))
 }
 
 pub fn print_report(r: &SimReport, json: bool) {

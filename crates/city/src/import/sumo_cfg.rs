@@ -20,6 +20,8 @@ pub struct SumoConfig {
     /// (0 or negative: never).
     pub time_to_teleport: Option<f64>,
     pub seed: Option<u64>,
+    /// `step-length`: seconds per simulation step (SUMO's default is 1).
+    pub step_length: Option<f64>,
 }
 
 /// Parse a `.sumocfg`. Options may be written `<net-file value="..."/>` anywhere under
@@ -44,6 +46,13 @@ pub fn parse_config(text: &str, file: &str) -> Result<SumoConfig, ImportError> {
             "end" | "e" => c.end = at.num(el, "value")?,
             "time-to-teleport" => c.time_to_teleport = at.num(el, "value")?,
             "seed" => c.seed = Some(at.index(el, "value")?.unwrap_or(0) as u64),
+            "step-length" => {
+                let v = at.num(el, "value")?;
+                if v.is_some_and(|v| v <= 0.0) {
+                    return Err(at.err(el, "value: the step length must be positive"));
+                }
+                c.step_length = v;
+            }
             _ => {}
         }
     }
@@ -59,7 +68,7 @@ mod tests {
     fn reads_files_and_options() {
         let c = parse_config(
             r#"<configuration><input><net-file value="a/n.net.xml"/><route-files value="r1.xml,r2.xml"/>
-            <additional-files value="t.add.xml, p.xml"/></input><time><begin value="0"/><end value="1800"/></time>
+            <additional-files value="t.add.xml, p.xml"/></input><time><begin value="0"/><end value="1800"/><step-length value=".2"/></time>
             <processing><time-to-teleport value="0"/></processing><random_number><seed value="7"/></random_number></configuration>"#,
             "x.sumocfg",
         )
@@ -68,6 +77,7 @@ mod tests {
         assert_eq!(c.route_files, vec!["r1.xml", "r2.xml"]);
         assert_eq!(c.additional_files, vec!["t.add.xml", "p.xml"]);
         assert_eq!((c.begin, c.end, c.time_to_teleport, c.seed), (Some(0.0), Some(1800.0), Some(0.0), Some(7)));
+        assert_eq!(c.step_length, Some(0.2));
     }
 
     #[test]
@@ -77,5 +87,8 @@ mod tests {
         let e = parse_config("<configuration/>", "x.sumocfg").unwrap_err();
         assert!(e.message.contains("net-file"), "{e}");
         assert!(parse_config("<net/>", "x.sumocfg").unwrap_err().message.contains("root element"));
+        let e = parse_config("<configuration><net-file value=\"n\"/><step-length value=\"0\"/></configuration>", "x.sumocfg")
+            .unwrap_err();
+        assert!(e.message.contains("step length must be positive"), "{e}");
     }
 }
