@@ -65,11 +65,94 @@ impl VehicleParams {
     }
 }
 
-/// How a vehicle enters its first lane. [`Default`] is CityFlow's rule (and SUMO's
-/// defaults): at rest, in a lane chosen among those that lead on along the route.
+/// How a vehicle enters its first lane. [`Default`] is CityFlow's rule: at rest, in a lane
+/// chosen among those that lead on along the route.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Depart {
     pub speed: DepartSpeed,
+    pub lane: DepartLane,
+    pub pos: DepartPos,
+}
+
+/// Where along its first lane a vehicle enters (SUMO's `departPos`), as the position of
+/// its front from the lane's start.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum DepartPos {
+    /// CityFlow's entry at the lane's start (SUMO's `"base"`, the default).
+    #[default]
+    Base,
+    /// This many metres from the lane's start; negative: from its end. Capped to the
+    /// lane.
+    Given(f64),
+    /// A uniform draw along the lane at every attempt (`"random"`).
+    Random,
+    /// The first free place: behind the lane's last vehicle, else the gap nearest the
+    /// lane's start that is safe for the vehicle and the one behind it (`"free"`).
+    Free,
+    /// As `Random` (ten draws), then as `Free` (`"random_free"`).
+    RandomFree,
+    /// Right behind the lane's last vehicle, or the lane's start (`"last"`).
+    Last,
+}
+
+impl DepartPos {
+    /// SUMO's `departPos` attribute; `None` if it is not one the twin models (`"stop"`,
+    /// `"splitFront"` and unknown keywords).
+    pub fn parse_sumo(s: &str) -> Option<DepartPos> {
+        Some(match s.trim() {
+            "base" => DepartPos::Base,
+            "random" => DepartPos::Random,
+            "free" => DepartPos::Free,
+            "random_free" => DepartPos::RandomFree,
+            "last" => DepartPos::Last,
+            x => DepartPos::Given(x.parse::<f64>().ok().filter(|v| v.is_finite())?),
+        })
+    }
+}
+
+/// The lane a vehicle enters its first road on (SUMO's `departLane`). The rules that
+/// look at the traffic ([`DepartLane::Free`], [`DepartLane::Allowed`],
+/// [`DepartLane::Best`], [`DepartLane::Random`]) choose again at every attempt to enter,
+/// so a vehicle waiting to enter takes the lane that has room when it enters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DepartLane {
+    /// CityFlow's rule: a random lane among those leading on along the route (with
+    /// strategic lanes, those that continue it two roads ahead), drawn at release.
+    #[default]
+    Route,
+    /// This lane index, counted as SUMO does (0 is the rightmost lane); an index the
+    /// road does not have falls back to [`DepartLane::Route`].
+    Given(u32),
+    /// The rightmost lane (`"first"`, SUMO's default).
+    First,
+    /// A random lane of the road (`"random"`).
+    Random,
+    /// The lane of the road with the most room behind its last vehicle (`"free"`).
+    Free,
+    /// As `Free`, among the lanes that lead to the route's next road (`"allowed"`).
+    Allowed,
+    /// As `Free`, among the lanes that serve the route longest without a lane change
+    /// (`"best"`).
+    Best,
+}
+
+impl DepartLane {
+    /// SUMO's `departLane` attribute; `None` if it is not one of SUMO's values.
+    pub fn parse_sumo(s: &str) -> Option<DepartLane> {
+        Some(match s.trim() {
+            "first" => DepartLane::First,
+            "random" => DepartLane::Random,
+            "free" => DepartLane::Free,
+            "allowed" => DepartLane::Allowed,
+            "best" => DepartLane::Best,
+            x => DepartLane::Given(x.parse::<u32>().ok()?),
+        })
+    }
+
+    /// Whether the lane is chosen again at every attempt to enter.
+    pub fn is_dynamic(&self) -> bool {
+        matches!(self, DepartLane::Random | DepartLane::Free | DepartLane::Allowed | DepartLane::Best)
+    }
 }
 
 /// The speed a vehicle enters at (SUMO's `departSpeed`). Every choice is capped at the

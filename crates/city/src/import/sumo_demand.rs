@@ -24,10 +24,14 @@
 //!   `from` to `to`) is skipped and reported with its id, file and line; the rest loads.
 //! - `departSpeed` (a number, `max`, `desired`, `speedLimit`, `random`, `last`, `avg`)
 //!   sets [`Depart::speed`]; without it a vehicle enters at rest, SUMO's default.
+//! - `departLane` (a lane index, `first`, `random`, `free`, `allowed`, `best`) sets
+//!   [`Depart::lane`]; without it the twin chooses among the lanes leading on (SUMO's
+//!   default would be `first`, the rightmost lane).
+//! - `departPos` (metres, `base`, `random`, `free`, `random_free`, `last`) sets
+//!   [`Depart::pos`]; `stop` and `splitFront` skip the vehicle.
 //! - Not modelled, counted in [`RouteReport::ignored`]: `<stop>`s (the vehicle drives
-//!   through), `departLane`, `departPos`, `arrivalPos` (the twin chooses the entry lane
-//!   among those leading on, enters at the start of the first edge and leaves at the end
-//!   of the last), persons and containers (skipped whole), and any element the twin has
+//!   through), `arrivalPos`, `arrivalLane`, `arrivalSpeed` (the twin leaves at the end of
+//!   the last edge), persons and containers (skipped whole), and any element the twin has
 //!   no use for.
 
 use std::collections::{BTreeMap, HashMap};
@@ -35,7 +39,9 @@ use std::collections::{BTreeMap, HashMap};
 use super::sumo_router::Router;
 use super::xml::{elements, At, Element};
 use super::ImportError;
-use crate::demand::{validate_flow_timing, validate_route, Demand, Depart, DepartSpeed, Flow, VehicleParams};
+use crate::demand::{
+    validate_flow_timing, validate_route, Demand, Depart, DepartLane, DepartPos, DepartSpeed, Flow, VehicleParams,
+};
 use crate::ids::RoadId;
 use crate::network::Network;
 
@@ -416,7 +422,7 @@ impl<'n> RouteReader<'n> {
     fn vehicle(&mut self, p: &Pending, rng: &mut Rng, flows: &mut Vec<Flow>) -> Result<(), ImportError> {
         let at = At { file: &p.file };
         let el = &p.el;
-        for key in ["departLane", "departPos", "arrivalPos", "arrivalLane", "arrivalSpeed"] {
+        for key in ["arrivalPos", "arrivalLane", "arrivalSpeed"] {
             if el.get(key).is_some() {
                 self.ignore(key);
             }
@@ -436,14 +442,41 @@ impl<'n> RouteReader<'n> {
         if count == 0 {
             return Ok(());
         }
-        let depart = match el.get("departSpeed").map(|v| (v, DepartSpeed::parse_sumo(v))) {
-            None => Depart::default(),
-            Some((_, Some(speed))) => Depart { speed },
+        let speed = match el.get("departSpeed").map(|v| (v, DepartSpeed::parse_sumo(v))) {
+            None => DepartSpeed::default(),
+            Some((_, Some(speed))) => speed,
             Some((v, None)) => {
                 self.skip(p, SkipKind::Unsupported, format!("departSpeed={v:?} is not a speed or one of SUMO's keywords"), count);
                 return Ok(());
             }
         };
+        let lane = match el.get("departLane").map(|v| (v, DepartLane::parse_sumo(v))) {
+            None => DepartLane::default(),
+            Some((_, Some(lane))) => lane,
+            Some((v, None)) => {
+                self.skip(
+                    p,
+                    SkipKind::Unsupported,
+                    format!("departLane={v:?} is not a lane index or one of SUMO's keywords"),
+                    count,
+                );
+                return Ok(());
+            }
+        };
+        let pos = match el.get("departPos").map(|v| (v, DepartPos::parse_sumo(v))) {
+            None => DepartPos::default(),
+            Some((_, Some(pos))) => pos,
+            Some((v, None)) => {
+                self.skip(
+                    p,
+                    SkipKind::Unsupported,
+                    format!("departPos={v:?} is not a position or a keyword the twin models"),
+                    count,
+                );
+                return Ok(());
+            }
+        };
+        let depart = Depart { speed, lane, pos };
         let ty = el.get("type").unwrap_or("DEFAULT_VEHTYPE");
         let Some(types) = self.types.get(ty).cloned() else {
             self.skip(p, SkipKind::UnknownReference, format!("unknown vType {ty:?}"), count);

@@ -62,7 +62,59 @@ fn trips_and_flows_from_to_are_routed_on_the_fastest_path() {
     assert_eq!(r.routed, 3);
     let kinds: Vec<(&str, SkipKind)> = r.skipped.iter().map(|s| (s.id.as_str(), s.kind)).collect();
     assert_eq!(kinds, [("u", SkipKind::NoPath), ("v", SkipKind::NoPath)], "no U-turn, and CE is a dead end");
-    assert_eq!(r.ignored.get("departLane"), Some(&1));
+    assert_eq!(r.ignored.get("departLane"), None, "departLane is modelled");
+    assert_eq!(d.flows[2].depart.lane, DepartLane::Best);
+}
+
+#[test]
+fn depart_lanes_are_read_and_bad_ones_skip_the_vehicle() {
+    let text = r#"<routes>
+        <flow id="a" begin="0" end="10" period="10" route="r" departLane="free"/>
+        <flow id="b" begin="0" end="10" period="10" route="r" departLane="1"/>
+        <flow id="c" begin="0" end="10" period="10" route="r" departLane="allowed" departSpeed="max"/>
+        <flow id="d" begin="0" end="10" period="10" route="r" departLane="first"/>
+        <flow id="e" begin="0" end="10" period="10" route="r" departLane="random"/>
+        <flow id="f" begin="0" end="10" period="10" route="r"/>
+        <flow id="g" begin="0" end="10" period="10" route="r" departLane="left"/>
+        <route id="r" edges="WC CE"/>
+    </routes>"#;
+    let (d, r) = read(text, 0);
+    let lanes: Vec<DepartLane> = d.flows.iter().map(|f| f.depart.lane).collect();
+    assert_eq!(
+        lanes,
+        [DepartLane::Free, DepartLane::Given(1), DepartLane::Allowed, DepartLane::First, DepartLane::Random, DepartLane::Route]
+    );
+    assert_eq!(d.flows[2].depart.speed, DepartSpeed::Max, "speed and lane side by side");
+    assert_eq!(r.skipped.len(), 1);
+    assert_eq!((r.skipped[0].id.as_str(), r.skipped[0].kind), ("g", SkipKind::Unsupported));
+    assert!(r.skipped[0].reason.contains("departLane=\"left\""), "{}", r.skipped[0].reason);
+    assert!(DepartLane::Free.is_dynamic() && DepartLane::Best.is_dynamic() && !DepartLane::Given(0).is_dynamic());
+    assert_eq!(DepartLane::parse_sumo("-1"), None);
+}
+
+#[test]
+fn depart_positions_are_read_and_bad_ones_skip_the_vehicle() {
+    let text = r#"<routes>
+        <flow id="a" begin="0" end="10" period="10" route="r" departPos="free"/>
+        <flow id="b" begin="0" end="10" period="10" route="r" departPos="random"/>
+        <flow id="c" begin="0" end="10" period="10" route="r" departPos="-20.5" departLane="free"/>
+        <flow id="d" begin="0" end="10" period="10" route="r" departPos="last"/>
+        <flow id="e" begin="0" end="10" period="10" route="r" departPos="random_free"/>
+        <flow id="f" begin="0" end="10" period="10" route="r" departPos="base"/>
+        <flow id="g" begin="0" end="10" period="10" route="r" departPos="stop"/>
+        <route id="r" edges="WC CE"/>
+    </routes>"#;
+    let (d, r) = read(text, 0);
+    let pos: Vec<DepartPos> = d.flows.iter().map(|f| f.depart.pos).collect();
+    assert_eq!(
+        pos,
+        [DepartPos::Free, DepartPos::Random, DepartPos::Given(-20.5), DepartPos::Last, DepartPos::RandomFree, DepartPos::Base]
+    );
+    assert_eq!(d.flows[2].depart.lane, DepartLane::Free);
+    assert_eq!(r.ignored.get("departPos"), None, "departPos is modelled");
+    assert_eq!(r.skipped.len(), 1);
+    assert_eq!((r.skipped[0].id.as_str(), r.skipped[0].kind), ("g", SkipKind::Unsupported));
+    assert_eq!(DepartPos::parse_sumo("inf"), None);
 }
 
 #[test]

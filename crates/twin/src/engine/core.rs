@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use super::model::{car_follow_speed, max, min};
 use super::{Act, Deps, Sim, SimEvent, NONE};
 use crate::VehicleId;
+use city::demand::DepartPos;
 use city::ids::{LaneId, RoadId};
 
 /// Where along each lane (as a share of its length) the virtual loop detector sits.
@@ -34,16 +35,41 @@ impl Sim {
     }
 
     /// Admit the front of lane `l`'s (non-empty) entry buffer if there is room.
+    /// A vehicle whose departure lane depends on the traffic (SUMO's `departLane`, see
+    /// `depart.rs`) may enter another lane of its road than the one it waits for.
     fn admit(&mut self, l: usize) {
         let v = self.waiting[l][0];
-        if self.inc.active && !self.lane_open(l as u32, v) {
-            return;
+        let rule = self.flows[self.vs[v as usize].flow as usize].depart.lane;
+        let to = if rule.is_dynamic() && self.vs[v as usize].route_pos == 0 {
+            let to = self.depart_lane_now(self.vs[v as usize].flow, rule);
+            if to as usize != l {
+                self.set_entry_lane(v, to);
+            }
+            to as usize
+        } else {
+            l
+        };
+        if !self.enter(v, l, to) && to != l {
+            self.set_entry_lane(v, l as u32);
         }
-        let tail = self.tail[l];
+    }
+
+    /// Move waiting vehicle `v`, the front of lane `l`'s entry buffer, onto lane `to` if
+    /// there is room; whether it entered.
+    fn enter(&mut self, v: u32, l: usize, to: usize) -> bool {
+        if self.inc.active && !self.lane_open(to as u32, v) {
+            return false;
+        }
+        let pos = self.flows[self.vs[v as usize].flow as usize].depart.pos;
+        if pos != DepartPos::Base && self.vs[v as usize].route_pos == 0 {
+            // SUMO's departPos (`depart.rs`).
+            return self.enter_along(v, l, to, pos);
+        }
+        let tail = self.tail[to];
         if tail != NONE {
             let t = &self.vs[tail as usize];
             if t.dis <= self.kins[t.kin as usize].p.length + self.kin(v).p.min_gap {
-                return;
+                return false;
             }
         }
         // SUMO's departure speeds (CityFlow's vehicles enter at rest).
@@ -51,15 +77,16 @@ impl Sim {
         let speed = if depart.at_rest() {
             0.0
         } else {
-            match self.entry_speed(v, l, depart) {
+            match self.entry_speed(v, to, depart, tail) {
                 Some(x) => x,
-                None => return,
+                None => return false,
             }
         };
         self.waiting[l].pop_front();
         if self.waiting[l].is_empty() {
             self.buffered.remove(l);
         }
+        let l = to;
         if speed > 0.0 {
             let veh = &mut self.vs[v as usize];
             veh.speed = speed;
@@ -83,6 +110,7 @@ impl Sim {
             let id = VehicleId(self.aux[v as usize].id);
             self.events.push(SimEvent::TripStart { veh: id, lane: LaneId(l as u32), time: self.time() });
         }
+        true
     }
 
     /// Compute every running vehicle's next speed and position into `acts`, and list (per

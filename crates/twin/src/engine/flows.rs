@@ -53,9 +53,20 @@ impl Sim {
     /// A vehicle of `flow` released at `t` (lane changing off); returns its slot.
     pub(super) fn spawn(&mut self, flow: u32, t: f64) -> u32 {
         self.flow_rt[flow as usize].count += 1;
+        let lane = match self.depart_lane_at_release(flow) {
+            Some(l) => l,
+            None => self.route_entry_lane(flow),
+        };
+        let priority = self.rng.gen::<u32>();
+        self.insert_vehicle(flow, t, lane, priority, false)
+    }
+
+    /// CityFlow's entry lane for a new vehicle of `flow` (lane changing off): a random lane
+    /// among those leading to its second road.
+    fn route_entry_lane(&mut self, flow: u32) -> u32 {
         let route = self.route(flow);
         let first_road = self.net.road(route[0]);
-        let lane = if route.len() == 1 {
+        if route.len() == 1 {
             first_road.first_lane.0 + self.rng.gen_range(0..first_road.lane_count.max(1))
         } else {
             let r1 = route[1].0;
@@ -68,9 +79,7 @@ impl Sim {
                 .nth(k as usize)
                 .unwrap_or(first_road.first_lane)
                 .0
-        };
-        let priority = self.rng.gen::<u32>();
-        self.insert_vehicle(flow, t, lane, priority, false)
+        }
     }
 
     /// A vehicle of `flow` released at `t` with lane changing on: CityFlow's priority and
@@ -138,13 +147,17 @@ impl Sim {
     /// vehicle needs no braking in its next step behind the vehicle ahead (the car-following
     /// speed at that speed is at least that speed), and it can stop at the lane's end at its
     /// usual deceleration if it must stop there.
-    pub(super) fn entry_speed(&mut self, v: u32, l: usize, depart: DepartSpeed) -> Option<f64> {
+    ///
+    /// The vehicle enters at its current position (`dis`) behind `ahead`, the nearest
+    /// vehicle ahead of it on the lane (`NONE`: it looks ahead along its route).
+    pub(super) fn entry_speed(&mut self, v: u32, l: usize, depart: DepartSpeed, ahead: u32) -> Option<f64> {
         let k = *self.kin(v);
         let top = min(k.p.max_speed, self.drvs[l].max_speed * k.limit);
         let mut safe = top;
-        let (leader, gap) = match self.tail[l] {
+        let at = self.vs[v as usize].dis;
+        let (leader, gap) = match ahead {
             NONE => self.find_leader(v),
-            t => (t, self.vs[t as usize].dis - self.kins[self.vs[t as usize].kin as usize].p.length),
+            t => (t, self.vs[t as usize].dis - self.kins[self.vs[t as usize].kin as usize].p.length - at),
         };
         if leader != NONE {
             let (lk, ls) = (self.kins[self.vs[leader as usize].kin as usize], self.vs[leader as usize].speed);
@@ -166,14 +179,14 @@ impl Sim {
         }
         let next = self.vs[v as usize].next_drv;
         if next != NONE && self.is_link(next) && self.must_stop(next, v) {
-            safe = min(safe, (2.0 * k.p.usual_neg_acc * self.drvs[l].len).sqrt());
+            safe = min(safe, (2.0 * k.p.usual_neg_acc * (self.drvs[l].len - at)).sqrt());
         }
         let want = match depart {
             DepartSpeed::Given(x) => return (min(x, top) <= safe).then_some(min(x, top)),
             DepartSpeed::Desired => return (top <= safe).then_some(top),
             DepartSpeed::Max => top,
             DepartSpeed::Random => top * self.rng.gen::<f64>(),
-            DepartSpeed::Last => match self.tail[l] {
+            DepartSpeed::Last => match ahead {
                 NONE => top,
                 t => self.vs[t as usize].speed,
             },

@@ -328,6 +328,8 @@ impl Sim {
             let lanes = if lanes.is_empty() { vec![road.first_lane.0] } else { lanes };
             let draw = self.lc.as_mut().expect("on").rng.next_u32();
             let lane = lanes[(draw as usize) % lanes.len()];
+            // SUMO's departLane, if the flow asks for one (`depart.rs`).
+            let lane = self.depart_lane_at_release(flow).unwrap_or(lane);
             let slot = self.insert_vehicle(flow, t, lane, priority_key(prio), false);
             let lc = self.lc.as_mut().expect("on");
             lc.v[slot as usize].seq = seq;

@@ -55,7 +55,7 @@ impl Sim {
     }
 
     /// Insert `v` into lane `lane`'s queue before vehicle `before` (`NONE`: at the back).
-    fn q_insert_before(&mut self, lane: u32, v: u32, before: u32) {
+    pub(super) fn q_insert_before(&mut self, lane: u32, v: u32, before: u32) {
         if before == NONE {
             self.q_push(lane, v);
             // `q_push` takes `v`'s current drivable as the one it comes from: it is already

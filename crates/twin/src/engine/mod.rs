@@ -39,6 +39,7 @@ mod bits;
 mod cfrand;
 mod compact;
 mod core;
+mod depart;
 mod disjoint;
 mod flows;
 mod forecast;
