@@ -73,9 +73,8 @@ fn receiver(t0: Instant) -> Result<(SocketAddr, mpsc::Receiver<f64>)> {
         for s in l.incoming().flatten() {
             let tx = tx.clone();
             std::thread::spawn(move || {
-                let Ok(w) = s.try_clone() else { return };
+                let Ok(mut w) = s.try_clone() else { return };
                 let mut r = BufReader::new(s);
-                let mut w = w;
                 let mut line = String::new();
                 loop {
                     let (mut len, mut close, mut any) = (0, false, false);
