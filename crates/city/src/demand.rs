@@ -91,7 +91,8 @@ pub enum DepartPos {
     Free,
     /// As `Random` (ten draws), then as `Free` (`"random_free"`).
     RandomFree,
-    /// Right behind the lane's last vehicle, or the lane's start (`"last"`).
+    /// SUMO's `"last"` (right behind the lane's last vehicle); the twin enters it at the
+    /// lane's start.
     Last,
 }
 

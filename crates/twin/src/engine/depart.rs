@@ -158,16 +158,10 @@ impl Sim {
                 self.enter_free(v, l, to)
             }
             DepartPos::Free => self.enter_free(v, l, to),
-            DepartPos::Last => {
-                let x = match self.tail[to] {
-                    NONE => 0.0,
-                    t => {
-                        let t = &self.vs[t as usize];
-                        (t.dis - self.kins[t.kin as usize].p.length - self.kin(v).p.min_gap).max(0.0)
-                    }
-                };
-                self.enter_at(v, l, to, x)
-            }
+            // Not modelled: SUMO's `last` (behind the lane's last vehicle, wherever that
+            // is) inserted vehicles at rest far down a motorway's lanes and jammed A10KW;
+            // the lane's start instead.
+            DepartPos::Last => self.enter_at(v, l, to, 0.0),
         }
     }
 
