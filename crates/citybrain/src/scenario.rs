@@ -135,7 +135,7 @@ pub fn teleport_after(args: &ScenarioArgs, flag: Option<f64>) -> Result<Option<f
 
 /// A `.sumocfg`'s `step-length` (seconds per step), if the roadnet is one and sets it.
 pub fn step_length(args: &ScenarioArgs) -> Result<Option<f64>> {
-    if !args.is_sumo() || !args.roadnet.extension().is_some_and(|e| e == "sumocfg") {
+    if !args.is_sumo() || args.roadnet.extension().is_none_or(|e| e != "sumocfg") {
         return Ok(None);
     }
     let cfg = twin::import::sumo::parse_config(&read(&args.roadnet)?, &args.roadnet.display().to_string())

@@ -49,9 +49,12 @@ pub struct Resp {
     pub body: Vec<u8>,
 }
 
+/// An idle connection and since when it has been idle.
+type Idle = (BufReader<TcpStream>, Instant);
+
 /// Idle keep-alive connections, per `host:port`.
 pub struct Pool {
-    idle: Mutex<HashMap<(String, u16), Vec<(BufReader<TcpStream>, Instant)>>>,
+    idle: Mutex<HashMap<(String, u16), Vec<Idle>>>,
     /// Idle connections kept per endpoint.
     per_endpoint: usize,
     /// Endpoints with idle connections kept (beyond it, a connection is closed after use).

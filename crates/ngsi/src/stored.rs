@@ -146,7 +146,7 @@ mod tests {
             assert_eq!(&back, new);
         }
         // A new entity: a row per instance; unchanged: none; one value changed: one row.
-        let n = |old: Option<&Entity>, new: &Entity| {
+        let mut n = |old: Option<&Entity>, new: &Entity| {
             let mut rows = Vec::new();
             entity_and_rows("t", "x", old, new, &mut rows, &mut buf);
             rows.len()
