@@ -6,7 +6,9 @@
 //! [`crate::NgsiConfig::temporal_max_instances`] instances per entity: beyond that it is
 //! cut at a point in time and answered 206 with `Content-Range: date-time
 //! <start>-<end>/<size>` (`size`: `lastN`, else `*`); the client asks for the rest from
-//! `<end>` on.
+//! `<end>` on. A `lastN` answer is a page of the newest instances: when an attribute
+//! filled it, it is answered 206 with its range (newest to oldest given, size `lastN`)
+//! even within the cap; shorter than `lastN` everywhere, it is the whole history (200).
 
 use std::collections::BTreeMap;
 
@@ -196,24 +198,34 @@ impl Ngsi {
 
     /// Cut the instances at a point in time when there are more than the cap: the
     /// earliest ones (the latest with `lastN`) are kept, every instance at the cut's time
-    /// too. The `Content-Range` of what is kept.
+    /// too. The `Content-Range` of what is kept; with `lastN` also when an attribute's
+    /// page is full (see above).
     fn cut(&self, by: &mut BTreeMap<String, Vec<Inst>>, w: &Window, last_n: Option<usize>) -> Option<String> {
         let cap = self.cfg.temporal_max_instances.max(1);
         let mut times: Vec<f64> = by.values().flatten().map(|i| i.time).collect();
-        if times.len() <= cap {
-            return None;
-        }
         let newest_first = last_n.is_some();
         times.sort_by(|a, b| if newest_first { b.total_cmp(a) } else { a.total_cmp(b) });
-        let edge = times[cap - 1];
-        for v in by.values_mut() {
-            v.retain(|i| if newest_first { i.time >= edge } else { i.time <= edge });
-        }
-        by.retain(|_, v| !v.is_empty());
-        if by.values().map(Vec::len).sum::<usize>() == times.len() {
-            // Every instance shares the cut's time: nothing was left out.
-            return None;
-        }
+        let edge = if times.len() <= cap {
+            // Within the cap. A `lastN` answer is a page of the newest instances: when an
+            // attribute filled it (older instances may be behind it), it is answered as a
+            // page, 206 with its range, so the client can ask for the instances before it;
+            // an answer shorter than `lastN` everywhere is the whole history (200).
+            match last_n {
+                Some(n) if by.values().any(|v| v.len() >= n) => *times.last()?,
+                _ => return None,
+            }
+        } else {
+            let edge = times[cap - 1];
+            for v in by.values_mut() {
+                v.retain(|i| if newest_first { i.time >= edge } else { i.time <= edge });
+            }
+            by.retain(|_, v| !v.is_empty());
+            if by.values().map(Vec::len).sum::<usize>() == times.len() {
+                // Every instance shares the cut's time: nothing was left out.
+                return None;
+            }
+            edge
+        };
         let first = times[0];
         let size = last_n.map(|n| n.to_string()).unwrap_or_else(|| "*".into());
         let start = if newest_first {

@@ -92,11 +92,17 @@ fn large_representations_are_cut_in_time_with_a_content_range() {
     assert_eq!(v["speed"][0]["observedAt"], "2020-01-01T01:04:00Z", "instances stay oldest first: {v}");
     assert_eq!(v["speed"].as_array().map(Vec::len), Some(3), "{v}");
 
-    // Within the cap: 200, no Content-Range.
+    // Within the cap, a full lastN page (older instances behind it): 206, its range from
+    // the newest to the oldest instance given, size lastN.
     let (s, h, v) = get(a, &format!("{E}/urn:ngsi-ld:Vehicle:P1?lastN=2"));
+    assert_eq!(s, 206, "{v}");
+    assert!(h.contains("content-range: date-time 2020-01-01t01:06:00z-2020-01-01t01:05:00z/2"), "{h}");
+    assert_eq!(v["speed"][1]["value"], 5.0, "{v}");
+    // A lastN longer than the window's history: all of it, 200, no Content-Range.
+    let (s, h, v) = get(a, &format!("{E}/urn:ngsi-ld:Vehicle:P1?lastN=4&attrs=speed&timerel=before&timeAt=2020-01-01T01:04:00Z"));
     assert_eq!(s, 200, "{v}");
     assert!(!h.contains("content-range"), "{h}");
-    assert_eq!(v["speed"][1]["value"], 5.0, "{v}");
+    assert_eq!(v["speed"].as_array().map(Vec::len), Some(3), "{v}");
 
     // A query is cut per entity too.
     let (s, h, v) = get(a, &format!("{E}?type=Vehicle&temporalValues=true&options=temporalValues"));
