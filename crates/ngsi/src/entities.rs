@@ -195,7 +195,11 @@ impl Ngsi {
     pub fn create_entity(&self, req: &Req, body: &[u8]) -> Result<Out, NgsiError> {
         let tenant = self.begin(req, true)?;
         let (ctx, v) = self.body(req, body)?;
-        let m = object(v, "entity")?;
+        // A body that is not an entity at all (a list, a number) is an invalid request;
+        // an entity whose content is wrong is bad data.
+        let Value::Object(m) = v else {
+            return Err(NgsiError::InvalidRequest("entity: a JSON object is expected".into()));
+        };
         let now = crate::time::now_iso();
         let e = Entity::parse(m, &ctx, true, &now)?;
         let id = e.id.clone();

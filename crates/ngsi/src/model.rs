@@ -146,7 +146,15 @@ pub fn parse_scope(s: &Value) -> Result<Value, NgsiError> {
 pub fn parse_types(v: Option<&Value>, ctx: &ActiveContext) -> Result<Vec<String>, NgsiError> {
     let one = |x: &Value| -> Result<String, NgsiError> {
         match x {
-            Value::String(s) if valid_name(s) => Ok(ctx.expand(s)),
+            Value::String(s) if valid_name(s) => {
+                let t = ctx.expand(s);
+                // A term the @context maps to a JSON-LD keyword (`type` is `@type` in the
+                // core context) names no type.
+                if t.starts_with('@') || t.rsplit(['/', '#']).next().is_some_and(|x| x.starts_with('@')) {
+                    return Err(NgsiError::bad(format!("type: {s:?} stands for a JSON-LD keyword ({t}), not a type")));
+                }
+                Ok(t)
+            }
             Value::String(s) => Err(NgsiError::bad(format!("type: {s:?} is not a valid type name"))),
             _ => Err(NgsiError::bad("type: names must be strings")),
         }

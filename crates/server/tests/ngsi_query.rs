@@ -205,6 +205,13 @@ fn order_scopes_linked_projections_and_purges() {
             "name": {"type": "Property", "value": "Paris"}, "population": {"type": "Property", "value": 2}});
         assert_eq!(c.post("/ngsi-ld/v1/entities", &city).0, 201);
     }
+    // Not an entity at all: an invalid request; a type naming a JSON-LD keyword (`type`
+    // is `@type` in the core context): bad data. Neither is stored.
+    let (s, b) = c.post("/ngsi-ld/v1/entities", &json!([]));
+    assert_eq!((s, problem(&b).as_str()), (400, "InvalidRequest"), "{b}");
+    let (s, b) = c.post("/ngsi-ld/v1/entities", &json!({"id": "urn:ngsi-ld:Building:kw", "type": "type"}));
+    assert_eq!((s, problem(&b).as_str()), (400, "BadRequestData"), "{b}");
+    assert_eq!(c.call("GET", "/ngsi-ld/v1/entities/urn:ngsi-ld:Building:kw", &[], "").0, 404);
     let q = |s: &str| c.json(&format!("/ngsi-ld/v1/entities?type=Building&{s}"));
     let building = |i: i32| format!("urn:ngsi-ld:Building:{i}");
     assert_eq!(ids(&q("orderBy=name")), [building(1), building(2), building(3)]);
