@@ -128,15 +128,17 @@ pub fn successors(net: &Network) -> Vec<Vec<RoadId>> {
             v.push(m.to_road);
         }
     }
+    // The first road (by id) between each ordered pair of junctions, found once: a
+    // dead end looks its reverse up instead of scanning every road.
+    let mut between = std::collections::HashMap::with_capacity(net.roads.len());
+    for j in 0..net.roads.len() {
+        let x = net.road(RoadId(j as u32));
+        between.entry((x.from, x.to)).or_insert(RoadId(j as u32));
+    }
     for (k, v) in out.iter_mut().enumerate() {
         let r = net.road(RoadId(k as u32));
         if v.is_empty() {
-            if let Some(q) = (0..net.roads.len()).map(|j| RoadId(j as u32)).find(|&q| {
-                let x = net.road(q);
-                x.from == r.to && x.to == r.from
-            }) {
-                v.push(q);
-            }
+            v.extend(between.get(&(r.to, r.from)).copied());
         }
     }
     out

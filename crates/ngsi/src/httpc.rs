@@ -278,14 +278,18 @@ pub fn send(
 ) -> Result<Resp, String> {
     let (host, port, path) = split_url(url)?;
     let head = head_of(method, &host, port, &path, headers, body.len(), pool.is_some());
+    // The connection goes back to the pool when the server keeps it open.
+    let give_back = |c: BufReader<TcpStream>, keep: bool| {
+        if let (true, Some(p)) = (keep, pool) {
+            p.put(&host, port, c);
+        }
+    };
     if let Some(mut c) = pool.and_then(|p| p.take(&host, port)) {
         c.get_ref().set_read_timeout(Some(timeout)).ok();
         c.get_ref().set_write_timeout(Some(timeout)).ok();
         match exchange(&mut c, &head, body, max) {
             Ok((r, keep)) => {
-                if let (true, Some(p)) = (keep, pool) {
-                    p.put(&host, port, c);
-                }
+                give_back(c, keep);
                 return Ok(r);
             }
             // The server had closed it: once more, on a fresh connection.
@@ -295,9 +299,7 @@ pub fn send(
     }
     let mut c = BufReader::new(connect(&host, port, timeout)?);
     let (r, keep) = exchange(&mut c, &head, body, max).map_err(|f| f.msg)?;
-    if let (true, Some(p)) = (keep, pool) {
-        p.put(&host, port, c);
-    }
+    give_back(c, keep);
     Ok(r)
 }
 
