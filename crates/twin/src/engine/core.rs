@@ -208,63 +208,46 @@ impl Sim {
         let chunks = n.div_ceil(ACT_CHUNK);
         self.movers.resize_with(chunks, Vec::new);
         self.live.resize_with(chunks, Vec::new);
-        let aux = &self.aux;
         let lc = self.lc.as_mut().expect("lane changing is on");
-        let order = lc.creation_order(|v| aux[v as usize].alive);
         let (mut set, mut skip) = (std::mem::take(&mut lc.set), std::mem::take(&mut lc.skip));
+        let mut involved = std::mem::take(&mut lc.involved);
         // Per vehicle: the speed set for it this step (by itself or by its partner), and
         // whether it is at rest reusing its last action (left out of the apply pass).
         set.clear();
         set.resize(n, None);
         skip.clear();
         skip.resize(n, false);
-        for &(_, v) in &order {
-            if !self.vs[v as usize].running {
+        // Only vehicles that lane changing touches (a shadow or a changing vehicle, or one
+        // yielding to a signal) depend on the order: a partner sets the other's speed and a
+        // completed change clears signals. Nothing of theirs is read by the others, whose
+        // actions are the same in any order. So: those in creation order first, then the
+        // rest in slot order (exactly as in one pass in creation order, and cache-friendly).
+        involved.clear();
+        {
+            let lcv = &self.lc.as_ref().expect("on").v;
+            for v in 0..n as u32 {
+                let l = &lcv[v as usize];
+                if (l.kind != 0 || l.recv != NONE) && self.vs[v as usize].running {
+                    involved.push((l.seq, v));
+                }
+            }
+        }
+        involved.sort_unstable();
+        for &(_, v) in &involved {
+            self.act_lc(v, &mut set);
+        }
+        for v in 0..n as u32 {
+            if !self.vs[v as usize].running || set[v as usize].is_some() {
                 continue;
             }
-            let (kind, partner) = {
-                let l = &self.lc.as_ref().expect("on").v[v as usize];
-                (l.kind, l.partner)
-            };
-            let involved = kind != 0 || self.lc.as_ref().expect("on").v[v as usize].recv != NONE;
-            let (mut act, mut next) = match set[v as usize] {
-                Some(sp) => (self.acts[v as usize], sp),
-                None => {
-                    let gap = self.gap_of(v);
-                    if !involved && self.act_reusable(v, &self.acts[v as usize], gap) {
-                        // Nothing of lane changing touches it: as without lane changing.
-                        debug_assert_eq!(self.acts[v as usize], self.control(v, gap), "reused action of vehicle {v} differs");
-                        skip[v as usize] = self.acts[v as usize].speed.to_bits() == 0;
-                        set[v as usize] = Some(self.acts[v as usize].speed);
-                        continue;
-                    }
-                    let mut act = self.act_init(v, gap);
-                    let next = self.next_speed(v, gap, &mut act);
-                    (act, next)
-                }
-            };
-            let p = partner;
-            if p != NONE && set[p as usize].is_none() {
-                let gp = self.gap_of(p);
-                let mut pa = self.act_init(p, gp);
-                let ps = self.next_speed(p, gp, &mut pa);
-                // `min2double(nextSpeed, partnerSpeed)`.
-                next = if next < ps { next } else { ps };
-                set[p as usize] = Some(next);
-                pa.deps = Deps::Any;
-                self.acts[p as usize] = pa;
+            let gap = self.gap_of(v);
+            let a = &self.acts[v as usize];
+            if self.act_reusable(v, a, gap) {
+                debug_assert_eq!(*a, self.control(v, gap), "reused action of vehicle {v} differs");
+                skip[v as usize] = a.speed.to_bits() == 0;
+                continue;
             }
-            // Its own speed is set now too (`setSpeed`): its partner will not recompute it.
-            set[v as usize] = Some(next);
-            act = self.advance(v, next, act);
-            if involved {
-                // It yielded to a signal or moved with a partner: never reuse this action.
-                act.deps = Deps::Any;
-            }
-            self.acts[v as usize] = act;
-            if kind != 0 {
-                self.lc_after_action(v);
-            }
+            self.acts[v as usize] = self.control(v, gap);
         }
         for l in self.movers.iter_mut().chain(self.live.iter_mut()) {
             l.clear();
@@ -281,7 +264,47 @@ impl Sim {
             }
         }
         let lc = self.lc.as_mut().expect("on");
-        (lc.order, lc.set, lc.skip) = (order, set, skip);
+        (lc.involved, lc.set, lc.skip) = (involved, set, skip);
+    }
+
+    /// One vehicle's action with lane changing (`vehicleControl` with its partner).
+    fn act_lc(&mut self, v: u32, set: &mut [Option<f64>]) {
+        let (kind, partner, recv) = {
+            let l = &self.lc.as_ref().expect("on").v[v as usize];
+            (l.kind, l.partner, l.recv)
+        };
+        let involved = kind != 0 || recv != NONE;
+        let (mut act, mut next) = match set[v as usize] {
+            Some(sp) => (self.acts[v as usize], sp),
+            None => {
+                let gap = self.gap_of(v);
+                let mut act = self.act_init(v, gap);
+                let next = self.next_speed(v, gap, &mut act);
+                (act, next)
+            }
+        };
+        let p = partner;
+        if p != NONE && set[p as usize].is_none() {
+            let gp = self.gap_of(p);
+            let mut pa = self.act_init(p, gp);
+            let ps = self.next_speed(p, gp, &mut pa);
+            // `min2double(nextSpeed, partnerSpeed)`.
+            next = if next < ps { next } else { ps };
+            set[p as usize] = Some(next);
+            pa.deps = Deps::Any;
+            self.acts[p as usize] = pa;
+        }
+        // Its own speed is set now too (`setSpeed`): its partner will not recompute it.
+        set[v as usize] = Some(next);
+        act = self.advance(v, next, act);
+        if involved {
+            // It yielded to a signal or moved with a partner: never reuse this action.
+            act.deps = Deps::Any;
+        }
+        self.acts[v as usize] = act;
+        if kind != 0 {
+            self.lc_after_action(v);
+        }
     }
 
     /// An action before the speed is known.

@@ -129,6 +129,14 @@ impl Lc {
     }
 }
 
+/// One vehicle of a lane's segment list: who, its segment, its position.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SegEntry {
+    pub v: u32,
+    pub seg: u32,
+    pub dis: f64,
+}
+
 /// The lane-change state of a simulation (present only with lane changing on).
 #[derive(Clone, Debug)]
 pub(crate) struct LcSim {
@@ -142,18 +150,17 @@ pub(crate) struct LcSim {
     /// Per road, its number of segments.
     road_segs: Vec<u32>,
     /// Per lane, its vehicles in segment-list order (segments from the last, each in
-    /// its list order), rebuilt each step.
-    pub seg_order: Vec<Vec<u32>>,
+    /// its list order), rebuilt each step, with each one's segment and position as they
+    /// are while the lane changes are planned (nobody moves then): the scans below read
+    /// one array instead of two scattered ones.
+    pub seg_order: Vec<Vec<SegEntry>>,
     /// Per lane, the step its segments were last built in (they are built on first use
     /// in a step, before any shadow enters the lane, so as `initSegments` at the step's
     /// start would have built them).
     seg_stamp: Vec<u64>,
     buffer: Vec<u32>,
-    /// Every vehicle as `(seq, slot)` in creation order (entries of freed slots are
-    /// dropped lazily: an entry is current while its slot's `seq` matches), and the ones
-    /// created since the last action phase.
-    pub order: Vec<(u64, u32)>,
-    pub fresh: Vec<(u64, u32)>,
+    /// Scratch of the action phase: the vehicles lane changing touches, as `(seq, slot)`.
+    pub involved: Vec<(u64, u32)>,
     /// Scratch of the action phase (`get_action_lc`).
     pub set: Vec<Option<f64>>,
     pub skip: Vec<bool>,
@@ -198,8 +205,7 @@ impl LcSim {
             seg_order: vec![Vec::new(); sim.n_lanes as usize],
             seg_stamp: vec![u64::MAX; sim.n_lanes as usize],
             buffer: Vec::new(),
-            order: Vec::new(),
-            fresh: Vec::new(),
+            involved: Vec::new(),
             set: Vec::new(),
             skip: Vec::new(),
             completed: 0,
@@ -228,7 +234,6 @@ impl LcSim {
         let seq = seq.unwrap_or_else(|| self.next_seq());
         self.v[slot as usize] = Lc::new(seq, prio);
         self.prios.insert(prio);
-        self.fresh.push((seq, slot));
     }
 
     /// A drawn priority is taken from now on (CityFlow adds the vehicle to its pool at once).
@@ -247,30 +252,8 @@ impl LcSim {
         }
     }
 
-    /// The vehicles in creation order, with the ones created since the last call and
-    /// without the ones gone (`alive`: whether a slot holds a vehicle).
-    pub fn creation_order(&mut self, alive: impl Fn(u32) -> bool) -> Vec<(u64, u32)> {
-        let mut order = std::mem::take(&mut self.order);
-        // Everything created since is newer than everything before.
-        self.fresh.sort_unstable();
-        order.append(&mut self.fresh);
-        let v = &self.v;
-        order.retain(|&(seq, slot)| v.get(slot as usize).is_some_and(|l| l.seq == seq) && alive(slot));
-        order
-    }
-
     /// Slots were renumbered: `order[i]` is the old slot of new slot `i`, `new_of` the map.
     pub fn remap(&mut self, order: &[u32], new_of: &[u32], live: usize) {
-        for list in [&mut self.order, &mut self.fresh] {
-            list.retain(|&(seq, slot)| {
-                (slot as usize) < new_of.len()
-                    && new_of[slot as usize] != NONE
-                    && self.v.get(slot as usize).is_some_and(|l| l.seq == seq)
-            });
-            for e in list.iter_mut() {
-                e.1 = new_of[e.1 as usize];
-            }
-        }
         let old = std::mem::take(&mut self.v);
         let remap = |v: u32| if v == NONE || v as usize >= new_of.len() { NONE } else { new_of[v as usize] };
         self.v = order[..live]
@@ -333,7 +316,6 @@ impl Sim {
             let slot = self.insert_vehicle(flow, t, lane, priority_key(prio), false);
             let lc = self.lc.as_mut().expect("on");
             lc.v[slot as usize].seq = seq;
-            lc.fresh.last_mut().expect("just pushed").0 = seq;
         }
         pending.clear();
         self.lc.as_mut().expect("on").pending = pending;
@@ -426,7 +408,7 @@ impl Sim {
                 start = i as f64 * len / n as f64;
             }
             lc.v[v as usize].seg = i;
-            lc.seg_order[l].push(v);
+            lc.seg_order[l].push(SegEntry { v, seg: i, dis });
         }
     }
 
@@ -434,16 +416,17 @@ impl Sim {
     /// back, the first vehicle at or after `dis`.
     fn vehicle_after(&self, lc: &LcSim, lane: u32, dis: f64, seg: u32) -> u32 {
         let order = &lc.seg_order[lane as usize];
-        let end = order.iter().position(|&v| lc.v[v as usize].seg < seg).unwrap_or(order.len());
-        order[..end].iter().rev().copied().find(|&v| self.vs[v as usize].dis >= dis).unwrap_or(NONE)
+        // Segments never increase along the list: the first of a lower segment by bisection.
+        let end = order.partition_point(|e| e.seg >= seg);
+        order[..end].iter().rev().find(|e| e.dis >= dis).map_or(NONE, |e| e.v)
     }
 
     /// `Lane::getVehicleBeforeDistance`: scanning segments from `seg` down, each from its
     /// front, the first vehicle before `dis`.
     fn vehicle_before(&self, lc: &LcSim, lane: u32, dis: f64, seg: u32) -> u32 {
         let order = &lc.seg_order[lane as usize];
-        let start = order.iter().position(|&v| lc.v[v as usize].seg <= seg).unwrap_or(order.len());
-        order[start..].iter().copied().find(|&v| self.vs[v as usize].dis < dis).unwrap_or(NONE)
+        let start = order.partition_point(|e| e.seg > seg);
+        order[start..].iter().find(|e| e.dis < dis).map_or(NONE, |e| e.v)
     }
 
     /// The lane next to `lane` on its road, outer (`+1`) or inner (`-1`), if any.
