@@ -47,8 +47,9 @@ pub struct CorridorEvalArgs {
     /// The arrival predictor: speeds (speeds per road, no car following), or the
     /// car-following one seeing detectors (the vehicle's GPS, per lane camera queues,
     /// loop counts and speeds) or perfect (every vehicle's position, speed and route: a
-    /// bound, not a brain's view).
-    #[arg(long, default_value = "speeds")]
+    /// bound, not a brain's view), or blend (the mean of speeds and detectors; the
+    /// default).
+    #[arg(long, default_value = "blend")]
     pub eta: String,
     /// How the corridor routes its vehicle: traffic (the fastest route on general
     /// traffic's live travel times, the same as without a corridor) or lanes (the fastest
@@ -84,7 +85,7 @@ pub fn run(a: &CorridorEvalArgs) -> Result<()> {
     anyhow::ensure!(a.export.is_none() || a.cityflow_ev, "--export needs --cityflow-ev (CityFlow has no dispatched units)");
     anyhow::ensure!(!(a.cityflow_ev && a.lane_change), "--cityflow-ev needs lane changing off");
     let eta = corridor::EtaModel::parse(&a.eta)
-        .ok_or_else(|| anyhow!("--eta: expected detectors, perfect or speeds, got {:?}", a.eta))?;
+        .ok_or_else(|| anyhow!("--eta: expected speeds, detectors, perfect or blend, got {:?}", a.eta))?;
     let route =
         corridor::RouteMode::parse(&a.route).ok_or_else(|| anyhow!("--route: expected traffic or lanes, got {:?}", a.route))?;
     let mut engine = corridor::EngineConfig { eta, route, ..Default::default() };

@@ -131,7 +131,7 @@ impl Engine {
             let limit = if self.cfg.spawn == SpawnMode::Unit { p.max_speed / base.max(0.1) } else { 1.0 };
             // The lanes route where the car-following prediction expects it to be faster.
             if let Some((r, _)) = lanes_route(sim, req.origin, req.destination, p.max_speed, limit, p.turn_speed) {
-                let model = if self.cfg.eta == EtaModel::Speeds { EtaModel::Detectors } else { self.cfg.eta };
+                let model = if self.cfg.eta == EtaModel::Speeds { EtaModel::Detectors } else { self.cfg.eta.seen() };
                 if predicted_trip(sim, &r, model, &p, limit) < predicted_trip(sim, &route, model, &p, limit) {
                     route = r;
                 }
@@ -284,7 +284,7 @@ impl Engine {
                         .map(|&k| (c.signals[k].route_index, green_from(&c.signals[k], safety, timing, now)))
                         .collect();
                     let kin = Kin { acc: p.max_pos_acc, dec: p.usual_neg_acc, min_gap: p.min_gap, headway: p.headway_time };
-                    let got = predict(sim, &c.route, &t, &path, cfg.eta, kin, &stops);
+                    let got = predict(sim, &c.route, &t, &path, cfg.eta.seen(), kin, &stops);
                     for (&k, e) in ahead.iter().zip(got) {
                         follow[k] = e;
                     }
@@ -318,7 +318,8 @@ impl Engine {
                         let rem = remaining_to(net, &c.route, at, s.route_index, &speeds.0, &speeds.1);
                         let v = speeds.0[at.0.min(c.route.len() - 1)];
                         let acc = (v - t.speed).max(0.0);
-                        let eta = follow[s_idx].unwrap_or(now + 1.0 + rem + acc * acc / (2.0 * p.max_pos_acc * v.max(0.1)));
+                        let by_speeds = now + 1.0 + rem + acc * acc / (2.0 * p.max_pos_acc * v.max(0.1));
+                        let eta = combine_eta(cfg.eta, follow[s_idx], by_speeds);
                         s.eta = eta;
                         s.history.push((now, eta));
                         let queued = queue_ahead(sim, &c.route, s.route_index, &t, 0.0);
@@ -354,6 +355,16 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// A signal's ETA from the car-following prediction (`follow`, if it made one) and the
+/// speeds-per-road one: the mean of both under [`EtaModel::Blend`], else the first if any.
+pub(crate) fn combine_eta(model: EtaModel, follow: Option<f64>, by_speeds: f64) -> f64 {
+    match follow {
+        Some(f) if model == EtaModel::Blend => 0.5 * (f + by_speeds),
+        Some(f) => f,
+        None => by_speeds,
     }
 }
 
@@ -559,5 +570,23 @@ fn recover_step(s: &mut SignalPlan, id: u64, safety: &mut SafetyLayer, sim: &Sim
         s.recovered.push(m);
         s.recovery = None;
         start_recovery(s, id, safety, sim, cfg, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blend_is_the_mean_and_falls_back_to_speeds() {
+        assert_eq!(combine_eta(EtaModel::Blend, Some(100.0), 120.0), 110.0);
+        assert_eq!(combine_eta(EtaModel::Detectors, Some(100.0), 120.0), 100.0);
+        assert_eq!(combine_eta(EtaModel::Perfect, Some(100.0), 120.0), 100.0);
+        for m in EtaModel::ALL {
+            assert_eq!(combine_eta(m, None, 120.0), 120.0, "{m:?}");
+        }
+        assert_eq!(EtaModel::default(), EtaModel::Blend);
+        assert_eq!(EtaModel::Blend.seen(), EtaModel::Detectors);
+        assert_eq!(EtaModel::parse("blend"), Some(EtaModel::Blend));
     }
 }

@@ -29,9 +29,11 @@
 //!   deterministically (every k-th).
 //! - **Perfect**: every vehicle's exact position, speed and route (a brain does not have
 //!   this; it bounds what a predictor of this kind can do).
-//! - **Speeds**: the first predictor (speeds per road, no following; `engine`), still
-//!   the engine's default: on the real networks the detector-level model is not better
-//!   overall (BENCHMARKS.md, "Green corridors").
+//! - **Speeds**: the first predictor (speeds per road, no following; `engine`).
+//! - **Blend**, the engine's default: the mean of the two at detector level. Without lane
+//!   changing neither alone is better overall on the real networks, and their misses
+//!   lean opposite ways; the mean is within ±10 s more often than either on two seeds
+//!   (docs/benchmarks/corridors.md).
 
 use twin::engine::{Tracked, TripState, ASIDE_REST_M, YIELD_M};
 use twin::{LaneId, Network, RoadId, Sim};
@@ -39,22 +41,36 @@ use twin::{LaneId, Network, RoadId, Sim};
 /// What the arrival predictor sees of the traffic ahead (see the module header).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum EtaModel {
-    /// Speeds per road, no car following (the first predictor; the engine's default).
-    #[default]
+    /// Speeds per road, no car following (the first predictor).
     Speeds,
     /// The vehicle's GPS; per lane ahead: camera queue, loop counts and speeds.
     Detectors,
     /// Every vehicle's exact position, speed and route: a bound, not a brain's view.
     Perfect,
+    /// The mean of `Speeds` and `Detectors` (their misses lean opposite ways: the first
+    /// expects the vehicle early behind traffic it cannot pass, the second late where the
+    /// traffic it expected has gone). The engine's default.
+    #[default]
+    Blend,
 }
 
 impl EtaModel {
-    pub const ALL: [EtaModel; 3] = [EtaModel::Speeds, EtaModel::Detectors, EtaModel::Perfect];
+    pub const ALL: [EtaModel; 4] = [EtaModel::Speeds, EtaModel::Detectors, EtaModel::Perfect, EtaModel::Blend];
     pub fn as_str(self) -> &'static str {
         match self {
             EtaModel::Speeds => "speeds",
             EtaModel::Detectors => "detectors",
             EtaModel::Perfect => "perfect",
+            EtaModel::Blend => "blend",
+        }
+    }
+    /// What the car-following simulation sees for this model (`Blend` runs it at detector
+    /// level).
+    pub fn seen(self) -> EtaModel {
+        if self == EtaModel::Blend {
+            EtaModel::Detectors
+        } else {
+            self
         }
     }
     pub fn parse(s: &str) -> Option<EtaModel> {

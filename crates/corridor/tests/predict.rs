@@ -39,6 +39,16 @@ fn the_perfect_information_predictor_is_at_least_as_close_as_speeds_per_road() {
 }
 
 #[test]
+fn the_default_blend_predicts_every_pair() {
+    let s = grid_scenario(3, 3, 12.0, 3600.0);
+    let (_, r) = evaluate(&s, &config(EtaModel::default(), RouteMode::Traffic)).unwrap();
+    let sum = summarize(&r);
+    assert_eq!(r.len(), 3);
+    assert!(sum.predictions > 0, "no prediction made 60 s before a signal: {sum:?}");
+    assert!(r.iter().all(|p| p.ev_with_s.is_finite() && p.ev_with_s > 0.0), "{r:?}");
+}
+
+#[test]
 fn detectors_and_the_corridors_own_routing_run_every_pair_to_arrival() {
     let s = grid_scenario(3, 3, 12.0, 3600.0);
     let (_, r) = evaluate(&s, &config(EtaModel::Detectors, RouteMode::Lanes)).unwrap();
