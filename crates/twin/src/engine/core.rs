@@ -4,6 +4,7 @@ use std::hint::select_unpredictable;
 
 use rayon::prelude::*;
 
+use super::lanechange_run::NO_YIELD;
 use super::model::{car_follow_speed, max, min};
 use super::{Act, Deps, Sim, SimEvent, NONE};
 use crate::VehicleId;
@@ -236,25 +237,28 @@ impl Sim {
         for &(_, v) in &involved {
             self.act_lc(v, &mut set);
         }
-        for v in 0..n as u32 {
-            if !self.vs[v as usize].running || set[v as usize].is_some() {
-                continue;
-            }
-            let gap = self.gap_of(v);
-            let a = &self.acts[v as usize];
-            if self.act_reusable(v, a, gap) {
-                debug_assert_eq!(*a, self.control(v, gap), "reused action of vehicle {v} differs");
-                skip[v as usize] = a.speed.to_bits() == 0;
-                continue;
-            }
-            self.acts[v as usize] = self.control(v, gap);
-        }
         for l in self.movers.iter_mut().chain(self.live.iter_mut()) {
             l.clear();
         }
         for v in 0..n as u32 {
-            if !self.vs[v as usize].running || skip[v as usize] {
+            if !self.vs[v as usize].running {
                 continue;
+            }
+            if set[v as usize].is_none() {
+                let gap = self.gap_of(v);
+                let a = &self.acts[v as usize];
+                if self.act_reusable(v, a, gap) {
+                    debug_assert_eq!(*a, self.control(v, gap), "reused action of vehicle {v} differs");
+                    if a.speed.to_bits() == 0 {
+                        skip[v as usize] = true;
+                        continue;
+                    }
+                } else {
+                    // Untouched by lane changing: it holds no signal, so it yields to none.
+                    let mut act = self.act_init(v, gap);
+                    let next = self.next_speed_cap(v, gap, &mut act, Some(NO_YIELD));
+                    self.acts[v as usize] = self.advance(v, next, act);
+                }
             }
             let c = v as usize / ACT_CHUNK;
             self.live[c].push(v);
@@ -358,6 +362,14 @@ impl Sim {
     /// CityFlow's `getNextSpeed`; records the foe yielded to and the inputs used in `act`.
     #[inline(always)]
     fn next_speed(&self, v: u32, gap: f64, act: &mut Act) -> f64 {
+        let cap = if self.lc.is_some() { Some(self.yield_speed(v)) } else { None };
+        self.next_speed_cap(v, gap, act, cap)
+    }
+
+    /// [`Self::next_speed`] with the lane-change yield speed given (`None`: lane changing
+    /// off): the caller may know it without reading the vehicle's lane-change state.
+    #[inline(always)]
+    fn next_speed_cap(&self, v: u32, gap: f64, act: &mut Act, cap: Option<f64>) -> f64 {
         let s = &self.vs[v as usize];
         let k = self.kin(v);
         let dt = self.cfg.dt;
@@ -377,8 +389,8 @@ impl Sim {
         if self.cfg.signal_lookahead {
             speed = min(speed, self.red_ahead_speed(v, act));
         }
-        if self.lc.is_some() {
-            speed = min(speed, self.yield_speed(v));
+        if let Some(y) = cap {
+            speed = min(speed, y);
         }
         // A lane that does not continue the route (only when no lane link fits): stop at its end.
         if s.next_drv == NONE && (s.route_pos as usize) + 1 < self.route(s.flow).len() {

@@ -7,7 +7,7 @@ use super::lanechange::{clear_signal, reset_partner, LcSim, SegEntry};
 use super::{Sim, NONE};
 
 /// `yieldSpeed`'s "no limit".
-const NO_YIELD: f64 = 100.0;
+pub(super) const NO_YIELD: f64 = 100.0;
 
 impl Sim {
     /// `Engine::insertShadow`: a copy of `v` in its target lane, before its target follower.
