@@ -494,7 +494,7 @@ impl Core {
     /// reassignment, the system's closing of cleared events.
     pub fn tick(&mut self, now: f64, state: Option<&state::CityState>) {
         if let Some(s) = state {
-            self.speeds = Speeds::live(&self.net, s);
+            self.speeds.refresh(&self.net, s);
         }
         let dt = self.last_tick.map_or(0.0, |t| (now - t).max(0.0));
         self.last_tick = Some(now);

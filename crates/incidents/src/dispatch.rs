@@ -2,6 +2,7 @@
 //! roads at their fused speeds), never straight-line distance.
 
 use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
 
 use twin::heap::MinCost;
 use twin::{Network, Point, RoadId};
@@ -88,30 +89,50 @@ impl Unit {
 }
 
 /// Live speed per road (m/s): the fused estimate, else the free speed; never below
-/// `floor` so a jammed road is slow, not impassable.
+/// `floor` so a jammed road is slow, not impassable. It carries the network's road
+/// successors ([`successors`]), built once with [`Speeds::free`] and shared by every
+/// clone and every [`Speeds::refresh`], so routing does not rebuild them per call.
 #[derive(Clone, Debug)]
 pub struct Speeds {
     pub speed: Vec<f64>,
+    next: Arc<[Vec<RoadId>]>,
 }
 
 impl Speeds {
     /// Free speeds (the highest lane limit of each road).
     pub fn free(net: &Network) -> Speeds {
-        Speeds { speed: net.roads.iter().map(|r| r.lanes().map(|l| net.lane(l).max_speed).fold(1.0, f64::max)).collect() }
+        Speeds { speed: free_speeds(net), next: successors(net).into() }
     }
     /// From a state estimate: each road's fused speed where known.
     pub fn live(net: &Network, state: &state::CityState) -> Speeds {
         let mut s = Speeds::free(net);
+        s.apply(state);
+        s
+    }
+    /// Back to free speeds, then `state`'s fused speeds where known (as [`Speeds::live`]),
+    /// keeping the successors: `net` must be the network these speeds were built for.
+    pub fn refresh(&mut self, net: &Network, state: &state::CityState) {
+        self.speed = free_speeds(net);
+        self.apply(state);
+    }
+    fn apply(&mut self, state: &state::CityState) {
         for r in &state.roads {
-            if let Some(v) = r.speed {
-                s.speed[r.road.0 as usize] = v.max(0.5);
+            if let (Some(v), Some(x)) = (r.speed, self.speed.get_mut(r.road.0 as usize)) {
+                *x = v.max(0.5);
             }
         }
-        s
     }
     pub fn of(&self, r: RoadId) -> f64 {
         self.speed.get(r.0 as usize).copied().unwrap_or(1.0).max(0.5)
     }
+    /// The roads `r` leads to ([`successors`] of the network these speeds were built for).
+    pub fn next(&self, r: RoadId) -> &[RoadId] {
+        self.next.get(r.0 as usize).map_or(&[], Vec::as_slice)
+    }
+}
+
+fn free_speeds(net: &Network) -> Vec<f64> {
+    net.roads.iter().map(|r| r.lanes().map(|l| net.lane(l).max_speed).fold(1.0, f64::max)).collect()
 }
 
 /// The roads each road's movements lead to (a vehicle can turn only where a movement
@@ -146,17 +167,16 @@ pub fn successors(net: &Network) -> Vec<Vec<RoadId>> {
 
 /// Fastest route from `from` to `to` at `speeds` along the network's movements: the
 /// roads to drive (starting with `from.road`, ending with `to.road`) and the seconds it
-/// takes.
+/// takes. The successors come with `speeds` (built for `net`).
 pub fn fastest(net: &Network, speeds: &Speeds, from: Spot, to: Spot) -> Option<(Vec<RoadId>, f64)> {
     if from.road == to.road && from.offset <= to.offset {
         return Some((vec![from.road], (to.offset - from.offset) / speeds.of(from.road)));
     }
-    let next = successors(net);
     // dist[r]: seconds until the unit enters road r.
     let mut dist: BTreeMap<RoadId, (f64, Option<RoadId>)> = BTreeMap::new();
     let mut heap = BinaryHeap::new();
     let leave = (net.road_length(from.road) - from.offset).max(0.0) / speeds.of(from.road);
-    for &q in &next[from.road.0 as usize] {
+    for &q in speeds.next(from.road) {
         if leave < dist.get(&q).map_or(f64::INFINITY, |x| x.0) {
             dist.insert(q, (leave, Some(from.road)));
             heap.push(MinCost(leave, q.0));
@@ -171,7 +191,7 @@ pub fn fastest(net: &Network, speeds: &Speeds, from: Spot, to: Spot) -> Option<(
             break;
         }
         let nd = d + net.road_length(r) / speeds.of(r);
-        for &q in &next[r.0 as usize] {
+        for &q in speeds.next(r) {
             if nd < dist.get(&q).map_or(f64::INFINITY, |x| x.0) {
                 dist.insert(q, (nd, Some(r)));
                 heap.push(MinCost(nd, q.0));

@@ -290,3 +290,28 @@ fn congestion_alone_dispatches_nobody() {
     assert_eq!(c.units["police-1"].status, UnitStatus::Available);
     let _ = Point::new(0.0, 0.0);
 }
+
+#[test]
+fn refreshed_speeds_equal_live_ones_and_route_the_same() {
+    let net = grid();
+    let (t, p) = interior(&net);
+    let target = Spot { road: t, offset: net.road_length(t) / 2.0 };
+    let from = Spot { road: p, offset: 0.0 };
+    let mut est = state::StateEstimator::new(&net, state::StateConfig::default());
+    let mut jammed = est.update(0.0).clone();
+    jammed.roads[p.0 as usize].speed = Some(0.2);
+    let live = Speeds::live(&net, &jammed);
+    let mut kept = Speeds::free(&net);
+    let free_eta = fastest(&net, &kept, from, target).unwrap().1;
+    kept.refresh(&net, &jammed);
+    assert_eq!(kept.speed, live.speed);
+    assert_eq!(kept.of(p), 0.5, "floored");
+    let jam_eta = fastest(&net, &kept, from, target).unwrap().1;
+    assert_eq!(Some(jam_eta), fastest(&net, &live, from, target).map(|x| x.1));
+    assert!(jam_eta > free_eta, "{jam_eta} vs {free_eta}");
+    // A later estimate without the jam brings the free speed back.
+    let clear = est.update(1.0).clone();
+    kept.refresh(&net, &clear);
+    assert_eq!(kept.speed, Speeds::free(&net).speed);
+    assert_eq!(fastest(&net, &kept, from, target).unwrap().1, free_eta);
+}
