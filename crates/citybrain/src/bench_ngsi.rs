@@ -277,6 +277,11 @@ pub fn run(n: usize, batch: usize, subs: usize) -> Result<()> {
         max * 1e3
     );
     drop(rt);
+    // The audit log's syncing thread outlives every handle the bench holds (the brain's
+    // plug-ins keep the governance): stop it before its directory goes, or its next sync
+    // fails on the missing files.
+    gov.audit.close()?;
+    drop((brain, gov));
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -19,6 +19,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -101,6 +102,8 @@ struct Tail {
     hash: String,
     /// The last record made durable (and anchored).
     synced: u64,
+    /// [`AuditLog::close`] ran: everything appended is durable, nothing more is taken.
+    closed: bool,
 }
 
 struct Inner {
@@ -112,7 +115,11 @@ impl Inner {
     /// Make the appended records durable, then advance the head anchor.
     fn sync(&self) -> Result<(), GovError> {
         let mut t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        if t.synced == t.seq {
+        self.sync_locked(&mut t)
+    }
+
+    fn sync_locked(&self, t: &mut Tail) -> Result<(), GovError> {
+        if t.synced == t.seq || t.closed {
             return Ok(());
         }
         t.file.sync_data().map_err(GovError::io(&self.path))?;
@@ -149,6 +156,8 @@ fn read_head(log: &Path) -> Result<Option<(u64, String)>, GovError> {
 /// The open log, appended to under a lock; a background thread makes it durable.
 pub struct AuditLog {
     inner: Arc<Inner>,
+    /// The background syncing thread, until [`AuditLog::close`] joins it.
+    writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Drop for AuditLog {
@@ -180,20 +189,42 @@ impl AuditLog {
             (0, GENESIS.to_string())
         };
         let file = OpenOptions::new().create(true).append(true).open(path).map_err(GovError::io(path))?;
-        let inner = Arc::new(Inner { path: path.to_path_buf(), tail: Mutex::new(Tail { file, seq, hash, synced: 0 }) });
+        let tail = Tail { file, seq, hash, synced: 0, closed: false };
+        let inner = Arc::new(Inner { path: path.to_path_buf(), tail: Mutex::new(tail) });
         inner.sync()?;
         let weak: Weak<Inner> = Arc::downgrade(&inner);
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("audit-sync".into())
             .spawn(move || loop {
-                std::thread::sleep(SYNC_EVERY);
+                // Woken early by `close` (or spuriously: then it only syncs sooner).
+                std::thread::park_timeout(SYNC_EVERY);
                 let Some(inner) = weak.upgrade() else { return };
+                if inner.tail.lock().unwrap_or_else(|e| e.into_inner()).closed {
+                    return;
+                }
                 if let Err(e) = inner.sync() {
                     tracing::error!("audit log: {e}");
                 }
             })
             .map_err(GovError::io(path))?;
-        Ok(AuditLog { inner })
+        Ok(AuditLog { inner, writer: Mutex::new(Some(writer)) })
+    }
+
+    /// Make every appended record durable, then stop the background thread and wait for
+    /// it: after this the log touches its files no more (a caller may remove the
+    /// directory), and [`AuditLog::append`] refuses. Closing twice is harmless.
+    pub fn close(&self) -> Result<(), GovError> {
+        let synced = {
+            let mut t = self.inner.tail.lock().unwrap_or_else(|e| e.into_inner());
+            let synced = self.inner.sync_locked(&mut t);
+            t.closed = true;
+            synced
+        };
+        if let Some(h) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            h.thread().unpark();
+            let _ = h.join();
+        }
+        synced
     }
 
     pub fn path(&self) -> &Path {
@@ -203,6 +234,9 @@ impl AuditLog {
     /// Append a record; returns its sequence number.
     pub fn append(&self, time: f64, e: Entry) -> Result<u64, GovError> {
         let mut t = self.inner.tail.lock().unwrap_or_else(|e| e.into_inner());
+        if t.closed {
+            return Err(GovError::Invalid(format!("{}: the audit log is closed", self.inner.path.display())));
+        }
         let rec = AuditRecord {
             seq: t.seq + 1,
             prev: t.hash.clone(),
@@ -366,6 +400,27 @@ mod tests {
         assert_eq!(verify(&p).unwrap().unwrap().0, 6);
         let q = log.query(10, |r| r.kind == AuditKind::Decision).unwrap();
         assert_eq!(q.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![4, 2]);
+    }
+
+    #[test]
+    fn close_makes_the_log_durable_stops_its_thread_and_refuses_more() {
+        let d = tmp("close");
+        let p = d.join(AUDIT_FILE);
+        let log = AuditLog::open(&p).unwrap();
+        for k in 0..3 {
+            log.append(1.0 + k as f64, Entry { detail: format!("r{k}"), ..Default::default() }).unwrap();
+        }
+        log.close().unwrap();
+        // Anchored at the last record at once (not after the next background sync).
+        assert_eq!(read_head(&p).unwrap().map(|h| h.0), Some(3));
+        assert!(log.writer.lock().unwrap().is_none(), "the syncing thread was joined");
+        assert!(log.append(9.0, Entry::default()).is_err());
+        // The directory can go: nothing writes there any more, not even on drop.
+        std::fs::remove_dir_all(&d).unwrap();
+        std::thread::sleep(SYNC_EVERY * 2);
+        log.close().unwrap();
+        drop(log);
+        assert!(!d.exists());
     }
 
     #[test]
