@@ -1,7 +1,12 @@
 //! Measures sustained ingest rates (observations per second):
 //! 1. `SqliteStore::append` alone, in batches of 1,000 / 5,000 / 10,000;
 //! 2. the wire path without sinks: `parse_batch` + validation in the `Pipeline`;
-//! 3. the whole in-process path: parse + validate + `StateEstimator` + `SqliteStore`.
+//! 3. the whole in-process path: parse + validate + `StateEstimator` + `SqliteStore`;
+//! 4. loop-detector rows alone (what `citybrain bench --api` posts), 5,000 per batch:
+//!    `SqliteStore::append`, and the floor under it: the same rows already encoded,
+//!    inserted with rusqlite into a file of the same schema and pragmas (WAL,
+//!    `synchronous=NORMAL`, one transaction per batch) with nothing else (no sensor
+//!    names, no aggregates), one `INSERT` per row and 64 rows per `INSERT`.
 //!
 //! Run: `cargo run -p store --release --example append_rate [total_observations]`.
 //! The file goes to the temp dir and is removed afterwards.
@@ -13,6 +18,7 @@ use city::{IntersectionId, LaneId, Point};
 use sense::testnet::corridor;
 use sense::*;
 use state::{StateConfig, StateEstimator};
+use store::codec::{self, Row};
 use store::{Retention, SqliteStore, Store, StoreSink};
 
 /// A mix like the twin's sensor stream: loops, probes and controller events.
@@ -60,6 +66,66 @@ fn synth(reg: &SensorRegistry, n: usize, t0: f64) -> Vec<Observation> {
         .collect()
 }
 
+/// Loop-detector aggregates only, over every lane of the network, in time order.
+fn loops(reg: &SensorRegistry, lanes: u32, n: usize, t0: f64) -> Vec<Observation> {
+    (0..n)
+        .map(|i| {
+            let time = t0 + i as f64 * 1e-3;
+            let lane = LaneId(i as u32 % lanes);
+            Observation {
+                sensor: reg.loop_sensor(lane).expect("loop"),
+                time,
+                data: ObsData::Loop(LoopAggregate {
+                    lane,
+                    road: reg.lane_road(lane).expect("road"),
+                    start: (time - 30.0).max(0.0),
+                    end: time,
+                    count: (i % 13) as u32,
+                    occupancy: 0.1,
+                    speed: Some(8.5),
+                }),
+            }
+        })
+        .collect()
+}
+
+/// The floor: `batches` of encoded rows into `path` (already holding the store's schema)
+/// with the store's pragmas, one transaction per batch, `per` rows per `INSERT`.
+fn raw_floor(path: &std::path::Path, batches: &[Vec<(f64, i64, Row)>], per: usize) -> Result<f64, Box<dyn std::error::Error>> {
+    let c = rusqlite::Connection::open(path)?;
+    c.pragma_update(None, "journal_mode", "WAL")?;
+    c.pragma_update(None, "synchronous", "NORMAL")?;
+    c.pragma_update(None, "cache_size", -65536)?;
+    c.pragma_update(None, "wal_autocheckpoint", 16384)?;
+    let values = vec!["(?,?,?,?,?,?,?,?,?,?)"; per].join(",");
+    let sql = format!("INSERT INTO obs (time, sensor, kind, ref, road, a, b, c, d, text) VALUES {values}");
+    let t = Instant::now();
+    for b in batches {
+        let tx = c.unchecked_transaction()?;
+        {
+            let mut st = tx.prepare_cached(&sql)?;
+            for chunk in b.chunks_exact(per) {
+                for (i, (time, sid, r)) in chunk.iter().enumerate() {
+                    let k = i * 10;
+                    st.raw_bind_parameter(k + 1, time)?;
+                    st.raw_bind_parameter(k + 2, sid)?;
+                    st.raw_bind_parameter(k + 3, r.kind)?;
+                    st.raw_bind_parameter(k + 4, r.r#ref)?;
+                    st.raw_bind_parameter(k + 5, r.road)?;
+                    st.raw_bind_parameter(k + 6, r.a)?;
+                    st.raw_bind_parameter(k + 7, r.b)?;
+                    st.raw_bind_parameter(k + 8, r.c)?;
+                    st.raw_bind_parameter(k + 9, r.d)?;
+                    st.raw_bind_parameter(k + 10, r.text.as_deref())?;
+                }
+                st.raw_execute()?;
+            }
+        }
+        tx.commit()?;
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
+
 fn temp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("citybrain-bench-{name}-{}.db", std::process::id()))
 }
@@ -95,6 +161,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             bytes as f64 / (batches.len() * batch) as f64
         );
         drop(store);
+        remove(&path);
+    }
+
+    // Loop rows alone, 5,000 per batch: the store, then the SQLite floor under it.
+    let lanes = net.lanes.len() as u32;
+    let loop_batches: Vec<Vec<Observation>> =
+        (0..total / 5_000).map(|k| loops(&reg, lanes, 5_000, 100.0 + (k * 5_000) as f64 * 1e-3)).collect();
+    let n_loops = (loop_batches.len() * 5_000) as f64;
+    let path = temp("loops");
+    remove(&path);
+    let store = SqliteStore::open(&path, Retention::default(), &net)?;
+    let t = Instant::now();
+    for b in &loop_batches {
+        store.append(&reg, b)?;
+    }
+    let dt = t.elapsed().as_secs_f64();
+    println!("store append, loop rows only, batch 5000: {:>9.0} obs/s ({dt:.2} s)", n_loops / dt);
+    let keys = store.keys().clone();
+    drop(store);
+    remove(&path);
+    let encoded: Vec<Vec<(f64, i64, Row)>> = loop_batches
+        .iter()
+        .map(|b| b.iter().map(|o| (o.time, 1 + o.sensor.0 as i64, codec::encode(&o.data, &keys).expect("encodes"))).collect())
+        .collect();
+    for per in [1usize, 64] {
+        drop(SqliteStore::open(&path, Retention::default(), &net)?);
+        let dt = raw_floor(&path, &encoded, per)?;
+        println!(
+            "SQLite floor, encoded loop rows, batch 5000, {per:>2} rows per INSERT: {:>9.0} obs/s ({dt:.2} s)",
+            n_loops / dt
+        );
         remove(&path);
     }
 

@@ -181,6 +181,81 @@ fn an_observation_outside_the_network_is_an_invalid_argument() {
     s.health().unwrap();
 }
 
+/// Batches around the multi-row insert's chunk size are stored whole, in order, each
+/// recorded in `obs_batches` by the ids of its first and last row.
+#[test]
+fn batches_of_any_size_are_stored_in_order_with_their_id_ranges() {
+    let db = TempDb::new("chunks");
+    let (net, r) = (corridor(), SensorRegistry::for_network(&corridor()));
+    let s = SqliteStore::open(&db.0, Retention::default(), &net).unwrap();
+    let kinds = conformance::all_kinds(&r, conformance::T0);
+    let mut all = Vec::new();
+    let mut t = conformance::T0;
+    for n in [1usize, 63, 64, 65, 150, 0, 128] {
+        let batch: Vec<Observation> = (0..n)
+            .map(|i| {
+                t += 0.25;
+                Observation { time: t, ..kinds[i % kinds.len()].clone() }
+            })
+            .collect();
+        s.append(&r, &batch).unwrap();
+        all.extend(batch);
+    }
+    assert_eq!(s.raw_len().unwrap(), all.len() as u64);
+    // (Times and kinds: an interval's stored end is the observation's time.)
+    let key = |o: &Observation| (o.time, o.sensor, o.data.kind());
+    let back: Vec<_> = s.observations(&r, 0.0, f64::MAX, usize::MAX).unwrap().iter().map(key).collect();
+    assert_eq!(back, all.iter().map(key).collect::<Vec<_>>());
+    let ranges: Vec<(i64, i64, i64)> = s.with_writer(|c| {
+        let mut st = c
+            .prepare("SELECT b.first_id, b.last_id, (SELECT COUNT(*) FROM obs o WHERE o.id BETWEEN b.first_id AND b.last_id) FROM obs_batches b ORDER BY first_id")
+            .unwrap();
+        let rows = st.query_map([], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?))).unwrap();
+        rows.map(Result::unwrap).collect()
+    });
+    assert_eq!(ranges.iter().map(|x| x.2).collect::<Vec<_>>(), vec![1, 63, 64, 65, 150, 128]);
+    for w in ranges.windows(2) {
+        assert_eq!(w[1].0, w[0].1 + 1, "{ranges:?}");
+    }
+    for (first, last, n) in ranges {
+        assert_eq!(last - first + 1, n);
+    }
+}
+
+/// The controller event log is read from the covering partial index alone, and a file
+/// with the index's first form (on `(ref, time)` only) gets the covering one when opened.
+#[test]
+fn the_event_log_reads_the_covering_index_and_old_files_gain_it() {
+    let db = TempDb::new("signal-index");
+    let (net, r) = (corridor(), SensorRegistry::for_network(&corridor()));
+    let s = SqliteStore::open(&db.0, Retention::default(), &net).unwrap();
+    s.append(&r, &conformance::all_kinds(&r, conformance::T0)).unwrap();
+    let before = s.signal_events(city::IntersectionId(1), 0.0, f64::MAX, usize::MAX).unwrap();
+    assert!(!before.is_empty());
+    let plan = |s: &SqliteStore| -> String {
+        s.with_writer(|c| {
+            let mut st = c
+                .prepare(
+                    "EXPLAIN QUERY PLAN SELECT time, a, b FROM obs INDEXED BY obs_signal
+                     WHERE kind = 5 AND ref = 1 AND time >= 0 AND time < 1e12 ORDER BY id",
+                )
+                .unwrap();
+            let rows = st.query_map([], |x| x.get::<_, String>(3)).unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        })
+    };
+    assert!(plan(&s).contains("COVERING INDEX obs_signal"), "{}", plan(&s));
+    // The first form, as an older build left it.
+    s.with_writer(|c| {
+        c.execute_batch("DROP INDEX obs_signal; CREATE INDEX obs_signal ON obs (ref, time) WHERE kind = 5").unwrap()
+    });
+    assert!(!plan(&s).contains("COVERING"), "{}", plan(&s));
+    drop(s);
+    let s = SqliteStore::open(&db.0, Retention::default(), &net).unwrap();
+    assert!(plan(&s).contains("COVERING INDEX obs_signal"), "{}", plan(&s));
+    assert_eq!(s.signal_events(city::IntersectionId(1), 0.0, f64::MAX, usize::MAX).unwrap(), before);
+}
+
 #[test]
 fn the_store_is_a_pipeline_sink() {
     let db = TempDb::new("sink");

@@ -84,7 +84,7 @@ type Res<T> = Result<T, Ex>;
 /// Sensor name <-> row id in `sensors`.
 #[derive(Default)]
 struct SensorDict {
-    ids: HashMap<String, i64>,
+    ids: sense::registry::IdMap<i64>,
     names: HashMap<i64, String>,
 }
 
@@ -236,6 +236,78 @@ impl SqliteStore {
     }
 }
 
+/// Rows per multi-row `INSERT INTO obs` statement (10 parameters each, far below
+/// SQLite's limit of 32,766). One statement per row costs a statement step, and with
+/// `AUTOINCREMENT` an update of `sqlite_sequence`, per row; one per chunk, per chunk.
+const OBS_CHUNK: usize = 64;
+
+const OBS_COLUMNS: &str = "INSERT INTO obs (time, sensor, kind, ref, road, a, b, c, d, text) VALUES ";
+
+/// `INSERT INTO obs ... VALUES (...), (...)` with `n` rows of numbered parameters.
+fn obs_insert_sql(n: usize) -> String {
+    let mut sql = String::with_capacity(OBS_COLUMNS.len() + n * 48);
+    sql.push_str(OBS_COLUMNS);
+    for i in 0..n {
+        let b = i * 10;
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for k in 1..=10 {
+            if k > 1 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("?{}", b + k));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Insert encoded observations `(time, sensor key, row)` in order, [`OBS_CHUNK`] rows per
+/// statement (the rest one by one); the row ids of the first and the last row, which are
+/// consecutive: one writer, inside one transaction, `AUTOINCREMENT` ids.
+fn insert_obs(tx: &rusqlite::Transaction, rows: &[(f64, i64, Row)]) -> Res<Option<(i64, i64)>> {
+    let mut first = None;
+    let mut chunks = rows.chunks_exact(OBS_CHUNK);
+    if chunks.len() > 0 {
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let mut st = tx.prepare_cached(SQL.get_or_init(|| obs_insert_sql(OBS_CHUNK)))?;
+        for chunk in chunks.by_ref() {
+            for (i, (time, sid, r)) in chunk.iter().enumerate() {
+                bind_obs(&mut st, i * 10, *time, *sid, r)?;
+            }
+            st.raw_execute()?;
+            first = first.or(Some(tx.last_insert_rowid() - (OBS_CHUNK as i64 - 1)));
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let mut st = tx.prepare_cached(SQL.get_or_init(|| obs_insert_sql(1)))?;
+        for (time, sid, r) in rest {
+            bind_obs(&mut st, 0, *time, *sid, r)?;
+            st.raw_execute()?;
+            first = first.or(Some(tx.last_insert_rowid()));
+        }
+    }
+    Ok(first.map(|f| (f, tx.last_insert_rowid())))
+}
+
+fn bind_obs(st: &mut rusqlite::Statement<'_>, at: usize, time: f64, sid: i64, r: &Row) -> Res<()> {
+    st.raw_bind_parameter(at + 1, time)?;
+    st.raw_bind_parameter(at + 2, sid)?;
+    st.raw_bind_parameter(at + 3, r.kind)?;
+    st.raw_bind_parameter(at + 4, r.r#ref)?;
+    st.raw_bind_parameter(at + 5, r.road)?;
+    st.raw_bind_parameter(at + 6, r.a)?;
+    st.raw_bind_parameter(at + 7, r.b)?;
+    st.raw_bind_parameter(at + 8, r.c)?;
+    st.raw_bind_parameter(at + 9, r.d)?;
+    st.raw_bind_parameter(at + 10, r.text.as_deref())?;
+    Ok(())
+}
+
 fn upsert_cells(tx: &rusqlite::Transaction, cells: &Cells) -> Res<()> {
     let mut st = tx.prepare_cached(
         "INSERT INTO agg (road, res, bucket, speed_sum, speed_n, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -295,19 +367,18 @@ impl SqliteStore {
                 &kept
             };
             {
-                let mut st = tx.prepare_cached(
-                    "INSERT INTO obs (time, sensor, kind, ref, road, a, b, c, d, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )?;
                 let mut new_sensor = tx.prepare_cached("INSERT INTO sensors (name) VALUES (?1)")?;
                 let dict = self.sensors.read().unwrap_or_else(|e| e.into_inner());
                 let mut last: Option<(sense::SensorIdx, i64)> = None;
-                let (mut first_id, mut min_t, mut max_t) = (None, f64::INFINITY, f64::NEG_INFINITY);
+                let (mut min_t, mut max_t) = (f64::INFINITY, f64::NEG_INFINITY);
+                let mut rows = Vec::with_capacity(obs.len());
                 for o in obs {
                     let sid = match last {
                         Some((idx, id)) if idx == o.sensor => id,
                         _ => {
                             let name = registry.get(o.sensor).map(|s| s.id.as_str()).unwrap_or("?");
-                            let id = match dict.ids.get(name).copied().or_else(|| added.iter().find(|a| a.0 == name).map(|a| a.1)) {
+                            let id = match dict.ids.get(name).copied().or_else(|| added.iter().find(|a| a.0 == name).map(|a| a.1))
+                            {
                                 Some(id) => id,
                                 None => {
                                     new_sensor.execute([name])?;
@@ -320,17 +391,16 @@ impl SqliteStore {
                             id
                         }
                     };
-                    let Row { kind, r#ref, road, a, b, c, d, text } = codec::encode(&o.data, &self.keys)
+                    let row = codec::encode(&o.data, &self.keys)
                         .map_err(|e| StoreError::invalid(format!("observation at {}: {e}", o.time)))?;
-                    st.execute(params![o.time, sid, kind, r#ref, road, a, b, c, d, text])?;
-                    first_id = first_id.or(Some(tx.last_insert_rowid()));
+                    rows.push((o.time, sid, row));
                     (min_t, max_t) = (min_t.min(o.time), max_t.max(o.time));
                 }
                 drop(dict);
-                if let Some(first) = first_id {
+                if let Some((first, last)) = insert_obs(&tx, &rows)? {
                     tx.execute(
                         "INSERT INTO obs_batches (first_id, last_id, min_time, max_time) VALUES (?1, ?2, ?3, ?4)",
-                        params![first, tx.last_insert_rowid(), min_t, max_t],
+                        params![first, last, min_t, max_t],
                     )?;
                 }
             }

@@ -25,9 +25,11 @@ CREATE TABLE IF NOT EXISTS obs_batches (
     first_id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL, min_time REAL NOT NULL, max_time REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS obs_batches_max ON obs_batches (max_time);
 -- Controller events only (kind 5 = codec::kind_code(Signal)): the ATSPM log of one
--- controller is read by (ref, time) without scanning the other observations. Additive: a
--- version-3 file gains it when opened, and a build without it ignores it.
-CREATE INDEX IF NOT EXISTS obs_signal ON obs (ref, time) WHERE kind = 5;
+-- controller is read by (ref, time) without scanning the other observations, and from
+-- the index alone (code `a` and parameter `b` are in it: no look-up of each row in `obs`).
+-- Additive: a version-3 file gains it when opened (replacing the first form, on (ref,
+-- time) only: see `prepare`), and a build without it ignores it.
+CREATE INDEX IF NOT EXISTS obs_signal ON obs (ref, time, a, b) WHERE kind = 5;
 CREATE TABLE IF NOT EXISTS agg (
     road INTEGER NOT NULL, res INTEGER NOT NULL, bucket REAL NOT NULL,
     speed_sum REAL NOT NULL DEFAULT 0, speed_n INTEGER NOT NULL DEFAULT 0, count INTEGER NOT NULL DEFAULT 0,
@@ -84,6 +86,13 @@ pub(super) fn prepare(conn: &mut Connection, path: &str, net: &Network) -> Resul
                 tx.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'agg_city'", [], |r| {
                     r.get::<_, i64>(0)
                 })? > 0;
+            // The first form of `obs_signal` did not cover `a` and `b`: rebuilt below.
+            let signal_index: Option<String> = tx
+                .query_row("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'obs_signal'", [], |r| r.get(0))
+                .optional()?;
+            if signal_index.is_some_and(|sql| !sql.replace(' ', "").contains("(ref,time,a,b)")) {
+                tx.execute_batch("DROP INDEX obs_signal")?;
+            }
             tx.execute_batch(SCHEMA)?;
             if !had_city {
                 fill_agg_city(&tx)?;
