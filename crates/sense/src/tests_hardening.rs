@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use super::tests::{loop_rec, reg};
 use super::*;
 use crate::rejected::{is_sensitive_field, truncate, REDACTED};
-use crate::time::{format_utc, parse_rfc3339, MAX_UNIX_S};
+use crate::time::{format_utc, parse_rfc3339, timestamp, MAX_UNIX_S};
 
 /// 2026-12-06T07:00:00Z.
 const T0: f64 = 1_796_540_400.0;
@@ -238,6 +238,42 @@ fn city_zone_formats_with_offset_and_places_the_demo_day() {
     assert_eq!(ny.format(T0), "2026-12-06T02:00:00.000-05:00");
     assert!(CityZone::new("Mars/Olympus").unwrap_err().contains("unknown time zone"));
     assert!(z.day_at(T0, 24.0).is_err() && z.day_at(f64::NAN, 7.0).is_err());
+}
+
+/// The log's civil time written field by field is strftime's, in zones east and west,
+/// with half-hour and DST offsets, across the epoch, a DST change and the ms rounding.
+#[test]
+fn the_log_time_is_strftimes() {
+    // (Beyond jiff's range, late on 9999-12-30, both print the number: `format_utc`.)
+    let strftime = |z: &str, t: f64| match timestamp(t) {
+        Some(ts) => ts.to_zoned(jiff::tz::TimeZone::get(z).unwrap()).strftime("%Y-%m-%d %H:%M:%S%.3f%:z").to_string(),
+        None => format_utc(t),
+    };
+    let zones =
+        ["Asia/Shanghai", "UTC", "America/New_York", "America/St_Johns", "Asia/Kolkata", "Australia/Lord_Howe", "Europe/Berlin"];
+    // 2026-03-29 01:00Z is Berlin's change to summer time; 0 and 9999 are the range's ends.
+    let times = [
+        0.0,
+        0.0004,
+        0.9995,
+        1.2345,
+        T0,
+        T0 + 0.5,
+        T0 + 59.9996,
+        1_774_746_000.0 - 0.001,
+        1_774_746_000.0,
+        253_402_000_000.0,
+        MAX_UNIX_S,
+    ];
+    for z in zones {
+        let cz = CityZone::new(z).unwrap();
+        for t in times.iter().copied().chain((0..200).map(|k| T0 + k as f64 * 3_600.123_7)) {
+            assert_eq!(cz.format_log(t), strftime(z, t), "{z} {t}");
+        }
+    }
+    let mut out = String::from("x,");
+    CityZone::default().write_log(T0, &mut out);
+    assert_eq!(out, "x,2026-12-06 15:00:00.000+08:00");
 }
 
 proptest! {

@@ -129,9 +129,41 @@ impl CityZone {
 
     /// ATSPM / spreadsheet style civil time with offset: `2026-12-06 07:00:00.000+08:00`.
     pub fn format_log(&self, t: f64) -> String {
-        match timestamp(t) {
-            Some(ts) => ts.to_zoned(self.tz.clone()).strftime("%Y-%m-%d %H:%M:%S%.3f%:z").to_string(),
-            None => format_utc(t),
+        let mut out = String::with_capacity(29);
+        self.write_log(t, &mut out);
+        out
+    }
+
+    /// [`CityZone::format_log`] appended to `out` (a long log writes one line after
+    /// another into one buffer). The common case (years 1000..=9999, an offset of whole
+    /// minutes) is written field by field from the civil date-time, without a strftime
+    /// format to interpret per call; anything else goes through strftime.
+    pub fn write_log(&self, t: f64, out: &mut String) {
+        use std::fmt::Write;
+        let Some(ts) = timestamp(t) else {
+            out.push_str(&format_utc(t));
+            return;
+        };
+        let off = self.tz.to_offset(ts);
+        let secs = off.seconds();
+        let dt = off.to_datetime(ts);
+        if secs % 60 == 0 && (1000..=9999).contains(&dt.year()) {
+            let (sign, a) = if secs < 0 { ('-', -secs) } else { ('+', secs) };
+            let _ = write!(
+                out,
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}{sign}{:02}:{:02}",
+                dt.year(),
+                dt.month(),
+                dt.day(),
+                dt.hour(),
+                dt.minute(),
+                dt.second(),
+                dt.subsec_nanosecond() / 1_000_000,
+                a / 3600,
+                a % 3600 / 60
+            );
+        } else {
+            let _ = write!(out, "{}", ts.to_zoned(self.tz.clone()).strftime("%Y-%m-%d %H:%M:%S%.3f%:z"));
         }
     }
 

@@ -136,8 +136,11 @@ impl crate::Backend for Brain {
         // Civil time of the city with its UTC offset: `2026-12-06 07:00:00.000+08:00`.
         let zone = &self.config.timezone;
         let mut out = String::from("TimeStamp,DeviceId,EventId,Parameter\n");
+        out.reserve(events.len() * (40 + intersection.len()));
         for (t, code, param) in events {
-            out.push_str(&format!("{},{intersection},{},{param}\n", zone.format_log(t), code.code()));
+            use std::fmt::Write;
+            zone.write_log(t, &mut out);
+            let _ = writeln!(out, ",{intersection},{},{param}", code.code());
         }
         Ok(out)
     }
