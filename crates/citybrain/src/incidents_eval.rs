@@ -59,10 +59,16 @@ pub struct IncidentsEvalArgs {
     pub units: usize,
     /// Override one kind of report's confidence for this evaluation (to tune, on seeds
     /// other than the one reported): `loop_stuck`, `loop_silent`, `probe_stop`,
-    /// `queue_gap` or `detector_log` (0 turns the starved-lane test off), e.g.
+    /// `queue_gap`, `detector_log` (0 turns the starved-lane test off), `flow_balance`
+    /// (0 turns the exit roads' input–output test off), `exit_stuck` or `exit_probe_stop`, e.g.
     /// `--confidence detector_log=0.25`. Repeatable.
     #[arg(long = "confidence", value_parser = parse_confidence)]
     pub confidence: Vec<(String, f64)>,
+    /// Override one threshold of the exit roads' input–output test (to tune, on seeds
+    /// other than the one reported): `min_excess`, `persist`, `transit_speed_share` or
+    /// `transit_extra_s`, e.g. `--balance min_excess=4`. Repeatable.
+    #[arg(long = "balance", value_parser = parse_flow)]
+    pub balance: Vec<(String, f64)>,
     /// Write the figures as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -92,12 +98,25 @@ pub struct IncidentsEvalArgs {
 
 fn parse_confidence(s: &str) -> std::result::Result<(String, f64), String> {
     let (k, v) = s.split_once('=').ok_or_else(|| format!("expected KIND=VALUE, got {s:?}"))?;
-    if !["loop_stuck", "loop_silent", "probe_stop", "queue_gap", "detector_log"].contains(&k) {
+    if !["loop_stuck", "loop_silent", "probe_stop", "queue_gap", "detector_log", "flow_balance", "exit_stuck", "exit_probe_stop"]
+        .contains(&k)
+    {
         return Err(format!("unknown report kind {k:?}"));
     }
     match v.parse::<f64>() {
         Ok(x) if (0.0..=1.0).contains(&x) => Ok((k.to_string(), x)),
         _ => Err(format!("{k}: expected a confidence in 0..=1, got {v:?}")),
+    }
+}
+
+fn parse_flow(s: &str) -> std::result::Result<(String, f64), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))?;
+    if !["min_excess", "persist", "transit_speed_share", "transit_extra_s"].contains(&k) {
+        return Err(format!("unknown threshold {k:?}"));
+    }
+    match v.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok((k.to_string(), x)),
+        _ => Err(format!("{k}: expected a non-negative number, got {v:?}")),
     }
 }
 
@@ -112,7 +131,19 @@ fn incident_config(a: &IncidentsEvalArgs) -> incidents::IncidentsConfig {
             "loop_silent" => r.loop_silent = *v,
             "probe_stop" => r.probe_stop = *v,
             "queue_gap" => r.queue_gap = *v,
+            "flow_balance" => r.flow_balance = *v,
+            "exit_stuck" => r.exit_stuck = *v,
+            "exit_probe_stop" => r.exit_probe_stop = *v,
             _ => r.detector_log = *v,
+        }
+    }
+    let f = &mut cfg.detect.flow;
+    for (k, v) in &a.balance {
+        match k.as_str() {
+            "min_excess" => f.min_excess = *v as u32,
+            "persist" => f.persist = *v as u32,
+            "transit_speed_share" => f.transit_speed_share = *v,
+            _ => f.transit_extra_s = *v,
         }
     }
     cfg

@@ -65,6 +65,8 @@ pub struct DetectConfig {
     pub reliability: Reliability,
     /// The controller detector logs' starved-lane test.
     pub log: crate::detect_log::LogConfig,
+    /// The exit roads' input–output test.
+    pub flow: crate::detect_flow::FlowConfig,
 }
 
 /// Calibrated confidence per kind of obstruction report (see [`DetectConfig::reliability`]).
@@ -82,6 +84,14 @@ pub struct Reliability {
     /// calibrated reliability, 0.55–0.64 on the seed-2 runs, would raise an alarm alone
     /// at the 0.5 alarm level and multiply the false alarms; see BENCHMARKS.md).
     pub detector_log: f64,
+    /// An exit road's input–output count: vehicles sent in that never reached its loops;
+    /// 0 turns the test off.
+    pub flow_balance: f64,
+    /// A loop covered with nothing passing on an exit road (nothing downstream to queue
+    /// behind).
+    pub exit_stuck: f64,
+    /// A probe stopped on an exit road.
+    pub exit_probe_stop: f64,
     /// The twin's virtual camera analytics, by tenth of the confidence they report
     /// (`camera[k]` for a reported confidence in `k/10 .. (k+1)/10`); `None`: taken as
     /// reported. Reports through the API keep the confidence they state.
@@ -100,7 +110,17 @@ impl Reliability {
 
 impl Default for Reliability {
     fn default() -> Self {
-        Reliability { loop_stuck: 0.2, loop_silent: 0.2, probe_stop: 0.35, queue_gap: 0.6, detector_log: 0.0, camera: None }
+        Reliability {
+            loop_stuck: 0.2,
+            loop_silent: 0.2,
+            probe_stop: 0.35,
+            queue_gap: 0.6,
+            detector_log: 0.0,
+            flow_balance: 0.6,
+            exit_stuck: 0.2,
+            exit_probe_stop: 0.5,
+            camera: None,
+        }
     }
 }
 
@@ -128,6 +148,7 @@ impl Default for DetectConfig {
             max_out_streak: 5,
             reliability: Reliability::default(),
             log: crate::detect_log::LogConfig::default(),
+            flow: crate::detect_flow::FlowConfig::default(),
         }
     }
 }
@@ -175,6 +196,8 @@ struct RoadInfo {
     /// Roads fed by this one (downstream stations).
     next: Vec<RoadId>,
     lanes: Vec<LaneId>,
+    /// Leaves the network (ends at a virtual junction): nothing downstream holds a queue.
+    exit: bool,
 }
 
 /// All detectors, with their memory.
@@ -192,6 +215,7 @@ pub struct Detectors {
     queue_m: HashMap<RoadId, f64>,
     signals: BTreeMap<IntersectionId, SignalWatch>,
     logs: crate::detect_log::DetectorLogs,
+    flow: crate::detect_flow::FlowBalance,
 }
 
 /// Longest time (seconds) a movement of road `r` waits for green at its downstream signal.
@@ -285,7 +309,13 @@ impl Detectors {
                     .map(|j| RoadId(j as u32))
                     .filter(|&q| net.road(q).from == road.to && net.road(q).to != road.from)
                     .collect();
-                RoadInfo { length: net.road_length(r), max_red: max_red(net, r), next, lanes: road.lanes().collect() }
+                RoadInfo {
+                    length: net.road_length(r),
+                    max_red: max_red(net, r),
+                    next,
+                    lanes: road.lanes().collect(),
+                    exit: net.intersection(road.to).is_virtual,
+                }
             })
             .collect();
         let cycle = net.intersections.iter().map(|i| i.phases.iter().map(|p| p.duration).sum()).collect();
@@ -293,6 +323,10 @@ impl Detectors {
             logs: crate::detect_log::DetectorLogs::new(
                 net,
                 crate::detect_log::LogConfig { confidence: cfg.reliability.detector_log, ..cfg.log.clone() },
+            ),
+            flow: crate::detect_flow::FlowBalance::new(
+                net,
+                crate::detect_flow::FlowConfig { confidence: cfg.reliability.flow_balance, ..cfg.flow.clone() },
             ),
             cfg,
             roads,
@@ -312,7 +346,11 @@ impl Detectors {
     pub fn observe(&mut self, net: &Network, batch: &[Observation], out: &mut Vec<Report>) {
         for o in batch {
             match &o.data {
-                ObsData::Loop(l) => self.on_loop(net, l.lane, l.road, l.end, l.count, l.occupancy, out),
+                ObsData::Loop(l) => {
+                    self.flow.on_loop(l);
+                    self.on_loop(net, l.lane, l.road, l.end, l.count, l.occupancy, out)
+                }
+                ObsData::Movement(m) => self.flow.on_movement(m),
                 ObsData::Probe(p) => self.on_probe(net, o.time, &p.token, p.pos, p.speed, p.heading, out),
                 ObsData::Queue(q) => {
                     self.on_queue_gap(net, o.time, q.road, q.queue_m, q.waiting, out);
@@ -349,6 +387,7 @@ impl Detectors {
                 _ => {}
             }
         }
+        self.flow.check(net, out);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -393,7 +432,9 @@ impl Detectors {
         }
         w.reported = true;
         let len = net.lane(lane).length;
-        let (pos, conf, what) = if stuck {
+        let (pos, conf, what) = if stuck && info.exit {
+            (point_on_road(net, road, len * 0.55), cfg.reliability.exit_stuck, "covered with nothing passing on an exit road")
+        } else if stuck {
             (point_on_road(net, road, len * 0.55), cfg.reliability.loop_stuck, "covered with nothing passing")
         } else {
             (point_on_road(net, road, len * 0.4), cfg.reliability.loop_silent, "silent while its road flows")
@@ -444,6 +485,7 @@ impl Detectors {
         let dropped = speed < self.cfg.drop_ratio * baseline;
         let beyond_queue = from_end > queue + self.cfg.probe_queue_margin_m;
         let hold = (info.max_red + self.cfg.probe_stop_margin_s).max(self.cfg.probe_min_stop_s);
+        let exit = info.exit;
         let w = self.probes.entry(token.to_string()).or_insert(ProbeWatch { road, pos, stopped_since: None, reported: false });
         if w.road != road || !dropped {
             *w = ProbeWatch { road, pos, stopped_since: None, reported: false };
@@ -462,10 +504,11 @@ impl Detectors {
             origin: format!("probe:{}", &token[..token.len().min(12)]),
             pos,
             road: Some(road),
-            confidence: self.cfg.reliability.probe_stop,
+            confidence: if exit { self.cfg.reliability.exit_probe_stop } else { self.cfg.reliability.probe_stop },
             reference: None,
             text: format!(
-                "probe stopped {:.0} s at {:.0} m from the stop line (queue {:.0} m); road baseline {:.1} m/s",
+                "probe stopped{} {:.0} s at {:.0} m from the stop line (queue {:.0} m); road baseline {:.1} m/s",
+                if exit { " on an exit road" } else { "" },
                 t - since,
                 from_end,
                 queue,

@@ -58,6 +58,7 @@
 pub mod cameras;
 pub mod core;
 pub mod detect;
+pub mod detect_flow;
 pub mod detect_log;
 pub mod dispatch;
 pub mod fusion;

@@ -216,6 +216,9 @@ pub enum SourceKind {
     /// Controller detector log (ATSPM 81/82): one lane's stop-bar detector gone quiet
     /// while the other lanes of its road keep actuating theirs.
     DetectorLog,
+    /// Input–output counting on an exit road: vehicles its upstream junction's camera
+    /// sent in that never reached its loops.
+    FlowBalance,
     /// Camera video analytics.
     Camera,
     /// A citizen.
@@ -223,13 +226,14 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
-    pub const ALL: [SourceKind; 8] = [
+    pub const ALL: [SourceKind; 9] = [
         SourceKind::Occupancy,
         SourceKind::SpeedDrop,
         SourceKind::Spillback,
         SourceKind::QueueGap,
         SourceKind::SignalLog,
         SourceKind::DetectorLog,
+        SourceKind::FlowBalance,
         SourceKind::Camera,
         SourceKind::Citizen,
     ];
@@ -241,6 +245,7 @@ impl SourceKind {
             SourceKind::QueueGap => "queue_gap",
             SourceKind::SignalLog => "signal_log",
             SourceKind::DetectorLog => "detector_log",
+            SourceKind::FlowBalance => "flow_balance",
             SourceKind::Camera => "camera",
             SourceKind::Citizen => "citizen",
         }

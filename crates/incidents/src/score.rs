@@ -371,6 +371,8 @@ pub fn json(s: &Score) -> serde_json::Value {
 /// signatures (`occupancy:stuck`, `occupancy:silent`).
 pub fn report_label(r: &crate::model::Report) -> String {
     match r.source {
+        crate::model::SourceKind::Occupancy if r.text.contains("exit road") => "occupancy:stuck:exit".into(),
+        crate::model::SourceKind::SpeedDrop if r.text.contains("exit road") => "speed_drop:exit".into(),
         crate::model::SourceKind::Occupancy if r.text.contains("covered") => "occupancy:stuck".into(),
         crate::model::SourceKind::Occupancy => "occupancy:silent".into(),
         // The twin's analytics by tenth of the confidence they stated.
