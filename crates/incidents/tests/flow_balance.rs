@@ -60,7 +60,15 @@ fn feed(
         let count = sent(k);
         if count > 0 {
             let from_road = mv.from_road;
-            fb.on_movement(&MovementCount { intersection: mv.intersection, movement: m, from_road, to_road: road, start, end, count });
+            fb.on_movement(&MovementCount {
+                intersection: mv.intersection,
+                movement: m,
+                from_road,
+                to_road: road,
+                start,
+                end,
+                count,
+            });
         }
         fb.check(net, &mut out);
     }
@@ -92,10 +100,18 @@ fn a_lane_whose_vehicles_go_to_another_lane_is_reported() {
     let mut fb = FlowBalance::new(&net, on());
     let (r, m, lane) = setup(&net, &fb);
     let other = if lane == 0 { 1 } else { lane - 1 };
-    let out = feed(&net, &mut fb, r, m, 40, |_| 4, |k, i| match (k < 20, i == lane, i == other) {
-        (true, true, _) | (false, _, true) => 4,
-        _ => 0,
-    });
+    let out = feed(
+        &net,
+        &mut fb,
+        r,
+        m,
+        40,
+        |_| 4,
+        |k, i| match (k < 20, i == lane, i == other) {
+            (true, true, _) | (false, _, true) => 4,
+            _ => 0,
+        },
+    );
     assert_eq!(out.len(), 1, "{out:?}");
     assert!(out[0].time > 600.0);
 }
@@ -130,11 +146,13 @@ fn the_test_is_off_at_confidence_zero_and_ignores_other_roads() {
     let (r, m, lane) = setup(&net, &fb);
     assert!(feed(&net, &mut fb, r, m, 30, |_| 6, |k, i| if i == lane && k < 10 { 6 } else { 0 }).is_empty());
     // A road into a signalised junction is not under test (its signal holds queues).
-    let inner = (0..net.roads.len() as u32)
-        .map(RoadId)
-        .find(|&q| !net.intersection(net.road(q).to).is_virtual)
-        .expect("an inner road");
+    let inner =
+        (0..net.roads.len() as u32).map(RoadId).find(|&q| !net.intersection(net.road(q).to).is_virtual).expect("an inner road");
     let fb = FlowBalance::new(&net, on());
     assert!(fb.roads().all(|q| q != inner));
-    assert!(net.intersection(net.road(inner).from).movements.iter().all(|&mv| net.movement(mv).to_road != inner || fb.group_of(mv).is_none()));
+    assert!(net
+        .intersection(net.road(inner).from)
+        .movements
+        .iter()
+        .all(|&mv| net.movement(mv).to_road != inner || fb.group_of(mv).is_none()));
 }
