@@ -156,3 +156,51 @@ fn the_test_is_off_at_confidence_zero_and_ignores_other_roads() {
         .iter()
         .all(|&mv| net.movement(mv).to_road != inner || fb.group_of(mv).is_none()));
 }
+
+/// A loop covered with nothing passing on an exit road (nothing downstream to queue
+/// behind) is its own kind of report, with its own confidence; on a signalised approach
+/// it stays `occupancy:stuck`.
+#[test]
+fn a_stuck_loop_on_an_exit_road_is_labelled_and_weighted_apart() {
+    use incidents::detect::{DetectConfig, Detectors, Reliability};
+    use sense::{ObsData, Observation, SensorIdx};
+    let net = grid();
+    let cfg = DetectConfig { reliability: Reliability { exit_stuck: 0.45, ..Reliability::default() }, ..DetectConfig::default() };
+    let fb = FlowBalance::new(&net, on());
+    let (exit, _, _) = setup(&net, &fb);
+    let inner = (0..net.roads.len() as u32)
+        .map(RoadId)
+        .find(|&q| net.intersection(net.road(q).to).is_signalised() && net.road(q).lanes().count() > 1)
+        .expect("a signalised approach");
+    for (road, label, conf) in [(exit, "occupancy:stuck:exit", 0.45), (inner, "occupancy:stuck", 0.2)] {
+        let mut d = Detectors::new(&net, cfg.clone());
+        let lane = net.road(road).lanes().next().unwrap();
+        let mut out = Vec::new();
+        // 20 intervals (10 min): the lane covered, nothing passing, its siblings flowing.
+        for k in 0..20 {
+            let (start, end) = (30.0 * k as f64, 30.0 * (k + 1) as f64);
+            let batch: Vec<Observation> = net
+                .road(road)
+                .lanes()
+                .map(|l| {
+                    let stuck = l == lane;
+                    let data = ObsData::Loop(LoopAggregate {
+                        lane: l,
+                        road,
+                        start,
+                        end,
+                        count: if stuck { 0 } else { 3 },
+                        occupancy: if stuck { 1.0 } else { 0.1 },
+                        speed: (!stuck).then_some(10.0),
+                    });
+                    Observation { sensor: SensorIdx(0), time: end, data }
+                })
+                .collect();
+            d.observe(&net, &batch, &mut out);
+        }
+        let stuck: Vec<&Report> = out.iter().filter(|r| r.source == SourceKind::Occupancy).collect();
+        assert_eq!(stuck.len(), 1, "{out:?}");
+        assert_eq!(incidents::score::report_label(stuck[0]), label);
+        assert!((stuck[0].confidence - conf).abs() < 1e-9, "{:?}", stuck[0]);
+    }
+}

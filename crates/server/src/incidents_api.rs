@@ -126,7 +126,7 @@ pub struct TimelineEntry {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct SourceReport {
     pub time: f64,
-    /// `occupancy`, `speed_drop`, `spillback`, `queue_gap`, `signal_log`, `detector_log`, `camera` or `citizen`.
+    /// `occupancy`, `speed_drop`, `spillback`, `queue_gap`, `signal_log`, `detector_log`, `flow_balance`, `camera` or `citizen`.
     pub source: String,
     pub origin: String,
     #[serde(rename = "type")]
