@@ -85,15 +85,16 @@ pub struct Reliability {
     /// at the 0.5 alarm level and multiply the false alarms; see BENCHMARKS.md).
     pub detector_log: f64,
     /// An exit road's input–output count: vehicles sent in that never reached a lane's
-    /// loop; 0 turns the test off (the default). Calibrated reliability 0.80–0.92 (seeds
-    /// 1 and 2); at 0.6 (an alarm alone) it raises detection from 80 % to 93–94 % but
-    /// adds false alarms (docs/benchmarks/incidents.md), so it is left to the operator.
+    /// loop; 0 turns the test off. Calibrated reliability 0.80–0.92 (seeds 1 and 2); at
+    /// the default 0.6 (an alarm alone) it raises detection from 80 % to 93–94 % and adds
+    /// 3–4 false alarms in 20 hours (docs/benchmarks/incidents.md): on by default, the
+    /// operator may turn it off.
     pub flow_balance: f64,
     /// A loop covered with nothing passing on an exit road (nothing downstream to queue
     /// behind).
     pub exit_stuck: f64,
     /// A probe stopped on an exit road (matched an incident 13 of 13 times on seeds 1
-    /// and 2; 0.5 with `flow_balance` on in the measured setting).
+    /// and 2).
     pub exit_probe_stop: f64,
     /// The twin's virtual camera analytics, by tenth of the confidence they report
     /// (`camera[k]` for a reported confidence in `k/10 .. (k+1)/10`); `None`: taken as
@@ -119,9 +120,9 @@ impl Default for Reliability {
             probe_stop: 0.35,
             queue_gap: 0.6,
             detector_log: 0.0,
-            flow_balance: 0.0,
+            flow_balance: 0.6,
             exit_stuck: 0.2,
-            exit_probe_stop: 0.35,
+            exit_probe_stop: 0.5,
             camera: None,
         }
     }
