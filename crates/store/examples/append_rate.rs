@@ -30,22 +30,7 @@ fn synth(reg: &SensorRegistry, n: usize, t0: f64) -> Vec<Observation> {
         .map(|i| {
             let time = t0 + i as f64 * 1e-3;
             match i % 10 {
-                0..=4 => {
-                    let lane = LaneId((i % 5) as u32);
-                    Observation {
-                        sensor: reg.loop_sensor(lane).expect("loop"),
-                        time,
-                        data: ObsData::Loop(LoopAggregate {
-                            lane,
-                            road: reg.lane_road(lane).expect("road"),
-                            start: (time - 30.0).max(0.0),
-                            end: time,
-                            count: (i % 13) as u32,
-                            occupancy: 0.1,
-                            speed: Some(8.5),
-                        }),
-                    }
-                }
+                0..=4 => loop_obs(reg, LaneId((i % 5) as u32), time, i),
                 5..=8 => Observation {
                     sensor: probe,
                     time,
@@ -69,24 +54,25 @@ fn synth(reg: &SensorRegistry, n: usize, t0: f64) -> Vec<Observation> {
 /// Loop-detector aggregates only, over every lane of the network, in time order.
 fn loops(reg: &SensorRegistry, lanes: u32, n: usize, t0: f64) -> Vec<Observation> {
     (0..n)
-        .map(|i| {
-            let time = t0 + i as f64 * 1e-3;
-            let lane = LaneId(i as u32 % lanes);
-            Observation {
-                sensor: reg.loop_sensor(lane).expect("loop"),
-                time,
-                data: ObsData::Loop(LoopAggregate {
-                    lane,
-                    road: reg.lane_road(lane).expect("road"),
-                    start: (time - 30.0).max(0.0),
-                    end: time,
-                    count: (i % 13) as u32,
-                    occupancy: 0.1,
-                    speed: Some(8.5),
-                }),
-            }
-        })
+        .map(|i| loop_obs(reg, LaneId(i as u32 % lanes), t0 + i as f64 * 1e-3, i))
         .collect()
+}
+
+/// Record `i`: lane `lane`'s 30 s loop aggregate ending at `time`.
+fn loop_obs(reg: &SensorRegistry, lane: LaneId, time: f64, i: usize) -> Observation {
+    Observation {
+        sensor: reg.loop_sensor(lane).expect("loop"),
+        time,
+        data: ObsData::Loop(LoopAggregate {
+            lane,
+            road: reg.lane_road(lane).expect("road"),
+            start: (time - 30.0).max(0.0),
+            end: time,
+            count: (i % 13) as u32,
+            occupancy: 0.1,
+            speed: Some(8.5),
+        }),
+    }
 }
 
 /// The floor: `batches` of encoded rows into `path` (already holding the store's schema)
