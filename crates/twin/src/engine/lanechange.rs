@@ -129,14 +129,6 @@ impl Lc {
     }
 }
 
-/// One vehicle of a lane's segment list: who, its segment, its position.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct SegEntry {
-    pub v: u32,
-    pub seg: u32,
-    pub dis: f64,
-}
-
 /// The lane-change state of a simulation (present only with lane changing on).
 #[derive(Clone, Debug)]
 pub(crate) struct LcSim {
@@ -150,10 +142,8 @@ pub(crate) struct LcSim {
     /// Per road, its number of segments.
     road_segs: Vec<u32>,
     /// Per lane, its vehicles in segment-list order (segments from the last, each in
-    /// its list order), rebuilt each step, with each one's segment and position as they
-    /// are while the lane changes are planned (nobody moves then): the scans below read
-    /// one array instead of two scattered ones.
-    pub seg_order: Vec<Vec<SegEntry>>,
+    /// its list order), rebuilt each step.
+    pub seg_order: Vec<Vec<u32>>,
     /// Per lane, the step its segments were last built in (they are built on first use
     /// in a step, before any shadow enters the lane, so as `initSegments` at the step's
     /// start would have built them).
@@ -408,7 +398,7 @@ impl Sim {
                 start = i as f64 * len / n as f64;
             }
             lc.v[v as usize].seg = i;
-            lc.seg_order[l].push(SegEntry { v, seg: i, dis });
+            lc.seg_order[l].push(v);
         }
     }
 
@@ -417,16 +407,16 @@ impl Sim {
     fn vehicle_after(&self, lc: &LcSim, lane: u32, dis: f64, seg: u32) -> u32 {
         let order = &lc.seg_order[lane as usize];
         // Segments never increase along the list: the first of a lower segment by bisection.
-        let end = order.partition_point(|e| e.seg >= seg);
-        order[..end].iter().rev().find(|e| e.dis >= dis).map_or(NONE, |e| e.v)
+        let end = order.partition_point(|&v| lc.v[v as usize].seg >= seg);
+        order[..end].iter().rev().copied().find(|&v| self.vs[v as usize].dis >= dis).unwrap_or(NONE)
     }
 
     /// `Lane::getVehicleBeforeDistance`: scanning segments from `seg` down, each from its
     /// front, the first vehicle before `dis`.
     fn vehicle_before(&self, lc: &LcSim, lane: u32, dis: f64, seg: u32) -> u32 {
         let order = &lc.seg_order[lane as usize];
-        let start = order.partition_point(|e| e.seg > seg);
-        order[start..].iter().find(|e| e.dis < dis).map_or(NONE, |e| e.v)
+        let start = order.partition_point(|&v| lc.v[v as usize].seg > seg);
+        order[start..].iter().copied().find(|&v| self.vs[v as usize].dis < dis).unwrap_or(NONE)
     }
 
     /// The lane next to `lane` on its road, outer (`+1`) or inner (`-1`), if any.

@@ -3,7 +3,7 @@
 //! for. The model and where the twin differs from CityFlow: `lanechange.rs`.
 
 use super::cfrand::priority_key;
-use super::lanechange::{clear_signal, reset_partner, LcSim, SegEntry};
+use super::lanechange::{clear_signal, reset_partner, LcSim};
 use super::{Sim, NONE};
 
 /// `yieldSpeed`'s "no limit".
@@ -43,11 +43,11 @@ impl Sim {
         // The segment list: after every vehicle of its segment further along.
         let dis = self.vs[slot as usize].dis;
         let order = &lc.seg_order[target as usize];
-        let mut at = order.partition_point(|e| e.seg > seg);
-        while at < order.len() && order[at].seg == seg && order[at].dis > dis {
+        let mut at = order.partition_point(|&o| lc.v[o as usize].seg > seg);
+        while at < order.len() && lc.v[order[at] as usize].seg == seg && self.vs[order[at] as usize].dis > dis {
             at += 1;
         }
-        lc.seg_order[target as usize].insert(at, SegEntry { v: slot, seg, dis });
+        lc.seg_order[target as usize].insert(at, slot);
         let st = &mut self.stats;
         st.alive += 1;
         st.running += 1;
