@@ -210,14 +210,11 @@ impl Sim {
         self.movers.resize_with(chunks, Vec::new);
         self.live.resize_with(chunks, Vec::new);
         let lc = self.lc.as_mut().expect("lane changing is on");
-        let (mut set, mut skip) = (std::mem::take(&mut lc.set), std::mem::take(&mut lc.skip));
+        let mut set = std::mem::take(&mut lc.set);
         let mut involved = std::mem::take(&mut lc.involved);
-        // Per vehicle: the speed set for it this step (by itself or by its partner), and
-        // whether it is at rest reusing its last action (left out of the apply pass).
+        // Per vehicle: the speed set for it this step (by itself or by its partner).
         set.clear();
         set.resize(n, None);
-        skip.clear();
-        skip.resize(n, false);
         // Only vehicles that lane changing touches (a shadow or a changing vehicle, or one
         // yielding to a signal) depend on the order: a partner sets the other's speed and a
         // completed change clears signals. Nothing of theirs is read by the others, whose
@@ -250,7 +247,7 @@ impl Sim {
                 if self.act_reusable(v, a, gap) {
                     debug_assert_eq!(*a, self.control(v, gap), "reused action of vehicle {v} differs");
                     if a.speed.to_bits() == 0 {
-                        skip[v as usize] = true;
+                        // At rest reusing its last action: left out of the apply pass.
                         continue;
                     }
                 } else {
@@ -268,7 +265,7 @@ impl Sim {
             }
         }
         let lc = self.lc.as_mut().expect("on");
-        (lc.involved, lc.set, lc.skip) = (involved, set, skip);
+        (lc.involved, lc.set) = (involved, set);
     }
 
     /// One vehicle's action with lane changing (`vehicleControl` with its partner).

@@ -153,7 +153,6 @@ pub(crate) struct LcSim {
     pub involved: Vec<(u64, u32)>,
     /// Scratch of the action phase (`get_action_lc`).
     pub set: Vec<Option<f64>>,
-    pub skip: Vec<bool>,
     /// Lane changes completed.
     pub completed: u64,
     /// Changes ended where CityFlow's behaviour is undefined (see the module docs).
@@ -197,7 +196,6 @@ impl LcSim {
             buffer: Vec::new(),
             involved: Vec::new(),
             set: Vec::new(),
-            skip: Vec::new(),
             completed: 0,
             undefined: 0,
             asides: 0,
