@@ -53,9 +53,7 @@ fn synth(reg: &SensorRegistry, n: usize, t0: f64) -> Vec<Observation> {
 
 /// Loop-detector aggregates only, over every lane of the network, in time order.
 fn loops(reg: &SensorRegistry, lanes: u32, n: usize, t0: f64) -> Vec<Observation> {
-    (0..n)
-        .map(|i| loop_obs(reg, LaneId(i as u32 % lanes), t0 + i as f64 * 1e-3, i))
-        .collect()
+    (0..n).map(|i| loop_obs(reg, LaneId(i as u32 % lanes), t0 + i as f64 * 1e-3, i)).collect()
 }
 
 /// Record `i`: lane `lane`'s 30 s loop aggregate ending at `time`.
